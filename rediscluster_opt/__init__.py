@@ -1,0 +1,37 @@
+"""rediscluster_opt: a multiplexed asyncio Redis Cluster client with swappable hot-path
+stages, and the lab that measures each stage.
+
+    from rediscluster_opt import ClusterClient, Stages
+    client = await ClusterClient.connect(["127.0.0.1:7000"], stages=Stages.optimized())
+"""
+
+from .client import ClusterClient, StandaloneClient
+from .core.resp import ReplyError
+from .errors import (
+    ClusterDownError,
+    ClusterError,
+    ProtocolError,
+    RedisConnectionError,
+    RedisError,
+    RedisTimeoutError,
+    ResponseError,
+    TooManyRedirects,
+)
+from .stages import Stages
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ClusterClient",
+    "ClusterDownError",
+    "ClusterError",
+    "ProtocolError",
+    "RedisConnectionError",
+    "RedisError",
+    "RedisTimeoutError",
+    "ReplyError",
+    "ResponseError",
+    "Stages",
+    "StandaloneClient",
+    "TooManyRedirects",
+]

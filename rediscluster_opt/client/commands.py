@@ -1,0 +1,210 @@
+"""Command methods shared by the cluster and standalone clients.
+
+Each method builds its argument tuple and hands it to one of three routing primitives that
+the concrete client implements:
+
+- ``_keyed(key, args)``: a command with one routing key;
+- ``_per_slot(command, items)``: a multi-key command split per slot in cluster mode
+  (``items`` holds each key with the arguments that travel with it); returns
+  ``[(indexes, reply), ...]`` so replies can be put back in request order;
+- ``_keyless(args, target)``: a command without a key, for one node or every master.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..core.commands import command_keys, command_name
+
+__all__ = ["Commands"]
+
+Key = str | bytes
+Value = str | bytes | int | float
+
+
+def _pairs_to_dict(flat: list) -> dict:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class Commands:
+    # -- routing primitives, provided by the client ----------------------------------
+    async def _keyed(self, key: Key, args: tuple) -> Any:
+        raise NotImplementedError
+
+    async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
+        raise NotImplementedError
+
+    async def _keyless(self, args: tuple, target: str | None) -> Any:
+        raise NotImplementedError
+
+    # -- generic ----------------------------------------------------------------------
+    async def execute_command(
+        self, *args: Value, key: Key | None = None, target: str | None = None
+    ) -> Any:
+        """Send any command. Routing: `key` if given, else the key rule of
+        `rediscluster_opt.core.commands`; a keyless command goes to `target` (an address,
+        "all" for every master, or None for any one master)."""
+        if key is not None:
+            return await self._keyed(key, args)
+        keys = command_keys(args)
+        if not keys:
+            command_name(args)  # rejects an empty command
+            return await self._keyless(args, target)
+        return await self._keyed(keys[0], args)
+
+    # -- strings ----------------------------------------------------------------------
+    async def get(self, key: Key) -> bytes | None:
+        return await self._keyed(key, (b"GET", key))
+
+    async def set(
+        self,
+        key: Key,
+        value: Value,
+        *,
+        ex: int | None = None,
+        px: int | None = None,
+        nx: bool = False,
+        xx: bool = False,
+        keepttl: bool = False,
+    ) -> bool | None:
+        """True when set; None when NX/XX prevented it."""
+        args: list = [b"SET", key, value]
+        if ex is not None:
+            args += (b"EX", ex)
+        if px is not None:
+            args += (b"PX", px)
+        if nx:
+            args.append(b"NX")
+        if xx:
+            args.append(b"XX")
+        if keepttl:
+            args.append(b"KEEPTTL")
+        reply = await self._keyed(key, tuple(args))
+        return True if reply == b"OK" else None
+
+    async def psetex(self, key: Key, milliseconds: int, value: Value) -> bool:
+        return await self._keyed(key, (b"PSETEX", key, milliseconds, value)) == b"OK"
+
+    async def incr(self, key: Key) -> int:
+        return await self._keyed(key, (b"INCR", key))
+
+    async def incrby(self, key: Key, amount: int) -> int:
+        return await self._keyed(key, (b"INCRBY", key, amount))
+
+    async def decr(self, key: Key) -> int:
+        return await self._keyed(key, (b"DECR", key))
+
+    async def decrby(self, key: Key, amount: int) -> int:
+        return await self._keyed(key, (b"DECRBY", key, amount))
+
+    async def mget(self, *keys: Key) -> list[bytes | None]:
+        """Values in request order; in cluster mode one MGET per slot, sent concurrently."""
+        values: list = [None] * len(keys)
+        for indexes, reply in await self._per_slot(b"MGET", [(k,) for k in keys]):
+            for index, value in zip(indexes, reply, strict=True):
+                values[index] = value
+        return values
+
+    async def mset(self, mapping: Mapping[Key, Value]) -> bool:
+        replies = await self._per_slot(b"MSET", list(mapping.items()))
+        return all(reply == b"OK" for _, reply in replies)
+
+    # -- keys -------------------------------------------------------------------------
+    async def _count_keys(self, command: bytes, keys: Iterable[Key]) -> int:
+        return sum(reply for _, reply in await self._per_slot(command, [(k,) for k in keys]))
+
+    async def delete(self, *keys: Key) -> int:
+        return await self._count_keys(b"DEL", keys)
+
+    async def unlink(self, *keys: Key) -> int:
+        return await self._count_keys(b"UNLINK", keys)
+
+    async def exists(self, *keys: Key) -> int:
+        return await self._count_keys(b"EXISTS", keys)
+
+    async def expire(self, key: Key, seconds: int) -> bool:
+        return await self._keyed(key, (b"EXPIRE", key, seconds)) == 1
+
+    async def pexpire(self, key: Key, milliseconds: int) -> bool:
+        return await self._keyed(key, (b"PEXPIRE", key, milliseconds)) == 1
+
+    async def ttl(self, key: Key) -> int:
+        return await self._keyed(key, (b"TTL", key))
+
+    async def pttl(self, key: Key) -> int:
+        return await self._keyed(key, (b"PTTL", key))
+
+    # -- hashes -----------------------------------------------------------------------
+    async def hset(
+        self,
+        key: Key,
+        field: Key | None = None,
+        value: Value | None = None,
+        *,
+        mapping: Mapping[Key, Value] | None = None,
+    ) -> int:
+        """Set one field (`field`, `value`) and/or every item of `mapping`; returns the
+        number of fields added."""
+        args: list = [b"HSET", key]
+        if field is not None:
+            args += (field, value)
+        for item in (mapping or {}).items():
+            args += item
+        if len(args) == 2:
+            raise ValueError("hset needs a field and value, or a non-empty mapping")
+        return await self._keyed(key, tuple(args))
+
+    async def hget(self, key: Key, field: Key) -> bytes | None:
+        return await self._keyed(key, (b"HGET", key, field))
+
+    async def hgetall(self, key: Key) -> dict[bytes, bytes]:
+        return _pairs_to_dict(await self._keyed(key, (b"HGETALL", key)))
+
+    async def hdel(self, key: Key, *fields: Key) -> int:
+        return await self._keyed(key, (b"HDEL", key, *fields))
+
+    # -- lists, sets, sorted sets -----------------------------------------------------
+    async def lpush(self, key: Key, *values: Value) -> int:
+        return await self._keyed(key, (b"LPUSH", key, *values))
+
+    async def rpush(self, key: Key, *values: Value) -> int:
+        return await self._keyed(key, (b"RPUSH", key, *values))
+
+    async def lrange(self, key: Key, start: int, stop: int) -> list[bytes]:
+        return await self._keyed(key, (b"LRANGE", key, start, stop))
+
+    async def sadd(self, key: Key, *members: Value) -> int:
+        return await self._keyed(key, (b"SADD", key, *members))
+
+    async def smembers(self, key: Key) -> set[bytes]:
+        return set(await self._keyed(key, (b"SMEMBERS", key)))
+
+    async def zadd(self, key: Key, mapping: Mapping[Key, float]) -> int:
+        args: list = [b"ZADD", key]
+        for member, score in mapping.items():
+            args += (score, member)
+        return await self._keyed(key, tuple(args))
+
+    async def zrange(
+        self, key: Key, start: int, stop: int, *, withscores: bool = False
+    ) -> list[bytes] | list[tuple[bytes, float]]:
+        if not withscores:
+            return await self._keyed(key, (b"ZRANGE", key, start, stop))
+        flat = await self._keyed(key, (b"ZRANGE", key, start, stop, b"WITHSCORES"))
+        return [(m, float(s)) for m, s in zip(flat[::2], flat[1::2], strict=True)]
+
+    # -- keyless ----------------------------------------------------------------------
+    async def ping(self, target: str | None = None) -> bool:
+        reply = await self._keyless((b"PING",), target)
+        replies = reply.values() if isinstance(reply, dict) else [reply]
+        return all(r == b"PONG" for r in replies)
+
+    async def dbsize(self) -> int:
+        """Keys in the database; in cluster mode the sum over every master."""
+        return sum((await self._keyless((b"DBSIZE",), "all")).values())
+
+    async def flushall(self) -> bool:
+        """Delete every key; in cluster mode on every master."""
+        replies = await self._keyless((b"FLUSHALL",), "all")
+        return all(r == b"OK" for r in replies.values())

@@ -1,0 +1,62 @@
+"""Multiplexed client for one standalone Redis server."""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from ..core.address import parse_address
+from ..stages import Stages
+from .base import BaseClient
+
+__all__ = ["StandaloneClient"]
+
+
+class StandaloneClient(BaseClient):
+    def __init__(
+        self,
+        address: str,
+        stages: Stages | None = None,
+        *,
+        connections_per_node: int = 1,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(
+            stages,
+            connections_per_node=connections_per_node,
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+        )
+        self.address = parse_address(address)
+
+    @classmethod
+    async def connect(cls, address: str = "127.0.0.1:6379", **options: Any) -> StandaloneClient:
+        """Connect (so a bad address or a server that is down fails here) and return."""
+        client = cls(address, **options)
+        try:
+            await client._pool.connect(client.address)
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    def _keyed(self, key: object, args: tuple) -> Coroutine[Any, Any, Any]:
+        # A plain function returning the coroutine: no extra coroutine frame per command.
+        return self._call_node(self.address, args)
+
+    async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
+        if not items:
+            return []
+        args = (command, *(part for item in items for part in item))
+        return [(list(range(len(items))), await self._keyed(None, args))]
+
+    async def _keyless(self, args: tuple, target: str | None) -> Any:
+        if target == "all":
+            return {self.address: await self._keyed(None, args)}
+        if target not in (None, self.address):
+            raise ValueError(f"target {target!r} is not this client's server {self.address}")
+        return await self._keyed(None, args)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "mode": "standalone", "address": self.address}

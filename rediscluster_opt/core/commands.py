@@ -1,0 +1,65 @@
+"""Which arguments of a command are keys: the routing rule for `execute_command`.
+
+Static tables, never a `COMMAND GETKEYS` round trip. The rule, in order:
+1. a command in `KEYLESS` has no key (it goes to a chosen master or to all of them);
+2. in `ALL_KEYS` every argument after the name is a key; in `KEY_VALUE_PAIRS` every other
+   one (MSET k v k v); in `NUMKEYS` the third argument counts the keys that follow it
+   (EVAL script numkeys k1 k2 ...); in `SUBCOMMAND_KEY` the key follows a subcommand
+   (OBJECT ENCODING key);
+3. otherwise the first argument after the name is the key.
+A caller can always name the routing key explicitly (``execute_command(..., key=...)``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["command_keys", "command_name"]
+
+KEYLESS = frozenset(
+    b"""PING ECHO FLUSHALL FLUSHDB DBSIZE INFO TIME CLUSTER CONFIG COMMAND CLIENT SCRIPT
+    FUNCTION KEYS SCAN RANDOMKEY LASTSAVE SAVE BGSAVE BGREWRITEAOF WAIT ROLE READONLY
+    READWRITE ASKING DEBUG SLOWLOG LATENCY MONITOR SHUTDOWN HELLO AUTH SELECT QUIT RESET
+    ACL MODULE SWAPDB LOLWUT PUBLISH PUBSUB MULTI EXEC DISCARD UNWATCH""".split()
+)
+ALL_KEYS = frozenset(b"DEL UNLINK EXISTS TOUCH MGET WATCH SINTER SUNION SDIFF PFCOUNT".split())
+KEY_VALUE_PAIRS = frozenset(b"MSET MSETNX".split())
+NUMKEYS = frozenset(b"EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO".split())
+SUBCOMMAND_KEY = frozenset(b"OBJECT MEMORY XINFO".split())
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return str(value).encode()
+
+
+def command_name(args: tuple | list) -> bytes:
+    if not args:
+        raise ValueError("empty command: give at least the command name")
+    return _as_bytes(args[0]).upper()
+
+
+def command_keys(args: tuple | list) -> list[bytes]:
+    """The keys of a command as bytes, in order; [] for a keyless command."""
+    name = command_name(args)
+    rest = args[1:]
+    if name in KEYLESS or not rest:
+        return []
+    if name in ALL_KEYS:
+        return [_as_bytes(k) for k in rest]
+    if name in KEY_VALUE_PAIRS:
+        return [_as_bytes(k) for k in rest[::2]]
+    if name in NUMKEYS:
+        if len(rest) < 2:
+            return []
+        try:
+            count = int(_as_bytes(rest[1]))
+        except ValueError:
+            raise ValueError(
+                f"{name.decode()}: numkeys must be an integer, got {rest[1]!r}"
+            ) from None
+        return [_as_bytes(k) for k in rest[2 : 2 + count]]
+    if name in SUBCOMMAND_KEY:
+        return [_as_bytes(rest[1])] if len(rest) > 1 else []
+    return [_as_bytes(rest[0])]

@@ -1,0 +1,139 @@
+"""The cluster layout as an immutable value, parsed from CLUSTER SHARDS or CLUSTER SLOTS.
+
+A `Topology` is a tuple of slot ranges, each with its master's address. The routing
+structures the slot-map stage builds (a range list, a flat 16384-entry table) are derived
+from it; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .address import format_address
+from .slots import SLOT_COUNT
+
+__all__ = ["SlotRange", "Topology", "TopologyError", "parse_cluster_shards", "parse_cluster_slots"]
+
+
+class TopologyError(ValueError):
+    """A CLUSTER SHARDS/SLOTS reply that cannot be turned into a layout."""
+
+
+@dataclass(frozen=True, slots=True)
+class SlotRange:
+    start: int
+    end: int  # inclusive, as Redis reports it
+    master: str
+    replicas: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    ranges: tuple[SlotRange, ...]
+
+    def __post_init__(self) -> None:
+        previous_end = -1
+        for r in sorted(self.ranges, key=lambda r: r.start):
+            if not 0 <= r.start <= r.end < SLOT_COUNT:
+                raise TopologyError(f"slot range {r.start}-{r.end} is outside 0-{SLOT_COUNT - 1}")
+            if r.start <= previous_end:
+                raise TopologyError(f"slot range {r.start}-{r.end} overlaps another range")
+            previous_end = r.end
+
+    @property
+    def masters(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.master for r in self.ranges))
+
+    @property
+    def covered_slots(self) -> int:
+        return sum(r.end - r.start + 1 for r in self.ranges)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.covered_slots == SLOT_COUNT
+
+    def slot_table(self) -> list[str | None]:
+        """Flat slot -> master address list (None for an unassigned slot)."""
+        table: list[str | None] = [None] * SLOT_COUNT
+        for r in self.ranges:
+            table[r.start : r.end + 1] = [r.master] * (r.end - r.start + 1)
+        return table
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _pairs(flat: list) -> dict[str, object]:
+    if not isinstance(flat, list) or len(flat) % 2:
+        raise TopologyError(f"expected a flat key/value list, got {flat!r:.200}")
+    return {_text(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
+
+
+def _shard_node_address(node: dict[str, object], fallback_host: str) -> str:
+    host = _text(node.get("endpoint") or node.get("ip") or "")
+    if host in ("", "?"):  # the server does not know its own address; use the one we asked
+        host = fallback_host
+    port = node.get("port", node.get("tls-port"))
+    if port is None:
+        raise TopologyError(f"shard node without a port: {node!r:.200}")
+    return format_address(host, int(port))  # type: ignore[call-overload]
+
+
+def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1") -> Topology:
+    """Parse a RESP2 CLUSTER SHARDS reply (Redis >= 7.0)."""
+    if not isinstance(reply, list):
+        raise TopologyError(f"CLUSTER SHARDS reply is not a list: {reply!r:.200}")
+    ranges = []
+    for shard_flat in reply:
+        shard = _pairs(shard_flat)
+        nodes = [_pairs(n) for n in shard.get("nodes", [])]  # type: ignore[union-attr]
+        masters = [n for n in nodes if _text(n.get("role")) == "master"]
+        slots = shard.get("slots", [])
+        if not slots:
+            continue  # a shard that serves no slots (e.g. a master being emptied)
+        if len(masters) != 1:
+            raise TopologyError(f"shard with slots {slots!r} has {len(masters)} masters")
+        master = _shard_node_address(masters[0], fallback_host)
+        replicas = tuple(
+            _shard_node_address(n, fallback_host)
+            for n in nodes
+            if _text(n.get("role")) != "master" and _text(n.get("health", "online")) == "online"
+        )
+        bounds = [int(s) for s in slots]  # type: ignore[union-attr]
+        if len(bounds) % 2:
+            raise TopologyError(f"odd number of slot bounds {bounds!r}")
+        ranges.extend(
+            SlotRange(start, end, master, replicas)
+            for start, end in zip(bounds[::2], bounds[1::2], strict=True)
+        )
+    return Topology(tuple(ranges))
+
+
+def _slots_node_address(node: object, fallback_host: str) -> str:
+    if not isinstance(node, list) or len(node) < 2:
+        raise TopologyError(f"bad node entry in CLUSTER SLOTS: {node!r:.200}")
+    host = _text(node[0])
+    if host in ("", "?"):
+        host = fallback_host
+    return format_address(host, int(node[1]))
+
+
+def parse_cluster_slots(reply: object, fallback_host: str = "127.0.0.1") -> Topology:
+    """Parse a CLUSTER SLOTS reply (all Redis versions; deprecated since 7.0)."""
+    if not isinstance(reply, list):
+        raise TopologyError(f"CLUSTER SLOTS reply is not a list: {reply!r:.200}")
+    ranges = []
+    for entry in reply:
+        if not isinstance(entry, list) or len(entry) < 3:
+            raise TopologyError(f"bad CLUSTER SLOTS entry: {entry!r:.200}")
+        start, end, master, *replicas = entry
+        ranges.append(
+            SlotRange(
+                int(start),
+                int(end),
+                _slots_node_address(master, fallback_host),
+                tuple(_slots_node_address(r, fallback_host) for r in replicas),
+            )
+        )
+    return Topology(tuple(ranges))

@@ -1,0 +1,67 @@
+"""The exceptions callers see. Each message names the node and the command involved.
+
+RedisError
+├── ResponseError          the server answered with an error reply (WRONGTYPE, ERR, ...)
+├── RedisConnectionError   cannot connect, or the connection broke with commands in flight
+│   └── ProtocolError      the server's bytes are not valid RESP
+├── RedisTimeoutError      no reply within the command timeout
+└── ClusterError
+    ├── ClusterDownError   CLUSTERDOWN / uncovered slots / no node reachable
+    └── TooManyRedirects   MOVED/ASK/TRYAGAIN retries exhausted
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClusterDownError",
+    "ClusterError",
+    "ProtocolError",
+    "RedisConnectionError",
+    "RedisError",
+    "RedisTimeoutError",
+    "ResponseError",
+    "TooManyRedirects",
+]
+
+
+class RedisError(Exception):
+    """Base of every error raised by rediscluster_opt."""
+
+
+class ResponseError(RedisError):
+    """An error reply from the server, e.g. WRONGTYPE.
+
+    `code` is the reply's first word and `message` its full text."""
+
+    def __init__(self, message: str, *, node: str = "", command: str = "") -> None:
+        self.message = message
+        self.code = message.split(" ", 1)[0]
+        self.node = node
+        self.command = command
+        super().__init__(f"{message} (command {command} on {node})" if node else message)
+
+
+class RedisConnectionError(RedisError, ConnectionError):
+    """The connection to a node could not be made, or broke with commands in flight."""
+
+
+class ProtocolError(RedisConnectionError):
+    """The node sent bytes that are not valid RESP; its connection was closed."""
+
+
+class RedisTimeoutError(RedisError, TimeoutError):
+    """No reply arrived within the command timeout. The connection stays in sync: the
+    late reply is read and dropped."""
+
+
+class ClusterError(RedisError):
+    """A cluster-level failure."""
+
+
+class ClusterDownError(ClusterError):
+    """The cluster cannot serve the command: CLUSTERDOWN, an uncovered slot, or no node
+    reachable for a topology refresh."""
+
+
+class TooManyRedirects(ClusterError):
+    """MOVED/ASK/TRYAGAIN retries for one command exceeded the client's limit."""

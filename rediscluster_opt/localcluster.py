@@ -1,0 +1,375 @@
+"""Start, inspect and stop a local Redis Cluster made of real `redis-server` processes.
+
+The default layout mirrors the original benchmark's Docker cluster: 5 masters on
+127.0.0.1:7000-7004, no replicas, plus one standalone server on 7100 (not 6379, so a
+system Redis never collides). Servers keep nothing on disk beyond cluster state
+(`save ""`, `appendonly no`), bind to 127.0.0.1 with protected mode on, and run
+daemonized with a pid file each under the data folder: `down` stops exactly the pids it
+finds there, after checking each one is the redis-server for that port.
+
+Every wait has a timeout; a failed start stops whatever it had started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .core.resp import NEED_DATA, PythonReader, ReplyError, encode_command
+from .core.slots import SLOT_COUNT
+from .core.topology import TopologyError, parse_cluster_slots
+
+__all__ = [
+    "LocalCluster",
+    "LocalClusterError",
+    "NodeStartError",
+    "PortInUseError",
+    "RedisNotInstalledError",
+    "parse_ports",
+]
+
+DEFAULT_PORTS = (7000, 7001, 7002, 7003, 7004)
+DEFAULT_STANDALONE_PORT = 7100
+CLUSTER_BUS_OFFSET = 10000  # cluster spec: the bus listens on port + 10000
+INSTALL_HINT = (
+    "install it with `sudo apt-get install redis-server` (Debian/Ubuntu), "
+    "`brew install redis` (macOS) or `conda install -c conda-forge redis-server`; "
+    "`make test` and `make experiments` install it themselves when run as root"
+)
+
+
+class LocalClusterError(RuntimeError):
+    """The local cluster could not be started, inspected or stopped."""
+
+
+class RedisNotInstalledError(LocalClusterError):
+    pass
+
+
+class PortInUseError(LocalClusterError):
+    pass
+
+
+class NodeStartError(LocalClusterError):
+    pass
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("RCOPT_DATA_DIR", ".rcopt/cluster")).absolute()
+
+
+def parse_ports(text: str) -> tuple[int, ...]:
+    """'7000-7004' or '7000,7001,7002' -> ports; ValueError names bad input."""
+    ports: list[int] = []
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ValueError(f"bad port list {text!r}: use e.g. 7000-7004 or 7000,7001") from None
+        ports.extend(range(first, last + 1))
+    if not ports or any(not 0 < p < 65536 - CLUSTER_BUS_OFFSET for p in ports):
+        raise ValueError(
+            f"bad port list {text!r}: ports must be in 1..{65535 - CLUSTER_BUS_OFFSET}"
+        )
+    return tuple(ports)
+
+
+def command(host: str, port: int, *args: object, timeout: float = 2.0) -> object:
+    """Send one command over a fresh blocking socket and return its reply (control path
+    only: used to wait for, inspect and flush the nodes)."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(encode_command(args))
+        reader = PythonReader()
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError(f"{host}:{port} closed the connection")
+            reader.feed(data)
+            reply = reader.gets()
+            if reply is not NEED_DATA:
+                return reply
+
+
+def _cluster_info(host: str, port: int) -> dict[str, str]:
+    reply = command(host, port, "CLUSTER", "INFO")
+    if isinstance(reply, ReplyError):
+        raise LocalClusterError(f"{host}:{port}: CLUSTER INFO failed: {reply}")
+    lines = reply.decode().splitlines()  # type: ignore[union-attr]
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
+@dataclass
+class LocalCluster:
+    """A local cluster; usable as a context manager (stops only what it started)."""
+
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    standalone_port: int | None = DEFAULT_STANDALONE_PORT
+    host: str = "127.0.0.1"
+    data_dir: Path = field(default_factory=default_data_dir)
+    timeout: float = 30.0
+    _started: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ports = tuple(self.ports)
+        self.data_dir = Path(self.data_dir).absolute()
+        every = self.all_ports
+        if len(set(every)) != len(every):
+            raise ValueError(f"ports must be distinct, got {every}")
+        if len(self.ports) < 3:
+            raise ValueError("a Redis Cluster needs at least 3 masters")
+
+    @property
+    def all_ports(self) -> tuple[int, ...]:
+        extra = () if self.standalone_port is None else (self.standalone_port,)
+        return (*self.ports, *extra)
+
+    @property
+    def seeds(self) -> list[str]:
+        return [f"{self.host}:{p}" for p in self.ports]
+
+    @property
+    def standalone_address(self) -> str | None:
+        return None if self.standalone_port is None else f"{self.host}:{self.standalone_port}"
+
+    # -- lifecycle --------------------------------------------------------------------
+    def up(self) -> bool:
+        """Start the cluster unless it is already up; True when this call started it."""
+        server, cli = self._binaries()
+        if self.is_up():
+            return False
+        if any(self._pid(p) for p in self.all_ports):
+            self.down()  # a half-up leftover of ours: start clean
+        for port in self.all_ports:
+            self._check_port_free(port)
+        try:
+            for port in self.all_ports:
+                self._start_node(server, port, cluster=port in self.ports)
+            for port in self.all_ports:
+                self._wait_for_ping(port)
+            self._create_cluster(cli)
+            self._wait_until_ok()
+        except BaseException:
+            self.down()
+            raise
+        return True
+
+    def down(self) -> list[int]:
+        """Stop every server of ours (by pid file) and remove the data folder; returns
+        the pids that were stopped."""
+        stopped = [pid for port in self.all_ports if (pid := self.stop_node(port))]
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        return stopped
+
+    def __enter__(self) -> LocalCluster:
+        self._started = self.up()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._started:
+            self.down()
+
+    def stop_node(self, port: int) -> int | None:
+        """Stop one of our servers (its data folder stays, so `start_node` can bring it
+        back with the same cluster identity); returns its pid, or None if not running."""
+        pid = self._pid(port)
+        if pid is None:
+            return None
+        os.kill(pid, signal.SIGTERM)
+        if not _wait(lambda: not _alive(pid), self.timeout):
+            os.kill(pid, signal.SIGKILL)
+            _wait(lambda: not _alive(pid), 5.0)
+        (self._node_dir(port) / "redis.pid").unlink(missing_ok=True)
+        return pid
+
+    def start_node(self, port: int) -> None:
+        """Restart one stopped server of this cluster and wait until it answers."""
+        self._check_port_free(port)
+        self._start_node(self._binaries()[0], port, cluster=port in self.ports)
+        self._wait_for_ping(port)
+
+    # -- inspection -------------------------------------------------------------------
+    def is_up(self) -> bool:
+        if not all(self._pid(p) for p in self.all_ports):
+            return False
+        try:
+            return all(self._node_ok(p) for p in self.ports)
+        except (OSError, LocalClusterError):
+            return False
+
+    def status(self) -> list[dict[str, object]]:
+        rows = []
+        for port in self.all_ports:
+            pid = self._pid(port)
+            row: dict[str, object] = {
+                "address": f"{self.host}:{port}",
+                "role": "cluster master" if port in self.ports else "standalone",
+                "pid": pid,
+                "running": pid is not None,
+            }
+            if pid is not None and port in self.ports:
+                try:
+                    info = _cluster_info(self.host, port)
+                    row["cluster_state"] = info.get("cluster_state")
+                    row["slots_assigned"] = int(info.get("cluster_slots_assigned", 0))
+                except (OSError, LocalClusterError) as exc:
+                    row["cluster_state"] = f"unreachable: {exc}"
+            rows.append(row)
+        return rows
+
+    def flush(self) -> None:
+        """FLUSHALL on every running server of ours."""
+        for port in self.all_ports:
+            if self._pid(port):
+                command(self.host, port, "FLUSHALL")
+
+    # -- internals --------------------------------------------------------------------
+    def _binaries(self) -> tuple[str, str]:
+        server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+        if server is None or cli is None:
+            missing = "redis-server" if server is None else "redis-cli"
+            raise RedisNotInstalledError(f"{missing} was not found on PATH: {INSTALL_HINT}")
+        return server, cli
+
+    def _node_dir(self, port: int) -> Path:
+        return self.data_dir / str(port)
+
+    def _pid(self, port: int) -> int | None:
+        """The pid from our pid file, if that process is alive and is the redis-server
+        for this port (guards against a recycled pid)."""
+        try:
+            pid = int((self._node_dir(port) / "redis.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid if _alive(pid) else None  # no /proc (macOS): trust the pid file
+        return pid if b"redis-server" in cmdline and f":{port}".encode() in cmdline else None
+
+    def _check_port_free(self, port: int) -> None:
+        ports = [port, port + CLUSTER_BUS_OFFSET] if port in self.ports else [port]
+        for p in ports:
+            with socket.socket() as sock:
+                try:
+                    sock.bind((self.host, p))
+                except OSError:
+                    raise PortInUseError(
+                        f"port {p} on {self.host} is already in use by a process this launcher "
+                        f"did not start; it was left alone. Stop that process or choose other "
+                        f"ports (rcopt cluster up --ports ... --standalone-port ...)"
+                    ) from None
+
+    def _start_node(self, server: str, port: int, *, cluster: bool) -> None:
+        node_dir = self._node_dir(port)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            server,
+            "--port", str(port),
+            "--bind", self.host,
+            "--protected-mode", "yes",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", str(node_dir),
+            "--daemonize", "yes",
+            "--pidfile", str(node_dir / "redis.pid"),
+            "--logfile", str(node_dir / "redis.log"),
+        ]  # fmt: skip
+        if cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                # A stopped node is marked failed after this long; with full coverage not
+                # required, the other masters keep serving their own slots meanwhile.
+                "--cluster-node-timeout", "5000",
+                "--cluster-require-full-coverage", "no",
+            ]  # fmt: skip
+        done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
+        if done.returncode != 0:
+            raise NodeStartError(
+                f"redis-server on port {port} failed to start (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[-2000:]}"
+            )
+
+    def _log_tail(self, port: int, lines: int = 15) -> str:
+        try:
+            text = (self._node_dir(port) / "redis.log").read_text(errors="replace")
+        except OSError:
+            return "(no log file)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _wait_for_ping(self, port: int) -> None:
+        def answers() -> bool:
+            try:
+                return command(self.host, port, "PING", timeout=1.0) == b"PONG"
+            except OSError:
+                return False
+
+        if not _wait(answers, self.timeout):
+            raise NodeStartError(
+                f"redis-server on port {port} did not answer PING within {self.timeout:g} s; "
+                f"log tail:\n{self._log_tail(port)}"
+            )
+
+    def _create_cluster(self, cli: str) -> None:
+        if int(_cluster_info(self.host, self.ports[0]).get("cluster_slots_assigned", 0)):
+            return  # nodes.conf survived: the cluster already exists
+        args = [cli, "--cluster", "create", *self.seeds, "--cluster-replicas", "0", "--cluster-yes"]
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise LocalClusterError(
+                f"`redis-cli --cluster create` took over {self.timeout:g} s"
+            ) from None
+        if done.returncode != 0:
+            raise LocalClusterError(
+                f"`redis-cli --cluster create` failed (exit {done.returncode}):\n"
+                f"{(done.stdout + done.stderr).strip()[-2000:]}"
+            )
+
+    def _node_ok(self, port: int) -> bool:
+        if _cluster_info(self.host, port).get("cluster_state") != "ok":
+            return False
+        try:
+            topology = parse_cluster_slots(command(self.host, port, "CLUSTER", "SLOTS"), self.host)
+        except TopologyError:
+            return False
+        return topology.covered_slots == SLOT_COUNT and len(topology.masters) == len(self.ports)
+
+    def _wait_until_ok(self) -> None:
+        if not _wait(lambda: all(self._node_ok(p) for p in self.ports), self.timeout):
+            states = {p: _cluster_info(self.host, p).get("cluster_state") for p in self.ports}
+            raise LocalClusterError(
+                f"cluster not ok after {self.timeout:g} s: cluster_state per port {states}"
+            )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still "exists" to kill(0); treat it as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

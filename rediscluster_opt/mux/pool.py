@@ -1,0 +1,103 @@
+"""Node address -> its multiplexers. Connections are opened lazily, once per node even
+when many callers ask at the same time, and a closed one is dropped so the next command
+reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from ..errors import RedisConnectionError
+from .multiplexer import Multiplexer
+
+__all__ = ["MultiplexPool"]
+
+
+class MultiplexPool:
+    def __init__(
+        self,
+        impl: SimpleNamespace,
+        *,
+        connections_per_node: int,
+        connect_timeout: float,
+        command_timeout: float,
+    ) -> None:
+        if not isinstance(connections_per_node, int) or connections_per_node < 1:
+            raise ValueError(
+                f"connections_per_node must be a positive integer, got {connections_per_node!r}"
+            )
+        self._impl = impl
+        self._per_node = connections_per_node
+        self._connect_timeout = connect_timeout
+        self._command_timeout = command_timeout
+        self._selector = impl.node_select()
+        self._connecting: dict[str, asyncio.Task] = {}
+        self._retired: dict[str, int] = {}  # io counters of closed connections, kept for stats
+        self.pick = self._selector.pick  # hot path: address -> open Multiplexer or None
+        self.closed = False
+
+    async def connect(self, address: str) -> Multiplexer:
+        """An open multiplexer for `address`, connecting first if needed (slow path)."""
+        while True:
+            if self.closed:
+                raise RedisConnectionError(f"client is closed (command for {address})")
+            mux = self.pick(address)
+            if mux is not None:
+                return mux
+            task = self._connecting.get(address)
+            if task is None:
+                task = asyncio.ensure_future(self._open_node(address))
+                self._connecting[address] = task
+                task.add_done_callback(lambda _t, a=address: self._connecting.pop(a, None))
+            # shield: one caller's cancellation must not abort a connect others wait for
+            await asyncio.shield(task)
+
+    async def _open_node(self, address: str) -> None:
+        opened = await asyncio.gather(
+            *(
+                Multiplexer.open(
+                    address,
+                    self._impl,
+                    connect_timeout=self._connect_timeout,
+                    command_timeout=self._command_timeout,
+                    on_close=self._forget,
+                )
+                for _ in range(self._per_node)
+            ),
+            return_exceptions=True,
+        )
+        errors = [r for r in opened if isinstance(r, BaseException)]
+        muxes = [r for r in opened if isinstance(r, Multiplexer)]
+        if errors:
+            for mux in muxes:
+                mux.close()
+            raise errors[0]
+        if self.closed:
+            for mux in muxes:
+                mux.close()
+            return
+        self._selector.install(address, muxes)
+
+    def _forget(self, mux: Multiplexer) -> None:
+        for name, value in mux.io_counters().items():
+            self._retired[name] = self._retired.get(name, 0) + value
+        self._selector.remove(mux.address, mux)
+
+    def connections(self) -> list[Multiplexer]:
+        return self._selector.all()
+
+    def io_counters(self) -> dict[str, int]:
+        totals = dict.fromkeys(("writes", "reads", "replies"), 0)
+        totals.update(self._retired)
+        for mux in self.connections():
+            for name, value in mux.io_counters().items():
+                totals[name] += value
+        return totals
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in list(self._connecting.values()):
+            task.cancel()
+        for mux in self.connections():
+            mux.close()
+        await asyncio.sleep(0)  # let the transports run their close callbacks

@@ -1,0 +1,228 @@
+"""Submit stage (US-003): how a caller's command waits for its reply on a multiplexed
+connection, and how per-command timeouts are enforced.
+
+Each instance belongs to one connection and owns that connection's FIFO of pending
+commands: the writer puts a command on the wire, the reader hands replies back in order
+(`deliver_one` / `deliver_many`). An entry whose caller gave up (timeout, cancellation)
+keeps its place, so its late reply is read and dropped and the stream stays in sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+__all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
+
+Send = Callable[[bytes], None]
+
+
+class _EventWaiter:
+    __slots__ = ("event", "result")
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.result: object = None
+
+
+class EventSubmit:
+    """Baseline: an Event (plus a result holder) per command, and `asyncio.wait_for` per
+    command for its timeout, the first thing one writes with asyncio's toolbox."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
+        self._pending: deque[_EventWaiter] = deque()
+        self._send = send
+        self._timeout = timeout
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    async def call(self, payload: bytes) -> object:
+        waiter = _EventWaiter()
+        self._pending.append(waiter)
+        self._send(payload)
+        await asyncio.wait_for(waiter.event.wait(), self._timeout)
+        if isinstance(waiter.result, _Failure):
+            raise waiter.result.error
+        return waiter.result
+
+    async def call_pair(self, first: bytes, payload: bytes) -> object:
+        """Send two commands in one write; return the second's reply, drop the first's."""
+        self._pending.append(_EventWaiter())
+        return await self.call(first + payload)
+
+    def deliver_one(self, reply: object) -> None:
+        waiter = self._pending.popleft()
+        waiter.result = reply
+        waiter.event.set()
+
+    def deliver_many(self, replies: list) -> None:
+        for reply in replies:
+            self.deliver_one(reply)
+
+    def fail_all(self, error: BaseException) -> None:
+        while self._pending:
+            self.deliver_one(_Failure(error))
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _DeadlineSweep:
+    """One timer per connection: fires at the oldest pending deadline and fails every
+    expired command. Commands share one timeout, so FIFO order is deadline order and the
+    scan stops at the first live entry."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self, deadline: float) -> None:
+        self._handle = self._loop.call_at(deadline, self._sweep)
+
+    def _sweep(self) -> None:
+        self._handle = None
+        now = self._loop.time()
+        for future, deadline in self._entries():
+            if deadline > now:
+                self.arm(deadline)
+                return
+            if not future.done():
+                future.set_exception(TimeoutError(f"no reply within {self._timeout:g} s"))
+
+    def _entries(self):  # (future, deadline) pairs, oldest first
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
+class FutureSubmit(_DeadlineSweep):
+    """A bare `loop.create_future()` per command, queued with its deadline as a tuple;
+    timeouts come from the per-connection sweep, not a timer per command."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
+        super().__init__(loop, timeout)
+        self._pending: deque[tuple[asyncio.Future, float]] = deque()
+        self._send = send
+        self._new_future = loop.create_future
+        self._now = loop.time
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def _entries(self):
+        return iter(self._pending)
+
+    def call(self, payload: bytes) -> asyncio.Future:
+        future = self._new_future()
+        deadline = self._now() + self._timeout
+        self._pending.append((future, deadline))
+        self._send(payload)
+        if self._handle is None:
+            self.arm(deadline)
+        return future
+
+    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future:
+        skipped = self._new_future()
+        skipped.cancel()  # done already, so its reply (or failure) is dropped
+        self._pending.append((skipped, self._now() + self._timeout))
+        return self.call(first + payload)
+
+    def deliver_one(self, reply: object) -> None:
+        future = self._pending.popleft()[0]
+        if not future.done():
+            future.set_result(reply)
+
+    def deliver_many(self, replies: list) -> None:
+        popleft = self._pending.popleft
+        for reply in replies:
+            future = popleft()[0]
+            if not future.done():
+                future.set_result(reply)
+
+    def fail_all(self, error: BaseException) -> None:
+        self.cancel()
+        while self._pending:
+            future = self._pending.popleft()[0]
+            if not future.done():
+                future.set_exception(error)
+
+
+class _Pending:
+    __slots__ = ("future", "deadline")
+
+
+class PooledFutureSubmit(_DeadlineSweep):
+    """Like `FutureSubmit`, but the pending records are recycled through a free list
+    instead of allocating a tuple per command (the PRD's SlotPool idea)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
+        super().__init__(loop, timeout)
+        self._pending: deque[_Pending] = deque()
+        self._free: list[_Pending] = []
+        self._send = send
+        self._new_future = loop.create_future
+        self._now = loop.time
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def _entries(self):
+        return ((record.future, record.deadline) for record in self._pending)
+
+    def call(self, payload: bytes) -> asyncio.Future:
+        free = self._free
+        record = free.pop() if free else _Pending()
+        record.future = future = self._new_future()
+        record.deadline = deadline = self._now() + self._timeout
+        self._pending.append(record)
+        self._send(payload)
+        if self._handle is None:
+            self.arm(deadline)
+        return future
+
+    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future:
+        record = _Pending()
+        record.future = self._new_future()
+        record.future.cancel()  # done already, so its reply (or failure) is dropped
+        record.deadline = self._now() + self._timeout
+        self._pending.append(record)
+        return self.call(first + payload)
+
+    def deliver_one(self, reply: object) -> None:
+        record = self._pending.popleft()
+        future = record.future
+        record.future = None
+        self._free.append(record)
+        if not future.done():
+            future.set_result(reply)
+
+    def deliver_many(self, replies: list) -> None:
+        popleft = self._pending.popleft
+        release = self._free.append
+        for reply in replies:
+            record = popleft()
+            future = record.future
+            record.future = None
+            release(record)
+            if not future.done():
+                future.set_result(reply)
+
+    def fail_all(self, error: BaseException) -> None:
+        self.cancel()
+        while self._pending:
+            future = self._pending.popleft().future
+            if not future.done():
+                future.set_exception(error)
