@@ -132,14 +132,16 @@ class Stages:
         return asdict(self)
 
     def label(self) -> str:
-        """'baseline', 'optimized', or the stages that differ from the baseline."""
+        """'baseline', 'optimized', or the shorter of "baseline+<changes>" and
+        "optimized+<changes>"."""
         values = self.as_dict()
-        if values == BASELINE:
-            return "baseline"
-        if values == OPTIMIZED:
-            return "optimized"
-        changed = [f"{k}={v}" for k, v in values.items() if BASELINE[k] != v]
-        return "baseline+" + ",".join(changed)
+        candidates = []
+        for name, preset in (("baseline", BASELINE), ("optimized", OPTIMIZED)):
+            changed = [f"{k}={v}" for k, v in values.items() if preset[k] != v]
+            if not changed:
+                return name
+            candidates.append(f"{name}+" + ",".join(changed))
+        return min(candidates, key=len)
 
     def resolve(self) -> SimpleNamespace:
         """The implementations themselves, looked up once."""

@@ -1,0 +1,37 @@
+# The two commands that matter: `make experiments` (the main job) and `make test`.
+# Each one bootstraps .venv and redis-server, starts the local cluster if it is not up,
+# runs, and stops the cluster again if it started it, on success and on failure.
+SHELL := /bin/bash
+VENV := .venv
+MODE ?= default
+PYTEST_ARGS ?=
+
+.PHONY: test experiments bench lab cluster-up cluster-down cluster-status lint
+
+test:
+	@scripts/bootstrap.sh dev,lab,peers
+	@scripts/with-cluster.sh $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+experiments:
+	@scripts/bootstrap.sh lab,peers
+	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.bench.quick --mode $(MODE)
+
+lab:
+	@scripts/bootstrap.sh dev,lab,peers
+	@$(VENV)/bin/rcopt cluster up
+	$(VENV)/bin/jupyter lab notebooks/
+
+cluster-up:
+	@scripts/bootstrap.sh
+	@$(VENV)/bin/rcopt cluster up
+
+cluster-down:
+	@scripts/bootstrap.sh
+	@$(VENV)/bin/rcopt cluster down
+
+cluster-status:
+	@$(VENV)/bin/rcopt cluster status
+
+lint:
+	@scripts/bootstrap.sh dev
+	$(VENV)/bin/ruff check rediscluster_opt tests

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Prepare everything a make target needs on a fresh Debian machine:
+#   .venv with the package and the given extras, and redis-server/redis-cli.
+# Usage: scripts/bootstrap.sh [extras]      e.g. scripts/bootstrap.sh dev,lab,peers
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extras=${1:-}
+
+as_root() { [ "$(id -u)" = 0 ]; }
+apt_install() {
+  if as_root && command -v apt-get >/dev/null; then
+    echo "bootstrap: installing $* with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
+
+python=${PYTHON:-$(command -v python3.11 || command -v python3 || true)}
+if [ -z "$python" ]; then
+  echo "bootstrap: no python3 found; install Python >= 3.11" >&2; exit 1
+fi
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "bootstrap: $python is $("$python" -V 2>&1); Python >= 3.11 is required (set PYTHON=...)" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    apt_install python3-venv || {
+      echo "bootstrap: '$python -m venv' failed; install python3-venv (Debian) and retry" >&2; exit 1; }
+    "$python" -m venv .venv
+  fi
+fi
+
+# Reinstall only when pyproject.toml or the extras change.
+stamp=".venv/.rcopt-$(cat pyproject.toml <(echo "$extras") | sha1sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: installing rediscluster_opt${extras:+[$extras]} into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
+  rm -f .venv/.rcopt-*
+  touch "$stamp"
+fi
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+  apt_install redis-server redis-tools || {
+    echo "bootstrap: redis-server is not installed and this user cannot apt-get it." >&2
+    echo "           Install it (sudo apt-get install redis-server) and run make again." >&2
+    exit 1; }
+  # The Debian package starts a system service on 6379; ours use 7000-7004 and 7100.
+fi

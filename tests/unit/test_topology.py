@@ -1,0 +1,80 @@
+import pytest
+
+from rediscluster_opt.core.topology import (
+    SlotRange,
+    Topology,
+    TopologyError,
+    parse_cluster_shards,
+    parse_cluster_slots,
+)
+
+
+def shard(slots, *nodes):
+    return [b"slots", list(slots), b"nodes", list(nodes)]
+
+
+def node(port, role=b"master", ip=b"127.0.0.1", endpoint=None, health=b"online"):
+    return [b"id", b"abc%d" % port, b"port", port, b"ip", ip, b"endpoint", endpoint or ip,
+            b"role", role, b"replication-offset", 0, b"health", health]
+
+
+def test_parse_cluster_shards_like_redis_7():
+    reply = [
+        shard([0, 5460], node(7000), node(7003, role=b"replica")),
+        shard([5461, 10922, 16000, 16383], node(7001)),
+        shard([10923, 15999], node(7002), node(7005, role=b"replica", health=b"loading")),
+        shard([], node(7009)),  # a master without slots is not routable
+    ]
+    topology = parse_cluster_shards(reply)
+    assert topology.masters == ("127.0.0.1:7000", "127.0.0.1:7001", "127.0.0.1:7002")
+    assert topology.is_complete
+    assert SlotRange(0, 5460, "127.0.0.1:7000", ("127.0.0.1:7003",)) in topology.ranges
+    assert SlotRange(10923, 15999, "127.0.0.1:7002", ()) in topology.ranges
+    table = topology.slot_table()
+    assert table[16100] == table[6000] == "127.0.0.1:7001" and table[0] == "127.0.0.1:7000"
+
+
+def test_unknown_endpoint_falls_back_to_the_asked_host():
+    reply = [shard([0, 16383], node(7000, ip=b"", endpoint=b"?"))]
+    assert parse_cluster_shards(reply, fallback_host="10.0.0.9").masters == ("10.0.0.9:7000",)
+
+
+def test_parse_cluster_slots():
+    reply = [
+        [0, 8191, [b"127.0.0.1", 7000, b"id0"], [b"127.0.0.1", 7003, b"id3"]],
+        [8192, 16383, [b"", 7001, b"id1"]],
+    ]
+    topology = parse_cluster_slots(reply, fallback_host="h")
+    assert topology.masters == ("127.0.0.1:7000", "h:7001")
+    assert topology.ranges[0].replicas == ("127.0.0.1:7003",)
+    assert topology.is_complete
+
+
+def test_partial_coverage_is_reported():
+    topology = parse_cluster_slots([[0, 99, [b"h", 1]]])
+    assert topology.covered_slots == 100 and not topology.is_complete
+    assert topology.slot_table()[100] is None
+
+
+@pytest.mark.parametrize(
+    "ranges",
+    [
+        (SlotRange(0, 10, "a:1"), SlotRange(10, 20, "b:1")),
+        (SlotRange(5, 4, "a:1"),),
+        (SlotRange(0, 16384, "a:1"),),
+    ],
+    ids=["overlap", "reversed", "out-of-range"],
+)
+def test_invalid_layouts_raise(ranges):
+    with pytest.raises(TopologyError):
+        Topology(ranges)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [b"nope", [[b"slots"]], [shard([0, 1], node(1), node(2))], [shard([0], node(1))]],
+    ids=["not-a-list", "odd-pairs", "two-masters", "odd-bounds"],
+)
+def test_malformed_shards_raise(reply):
+    with pytest.raises(TopologyError):
+        parse_cluster_shards(reply)
