@@ -12,6 +12,13 @@ from .localcluster import DEFAULT_STANDALONE_PORT, LocalCluster, LocalClusterErr
 __all__ = ["main"]
 
 
+def _ports_argument(text: str) -> tuple[int, ...]:
+    try:
+        return parse_ports(text)
+    except ValueError as exc:  # argparse prints only ArgumentTypeError messages verbatim
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cluster_from(args: argparse.Namespace) -> LocalCluster:
     options = {"ports": args.ports, "timeout": args.timeout}
     options["standalone_port"] = None if args.standalone_port == 0 else args.standalone_port
@@ -58,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("action", choices=["up", "down", "status", "flush"])
     cluster.add_argument(
         "--ports",
-        type=parse_ports,
+        type=_ports_argument,
         default=(7000, 7001, 7002, 7003, 7004),
         help="cluster master ports, e.g. 7000-7004 (default)",
     )

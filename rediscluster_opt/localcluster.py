@@ -76,9 +76,7 @@ def parse_ports(text: str) -> tuple[int, ...]:
             raise ValueError(f"bad port list {text!r}: use e.g. 7000-7004 or 7000,7001") from None
         ports.extend(range(first, last + 1))
     if not ports or any(not 0 < p < 65536 - CLUSTER_BUS_OFFSET for p in ports):
-        raise ValueError(
-            f"bad port list {text!r}: ports must be in 1..{65535 - CLUSTER_BUS_OFFSET}"
-        )
+        raise ValueError(f"bad port list {text!r}: ports must be in 1..{65535 - CLUSTER_BUS_OFFSET}")
     return tuple(ports)
 
 
@@ -258,6 +256,9 @@ class LocalCluster:
         ports = [port, port + CLUSTER_BUS_OFFSET] if port in self.ports else [port]
         for p in ports:
             with socket.socket() as sock:
+                # As redis-server does: sockets in TIME_WAIT (a node just stopped) do not
+                # count as taken, while a live listener still does.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((self.host, p))
                 except OSError:
@@ -325,9 +326,7 @@ class LocalCluster:
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise LocalClusterError(
-                f"`redis-cli --cluster create` took over {self.timeout:g} s"
-            ) from None
+            raise LocalClusterError(f"`redis-cli --cluster create` took over {self.timeout:g} s") from None
         if done.returncode != 0:
             raise LocalClusterError(
                 f"`redis-cli --cluster create` failed (exit {done.returncode}):\n"

@@ -122,9 +122,7 @@ class ClusterClient(BaseClient):
         return await self._retry(slot, payload, args, address, reply)
 
     # -- slow path --------------------------------------------------------------------
-    async def _retry(
-        self, slot: int, payload: bytes, args: tuple, address: str | None, reply: Any
-    ) -> Any:
+    async def _retry(self, slot: int, payload: bytes, args: tuple, address: str | None, reply: Any) -> Any:
         redirects = transient = 0
         asking = False
         while True:
@@ -167,9 +165,7 @@ class ClusterClient(BaseClient):
                 await self._refresh_now()
                 address = self._lookup(slot)
                 if address is None:
-                    raise ClusterDownError(
-                        f"{command_label(args)}: slot {slot} is not served by any node"
-                    )
+                    raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
             mux = self._pick(address)
             if mux is None:
                 try:
@@ -246,9 +242,7 @@ class ClusterClient(BaseClient):
     async def _fetch_topology(self, address: str) -> Topology:
         host = split_address(address)[0]
         try:
-            return parse_cluster_shards(
-                await self._call_node(address, (b"CLUSTER", b"SHARDS")), host
-            )
+            return parse_cluster_shards(await self._call_node(address, (b"CLUSTER", b"SHARDS")), host)
         except ResponseError as exc:
             if "cluster support disabled" in exc.message:
                 raise

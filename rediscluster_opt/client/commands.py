@@ -39,9 +39,7 @@ class Commands:
         raise NotImplementedError
 
     # -- generic ----------------------------------------------------------------------
-    async def execute_command(
-        self, *args: Value, key: Key | None = None, target: str | None = None
-    ) -> Any:
+    async def execute_command(self, *args: Value, key: Key | None = None, target: str | None = None) -> Any:
         """Send any command. Routing: `key` if given, else the key rule of
         `rediscluster_opt.core.commands`; a keyless command goes to `target` (an address,
         "all" for every master, or None for any one master)."""

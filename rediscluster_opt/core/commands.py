@@ -56,9 +56,7 @@ def command_keys(args: tuple | list) -> list[bytes]:
         try:
             count = int(_as_bytes(rest[1]))
         except ValueError:
-            raise ValueError(
-                f"{name.decode()}: numkeys must be an integer, got {rest[1]!r}"
-            ) from None
+            raise ValueError(f"{name.decode()}: numkeys must be an integer, got {rest[1]!r}") from None
         return [_as_bytes(k) for k in rest[2 : 2 + count]]
     if name in SUBCOMMAND_KEY:
         return [_as_bytes(rest[1])] if len(rest) > 1 else []

@@ -60,9 +60,7 @@ class Multiplexer(asyncio.Protocol):
                 f"cannot connect to {address}: no answer within {connect_timeout:g} s"
             ) from None
         except OSError as exc:
-            raise RedisConnectionError(
-                f"cannot connect to {address}: {exc.strerror or exc}"
-            ) from exc
+            raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
         return mux
 
     # -- asyncio.Protocol -------------------------------------------------------------

@@ -23,9 +23,7 @@ class MultiplexPool:
         command_timeout: float,
     ) -> None:
         if not isinstance(connections_per_node, int) or connections_per_node < 1:
-            raise ValueError(
-                f"connections_per_node must be a positive integer, got {connections_per_node!r}"
-            )
+            raise ValueError(f"connections_per_node must be a positive integer, got {connections_per_node!r}")
         self._impl = impl
         self._per_node = connections_per_node
         self._connect_timeout = connect_timeout

@@ -104,8 +104,7 @@ class Stages:
             elif name not in variants:
                 choices = ", ".join([*variants, *_ALIASES])
                 raise ValueError(
-                    f"unknown implementation {name!r} for stage {field.name!r}; "
-                    f"choose one of: {choices}"
+                    f"unknown implementation {name!r} for stage {field.name!r}; choose one of: {choices}"
                 )
 
     @classmethod
@@ -123,9 +122,7 @@ class Stages:
     def replace(self, **changes: str) -> Stages:
         unknown = sorted(set(changes) - set(REGISTRY))
         if unknown:
-            raise ValueError(
-                f"unknown stage(s) {', '.join(unknown)}; stages are: {', '.join(REGISTRY)}"
-            )
+            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages are: {', '.join(REGISTRY)}")
         return Stages(**{**asdict(self), **changes})
 
     def as_dict(self) -> dict[str, str]:

@@ -123,9 +123,7 @@ async def test_batching_writers_coalesce_one_tick_into_one_write(writer):
 
 async def test_connect_failure_is_typed_and_names_the_address():
     with pytest.raises(RedisConnectionError, match="cannot connect to 127.0.0.1:1"):
-        await Multiplexer.open(
-            "127.0.0.1:1", Stages().resolve(), connect_timeout=1, command_timeout=1
-        )
+        await Multiplexer.open("127.0.0.1:1", Stages().resolve(), connect_timeout=1, command_timeout=1)
 
 
 @pytest.mark.parametrize("per_node", [1, 3])

@@ -23,10 +23,27 @@ def test_valid_redirects(message, expected):
 @pytest.mark.parametrize(
     "message",
     [
-        "MOVED", "MOVED ", "MOVED 1", "MOVED 1 host", "MOVED x h:1", "MOVED 16384 h:1",
-        "MOVED 1 h:65536", "MOVED 1 h:x", "MOVED -1 h:1", "MOVED  1 h:1", "MOVED 1  h:1",
-        "MOVED 1 h:1 extra", "MOVED 1 h:1 ", "MOVEDX 1 h:1", "moved 1 h:1", "ERR MOVED 1 h:1",
-        "ASKING 1 h:1", "MOVED １ h:1", "", "A", "M",
+        "MOVED",
+        "MOVED ",
+        "MOVED 1",
+        "MOVED 1 host",
+        "MOVED x h:1",
+        "MOVED 16384 h:1",
+        "MOVED 1 h:65536",
+        "MOVED 1 h:x",
+        "MOVED -1 h:1",
+        "MOVED  1 h:1",
+        "MOVED 1  h:1",
+        "MOVED 1 h:1 extra",
+        "MOVED 1 h:1 ",
+        "MOVEDX 1 h:1",
+        "moved 1 h:1",
+        "ERR MOVED 1 h:1",
+        "ASKING 1 h:1",
+        "MOVED １ h:1",
+        "",
+        "A",
+        "M",
     ],
 )
 def test_malformed_redirects_are_rejected(message):
@@ -44,9 +61,21 @@ def test_error_code():
 
 
 REPLIES = [
-    b"OK", b"MOVED 1 h:2", b"", 12, None, [b"MOVED 1 h:2"], ReplyError("MOVED 1 h:2"),
-    ReplyError("ASK 7 10.0.0.1:7000"), ReplyError("ERR wrong"), ReplyError("MASTERDOWN x"),
-    ReplyError("ASKX 1 h:2"), ReplyError("MOVED 1 h:2 junk"), ReplyError(""), b"\xff\xfe", 1.5,
+    b"OK",
+    b"MOVED 1 h:2",
+    b"",
+    12,
+    None,
+    [b"MOVED 1 h:2"],
+    ReplyError("MOVED 1 h:2"),
+    ReplyError("ASK 7 10.0.0.1:7000"),
+    ReplyError("ERR wrong"),
+    ReplyError("MASTERDOWN x"),
+    ReplyError("ASKX 1 h:2"),
+    ReplyError("MOVED 1 h:2 junk"),
+    ReplyError(""),
+    b"\xff\xfe",
+    1.5,
 ]
 
 

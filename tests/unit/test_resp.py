@@ -36,8 +36,18 @@ def make_parser(request):
         (memoryview(b"mv"), b"mv"),
         (b"", b""),
     ],
-    ids=["str", "non-ascii", "nul-bytes", "int", "negative", "big-int", "float", "bytearray",
-         "memoryview", "empty"],
+    ids=[
+        "str",
+        "non-ascii",
+        "nul-bytes",
+        "int",
+        "negative",
+        "big-int",
+        "float",
+        "bytearray",
+        "memoryview",
+        "empty",
+    ],
 )
 def test_to_bytes(arg, wire):
     assert to_bytes(arg) == wire
@@ -78,9 +88,27 @@ def test_encode_command_matches_hiredis_pack_command():
         (b"=8\r\ntxt:abcd\r\n", b"abcd"),
         (b">2\r\n+a\r\n+b\r\n", [b"a", b"b"]),
     ],
-    ids=["simple", "error", "int", "null-bulk", "null-array", "empty-bulk", "bulk-with-crlf",
-         "empty-array", "nested", "null", "true", "false", "double", "inf", "big-number", "map",
-         "set", "verbatim", "push"],
+    ids=[
+        "simple",
+        "error",
+        "int",
+        "null-bulk",
+        "null-array",
+        "empty-bulk",
+        "bulk-with-crlf",
+        "empty-array",
+        "nested",
+        "null",
+        "true",
+        "false",
+        "double",
+        "inf",
+        "big-number",
+        "map",
+        "set",
+        "verbatim",
+        "push",
+    ],
 )
 def test_every_type(make_parser, wire, value):
     parser = make_parser()
@@ -146,8 +174,9 @@ def test_parsers_agree_on_resp2_under_any_chunking(values, data):
     chunks = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
     python_out = _parse_all(python_parser, chunks)
     assert same(python_out, values)
-    assert same([list(x) if isinstance(x, list) else x for x in _parse_all(hiredis_parser, chunks)],
-                python_out)
+    assert same(
+        [list(x) if isinstance(x, list) else x for x in _parse_all(hiredis_parser, chunks)], python_out
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -50,8 +50,11 @@ def test_slot_variants_agree_and_stay_in_range(key):
     assert 0 <= slots["crc_hqx"] < SLOT_COUNT
 
 
-@given(st.binary(min_size=1, max_size=20).filter(lambda t: b"}" not in t), st.binary(max_size=20),
-       st.binary(max_size=20))
+@given(
+    st.binary(min_size=1, max_size=20).filter(lambda t: b"}" not in t),
+    st.binary(max_size=20),
+    st.binary(max_size=20),
+)
 def test_keys_sharing_a_tag_share_a_slot(tag, before, after):
     before = before.replace(b"{", b"")
     key = before + b"{" + tag + b"}" + after

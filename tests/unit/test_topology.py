@@ -14,8 +14,22 @@ def shard(slots, *nodes):
 
 
 def node(port, role=b"master", ip=b"127.0.0.1", endpoint=None, health=b"online"):
-    return [b"id", b"abc%d" % port, b"port", port, b"ip", ip, b"endpoint", endpoint or ip,
-            b"role", role, b"replication-offset", 0, b"health", health]
+    return [
+        b"id",
+        b"abc%d" % port,
+        b"port",
+        port,
+        b"ip",
+        ip,
+        b"endpoint",
+        endpoint or ip,
+        b"role",
+        role,
+        b"replication-offset",
+        0,
+        b"health",
+        health,
+    ]
 
 
 def test_parse_cluster_shards_like_redis_7():
