@@ -57,6 +57,46 @@ def _status_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _csv(kind: type = str):
+    def parse(text: str) -> list:
+        try:
+            return [kind(part.strip()) for part in text.split(",") if part.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad list {text!r}") from None
+
+    return parse
+
+
+def _bench_command(args: argparse.Namespace) -> int:
+    from .bench.adapters import ClientConfig, Target
+    from .bench.report import format_table
+    from .bench.runner import run_benchmark
+    from .bench.workload import Workload
+    from .lab.records import save_record
+
+    configs = [
+        ClientConfig.parse(spec, loop=args.loop, connections_per_node=args.connections_per_node)
+        for spec in args.clients
+    ]
+    record = run_benchmark(
+        configs,
+        experiment=args.experiment,
+        target=Target(seeds=tuple(args.seeds), standalone=args.standalone),
+        modes=args.modes,
+        workload=Workload(kind=args.workload, value_size=args.value_size, key_count=args.keys),
+        concurrency=args.concurrency,
+        duration=args.duration,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        profile=args.profile,
+    )
+    path = save_record(record, args.results_dir)
+    print()
+    print(format_table(record, markdown=args.markdown))
+    print(f"\nrecord: {path}")
+    return 0 if not record["summary"]["failed_trials"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcopt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +124,32 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each step")
     cluster.add_argument("--json", action="store_true", help="status as JSON")
     cluster.set_defaults(handler=_cluster_command)
+
+    bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
+    add = bench.add_argument
+    add(
+        "--clients",
+        type=_csv(),
+        default=["baseline", "optimized", "redis-py", "coredis", "valkey-glide"],
+        help="comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide",
+    )
+    add("--modes", type=_csv(), default=["cluster", "standalone"], help="cluster,standalone")
+    add("--concurrency", type=_csv(int), default=[1, 16, 64, 256], help="tasks in flight, e.g. 1,16,64,256")
+    add("--duration", type=float, default=5.0, help="measured seconds per trial")
+    add("--warmup", type=float, default=1.0, help="discarded seconds before each trial")
+    add("--repeats", type=int, default=3, help="interleaved repeats of every trial")
+    add("--workload", choices=["get", "set", "mixed"], default="get")
+    add("--value-size", type=int, default=200)
+    add("--keys", type=int, default=10_000)
+    add("--seeds", type=_csv(), default=["127.0.0.1:7000"], help="cluster seed host:port list")
+    add("--standalone", default="127.0.0.1:7100", help="standalone host:port")
+    add("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    add("--connections-per-node", type=int, default=1)
+    add("--profile", choices=["cprofile", "line"], default=None)
+    add("--experiment", default="bench", help="experiment id in the record's file name")
+    add("--results-dir", type=Path, default=Path("results/cluster"))
+    add("--markdown", action="store_true", help="print the table as Markdown")
+    bench.set_defaults(handler=_bench_command)
     return parser
 
 
@@ -91,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (LocalClusterError, ValueError) as exc:
+    except (LocalClusterError, ValueError, OSError) as exc:
         print(f"rcopt: error: {exc}", file=sys.stderr)
         return 2
 

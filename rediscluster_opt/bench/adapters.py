@@ -1,0 +1,208 @@
+"""One small adapter per client library, so a trial drives them all the same way.
+
+Peers are the real PyPI libraries. A peer that is not installed raises `PeerUnavailable`
+(the runner skips it with a note); nothing here imports a peer at module level.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..core.address import split_address
+from ..stages import Stages
+
+__all__ = ["CLIENTS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
+
+# client name -> the module that must be importable for it
+CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide"}
+LOOPS = ("uvloop", "asyncio")
+
+
+class PeerUnavailable(RuntimeError):
+    """The peer library is not installed here."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to run: a cluster given by seed addresses, and/or a standalone server."""
+
+    seeds: tuple[str, ...] = ("127.0.0.1:7000",)
+    standalone: str | None = "127.0.0.1:7100"
+
+    def address_for(self, mode: str) -> list[str]:
+        if mode == "cluster":
+            return list(self.seeds)
+        if self.standalone is None:
+            raise ValueError("standalone mode needs a standalone address (target.standalone)")
+        return [self.standalone]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    client: str = "ours"
+    stages: dict[str, str] | None = field(default=None)  # ours only; None means optimized
+    connections_per_node: int = 1
+    loop: str = "uvloop"
+    name: str | None = None  # label override
+
+    def __post_init__(self) -> None:
+        if self.client not in CLIENTS:
+            raise ValueError(f"unknown client {self.client!r}; choose one of: {', '.join(CLIENTS)}")
+        if self.loop not in LOOPS:
+            raise ValueError(f"unknown event loop {self.loop!r}; choose one of: {', '.join(LOOPS)}")
+        if self.client == "ours":
+            # Validates every stage name now, before any trial starts.
+            object.__setattr__(self, "stages", self.stage_set().as_dict())
+        elif self.stages:
+            raise ValueError(f"stages apply to our client only, not to {self.client}")
+        if not isinstance(self.connections_per_node, int) or self.connections_per_node < 1:
+            raise ValueError(f"connections_per_node must be >= 1, got {self.connections_per_node!r}")
+
+    @classmethod
+    def ours(cls, stages: Stages | str = "optimized", **options: Any) -> ClientConfig:
+        if isinstance(stages, str):
+            stages = {"baseline": Stages.baseline, "optimized": Stages.optimized}[stages]()
+        return cls("ours", stages.as_dict(), **options)
+
+    @classmethod
+    def parse(cls, text: str, **options: Any) -> ClientConfig:
+        """'baseline', 'optimized', 'optimized:reader=per_reply,writer=direct' (our client
+        with stage changes), or a peer: 'redis-py', 'coredis', 'valkey-glide'."""
+        name, _, changes = text.strip().partition(":")
+        if name in ("baseline", "optimized"):
+            stages = Stages.baseline() if name == "baseline" else Stages.optimized()
+            if changes:
+                pairs = [c.partition("=") for c in changes.split(",")]
+                bad = [c for c, eq, v in pairs if not eq or not v]
+                if bad:
+                    raise ValueError(f"bad stage change(s) {bad} in {text!r}: use stage=variant")
+                stages = stages.replace(**{k.strip(): v.strip() for k, _, v in pairs})
+            return cls("ours", stages.as_dict(), **options)
+        if changes:
+            raise ValueError(f"stage changes apply to our client only, not to {name!r}")
+        if name not in CLIENTS or name == "ours":
+            choices = ", ".join(["baseline", "optimized", *list(CLIENTS)[1:]])
+            raise ValueError(f"unknown client {name!r}; choose one of: {choices}")
+        return cls(name, None, **{k: v for k, v in options.items() if k == "loop"})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ClientConfig:
+        return cls(**data)
+
+    def stage_set(self) -> Stages:
+        return Stages.from_dict(self.stages or {})
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.client != "ours":
+            return self.client
+        label = self.stage_set().label()
+        if self.connections_per_node != 1:
+            label += f" x{self.connections_per_node}"
+        return label if self.loop == "uvloop" else f"{label} ({self.loop})"
+
+    def available(self) -> bool:
+        return importlib.util.find_spec(CLIENTS[self.client]) is not None
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "label": self.label}
+
+
+class Adapter:
+    """get/set over one client; `io_counters` only where the client exposes them."""
+
+    async def get(self, key: bytes) -> Any:
+        raise NotImplementedError
+
+    async def set(self, key: bytes, value: bytes) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def io_counters(self) -> dict[str, int] | None:
+        return None
+
+
+class _Ours(Adapter):
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.get = client.get
+        self.set = client.set
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def io_counters(self) -> dict[str, int]:
+        return self.client.io_counters()
+
+
+class _Generic(Adapter):
+    def __init__(self, client: Any, closer: Any) -> None:
+        self.client = client
+        self.get = client.get
+        self.set = client.set
+        self._closer = closer
+
+    async def close(self) -> None:
+        await self._closer()
+
+
+def _require(config: ClientConfig) -> None:
+    if not config.available():
+        raise PeerUnavailable(
+            f"{config.client} is not installed (pip install 'rediscluster_opt[peers]'); skipped"
+        )
+
+
+async def open_adapter(config: ClientConfig, mode: str, target: Target, concurrency: int) -> Adapter:
+    _require(config)
+    addresses = target.address_for(mode)
+    if config.client == "ours":
+        from ..client import ClusterClient, StandaloneClient
+
+        options = {"stages": config.stage_set(), "connections_per_node": config.connections_per_node}
+        if mode == "cluster":
+            return _Ours(await ClusterClient.connect(addresses, **options))
+        return _Ours(await StandaloneClient.connect(addresses[0], **options))
+    nodes = [split_address(a) for a in addresses]
+    if config.client == "redis-py":
+        import redis.asyncio as redis_asyncio
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+        # redis-py takes one connection per in-flight command and raises
+        # MaxConnectionsError when out of them: allow far more than the concurrency.
+        limit = max(1000, 4 * concurrency)
+        if mode == "cluster":
+            client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit)
+            await client.initialize()
+        else:
+            client = redis_asyncio.Redis(host=nodes[0][0], port=nodes[0][1], max_connections=limit)
+        return _Generic(client, client.aclose)
+    if config.client == "coredis":
+        import coredis
+
+        if mode == "cluster":
+            client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1])
+        else:
+            client = coredis.Redis(host=nodes[0][0], port=nodes[0][1])
+        await client.__aenter__()  # coredis 6 clients live inside an async context
+        return _Generic(client, lambda: client.__aexit__(None, None, None))
+    from glide import (
+        GlideClient,
+        GlideClientConfiguration,
+        GlideClusterClient,
+        GlideClusterClientConfiguration,
+        NodeAddress,
+    )
+
+    glide_nodes = [NodeAddress(h, p) for h, p in nodes]
+    if mode == "cluster":
+        client = await GlideClusterClient.create(GlideClusterClientConfiguration(glide_nodes))
+    else:
+        client = await GlideClient.create(GlideClientConfiguration(glide_nodes))
+    return _Generic(client, client.close)

@@ -1,0 +1,64 @@
+"""What a result was measured on: recorded with every number."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["environment", "git_state"]
+
+PACKAGES = ("rediscluster_opt", "hiredis", "uvloop", "redis", "coredis", "valkey-glide", "psutil")
+
+
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_state(path: Path | None = None) -> dict[str, Any]:
+    where = str(path or Path(__file__).resolve().parents[2])
+    try:
+        commit = subprocess.run(
+            ["git", "-C", where, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", where, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit or None, "dirty": bool(dirty) if commit else None}
+
+
+def redis_server_version() -> str | None:
+    try:
+        out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for word in out.stdout.split():
+        if word.startswith("v="):
+            return word[2:]
+    return None
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "redis_server": redis_server_version(),
+        "packages": {p: _version(p) for p in PACKAGES},
+        "git": git_state(),
+    }

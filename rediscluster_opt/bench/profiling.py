@@ -1,0 +1,105 @@
+"""Turn cProfile and line_profiler output into plain data for result records."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import linecache
+import pstats
+from typing import Any
+
+__all__ = ["cprofile_top", "line_profile_rows", "resolve_function"]
+
+# The functions the stories look at with line_profiler, by dotted name.
+HOT_PATH = [
+    "rediscluster_opt.client.cluster.ClusterClient._route",
+    "rediscluster_opt.client.base.BaseClient._call_node",
+    "rediscluster_opt.stages.slot_hash.slot_bitwise",
+    "rediscluster_opt.stages.slot_hash.slot_crc_hqx",
+    "rediscluster_opt.stages.submit.EventSubmit.call",
+    "rediscluster_opt.stages.submit.PooledFutureSubmit.call",
+    "rediscluster_opt.stages.submit.PooledFutureSubmit.deliver_many",
+    "rediscluster_opt.stages.writer.DirectWriter.send",
+    "rediscluster_opt.stages.writer.JoinWriter.send",
+    "rediscluster_opt.stages.writer.JoinWriter._flush",
+    "rediscluster_opt.stages.reader.PerReplyReader.data_received",
+    "rediscluster_opt.stages.reader.BatchReader.data_received",
+    "rediscluster_opt.stages.redirect.redirect_regex",
+    "rediscluster_opt.stages.redirect.redirect_first_byte",
+]
+
+
+def resolve_function(dotted: str) -> Any:
+    """'package.module.Class.method' -> the function object; ValueError names the part
+    that does not exist."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                raise ValueError(f"cannot profile {dotted!r}: {attr!r} not found")
+            obj = getattr(obj, attr)
+        return obj
+    raise ValueError(f"cannot profile {dotted!r}: no importable module in it")
+
+
+def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
+    """Top cost centres by own time, with their share of all own time."""
+    stats = pstats.Stats(profile)
+    total = sum(row[2] for row in stats.stats.values()) or 1e-12  # type: ignore[attr-defined]
+    rows = []
+    for (filename, lineno, name), (cc, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+        rows.append(
+            {
+                "function": name,
+                "location": f"{_short(filename)}:{lineno}",
+                "calls": ncalls,
+                "primitive_calls": cc,
+                "own_s": tottime,
+                "cum_s": cumtime,
+                "own_share": tottime / total,
+            }
+        )
+    rows.sort(key=lambda r: r["own_s"], reverse=True)
+    text = io.StringIO()
+    stats.stream = text  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(limit)
+    return {"total_own_s": total, "top": rows[:limit], "text": text.getvalue()}
+
+
+def line_profile_rows(profiler: Any) -> dict[str, Any]:
+    """Per-line hits and time for each profiled function, plus line_profiler's text."""
+    stats = profiler.get_stats()
+    functions = []
+    for (filename, first_line, name), timings in stats.timings.items():
+        total = sum(t for _, _, t in timings) or 1
+        lines = [
+            {
+                "line": lineno,
+                "hits": hits,
+                "time_s": t * stats.unit,
+                "per_hit_ns": t * stats.unit / hits * 1e9 if hits else 0.0,
+                "share": t / total,
+                "code": linecache.getline(filename, lineno).rstrip(),
+            }
+            for lineno, hits, t in timings
+        ]
+        functions.append(
+            {
+                "function": name,
+                "location": f"{_short(filename)}:{first_line}",
+                "total_s": sum(line["time_s"] for line in lines),
+                "lines": lines,
+            }
+        )
+    text = io.StringIO()
+    profiler.print_stats(stream=text, stripzeros=True)
+    return {"functions": functions, "text": text.getvalue()}
+
+
+def _short(filename: str) -> str:
+    marker = "rediscluster_opt/"
+    return filename[filename.rfind(marker) :] if marker in filename else filename

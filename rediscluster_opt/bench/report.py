@@ -1,0 +1,64 @@
+"""Plain-text tables of a result record, for terminals and README snippets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["format_table"]
+
+
+def _fmt(spread: dict[str, Any], scale: float = 1.0, digits: int = 0) -> str:
+    if spread.get("median") is None:
+        return "-"
+    median, low, high = (spread[k] * scale for k in ("median", "min", "max"))
+    return f"{median:,.{digits}f} [{low:,.{digits}f}-{high:,.{digits}f}]"
+
+
+def format_table(record: dict[str, Any], markdown: bool = False) -> str:
+    summary = record["summary"]
+    header = ["config", "mode", "C", "ops/s median [min-max]", "p50 µs", "p99 µs", "CPU µs/op"]
+    rows = [
+        [
+            row["config"],
+            row["mode"],
+            str(row["concurrency"]),
+            _fmt(row["ops_per_s"]),
+            f"{row['p50_us']['median']:,.0f}",
+            f"{row['p99_us']['median']:,.0f}",
+            f"{row['client_cpu_us_per_op']['median']:.1f}" if row["client_cpu_us_per_op"]["median"] else "-",
+        ]
+        for row in summary["rows"]
+    ]
+    ratio_rows = [
+        [r["config"], f"vs {r['reference']}", r["mode"], str(r["concurrency"]), _fmt(r["ratio"], digits=2)]
+        for r in summary["ratios"]
+    ] + [
+        [
+            r["config"],
+            "cluster/standalone",
+            "",
+            str(r["concurrency"]),
+            _fmt(r["cluster_over_standalone"], digits=3),
+        ]
+        for r in summary.get("mode_ratios", [])
+    ]
+    out = [_table(header, rows, markdown)]
+    if ratio_rows:
+        out.append(_table(["config", "ratio", "mode", "C", "median [min-max], paired per repeat"],
+                          ratio_rows, markdown))  # fmt: skip
+    for note in record.get("notes", []):
+        out.append(f"note: {note}")
+    if summary["failed_trials"]:
+        out.append(f"failed or invalid trials: {summary['failed_trials']}")
+    return "\n\n".join(out)
+
+
+def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)

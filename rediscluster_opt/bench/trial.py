@@ -1,0 +1,173 @@
+"""One closed-loop trial, run in its own process:
+
+    python -m rediscluster_opt.bench.trial SPEC.json RESULT.json
+
+C tasks each keep one request in flight against the target for a warm-up, then for the
+measured duration. Every reply is checked; a wrong reply makes the trial invalid. The
+result (figures, latency percentiles, CPU, socket counters, optional profiles) is written
+as JSON to RESULT.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+from .adapters import ClientConfig, Target, open_adapter
+from .workload import Workload
+
+__all__ = ["percentiles", "run_trial"]
+
+PERCENTILES = (50, 90, 99, 99.9)
+
+
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    """Exact percentiles (nearest rank) in microseconds."""
+    if not samples_ns:
+        return {}
+    ordered = sorted(samples_ns)
+    n = len(ordered)
+    out = {f"p{p:g}": ordered[min(n - 1, max(0, int(round(p / 100 * n)) - 1))] / 1000 for p in PERCENTILES}
+    out["max"] = ordered[-1] / 1000
+    out["mean"] = sum(ordered) / n / 1000
+    return out
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _closed_loop(adapter: Any, workload: Workload, concurrency: int, seconds: float, record: bool):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    latencies: list[int] = []
+    tally = {"ops": 0, "wrong": 0, "errors": 0}
+    error_kinds: dict[str, int] = {}
+    wrong_examples: list[str] = []
+    clock = time.perf_counter_ns
+    get, set_ = adapter.get, adapter.set
+    keep = latencies.append
+
+    async def task(seed: int) -> None:
+        ops = workload.operations(seed)
+        now = loop.time
+        while now() < deadline:
+            is_get, key, value = next(ops)
+            start = clock()
+            try:
+                reply = await (get(key) if is_get else set_(key, value))
+            except Exception as exc:  # counted and reported, never silently dropped
+                tally["errors"] += 1
+                name = type(exc).__name__
+                error_kinds[name] = error_kinds.get(name, 0) + 1
+                continue
+            if record:
+                keep(clock() - start)
+            tally["ops"] += 1
+            if (reply != value) if is_get else (reply not in (True, b"OK", "OK")):
+                tally["wrong"] += 1
+                if len(wrong_examples) < 3:
+                    wrong_examples.append(f"{'GET' if is_get else 'SET'} {key!r} -> {reply!r:.80}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(task(n) for n in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return tally, latencies, elapsed, error_kinds, wrong_examples
+
+
+async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
+    config = ClientConfig.from_dict(spec["config"])
+    target = Target(**spec["target"])
+    workload = Workload(**spec["workload"])
+    concurrency, duration = spec["concurrency"], spec["duration"]
+    adapter = await open_adapter(config, spec["mode"], target, concurrency)
+    try:
+        await _closed_loop(adapter, workload, concurrency, spec.get("warmup", 1.0), record=False)
+        io_before = adapter.io_counters()
+        cpu_before = _cpu_seconds()
+        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"))
+        tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
+            adapter, workload, concurrency, duration, record=True
+        )
+        profile = _stop_profiler(profiler, spec.get("profile"))
+        cpu = _cpu_seconds() - cpu_before
+        io_after = adapter.io_counters()
+    finally:
+        await adapter.close()
+    result: dict[str, Any] = {
+        "ops": tally["ops"],
+        "errors": tally["errors"],
+        "wrong": tally["wrong"],
+        "valid": tally["wrong"] == 0 and tally["ops"] > 0,
+        "error_kinds": error_kinds,
+        "wrong_examples": wrong,
+        "elapsed_s": elapsed,
+        "ops_per_s": tally["ops"] / elapsed if elapsed else 0.0,
+        "latency_us": percentiles(latencies),
+        "client_cpu_s": cpu,
+        "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+    }
+    if io_before is not None and io_after is not None and tally["ops"]:
+        delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}
+        result["io"] = {
+            **delta,
+            "writes_per_command": delta["writes"] / tally["ops"],
+            "reads_per_command": delta["reads"] / tally["ops"],
+            "commands_per_write": tally["ops"] / delta["writes"] if delta["writes"] else None,
+        }
+    if profile is not None:
+        result["profile"] = profile
+    return result
+
+
+def _start_profiler(kind: str | None, functions: list[str] | None) -> Any:
+    if kind is None:
+        return None
+    if kind == "cprofile":
+        import cProfile
+
+        profiler = cProfile.Profile()
+    elif kind == "line":
+        from line_profiler import LineProfiler
+
+        from .profiling import HOT_PATH, resolve_function
+
+        profiler = LineProfiler(*(resolve_function(name) for name in (functions or HOT_PATH)))
+    else:
+        raise ValueError(f"unknown profile kind {kind!r}; choose cprofile or line")
+    profiler.enable()
+    return profiler
+
+
+def _stop_profiler(profiler: Any, kind: str | None) -> dict[str, Any] | None:
+    if profiler is None:
+        return None
+    profiler.disable()
+    from .profiling import cprofile_top, line_profile_rows
+
+    data = cprofile_top(profiler) if kind == "cprofile" else line_profile_rows(profiler)
+    return {"kind": kind, **data}
+
+
+def main(argv: list[str]) -> int:
+    spec_path, result_path = argv
+    with open(spec_path) as handle:
+        spec = json.load(handle)
+    if spec["config"].get("loop", "uvloop") == "uvloop":
+        import uvloop
+
+        result = uvloop.run(run_trial(spec))
+    else:
+        result = asyncio.run(run_trial(spec))
+    with open(result_path, "w") as handle:
+        json.dump(result, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

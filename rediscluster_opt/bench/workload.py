@@ -1,0 +1,50 @@
+"""What a closed-loop trial does: which commands, on which keys, with which values.
+
+Values are derived from the key index, so every GET reply can be checked exactly, even
+while other tasks SET the same keys (they write the same bytes)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass
+
+__all__ = ["KINDS", "Workload"]
+
+KINDS = ("get", "set", "mixed")  # mixed: 80 % GET, 20 % SET, the PRD's bench mix
+
+
+@dataclass(frozen=True)
+class Workload:
+    kind: str = "get"
+    value_size: int = 200
+    key_count: int = 10_000
+    key_prefix: str = "bench:"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown workload {self.kind!r}; choose one of: {', '.join(KINDS)}")
+        for name in ("value_size", "key_count"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"workload {name} must be a positive integer, got {value!r}")
+
+    def key(self, index: int) -> bytes:
+        return f"{self.key_prefix}{index}".encode()
+
+    def value(self, index: int) -> bytes:
+        stem = b"%d|" % index
+        return (stem * (self.value_size // len(stem) + 1))[: self.value_size]
+
+    def operations(self, seed: int):
+        """Endless (is_get, key, expected_value) triples for one task."""
+        rng = random.Random(seed)
+        count, kind = self.key_count, self.kind
+        keys = [self.key(i) for i in range(count)]
+        values = [self.value(i) for i in range(count)]
+        while True:
+            i = rng.randrange(count)
+            is_get = kind == "get" or (kind == "mixed" and rng.random() < 0.8)
+            yield is_get, keys[i], values[i]
+
+    def as_dict(self) -> dict:
+        return asdict(self)

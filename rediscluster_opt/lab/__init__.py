@@ -1,0 +1,1 @@
+"""Experiment support: result records, DataFrame loaders and plots."""

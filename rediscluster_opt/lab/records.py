@@ -1,0 +1,58 @@
+"""Result records on disk: one JSON file per run, validated against record.schema.json.
+
+results/cluster/<UTC timestamp>_<experiment>.json
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RESULTS_DIR", "load_record", "load_records", "save_record", "validate_record"]
+
+RESULTS_DIR = Path("results/cluster")
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath("record.schema.json").read_text())
+
+
+def validate_record(record: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError (naming the offending path) if invalid."""
+    import jsonschema
+
+    jsonschema.validate(record, schema())
+
+
+def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Path:
+    validate_record(record)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = folder / f"{stamp}_{_SAFE.sub('-', record['experiment'])}.json"
+    counter = 1
+    while path.exists():  # two runs in the same second never overwrite each other
+        path = folder / f"{stamp}-{counter}_{_SAFE.sub('-', record['experiment'])}.json"
+        counter += 1
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str))
+    tmp.replace(path)  # atomic: a crash never leaves half a record
+    return path
+
+
+def load_record(path: Path | str) -> dict[str, Any]:
+    record = json.loads(Path(path).read_text())
+    record.setdefault("_path", str(path))
+    return record
+
+
+def load_records(folder: Path | str = RESULTS_DIR, experiment: str | None = None) -> list[dict[str, Any]]:
+    """Every record in `folder` (oldest first), optionally only one experiment's."""
+    paths = sorted(Path(folder).glob("*.json"))
+    records = [load_record(p) for p in paths]
+    return [r for r in records if experiment is None or r.get("experiment") == experiment]
