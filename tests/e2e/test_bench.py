@@ -1,0 +1,137 @@
+"""The experiment engine on short real runs against the local cluster."""
+
+import json
+
+import pytest
+
+from rediscluster_opt.bench import runner
+from rediscluster_opt.bench.adapters import ClientConfig, Target
+from rediscluster_opt.bench.report import format_table
+from rediscluster_opt.bench.runner import BenchmarkError, run_benchmark
+from rediscluster_opt.bench.workload import Workload
+from rediscluster_opt.lab.frame import (
+    cprofile_frame,
+    line_profile_frame,
+    load_frame,
+    summary_frame,
+)
+from rediscluster_opt.lab.records import load_records, save_record, validate_record
+
+SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
+
+
+def test_both_presets_and_every_installed_peer(local_cluster, tmp_path):
+    configs = [ClientConfig.parse(name) for name in
+               ("baseline", "optimized", "redis-py", "coredis", "valkey-glide")]  # fmt: skip
+    record = run_benchmark(configs, concurrency=[8], repeats=1, experiment="smoke", **SHORT)
+    validate_record(record)
+    assert record["notes"] == [f"{c.label}: {c.client} is not installed; skipped" for c in configs
+                               if not c.available()]  # fmt: skip
+    ran = {c.label for c in configs if c.available()}
+    assert {(t["config"], t["mode"]) for t in record["trials"]} == {
+        (label, mode) for label in ran for mode in ("cluster", "standalone")
+    }
+    for trial in record["trials"]:
+        assert trial["status"] == "ok", trial.get("stderr_tail")
+        assert trial["valid"] and trial["wrong"] == 0 and trial["errors"] == 0
+        assert trial["ops_per_s"] > 0 and trial["latency_us"]["p50"] > 0
+        assert trial["server_cpu_s"] is not None and trial["server_cpu_s"] >= 0
+    ours = [t for t in record["trials"] if t["config"] == "optimized"]
+    assert all(t["io"]["commands_per_write"] >= 1 for t in ours)
+    assert record["environment"]["packages"]["hiredis"]
+    assert "optimized" in format_table(record)
+
+    path = save_record(record, tmp_path)
+    assert path.name.endswith("_smoke.json")
+    assert load_records(tmp_path)[0]["trials"] == json.loads(path.read_text())["trials"]
+    frame = load_frame(tmp_path, experiment="smoke")
+    assert len(frame) == len(record["trials"]) and set(frame["config"]) == ran
+    summary = summary_frame(frame)
+    assert (summary["ops_per_s"] > 0).all() and (summary["n"] == 1).all()
+
+
+def test_interleaving_and_paired_ratios(local_cluster):
+    configs = [ClientConfig.parse("baseline"), ClientConfig.parse("optimized")]
+    record = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=2, **SHORT)
+    assert [(t["repeat"], t["config"]) for t in record["trials"]] == [
+        (0, "baseline"), (0, "optimized"), (1, "baseline"), (1, "optimized")]  # fmt: skip
+    (ratio,) = record["summary"]["ratios"]
+    by = {(t["repeat"], t["config"]): t["ops_per_s"] for t in record["trials"]}
+    pairs = sorted(by[(r, "optimized")] / by[(r, "baseline")] for r in (0, 1))
+    assert ratio["ratio"]["min"] == pytest.approx(pairs[0])
+    assert ratio["ratio"]["max"] == pytest.approx(pairs[1])
+
+
+def test_a_crashing_trial_is_reported_and_the_run_goes_on(local_cluster, monkeypatch):
+    real = runner._run_trial_process
+
+    def sabotage(spec, timeout):
+        if spec["config"]["connections_per_node"] == 2:  # make this one trial crash for real
+            spec = {**spec, "config": {**spec["config"], "stages": {"writer": "bogus"}}}
+        return real(spec, timeout)
+
+    monkeypatch.setattr(runner, "_run_trial_process", sabotage)
+    configs = [ClientConfig.parse("optimized", connections_per_node=2), ClientConfig.parse("baseline")]
+    record = run_benchmark(configs, modes=["standalone"], concurrency=[2], repeats=1, **SHORT)
+    crashed, fine = record["trials"]
+    assert crashed["status"] == "failed" and "exited with 1" in crashed["reason"]
+    assert "unknown implementation 'bogus'" in crashed["stderr_tail"]
+    assert fine["status"] == "ok" and fine["valid"]
+    assert record["summary"]["failed_trials"] == [0]
+    validate_record(record)
+
+
+def test_a_hanging_trial_is_killed_at_its_deadline(local_cluster):
+    spec = {"config": ClientConfig.parse("optimized").__dict__, "target": Target().__dict__,
+            "workload": Workload(key_count=10).as_dict(), "mode": "standalone", "concurrency": 1,
+            "duration": 60, "warmup": 0}  # fmt: skip
+    outcome = runner._run_trial_process(spec, timeout=2)
+    assert outcome["status"] == "failed" and "deadline" in outcome["reason"]
+
+
+@pytest.mark.parametrize("kind", ["cprofile", "line"])
+def test_profiles_name_the_hot_path(local_cluster, kind):
+    configs = [ClientConfig.parse("optimized")]
+    record = run_benchmark(configs, modes=["cluster"], concurrency=[8], repeats=1, profile=kind, **SHORT)
+    validate_record(record)
+    if kind == "cprofile":
+        frame = cprofile_frame([record])
+        assert {"_route", "deliver_many", "data_received"} <= set(frame["function"])
+        assert frame["own_share"].between(0, 1).all()
+    else:
+        frame = line_profile_frame([record])
+        route = frame[frame["function"] == "ClusterClient._route"]
+        assert (route["hits"] > 0).any()
+        assert route["code"].str.contains("execute").any()
+        assert "Timer unit" in record["trials"][0]["profile"]["text"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"duration": 0}, "duration must be a positive number"),
+        ({"concurrency": [0]}, "concurrency must be a positive"),
+        ({"repeats": 1.5}, "repeats must be a positive integer"),
+        ({"modes": ["sharded"]}, "unknown mode"),
+        ({"profile": "perf"}, "unknown profile kind"),
+        ({"target": Target(seeds=("127.0.0.1:1",))}, "unreachable"),
+        ({"target": Target(seeds=("127.0.0.1:7100",))}, "not a cluster node"),
+    ],
+)
+def test_bad_input_fails_before_any_trial(local_cluster, options, message):
+    with pytest.raises(BenchmarkError, match=message):
+        run_benchmark([ClientConfig.parse("optimized")], **{**SHORT, **options})
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("fastest", "unknown client 'fastest'"),
+        ("optimized:reader=bogus", "unknown implementation 'bogus' for stage 'reader'"),
+        ("optimized:nostage=x", "unknown stage"),
+        ("redis-py:reader=batch", "apply to our client only"),
+    ],
+)
+def test_bad_client_specs(spec, message):
+    with pytest.raises(ValueError, match=message):
+        ClientConfig.parse(spec)
