@@ -42,42 +42,53 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _closed_loop(adapter: Any, workload: Workload, concurrency: int, seconds: float, record: bool):
+async def _closed_loop(adapter: Any, plans: list, seconds: float, record: bool):
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    latencies: list[int] = []
-    tally = {"ops": 0, "wrong": 0, "errors": 0}
+    running = [True]
+    loop.call_later(seconds, running.clear)  # cheaper to test per operation than a clock
     error_kinds: dict[str, int] = {}
     wrong_examples: list[str] = []
     clock = time.perf_counter_ns
     get, set_ = adapter.get, adapter.set
-    keep = latencies.append
+    set_ok = (True, b"OK", "OK")
 
-    async def task(seed: int) -> None:
-        ops = workload.operations(seed)
-        now = loop.time
-        while now() < deadline:
+    async def task(ops: Any) -> tuple[int, int, int, list[int]]:
+        # Counters are locals: the loop around each command should cost as little as
+        # possible, since it is paid equally by every client and dilutes their ratios.
+        done = wrong = errors = 0
+        latencies: list[int] = []
+        keep = latencies.append if record else _ignore
+        while running:
             is_get, key, value = next(ops)
             start = clock()
             try:
                 reply = await (get(key) if is_get else set_(key, value))
             except Exception as exc:  # counted and reported, never silently dropped
-                tally["errors"] += 1
-                name = type(exc).__name__
-                error_kinds[name] = error_kinds.get(name, 0) + 1
+                errors += 1
+                error_kinds[type(exc).__name__] = error_kinds.get(type(exc).__name__, 0) + 1
                 continue
-            if record:
-                keep(clock() - start)
-            tally["ops"] += 1
-            if (reply != value) if is_get else (reply not in (True, b"OK", "OK")):
-                tally["wrong"] += 1
+            keep(clock() - start)
+            done += 1
+            if (reply != value) if is_get else (reply not in set_ok):
+                wrong += 1
                 if len(wrong_examples) < 3:
                     wrong_examples.append(f"{'GET' if is_get else 'SET'} {key!r} -> {reply!r:.80}")
+        return done, wrong, errors, latencies
 
     started = time.perf_counter()
-    await asyncio.gather(*(task(n) for n in range(concurrency)))
+    results = await asyncio.gather(*(task(ops) for ops in plans))
     elapsed = time.perf_counter() - started
+    tally = {
+        "ops": sum(r[0] for r in results),
+        "wrong": sum(r[1] for r in results),
+        "errors": sum(r[2] for r in results),
+    }
+    latencies = [sample for r in results for sample in r[3]]
     return tally, latencies, elapsed, error_kinds, wrong_examples
+
+
+def _ignore(_sample: int) -> None:
+    pass
 
 
 async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
@@ -85,14 +96,16 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     target = Target(**spec["target"])
     workload = Workload(**spec["workload"])
     concurrency, duration = spec["concurrency"], spec["duration"]
+    # Each task's operation plan is drawn before any timing starts.
+    plans = [workload.operations(seed) for seed in range(concurrency)]
     adapter = await open_adapter(config, spec["mode"], target, concurrency)
     try:
-        await _closed_loop(adapter, workload, concurrency, spec.get("warmup", 1.0), record=False)
+        await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
         io_before = adapter.io_counters()
         cpu_before = _cpu_seconds()
         profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"))
         tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
-            adapter, workload, concurrency, duration, record=True
+            adapter, plans, duration, record=True
         )
         profile = _stop_profiler(profiler, spec.get("profile"))
         cpu = _cpu_seconds() - cpu_before

@@ -5,8 +5,10 @@ while other tasks SET the same keys (they write the same bytes)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 __all__ = ["KINDS", "Workload"]
 
@@ -35,16 +37,22 @@ class Workload:
         stem = b"%d|" % index
         return (stem * (self.value_size // len(stem) + 1))[: self.value_size]
 
-    def operations(self, seed: int):
-        """Endless (is_get, key, expected_value) triples for one task."""
+    @cached_property
+    def _keys_and_values(self) -> tuple[list[bytes], list[bytes]]:
+        return [self.key(i) for i in range(self.key_count)], [self.value(i) for i in range(self.key_count)]
+
+    def operations(self, seed: int, length: int = 4096):
+        """Endless (is_get, key, expected_value) triples for one task: a seeded random
+        plan of `length` operations, precomputed and cycled, so drawing the next one
+        costs the benchmark loop next to nothing."""
         rng = random.Random(seed)
-        count, kind = self.key_count, self.kind
-        keys = [self.key(i) for i in range(count)]
-        values = [self.value(i) for i in range(count)]
-        while True:
-            i = rng.randrange(count)
-            is_get = kind == "get" or (kind == "mixed" and rng.random() < 0.8)
-            yield is_get, keys[i], values[i]
+        keys, values = self._keys_and_values
+        plan = []
+        for _ in range(length):
+            i = rng.randrange(self.key_count)
+            is_get = self.kind == "get" or (self.kind == "mixed" and rng.random() < 0.8)
+            plan.append((is_get, keys[i], values[i]))
+        return itertools.cycle(plan)
 
     def as_dict(self) -> dict:
         return asdict(self)

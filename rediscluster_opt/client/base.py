@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..core.resp import ReplyError, encode_command
+from ..core.resp import ReplyError
 from ..errors import RedisConnectionError, RedisError, RedisTimeoutError, ResponseError
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
@@ -63,7 +63,7 @@ class BaseClient(Commands):
             command_timeout=command_timeout,
         )
         self._pick = self._pool.pick
-        self._encode = encode_command
+        self._encode = self._impl.encoder
 
     async def _call_node(self, address: str, args: tuple) -> Any:
         """Send one command to one node; error replies are raised (slow paths, keyless)."""

@@ -12,7 +12,7 @@ the concrete client implements:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
 from ..core.commands import command_keys, command_name
@@ -28,8 +28,11 @@ def _pairs_to_dict(flat: list) -> dict:
 
 
 class Commands:
+    # Commands whose reply needs no shaping are plain functions returning the client's
+    # routing coroutine, so `await client.get(k)` runs one coroutine, not two.
+
     # -- routing primitives, provided by the client ----------------------------------
-    async def _keyed(self, key: Key, args: tuple) -> Any:
+    def _keyed(self, key: Key, args: tuple) -> Awaitable[Any]:
         raise NotImplementedError
 
     async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
@@ -52,8 +55,8 @@ class Commands:
         return await self._keyed(keys[0], args)
 
     # -- strings ----------------------------------------------------------------------
-    async def get(self, key: Key) -> bytes | None:
-        return await self._keyed(key, (b"GET", key))
+    def get(self, key: Key) -> Awaitable[bytes | None]:
+        return self._keyed(key, (b"GET", key))
 
     async def set(
         self,
@@ -84,17 +87,17 @@ class Commands:
     async def psetex(self, key: Key, milliseconds: int, value: Value) -> bool:
         return await self._keyed(key, (b"PSETEX", key, milliseconds, value)) == b"OK"
 
-    async def incr(self, key: Key) -> int:
-        return await self._keyed(key, (b"INCR", key))
+    def incr(self, key: Key) -> Awaitable[int]:
+        return self._keyed(key, (b"INCR", key))
 
-    async def incrby(self, key: Key, amount: int) -> int:
-        return await self._keyed(key, (b"INCRBY", key, amount))
+    def incrby(self, key: Key, amount: int) -> Awaitable[int]:
+        return self._keyed(key, (b"INCRBY", key, amount))
 
-    async def decr(self, key: Key) -> int:
-        return await self._keyed(key, (b"DECR", key))
+    def decr(self, key: Key) -> Awaitable[int]:
+        return self._keyed(key, (b"DECR", key))
 
-    async def decrby(self, key: Key, amount: int) -> int:
-        return await self._keyed(key, (b"DECRBY", key, amount))
+    def decrby(self, key: Key, amount: int) -> Awaitable[int]:
+        return self._keyed(key, (b"DECRBY", key, amount))
 
     async def mget(self, *keys: Key) -> list[bytes | None]:
         """Values in request order; in cluster mode one MGET per slot, sent concurrently."""
@@ -127,11 +130,11 @@ class Commands:
     async def pexpire(self, key: Key, milliseconds: int) -> bool:
         return await self._keyed(key, (b"PEXPIRE", key, milliseconds)) == 1
 
-    async def ttl(self, key: Key) -> int:
-        return await self._keyed(key, (b"TTL", key))
+    def ttl(self, key: Key) -> Awaitable[int]:
+        return self._keyed(key, (b"TTL", key))
 
-    async def pttl(self, key: Key) -> int:
-        return await self._keyed(key, (b"PTTL", key))
+    def pttl(self, key: Key) -> Awaitable[int]:
+        return self._keyed(key, (b"PTTL", key))
 
     # -- hashes -----------------------------------------------------------------------
     async def hset(
@@ -153,27 +156,27 @@ class Commands:
             raise ValueError("hset needs a field and value, or a non-empty mapping")
         return await self._keyed(key, tuple(args))
 
-    async def hget(self, key: Key, field: Key) -> bytes | None:
-        return await self._keyed(key, (b"HGET", key, field))
+    def hget(self, key: Key, field: Key) -> Awaitable[bytes | None]:
+        return self._keyed(key, (b"HGET", key, field))
 
     async def hgetall(self, key: Key) -> dict[bytes, bytes]:
         return _pairs_to_dict(await self._keyed(key, (b"HGETALL", key)))
 
-    async def hdel(self, key: Key, *fields: Key) -> int:
-        return await self._keyed(key, (b"HDEL", key, *fields))
+    def hdel(self, key: Key, *fields: Key) -> Awaitable[int]:
+        return self._keyed(key, (b"HDEL", key, *fields))
 
     # -- lists, sets, sorted sets -----------------------------------------------------
-    async def lpush(self, key: Key, *values: Value) -> int:
-        return await self._keyed(key, (b"LPUSH", key, *values))
+    def lpush(self, key: Key, *values: Value) -> Awaitable[int]:
+        return self._keyed(key, (b"LPUSH", key, *values))
 
-    async def rpush(self, key: Key, *values: Value) -> int:
-        return await self._keyed(key, (b"RPUSH", key, *values))
+    def rpush(self, key: Key, *values: Value) -> Awaitable[int]:
+        return self._keyed(key, (b"RPUSH", key, *values))
 
-    async def lrange(self, key: Key, start: int, stop: int) -> list[bytes]:
-        return await self._keyed(key, (b"LRANGE", key, start, stop))
+    def lrange(self, key: Key, start: int, stop: int) -> Awaitable[list[bytes]]:
+        return self._keyed(key, (b"LRANGE", key, start, stop))
 
-    async def sadd(self, key: Key, *members: Value) -> int:
-        return await self._keyed(key, (b"SADD", key, *members))
+    def sadd(self, key: Key, *members: Value) -> Awaitable[int]:
+        return self._keyed(key, (b"SADD", key, *members))
 
     async def smembers(self, key: Key) -> set[bytes]:
         return set(await self._keyed(key, (b"SMEMBERS", key)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from types import SimpleNamespace
 
-from . import node_select, reader, redirect, slot_hash, slot_map, submit, writer
+from . import encoder, node_select, reader, redirect, slot_hash, slot_map, submit, writer
 
 __all__ = ["REGISTRY", "Stages"]
 
@@ -26,6 +26,10 @@ REGISTRY: dict[str, dict[str, object]] = {
     "slot_map": {
         "ranges": slot_map.RangeScanSlotMap,
         "flat": slot_map.FlatSlotMap,
+    },
+    "encoder": {
+        "python": encoder.encode_python,
+        "hiredis": encoder.encode_hiredis,
     },
     "submit": {
         "event": submit.EventSubmit,
@@ -61,6 +65,7 @@ REGISTRY: dict[str, dict[str, object]] = {
 BASELINE = {
     "slot_hash": "bitwise",
     "slot_map": "ranges",
+    "encoder": "python",
     "submit": "event",
     "node_select": "locked",
     "writer": "direct",
@@ -71,6 +76,7 @@ BASELINE = {
 OPTIMIZED = {
     "slot_hash": "crc_hqx",
     "slot_map": "flat",
+    "encoder": "hiredis",
     "submit": "pooled",
     "node_select": "lockfree",
     "writer": "join",
@@ -88,6 +94,7 @@ class Stages:
 
     slot_hash: str = OPTIMIZED["slot_hash"]
     slot_map: str = OPTIMIZED["slot_map"]
+    encoder: str = OPTIMIZED["encoder"]
     submit: str = OPTIMIZED["submit"]
     node_select: str = OPTIMIZED["node_select"]
     writer: str = OPTIMIZED["writer"]

@@ -11,6 +11,7 @@ from rediscluster_opt.core.resp import (
     encode_command,
     to_bytes,
 )
+from rediscluster_opt.stages import REGISTRY
 from rediscluster_opt.stages.reader import hiredis_parser, python_parser
 from tests.resp_values import encode_reply, resp2_values, resp3_values, same
 
@@ -187,3 +188,19 @@ def test_parsers_agree_on_resp3(value):
     hiredis_out = _parse_all(hiredis_parser, [wire])
     assert same(python_out, [value])
     assert same(hiredis_out, python_out)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY["encoder"]))
+@pytest.mark.parametrize(
+    "args",
+    [(b"GET", b"k"), ("SET", "clé", b"\x00\r\n", 12, 1.5), (b"SET", bytearray(b"k"), memoryview(b"v"))],
+    ids=["bytes", "mixed", "buffers"],
+)
+def test_encoders_agree(name, args):
+    assert REGISTRY["encoder"][name](args) == encode_command(args)
+
+
+@pytest.mark.parametrize("name", list(REGISTRY["encoder"]))
+def test_encoders_reject_the_same_arguments(name):
+    with pytest.raises(TypeError, match="cannot send bool"):
+        REGISTRY["encoder"][name]((b"SET", b"k", True))

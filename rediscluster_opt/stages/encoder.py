@@ -1,0 +1,20 @@
+"""Encoder stage: command arguments -> RESP bytes, once per command on the hot path."""
+
+from __future__ import annotations
+
+from hiredis import pack_command
+
+from ..core.resp import encode_command
+
+__all__ = ["encode_hiredis", "encode_python"]
+
+encode_python = encode_command
+
+
+def encode_hiredis(args: tuple) -> bytes:
+    """hiredis' C packer; it refuses bytearray (and what we refuse too), so anything it
+    rejects goes through the Python encoder, which accepts or names the bad argument."""
+    try:
+        return pack_command(args)
+    except TypeError:
+        return encode_command(args)
