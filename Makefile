@@ -6,7 +6,8 @@ VENV := .venv
 MODE ?= default
 PYTEST_ARGS ?=
 
-.PHONY: test experiments bench lab cluster-up cluster-down cluster-status lint
+DURATION ?= 30
+.PHONY: test experiments rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
 	@scripts/bootstrap.sh dev,lab,peers
@@ -14,7 +15,11 @@ test:
 
 experiments:
 	@scripts/bootstrap.sh lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.bench.quick --mode $(MODE)
+	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.lab.main --mode $(MODE)
+
+rest-bench:
+	@scripts/bootstrap.sh lab,peers
+	@scripts/with-cluster.sh $(VENV)/bin/rcopt rest --duration $(DURATION)
 
 lab:
 	@scripts/bootstrap.sh dev,lab,peers

@@ -97,6 +97,43 @@ def _bench_command(args: argparse.Namespace) -> int:
     return 0 if not record["summary"]["failed_trials"] else 1
 
 
+def _rest_command(args: argparse.Namespace) -> int:
+    from .bench.adapters import ClientConfig, Target
+    from .bench.report import format_table
+    from .lab.records import save_record
+    from .rest.runner import run_rest_benchmark
+
+    record = run_rest_benchmark(
+        [ClientConfig.parse(spec) for spec in args.backends],
+        modes=args.modes,
+        scenarios=args.scenarios,
+        duration=args.duration,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        server=args.server,
+        target=Target(seeds=tuple(args.seeds), standalone=args.standalone),
+        experiment=args.experiment,
+    )
+    path = save_record(record, args.results_dir)
+    print()
+    print(format_table(record, markdown=args.markdown))
+    print()
+    print(format_rest_comparison(record))
+    print(f"\nrecord: {path}")
+    return 0 if not record["summary"]["failed_trials"] else 1
+
+
+def format_rest_comparison(record: dict) -> str:
+    lines = [f"{'scenario':<11} {'backend':<24} {'standalone':>11} {'cluster':>11} {'drop':>7}"]
+    for row in record["summary"]["rest"]:
+        s, c, drop = row["standalone_req_s"], row["cluster_req_s"], row["drop"]
+        lines.append(
+            f"{row['scenario']:<11} {row['config']:<24} {f'{s:,.0f}' if s else '-':>11} "
+            f"{f'{c:,.0f}' if c else '-':>11} {f'{drop:.1%}' if drop is not None else '-':>7}"
+        )
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcopt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +187,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("--results-dir", type=Path, default=Path("results/cluster"))
     add("--markdown", action="store_true", help="print the table as Markdown")
     bench.set_defaults(handler=_bench_command)
+
+    rest = commands.add_parser("rest", help="REST cache-aside benchmark under autocannon")
+    add = rest.add_argument
+    add(
+        "--backends",
+        type=_csv(),
+        default=["baseline", "optimized", "redis-py"],
+        help="comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide",
+    )
+    add("--modes", type=_csv(), default=["standalone", "cluster"])
+    add(
+        "--scenarios",
+        type=_csv(),
+        default=["get_single", "get_list", "post", "mixed"],
+        help="get_single, get_list, post, mixed, get_random",
+    )
+    add("--duration", type=float, default=30.0, help="measured seconds per scenario")
+    add("--warmup", type=float, default=5.0, help="discarded seconds before each scenario")
+    add("--repeats", type=int, default=1)
+    add("--server", choices=["uvicorn", "uvicorn-h11", "granian"], default="uvicorn")
+    add("--seeds", type=_csv(), default=["127.0.0.1:7000"])
+    add("--standalone", default="127.0.0.1:7100")
+    add("--experiment", default="rest")
+    add("--results-dir", type=Path, default=Path("results/cluster"))
+    add("--markdown", action="store_true")
+    rest.set_defaults(handler=_rest_command)
     return parser
 
 

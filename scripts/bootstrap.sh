@@ -52,3 +52,10 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
     exit 1; }
   # The Debian package starts a system service on 6379; ours use 7000-7004 and 7100.
 fi
+
+# The REST benchmark's load generator (autocannon) runs on Node.js; the lab extras need it.
+if [[ ",$extras," == *",lab,"* ]] && { ! command -v node >/dev/null || ! command -v npm >/dev/null; }; then
+  apt_install nodejs npm || {
+    echo "bootstrap: Node.js and npm are needed for the REST benchmark (sudo apt-get install nodejs npm)" >&2
+    exit 1; }
+fi

@@ -113,43 +113,18 @@ class ClientConfig:
 
 
 class Adapter:
-    """get/set over one client; `io_counters` only where the client exposes them."""
+    """get / set (optionally with a TTL in ms) / delete over one client library;
+    `io_counters` only where the client exposes them."""
 
-    async def get(self, key: bytes) -> Any:
-        raise NotImplementedError
-
-    async def set(self, key: bytes, value: bytes) -> Any:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
+    def __init__(self, get: Any, set_: Any, delete: Any, close: Any, io_counters: Any = None) -> None:
+        self.get = get  # key -> bytes | None
+        self.set = set_  # (key, value, px=None) -> truthy on success
+        self.delete = delete  # key -> int
+        self.close = close  # () -> awaitable
+        self._io_counters = io_counters
 
     def io_counters(self) -> dict[str, int] | None:
-        return None
-
-
-class _Ours(Adapter):
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.get = client.get
-        self.set = client.set
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    def io_counters(self) -> dict[str, int]:
-        return self.client.io_counters()
-
-
-class _Generic(Adapter):
-    def __init__(self, client: Any, closer: Any) -> None:
-        self.client = client
-        self.get = client.get
-        self.set = client.set
-        self._closer = closer
-
-    async def close(self) -> None:
-        await self._closer()
+        return self._io_counters() if self._io_counters else None
 
 
 def _require(config: ClientConfig) -> None:
@@ -167,8 +142,10 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
 
         options = {"stages": config.stage_set(), "connections_per_node": config.connections_per_node}
         if mode == "cluster":
-            return _Ours(await ClusterClient.connect(addresses, **options))
-        return _Ours(await StandaloneClient.connect(addresses[0], **options))
+            ours = await ClusterClient.connect(addresses, **options)
+        else:
+            ours = await StandaloneClient.connect(addresses[0], **options)
+        return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters)
     nodes = [split_address(a) for a in addresses]
     if config.client == "redis-py":
         import redis.asyncio as redis_asyncio
@@ -182,7 +159,7 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
             await client.initialize()
         else:
             client = redis_asyncio.Redis(host=nodes[0][0], port=nodes[0][1], max_connections=limit)
-        return _Generic(client, client.aclose)
+        return Adapter(client.get, client.set, client.delete, client.aclose)
     if config.client == "coredis":
         import coredis
 
@@ -191,8 +168,14 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
         else:
             client = coredis.Redis(host=nodes[0][0], port=nodes[0][1])
         await client.__aenter__()  # coredis 6 clients live inside an async context
-        return _Generic(client, lambda: client.__aexit__(None, None, None))
+
+        def delete(key: bytes) -> Any:
+            return client.delete([key])
+
+        return Adapter(client.get, client.set, delete, lambda: client.__aexit__(None, None, None))
     from glide import (
+        ExpirySet,
+        ExpiryType,
         GlideClient,
         GlideClientConfiguration,
         GlideClusterClient,
@@ -205,4 +188,12 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
         client = await GlideClusterClient.create(GlideClusterClientConfiguration(glide_nodes))
     else:
         client = await GlideClient.create(GlideClientConfiguration(glide_nodes))
-    return _Generic(client, client.close)
+
+    def glide_set(key: bytes, value: bytes, px: int | None = None) -> Any:
+        expiry = ExpirySet(ExpiryType.MILLSEC, px) if px is not None else None
+        return client.set(key, value, expiry=expiry)
+
+    def glide_delete(key: bytes) -> Any:
+        return client.delete([key])
+
+    return Adapter(client.get, glide_set, glide_delete, client.close)

@@ -16,11 +16,16 @@ def _fmt(spread: dict[str, Any], scale: float = 1.0, digits: int = 0) -> str:
 
 def format_table(record: dict[str, Any], markdown: bool = False) -> str:
     summary = record["summary"]
-    header = ["config", "mode", "C", "ops/s median [min-max]", "p50 µs", "p99 µs", "CPU µs/op"]
+    scenarios = any(row.get("scenario") for row in summary["rows"])
+    unit = "req/s" if scenarios else "ops/s"
+    header = ["config", "mode", "C", f"{unit} median [min-max]", "p50 µs", "p99 µs", "CPU µs/op"]
+    if scenarios:
+        header.insert(2, "scenario")
     rows = [
         [
             row["config"],
             row["mode"],
+            *([row.get("scenario") or ""] if scenarios else []),
             str(row["concurrency"]),
             _fmt(row["ops_per_s"]),
             f"{row['p50_us']['median']:,.0f}",
@@ -30,21 +35,17 @@ def format_table(record: dict[str, Any], markdown: bool = False) -> str:
         for row in summary["rows"]
     ]
     ratio_rows = [
-        [r["config"], f"vs {r['reference']}", r["mode"], str(r["concurrency"]), _fmt(r["ratio"], digits=2)]
+        [r["config"], f"vs {r['reference']}", r["mode"], r.get("scenario") or "", str(r["concurrency"]),
+         _fmt(r["ratio"], digits=2)]
         for r in summary["ratios"]
     ] + [
-        [
-            r["config"],
-            "cluster/standalone",
-            "",
-            str(r["concurrency"]),
-            _fmt(r["cluster_over_standalone"], digits=3),
-        ]
+        [r["config"], "cluster/standalone", "", r.get("scenario") or "", str(r["concurrency"]),
+         _fmt(r["cluster_over_standalone"], digits=3)]
         for r in summary.get("mode_ratios", [])
-    ]
+    ]  # fmt: skip
     out = [_table(header, rows, markdown)]
     if ratio_rows:
-        out.append(_table(["config", "ratio", "mode", "C", "median [min-max], paired per repeat"],
+        out.append(_table(["config", "ratio", "mode", "scenario", "C", "median [min-max], paired per repeat"],
                           ratio_rows, markdown))  # fmt: skip
     for note in record.get("notes", []):
         out.append(f"note: {note}")

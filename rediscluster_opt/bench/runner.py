@@ -299,29 +299,40 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def _cell(trial: dict[str, Any]) -> tuple:
+    """Where a trial ran: (mode, scenario, concurrency); configurations are compared per cell."""
+    return trial["mode"], trial.get("scenario"), trial["concurrency"]
+
+
 def summarize(record: dict[str, Any]) -> dict[str, Any]:
-    """Medians with spread per (config, mode, concurrency), and ratios taken per repeat:
-    each configuration against the first one, and cluster against standalone."""
+    """Medians with spread per (config, mode, scenario, concurrency), and ratios taken per
+    repeat: each configuration against the first one, and cluster against standalone.
+    `scenario` is None for client benchmarks and names the REST scenario otherwise."""
     good = [t for t in record["trials"] if t.get("status") == "ok" and t.get("valid")]
     groups: dict[tuple, list[dict]] = {}
     for trial in good:
-        groups.setdefault((trial["config"], trial["mode"], trial["concurrency"]), []).append(trial)
+        key = (trial["config"], trial["mode"], trial.get("scenario"), trial["concurrency"])
+        groups.setdefault(key, []).append(trial)
     rows = []
-    for (config, mode, level), group in groups.items():
+    for (config, mode, scenario, level), group in groups.items():
         rows.append(
             {
                 "config": config,
                 "mode": mode,
+                "scenario": scenario,
                 "concurrency": level,
                 "ops_per_s": _spread([t["ops_per_s"] for t in group]),
                 "p50_us": _spread([t["latency_us"]["p50"] for t in group]),
                 "p99_us": _spread([t["latency_us"]["p99"] for t in group]),
                 "client_cpu_us_per_op": _spread(
-                    [t["client_cpu_s"] / t["ops"] * 1e6 for t in group if t["ops"]]
+                    [t["client_cpu_s"] / t["ops"] * 1e6 for t in group if t["ops"] and t.get("client_cpu_s")]
                 ),
             }
         )
-    by_key = {(t["repeat"], t["config"], t["mode"], t["concurrency"]): t["ops_per_s"] for t in good}
+    by_key = {
+        (t["repeat"], t["config"], t["mode"], t.get("scenario"), t["concurrency"]): t["ops_per_s"]
+        for t in good
+    }
     repeats = range(record["parameters"]["repeats"])
 
     def paired(numerator: tuple, denominator: tuple) -> dict[str, float | None]:
@@ -335,21 +346,21 @@ def summarize(record: dict[str, Any]) -> dict[str, Any]:
         )
 
     labels = [c["label"] for c in record["configurations"]]
-    modes, levels = record["parameters"]["modes"], record["parameters"]["concurrency"]
+    cells = list(dict.fromkeys(_cell(t) for t in record["trials"]))
     ratios = [
-        {"config": label, "reference": labels[0], "mode": mode, "concurrency": level,
-         "ratio": paired((label, mode, level), (labels[0], mode, level))}
+        {"config": label, "reference": labels[0], "mode": mode, "scenario": scenario,
+         "concurrency": level, "ratio": paired((label, *cell), (labels[0], *cell))}
         for label in labels[1:]
-        for mode in modes
-        for level in levels
+        for cell in cells
+        for mode, scenario, level in [cell]
     ]  # fmt: skip
-    mode_ratios = []
-    if set(modes) == set(MODES):
-        mode_ratios = [
-            {"config": label, "concurrency": level,
-             "cluster_over_standalone": paired((label, "cluster", level), (label, "standalone", level))}
-            for label in labels
-            for level in levels
-        ]  # fmt: skip
+    mode_ratios = [
+        {"config": label, "scenario": scenario, "concurrency": level,
+         "cluster_over_standalone": paired((label, "cluster", scenario, level),
+                                           (label, "standalone", scenario, level))}
+        for label in labels
+        for mode, scenario, level in cells
+        if mode == "cluster" and ("standalone", scenario, level) in cells
+    ]  # fmt: skip
     failed = [t["index"] for t in record["trials"] if t.get("status") != "ok" or not t.get("valid")]
     return {"rows": rows, "ratios": ratios, "mode_ratios": mode_ratios, "failed_trials": failed}

@@ -1,0 +1,90 @@
+"""autocannon, installed into a project-local folder and driven from Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCENARIOS", "LoadgenError", "Scenario", "ensure_autocannon", "run_scenario"]
+
+AUTOCANNON_VERSION = "8.0.0"
+NODE_DIR = Path(os.environ.get("RCOPT_NODE_DIR", ".rcopt/node")).absolute()
+SCRIPT = Path(__file__).with_name("loadgen.js")
+
+
+class LoadgenError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    connections: int
+    pipelining: int
+    expect_non2xx: bool = False  # mixed deletes random ids, so 404s are part of it
+
+
+# The original benchmark's methodology; `get_random` spreads GETs over every master.
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("get_single", 100, 10),
+        Scenario("get_list", 100, 10),
+        Scenario("post", 10, 1),
+        Scenario("mixed", 20, 1, expect_non2xx=True),
+        Scenario("get_random", 100, 10),
+    )
+}
+
+
+def ensure_autocannon() -> Path:
+    """Path of the autocannon package, installing it locally with npm when missing."""
+    package = NODE_DIR / "node_modules" / "autocannon"
+    if (package / "package.json").exists():
+        return package
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise LoadgenError(
+                f"{tool} was not found on PATH; the REST benchmark needs Node.js and npm "
+                "(sudo apt-get install nodejs npm; `make` installs them when run as root)"
+            )
+    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error",
+         f"autocannon@{AUTOCANNON_VERSION}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise LoadgenError(f"npm install autocannon failed:\n{done.stderr[-2000:]}")
+    return package
+
+
+def run_scenario(
+    scenario: Scenario, base_url: str, duration: float, *, user_id: int, max_user_id: int
+) -> dict[str, Any]:
+    """One autocannon run; returns autocannon's own result object."""
+    config = {
+        "scenario": scenario.name,
+        "base": base_url,
+        "connections": scenario.connections,
+        "pipelining": scenario.pipelining,
+        "duration": duration,
+        "userId": user_id,
+        "maxUserId": max_user_id,
+    }
+    env = {**os.environ, "RCOPT_AUTOCANNON": str(ensure_autocannon())}
+    try:
+        done = subprocess.run(
+            ["node", str(SCRIPT), json.dumps(config)],
+            capture_output=True, text=True, env=env, timeout=duration + 120,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise LoadgenError(f"autocannon ({scenario.name}) did not finish in {duration + 120:.0f} s") from None
+    if done.returncode != 0:
+        raise LoadgenError(f"autocannon ({scenario.name}) failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)

@@ -1,0 +1,290 @@
+"""Run the REST benchmark: for each repeat, mode and backend (interleaved), reseed SQLite,
+flush Redis, start the app, warm up and measure each scenario with autocannon, stop the
+app. Returns a result record of the same schema family as the client benchmark."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ..bench.adapters import ClientConfig, Target
+from ..bench.environment import environment
+from ..bench.runner import BenchmarkError, _cpu_of, _server_pids, check_target, summarize
+from ..core.address import split_address
+from ..localcluster import command
+from .data import SEED_ROWS, seed_database
+from .loadgen import SCENARIOS, LoadgenError, ensure_autocannon, run_scenario
+
+__all__ = ["SERVERS", "run_rest_benchmark"]
+
+# How the app is served; uvicorn with httptools was the fastest mainstream stack measured
+# (see README, "REST benchmark"), the others stay for comparison.
+SERVERS = {
+    "uvicorn": ["-m", "uvicorn", "--factory", "--loop", "uvloop", "--http", "httptools"],
+    "uvicorn-h11": ["-m", "uvicorn", "--factory", "--loop", "uvloop", "--http", "h11"],
+    "granian": ["-m", "granian", "--interface", "asgi", "--factory", "--loop", "uvloop"],
+}
+APP = "rediscluster_opt.rest.app:create_app"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _flush(target: Target, mode: str) -> None:
+    if mode == "standalone":
+        command(*split_address(target.standalone), "FLUSHALL")  # type: ignore[arg-type]
+        return
+    reply = command(*split_address(target.seeds[0]), "CLUSTER", "SLOTS")
+    for address in {f"{e[2][0].decode() or '127.0.0.1'}:{e[2][1]}" for e in reply}:  # type: ignore[union-attr]
+        command(*split_address(address), "FLUSHALL")
+
+
+class AppProcess:
+    """The app under an ASGI server, in its own process."""
+
+    def __init__(self, server: str, backend: ClientConfig, mode: str, target: Target, db: Path) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        if server == "granian":
+            args = [*SERVERS[server], "--host", "127.0.0.1", "--port", str(self.port), APP]
+        else:
+            args = [*SERVERS[server], "--host", "127.0.0.1", "--port", str(self.port),
+                    "--no-access-log", "--log-level", "warning", APP]  # fmt: skip
+        env = {
+            **os.environ,
+            "RCOPT_BACKEND": _backend_spec(backend),
+            "RCOPT_MODE": mode,
+            "RCOPT_SEEDS": ",".join(target.seeds),
+            "RCOPT_STANDALONE": target.standalone or "",
+            "RCOPT_DB": str(db),
+        }
+        self.log = db.with_name(f"app-{self.port}.log")
+        self._log_file = self.log.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, *args], env=env, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchmarkError(f"the app exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/users/1", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.2)
+        raise BenchmarkError(f"the app did not answer within {timeout:g} s:\n{self.log_tail()}")
+
+    def stats(self) -> dict[str, Any]:
+        import json
+
+        with urllib.request.urlopen(f"{self.base_url}/_stats", timeout=5) as response:
+            return json.loads(response.read())
+
+    def cpu_seconds(self) -> float | None:
+        return _cpu_of([self.process.pid])
+
+    def log_tail(self, lines: int = 20) -> str:
+        self._log_file.flush()
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log_file.close()
+
+
+def _backend_spec(config: ClientConfig) -> str:
+    if config.client != "ours":
+        return config.client
+    stages = config.stage_set()
+    changes = ",".join(f"{k}={v}" for k, v in stages.as_dict().items())
+    return f"optimized:{changes}"
+
+
+def _trial_from(result: dict[str, Any], scenario: Any) -> dict[str, Any]:
+    """autocannon's result as the record's trial figures (latency ms -> µs)."""
+    latency = result["latency"]
+    codes = {k: result.get(k, 0) for k in ("1xx", "2xx", "3xx", "4xx", "5xx")}
+    errors, timeouts, non2xx = result.get("errors", 0), result.get("timeouts", 0), result.get("non2xx", 0)
+    valid = errors == 0 and timeouts == 0 and codes["5xx"] == 0 and (scenario.expect_non2xx or non2xx == 0)
+    return {
+        "status": "ok",
+        "valid": bool(valid) and result["requests"]["total"] > 0,
+        "ops": result["requests"]["total"],
+        "ops_per_s": result["requests"]["average"],
+        "latency_us": {
+            "p50": latency["p50"] * 1000,
+            "p97.5": latency["p97_5"] * 1000,
+            "p99": latency["p99"] * 1000,
+            "p99.9": latency["p99_9"] * 1000,
+            "max": latency["max"] * 1000,
+            "mean": latency["average"] * 1000,
+        },
+        "errors": errors,
+        "timeouts": timeouts,
+        "non2xx": non2xx,
+        "status_codes": codes,
+        "wrong": 0,
+        "autocannon": result,
+    }
+
+
+def run_rest_benchmark(
+    backends: Sequence[ClientConfig],
+    *,
+    modes: Sequence[str] = ("standalone", "cluster"),
+    scenarios: Sequence[str] = ("get_single", "get_list", "post", "mixed"),
+    duration: float = 30.0,
+    warmup: float = 5.0,
+    repeats: int = 1,
+    server: str = "uvicorn",
+    target: Target | None = None,
+    data_dir: Path | str = ".rcopt/rest",
+    experiment: str = "rest",
+    parameters: dict[str, Any] | None = None,
+    progress: Callable[[str], None] | None = print,
+) -> dict[str, Any]:
+    target = target or Target()
+    unknown = [s for s in scenarios if s not in SCENARIOS]
+    if unknown:
+        raise BenchmarkError(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+    if server not in SERVERS:
+        raise BenchmarkError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
+    for name, value in (("duration", duration), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise BenchmarkError(f"{name} must be a positive number, got {value!r}")
+    if not backends:
+        raise BenchmarkError("give at least one backend")
+    missing = [b.label for b in backends if not b.available()]
+    if missing:
+        raise BenchmarkError(f"backend(s) not installed: {', '.join(missing)}")
+    try:
+        ensure_autocannon()
+    except LoadgenError as exc:
+        raise BenchmarkError(str(exc)) from None
+    target_info = check_target(target, modes)
+    say = progress or (lambda _msg: None)
+    db = Path(data_dir).absolute() / "bench.db"
+    user_id = random.Random().randrange(1, SEED_ROWS + 1)  # chosen once per run, as the original
+    server_pids = {mode: _server_pids(target, mode) for mode in modes}
+
+    plan = [(rep, mode, backend) for rep in range(repeats) for mode in modes for backend in backends]
+    trials: list[dict[str, Any]] = []
+    started = time.monotonic()
+    for number, (rep, mode, backend) in enumerate(plan, 1):
+        say(f"[{number}/{len(plan)}] {backend.label} ({mode}), repeat {rep + 1}/{repeats}"
+            f"  (elapsed {time.monotonic() - started:.0f} s)")  # fmt: skip
+        seed_database(db)
+        _flush(target, mode)
+        app = AppProcess(server, backend, mode, target, db)
+        try:
+            app.wait_ready()
+            for name in scenarios:
+                scenario = SCENARIOS[name]
+                base = {"index": len(trials), "repeat": rep, "config": backend.label, "mode": mode,
+                        "scenario": name, "concurrency": scenario.connections,
+                        "pipelining": scenario.pipelining}  # fmt: skip
+                try:
+                    if warmup > 0:
+                        run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
+                    cpu_app, cpu_servers = app.cpu_seconds(), _cpu_of(server_pids[mode])
+                    result = run_scenario(
+                        scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS
+                    )
+                    app_cpu, servers_cpu = app.cpu_seconds(), _cpu_of(server_pids[mode])
+                except LoadgenError as exc:
+                    trials.append(
+                        {**base, "status": "failed", "reason": str(exc), "stderr_tail": app.log_tail()}
+                    )
+                    say(f"    {name}: FAILED {exc}")
+                    continue
+                trial = {**base, **_trial_from(result, scenario)}
+                trial["client_cpu_s"] = (
+                    app_cpu - cpu_app if app_cpu is not None and cpu_app is not None else 0.0
+                )
+                trial["server_cpu_s"] = (
+                    servers_cpu - cpu_servers if servers_cpu is not None and cpu_servers is not None else None
+                )
+                trials.append(trial)
+                p50_ms = trial["latency_us"]["p50"] / 1000
+                say(f"    {name:<11} {trial['ops_per_s']:>10,.0f} req/s  p50 {p50_ms:.0f} ms"
+                    f"  non2xx {trial['non2xx']}{'' if trial['valid'] else '  INVALID'}")  # fmt: skip
+            stats = app.stats()
+            for trial in trials:
+                if trial["repeat"] == rep and trial["mode"] == mode and trial["config"] == backend.label:
+                    trial["app_counters"] = stats
+        except BenchmarkError as exc:
+            for name in scenarios:
+                trials.append({"index": len(trials), "repeat": rep, "config": backend.label, "mode": mode,
+                               "scenario": name, "concurrency": SCENARIOS[name].connections,
+                               "status": "failed", "reason": str(exc)})  # fmt: skip
+            say(f"    FAILED: {exc}")
+        finally:
+            app.stop()
+
+    record = {
+        "schema_version": 1,
+        "experiment": experiment,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "parameters": {
+            "target": asdict(target),
+            "modes": list(modes),
+            "scenarios": list(scenarios),
+            "concurrency": sorted({SCENARIOS[s].connections for s in scenarios}),
+            "duration_s": duration,
+            "warmup_s": warmup,
+            "repeats": repeats,
+            "server": server,
+            "get_single_user_id": user_id,
+            **(parameters or {}),
+        },
+        "configurations": [b.as_dict() for b in backends],
+        "environment": {**environment(), **target_info},
+        "notes": [],
+        "trials": trials,
+    }
+    record["summary"] = summarize(record)
+    record["summary"]["rest"] = rest_comparison(record)
+    return record
+
+
+def rest_comparison(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per scenario and backend: standalone and cluster req/s (medians) and the drop."""
+    rows = []
+    medians = {(r["config"], r["mode"], r["scenario"]): r for r in record["summary"]["rows"]}
+    for scenario in record["parameters"]["scenarios"]:
+        for config in record["configurations"]:
+            standalone = medians.get((config["label"], "standalone", scenario))
+            cluster = medians.get((config["label"], "cluster", scenario))
+            s = standalone["ops_per_s"]["median"] if standalone else None
+            c = cluster["ops_per_s"]["median"] if cluster else None
+            rows.append({
+                "scenario": scenario, "config": config["label"],
+                "standalone_req_s": s, "cluster_req_s": c,
+                "cluster_p50_us": cluster["p50_us"]["median"] if cluster else None,
+                "cluster_p99_us": cluster["p99_us"]["median"] if cluster else None,
+                "drop": 1 - c / s if s and c else None,
+            })  # fmt: skip
+    return rows
