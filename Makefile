@@ -15,7 +15,7 @@ test:
 
 experiments:
 	@scripts/bootstrap.sh lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.lab.main --mode $(MODE)
+	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.lab.main --mode $(MODE) $(EXPERIMENTS_ARGS)
 
 rest-bench:
 	@scripts/bootstrap.sh lab,peers

@@ -12,31 +12,9 @@ from rediscluster_opt import (
     RedisTimeoutError,
     Stages,
 )
-from rediscluster_opt.core.address import split_address
-from rediscluster_opt.localcluster import command
+from rediscluster_opt.lab.migration import move_slot
 
 MIGRATION_STAGES = [Stages.baseline(), Stages.optimized()]
-
-
-def node_id(address: str) -> bytes:
-    return command(*split_address(address), "CLUSTER", "MYID")
-
-
-def move_slot(slot: int, source: str, target: str, masters: list[str], pause: float = 0.0) -> int:
-    """Migrate one slot the way redis-cli --cluster reshard does; returns keys moved."""
-    src_id, dst_id = node_id(source), node_id(target)
-    dst_host, dst_port = split_address(target)
-    command(*split_address(target), "CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
-    command(*split_address(source), "CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
-    moved = 0
-    while keys := command(*split_address(source), "CLUSTER", "GETKEYSINSLOT", slot, 10):
-        reply = command(*split_address(source), "MIGRATE", dst_host, dst_port, "", 0, 5000, "KEYS", *keys)
-        assert reply == b"OK", reply
-        moved += len(keys)
-        time.sleep(pause)  # let the load see the half-migrated slot (ASK)
-    for address in masters:
-        command(*split_address(address), "CLUSTER", "SETSLOT", slot, "NODE", dst_id)
-    return moved
 
 
 @pytest.mark.parametrize("stages", MIGRATION_STAGES, ids=lambda s: s.label())
