@@ -14,6 +14,9 @@ from tests.resp_values import encode_reply
 class FakeRedis:
     def __init__(self, chunk_size: int | None = None) -> None:
         self.chunk_size = chunk_size
+        # command name -> function(args) -> reply bytes; checked before the built-ins, so a
+        # test can script cluster replies (CLUSTER SHARDS, MOVED, ASK, TRYAGAIN ...).
+        self.handlers: dict[bytes, object] = {}
         self.data: dict[bytes, bytes] = {}
         self.commands: list[list[bytes]] = []
         self.reads = 0
@@ -55,6 +58,8 @@ class FakeRedis:
 
     async def _respond(self, command: list[bytes]) -> bytes:
         name, args = command[0].upper(), command[1:]
+        if name in self.handlers:
+            return self.handlers[name](args)
         if name == b"PING":
             return b"+PONG\r\n"
         if name == b"ECHO":

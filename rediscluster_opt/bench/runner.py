@@ -29,7 +29,7 @@ from .adapters import ClientConfig, Target
 from .environment import environment
 from .workload import Workload
 
-__all__ = ["BenchmarkError", "run_benchmark", "run_sync", "summarize"]
+__all__ = ["BenchmarkError", "new_record", "run_benchmark", "run_sync", "summarize"]
 
 MODES = ("cluster", "standalone")
 
@@ -269,23 +269,32 @@ def run_benchmark(
             say(f"    {outcome['ops_per_s']:>10,.0f} ops/s  p50 {outcome['latency_us']['p50']:.0f} µs")
         trials.append(trial)
 
+    parameters = {
+        "target": asdict(target),
+        "modes": list(modes),
+        "workload": workload.as_dict(),
+        "concurrency": levels,
+        "duration_s": duration,
+        "warmup_s": warmup,
+        "repeats": repeats,
+        "profile": profile,
+        **(parameters or {}),
+    }
+    return new_record(experiment, parameters, configs, {**environment(), **target_info}, trials, notes)
+
+
+def new_record(
+    experiment: str, parameters: dict[str, Any], configs: Sequence[ClientConfig],
+    env: dict[str, Any], trials: list[dict[str, Any]], notes: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """A result record (schema version 1) with its summary computed from the trials."""
     record = {
         "schema_version": 1,
         "experiment": experiment,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "parameters": {
-            "target": asdict(target),
-            "modes": list(modes),
-            "workload": workload.as_dict(),
-            "concurrency": levels,
-            "duration_s": duration,
-            "warmup_s": warmup,
-            "repeats": repeats,
-            "profile": profile,
-            **(parameters or {}),
-        },
+        "parameters": parameters,
         "configurations": [c.as_dict() for c in configs],
-        "environment": {**environment(), **target_info},
+        "environment": env,
         "notes": notes,
         "trials": trials,
     }

@@ -39,12 +39,15 @@ def reply_failure(reply: ReplyError, address: str, args: tuple) -> ResponseError
 class BaseClient(Commands):
     def __init__(
         self,
-        stages: Stages | None,
+        stages: Stages | None = None,
         *,
-        connections_per_node: int,
-        connect_timeout: float,
-        command_timeout: float,
+        connections_per_node: int = 1,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 5.0,
     ) -> None:
+        """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
+        `connections_per_node`: multiplexed connections per node, picked round-robin;
+        timeouts in seconds."""
         for name, value in (
             ("connect_timeout", connect_timeout),
             ("command_timeout", command_timeout),

@@ -43,20 +43,16 @@ class ClusterClient(BaseClient):
         seeds: Iterable[str] | str,
         stages: Stages | None = None,
         *,
-        connections_per_node: int = 1,
-        connect_timeout: float = 5.0,
-        command_timeout: float = 5.0,
         max_redirects: int = 16,
         retry_attempts: int = 3,
         retry_backoff: float = 0.05,
         min_refresh_interval: float = 1.0,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            stages,
-            connections_per_node=connections_per_node,
-            connect_timeout=connect_timeout,
-            command_timeout=command_timeout,
-        )
+        """`options`: connections_per_node, connect_timeout, command_timeout (see BaseClient).
+        `max_redirects` bounds MOVED/ASK hops per command; `retry_attempts` bounds
+        TRYAGAIN/CLUSTERDOWN/connect retries, spaced from `retry_backoff` seconds doubling."""
+        super().__init__(stages, **options)
         seed_list = [seeds] if isinstance(seeds, str) else list(seeds)
         if not seed_list:
             raise ValueError("give at least one seed address, e.g. '127.0.0.1:7000'")

@@ -13,21 +13,9 @@ __all__ = ["StandaloneClient"]
 
 
 class StandaloneClient(BaseClient):
-    def __init__(
-        self,
-        address: str,
-        stages: Stages | None = None,
-        *,
-        connections_per_node: int = 1,
-        connect_timeout: float = 5.0,
-        command_timeout: float = 5.0,
-    ) -> None:
-        super().__init__(
-            stages,
-            connections_per_node=connections_per_node,
-            connect_timeout=connect_timeout,
-            command_timeout=command_timeout,
-        )
+    def __init__(self, address: str, stages: Stages | None = None, **options: Any) -> None:
+        """`options`: connections_per_node, connect_timeout, command_timeout (see BaseClient)."""
+        super().__init__(stages, **options)
         self.address = parse_address(address)
 
     @classmethod

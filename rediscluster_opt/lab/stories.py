@@ -200,6 +200,12 @@ def _io(record: dict[str, Any], label: str, key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _cumulative_gain(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """The criterion every stage story ends with: did adding its stages pay?"""
+    ratio = _ratio(record, names["cumulative after"], names["cumulative before"])
+    return _criterion("cluster throughput, cumulative after / before", ratio, (ratio or 0) >= 1)
+
+
 def _budget(params: Parameters) -> float:
     """Seconds per micro-benchmark sample: short in smoke runs, timeit's 0.2 s otherwise."""
     return 0.02 if params.smoke else 0.2
@@ -231,11 +237,7 @@ def _us002(story: Story, params: Parameters) -> StoryRun:
             after / before if after is not None and before else None,
             after is not None and before is not None and after < before,
         ),  # fmt: skip
-        _criterion(
-            "cluster throughput, cumulative after / before",
-            _ratio(record, names["cumulative after"], names["cumulative before"]),
-            (_ratio(record, names["cumulative after"], names["cumulative before"]) or 0) >= 1,
-        ),  # fmt: skip
+        _cumulative_gain(record, names),
     ]
     return _finish(story, params, record, {"roles": names, "micro": {"slot_hash": hashes, "slot_map": maps},
                                            "acceptance": acceptance}, profile)  # fmt: skip
@@ -268,11 +270,7 @@ def _us003(story: Story, params: Parameters) -> StoryRun:
             pool_pays,
             (pool_pays or 0) > 1,
         ),  # fmt: skip
-        _criterion(
-            "cluster throughput, cumulative after / before",
-            _ratio(record, names["cumulative after"], names["cumulative before"]),
-            (_ratio(record, names["cumulative after"], names["cumulative before"]) or 0) >= 1,
-        ),  # fmt: skip
+        _cumulative_gain(record, names),
     ]
     return _finish(story, params, record, {"roles": names, "micro": {"submit_cycle": cycles,
                    "allocations": allocations}, "acceptance": acceptance}, profile)  # fmt: skip
@@ -319,11 +317,7 @@ def _us005(story: Story, params: Parameters) -> StoryRun:
             "{:.3f}",
         ),  # fmt: skip
         _criterion("commands per write, batched writer", per_write, (per_write or 0) > 1, "{:.1f}"),
-        _criterion(
-            "cluster throughput, cumulative after / before",
-            _ratio(record, names["cumulative after"], names["cumulative before"]),
-            (_ratio(record, names["cumulative after"], names["cumulative before"]) or 0) >= 1,
-        ),  # fmt: skip
+        _cumulative_gain(record, names),
         _criterion(
             "join / writelines throughput (which flush is faster here)",
             join_vs_writelines,
@@ -362,11 +356,7 @@ def _us006(story: Story, params: Parameters) -> StoryRun:
             best == "hiredis + batch",
             "{:,.0f}",
         ),  # fmt: skip
-        _criterion(
-            "cluster throughput, cumulative after / before",
-            _ratio(record, names["cumulative after"], names["cumulative before"]),
-            (_ratio(record, names["cumulative after"], names["cumulative before"]) or 0) >= 1,
-        ),  # fmt: skip
+        _cumulative_gain(record, names),
     ]
     return _finish(story, params, record, {"roles": names, "acceptance": acceptance}, profile)
 
@@ -408,11 +398,7 @@ def _us007(story: Story, params: Parameters) -> StoryRun:
             after["recover_ms"] is not None,
             "{:.1f}",
         ),  # fmt: skip
-        _criterion(
-            "cluster throughput, cumulative after / before",
-            _ratio(record, names["cumulative after"], names["cumulative before"]),
-            (_ratio(record, names["cumulative after"], names["cumulative before"]) or 0) >= 1,
-        ),  # fmt: skip
+        _cumulative_gain(record, names),
     ]
     return _finish(story, params, record, {"roles": names, "micro": {"redirect_check": checks},
                    "migration": migrations, "acceptance": acceptance}, profile)  # fmt: skip

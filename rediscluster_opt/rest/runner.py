@@ -20,7 +20,7 @@ from typing import Any
 
 from ..bench.adapters import ClientConfig, Target
 from ..bench.environment import environment
-from ..bench.runner import BenchmarkError, _cpu_of, _server_pids, check_target, summarize
+from ..bench.runner import BenchmarkError, _cpu_of, _server_pids, check_target, new_record
 from ..core.address import split_address
 from ..localcluster import command
 from .data import SEED_ROWS, seed_database
@@ -244,28 +244,19 @@ def run_rest_benchmark(
         finally:
             app.stop()
 
-    record = {
-        "schema_version": 1,
-        "experiment": experiment,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "parameters": {
-            "target": asdict(target),
-            "modes": list(modes),
-            "scenarios": list(scenarios),
-            "concurrency": sorted({SCENARIOS[s].connections for s in scenarios}),
-            "duration_s": duration,
-            "warmup_s": warmup,
-            "repeats": repeats,
-            "server": server,
-            "get_single_user_id": user_id,
-            **(parameters or {}),
-        },
-        "configurations": [b.as_dict() for b in backends],
-        "environment": {**environment(), **target_info},
-        "notes": [],
-        "trials": trials,
+    parameters = {
+        "target": asdict(target),
+        "modes": list(modes),
+        "scenarios": list(scenarios),
+        "concurrency": sorted({SCENARIOS[s].connections for s in scenarios}),
+        "duration_s": duration,
+        "warmup_s": warmup,
+        "repeats": repeats,
+        "server": server,
+        "get_single_user_id": user_id,
+        **(parameters or {}),
     }
-    record["summary"] = summarize(record)
+    record = new_record(experiment, parameters, backends, {**environment(), **target_info}, trials, [])
     record["summary"]["rest"] = rest_comparison(record)
     return record
 

@@ -75,14 +75,23 @@ class _Failure:
 
 
 class _DeadlineSweep:
-    """One timer per connection: fires at the oldest pending deadline and fails every
-    expired command. Commands share one timeout, so FIFO order is deadline order and the
-    scan stops at the first live entry."""
+    """What both future-based variants share: a deque of pending entries, and one timer
+    per connection that fires at the oldest pending deadline and fails every expired
+    command. Commands share one timeout, so FIFO order is deadline order and the scan
+    stops at the first live entry."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
         self._loop = loop
+        self._send = send
         self._timeout = timeout
         self._handle: asyncio.TimerHandle | None = None
+        self._pending: deque = deque()
+        self._new_future = loop.create_future
+        self._now = loop.time
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
 
     def arm(self, deadline: float) -> None:
         self._handle = self._loop.call_at(deadline, self._sweep)
@@ -105,21 +114,18 @@ class _DeadlineSweep:
             self._handle.cancel()
             self._handle = None
 
+    def fail_all(self, error: BaseException) -> None:
+        self.cancel()
+        entries = list(self._entries())
+        self._pending.clear()
+        for future, _ in entries:
+            if not future.done():
+                future.set_exception(error)
+
 
 class FutureSubmit(_DeadlineSweep):
     """A bare `loop.create_future()` per command, queued with its deadline as a tuple;
     timeouts come from the per-connection sweep, not a timer per command."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
-        super().__init__(loop, timeout)
-        self._pending: deque[tuple[asyncio.Future, float]] = deque()
-        self._send = send
-        self._new_future = loop.create_future
-        self._now = loop.time
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
 
     def _entries(self):
         return iter(self._pending)
@@ -151,13 +157,6 @@ class FutureSubmit(_DeadlineSweep):
             if not future.done():
                 future.set_result(reply)
 
-    def fail_all(self, error: BaseException) -> None:
-        self.cancel()
-        while self._pending:
-            future = self._pending.popleft()[0]
-            if not future.done():
-                future.set_exception(error)
-
 
 class _Pending:
     __slots__ = ("future", "deadline")
@@ -168,16 +167,8 @@ class PooledFutureSubmit(_DeadlineSweep):
     instead of allocating a tuple per command (the PRD's SlotPool idea)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
-        super().__init__(loop, timeout)
-        self._pending: deque[_Pending] = deque()
+        super().__init__(loop, send, timeout)
         self._free: list[_Pending] = []
-        self._send = send
-        self._new_future = loop.create_future
-        self._now = loop.time
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
 
     def _entries(self):
         return ((record.future, record.deadline) for record in self._pending)
@@ -219,10 +210,3 @@ class PooledFutureSubmit(_DeadlineSweep):
             release(record)
             if not future.done():
                 future.set_result(reply)
-
-    def fail_all(self, error: BaseException) -> None:
-        self.cancel()
-        while self._pending:
-            future = self._pending.popleft().future
-            if not future.done():
-                future.set_exception(error)

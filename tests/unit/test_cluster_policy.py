@@ -1,0 +1,150 @@
+"""The cluster client's redirect and retry policy against scripted fake nodes: no real
+cluster, so every branch (MOVED loops, ASK, TRYAGAIN, CLUSTERDOWN, refresh) is exercised
+deterministically."""
+
+import asyncio
+
+import pytest
+
+from rediscluster_opt import ClusterClient, ClusterDownError, ResponseError, Stages, TooManyRedirects
+from rediscluster_opt.stages import REGISTRY
+from tests.fake_server import FakeRedis
+from tests.resp_values import encode_reply
+
+STAGES = [Stages.baseline(), Stages.optimized()]
+
+
+def shards_for(*nodes_and_ranges):
+    """CLUSTER SHARDS reply: (port, start, end) per master."""
+    return encode_reply([
+        [b"slots", [start, end], b"nodes",
+         [[b"id", b"n%d" % port, b"port", port, b"ip", b"127.0.0.1", b"endpoint", b"127.0.0.1",
+           b"role", b"master", b"health", b"online"]]]
+        for port, start, end in nodes_and_ranges
+    ])  # fmt: skip
+
+
+def port_of(server):
+    return int(server.address.rsplit(":", 1)[1])
+
+
+async def connect(seed, stages, **options):
+    return await ClusterClient.connect([seed.address], stages=stages, retry_backoff=0.001, **options)
+
+
+@pytest.fixture(params=STAGES, ids=lambda s: s.label())
+def stages(request):
+    return request.param
+
+
+async def test_endless_moved_ends_in_too_many_redirects(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        node.handlers[b"GET"] = lambda args: f"-MOVED 12182 {node.address}\r\n".encode()
+        client = await connect(node, stages, max_redirects=5)
+        async with client:
+            with pytest.raises(TooManyRedirects, match="GET for slot 12182: more than 5 redirects"):
+                await client.get("foo")
+            assert client.counters["moved"] == 5
+
+
+async def test_moved_follows_the_named_node_and_refreshes_once(stages):
+    async with FakeRedis() as old, FakeRedis() as new:
+        layout = [(port_of(old), 0, 16383)]
+        for node in (old, new):
+            node.handlers[b"CLUSTER"] = lambda args: shards_for(*layout)
+        new.data[b"foo"] = b"bar"
+        old.handlers[b"GET"] = lambda args: f"-MOVED 12182 {new.address}\r\n".encode()
+        client = await connect(old, stages, min_refresh_interval=0.05)
+        async with client:
+            layout[:] = [(port_of(old), 0, 12181), (port_of(new), 12182, 12182), (port_of(old), 12183, 16383)]
+            refreshes = client.counters["refreshes"]
+            assert await asyncio.gather(*(client.get("foo") for _ in range(20))) == [b"bar"] * 20
+            assert client._lookup(12182) == new.address  # patched at once
+            await asyncio.sleep(0.2)
+            assert client.counters["refreshes"] == refreshes + 1  # one refresh for the burst
+            gets_before = sum(1 for c in old.commands if c[0] == b"GET")
+            assert await client.get("foo") == b"bar"
+            assert sum(1 for c in old.commands if c[0] == b"GET") == gets_before  # straight to new
+
+
+async def test_ask_sends_asking_with_the_command_and_no_refresh(stages):
+    async with FakeRedis() as source, FakeRedis() as target:
+        for node in (source, target):
+            node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(source), 0, 16383))
+        source.handlers[b"GET"] = lambda args: f"-ASK 12182 {target.address}\r\n".encode()
+        target.data[b"foo"] = b"moved-value"
+        client = await connect(source, stages)
+        async with client:
+            refreshes = client.counters["refreshes"]
+            assert await client.get("foo") == b"moved-value"
+            assert [c[0] for c in target.commands[-2:]] == [b"ASKING", b"GET"]
+            assert client.counters["ask"] == 1 and client.counters["refreshes"] == refreshes
+            assert client._lookup(12182) == source.address  # ASK never changes the map
+
+
+async def test_tryagain_is_retried_with_backoff_then_succeeds(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        replies = [b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"] * 2 + [b"$2\r\nok\r\n"]
+        node.handlers[b"GET"] = lambda args: replies.pop(0)
+        client = await connect(node, stages)
+        async with client:
+            assert await client.get("foo") == b"ok"
+            assert client.counters["tryagain"] == 2
+
+
+async def test_persistent_clusterdown_is_a_typed_error(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        node.handlers[b"GET"] = lambda args: b"-CLUSTERDOWN The cluster is down\r\n"
+        client = await connect(node, stages, retry_attempts=2)
+        async with client:
+            with pytest.raises(ClusterDownError, match="GET on .*CLUSTERDOWN.*after 2 retries"):
+                await client.get("foo")
+
+
+async def test_uncovered_slot_and_partial_coverage(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 99))
+        with pytest.raises(ClusterDownError, match="serves only 100 of 16384 slots"):
+            await connect(node, stages)
+        client = await connect(node, stages, require_full_coverage=False)
+        async with client:
+            with pytest.raises(ClusterDownError, match="slot 12182 is not served by any node"):
+                await client.get("foo")
+
+
+async def test_other_error_replies_are_raised_not_retried(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        node.handlers[b"GET"] = lambda args: b"-WRONGTYPE Operation against a key\r\n"
+        client = await connect(node, stages)
+        async with client:
+            with pytest.raises(ResponseError, match="WRONGTYPE .*command GET on 127.0.0.1"):
+                await client.get("foo")
+            assert sum(1 for c in node.commands if c[0] == b"GET") == 1
+
+
+async def test_cluster_shards_falls_back_to_cluster_slots():
+    async with FakeRedis() as node:
+        port = port_of(node)
+
+        def cluster(args):
+            if args[0].upper() == b"SHARDS":
+                return b"-ERR unknown subcommand 'SHARDS'\r\n"
+            return encode_reply([[0, 16383, [b"127.0.0.1", port, b"id"]]])
+
+        node.handlers[b"CLUSTER"] = cluster
+        node.data[b"foo"] = b"v"
+        client = await connect(node, Stages.optimized())
+        async with client:
+            assert client.topology.is_complete and await client.get("foo") == b"v"
+
+
+def test_every_registered_stage_has_a_variant_in_the_e2e_sets():
+    """The e2e suite's stage sets together use every registered variant at least once."""
+    from tests.e2e.conftest import STAGE_SETS
+
+    used = {(stage, getattr(s, stage)) for s in STAGE_SETS for stage in REGISTRY}
+    assert {(stage, v) for stage, variants in REGISTRY.items() for v in variants} <= used
