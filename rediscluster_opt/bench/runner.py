@@ -109,7 +109,7 @@ async def populate(target: Target, mode: str, workload: Workload) -> None:
             await client.mset({workload.key(i): workload.value(i) for i in range(start, stop)})
 
 
-def _server_pids(target: Target, mode: str) -> list[int]:
+def server_pids(target: Target, mode: str) -> list[int]:
     """pids of local redis-server processes listening on the target's ports (psutil);
     empty for a remote target or without psutil."""
     try:
@@ -133,7 +133,12 @@ def _server_pids(target: Target, mode: str) -> list[int]:
     return sorted(set(pids))
 
 
-def _cpu_of(pids: list[int]) -> float | None:
+def delta(before: float | None, after: float | None) -> float | None:
+    """after - before, or None when either reading is missing."""
+    return after - before if before is not None and after is not None else None
+
+
+def cpu_seconds_of(pids: list[int]) -> float | None:
     if not pids:
         return None
     import psutil
@@ -225,7 +230,7 @@ def run_benchmark(
     for mode in modes:
         say(f"populating {workload.key_count} keys of {workload.value_size} B ({mode})")
         run_sync(lambda mode=mode: populate(target, mode, workload))
-    server_pids = {mode: _server_pids(target, mode) for mode in modes}
+    pids_by_mode = {mode: server_pids(target, mode) for mode in modes}
 
     plan = [
         (rep, level, mode, config)
@@ -253,12 +258,10 @@ def run_benchmark(
             "profile": profile,
             "line_functions": list(line_functions) if line_functions else None,
         }
-        cpu_before = _cpu_of(server_pids[mode])
+        cpu_before = cpu_seconds_of(pids_by_mode[mode])
         outcome = _run_trial_process(spec, deadline)
-        cpu_after = _cpu_of(server_pids[mode])
-        outcome["server_cpu_s"] = (
-            cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
-        )
+        cpu_after = cpu_seconds_of(pids_by_mode[mode])
+        outcome["server_cpu_s"] = delta(cpu_before, cpu_after)
         trial = {"index": number - 1, "repeat": rep, "config": config.label, "mode": mode,
                  "concurrency": level, **outcome}  # fmt: skip
         if outcome["status"] != "ok":

@@ -98,5 +98,5 @@ class BaseClient(Commands):
             "stages": self.stages.as_dict(),
             "label": self.stages.label(),
             "connections_per_node": self.connections_per_node,
-            "event_loop": type(asyncio.get_event_loop_policy()).__module__,
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }

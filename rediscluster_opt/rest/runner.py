@@ -20,7 +20,7 @@ from typing import Any
 
 from ..bench.adapters import ClientConfig, Target
 from ..bench.environment import environment
-from ..bench.runner import BenchmarkError, _cpu_of, _server_pids, check_target, new_record
+from ..bench.runner import BenchmarkError, check_target, cpu_seconds_of, delta, new_record, server_pids
 from ..core.address import split_address
 from ..localcluster import command
 from .data import SEED_ROWS, seed_database
@@ -98,7 +98,7 @@ class AppProcess:
             return json.loads(response.read())
 
     def cpu_seconds(self) -> float | None:
-        return _cpu_of([self.process.pid])
+        return cpu_seconds_of([self.process.pid])
 
     def log_tail(self, lines: int = 20) -> str:
         self._log_file.flush()
@@ -188,7 +188,7 @@ def run_rest_benchmark(
     say = progress or (lambda _msg: None)
     db = Path(data_dir).absolute() / "bench.db"
     user_id = random.Random().randrange(1, SEED_ROWS + 1)  # chosen once per run, as the original
-    server_pids = {mode: _server_pids(target, mode) for mode in modes}
+    pids_by_mode = {mode: server_pids(target, mode) for mode in modes}
 
     plan = [(rep, mode, backend) for rep in range(repeats) for mode in modes for backend in backends]
     trials: list[dict[str, Any]] = []
@@ -209,11 +209,11 @@ def run_rest_benchmark(
                 try:
                     if warmup > 0:
                         run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
-                    cpu_app, cpu_servers = app.cpu_seconds(), _cpu_of(server_pids[mode])
+                    cpu_app, cpu_servers = app.cpu_seconds(), cpu_seconds_of(pids_by_mode[mode])
                     result = run_scenario(
                         scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS
                     )
-                    app_cpu, servers_cpu = app.cpu_seconds(), _cpu_of(server_pids[mode])
+                    app_cpu, servers_cpu = app.cpu_seconds(), cpu_seconds_of(pids_by_mode[mode])
                 except LoadgenError as exc:
                     trials.append(
                         {**base, "status": "failed", "reason": str(exc), "stderr_tail": app.log_tail()}
@@ -221,12 +221,8 @@ def run_rest_benchmark(
                     say(f"    {name}: FAILED {exc}")
                     continue
                 trial = {**base, **_trial_from(result, scenario)}
-                trial["client_cpu_s"] = (
-                    app_cpu - cpu_app if app_cpu is not None and cpu_app is not None else 0.0
-                )
-                trial["server_cpu_s"] = (
-                    servers_cpu - cpu_servers if servers_cpu is not None and cpu_servers is not None else None
-                )
+                trial["client_cpu_s"] = delta(cpu_app, app_cpu) or 0.0
+                trial["server_cpu_s"] = delta(cpu_servers, servers_cpu)
                 trials.append(trial)
                 p50_ms = trial["latency_us"]["p50"] / 1000
                 say(f"    {name:<11} {trial['ops_per_s']:>10,.0f} req/s  p50 {p50_ms:.0f} ms"

@@ -60,3 +60,14 @@ def test_an_invalid_parameter_is_named(parameters, message, tmp_path):
         )  # fmt: skip
     assert caught.value.ename == "NotebookParameterError"
     assert message in caught.value.evalue
+
+
+def test_a_failing_notebook_stops_the_run_and_says_where(local_cluster, tmp_path, capsys):
+    with pytest.raises(SystemExit) as caught:
+        run_notebooks("quick", results=tmp_path, only=["US-002"], extra={"repeats": 0})
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert "US-002_slot_lookup.ipynb failed in cell" in err
+    assert "NotebookParameterError: invalid notebook parameter 'repeats'" in err
+    partial = err.split("the partially executed notebook is ")[1].strip()
+    assert Path(partial).exists() and Path(partial).parent.parent == tmp_path / "runs"
