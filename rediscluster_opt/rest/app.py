@@ -5,7 +5,7 @@ Configuration (environment): RCOPT_BACKEND (baseline | optimized | optimized:sta
 redis-py | coredis | valkey-glide), RCOPT_MODE (standalone | cluster), RCOPT_SEEDS
 (comma list), RCOPT_STANDALONE, RCOPT_DB (SQLite path).
 
-    uvicorn rediscluster_opt.rest.app:create_app --factory --loop uvloop --http httptools
+    granian --interface asgi --factory --loop uvloop rediscluster_opt.rest.app:create_app
 """
 
 from __future__ import annotations
