@@ -205,9 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--duration", type=float, default=30.0, help="measured seconds per scenario")
     add("--warmup", type=float, default=5.0, help="discarded seconds before each scenario")
-    add("--repeats", type=int, default=1)
-    add("--server", choices=["granian", "uvicorn", "uvicorn-h11"], default="granian",
-        help="ASGI server for the app (granian measured fastest; see README)")
+    add("--repeats", type=int, default=2, help="interleaved repeats (backends alternate within each)")
+    add(
+        "--server",
+        choices=["granian", "uvicorn", "uvicorn-h11"],
+        default="granian",
+        help="ASGI server for the app (granian measured fastest; see README)",
+    )
     add("--seeds", type=_csv(), default=["127.0.0.1:7000"])
     add("--standalone", default="127.0.0.1:7100")
     add("--experiment", default="rest")

@@ -63,3 +63,49 @@ def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
+
+
+def compact_table(record: dict[str, Any]) -> str:
+    """Markdown: one row per config and mode, median ops/s (or req/s) per concurrency
+    (and scenario), then the paired cluster/standalone ratios. Used for the README."""
+    rows = record["summary"]["rows"]
+    columns = sorted({(r.get("scenario") or "", r["concurrency"]) for r in rows})
+    cells = {(r["config"], r["mode"], r.get("scenario") or "", r["concurrency"]): r for r in rows}
+    keys = list(dict.fromkeys((r["config"], r["mode"]) for r in rows))
+    header = ["client", "mode", *[f"{s} C={c}".strip() for s, c in columns]]
+    body = [
+        [config, mode, *[_fmt(cells[(config, mode, s, c)]["ops_per_s"]).split(" ")[0]
+                         if (config, mode, s, c) in cells else "-" for s, c in columns]]
+        for config, mode in keys
+    ]  # fmt: skip
+    out = _table(header, body, markdown=True)
+    ratios = record["summary"].get("mode_ratios", [])
+    if ratios:
+        ratio_columns = sorted({(r.get("scenario") or "", r["concurrency"]) for r in ratios})
+        by = {
+            (r["config"], r.get("scenario") or "", r["concurrency"]): r["cluster_over_standalone"]
+            for r in ratios
+        }
+        labels = list(dict.fromkeys(r["config"] for r in ratios))
+        out += "\n\ncluster / standalone throughput, paired per repeat (median [min-max]):\n\n" + _table(
+            ["client", *[f"{s} C={c}".strip() for s, c in ratio_columns]],
+            [[label, *[_fmt(by[(label, s, c)], digits=2) for s, c in ratio_columns]] for label in labels],
+            markdown=True,
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m rediscluster_opt.bench.report RECORD.json [--compact]"""
+    import sys
+
+    from ..lab.records import load_record
+
+    args = sys.argv[1:] if argv is None else argv
+    record = load_record(args[0])
+    print(compact_table(record) if "--compact" in args else format_table(record, markdown=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
