@@ -134,6 +134,16 @@ def format_rest_comparison(record: dict) -> str:
     return "\n".join(lines)
 
 
+def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> None:
+    """Options every benchmark command shares: where to run, and where the record goes."""
+    add = parser.add_argument
+    add("--seeds", type=_csv(), default=["127.0.0.1:7000"], help="cluster seed host:port list")
+    add("--standalone", default="127.0.0.1:7100", help="standalone host:port")
+    add("--experiment", default=experiment, help="experiment id in the record's file name")
+    add("--results-dir", type=Path, default=Path("results/cluster"))
+    add("--markdown", action="store_true", help="print the tables as Markdown")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcopt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -178,14 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--workload", choices=["get", "set", "mixed"], default="get")
     add("--value-size", type=int, default=200)
     add("--keys", type=int, default=10_000)
-    add("--seeds", type=_csv(), default=["127.0.0.1:7000"], help="cluster seed host:port list")
-    add("--standalone", default="127.0.0.1:7100", help="standalone host:port")
     add("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     add("--connections-per-node", type=int, default=1)
     add("--profile", choices=["cprofile", "line"], default=None)
-    add("--experiment", default="bench", help="experiment id in the record's file name")
-    add("--results-dir", type=Path, default=Path("results/cluster"))
-    add("--markdown", action="store_true", help="print the table as Markdown")
+    _add_target_and_output(bench, experiment="bench")
     bench.set_defaults(handler=_bench_command)
 
     rest = commands.add_parser("rest", help="REST cache-aside benchmark under autocannon")
@@ -212,11 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="granian",
         help="ASGI server for the app (granian measured fastest; see README)",
     )
-    add("--seeds", type=_csv(), default=["127.0.0.1:7000"])
-    add("--standalone", default="127.0.0.1:7100")
-    add("--experiment", default="rest")
-    add("--results-dir", type=Path, default=Path("results/cluster"))
-    add("--markdown", action="store_true")
+    _add_target_and_output(rest, experiment="rest")
     rest.set_defaults(handler=_rest_command)
     return parser
 
