@@ -124,10 +124,11 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
 
 
 def publish_reference(run_dir: Path, results: Path, mode: str) -> Path:
-    """Copy a run's figures and summary to results/reference/ (committed)."""
+    """Copy a run's figures and summary to results/reference/ (committed). Only the
+    figures folder is replaced: records kept beside it (benchmark runs) stay."""
     reference = results / "reference"
-    if reference.exists():
-        shutil.rmtree(reference)
+    if (reference / "figures").exists():
+        shutil.rmtree(reference / "figures")
     (reference / "figures").mkdir(parents=True)
     for figure in (run_dir / "figures").iterdir():
         shutil.copy2(figure, reference / "figures" / figure.name)
