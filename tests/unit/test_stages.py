@@ -77,24 +77,3 @@ def test_node_selection(variant):
     selector.remove("a:1", "m1")
     assert selector.pick("a:1") is None
     assert sorted(selector.all()) == ["n1", "n3"]
-
-
-def test_publishing_a_reference_run_keeps_the_records_beside_it(tmp_path):
-    from rediscluster_opt.lab.main import publish_reference
-
-    run = tmp_path / "runs" / "r1"
-    (run / "figures").mkdir(parents=True)
-    (run / "figures" / "US-002_throughput.png").write_bytes(b"png")
-    (run / "figures" / "US-002.summary.json").write_text(
-        '{"story": "US-002", "title": "t", "headline": "h", "acceptance": [], "figures": '
-        '["US-002_throughput.png"], "records": []}'
-    )
-    reference = tmp_path / "reference"
-    (reference / "figures").mkdir(parents=True)
-    (reference / "figures" / "old.png").write_bytes(b"old")
-    (reference / "20260101T000000Z_client-bench.json").write_text("{}")
-    summary = publish_reference(run, tmp_path, "default")
-    assert (reference / "20260101T000000Z_client-bench.json").exists()
-    assert sorted(p.name for p in (reference / "figures").iterdir()) == [
-        "US-002.summary.json", "US-002_throughput.png"]  # fmt: skip
-    assert "[throughput](figures/US-002_throughput.png)" in summary.read_text()
