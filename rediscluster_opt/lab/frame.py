@@ -68,33 +68,39 @@ def summary_frame(trials):
     return out.reset_index()
 
 
-def cprofile_frame(records: list[dict[str, Any]]):
-    import pandas as pd
-
-    rows = []
+def _profiled_trials(records: list[dict[str, Any]], kind: str):
+    """(trial, profile) for every trial profiled with `kind` ("cprofile" or "line")."""
     for record in records:
         for trial in record["trials"]:
             profile = trial.get("profile") or {}
-            if profile.get("kind") != "cprofile":
-                continue
-            for rank, row in enumerate(profile["top"], 1):
-                rows.append({"config": trial["config"], "mode": trial["mode"],
-                             "repeat": trial["repeat"], "rank": rank, **row})  # fmt: skip
-    return pd.DataFrame(rows)
+            if profile.get("kind") == kind:
+                yield trial, profile
+
+
+def _where(trial: dict[str, Any]) -> dict[str, Any]:
+    return {"config": trial["config"], "mode": trial["mode"], "repeat": trial["repeat"]}
+
+
+def cprofile_frame(records: list[dict[str, Any]]):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {**_where(trial), "rank": rank, **row}
+            for trial, profile in _profiled_trials(records, "cprofile")
+            for rank, row in enumerate(profile["top"], 1)
+        ]
+    )
 
 
 def line_profile_frame(records: list[dict[str, Any]]):
     import pandas as pd
 
-    rows = []
-    for record in records:
-        for trial in record["trials"]:
-            profile = trial.get("profile") or {}
-            if profile.get("kind") != "line":
-                continue
-            for function in profile["functions"]:
-                for line in function["lines"]:
-                    rows.append({"config": trial["config"], "mode": trial["mode"],
-                                 "repeat": trial["repeat"], "function": function["function"],
-                                 "location": function["location"], **line})  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(
+        [
+            {**_where(trial), "function": function["function"], "location": function["location"], **line}
+            for trial, profile in _profiled_trials(records, "line")
+            for function in profile["functions"]
+            for line in function["lines"]
+        ]
+    )
