@@ -28,6 +28,7 @@ from ..errors import (
     ResponseError,
     TooManyRedirects,
 )
+from ..mux.multiplexer import Multiplexer
 from ..stages import Stages
 from .base import BaseClient, command_label, reply_failure, wrap_failure
 
@@ -119,73 +120,85 @@ class ClusterClient(BaseClient):
 
     # -- slow path --------------------------------------------------------------------
     async def _retry(self, slot: int, payload: bytes, args: tuple, address: str | None, reply: Any) -> Any:
-        redirects = transient = 0
-        asking = False
+        """Everything but the one-hop success: follow redirects, retry what is retryable,
+        connect where needed, within the client's bounds."""
+        attempt = _Attempt(address)
         while True:
-            if reply is not _NOT_SENT:
-                redirect = self._check_redirect(reply)
-                if redirect is not None:
-                    redirects += 1
-                    if redirects > self.max_redirects:
-                        raise TooManyRedirects(
-                            f"{command_label(args)} for slot {slot}: more than "
-                            f"{self.max_redirects} redirects, last {redirect.kind} to {address}"
-                        )
-                    address = redirect.address(split_address(address)[0])  # type: ignore[arg-type]
-                    asking = redirect.kind == "ASK"
-                    if asking:
-                        self.counters["ask"] += 1
-                    else:
-                        self.counters["moved"] += 1
-                        self._slot_map.patch(redirect.slot, address)
-                        self._request_refresh()
-                elif type(reply) is ReplyError:
-                    code = error_code(reply.args[0])
-                    if code not in ("TRYAGAIN", "CLUSTERDOWN"):
-                        raise reply_failure(reply, address, args)  # type: ignore[arg-type]
-                    self.counters[code.lower()] += 1
-                    transient += 1
-                    if transient > self.retry_attempts:
-                        kind = ClusterDownError if code == "CLUSTERDOWN" else TooManyRedirects
-                        raise kind(
-                            f"{command_label(args)} on {address}: still {reply.args[0]!r} "
-                            f"after {self.retry_attempts} retries"
-                        )
-                    if code == "CLUSTERDOWN":
-                        self._request_refresh()
-                    await asyncio.sleep(self._backoff(transient))
-                    address, asking = self._lookup(slot), False
-                else:
-                    return reply
-            if address is None:
-                await self._refresh_now()
-                address = self._lookup(slot)
-                if address is None:
-                    raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
-            mux = self._pick(address)
+            if reply is not _NOT_SENT and await self._absorb(reply, slot, args, attempt):
+                return reply
+            mux = await self._connection_for(slot, args, attempt)
             if mux is None:
-                try:
-                    mux = await self._pool.connect(address)
-                except RedisConnectionError as exc:
-                    # Nothing was sent, so trying again is safe.
-                    transient += 1
-                    self.counters["reconnects"] += 1
-                    if transient > self.retry_attempts:
-                        raise wrap_failure(exc, address, args) from exc
-                    self._request_refresh()
-                    await asyncio.sleep(self._backoff(transient))
-                    if not asking:
-                        address = self._lookup(slot)
-                    reply = _NOT_SENT
-                    continue
+                reply = _NOT_SENT
+                continue
             try:
-                if asking:
+                if attempt.asking:
                     reply = await mux.execute_pair(_ASKING, payload)
                 else:
                     reply = await mux.execute(payload)
             except (RedisConnectionError, TimeoutError) as exc:
                 # The command may have run: failing it is the only honest answer.
-                raise wrap_failure(exc, address, args) from exc
+                raise wrap_failure(exc, attempt.address, args) from exc  # type: ignore[arg-type]
+
+    async def _absorb(self, reply: Any, slot: int, args: tuple, attempt: _Attempt) -> bool:
+        """True when `reply` is the answer; otherwise update `attempt` for the next try
+        (after MOVED/ASK, or a backoff on TRYAGAIN/CLUSTERDOWN), or raise."""
+        redirect = self._check_redirect(reply)
+        if redirect is not None:
+            attempt.redirects += 1
+            if attempt.redirects > self.max_redirects:
+                raise TooManyRedirects(
+                    f"{command_label(args)} for slot {slot}: more than "
+                    f"{self.max_redirects} redirects, last {redirect.kind} to {attempt.address}"
+                )
+            attempt.address = redirect.address(split_address(attempt.address)[0])  # type: ignore[arg-type]
+            attempt.asking = redirect.kind == "ASK"
+            if attempt.asking:
+                self.counters["ask"] += 1
+            else:
+                self.counters["moved"] += 1
+                self._slot_map.patch(redirect.slot, attempt.address)
+                self._request_refresh()
+            return False
+        if type(reply) is not ReplyError:
+            return True
+        code = error_code(reply.args[0])
+        if code not in ("TRYAGAIN", "CLUSTERDOWN"):
+            raise reply_failure(reply, attempt.address, args)  # type: ignore[arg-type]
+        self.counters[code.lower()] += 1
+        if attempt.transient_failure(self.retry_attempts):
+            kind = ClusterDownError if code == "CLUSTERDOWN" else TooManyRedirects
+            raise kind(
+                f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} "
+                f"after {self.retry_attempts} retries"
+            )
+        if code == "CLUSTERDOWN":
+            self._request_refresh()
+        await asyncio.sleep(self._backoff(attempt.transient))
+        attempt.address, attempt.asking = self._lookup(slot), False
+        return False
+
+    async def _connection_for(self, slot: int, args: tuple, attempt: _Attempt) -> Multiplexer | None:
+        """The connection to send to, connecting if needed; None means "try again" (after
+        a failed connect, which sent nothing and so is safe to retry)."""
+        if attempt.address is None:
+            await self._refresh_now()
+            attempt.address = self._lookup(slot)
+            if attempt.address is None:
+                raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
+        mux = self._pick(attempt.address)
+        if mux is not None:
+            return mux
+        try:
+            return await self._pool.connect(attempt.address)
+        except RedisConnectionError as exc:
+            self.counters["reconnects"] += 1
+            if attempt.transient_failure(self.retry_attempts):
+                raise wrap_failure(exc, attempt.address, args) from exc
+            self._request_refresh()
+            await asyncio.sleep(self._backoff(attempt.transient))
+            if not attempt.asking:
+                attempt.address = self._lookup(slot)
+            return None
 
     def _backoff(self, attempt: int) -> float:
         return min(self.retry_backoff * 2 ** (attempt - 1), 1.0)
@@ -283,6 +296,23 @@ class ClusterClient(BaseClient):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "mode": "cluster", "seeds": list(self.seeds)}
+
+
+class _Attempt:
+    """One command's progress through the slow path."""
+
+    __slots__ = ("address", "asking", "redirects", "transient")
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        self.asking = False  # the next send goes to an ASK target, preceded by ASKING
+        self.redirects = 0  # MOVED/ASK hops so far
+        self.transient = 0  # TRYAGAIN/CLUSTERDOWN/connect failures so far
+
+    def transient_failure(self, limit: int) -> bool:
+        """Count one transient failure; True when that exceeds `limit`."""
+        self.transient += 1
+        return self.transient > limit
 
 
 async def _gather_or_raise(coroutines: Iterable[Coroutine[Any, Any, Any]]) -> list[Any]:
