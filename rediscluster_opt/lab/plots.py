@@ -58,9 +58,17 @@ def latency_percentiles(trials: Any, *, by: str = "config", ax: Any = None, titl
 
 
 def before_after(trials: Any, before: str, after: str, *, ax: Any = None, title: str = "") -> Any:
-    """Throughput of two configs side by side per mode, with the median ratio written on."""
-    ax = throughput(trials[trials["config"].isin([before, after])], by="mode", hue="config", ax=ax,
-                    title=title or f"{before} -> {after}")  # fmt: skip
+    """Throughput of two configs side by side per mode, with the ratio of their medians
+    written above each pair."""
+    pair = trials[trials["config"].isin([before, after])]
+    ax = throughput(pair, by="mode", hue="config", ax=ax, title=title or f"{before} -> {after}")
+    good = pair[(pair["status"] == "ok") & pair["valid"]]
+    medians = good.groupby(["mode", "config"])["ops_per_s"].median()
+    for index, mode in enumerate(dict.fromkeys(good["mode"])):
+        if (mode, before) in medians and (mode, after) in medians:
+            ratio = medians[(mode, after)] / medians[(mode, before)]
+            top = max(medians[(mode, before)], medians[(mode, after)])
+            ax.annotate(f"x{ratio:.2f}", (index + 0.2, top), ha="center", va="bottom")
     return ax
 
 

@@ -56,3 +56,20 @@ def test_publishing_a_reference_run_keeps_the_records_beside_it(tmp_path):
     assert sorted(p.name for p in (reference / "figures").iterdir()) == [
         "US-002.summary.json", "US-002_throughput.png"]  # fmt: skip
     assert "[throughput](figures/US-002_throughput.png)" in summary.read_text()
+
+
+def test_before_after_writes_the_ratio_of_medians():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from rediscluster_opt.lab.plots import before_after
+
+    rows = [
+        {"config": c, "mode": m, "ops_per_s": v, "status": "ok", "valid": True}
+        for c, m, v in [("a", "cluster", 100), ("a", "cluster", 300), ("b", "cluster", 500),
+                        ("a", "standalone", 100), ("b", "standalone", 150)]
+    ]  # fmt: skip
+    ax = before_after(pd.DataFrame(rows), "a", "b")
+    assert [t.get_text() for t in ax.texts] == ["x2.50", "x1.50"]
