@@ -12,6 +12,9 @@ from .localcluster import DEFAULT_STANDALONE_PORT, LocalCluster, LocalClusterErr
 __all__ = ["main"]
 
 
+CLIENT_SPECS = "comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide"
+
+
 def _ports_argument(text: str) -> tuple[int, ...]:
     try:
         return parse_ports(text)
@@ -178,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--clients",
         type=_csv(),
         default=["baseline", "optimized", "redis-py", "coredis", "valkey-glide"],
-        help="comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide",
+        help=CLIENT_SPECS,
     )
     add("--modes", type=_csv(), default=["cluster", "standalone"], help="cluster,standalone")
     add("--concurrency", type=_csv(int), default=[1, 16, 64, 256], help="tasks in flight, e.g. 1,16,64,256")
@@ -200,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backends",
         type=_csv(),
         default=["baseline", "optimized", "redis-py"],
-        help="comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide",
+        help=CLIENT_SPECS,
     )
     add("--modes", type=_csv(), default=["standalone", "cluster"])
     add(

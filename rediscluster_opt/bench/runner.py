@@ -24,6 +24,7 @@ from typing import Any
 
 from ..core.address import parse_address, split_address
 from ..core.resp import ReplyError
+from ..core.topology import TopologyError, parse_cluster_slots
 from ..localcluster import command
 from .adapters import ClientConfig, Target
 from .environment import environment
@@ -109,20 +110,24 @@ async def populate(target: Target, mode: str, workload: Workload) -> None:
             await client.mset({workload.key(i): workload.value(i) for i in range(start, stop)})
 
 
+def node_addresses(target: Target, mode: str) -> list[str]:
+    """The target's servers in `mode`: the standalone server, or every cluster master."""
+    if mode == "standalone":
+        return target.address_for(mode)
+    seed = target.seeds[0]
+    reply = command(*split_address(seed), "CLUSTER", "SLOTS", timeout=3)
+    return list(parse_cluster_slots(reply, fallback_host=split_address(seed)[0]).masters)
+
+
 def server_pids(target: Target, mode: str) -> list[int]:
     """pids of local redis-server processes listening on the target's ports (psutil);
     empty for a remote target or without psutil."""
     try:
         import psutil
-    except ImportError:
+
+        ports = {split_address(a)[1] for a in node_addresses(target, mode)}
+    except (ImportError, OSError, TopologyError):
         return []
-    ports = {split_address(a)[1] for a in (target.address_for(mode) if mode == "standalone" else [])}
-    if mode == "cluster":
-        ports = set()
-        for seed in target.seeds:
-            reply = command(*split_address(seed), "CLUSTER", "SLOTS", timeout=3)
-            for entry in reply if isinstance(reply, list) else []:
-                ports.add(int(entry[2][1]))
     pids = []
     try:
         for conn in psutil.net_connections(kind="tcp"):

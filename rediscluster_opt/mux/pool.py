@@ -66,13 +66,11 @@ class MultiplexPool:
         )
         errors = [r for r in opened if isinstance(r, BaseException)]
         muxes = [r for r in opened if isinstance(r, Multiplexer)]
-        if errors:
+        if errors or self.closed:  # all of a node's connections, or none of them
             for mux in muxes:
                 mux.close()
-            raise errors[0]
-        if self.closed:
-            for mux in muxes:
-                mux.close()
+            if errors:
+                raise errors[0]
             return
         self._selector.install(address, muxes)
 

@@ -20,7 +20,15 @@ from typing import Any
 
 from ..bench.adapters import ClientConfig, Target
 from ..bench.environment import environment
-from ..bench.runner import BenchmarkError, check_target, cpu_seconds_of, delta, new_record, server_pids
+from ..bench.runner import (
+    BenchmarkError,
+    check_target,
+    cpu_seconds_of,
+    delta,
+    new_record,
+    node_addresses,
+    server_pids,
+)
 from ..core.address import split_address
 from ..localcluster import command
 from .data import SEED_ROWS, seed_database
@@ -47,11 +55,7 @@ def _free_port() -> int:
 
 
 def _flush(target: Target, mode: str) -> None:
-    if mode == "standalone":
-        command(*split_address(target.standalone), "FLUSHALL")  # type: ignore[arg-type]
-        return
-    reply = command(*split_address(target.seeds[0]), "CLUSTER", "SLOTS")
-    for address in {f"{e[2][0].decode() or '127.0.0.1'}:{e[2][1]}" for e in reply}:  # type: ignore[union-attr]
+    for address in node_addresses(target, mode):
         command(*split_address(address), "FLUSHALL")
 
 

@@ -24,6 +24,11 @@ def shards_for(*nodes_and_ranges):
     ])  # fmt: skip
 
 
+def serve_all_slots(node):
+    """Make `node` report itself as the only master, serving every slot."""
+    node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+
+
 def port_of(server):
     return int(server.address.rsplit(":", 1)[1])
 
@@ -39,7 +44,7 @@ def stages(request):
 
 async def test_endless_moved_ends_in_too_many_redirects(stages):
     async with FakeRedis() as node:
-        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        serve_all_slots(node)
         node.handlers[b"GET"] = lambda args: f"-MOVED 12182 {node.address}\r\n".encode()
         client = await connect(node, stages, max_redirects=5)
         async with client:
@@ -85,7 +90,7 @@ async def test_ask_sends_asking_with_the_command_and_no_refresh(stages):
 
 async def test_tryagain_is_retried_with_backoff_then_succeeds(stages):
     async with FakeRedis() as node:
-        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        serve_all_slots(node)
         replies = [b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"] * 2 + [b"$2\r\nok\r\n"]
         node.handlers[b"GET"] = lambda args: replies.pop(0)
         client = await connect(node, stages)
@@ -96,7 +101,7 @@ async def test_tryagain_is_retried_with_backoff_then_succeeds(stages):
 
 async def test_persistent_clusterdown_is_a_typed_error(stages):
     async with FakeRedis() as node:
-        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        serve_all_slots(node)
         node.handlers[b"GET"] = lambda args: b"-CLUSTERDOWN The cluster is down\r\n"
         client = await connect(node, stages, retry_attempts=2)
         async with client:
@@ -117,7 +122,7 @@ async def test_uncovered_slot_and_partial_coverage(stages):
 
 async def test_other_error_replies_are_raised_not_retried(stages):
     async with FakeRedis() as node:
-        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 16383))
+        serve_all_slots(node)
         node.handlers[b"GET"] = lambda args: b"-WRONGTYPE Operation against a key\r\n"
         client = await connect(node, stages)
         async with client:
