@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["environment", "git_state"]
+__all__ = ["cpu_model", "environment", "git_state"]
 
 PACKAGES = ("rediscluster_opt", "hiredis", "uvloop", "redis", "coredis", "valkey-glide", "psutil")
 
@@ -50,8 +50,20 @@ def redis_server_version() -> str | None:
     return None
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux), e.g. 'AMD EPYC 7B13'."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
 def environment() -> dict[str, Any]:
     return {
+        "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "executable": sys.executable,

@@ -50,11 +50,13 @@ def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
     """Top cost centres by own time, with their share of all own time."""
     stats = pstats.Stats(profile)
     total = sum(row[2] for row in stats.stats.values()) or 1e-12  # type: ignore[attr-defined]
+    qualnames = _qualnames(profile)
     rows = []
     for (filename, lineno, name), (cc, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
         rows.append(
             {
                 "function": name,
+                "qualname": qualnames.get((filename, lineno, name), name),
                 "location": f"{_short(filename)}:{lineno}",
                 "calls": ncalls,
                 "primitive_calls": cc,
@@ -68,6 +70,17 @@ def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
     stats.stream = text  # type: ignore[attr-defined]
     stats.sort_stats("tottime").print_stats(limit)
     return {"total_own_s": total, "top": rows[:limit], "text": text.getvalue()}
+
+
+def _qualnames(profile: Any) -> dict[tuple[str, int, str], str]:
+    """pstats keys name functions by bare name (`send`); the code objects behind them know
+    the class too (`JoinWriter.send`), which is what a reader of a profile needs."""
+    names = {}
+    for entry in profile.getstats():
+        code = entry.code
+        if hasattr(code, "co_qualname"):
+            names[(code.co_filename, code.co_firstlineno, code.co_name)] = code.co_qualname
+    return names
 
 
 def line_profile_rows(profiler: Any) -> dict[str, Any]:

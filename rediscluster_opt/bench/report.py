@@ -1,17 +1,31 @@
-"""Plain-text tables of a result record, for terminals and README snippets."""
+"""Plain-text tables of a result record, for terminals and README snippets
+(`rcopt report RECORD [--compact]`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["format_table"]
+from ..results.stats import Interval
+from ..results.tables import table
+
+__all__ = ["compact_table", "format_table"]
 
 
-def _fmt(spread: dict[str, Any], scale: float = 1.0, digits: int = 0) -> str:
+def _fmt(spread: dict[str, Any], digits: int = 0) -> str:
     if spread.get("median") is None:
         return "-"
-    median, low, high = (spread[k] * scale for k in ("median", "min", "max"))
+    median, low, high = (spread[k] for k in ("median", "min", "max"))
     return f"{median:,.{digits}f} [{low:,.{digits}f}-{high:,.{digits}f}]"
+
+
+def _interval(data: dict[str, Any] | None, digits: int = 2) -> str:
+    """A paired ratio with its interval and how it was made, e.g. '1.30 [1.22–1.37] (bootstrap 95%, n=5)'."""
+    if not data:
+        return "-"
+    if "low" not in data:  # schema 1 records kept min/max only
+        return _fmt(data, digits)
+    found = Interval(**data)
+    return f"{found.text('{:.' + str(digits) + 'f}')} ({found.method}, n={found.n})"
 
 
 def format_table(record: dict[str, Any], markdown: bool = False) -> str:
@@ -21,48 +35,42 @@ def format_table(record: dict[str, Any], markdown: bool = False) -> str:
     header = ["config", "mode", "C", f"{unit} median [min-max]", "p50 µs", "p99 µs", "CPU µs/op"]
     if scenarios:
         header.insert(2, "scenario")
-    rows = [
-        [
-            row["config"],
-            row["mode"],
-            *([row.get("scenario") or ""] if scenarios else []),
-            str(row["concurrency"]),
-            _fmt(row["ops_per_s"]),
-            f"{row['p50_us']['median']:,.0f}",
-            f"{row['p99_us']['median']:,.0f}",
-            f"{row['client_cpu_us_per_op']['median']:.1f}" if row["client_cpu_us_per_op"]["median"] else "-",
-        ]
-        for row in summary["rows"]
-    ]
+    rows = []
+    for row in summary["rows"]:
+        cpu = row.get("cpu_us_per_op") or row.get("client_cpu_us_per_op") or {}
+        rows.append(
+            [
+                row["config"],
+                row["mode"],
+                *([row.get("scenario") or ""] if scenarios else []),
+                str(row["concurrency"]),
+                _fmt(row["ops_per_s"]),
+                f"{row['p50_us']['median']:,.0f}",
+                f"{row['p99_us']['median']:,.0f}",
+                f"{cpu['median']:.1f}" if cpu.get("median") else "-",
+            ]
+        )
     ratio_rows = [
         [r["config"], f"vs {r['reference']}", r["mode"], r.get("scenario") or "", str(r["concurrency"]),
-         _fmt(r["ratio"], digits=2)]
+         _interval(r["ratio"]), _interval(r.get("cpu_ratio"))]
         for r in summary["ratios"]
     ] + [
         [r["config"], "cluster/standalone", "", r.get("scenario") or "", str(r["concurrency"]),
-         _fmt(r["cluster_over_standalone"], digits=3)]
+         _interval(r["cluster_over_standalone"], 3), ""]
         for r in summary.get("mode_ratios", [])
     ]  # fmt: skip
-    out = [_table(header, rows, markdown)]
+    out = [table(header, rows, markdown)]
     if ratio_rows:
-        out.append(_table(["config", "ratio", "mode", "scenario", "C", "median [min-max], paired per repeat"],
-                          ratio_rows, markdown))  # fmt: skip
+        ratio_header = ["config", "ratio", "mode", "scenario", "C", "throughput, paired per repeat", "CPU/op"]
+        out.append(table(ratio_header, ratio_rows, markdown))
     for note in record.get("notes", []):
         out.append(f"note: {note}")
+    pinning = record.get("environment", {}).get("pinning")
+    if pinning:
+        out.append(f"pinning: {pinning}")
     if summary["failed_trials"]:
         out.append(f"failed or invalid trials: {summary['failed_trials']}")
     return "\n\n".join(out)
-
-
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
 
 
 def compact_table(record: dict[str, Any]) -> str:
@@ -73,12 +81,13 @@ def compact_table(record: dict[str, Any]) -> str:
     cells = {(r["config"], r["mode"], r.get("scenario") or "", r["concurrency"]): r for r in rows}
     keys = list(dict.fromkeys((r["config"], r["mode"]) for r in rows))
     header = ["client", "mode", *[f"{s} C={c}".strip() for s, c in columns]]
-    body = [
-        [config, mode, *[_fmt(cells[(config, mode, s, c)]["ops_per_s"]).split(" ")[0]
-                         if (config, mode, s, c) in cells else "-" for s, c in columns]]
-        for config, mode in keys
-    ]  # fmt: skip
-    out = _table(header, body, markdown=True)
+
+    def cell(config: str, mode: str, scenario: str, level: int) -> str:
+        found = cells.get((config, mode, scenario, level))
+        return _fmt(found["ops_per_s"]) if found else "-"
+
+    body = [[config, mode, *[cell(config, mode, s, c) for s, c in columns]] for config, mode in keys]
+    out = table(header, body, markdown=True)
     ratios = record["summary"].get("mode_ratios", [])
     if ratios:
         ratio_columns = sorted({(r.get("scenario") or "", r["concurrency"]) for r in ratios})
@@ -87,25 +96,9 @@ def compact_table(record: dict[str, Any]) -> str:
             for r in ratios
         }
         labels = list(dict.fromkeys(r["config"] for r in ratios))
-        out += "\n\ncluster / standalone throughput, paired per repeat (median [min-max]):\n\n" + _table(
+        out += "\n\ncluster / standalone throughput, paired per repeat:\n\n" + table(
             ["client", *[f"{s} C={c}".strip() for s, c in ratio_columns]],
-            [[label, *[_fmt(by[(label, s, c)], digits=2) for s, c in ratio_columns]] for label in labels],
+            [[label, *[_interval(by[(label, s, c)]) for s, c in ratio_columns]] for label in labels],
             markdown=True,
         )
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m rediscluster_opt.bench.report RECORD.json [--compact]"""
-    import sys
-
-    from ..lab.records import load_record
-
-    args = sys.argv[1:] if argv is None else argv
-    record = load_record(args[0])
-    print(compact_table(record) if "--compact" in args else format_table(record, markdown=True))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -103,7 +103,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
         io_before = adapter.io_counters()
         cpu_before = _cpu_seconds()
-        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"))
+        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration)
         tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
             adapter, plans, duration, record=True
         )
@@ -138,9 +138,43 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _start_profiler(kind: str | None, functions: list[str] | None) -> Any:
+def _start_pyspy(output: str, seconds: float) -> Any:
+    """py-spy sampling this very process for the measured window: a sampler does not
+    slow the hot path the way cProfile's per-call hooks do. None when it cannot run."""
+    import os
+    import shutil
+    import subprocess
+
+    binary = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
+    if binary is None:
+        return {"error": "py-spy is not installed (pip install py-spy)"}
+    command = [
+        binary,
+        "record",
+        "--pid",
+        str(os.getpid()),
+        "--duration",
+        str(max(1, round(seconds))),
+        "--rate",
+        "250",
+        "--format",
+        "flamegraph",
+        "--output",
+        output,
+        "--nonblocking",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(0.05)  # let it attach before the measured loop starts
+    return {"process": process, "output": output}
+
+
+def _start_profiler(
+    kind: str | None, functions: list[str] | None, spec: dict[str, Any] | None = None, duration: float = 0.0
+) -> Any:
     if kind is None:
         return None
+    if kind == "pyspy":
+        return _start_pyspy((spec or {}).get("flamegraph") or "flamegraph.svg", duration)
     if kind == "cprofile":
         import cProfile
 
@@ -160,11 +194,31 @@ def _start_profiler(kind: str | None, functions: list[str] | None) -> Any:
 def _stop_profiler(profiler: Any, kind: str | None) -> dict[str, Any] | None:
     if profiler is None:
         return None
+    if kind == "pyspy":
+        return _stop_pyspy(profiler)
     profiler.disable()
     from .profiling import cprofile_top, line_profile_rows
 
     data = cprofile_top(profiler) if kind == "cprofile" else line_profile_rows(profiler)
     return {"kind": kind, **data}
+
+
+def _stop_pyspy(state: dict[str, Any]) -> dict[str, Any]:
+    import os
+    import subprocess
+
+    if "error" in state:
+        return {"kind": "pyspy", "flamegraph": None, "error": state["error"]}
+    process = state["process"]
+    try:
+        output, _ = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+    text = output.decode(errors="replace").strip()
+    if process.returncode != 0 or not os.path.exists(state["output"]):
+        return {"kind": "pyspy", "flamegraph": None, "error": f"py-spy could not sample: {text[-300:]}"}
+    return {"kind": "pyspy", "flamegraph": state["output"], "log": text[-300:]}
 
 
 def main(argv: list[str]) -> int:

@@ -19,18 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.adapters import ClientConfig, Target
+from ..bench.cpu import cpu_seconds_of, delta
 from ..bench.environment import environment
-from ..bench.runner import (
-    BenchmarkError,
-    check_target,
-    cpu_seconds_of,
-    delta,
-    new_record,
-    node_addresses,
-    server_pids,
-)
+from ..bench.target import BenchmarkError, check_target, node_addresses, server_pids
 from ..core.address import split_address
 from ..localcluster import command
+from ..results import new_record
 from .data import SEED_ROWS, seed_database
 from .loadgen import SCENARIOS, LoadgenError, ensure_autocannon, run_scenario
 
@@ -68,8 +62,17 @@ class AppProcess:
         if server == "granian":
             args = [*SERVERS[server], "--host", "127.0.0.1", "--port", str(self.port), APP]
         else:
-            args = [*SERVERS[server], "--host", "127.0.0.1", "--port", str(self.port),
-                    "--no-access-log", "--log-level", "warning", APP]  # fmt: skip
+            args = [
+                *SERVERS[server],
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                APP,
+            ]
         env = {
             **os.environ,
             "RCOPT_BACKEND": _backend_spec(backend),
@@ -207,8 +210,10 @@ def run_rest_benchmark(
     trials: list[dict[str, Any]] = []
     started = time.monotonic()
     for number, (rep, mode, backend) in enumerate(plan, 1):
-        say(f"[{number}/{len(plan)}] {backend.label} ({mode}), repeat {rep + 1}/{repeats}"
-            f"  (elapsed {time.monotonic() - started:.0f} s)")  # fmt: skip
+        say(
+            f"[{number}/{len(plan)}] {backend.label} ({mode}), repeat {rep + 1}/{repeats}"
+            f"  (elapsed {time.monotonic() - started:.0f} s)"
+        )
         seed_database(db)
         _flush(target, mode)
         app = AppProcess(server, backend, mode, target, db)
@@ -216,9 +221,15 @@ def run_rest_benchmark(
             app.wait_ready()
             for name in scenarios:
                 scenario = SCENARIOS[name]
-                base = {"index": len(trials), "repeat": rep, "config": backend.label, "mode": mode,
-                        "scenario": name, "concurrency": scenario.connections,
-                        "pipelining": scenario.pipelining}  # fmt: skip
+                base = {
+                    "index": len(trials),
+                    "repeat": rep,
+                    "config": backend.label,
+                    "mode": mode,
+                    "scenario": name,
+                    "concurrency": scenario.connections,
+                    "pipelining": scenario.pipelining,
+                }
                 try:
                     if warmup > 0:
                         run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
@@ -238,17 +249,28 @@ def run_rest_benchmark(
                 trial["server_cpu_s"] = delta(cpu_servers, servers_cpu)
                 trials.append(trial)
                 p50_ms = trial["latency_us"]["p50"] / 1000
-                say(f"    {name:<11} {trial['ops_per_s']:>10,.0f} req/s  p50 {p50_ms:.0f} ms"
-                    f"  non2xx {trial['non2xx']}{'' if trial['valid'] else '  INVALID'}")  # fmt: skip
+                say(
+                    f"    {name:<11} {trial['ops_per_s']:>10,.0f} req/s  p50 {p50_ms:.0f} ms"
+                    f"  non2xx {trial['non2xx']}{'' if trial['valid'] else '  INVALID'}"
+                )
             stats = app.stats()
             for trial in trials:
                 if trial["repeat"] == rep and trial["mode"] == mode and trial["config"] == backend.label:
                     trial["app_counters"] = stats
         except BenchmarkError as exc:
             for name in scenarios:
-                trials.append({"index": len(trials), "repeat": rep, "config": backend.label, "mode": mode,
-                               "scenario": name, "concurrency": SCENARIOS[name].connections,
-                               "status": "failed", "reason": str(exc)})  # fmt: skip
+                trials.append(
+                    {
+                        "index": len(trials),
+                        "repeat": rep,
+                        "config": backend.label,
+                        "mode": mode,
+                        "scenario": name,
+                        "concurrency": SCENARIOS[name].connections,
+                        "status": "failed",
+                        "reason": str(exc),
+                    }
+                )
             say(f"    FAILED: {exc}")
         finally:
             app.stop()
@@ -265,7 +287,13 @@ def run_rest_benchmark(
         "get_single_user_id": user_id,
         **(parameters or {}),
     }
-    record = new_record(experiment, parameters, backends, {**environment(), **target_info}, trials, [])
+    # The app, autocannon and the servers all need CPUs here, so nothing is pinned.
+    pinning = {
+        "enabled": False,
+        "reason": "REST runs share every CPU between app, load generator and servers",
+    }
+    env = {**environment(), **target_info, "pinning": pinning}
+    record = new_record(experiment, parameters, [b.as_dict() for b in backends], env, trials, [])
     record["summary"]["rest"] = rest_comparison(record)
     return record
 
@@ -280,11 +308,15 @@ def rest_comparison(record: dict[str, Any]) -> list[dict[str, Any]]:
             cluster = medians.get((config["label"], "cluster", scenario))
             s = standalone["ops_per_s"]["median"] if standalone else None
             c = cluster["ops_per_s"]["median"] if cluster else None
-            rows.append({
-                "scenario": scenario, "config": config["label"],
-                "standalone_req_s": s, "cluster_req_s": c,
-                "cluster_p50_us": cluster["p50_us"]["median"] if cluster else None,
-                "cluster_p99_us": cluster["p99_us"]["median"] if cluster else None,
-                "drop": 1 - c / s if s and c else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "scenario": scenario,
+                    "config": config["label"],
+                    "standalone_req_s": s,
+                    "cluster_req_s": c,
+                    "cluster_p50_us": cluster["p50_us"]["median"] if cluster else None,
+                    "cluster_p99_us": cluster["p99_us"]["median"] if cluster else None,
+                    "drop": 1 - c / s if s and c else None,
+                }
+            )
     return rows

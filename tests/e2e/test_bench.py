@@ -8,6 +8,7 @@ from rediscluster_opt.bench import runner
 from rediscluster_opt.bench.adapters import ClientConfig, Target
 from rediscluster_opt.bench.report import format_table
 from rediscluster_opt.bench.runner import BenchmarkError, run_benchmark
+from rediscluster_opt.bench.target import server_pids
 from rediscluster_opt.bench.workload import Workload
 from rediscluster_opt.lab.frame import (
     cprofile_frame,
@@ -15,18 +16,20 @@ from rediscluster_opt.lab.frame import (
     load_frame,
     summary_frame,
 )
-from rediscluster_opt.lab.records import load_records, save_record, validate_record
+from rediscluster_opt.results import load_records, save_record, validate_record
 
 SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
 
 
 def test_both_presets_and_every_installed_peer(local_cluster, tmp_path):
-    configs = [ClientConfig.parse(name) for name in
-               ("baseline", "optimized", "redis-py", "coredis", "valkey-glide")]  # fmt: skip
+    configs = [
+        ClientConfig.parse(name) for name in ("baseline", "optimized", "redis-py", "coredis", "valkey-glide")
+    ]
     record = run_benchmark(configs, concurrency=[8], repeats=1, experiment="smoke", **SHORT)
     validate_record(record)
-    assert record["notes"] == [f"{c.label}: {c.client} is not installed; skipped" for c in configs
-                               if not c.available()]  # fmt: skip
+    assert record["notes"] == [
+        f"{c.label}: {c.client} is not installed; skipped" for c in configs if not c.available()
+    ]
     ran = {c.label for c in configs if c.available()}
     assert {(t["config"], t["mode"]) for t in record["trials"]} == {
         (label, mode) for label in ran for mode in ("cluster", "standalone")
@@ -54,21 +57,61 @@ def test_interleaving_and_paired_ratios(local_cluster):
     configs = [ClientConfig.parse("baseline"), ClientConfig.parse("optimized")]
     record = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=2, **SHORT)
     assert [(t["repeat"], t["config"]) for t in record["trials"]] == [
-        (0, "baseline"), (0, "optimized"), (1, "baseline"), (1, "optimized")]  # fmt: skip
+        (0, "baseline"),
+        (0, "optimized"),
+        (1, "baseline"),
+        (1, "optimized"),
+    ]
     (ratio,) = record["summary"]["ratios"]
     by = {(t["repeat"], t["config"]): t["ops_per_s"] for t in record["trials"]}
     pairs = sorted(by[(r, "optimized")] / by[(r, "baseline")] for r in (0, 1))
-    assert ratio["ratio"]["min"] == pytest.approx(pairs[0])
-    assert ratio["ratio"]["max"] == pytest.approx(pairs[1])
+    assert ratio["ratio"]["low"] == pytest.approx(pairs[0])
+    assert ratio["ratio"]["high"] == pytest.approx(pairs[1])
+    assert ratio["ratio"]["method"] == "min-max" and ratio["ratio"]["n"] == 2
+    assert ratio["cpu_ratio"]["n"] == 2
+
+
+def test_client_and_servers_are_pinned_to_disjoint_cpus_and_it_is_recorded(local_cluster):
+    import os
+
+    configs = [ClientConfig.parse("optimized")]
+    record = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=1, **SHORT)
+    pinning = record["environment"]["pinning"]
+    if len(os.sched_getaffinity(0)) < 2:
+        assert pinning == {"enabled": False, "reason": f"only {len(os.sched_getaffinity(0))} CPU available"}
+        return
+    assert pinning["enabled"] and not set(pinning["client_cpus"]) & set(pinning["server_cpus"])
+    assert pinning["servers_pinned"] == 5
+    # the servers got their previous affinity back afterwards
+    pids = server_pids(Target(), "cluster")
+    assert all(os.sched_getaffinity(pid) == os.sched_getaffinity(0) for pid in pids)
+    unpinned = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=1, pin=False, **SHORT)
+    assert unpinned["environment"]["pinning"] == {"enabled": False, "reason": "switched off"}
+
+
+def test_pyspy_writes_a_flame_graph_of_the_measured_window(local_cluster, tmp_path):
+    import shutil
+
+    configs = [ClientConfig.parse("optimized")]
+    record = run_benchmark(
+        configs, modes=["cluster"], concurrency=[4], repeats=1, profile="pyspy", flame_dir=tmp_path, **SHORT
+    )
+    profile = record["trials"][0]["profile"]
+    if profile.get("error"):
+        assert shutil.which("py-spy") is None or "could not sample" in profile["error"]
+        pytest.skip(f"py-spy cannot attach here: {profile['error']}")
+    svg = tmp_path / profile["flamegraph"].rsplit("/", 1)[1]
+    assert svg.exists() and svg.read_text().lstrip().startswith("<?xml")
+    assert "_closed_loop" in svg.read_text()  # the trial's own loop was sampled
 
 
 def test_a_crashing_trial_is_reported_and_the_run_goes_on(local_cluster, monkeypatch):
     real = runner._run_trial_process
 
-    def sabotage(spec, timeout):
+    def sabotage(spec, timeout, cpus=None):
         if spec["config"]["connections_per_node"] == 2:  # make this one trial crash for real
             spec = {**spec, "config": {**spec["config"], "stages": {"writer": "bogus"}}}
-        return real(spec, timeout)
+        return real(spec, timeout, cpus)
 
     monkeypatch.setattr(runner, "_run_trial_process", sabotage)
     configs = [ClientConfig.parse("optimized", connections_per_node=2), ClientConfig.parse("baseline")]
@@ -82,9 +125,15 @@ def test_a_crashing_trial_is_reported_and_the_run_goes_on(local_cluster, monkeyp
 
 
 def test_a_hanging_trial_is_killed_at_its_deadline(local_cluster):
-    spec = {"config": ClientConfig.parse("optimized").__dict__, "target": Target().__dict__,
-            "workload": Workload(key_count=10).as_dict(), "mode": "standalone", "concurrency": 1,
-            "duration": 60, "warmup": 0}  # fmt: skip
+    spec = {
+        "config": ClientConfig.parse("optimized").__dict__,
+        "target": Target().__dict__,
+        "workload": Workload(key_count=10).as_dict(),
+        "mode": "standalone",
+        "concurrency": 1,
+        "duration": 60,
+        "warmup": 0,
+    }
     outcome = runner._run_trial_process(spec, timeout=2)
     assert outcome["status"] == "failed" and "deadline" in outcome["reason"]
 
@@ -97,6 +146,7 @@ def test_profiles_name_the_hot_path(local_cluster, kind):
     if kind == "cprofile":
         frame = cprofile_frame([record])
         assert {"_route", "deliver_many", "data_received"} <= set(frame["function"])
+        assert {"ClusterClient._route", "PooledFutureSubmit.deliver_many"} <= set(frame["qualname"])
         assert frame["own_share"].between(0, 1).all()
     else:
         frame = line_profile_frame([record])
@@ -113,7 +163,7 @@ def test_profiles_name_the_hot_path(local_cluster, kind):
         ({"concurrency": [0]}, "concurrency must be a positive"),
         ({"repeats": 1.5}, "repeats must be a positive integer"),
         ({"modes": ["sharded"]}, "unknown mode"),
-        ({"profile": "perf"}, "unknown profile kind"),
+        ({"profile": "perf"}, "unknown profile kind 'perf'; choose one of cprofile, line, pyspy"),
         ({"target": Target(seeds=("127.0.0.1:1",))}, "unreachable"),
         ({"target": Target(seeds=("127.0.0.1:7100",))}, "not a cluster node"),
     ],

@@ -1,6 +1,9 @@
 """Result records on disk: one JSON file per run, validated against record.schema.json.
 
-results/cluster/<UTC timestamp>_<experiment>.json
+    results/cluster/<UTC timestamp>_<experiment>.json
+
+Paths that point into the repository are kept relative to its root, so a committed
+reference run still finds its records from any clone.
 """
 
 from __future__ import annotations
@@ -12,8 +15,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RESULTS_DIR", "load_record", "load_records", "save_record", "validate_record"]
+__all__ = [
+    "RESULTS_DIR",
+    "ROOT",
+    "load_record",
+    "load_records",
+    "repo_relative",
+    "save_record",
+    "validate_record",
+]
 
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = Path("results/cluster")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -29,7 +41,14 @@ def validate_record(record: dict[str, Any]) -> None:
     jsonschema.validate(record, schema())
 
 
+def repo_relative(path: Path | str) -> str:
+    """`path` relative to the repository root when it lies inside it, else absolute."""
+    absolute = Path(path).resolve()
+    return str(absolute.relative_to(ROOT)) if absolute.is_relative_to(ROOT) else str(absolute)
+
+
 def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Path:
+    record = {k: v for k, v in record.items() if not k.startswith("_")}
     validate_record(record)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -46,8 +65,13 @@ def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Pat
 
 
 def load_record(path: Path | str) -> dict[str, Any]:
-    record = json.loads(Path(path).read_text())
-    record.setdefault("_path", str(path))
+    """A record, with `_path` naming where it was read from. A relative path that does
+    not exist from here is tried from the repository root."""
+    path = Path(path)
+    if not path.is_absolute() and not path.exists() and (ROOT / path).exists():
+        path = ROOT / path
+    record = json.loads(path.read_text())
+    record["_path"] = str(path)
     return record
 
 

@@ -1,0 +1,25 @@
+"""The results layer: records (build, schema, save, load), their summaries and the paired
+statistics every verdict rests on. It sits below `bench`, `rest` and `lab`, which write
+and read records, and imports none of them."""
+
+from .records import RESULTS_DIR, load_record, load_records, repo_relative, save_record, validate_record
+from .stats import Interval, interval, verdict
+from .summary import METRICS, metric_of, new_record, paired_ratio, pairs, summarize
+
+__all__ = [
+    "METRICS",
+    "RESULTS_DIR",
+    "Interval",
+    "interval",
+    "load_record",
+    "load_records",
+    "metric_of",
+    "new_record",
+    "paired_ratio",
+    "pairs",
+    "repo_relative",
+    "save_record",
+    "summarize",
+    "validate_record",
+    "verdict",
+]

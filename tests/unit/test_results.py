@@ -1,0 +1,137 @@
+"""The results layer on synthetic records: pairing, summaries, comparing two runs, and the
+import direction between the layers."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from rediscluster_opt.results import new_record, paired_ratio, pairs, summarize
+from rediscluster_opt.results.compare import compare_runs, format_comparison
+
+PACKAGE = Path(__file__).resolve().parents[2] / "rediscluster_opt"
+
+
+def _trial(index, repeat, config, ops, mode="cluster", cpu=1.0, level=64):
+    return {
+        "index": index,
+        "repeat": repeat,
+        "config": config,
+        "mode": mode,
+        "concurrency": level,
+        "status": "ok",
+        "valid": True,
+        "ops": int(ops * 2),
+        "ops_per_s": ops,
+        "client_cpu_s": cpu,
+        "errors": 0,
+        "wrong": 0,
+        "latency_us": {"p50": 1e6 / ops, "p99": 3e6 / ops},
+    }
+
+
+def _record(values, repeats=None):
+    """values: {config: [ops per repeat]} in cluster mode, CPU 1 s per trial."""
+    trials = [_trial(0, r, c, v) for c, vs in values.items() for r, v in enumerate(vs)]
+    for i, t in enumerate(trials):
+        t["index"] = i
+    configs = [{"client": "ours", "label": c, "loop": "uvloop"} for c in values]
+    params = {"modes": ["cluster"], "concurrency": [64], "duration_s": 1.0, "repeats": repeats or 5}
+    return new_record(
+        "bench", params, configs, {"python": "3.11", "cpu_count": 2, "packages": {}, "git": {}}, trials, []
+    )
+
+
+def test_pairs_are_taken_per_repeat_and_failed_trials_drop_their_pair():
+    record = _record({"a": [100, 110, 120], "b": [200, 200, 300]})
+    assert pairs(record, "b", "a") == [(200, 100), (200, 110), (300, 120)]
+    record["trials"][1]["status"] = "failed"  # a's repeat 1
+    assert pairs(record, "b", "a") == [(200, 100), (300, 120)]
+    found = paired_ratio(record, "b", "a")
+    assert (found.median, found.low, found.high, found.n, found.method) == (2.25, 2.0, 2.5, 2, "min-max")
+
+
+def test_summary_ratios_carry_intervals_for_throughput_and_cpu_per_op():
+    record = _record({"a": [100, 100, 100, 100, 100], "b": [150, 160, 140, 150, 155]})
+    (ratio,) = record["summary"]["ratios"]
+    assert ratio["config"] == "b" and ratio["reference"] == "a"
+    assert ratio["ratio"]["median"] == 1.5 and ratio["ratio"]["method"] == "bootstrap 95%"
+    assert 1.4 <= ratio["ratio"]["low"] <= 1.5 <= ratio["ratio"]["high"] <= 1.6
+    # Same CPU seconds for more operations: the CPU per op ratio is the inverse of throughput.
+    assert ratio["cpu_ratio"]["median"] == pytest.approx(1 / 1.5)
+    row = next(r for r in record["summary"]["rows"] if r["config"] == "b")
+    assert row["ops_per_s"] == {"median": 150, "min": 140, "max": 160, "n": 5}
+
+
+def test_cluster_over_standalone_pairs_the_modes_per_repeat():
+    trials = [
+        _trial(0, r, "a", v, mode=m) for r in range(3) for m, v in (("cluster", 90 + r), ("standalone", 100))
+    ]
+    for i, t in enumerate(trials):
+        t["index"] = i
+    params = {"modes": ["cluster", "standalone"], "concurrency": [64], "duration_s": 1.0, "repeats": 3}
+    record = new_record("x", params, [{"client": "ours", "label": "a"}], {}, trials, [])
+    (row,) = record["summary"]["mode_ratios"]
+    assert row["cluster_over_standalone"]["median"] == pytest.approx(0.91)
+    assert summarize(record) == record["summary"]
+
+
+def test_compare_two_runs_by_their_within_run_ratios():
+    a = {"bench": _record({"base": [100] * 5, "fast": [150, 152, 148, 151, 149]})}
+    b = {"bench": _record({"base": [80] * 5, "fast": [160, 162, 158, 161, 159]})}  # a slower machine
+    rows = compare_runs(a, b)
+    ratio = next(
+        r
+        for r in rows
+        if r["config"] == "fast" and r["metric"] == "ops_per_s" and r["kind"].startswith("ratio")
+    )
+    assert ratio["a"] == 1.5 and ratio["b"] == 2.0 and ratio["state"] == "better"
+    cpu = next(
+        r
+        for r in rows
+        if r["config"] == "fast" and r["metric"] == "cpu_us_per_op" and r["kind"].startswith("ratio")
+    )
+    assert cpu["state"] == "better"  # less CPU per op relative to the reference
+    absolute = next(r for r in rows if r["config"] == "base" and r["metric"] == "ops_per_s")
+    assert absolute["kind"] == "absolute (across runs)" and absolute["state"] == "worse"
+    same = compare_runs(a, a)
+    assert {r["state"] for r in same if r["kind"].startswith("ratio")} == {"inconclusive"}
+    assert "better" in format_comparison(rows)
+
+
+# Which package may import which: a layer never imports from one above it.
+ALLOWED = {
+    "core": set(),
+    "stages": {"core", "errors"},
+    "mux": {"core", "stages", "errors"},
+    "client": {"core", "stages", "mux", "errors"},
+    "results": set(),
+    "bench": {"core", "stages", "mux", "client", "errors", "results", "localcluster"},
+    "rest": {"core", "stages", "mux", "client", "errors", "results", "localcluster", "bench"},
+    "lab": {"core", "stages", "mux", "client", "errors", "results", "localcluster", "bench", "rest"},
+}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            parts = (node.module or "").split(".")
+            # from ..x import y (level 2 inside a package) names the sibling package x
+            if node.level >= 2 and parts[0]:
+                found.add(parts[0])
+            elif node.level >= 2:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+            for name in names:
+                if name and name.startswith("rediscluster_opt."):
+                    found.add(name.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED))
+def test_no_layer_imports_from_a_layer_above_it(layer):
+    for path in (PACKAGE / layer).glob("*.py"):
+        imported = _imported_packages(path) - {layer}
+        assert imported <= ALLOWED[layer], f"{path.name} imports {sorted(imported - ALLOWED[layer])}"
