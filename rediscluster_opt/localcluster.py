@@ -273,25 +273,38 @@ class LocalCluster:
         node_dir.mkdir(parents=True, exist_ok=True)
         args = [
             server,
-            "--port", str(port),
-            "--bind", self.host,
-            "--protected-mode", "yes",
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", str(node_dir),
-            "--daemonize", "yes",
-            "--pidfile", str(node_dir / "redis.pid"),
-            "--logfile", str(node_dir / "redis.log"),
-        ]  # fmt: skip
+            "--port",
+            str(port),
+            "--bind",
+            self.host,
+            "--protected-mode",
+            "yes",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(node_dir),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(node_dir / "redis.pid"),
+            "--logfile",
+            str(node_dir / "redis.log"),
+        ]
         if cluster:
             args += [
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", "nodes.conf",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
                 # A stopped node is marked failed after this long; with full coverage not
                 # required, the other masters keep serving their own slots meanwhile.
-                "--cluster-node-timeout", "5000",
-                "--cluster-require-full-coverage", "no",
-            ]  # fmt: skip
+                "--cluster-node-timeout",
+                "5000",
+                "--cluster-require-full-coverage",
+                "no",
+            ]
         done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
         if done.returncode != 0:
             raise NodeStartError(

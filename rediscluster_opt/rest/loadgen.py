@@ -55,10 +55,20 @@ def ensure_autocannon() -> Path:
             )
     NODE_DIR.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--loglevel=error",
-         f"autocannon@{AUTOCANNON_VERSION}"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            "npm",
+            "install",
+            "--prefix",
+            str(NODE_DIR),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"autocannon@{AUTOCANNON_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise LoadgenError(f"npm install autocannon failed:\n{done.stderr[-2000:]}")
     return package
@@ -81,8 +91,11 @@ def run_scenario(
     try:
         done = subprocess.run(
             ["node", str(SCRIPT), json.dumps(config)],
-            capture_output=True, text=True, env=env, timeout=duration + 120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=duration + 120,
+        )
     except subprocess.TimeoutExpired:
         raise LoadgenError(f"autocannon ({scenario.name}) did not finish in {duration + 120:.0f} s") from None
     if done.returncode != 0:

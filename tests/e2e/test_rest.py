@@ -67,8 +67,11 @@ async def test_cache_aside_miss_then_hit(app):
     status, headers, miss = await call(app, "GET", "/users/5")
     assert status == 200 and headers[b"content-type"] == b"application/json"
     user = orjson.loads(miss)
-    assert user["id"] == 5 and user["email"] == "user5@example.net" and set(user) == {
-        "id", "name", "email", "bio", "createdAt"}  # fmt: skip
+    assert (
+        user["id"] == 5
+        and user["email"] == "user5@example.net"
+        and set(user) == {"id", "name", "email", "bio", "createdAt"}
+    )
     assert 59_000 < ttl_ms(app, "user:5") <= 60_000
     status, _, hit = await call(app, "GET", "/users/5")
     assert status == 200 and hit == miss  # the cached bytes, as they are
@@ -115,8 +118,20 @@ async def test_redis_outage_falls_back_to_sqlite(backend, tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-                               "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -144,8 +159,9 @@ async def test_redis_outage_falls_back_to_sqlite(backend, tmp_path):
 def test_every_scenario_smoke(local_cluster):
     backends = [ClientConfig.parse(b) for b in BACKENDS]
     scenarios = ["get_single", "get_list", "post", "mixed"]
-    record = run_rest_benchmark(backends, modes=["cluster"], scenarios=scenarios, duration=2, warmup=0.5,
-                                progress=None)  # fmt: skip
+    record = run_rest_benchmark(
+        backends, modes=["cluster"], scenarios=scenarios, duration=2, warmup=0.5, progress=None
+    )
     assert len(record["trials"]) == 8
     for trial in record["trials"]:
         assert trial["status"] == "ok", trial.get("reason")

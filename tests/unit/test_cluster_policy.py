@@ -16,12 +16,32 @@ STAGES = [Stages.baseline(), Stages.optimized()]
 
 def shards_for(*nodes_and_ranges):
     """CLUSTER SHARDS reply: (port, start, end) per master."""
-    return encode_reply([
-        [b"slots", [start, end], b"nodes",
-         [[b"id", b"n%d" % port, b"port", port, b"ip", b"127.0.0.1", b"endpoint", b"127.0.0.1",
-           b"role", b"master", b"health", b"online"]]]
-        for port, start, end in nodes_and_ranges
-    ])  # fmt: skip
+    return encode_reply(
+        [
+            [
+                b"slots",
+                [start, end],
+                b"nodes",
+                [
+                    [
+                        b"id",
+                        b"n%d" % port,
+                        b"port",
+                        port,
+                        b"ip",
+                        b"127.0.0.1",
+                        b"endpoint",
+                        b"127.0.0.1",
+                        b"role",
+                        b"master",
+                        b"health",
+                        b"online",
+                    ]
+                ],
+            ]
+            for port, start, end in nodes_and_ranges
+        ]
+    )
 
 
 def serve_all_slots(node):
