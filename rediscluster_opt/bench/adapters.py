@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.address import split_address
 from ..stages import Stages
+from ..validate import check_number
 
 __all__ = ["CLIENTS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
 
@@ -57,8 +58,7 @@ class ClientConfig:
             object.__setattr__(self, "stages", self.stage_set().as_dict())
         elif self.stages:
             raise ValueError(f"stages apply to our client only, not to {self.client}")
-        if not isinstance(self.connections_per_node, int) or self.connections_per_node < 1:
-            raise ValueError(f"connections_per_node must be >= 1, got {self.connections_per_node!r}")
+        check_number("connections_per_node", self.connections_per_node, integer=True)
 
     @classmethod
     def ours(cls, stages: Stages | str = "optimized", **options: Any) -> ClientConfig:

@@ -10,6 +10,8 @@ import random
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+from ..validate import check_number
+
 __all__ = ["KINDS", "Workload"]
 
 KINDS = ("get", "set", "mixed")  # mixed: 80 % GET, 20 % SET, the PRD's bench mix
@@ -26,9 +28,7 @@ class Workload:
         if self.kind not in KINDS:
             raise ValueError(f"unknown workload {self.kind!r}; choose one of: {', '.join(KINDS)}")
         for name in ("value_size", "key_count"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"workload {name} must be a positive integer, got {value!r}")
+            check_number(f"workload {name}", getattr(self, name), integer=True)
 
     def key(self, index: int) -> bytes:
         return f"{self.key_prefix}{index}".encode()

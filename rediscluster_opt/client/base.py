@@ -10,6 +10,7 @@ from ..core.resp import ReplyError
 from ..errors import RedisConnectionError, RedisError, RedisTimeoutError, ResponseError
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
+from ..validate import check_number
 from .commands import Commands
 
 __all__ = ["BaseClient", "command_label", "wrap_failure"]
@@ -48,12 +49,8 @@ class BaseClient(Commands):
         """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
         `connections_per_node`: multiplexed connections per node, picked round-robin;
         timeouts in seconds."""
-        for name, value in (
-            ("connect_timeout", connect_timeout),
-            ("command_timeout", command_timeout),
-        ):
-            if not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        check_number("connect_timeout", connect_timeout, unit="seconds")
+        check_number("command_timeout", command_timeout, unit="seconds")
         self.stages = stages if stages is not None else Stages.optimized()
         if not isinstance(self.stages, Stages):
             raise ValueError(f"stages must be a Stages value, got {type(self.stages).__name__}")

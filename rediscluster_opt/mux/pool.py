@@ -8,6 +8,7 @@ import asyncio
 from types import SimpleNamespace
 
 from ..errors import RedisConnectionError
+from ..validate import check_number
 from .multiplexer import Multiplexer
 
 __all__ = ["MultiplexPool"]
@@ -22,8 +23,7 @@ class MultiplexPool:
         connect_timeout: float,
         command_timeout: float,
     ) -> None:
-        if not isinstance(connections_per_node, int) or connections_per_node < 1:
-            raise ValueError(f"connections_per_node must be a positive integer, got {connections_per_node!r}")
+        check_number("connections_per_node", connections_per_node, integer=True)
         self._impl = impl
         self._per_node = connections_per_node
         self._connect_timeout = connect_timeout

@@ -1,0 +1,29 @@
+"""The one check for user-given numbers, so every entry point words its errors the same
+way: "<name> must be a positive integer, got 2.5". A leaf module: imports nothing."""
+
+from __future__ import annotations
+
+__all__ = ["check_number"]
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    integer: bool = False,
+    allow_zero: bool = False,
+    error: type[Exception] = ValueError,
+    unit: str = "",
+) -> float:
+    """`value` if it is a number (an int when `integer`; never a bool) above zero, or at
+    zero when `allow_zero`; otherwise `error` naming `name`, the rule and the value."""
+    kind = "integer" if integer else "number"
+    rule = f"must be a {kind} >= 0" if allow_zero else f"must be a positive {kind}"
+    if unit:
+        rule += f" of {unit}"
+    accepted = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise error(f"{name} {rule}, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise error(f"{name} {rule}, got {value!r}")
+    return value
