@@ -15,7 +15,7 @@ test:
 
 experiments:
 	@scripts/bootstrap.sh lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/python -m rediscluster_opt.lab.main --mode $(MODE) $(EXPERIMENTS_ARGS)
+	@scripts/with-cluster.sh $(VENV)/bin/rcopt experiments --mode $(MODE) $(EXPERIMENTS_ARGS)
 
 rest-bench:
 	@scripts/bootstrap.sh lab,peers
@@ -39,4 +39,5 @@ cluster-status:
 
 lint:
 	@scripts/bootstrap.sh dev
-	$(VENV)/bin/ruff check rediscluster_opt tests
+	$(VENV)/bin/ruff check rediscluster_opt tests experiments
+	$(VENV)/bin/ruff format --check rediscluster_opt tests experiments

@@ -1,4 +1,5 @@
-"""The `rcopt` command: local cluster control and the client benchmark."""
+"""The `rcopt` command: the local cluster, the benchmarks, the main job, reports and run
+comparisons. `python -m rediscluster_opt` is the same command."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def _bench_command(args: argparse.Namespace) -> int:
     from .bench.report import format_table
     from .bench.runner import run_benchmark
     from .bench.workload import Workload
-    from .lab.records import save_record
+    from .results import save_record
 
     configs = [
         ClientConfig.parse(spec, loop=args.loop, connections_per_node=args.connections_per_node)
@@ -92,6 +93,8 @@ def _bench_command(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         repeats=args.repeats,
         profile=args.profile,
+        flame_dir=args.flame_dir if args.profile == "pyspy" else None,
+        pin=not args.no_pin,
     )
     path = save_record(record, args.results_dir)
     print()
@@ -103,8 +106,8 @@ def _bench_command(args: argparse.Namespace) -> int:
 def _rest_command(args: argparse.Namespace) -> int:
     from .bench.adapters import ClientConfig, Target
     from .bench.report import format_table
-    from .lab.records import save_record
     from .rest.runner import run_rest_benchmark
+    from .results import save_record
 
     record = run_rest_benchmark(
         [ClientConfig.parse(spec) for spec in args.backends],
@@ -127,14 +130,48 @@ def _rest_command(args: argparse.Namespace) -> int:
 
 
 def format_rest_comparison(record: dict) -> str:
-    lines = [f"{'scenario':<11} {'backend':<24} {'standalone':>11} {'cluster':>11} {'drop':>7}"]
-    for row in record["summary"]["rest"]:
-        s, c, drop = row["standalone_req_s"], row["cluster_req_s"], row["drop"]
-        lines.append(
-            f"{row['scenario']:<11} {row['config']:<24} {f'{s:,.0f}' if s else '-':>11} "
-            f"{f'{c:,.0f}' if c else '-':>11} {f'{drop:.1%}' if drop is not None else '-':>7}"
-        )
-    return "\n".join(lines)
+    from .results.tables import table
+
+    def req(value: float | None) -> str:
+        return f"{value:,.0f}" if value else "-"
+
+    rows = [
+        [row["scenario"], row["config"], req(row["standalone_req_s"]), req(row["cluster_req_s"]),
+         f"{row['drop']:.1%}" if row["drop"] is not None else "-"]
+        for row in record["summary"]["rest"]
+    ]  # fmt: skip
+    return table(["scenario", "backend", "standalone", "cluster", "drop"], rows)
+
+
+def _experiments_command(args: argparse.Namespace) -> int:
+    from .lab.main import ROOT, publish_reference, run_notebooks
+
+    run_dir = run_notebooks(args.mode, only=args.only)
+    print(f"\nexperiments: done. Summary: {ROOT / 'results' / 'summary.md'}")
+    print(f"experiments: executed notebooks and figures: {run_dir}")
+    print(f"experiments: records: {ROOT / 'results' / 'cluster'}")
+    if args.reference:
+        print(f"experiments: reference published: {publish_reference(run_dir, ROOT / 'results', args.mode)}")
+    return 0
+
+
+def _report_command(args: argparse.Namespace) -> int:
+    from .bench.report import compact_table, format_table
+    from .results import load_record
+
+    record = load_record(args.record)
+    print(compact_table(record) if args.compact else format_table(record, markdown=args.markdown))
+    return 0
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    from .results.compare import compare_runs, format_comparison, load_run
+
+    rows = compare_runs(load_run(args.run_a), load_run(args.run_b))
+    if not args.absolute:
+        rows = [r for r in rows if not r["kind"].startswith("absolute")]
+    print(format_comparison(rows))
+    return 0
 
 
 def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> None:
@@ -193,7 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--keys", type=int, default=10_000)
     add("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     add("--connections-per-node", type=int, default=1)
-    add("--profile", choices=["cprofile", "line"], default=None)
+    add(
+        "--profile",
+        choices=["cprofile", "line", "pyspy"],
+        default=None,
+        help="pyspy: flame graph SVG per trial",
+    )
+    add("--flame-dir", type=Path, default=Path("results/flames"), help="where --profile pyspy writes SVGs")
+    add("--no-pin", action="store_true", help="do not pin the client and the servers to disjoint CPUs")
     _add_target_and_output(bench, experiment="bench")
     bench.set_defaults(handler=_bench_command)
 
@@ -223,6 +267,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_and_output(rest, experiment="rest")
     rest.set_defaults(handler=_rest_command)
+
+    from .lab.parameters import modes
+
+    experiments = commands.add_parser(
+        "experiments", help="the main job: every story notebook, then summary.md"
+    )
+    experiments.add_argument(
+        "--mode", choices=list(modes()), default="default", help="run lengths (modes.json)"
+    )
+    experiments.add_argument("--only", nargs="*", help="run only these stories, e.g. US-002 US-003")
+    experiments.add_argument(
+        "--reference", action="store_true", help="also publish the run to results/reference/"
+    )
+    experiments.set_defaults(handler=_experiments_command)
+
+    report = commands.add_parser("report", help="print a result record's tables")
+    report.add_argument("record", type=Path, help="a record file, e.g. results/cluster/<stamp>_bench.json")
+    report.add_argument(
+        "--compact", action="store_true", help="one row per client and mode (the README's table)"
+    )
+    report.add_argument("--markdown", action="store_true", help="Markdown tables")
+    report.set_defaults(handler=_report_command)
+
+    compare = commands.add_parser("compare", help="compare two runs: within-run ratios, B / A with intervals")
+    compare.add_argument("run_a", type=Path, help="a record file or a run folder (e.g. results/reference)")
+    compare.add_argument("run_b", type=Path, help="a record file or a run folder (e.g. results/runs/<stamp>)")
+    compare.add_argument(
+        "--absolute", action="store_true", help="also compare absolute medians across the runs"
+    )
+    compare.set_defaults(handler=_compare_command)
     return parser
 
 
@@ -230,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (LocalClusterError, ValueError, OSError) as exc:
+    except (LocalClusterError, ValueError, OSError) as exc:  # FileNotFoundError names the path
         print(f"rcopt: error: {exc}", file=sys.stderr)
         return 2
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import new_record
+from ..validate import check_number
 from .adapters import ClientConfig, Target
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
@@ -33,13 +34,6 @@ __all__ = ["BenchmarkError", "PROFILES", "run_benchmark"]
 
 MODES = ("cluster", "standalone")
 PROFILES = ("cprofile", "line", "pyspy")
-
-
-def _positive(name: str, value: object, kind: type = float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise BenchmarkError(f"{name} must be a positive number, got {value!r}")
-    if kind is int and not isinstance(value, int):
-        raise BenchmarkError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _run_trial_process(
@@ -95,11 +89,10 @@ def _check_options(
     if not configs:
         raise BenchmarkError("give at least one client configuration")
     for level in levels:
-        _positive("concurrency", level, int)
-    _positive("duration", duration)
-    _positive("repeats", repeats, int)
-    if isinstance(warmup, bool) or not isinstance(warmup, (int, float)) or warmup < 0:
-        raise BenchmarkError(f"warmup must be a number >= 0, got {warmup!r}")
+        check_number("concurrency", level, integer=True, error=BenchmarkError)
+    check_number("duration", duration, error=BenchmarkError)
+    check_number("repeats", repeats, integer=True, error=BenchmarkError)
+    check_number("warmup", warmup, allow_zero=True, error=BenchmarkError)
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise BenchmarkError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")

@@ -5,16 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .records import RESULTS_DIR, load_records
+from ..results import RESULTS_DIR, load_records
 
 __all__ = ["cprofile_frame", "line_profile_frame", "load_frame", "summary_frame", "trials_frame"]
 
 TRIAL_COLUMNS = [
-    "experiment", "created", "commit", "config", "mode", "concurrency", "repeat", "status",
-    "valid", "ops_per_s", "p50_us", "p90_us", "p99_us", "p99.9_us", "max_us", "errors",
-    "client_cpu_us_per_op", "server_cpu_s", "writes_per_command", "commands_per_write",
-    "reads_per_command", "event_loop", "path",
-]  # fmt: skip
+    "experiment",
+    "created",
+    "commit",
+    "config",
+    "mode",
+    "concurrency",
+    "repeat",
+    "status",
+    "valid",
+    "ops_per_s",
+    "p50_us",
+    "p90_us",
+    "p99_us",
+    "p99.9_us",
+    "max_us",
+    "errors",
+    "client_cpu_us_per_op",
+    "server_cpu_s",
+    "writes_per_command",
+    "commands_per_write",
+    "reads_per_command",
+    "event_loop",
+    "path",
+]
 
 
 def _trial_row(record: dict[str, Any], trial: dict[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,14 @@
-"""`make experiments`: run every story notebook with papermill, in order, then write
-results/summary.md.
+"""The main job (`make experiments`, `rcopt experiments`): run every story notebook with
+papermill, in order, then write results/summary.md.
 
-    python -m rediscluster_opt.lab.main --mode quick|default|full [--reference]
-
-Executed notebooks and their PNG figures go to results/runs/<UTC timestamp>/; records to
-results/cluster/. `--reference` also copies the run's summary and figures to
-results/reference/, the committed reference run.
+Executed notebooks and their figures go to results/runs/<UTC timestamp>/; records to
+results/cluster/. `--reference` also publishes the run to results/reference/, the committed
+reference: executed notebooks, figures, the story records (with links rewritten to their
+new place) and a summary whose header names the machine, versions and commit.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -18,20 +16,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "modes", "run_notebooks", "write_summary_md"]
+from ..results import load_record, repo_relative
+from ..results.tables import table
+from .parameters import modes
+
+__all__ = ["ROOT", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def modes() -> dict[str, dict[str, Any]]:
-    data = json.loads((ROOT / "experiments" / "modes.json").read_text())
-    return {name: values for name, values in data.items() if not name.startswith("_")}
-
-
 def run_notebooks(
-    mode: str, *, notebooks: Path = ROOT / "notebooks", results: Path = ROOT / "results",
-    only: list[str] | None = None, extra: dict[str, Any] | None = None,
-) -> Path:  # fmt: skip
+    mode: str,
+    *,
+    notebooks: Path = ROOT / "notebooks",
+    results: Path = ROOT / "results",
+    only: list[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Execute the notebooks; returns the run folder. Raises SystemExit(1) on a failing
     notebook after saying which cell failed and where the partial notebook is."""
     import logging
@@ -43,12 +44,20 @@ def run_notebooks(
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("papermill").setLevel(logging.INFO)
 
+    if mode not in modes():
+        raise SystemExit(f"experiments: unknown mode {mode!r}; choose one of: {', '.join(modes())}")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = results / "runs" / stamp
     figures = run_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    parameters = {**modes()[mode], **(extra or {}),
-                  "results_dir": str(results / "cluster"), "figures_dir": str(figures)}  # fmt: skip
+    # Folders are handed over repository-relative where they can be, so an executed
+    # notebook does not carry this machine's paths.
+    parameters = {
+        **modes()[mode],
+        **(extra or {}),
+        "results_dir": repo_relative(results / "cluster"),
+        "figures_dir": repo_relative(figures),
+    }
     books = sorted(notebooks.glob("US-*.ipynb"))
     if only:
         books = [b for b in books if any(b.name.startswith(o) for o in only)]
@@ -59,97 +68,176 @@ def run_notebooks(
         output = run_dir / book.name
         try:
             papermill.execute_notebook(
-                str(book), str(output), parameters=parameters, cwd=str(notebooks),
-                log_output=True, progress_bar=False, kernel_name="python3",
-            )  # fmt: skip
+                str(book),
+                str(output),
+                parameters=parameters,
+                cwd=str(notebooks),
+                log_output=True,
+                progress_bar=False,
+                kernel_name="python3",
+            )
         except PapermillExecutionError as exc:
-            print(f"\nexperiments: {book.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"\nexperiments: {book.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
+                file=sys.stderr,
+            )
             print(f"experiments: the partially executed notebook is {output}", file=sys.stderr)
             raise SystemExit(1) from None
     write_summary_md(run_dir, results / "summary.md", mode)
     return run_dir
 
 
-def _table(rows: list[list[str]], header: list[str]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in rows
-    ]
-
-
 def _num(value: Any, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _spread(row: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
+    """'median [min–max]' from a summary row's flattened statistics."""
+    median, low, high = (row.get(f"{key}_{s}") for s in ("median", "min", "max"))
+    if median is None:
+        return "-"
+    return f"{fmt.format(median)} [{fmt.format(low)}–{fmt.format(high)}]"
+
+
+def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
+    """The machine, versions and commit the run was measured on, from its records."""
+    found = (load_record(p) for s in summaries for p in s["records"] if _exists(p))
+    record = next((r for r in found if "environment" in r), None)
+    if record is None:
+        return []
+    env = record["environment"]
+    packages = ", ".join(f"{k} {v}" for k, v in env.get("packages", {}).items() if v)
+    pinning = env.get("pinning") or {}
+    pin = (
+        f"client on CPU {pinning['client_cpus']}, servers on {pinning['server_cpus']}"
+        if pinning.get("enabled")
+        else f"none ({pinning.get('reason', 'not recorded')})"
+    )
+    git = env.get("git") or {}
+    return [
+        f"- run: `{run_dir.name}`, records created from {record['created']}",
+        f"- commit: `{git.get('commit')}`{' (with uncommitted changes)' if git.get('dirty') else ''}",
+        f"- machine: {env.get('cpu_model') or '?'}, {env.get('cpu_count')} CPUs; pinning: {pin}",
+        f"- Python {env.get('python')} ({env.get('implementation')}), redis-server {env.get('redis_server')}",
+        f"- packages: {packages}",
+        "",
+    ]
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists() or (ROOT / path).exists()
+
+
+def _rest_table(rows: list[dict[str, Any]]) -> str:
+    def ms(us: float | None) -> str:
+        return _num(us and us / 1000, "{:.1f}")
+
+    def req(row: dict[str, Any], mode: str) -> str:
+        median, low, high = (row.get(f"{mode}_req_s{end}") for end in ("", "_min", "_max"))
+        if median is None or low is None:
+            return _num(median)
+        return f"{median:,.0f} [{low:,.0f}–{high:,.0f}]"
+
+    header = ["scenario", "backend", "standalone req/s", "cluster req/s", "cluster p50 ms", "cluster p99 ms"]
+    body = [
+        [r["scenario"], r["config"], req(r, "standalone"), req(r, "cluster"), ms(r["cluster_p50_us"]),
+         ms(r["cluster_p99_us"]), _num(r["drop"], "{:.1%}")]
+        for r in rows
+    ]  # fmt: skip
+    return table([*header, "standalone->cluster drop"], body, markdown=True)
+
+
+def _client_table(rows: list[dict[str, Any]]) -> str:
+    header = ["client", "mode", "C", "ops/s", "p50 µs", "p99 µs", "CPU µs/op"]
+    body = [
+        [r["config"], r["mode"], str(r["concurrency"]), _spread(r, "ops_per_s"), _spread(r, "p50_us"),
+         _spread(r, "p99_us"), _spread(r, "cpu_us_per_op", "{:.1f}")]
+        for r in rows
+    ]  # fmt: skip
+    return table(header, body, markdown=True)
+
+
 def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
-    """results/summary.md: a line per story with its headline, then the final tables,
-    with links to the figures (relative to the summary's folder)."""
+    """summary.md: the machine header, a line per story with its lead verdict, every
+    criterion with its interval and A/A control, then the final tables with min–max."""
     summaries = [json.loads(p.read_text()) for p in sorted((run_dir / "figures").glob("*.summary.json"))]
     figures_dir = run_dir / "figures"
-    link_base = (
+    base = (
         figures_dir.relative_to(target.parent) if figures_dir.is_relative_to(target.parent) else figures_dir
     )
-    lines = [
-        f"# Experiment summary ({mode} mode, {run_dir.name})",
-        "",
-        "Each line: the story's headline figure and how many of its acceptance criteria the measured "
-        "figures meet. Ratios compare configurations measured in the same run.",
+    lines = [f"# Experiment summary ({mode} mode, {run_dir.name})", "", *_header(summaries, run_dir)]
+    lines += [
+        "A verdict is a paired ratio (one pair per interleaved repeat) with its 95 % interval "
+        "(bootstrap; min–max below 5 pairs), judged against the threshold widened by the A/A "
+        "control (the same configuration run as two arms): **met** when the whole interval "
+        "clears it, **NOT met** when the whole interval misses it, **inconclusive** otherwise.",
         "",
     ]
     for s in summaries:
-        figures = ", ".join(f"[{f.split('_', 1)[1][:-4]}]({link_base / f})" for f in s["figures"])
+        figures = ", ".join(f"[{f.split('_', 1)[1].rsplit('.', 1)[0]}]({base / f})" for f in s["figures"])
         lines.append(f"- **{s['story']} {s['title']}**: {s['headline']}. Figures: {figures}")
+    for s in summaries:
+        lines += ["", f"## {s['story']} {s['title']}", "", s.get("paragraph", ""), ""]
+        if s["acceptance"]:
+            lines.append(
+                table(
+                    ["criterion", "source", "needs", "measured [interval]", "A/A", "verdict"],
+                    [
+                        [a["criterion"], a["source"], f"{a['comparison']} {a['threshold']:g}", a["measured"],
+                         a["aa"] or "-", a["verdict"]]
+                        for a in s["acceptance"]
+                    ],
+                    markdown=True,
+                )
+            )  # fmt: skip
+        if s.get("recorded"):
+            lines += ["", "Recorded (no threshold):", ""]
+            lines += [f"- {r['item']}: {r['measured']}" for r in s["recorded"]]
+        lines += ["", "Records: " + ", ".join(f"`{p}`" for p in s["records"])]
     final = next((s for s in summaries if s["story"] == "US-008"), None)
     if final:
-        lines += ["", "## REST benchmark (US-008)", ""]
-        lines += _table(
-            [[r["scenario"], r["config"], _num(r["standalone_req_s"]), _num(r["cluster_req_s"]),
-              _num(r["cluster_p50_us"] and r["cluster_p50_us"] / 1000, "{:.1f}"),
-              _num(r["cluster_p99_us"] and r["cluster_p99_us"] / 1000, "{:.1f}"), _num(r["drop"], "{:.1%}")]
-             for r in final.get("rest_table", [])],
-            ["scenario", "backend", "standalone req/s", "cluster req/s", "cluster p50 ms", "cluster p99 ms",
-             "standalone->cluster drop"],
-        )  # fmt: skip
-        lines += ["", "## Client benchmark (US-008)", ""]
-        lines += _table(
-            [[r["config"], r["mode"], str(r["concurrency"]), _num(r["ops_per_s"]), _num(r["p50_us"]),
-              _num(r["p99_us"])] for r in final.get("client_table", [])],
-            ["client", "mode", "C", "ops/s (median)", "p50 µs", "p99 µs"],
-        )  # fmt: skip
-        lines += ["", "## US-008 acceptance", ""]
-        lines += [f"- {'met' if a['met'] else 'NOT met'}: {a['criterion']}: {a['measured']}"
-                  for a in final["acceptance"]]  # fmt: skip
+        lines += [
+            "",
+            "## REST benchmark (US-008), median [min–max] over the repeats",
+            "",
+            _rest_table(final.get("rest_table", [])),
+        ]
+        lines += ["", "## Client benchmark (US-008), median [min–max]", ""]
+        lines.append(_client_table(final.get("client_table", [])))
     target.write_text("\n".join(lines) + "\n")
     return target
 
 
 def publish_reference(run_dir: Path, results: Path, mode: str) -> Path:
-    """Copy a run's figures and summary to results/reference/ (committed). Only the
-    figures folder is replaced: records kept beside it (benchmark runs) stay."""
+    """Copy a run to results/reference/ (committed): executed notebooks, figures, and the
+    records its summaries name, with every link rewritten to the copy. Earlier reference
+    notebooks, figures and records are replaced; other files there are kept."""
     reference = results / "reference"
-    if (reference / "figures").exists():
-        shutil.rmtree(reference / "figures")
-    (reference / "figures").mkdir(parents=True)
+    for folder in ("figures", "notebooks", "records"):
+        if (reference / folder).exists():
+            shutil.rmtree(reference / folder)
+        (reference / folder).mkdir(parents=True)
+    for notebook in run_dir.glob("*.ipynb"):
+        shutil.copy2(notebook, reference / "notebooks" / notebook.name)
+    moved: dict[str, str] = {}
+    for summary_path in (run_dir / "figures").glob("*.summary.json"):
+        for path in json.loads(summary_path.read_text())["records"]:
+            source = Path(path) if Path(path).exists() else ROOT / path
+            moved[path] = repo_relative(reference / "records" / source.name)
+            shutil.copy2(source, reference / "records" / source.name)
     for figure in (run_dir / "figures").iterdir():
-        shutil.copy2(figure, reference / "figures" / figure.name)
+        if figure.is_file():
+            shutil.copy2(figure, reference / "figures" / figure.name)
+    for summary_path in (reference / "figures").glob("*.summary.json"):
+        data = json.loads(summary_path.read_text())
+        data["records"] = [moved.get(p, p) for p in data["records"]]
+        summary_path.write_text(json.dumps(data, indent=1))
+    for record_path in (reference / "records").glob("*.json"):
+        record = json.loads(record_path.read_text())
+        links = (record.get("extra") or {}).get("records")
+        if links:
+            for kind, path in links.items():
+                if path:
+                    links[kind] = repo_relative(reference / "records" / Path(path).name)
+            record_path.write_text(json.dumps(record, indent=1, default=str))
     return write_summary_md(reference, reference / "summary.md", mode)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rediscluster_opt.lab.main", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--mode", choices=list(modes()), default="default")
-    parser.add_argument("--only", nargs="*", help="run only these stories, e.g. US-002 US-003")
-    parser.add_argument("--reference", action="store_true", help="also publish to results/reference/")
-    args = parser.parse_args(argv)
-    run_dir = run_notebooks(args.mode, only=args.only)
-    print(f"\nexperiments: done. Summary: {ROOT / 'results' / 'summary.md'}")
-    print(f"experiments: executed notebooks and figures: {run_dir}")
-    print(f"experiments: records: {ROOT / 'results' / 'cluster'}")
-    if args.reference:
-        print(f"experiments: reference published: {publish_reference(run_dir, ROOT / 'results', args.mode)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,122 +1,220 @@
-"""Micro-benchmarks of single stage functions: ns per call, with repeats.
+"""Micro-benchmarks of single stage variants (the cases of `lab.perfcases`), three ways:
 
-Each figure is the median (with min and max) of `repeats` timeit runs of an auto-ranged
-number of calls; per-call timer overhead is not subtracted, and is the same for every
-variant. Run these in a quiet process: they are fast but sensitive to noise.
+- `wall_times`: pyperf in worker processes (calibration, warm-ups), ns per call as mean ±
+  std and a bootstrap interval of the median; Welch's t-test between two variants.
+- `instruction_counts`: valgrind's cachegrind, instructions per call. Deterministic, so a
+  verdict on them does not depend on the machine's noise. Skipped, with the reason, where
+  valgrind cannot run.
+- `hot_path_checks`: in-process and exact: bytes allocated at the peak (transient
+  allocations included) and lock operations per call.
+
+Plus `allocations_per_pending_command` for the submit stage (what a waiting command holds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import statistics
-import timeit
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..core.resp import ReplyError, encode_command
-from ..core.topology import SlotRange, Topology
+from ..bench.sync import run_sync
+from ..core.resp import encode_command
+from ..results import interval
 from ..stages import REGISTRY
+from .perfcases import CASES
 
 __all__ = [
     "allocations_per_pending_command",
-    "redirect_check_costs",
-    "slot_hash_costs",
-    "slot_map_costs",
-    "submit_cycle_costs",
-    "time_per_call",
+    "hot_path_checks",
+    "instruction_counts",
+    "significance",
+    "wall_times",
 ]
 
-
-def time_per_call(function: Callable[[], Any], repeats: int = 5, budget: float = 0.2) -> dict[str, float]:
-    """ns per call: median, min and max over `repeats` timed runs of about `budget`
-    seconds each."""
-    timer = timeit.Timer(function)
-    one = max(timer.timeit(1), 1e-7)
-    number = max(1, int(budget / one))
-    samples = [t / number * 1e9 for t in timer.repeat(repeat=repeats, number=number)]
-    return {"ns_median": statistics.median(samples), "ns_min": min(samples), "ns_max": max(samples)}
+# pyperf settings: a smoke run only proves the pipeline; the default gives 3 x 3 values.
+PYPERF_OPTIONS = {
+    True: ["-p", "2", "-n", "2", "-w", "1", "--min-time", "0.01"],
+    False: ["-p", "3", "-n", "3", "-w", "1", "--min-time", "0.05"],
+}
+_CASE_MODULE = [sys.executable, "-m", "rediscluster_opt.lab.perfcases"]
 
 
-def slot_hash_costs(
-    key_lengths: tuple[int, ...] = (8, 16, 64, 256, 512), repeats: int = 5, budget: float = 0.2
-) -> list[dict]:
+def _describe(name: str) -> dict[str, str]:
+    case = CASES[name]
+    return {"case": name, "stage": case.stage, "variant": case.variant, "param": case.param}
+
+
+def wall_times(names: Sequence[str], smoke: bool = False) -> list[dict[str, Any]]:
+    """ns per call for each case, measured by pyperf (one worker process per value set)."""
+    import pyperf
+
+    with tempfile.TemporaryDirectory(prefix="rcopt-pyperf-") as folder:
+        output = os.path.join(folder, "suite.json")
+        command = [*_CASE_MODULE, "--cases", ",".join(names), "-o", output, "-q", *PYPERF_OPTIONS[smoke]]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"pyperf run failed ({done.returncode}): {done.stderr[-1500:]}")
+        suite = pyperf.BenchmarkSuite.load(output)
     rows = []
-    for length in key_lengths:
-        key = (b"user:%d:" % length * length)[:length]
-        for name, slot_of in REGISTRY["slot_hash"].items():
-            cost = time_per_call(lambda f=slot_of, k=key: f(k), repeats, budget)
-            rows.append({"variant": name, "key_bytes": length, **cost})
+    for bench in suite.get_benchmarks():
+        values = [v * 1e9 for v in bench.get_values()]
+        spread = interval(values)
+        rows.append(
+            {
+                **_describe(bench.get_name()),
+                "ns_mean": bench.mean() * 1e9,
+                "ns_std": bench.stdev() * 1e9 if len(values) > 1 else 0.0,
+                "ns": spread.as_dict() if spread else None,
+                "values_ns": values,
+            }
+        )
     return rows
 
 
-def _five_masters() -> Topology:
-    bounds = [0, 3277, 6554, 9831, 13108, 16384]
-    return Topology(tuple(SlotRange(a, b - 1, f"127.0.0.1:{7000 + i}") for i, (a, b) in
-                          enumerate(zip(bounds, bounds[1:], strict=False))))  # fmt: skip
+def significance(a: Sequence[float], b: Sequence[float]) -> float | None:
+    """Two-sided p-value of Welch's t-test between two samples (None below 2 each)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    from scipy import stats
+
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
-def slot_map_costs(repeats: int = 5, budget: float = 0.2) -> list[dict]:
-    """Lookup cost for a slot at the start, middle and end of the range list (the
-    range scan is linear; the flat table is not)."""
-    rows = []
-    for name, cls in REGISTRY["slot_map"].items():
-        lookup = cls(_five_masters()).lookup
-        for slot in (0, 8000, 16383):
-            cost = time_per_call(lambda f=lookup, s=slot: f(s), repeats, budget)
-            rows.append({"variant": name, "slot": slot, **cost})
-    return rows
+def valgrind_problem() -> str | None:
+    """Why cachegrind cannot run here, or None when it can."""
+    if shutil.which("valgrind") is None:
+        return "valgrind is not installed (Debian package valgrind; the bootstrap installs it as root)"
+    probe = subprocess.run(
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", "true"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode != 0:
+        return f"valgrind cannot run here: {probe.stderr.strip()[-200:]}"
+    return None
 
 
-def redirect_check_costs(repeats: int = 5, budget: float = 0.2) -> list[dict]:
-    replies = {
-        "bulk 200 B": b"x" * 200,
-        "nil": None,
-        "integer": 42,
-        "OK": b"OK",
-        "error (not a redirect)": ReplyError("WRONGTYPE Operation against a key"),
-        "MOVED": ReplyError("MOVED 3999 127.0.0.1:7001"),
-    }
-    return [
-        {"variant": name, "reply": kind, **time_per_call(lambda c=check, r=reply: c(r), repeats, budget)}
-        for name, check in REGISTRY["redirect"].items()
-        for kind, reply in replies.items()
+def _instructions(name: str, calls: int) -> int:
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        *_CASE_MODULE,
+        "--count",
+        name,
+        "--calls",
+        str(calls),
     ]
+    # A fixed hash seed keeps dict and set layouts, and so the count, the same every run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    for line in done.stderr.splitlines():
+        if "I   refs:" in line or "I refs:" in line:
+            return int(line.split(":", 1)[1].strip().replace(",", ""))
+    raise RuntimeError(f"cachegrind gave no instruction count for {name}: {done.stderr[-800:]}")
 
 
-def _fresh_loop_run(factory: Callable[[], Any]) -> Any:
-    from ..bench.runner import run_sync
+def instruction_counts(names: Sequence[str], calls: int = 20_000) -> dict[str, Any]:
+    """{"rows": instructions per call per case} or {"rows": [], "skipped": reason}. Each
+    case runs twice under cachegrind, with `calls` calls and with none; the difference
+    divided by `calls` is its cost, start-up and set-up excluded."""
+    problem = valgrind_problem()
+    if problem:
+        return {"rows": [], "skipped": problem}
+    jobs = [(name, n) for name in names for n in (0, calls)]
+    with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job), jobs), strict=True))
+    rows = [
+        {
+            **_describe(name),
+            "instructions_per_call": (counts[(name, calls)] - counts[(name, 0)]) / calls,
+            "calls": calls,
+        }
+        for name in names
+    ]
+    return {"rows": rows, "skipped": None}
 
-    return run_sync(factory)
+
+_LOCK_CALLS = ("acquire", "release", "__enter__", "__exit__", "locked")
 
 
-def submit_cycle_costs(cycles: int = 5_000, repeats: int = 5) -> list[dict]:
-    """ns for one submit -> deliver -> await cycle of each submit variant, with a writer
-    that drops the bytes (no I/O), so only the stage's own machinery is timed. Every
-    variant's waiter is wrapped the same way and given one loop pass before its reply,
-    since the baseline's coroutine only enqueues itself once it runs."""
+def _lock_operations(work: Any, calls: int) -> int:
+    """C-level lock methods called while running `work` `calls` times (sys.setprofile
+    sees every call into a builtin method, `lock.__exit__` of a `with` block included)."""
+    seen = [0]
 
-    async def measure(cls: Any) -> list[float]:
-        loop = asyncio.get_running_loop()
-        submit = cls(loop, lambda payload: None, 5.0)
-        payload = encode_command((b"GET", b"k"))
-        samples = []
-        for _ in range(repeats):
-            started = loop.time()
-            for _ in range(cycles):
-                waiter = asyncio.ensure_future(submit.call(payload))
-                await asyncio.sleep(0)
-                submit.deliver_one(b"v")
-                await waiter
-            samples.append((loop.time() - started) / cycles * 1e9)
-        return samples
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call" and "lock" in type(getattr(arg, "__self__", None)).__name__.lower():
+            if getattr(arg, "__name__", "") in _LOCK_CALLS:
+                seen[0] += 1
 
+    sys.setprofile(hook)
+    try:
+        for _ in range(calls):
+            work()
+    finally:
+        sys.setprofile(None)
+    return seen[0]
+
+
+def _peak_allocation(work: Any, calls: int) -> tuple[int, float]:
+    """(bytes allocated at the peak above the start, blocks still held per call) over
+    `calls` calls, after one warm-up call. A call that allocates anything, even a
+    temporary freed at once, raises the peak."""
+    work()
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        repeat = itertools.repeat(None, calls)  # made before the peak is reset: not counted
+        start, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in repeat:
+            work()
+        _, peak = tracemalloc.get_traced_memory()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    held = sum(s.count_diff for s in after.compare_to(before, "filename") if "tracemalloc" not in str(s))
+    return max(0, peak - start), held / calls
+
+
+def hot_path_checks(names: Sequence[str], calls: int = 1000) -> list[dict[str, Any]]:
+    """Per synchronous case: peak bytes allocated during `calls` calls and lock
+    operations per call. Exact counts, not timings. The harness itself (calling an empty
+    function the same way) is measured too and subtracted."""
+    harness_peak, harness_held = _peak_allocation(lambda: None, calls)
     rows = []
-    for name, cls in REGISTRY["submit"].items():
-        samples = _fresh_loop_run(lambda c=cls: measure(c))
-        rows.append({"variant": name, "ns_median": statistics.median(samples),
-                     "ns_min": min(samples), "ns_max": max(samples)})  # fmt: skip
+    for name in names:
+        case = CASES[name]
+        if case.asynchronous:
+            continue
+        work = case.make()
+        peak, held = _peak_allocation(work, calls)
+        peak, held = max(0, peak - harness_peak), max(0.0, held - harness_held)
+        locks = _lock_operations(work, calls)
+        rows.append(
+            {
+                **_describe(name),
+                "calls": calls,
+                "peak_bytes_allocated": peak,
+                "blocks_held_per_call": held,
+                "lock_operations_per_call": locks / calls,
+            }
+        )
     return rows
 
 
@@ -128,30 +226,33 @@ def allocations_per_pending_command(pending: int = 2000) -> list[dict]:
         loop = asyncio.get_running_loop()
         submit = cls(loop, lambda payload: None, 60.0)
         payload = encode_command((b"GET", b"k"))
+
+        def start_all() -> list:
+            waiters = [submit.call(payload) for _ in range(pending)]
+            return [asyncio.ensure_future(w) if asyncio.iscoroutine(w) else w for w in waiters]
+
         # Warm the free lists and pools the variant uses, then count what one more
         # round of pending commands holds.
         for _ in range(2):
-            waiters = [submit.call(payload) for _ in range(pending)]
-            waiters = [asyncio.ensure_future(w) if asyncio.iscoroutine(w) else w for w in waiters]
+            waiters = start_all()
             await asyncio.sleep(0)
             submit.deliver_many([b"v"] * pending)
             await asyncio.gather(*waiters)
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
-        waiters = [submit.call(payload) for _ in range(pending)]
-        waiters = [asyncio.ensure_future(w) if asyncio.iscoroutine(w) else w for w in waiters]
+        waiters = start_all()
         await asyncio.sleep(0)
         after = tracemalloc.take_snapshot()
         tracemalloc.stop()
         stats = after.compare_to(before, "filename")
-        blocks = sum(s.count_diff for s in stats)
-        size = sum(s.size_diff for s in stats)
         submit.deliver_many([b"v"] * pending)
         await asyncio.gather(*waiters)
-        return {"blocks_per_command": blocks / pending, "bytes_per_command": size / pending}
+        return {
+            "blocks_per_command": sum(s.count_diff for s in stats) / pending,
+            "bytes_per_command": sum(s.size_diff for s in stats) / pending,
+        }
 
     return [
-        {"variant": name, **_fresh_loop_run(lambda c=cls: measure(c))}
-        for name, cls in REGISTRY["submit"].items()
+        {"variant": name, **run_sync(lambda c=cls: measure(c))} for name, cls in REGISTRY["submit"].items()
     ]

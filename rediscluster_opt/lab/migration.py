@@ -42,9 +42,15 @@ def move_slot(slot: int, source: str, target: str, masters: list[str], pause: fl
 
 
 async def migrate_under_load(
-    seeds: list[str], stages: Stages, *, workers: int = 16, keys: int = 120, pause: float = 0.02,
-    after: float = 0.3, tag: str = "migrate",
-) -> dict[str, Any]:  # fmt: skip
+    seeds: list[str],
+    stages: Stages,
+    *,
+    workers: int = 16,
+    keys: int = 120,
+    pause: float = 0.02,
+    after: float = 0.3,
+    tag: str = "migrate",
+) -> dict[str, Any]:
     """Concurrent GET/SET callers on one slot while it moves to another master and back.
     Every reply is checked. Returns the figures: operations, wrong answers, errors,
     ASK/MOVED seen, and the time from the end of the move until the client routes the
@@ -81,8 +87,26 @@ async def migrate_under_load(
                     tally["errors"] += 1
                 i += 1
 
+        origin = time.monotonic()
+        timeline: list[dict[str, float]] = []
+
+        async def sample() -> None:  # cumulative counts every 50 ms, for the timeline figure
+            while running:
+                timeline.append(
+                    {
+                        "t_s": time.monotonic() - origin,
+                        "ops": tally["ops"],
+                        "errors": tally["errors"],
+                        "ask": client.counters["ask"],
+                        "moved": client.counters["moved"],
+                    }
+                )
+                await asyncio.sleep(0.05)
+
         tasks = [asyncio.ensure_future(caller(n)) for n in range(workers)]
+        sampler = asyncio.ensure_future(sample())
         await asyncio.sleep(0.2)
+        move_started = time.monotonic() - origin
         moved = await asyncio.to_thread(move_slot, slot, source, target, masters, pause)
         done_at = time.monotonic()
         recovered_at = None
@@ -95,7 +119,7 @@ async def migrate_under_load(
             if recovered_at is not None and time.monotonic() - done_at >= after:
                 break
         running = False
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, sampler)
         for start in range(0, len(written), 1000):  # leave the slot as we found it
             await client.delete(*written[start : start + 1000])
         await asyncio.to_thread(move_slot, slot, target, source, masters)  # put it back
@@ -107,6 +131,9 @@ async def migrate_under_load(
             "refreshes": client.counters["refreshes"],
             "recover_ms": (recovered_at - done_at) * 1000 if recovered_at else None,
             "slot": slot,
+            "move_started_s": move_started,
+            "move_ended_s": done_at - origin,
+            "timeline": timeline,
             "source": source,
             "target": target,
         }

@@ -1,65 +1,180 @@
-"""What the story notebooks call: run a story, then tables and figures from its records.
-Figures are drawn from DataFrames built from the saved records, and written as PNG into
-the notebook's `figures_dir`."""
+"""What the story notebooks call: run a story (or reload its latest record), then tables,
+figures and a verdict paragraph from its records. Figures are drawn from DataFrames built
+from the saved records and written as PNG into the notebook's `figures_dir`."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+from ..results import repo_relative
 from . import plots
+from .criteria import headline, tally
 from .frame import cprofile_frame, line_profile_frame, summary_frame, trials_frame
 from .parameters import Parameters, check_parameters
-from .stories import STORIES, StoryRun, run_story
+from .stories import AA, STORIES, StoryRun, headline_level, load_story_run, run_story
 
 __all__ = [
-    "acceptance_table", "check_parameters", "cprofile_table", "headline", "latency_figure",
-    "line_figure", "line_table", "micro_table", "profile_figure", "rest_table", "run_story",
-    "summary_table", "throughput_figure", "write_summary",
-]  # fmt: skip
+    "acceptance_table",
+    "check_parameters",
+    "cprofile_table",
+    "flamegraphs",
+    "headline_text",
+    "latency_figure",
+    "line_figure",
+    "line_table",
+    "micro_table",
+    "profile_figure",
+    "recorded_table",
+    "rest_table",
+    "roles_table",
+    "run",
+    "story_figures",
+    "summary_table",
+    "throughput_figure",
+    "verdict_figure",
+    "verdict_paragraph",
+    "write_summary",
+]
+
+_CATEGORY = {
+    "cumulative before": "before",
+    "baseline": "before",
+    "cumulative after": "after",
+    "optimized": "after",
+    AA: "A/A",
+    "REST A/A": "A/A",
+    "isolated": "isolated",
+}
+_PEERS = ("redis-py", "coredis", "valkey-glide")
 
 
-def _save(ax: Any, params: Parameters, run: StoryRun, name: str) -> Path:
+def run(story_id: str, params: Parameters) -> StoryRun:
+    """Measure the story, or with rerun=False reload its latest saved record."""
+    return run_story(story_id, params) if params.rerun else load_story_run(story_id, params)
+
+
+def _categories(run: StoryRun) -> dict[str, str]:
+    """config label -> colour role; the first role named for a label wins (a config that
+    is both "cumulative before" and "baseline" is drawn as before)."""
+    out: dict[str, str] = {}
+    for role, label in run.roles.items():
+        out.setdefault(label, _CATEGORY.get(role, "variant"))
+    for label in _PEERS:
+        out.setdefault(label, "peer")
+    return out
+
+
+def _workload(run: StoryRun) -> str:
+    p = run.record["parameters"]
+    work = p.get("workload", {})
+    keys = work.get("key_count", 0)
+    keys_text = f"{keys / 1000:g}k" if keys >= 1000 else str(keys)
+    levels = ",".join(str(c) for c in p["concurrency"])
+    return (
+        f"{'/'.join(p['modes'])}, C={levels}, {keys_text} keys, {work.get('value_size')} B, "
+        f"{p['duration_s']:g} s x {p['repeats']}"
+    )
+
+
+def _save(fig: Any, params: Parameters, run: StoryRun, name: str) -> Path:
     folder = Path(params.figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}_{name}.png"
-    ax.figure.savefig(path, dpi=90)
+    fig.savefig(path, dpi=plots.DPI)
     return path
 
 
+def roles_table(run: StoryRun):
+    """Which configuration plays which role (the A/A twin is "before" run twice)."""
+    import pandas as pd
+
+    configs = {c["label"]: c for c in run.record["configurations"]}
+    rows = []
+    for role, label in run.roles.items():
+        config = configs.get(label, {})
+        stages = config.get("stages") or {}
+        rows.append(
+            {
+                "role": role,
+                "configuration": label,
+                "client": config.get("client", "ours"),
+                "stages": ", ".join(f"{k}={v}" for k, v in stages.items()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def summary_table(run: StoryRun):
-    """Median ops/s with min/max, p50/p99 and CPU per op, per configuration."""
+    """Median ops/s with min/max, p50/p99 and CPU per op, per configuration and cell."""
     return summary_frame(trials_frame([run.record]))
 
 
 def throughput_figure(run: StoryRun, params: Parameters) -> Path:
-    trials = trials_frame([run.record])
-    hue = "concurrency" if trials["concurrency"].nunique() > 1 else "mode"
-    ax = plots.throughput(trials, by="config", hue=hue, title=f"{run.story.id}: throughput ({hue})")
-    return _save(ax, params, run, "throughput")
+    fig = plots.bars_by_role(
+        trials_frame([run.record]),
+        _categories(run),
+        title=f"{run.story.id}: throughput and CPU per op ({_workload(run)})",
+    )
+    return _save(fig, params, run, "throughput")
 
 
 def latency_figure(run: StoryRun, params: Parameters) -> Path:
-    trials = trials_frame([run.record])
-    ax = plots.latency_percentiles(trials, by="config", title=f"{run.story.id}: latency percentiles")
-    return _save(ax, params, run, "latency")
+    fig = plots.latency_percentiles(
+        trials_frame([run.record]), title=f"{run.story.id}: latency ({_workload(run)})"
+    )
+    return _save(fig, params, run, "latency")
+
+
+def verdict_figure(run: StoryRun, params: Parameters) -> Path:
+    fig = plots.verdicts(run.acceptance, title=f"{run.story.id}: verdicts with intervals ({_workload(run)})")
+    return _save(fig, params, run, "verdicts")
+
+
+def _profile_ops(run: StoryRun) -> dict[tuple[str, int], float]:
+    return {
+        (t["config"], t["repeat"]): t["ops"]
+        for t in (run.profile_record or {}).get("trials", [])
+        if (t.get("profile") or {}).get("kind") == "cprofile" and t.get("ops")
+    }
 
 
 def cprofile_table(run: StoryRun, top: int = 10):
-    """Top cost centres by own time per profiled configuration."""
+    """Top cost centres by own time per profiled configuration, with ns per operation."""
     frame = cprofile_frame([run.profile_record]) if run.profile_record else None
     if frame is None or frame.empty:
         return frame
-    columns = ["config", "rank", "function", "location", "calls", "own_s", "own_share", "cum_s"]
-    return frame[frame["rank"] <= top][columns]
+    ops = _profile_ops(run)
+    frame["own_ns_per_op"] = [
+        r.own_s / ops[(r.config, r.repeat)] * 1e9 if ops.get((r.config, r.repeat)) else None
+        for r in frame.itertuples()
+    ]
+    columns = [
+        "config",
+        "repeat",
+        "rank",
+        "qualname",
+        "location",
+        "calls",
+        "own_ns_per_op",
+        "own_share",
+        "cum_s",
+    ]
+    return frame[frame["rank"] <= top][[c for c in columns if c in frame]]
 
 
 def profile_figure(run: StoryRun, params: Parameters) -> Path:
-    ax = plots.profile_shares(
-        cprofile_frame([run.profile_record]), title=f"{run.story.id}: cProfile own time"
+    frame = cprofile_frame([run.profile_record]) if run.profile_record else None
+    import pandas as pd
+
+    fig = plots.profile_costs(
+        frame if frame is not None else pd.DataFrame(),
+        _profile_ops(run),
+        title=f"{run.story.id}: cProfile own time per operation",
     )
-    return _save(ax, params, run, "profile")
+    return _save(fig, params, run, "profile")
 
 
 def line_table(run: StoryRun, top: int = 15):
@@ -72,15 +187,57 @@ def line_table(run: StoryRun, top: int = 15):
 
 
 def line_figure(run: StoryRun, params: Parameters) -> Path:
-    ax = plots.line_profile_bars(line_profile_frame([run.profile_record]),
-                                 title=f"{run.story.id}: top lines (line_profiler)")  # fmt: skip
-    return _save(ax, params, run, "lines")
+    fig = plots.line_profile_bars(
+        line_profile_frame([run.profile_record]) if run.profile_record else _empty(),
+        title=f"{run.story.id}: top lines (line_profiler)",
+    )
+    return _save(fig, params, run, "lines")
 
 
-def micro_table(run: StoryRun, name: str):
+def _empty():
     import pandas as pd
 
-    return pd.DataFrame(run.record["extra"]["micro"][name])
+    return pd.DataFrame()
+
+
+def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
+    """The py-spy flame graphs (SVG) of the profiled configurations, copied next to the
+    figures; prints why where py-spy could not attach."""
+    out = []
+    folder = Path(params.figures_dir)
+    for trial in (run.profile_record or {}).get("trials", []):
+        profile = trial.get("profile") or {}
+        if profile.get("kind") != "pyspy":
+            continue
+        if not profile.get("flamegraph") or not Path(profile["flamegraph"]).exists():
+            print(f"no flame graph for {trial['config']}: {profile.get('error', 'file missing')}")
+            continue
+        safe = "".join(ch if ch.isalnum() else "-" for ch in trial["config"]).strip("-")
+        target = folder / f"{run.story.id}_flame_{safe}.svg"
+        if Path(profile["flamegraph"]).resolve() != target.resolve():
+            shutil.copyfile(profile["flamegraph"], target)
+        out.append(target)
+    if not out and params.flamegraphs:
+        print("no flame graphs in this run (py-spy missing or could not attach; see the messages above)")
+    return out
+
+
+def micro_table(run: StoryRun, name: str = "wall"):
+    """Micro-benchmark rows: 'wall' (pyperf ns), 'instructions' (cachegrind), 'hot_path'
+    (allocation and lock checks) or 'allocations' (US-003)."""
+    import pandas as pd
+
+    data = run.extra.get("micro", {}).get(name)
+    if name == "instructions":
+        if data and data.get("skipped"):
+            print(f"instruction counts skipped: {data['skipped']}")
+        data = (data or {}).get("rows")
+    frame = pd.DataFrame(data or [])
+    if name == "wall" and not frame.empty:
+        frame["ns_median"] = [r["median"] if r else None for r in frame["ns"]]
+        frame["ns_interval"] = [f"[{r['low']:.0f}–{r['high']:.0f}]" if r else "" for r in frame["ns"]]
+        frame = frame.drop(columns=["ns", "values_ns"])
+    return frame
 
 
 def rest_table(run: StoryRun):
@@ -92,47 +249,135 @@ def rest_table(run: StoryRun):
     return pd.DataFrame(run.rest_record["summary"]["rest"])
 
 
+def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
+    """The figures only some stories have (declared in `Story.figures`)."""
+    out = []
+    micro = run.extra.get("micro", {})
+    for name in run.story.figures:
+        if name == "slot_hash_ns" and micro.get("wall"):
+            fig = plots.slot_hash_ns(
+                [r for r in micro["wall"] if r["ns"]], title=f"{run.story.id}: slot hash cost"
+            )
+        elif name == "blocks_per_command" and micro.get("allocations"):
+            fig = plots.blocks_per_command(
+                micro["allocations"], title=f"{run.story.id}: memory per pending command"
+            )
+        elif name == "writes_per_command":
+            fig = plots.writes_per_command(
+                trials_frame([run.record]),
+                _categories(run),
+                title=f"{run.story.id}: socket writes per command ({_workload(run)})",
+            )
+        elif name == "migration_timeline" and run.extra.get("migration"):
+            fig = plots.migration_timeline(
+                run.extra["migration"], title=f"{run.story.id}: live slot migration"
+            )
+        elif name == "rest_bars" and run.rest_record is not None:
+            fig = plots.rest_bars(run.rest_record["summary"]["rest"], title=f"{run.story.id}: REST scenarios")
+        else:
+            continue
+        out.append(_save(fig, params, run, name))
+    return out
+
+
 def acceptance_table(run: StoryRun):
-    """Each criterion with its measured figure and met / not met (never hard-coded)."""
+    """Each criterion: threshold, source, effect with interval, the A/A control beside it,
+    and the verdict (met / NOT met / inconclusive / not measured)."""
     import pandas as pd
 
-    frame = pd.DataFrame(run.acceptance, columns=["criterion", "measured", "met"])
-    frame["result"] = frame["met"].map({True: "met", False: "NOT met"})
-    return frame[["criterion", "measured", "result"]]
-
-
-def headline(run: StoryRun) -> str:
-    """One line for results/summary.md."""
-    rows = run.acceptance
-    met = sum(1 for r in rows if r["met"])
-    leads = [
-        r for r in rows if "after / before" in r["criterion"] or "optimized / baseline" in r["criterion"]
+    rows = [
+        {
+            "criterion": r["criterion"],
+            "source": r["source"],
+            "needs": f"{r['comparison']} {r['threshold']:g}",
+            "measured": r["measured"],
+            "A/A": r["aa"],
+            "verdict": r["verdict"],
+        }
+        for r in run.acceptance
     ]
-    lead = (leads or rows or [None])[0]
-    figure = f"{lead['criterion']}: {lead['measured']}" if lead else "no criteria"
-    return f"{figure} ({met}/{len(rows)} criteria met)"
+    return pd.DataFrame(rows, columns=["criterion", "source", "needs", "measured", "A/A", "verdict"])
+
+
+def recorded_table(run: StoryRun):
+    """Figures the story records without a threshold (never counted as met)."""
+    import pandas as pd
+
+    return pd.DataFrame(run.recorded, columns=["item", "measured"])
+
+
+def _lead_text(run: StoryRun) -> str:
+    lead = headline(run.acceptance)
+    if lead is None:
+        aa = run.measured.get("throughput.aa")
+        base = run.measured.get("ops.cluster")
+        if base is None:
+            return "no headline figure"
+        return f"baseline cluster ops/s {base.text('{:,.0f}')}" + (f", A/A {aa.text()}" if aa else "")
+    text = f"{lead['criterion']}: {lead['verdict']}, {lead['measured']}"
+    return text + (f" vs A/A {lead['aa']}" if lead["aa"] else "")
+
+
+def headline_text(run: StoryRun) -> str:
+    """One line for results/summary.md: the lead verdict with its interval, then the tally."""
+    counts = tally(run.acceptance)
+    parts = [f"{n} {state}" for state, n in counts.items() if n]
+    return f"{_lead_text(run)} ({', '.join(parts) or 'no criteria'})"
+
+
+def verdict_paragraph(run: StoryRun) -> str:
+    """A paragraph generated from the data: what was compared, the lead verdict against its
+    noise floor, which metric was steadier, and how every criterion came out."""
+    rows = run.acceptance
+    counts = tally(rows)
+    level = run.record["parameters"]["concurrency"]
+    lines = [f"**{run.story.id} verdict** ({_workload(run)}; verdicts read at C={headline_level(level)})."]
+    lines.append(f"Lead: {_lead_text(run)}.")
+    lead = headline(rows)
+    if lead is not None and sum(1 for r in rows if r["headline"] and r["control"]) >= 2:
+        lines.append(
+            f"The lead is the {lead['metric'].split('.')[0]} verdict: its A/A control was the narrowest "
+            f"(relative width) on this machine, so it is the steadier metric here."
+        )
+    lines.append(", ".join(f"{n} {state}" for state, n in counts.items()) + ".")
+    for state in ("NOT met", "inconclusive", "not measured"):
+        named = [r["criterion"] for r in rows if r["verdict"] == state]
+        if named:
+            lines.append(f"{state}: " + "; ".join(named) + ".")
+    return " ".join(lines)
 
 
 def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Path:
-    """The story's headline, criteria and files, for the main job's summary.md."""
+    """The story's headline, verdicts, recorded figures and files, for summary.md."""
     folder = Path(params.figures_dir)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}.summary.json"
     data = {
         "story": run.story.id,
         "title": STORIES[run.story.id].title,
-        "headline": headline(run),
+        "headline": headline_text(run),
+        "paragraph": verdict_paragraph(run),
+        "tally": tally(run.acceptance),
         "acceptance": run.acceptance,
-        "figures": [str(Path(f).name) for f in figures],
-        "records": [str(p) for p in (run.path, run.profile_path, run.rest_path) if p],
+        "recorded": run.recorded,
+        "figures": [Path(f).name for f in figures],
+        "records": [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path) if p],
     }
     if run.rest_record is not None:
         data["rest_table"] = run.rest_record["summary"]["rest"]
     if run.story.id == "US-008":
         data["client_table"] = [
-            {**row, "ops_per_s": row["ops_per_s"]["median"], "p50_us": row["p50_us"]["median"],
-             "p99_us": row["p99_us"]["median"]}
+            {
+                "config": row["config"],
+                "mode": row["mode"],
+                "concurrency": row["concurrency"],
+                **{
+                    f"{k}_{stat}": row[k][stat]
+                    for k in ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op")
+                    for stat in ("median", "min", "max")
+                },
+            }
             for row in run.record["summary"]["rows"]
-        ]  # fmt: skip
+        ]
     path.write_text(json.dumps(data, indent=1, default=str))
     return path

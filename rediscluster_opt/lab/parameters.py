@@ -1,17 +1,44 @@
 """Notebook parameters: one validated value, so a bad papermill `-p` fails at once with a
-message naming the parameter, before any trial starts."""
+message naming the parameter, before any trial starts.
+
+Defaults come from the 'default' run mode in `modes.json`, the one file that says how long
+each mode runs; relative result folders are taken from the repository root.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
+from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..bench.adapters import CLIENTS
 from ..core.address import parse_address
+from ..validate import check_number
 
-__all__ = ["NotebookParameterError", "Parameters", "check_parameters"]
+__all__ = ["NotebookParameterError", "Parameters", "check_parameters", "modes"]
 
 PEERS = tuple(c for c in CLIENTS if c != "ours")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@cache
+def _modes_file() -> dict[str, dict[str, Any]]:
+    data = json.loads(resources.files(__package__).joinpath("modes.json").read_text())
+    return {name: values for name, values in data.items() if not name.startswith("_")}
+
+
+def modes() -> dict[str, dict[str, Any]]:
+    """Run mode -> every parameter's value (a mode's own values over the default mode's)."""
+    table = _modes_file()
+    return {name: {**table["default"], **values} for name, values in table.items()}
+
+
+def _default(name: str) -> Any:
+    value = _modes_file()["default"][name]
+    return tuple(value) if isinstance(value, list) else value
 
 
 class NotebookParameterError(ValueError):
@@ -20,22 +47,32 @@ class NotebookParameterError(ValueError):
 
 @dataclass(frozen=True)
 class Parameters:
-    seeds: tuple[str, ...] = ("127.0.0.1:7000",)  # an existing cluster's seeds work too
-    standalone: str | None = "127.0.0.1:7100"
-    duration: float = 3.0  # measured seconds per client-benchmark trial
-    warmup: float = 1.0
-    repeats: int = 3  # interleaved repeats of every trial
-    concurrency: tuple[int, ...] = (64,)
-    connections: tuple[int, ...] = (1, 2, 4)  # US-004's connections-per-node sweep
-    value_size: int = 200
-    key_count: int = 10_000
-    peers: tuple[str, ...] = PEERS
-    rest_duration: float = 10.0  # seconds per REST scenario
-    rest_warmup: float = 2.0
-    micro_repeats: int = 5
-    smoke: bool = False  # smallest possible run: checks the notebook, not the numbers
-    results_dir: str = "results/cluster"
-    figures_dir: str = "results/figures"
+    seeds: tuple[str, ...] = _default("seeds")  # the local cluster, or an existing cluster's seeds
+    standalone: str | None = _default("standalone")
+    duration: float = _default("duration")  # measured seconds per client-benchmark trial
+    warmup: float = _default("warmup")
+    repeats: int = _default("repeats")  # interleaved repeats of every trial (pairs per comparison)
+    concurrency: tuple[int, ...] = _default("concurrency")
+    connections: tuple[int, ...] = _default("connections")  # US-004's connections-per-node sweep
+    value_size: int = _default("value_size")
+    key_count: int = _default("key_count")
+    peers: tuple[str, ...] = _default("peers")
+    rest_duration: float = _default("rest_duration")  # seconds per REST scenario
+    rest_warmup: float = _default("rest_warmup")
+    rest_repeats: int = _default("rest_repeats")
+    smoke: bool = _default("smoke")  # smallest possible run: checks the notebook, not the numbers
+    pin: bool = _default("pin")  # client and servers on disjoint CPUs
+    flamegraphs: bool = _default("flamegraphs")  # py-spy flame graphs of before and after
+    cachegrind: bool = _default("cachegrind")  # instruction counts of the stage micro-benchmarks
+    rerun: bool = _default("rerun")  # False: redraw from the latest saved record, measure nothing
+    results_dir: str = _default("results_dir")
+    figures_dir: str = _default("figures_dir")
+
+    def __post_init__(self) -> None:
+        for name in ("results_dir", "figures_dir"):
+            path = Path(getattr(self, name))
+            if not path.is_absolute():
+                object.__setattr__(self, name, str(ROOT / path))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,25 +82,64 @@ def _fail(name: str, problem: str, value: object) -> NotebookParameterError:
     return NotebookParameterError(f"invalid notebook parameter {name!r}: {problem}, got {value!r}")
 
 
-def _positive_number(name: str, value: object, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(name, "must be a number", value)
-    if value < 0 or (value == 0 and not allow_zero):
-        raise _fail(name, "must be positive" if not allow_zero else "must be >= 0", value)
-    return float(value)
+def _number(name: str, value: object, integer: bool = False, allow_zero: bool = False) -> Any:
+    try:
+        checked = check_number(f"{name!r}:", value, integer=integer, allow_zero=allow_zero)
+    except ValueError as exc:
+        raise NotebookParameterError(f"invalid notebook parameter {exc}") from None
+    return checked if integer else float(checked)
 
 
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(name, "must be a positive integer", value)
+def _list(name: str, value: object, item: Any) -> tuple:
+    items = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise _fail(name, "must be a non-empty list", value)
+    return tuple(item(x) for x in items)
+
+
+def _address(name: str, value: object) -> str:
+    try:
+        return parse_address(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise _fail(name, str(exc), value) from None
+
+
+def _peer(name: str, value: object) -> str:
+    if value not in PEERS:
+        raise _fail(name, f"must be a list drawn from {', '.join(PEERS)}", value)
+    return value  # type: ignore[return-value]
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(name, "must be True or False", value)
     return value
 
 
-def _int_list(name: str, value: object) -> tuple[int, ...]:
-    items = [value] if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(items, (list, tuple)) or not items:
-        raise _fail(name, "must be a non-empty list of positive integers", value)
-    return tuple(_positive_int(name, item) for item in items)
+def _folder(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(name, "must be a folder path", value)
+    return value
+
+
+_CHECKS = {
+    "seeds": lambda n, v: _list(n, v, lambda x: _address(n, x)),
+    "standalone": lambda n, v: None if v in (None, "") else _address(n, v),
+    "duration": _number,
+    "rest_duration": _number,
+    "warmup": lambda n, v: _number(n, v, allow_zero=True),
+    "rest_warmup": lambda n, v: _number(n, v, allow_zero=True),
+    **{
+        k: (lambda n, v: _number(n, v, integer=True))
+        for k in ("repeats", "rest_repeats", "value_size", "key_count")
+    },
+    "concurrency": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
+    "connections": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
+    "peers": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _peer(n, x)),
+    **{k: _flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
+    "results_dir": _folder,
+    "figures_dir": _folder,
+}
 
 
 def check_parameters(**values: Any) -> Parameters:
@@ -74,40 +150,4 @@ def check_parameters(**values: Any) -> Parameters:
         raise NotebookParameterError(
             f"unknown notebook parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    checked: dict[str, Any] = {}
-    for name, value in values.items():
-        if name == "seeds":
-            seeds = [value] if isinstance(value, str) else value
-            if not isinstance(seeds, (list, tuple)) or not seeds:
-                raise _fail(name, "must be a list of 'host:port' strings", value)
-            try:
-                checked[name] = tuple(parse_address(s) for s in seeds)
-            except ValueError as exc:
-                raise _fail(name, str(exc), value) from None
-        elif name == "standalone":
-            try:
-                checked[name] = None if value in (None, "") else parse_address(value)
-            except ValueError as exc:
-                raise _fail(name, str(exc), value) from None
-        elif name in ("duration", "rest_duration"):
-            checked[name] = _positive_number(name, value)
-        elif name in ("warmup", "rest_warmup"):
-            checked[name] = _positive_number(name, value, allow_zero=True)
-        elif name in ("repeats", "value_size", "key_count", "micro_repeats"):
-            checked[name] = _positive_int(name, value)
-        elif name in ("concurrency", "connections"):
-            checked[name] = _int_list(name, value)
-        elif name == "peers":
-            peers = [value] if isinstance(value, str) else value
-            if not isinstance(peers, (list, tuple)) or any(p not in PEERS for p in peers):
-                raise _fail(name, f"must be a list drawn from {', '.join(PEERS)}", value)
-            checked[name] = tuple(peers)
-        elif name == "smoke":
-            if not isinstance(value, bool):
-                raise _fail(name, "must be True or False", value)
-            checked[name] = value
-        else:  # results_dir, figures_dir
-            if not isinstance(value, str) or not value:
-                raise _fail(name, "must be a folder path", value)
-            checked[name] = value
-    return Parameters(**checked)
+    return Parameters(**{name: _CHECKS[name](name, value) for name, value in values.items()})

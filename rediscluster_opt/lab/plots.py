@@ -1,104 +1,326 @@
-"""matplotlib figures drawn straight from the frames of `lab.frame`."""
+"""matplotlib figures drawn from the frames of `lab.frame` and from story data.
+
+Every figure that shows trials keeps modes and concurrencies apart (one panel per cell),
+colours bars by role, and names its workload in the title.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["before_after", "latency_percentiles", "line_profile_bars", "profile_shares", "throughput"]
+__all__ = [
+    "ROLE_COLOURS",
+    "bars_by_role",
+    "blocks_per_command",
+    "latency_percentiles",
+    "line_profile_bars",
+    "migration_timeline",
+    "profile_costs",
+    "rest_bars",
+    "slot_hash_ns",
+    "verdicts",
+    "writes_per_command",
+]
+
+ROLE_COLOURS = {
+    "before": "#8c8c8c",
+    "A/A": "#c7c7c7",
+    "after": "#1f77b4",
+    "isolated": "#9ecae1",
+    "variant": "#ff7f0e",
+    "peer": "#2ca02c",
+}
+DPI = 150
 
 
-def _axes(ax: Any, figsize: tuple[float, float] = (8, 4)) -> Any:
-    if ax is not None:
-        return ax
+def _wrap(text: str, width: int = 90) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width)
+
+
+def _figure(rows: int, columns: int, width: float = 4.6, height: float = 3.6) -> tuple[Any, Any]:
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=figsize, constrained_layout=True)[1]
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(max(6.0, width * columns), height * rows),
+        squeeze=False,
+        constrained_layout=True,
+        dpi=DPI,
+    )
+    return fig, axes
 
 
-def throughput(trials: Any, *, by: str = "config", hue: str = "mode", ax: Any = None, title: str = "") -> Any:
-    """Median ops/s per `by` (bars, one group per `hue`), whiskers from min to max, every
-    trial as a dot."""
+def _cells(trials: Any) -> list[tuple[str, int]]:
+    good = trials[(trials["status"] == "ok") & trials["valid"]]
+    return list(dict.fromkeys(zip(good["mode"], good["concurrency"], strict=True)))
+
+
+def bars_by_role(
+    trials: Any,
+    roles: dict[str, str],
+    *,
+    metrics: tuple[str, ...] = ("ops_per_s", "client_cpu_us_per_op"),
+    title: str = "",
+) -> Any:
+    """One row per metric, one panel per (mode, concurrency): the median per configuration
+    as a bar coloured by its role, whiskers from min to max, every trial as a dot."""
     import numpy as np
 
-    ax = _axes(ax)
     good = trials[(trials["status"] == "ok") & trials["valid"]]
-    groups = list(dict.fromkeys(good[by]))
-    hues = list(dict.fromkeys(good[hue]))
-    width = 0.8 / max(1, len(hues))
-    for h_index, h in enumerate(hues):
-        subset = good[good[hue] == h]
-        stats = subset.groupby(by)["ops_per_s"].agg(["median", "min", "max"]).reindex(groups)
-        x = np.arange(len(groups)) + h_index * width
-        ax.bar(x, stats["median"], width, label=str(h), alpha=0.8)
-        ax.errorbar(x, stats["median"], yerr=[stats["median"] - stats["min"], stats["max"] - stats["median"]],
-                    fmt="none", ecolor="black", capsize=3)  # fmt: skip
-        for i, g in enumerate(groups):
-            points = subset[subset[by] == g]["ops_per_s"]
-            ax.scatter([x[i]] * len(points), points, s=8, color="black", zorder=3)
-    ax.set_xticks(np.arange(len(groups)) + width * (len(hues) - 1) / 2)
-    ax.set_xticklabels(groups, rotation=20, ha="right")
-    ax.set_ylabel("ops/s (median, min-max)")
-    ax.set_title(title or "Throughput")
-    ax.legend(title=hue)
-    return ax
+    cells = _cells(trials)
+    fig, axes = _figure(len(metrics), max(1, len(cells)), width=max(4.6, 0.9 * good["config"].nunique()))
+    labels = {
+        "ops_per_s": "ops/s (median, min-max)",
+        "client_cpu_us_per_op": "client CPU µs/op (lower is better)",
+    }
+    for row, metric in enumerate(metrics):
+        for column, (mode, level) in enumerate(cells):
+            ax = axes[row][column]
+            cell = good[(good["mode"] == mode) & (good["concurrency"] == level)]
+            configs = list(dict.fromkeys(cell["config"]))
+            stats = cell.groupby("config")[metric].agg(["median", "min", "max"]).reindex(configs)
+            x = np.arange(len(configs))
+            colours = [ROLE_COLOURS[roles.get(c, "variant")] for c in configs]
+            ax.bar(x, stats["median"], color=colours, edgecolor="black", linewidth=0.5)
+            ax.errorbar(
+                x,
+                stats["median"],
+                yerr=[stats["median"] - stats["min"], stats["max"] - stats["median"]],
+                fmt="none",
+                ecolor="black",
+                capsize=3,
+            )
+            for i, config in enumerate(configs):
+                points = cell[cell["config"] == config][metric]
+                ax.scatter([x[i]] * len(points), points, s=8, color="black", zorder=3)
+            ax.set_xticks(x)
+            ax.set_xticklabels(configs, rotation=25, ha="right", fontsize=7)
+            ax.set_ylabel(labels.get(metric, metric))
+            ax.set_title(f"{mode}, C={level}", fontsize=9)
+    _role_legend(fig, set(roles.get(c, "variant") for c in good["config"]))
+    fig.suptitle(_wrap(title or "Throughput and CPU per op"), fontsize=10)
+    return fig
 
 
-def latency_percentiles(trials: Any, *, by: str = "config", ax: Any = None, title: str = "") -> Any:
-    """Median latency at p50/p90/p99/p99.9 per `by`, on a log scale."""
-    ax = _axes(ax)
+def _role_legend(fig: Any, used: set[str]) -> None:
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colour, label=role) for role, colour in ROLE_COLOURS.items() if role in used]
+    if handles:
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+
+
+def latency_percentiles(trials: Any, *, title: str = "") -> Any:
+    """One panel per (mode, concurrency): p50/p90/p99/p99.9 per configuration, the median
+    over trials as a line and the min-max over trials as a band; log scale."""
     good = trials[(trials["status"] == "ok") & trials["valid"]]
+    cells = _cells(trials)
+    fig, axes = _figure(1, max(1, len(cells)))
     columns = ["p50_us", "p90_us", "p99_us", "p99.9_us"]
-    for label, group in good.groupby(by, sort=False):
-        ax.plot([c[:-3] for c in columns], group[columns].median().values, marker="o", label=str(label))
-    ax.set_yscale("log")
-    ax.set_ylabel("latency, µs (median over trials)")
-    ax.set_title(title or "Latency percentiles")
-    ax.legend(fontsize="small")
-    return ax
+    names = [c[:-3] for c in columns]
+    for index, (mode, level) in enumerate(cells):
+        ax = axes[0][index]
+        cell = good[(good["mode"] == mode) & (good["concurrency"] == level)]
+        for label, group in cell.groupby("config", sort=False):
+            line = ax.plot(names, group[columns].median().values, marker="o", label=str(label))[0]
+            ax.fill_between(
+                names,
+                group[columns].min().values,
+                group[columns].max().values,
+                color=line.get_color(),
+                alpha=0.15,
+            )
+        ax.set_yscale("log")
+        ax.set_ylabel("latency, µs")
+        ax.set_title(f"{mode}, C={level}", fontsize=9)
+        ax.legend(fontsize=6)
+    fig.suptitle(_wrap(title or "Latency percentiles (median over trials, band = min-max)"), fontsize=10)
+    return fig
 
 
-def before_after(trials: Any, before: str, after: str, *, ax: Any = None, title: str = "") -> Any:
-    """Throughput of two configs side by side per mode, with the ratio of their medians
-    written above each pair."""
-    pair = trials[trials["config"].isin([before, after])]
-    ax = throughput(pair, by="mode", hue="config", ax=ax, title=title or f"{before} -> {after}")
-    good = pair[(pair["status"] == "ok") & pair["valid"]]
-    medians = good.groupby(["mode", "config"])["ops_per_s"].median()
-    for index, mode in enumerate(dict.fromkeys(good["mode"])):
-        if (mode, before) in medians and (mode, after) in medians:
-            ratio = medians[(mode, after)] / medians[(mode, before)]
-            top = max(medians[(mode, before)], medians[(mode, after)])
-            ax.annotate(f"x{ratio:.2f}", (index + 0.2, top), ha="center", va="bottom")
-    return ax
+def verdicts(rows: list[dict[str, Any]], *, title: str = "") -> Any:
+    """Each ratio criterion as a point with its interval, its threshold as a tick, and
+    the A/A band (the threshold scaled by the control's interval) shaded behind it."""
+    ratio_rows = [r for r in rows if r["effect"] and r["effect"]["median"] > 0 and r["threshold"] > 0]
+    fig, axes = _figure(1, 1, width=10, height=0.55 * max(3, len(ratio_rows)) + 1.2)
+    ax = axes[0][0]
+    colours = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#ff7f0e"}
+    for y, row in enumerate(ratio_rows):
+        effect, threshold = row["effect"], row["threshold"]
+        if row["control"]:
+            low, high = min(row["control"]["low"], 1.0), max(row["control"]["high"], 1.0)
+            ax.fill_betweenx([y - 0.4, y + 0.4], threshold * low, threshold * high, color="#dddddd")
+        ax.plot([threshold, threshold], [y - 0.4, y + 0.4], color="black", linewidth=1)
+        ax.errorbar(
+            [effect["median"]],
+            [y],
+            xerr=[[effect["median"] - effect["low"]], [effect["high"] - effect["median"]]],
+            fmt="o",
+            color=colours.get(row["verdict"], "grey"),
+            capsize=3,
+        )
+    ax.set_yticks(range(len(ratio_rows)))
+    ax.set_yticklabels([_wrap(f"{r['criterion']} ({r['verdict']})", 60) for r in ratio_rows], fontsize=7)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    ax.set_xlabel("measured (log scale); black tick = threshold, grey band = A/A noise around it")
+    ax.set_title(_wrap(title or "Verdicts", 80), fontsize=10)
+    return fig
 
 
-def profile_shares(profile: Any, *, top: int = 10, ax: Any = None, title: str = "") -> Any:
-    """Share of own time of the top cost centres, one bar group per config."""
-    ax = _axes(ax, (8, 5))
+def profile_costs(profile: Any, ops: dict[str, float], *, top: int = 10, title: str = "") -> Any:
+    """Own time per completed operation (ns) of the top cost centres, qualified names
+    (`JoinWriter.send`), one bar per profiled configuration."""
+    fig, axes = _figure(1, 1, width=9, height=5)
+    ax = axes[0][0]
     if profile.empty:
         ax.set_title("no profile data")
-        return ax
-    mean = profile.groupby(["config", "function"])["own_share"].mean().reset_index()
-    leaders = mean.groupby("function")["own_share"].max().nlargest(top).index
-    table = mean[mean["function"].isin(leaders)].pivot(index="function", columns="config", values="own_share")
+        return fig
+    frame = profile.copy()
+    frame["ns_per_op"] = [
+        row.own_s / ops[(row.config, row.repeat)] * 1e9 if ops.get((row.config, row.repeat)) else 0
+        for row in frame.itertuples()
+    ]
+    name = "qualname" if "qualname" in frame and frame["qualname"].notna().all() else "function"
+    mean = frame.groupby(["config", name])["ns_per_op"].mean().reset_index()
+    leaders = mean.groupby(name)["ns_per_op"].max().nlargest(top).index
+    table = mean[mean[name].isin(leaders)].pivot(index=name, columns="config", values="ns_per_op")
     table.loc[leaders].plot.barh(ax=ax)
     ax.invert_yaxis()
-    ax.set_xlabel("share of own time")
-    ax.set_title(title or f"Top {top} cost centres (cProfile)")
-    return ax
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("own time per completed operation, ns (cProfile; profiled runs are slower)")
+    ax.set_ylabel("")
+    ax.set_title(title or f"Top {top} cost centres")
+    return fig
 
 
-def line_profile_bars(lines: Any, *, top: int = 12, ax: Any = None, title: str = "") -> Any:
+def line_profile_bars(lines: Any, *, top: int = 12, title: str = "") -> Any:
     """The most expensive lines (summed time over trials) of the profiled functions."""
-    ax = _axes(ax, (9, 5))
+    fig, axes = _figure(1, 1, width=10, height=5)
+    ax = axes[0][0]
     if lines.empty:
         ax.set_title("no line-profile data")
-        return ax
+        return fig
     grouped = lines.groupby(["config", "function", "line", "code"])["time_s"].sum().nlargest(top)
-    labels = [f"{c} | {f}:{n} {code.strip()[:40]}" for c, f, n, code in grouped.index]
-    ax.barh(labels, grouped.values)
+    labels = [f"{f}:{n}  {code.strip()}" for _c, f, n, code in grouped.index]
+    ax.barh(labels, grouped.values * 1e3)
     ax.invert_yaxis()
-    ax.set_xlabel("time, s (line_profiler)")
+    ax.set_xlabel("time, ms (line_profiler)")
     ax.set_title(title or f"Top {top} lines")
     ax.tick_params(axis="y", labelsize=7)
-    return ax
+    return fig
+
+
+def slot_hash_ns(rows: list[dict[str, Any]], *, title: str = "") -> Any:
+    """ns per CRC16 slot hash against key length, per variant, with the PRD's 1 µs line."""
+    fig, axes = _figure(1, 1, width=7, height=4)
+    ax = axes[0][0]
+    variants = dict.fromkeys(r["variant"] for r in rows if r["stage"] == "slot_hash")
+    for variant in variants:
+        points = sorted(
+            (int(r["param"][1:]), r["ns"])
+            for r in rows
+            if r["stage"] == "slot_hash" and r["variant"] == variant
+        )
+        x = [p[0] for p in points]
+        ax.errorbar(
+            x,
+            [p[1]["median"] for p in points],
+            yerr=[
+                [p[1]["median"] - p[1]["low"] for p in points],
+                [p[1]["high"] - p[1]["median"] for p in points],
+            ],
+            marker="o",
+            capsize=3,
+            label=variant,
+        )
+    ax.axhline(1000, color="red", linestyle="--", label="1 µs (PRD)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("key length, bytes")
+    ax.set_ylabel("ns per call (pyperf median, 95% interval)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Slot hash cost by key length")
+    return fig
+
+
+def blocks_per_command(rows: list[dict[str, Any]], *, title: str = "") -> Any:
+    fig, axes = _figure(1, 1, width=6, height=3.5)
+    ax = axes[0][0]
+    ax.bar([r["variant"] for r in rows], [r["blocks_per_command"] for r in rows], color="#1f77b4")
+    for i, r in enumerate(rows):
+        ax.annotate(
+            f"{r['blocks_per_command']:.1f} ({r['bytes_per_command']:.0f} B)",
+            (i, r["blocks_per_command"]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylabel("memory blocks held per pending command")
+    ax.set_title(title or "What a waiting command holds (tracemalloc)")
+    return fig
+
+
+def writes_per_command(trials: Any, roles: dict[str, str], *, title: str = "") -> Any:
+    return bars_by_role(
+        trials, roles, metrics=("writes_per_command",), title=title or "Socket writes per command"
+    )
+
+
+def migration_timeline(migrations: dict[str, dict[str, Any]], *, title: str = "") -> Any:
+    """Throughput per 50 ms and cumulative ASK/MOVED during the live slot migration, one
+    panel per stage set, the move marked."""
+    fig, axes = _figure(2, max(1, len(migrations)), width=5.5, height=3)
+    for column, (role, run) in enumerate(migrations.items()):
+        points = run.get("timeline") or []
+        top, bottom = axes[0][column], axes[1][column]
+        times = [p["t_s"] for p in points[1:]]
+        rates = [
+            (b["ops"] - a["ops"]) / max(1e-9, b["t_s"] - a["t_s"])
+            for a, b in zip(points, points[1:], strict=False)
+        ]
+        top.plot(times, rates)
+        top.set_ylabel("ops/s")
+        top.set_title(f"{role}: {run['wrong']} wrong, {run['errors']} errors", fontsize=9)
+        bottom.plot([p["t_s"] for p in points], [p["ask"] for p in points], label="ASK", color="#1f77b4")
+        bottom.set_ylabel("ASK (cumulative)", color="#1f77b4")
+        moved = bottom.twinx()  # MOVED counts are few: their own axis keeps them visible
+        moved.plot([p["t_s"] for p in points], [p["moved"] for p in points], label="MOVED", color="#d62728")
+        moved.set_ylabel("MOVED (cumulative)", color="#d62728")
+        bottom.set_xlabel("s since the callers started")
+        for ax in (top, bottom):
+            if "move_started_s" in run:
+                ax.axvspan(run["move_started_s"], run["move_ended_s"], color="#ffdd99", alpha=0.5)
+    fig.suptitle(_wrap(title or "Live slot migration (shaded: the slot is moving)"), fontsize=10)
+    return fig
+
+
+def rest_bars(rest_table: list[dict[str, Any]], *, title: str = "") -> Any:
+    """req/s per scenario and backend, standalone beside cluster, with the drop written."""
+    import numpy as np
+
+    scenarios = list(dict.fromkeys(r["scenario"] for r in rest_table))
+    fig, axes = _figure(1, max(1, len(scenarios)), width=4.2, height=3.8)
+    for index, scenario in enumerate(scenarios):
+        ax = axes[0][index]
+        rows = [r for r in rest_table if r["scenario"] == scenario]
+        x = np.arange(len(rows))
+        standalone = [r["standalone_req_s"] or 0 for r in rows]
+        cluster = [r["cluster_req_s"] or 0 for r in rows]
+        ax.bar(x - 0.2, standalone, 0.4, label="standalone", color="#9ecae1")
+        ax.bar(x + 0.2, cluster, 0.4, label="cluster", color="#1f77b4")
+        for i, r in enumerate(rows):
+            if r["drop"] is not None:
+                ax.annotate(f"{r['drop']:+.0%}", (i + 0.2, cluster[i]), ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(x)
+        ax.set_xticklabels([r["config"] for r in rows], rotation=25, ha="right", fontsize=7)
+        ax.set_title(scenario, fontsize=9)
+        ax.set_ylabel("req/s (median)")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(
+        _wrap(title or "REST scenarios: standalone vs cluster (label: standalone->cluster drop)"), fontsize=10
+    )
+    return fig

@@ -25,6 +25,7 @@ from ..bench.target import BenchmarkError, check_target, node_addresses, server_
 from ..core.address import split_address
 from ..localcluster import command
 from ..results import new_record
+from ..validate import check_number
 from .data import SEED_ROWS, seed_database
 from .loadgen import SCENARIOS, LoadgenError, ensure_autocannon, run_scenario
 
@@ -188,9 +189,8 @@ def run_rest_benchmark(
         raise BenchmarkError(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     if server not in SERVERS:
         raise BenchmarkError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
-    for name, value in (("duration", duration), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise BenchmarkError(f"{name} must be a positive number, got {value!r}")
+    check_number("duration", duration, error=BenchmarkError)
+    check_number("repeats", repeats, integer=True, error=BenchmarkError)
     if not backends:
         raise BenchmarkError("give at least one backend")
     missing = [b.label for b in backends if not b.available()]
@@ -299,23 +299,31 @@ def run_rest_benchmark(
 
 
 def rest_comparison(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per scenario and backend: standalone and cluster req/s (medians) and the drop."""
+    """Per scenario and backend: standalone and cluster req/s (median, min, max over the
+    repeats), cluster p50/p99 (medians) and the standalone->cluster drop of the medians."""
     rows = []
-    medians = {(r["config"], r["mode"], r["scenario"]): r for r in record["summary"]["rows"]}
+    found = {(r["config"], r["mode"], r["scenario"]): r for r in record["summary"]["rows"]}
+
+    def stat(row: dict[str, Any] | None, metric: str, which: str = "median") -> float | None:
+        return row[metric][which] if row else None
+
     for scenario in record["parameters"]["scenarios"]:
         for config in record["configurations"]:
-            standalone = medians.get((config["label"], "standalone", scenario))
-            cluster = medians.get((config["label"], "cluster", scenario))
-            s = standalone["ops_per_s"]["median"] if standalone else None
-            c = cluster["ops_per_s"]["median"] if cluster else None
+            standalone = found.get((config["label"], "standalone", scenario))
+            cluster = found.get((config["label"], "cluster", scenario))
+            s, c = stat(standalone, "ops_per_s"), stat(cluster, "ops_per_s")
             rows.append(
                 {
                     "scenario": scenario,
                     "config": config["label"],
                     "standalone_req_s": s,
+                    "standalone_req_s_min": stat(standalone, "ops_per_s", "min"),
+                    "standalone_req_s_max": stat(standalone, "ops_per_s", "max"),
                     "cluster_req_s": c,
-                    "cluster_p50_us": cluster["p50_us"]["median"] if cluster else None,
-                    "cluster_p99_us": cluster["p99_us"]["median"] if cluster else None,
+                    "cluster_req_s_min": stat(cluster, "ops_per_s", "min"),
+                    "cluster_req_s_max": stat(cluster, "ops_per_s", "max"),
+                    "cluster_p50_us": stat(cluster, "p50_us"),
+                    "cluster_p99_us": stat(cluster, "p99_us"),
                     "drop": 1 - c / s if s and c else None,
                 }
             )

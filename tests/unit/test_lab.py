@@ -1,28 +1,47 @@
-"""The lab's pure parts: notebook parameter validation and publishing a reference run."""
+"""The lab's pure parts: parameters, story stages, summary.md, publishing a reference,
+and the figures that must keep modes apart."""
+
+from dataclasses import fields
 
 import pytest
 
-from rediscluster_opt.lab.parameters import NotebookParameterError, Parameters, check_parameters
+from rediscluster_opt.lab import parameters as parameters_module
+from rediscluster_opt.lab.parameters import NotebookParameterError, Parameters, check_parameters, modes
 from rediscluster_opt.lab.stories import STORIES, cumulative_stages
 from rediscluster_opt.stages import Stages
 
 
-def test_defaults_and_normalisation():
+def test_defaults_come_from_the_default_mode_and_values_are_normalised():
     params = check_parameters(seeds="127.0.0.1:7000", concurrency=64, standalone="")
     assert params.seeds == ("127.0.0.1:7000",) and params.concurrency == (64,) and params.standalone is None
     assert check_parameters() == Parameters()
+    default = modes()["default"]
+    for field in fields(Parameters):
+        if field.name not in ("results_dir", "figures_dir"):
+            value = getattr(Parameters(), field.name)
+            assert (list(value) if isinstance(value, tuple) else value) == default[field.name], field.name
+    assert Parameters().results_dir.endswith("results/cluster")  # relative folders: from the repo root
+
+
+def test_every_mode_sets_only_known_parameters_and_every_parameter_has_a_check():
+    known = {f.name for f in fields(Parameters)}
+    assert set(parameters_module._CHECKS) == known
+    for name, values in modes().items():
+        assert set(values) == known, name
+        check_parameters(**values)
 
 
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"duration": 0}, "'duration': must be positive"),
-        ({"warmup": -1}, "'warmup': must be >= 0"),
+        ({"duration": 0}, "'duration': must be a positive number, got 0"),
+        ({"warmup": -1}, "'warmup': must be a number >= 0"),
         ({"repeats": 2.5}, "'repeats': must be a positive integer"),
         ({"concurrency": []}, "'concurrency': must be a non-empty list"),
         ({"seeds": ["h:70000"]}, "'seeds': bad address"),
         ({"peers": ["jedis"]}, "'peers': must be a list drawn from redis-py"),
         ({"smoke": "yes"}, "'smoke': must be True or False"),
+        ({"rerun": 1}, "'rerun': must be True or False"),
         ({"durations": 1}, "unknown notebook parameter(s) durations"),
     ],
 )
@@ -34,42 +53,138 @@ def test_bad_parameters_are_named(values, message):
 def test_cumulative_configuration_ends_at_the_optimized_preset():
     assert cumulative_stages("US-002") == Stages.baseline().replace(slot_hash="crc_hqx", slot_map="flat")
     assert cumulative_stages("US-007") == Stages.optimized()
-    assert [s for s in STORIES] == [f"US-00{i}" for i in range(1, 9)]
+    assert list(STORIES) == [f"US-00{i}" for i in range(1, 9)]
 
 
-def test_publishing_a_reference_run_keeps_the_records_beside_it(tmp_path):
+def test_every_stage_story_runs_an_aa_twin_of_its_before_configuration():
+    from rediscluster_opt.lab.stories import AA, STAGE_STORIES, _ordered, _roles
+
+    for story in STAGE_STORIES:
+        roles = _roles(story)
+        assert roles[AA].stages == roles["cumulative before"].stages
+        assert roles[AA].label != roles["cumulative before"].label
+        labels = [c.label for c in _ordered(roles)]
+        assert labels[:3] == [roles[r].label for r in ("cumulative before", AA, "cumulative after")]
+        assert len(labels) == len(set(labels))
+
+
+def _summary(story="US-002", verdict="met"):
+    return {
+        "story": story,
+        "title": "t",
+        "headline": "h",
+        "paragraph": "p",
+        "figures": [f"{story}_throughput.png"],
+        "records": [],
+        "recorded": [{"item": "i", "measured": "1"}],
+        "acceptance": [
+            {
+                "criterion": "c",
+                "source": "PRD",
+                "comparison": ">=",
+                "threshold": 1,
+                "measured": "1.30 [1.22–1.37]",
+                "aa": "1.00 [0.93–1.08]",
+                "verdict": verdict,
+            }
+        ],
+    }
+
+
+def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_path):
+    import json
+
     from rediscluster_opt.lab.main import publish_reference
 
     run = tmp_path / "runs" / "r1"
     (run / "figures").mkdir(parents=True)
+    (run / "US-002_slot_lookup.ipynb").write_text("{}")
     (run / "figures" / "US-002_throughput.png").write_bytes(b"png")
+    records = tmp_path / "cluster"
+    records.mkdir()
+    story = records / "20260101T000000Z_US-002.json"
+    profile = records / "20260101T000001Z_US-002-profile.json"
+    profile.write_text(json.dumps({"experiment": "US-002-profile", "trials": []}))
+    story.write_text(
+        json.dumps({"experiment": "US-002", "trials": [], "extra": {"records": {"profile": str(profile)}}})
+    )
     (run / "figures" / "US-002.summary.json").write_text(
-        '{"story": "US-002", "title": "t", "headline": "h", "acceptance": [], "figures": '
-        '["US-002_throughput.png"], "records": []}'
+        json.dumps({**_summary(), "records": [str(story), str(profile)]})
     )
     reference = tmp_path / "reference"
     (reference / "figures").mkdir(parents=True)
     (reference / "figures" / "old.png").write_bytes(b"old")
-    (reference / "20260101T000000Z_client-bench.json").write_text("{}")
+    (reference / "keep.json").write_text("{}")
     summary = publish_reference(run, tmp_path, "default")
-    assert (reference / "20260101T000000Z_client-bench.json").exists()
-    assert sorted(p.name for p in (reference / "figures").iterdir()) == [
-        "US-002.summary.json", "US-002_throughput.png"]  # fmt: skip
-    assert "[throughput](figures/US-002_throughput.png)" in summary.read_text()
+    assert (reference / "keep.json").exists() and not (reference / "figures" / "old.png").exists()
+    assert (reference / "notebooks" / "US-002_slot_lookup.ipynb").exists()
+    assert sorted(p.name for p in (reference / "records").iterdir()) == sorted([profile.name, story.name])
+    copied = json.loads((reference / "records" / story.name).read_text())
+    assert copied["extra"]["records"]["profile"].endswith(f"reference/records/{profile.name}")
+    published = json.loads((reference / "figures" / "US-002.summary.json").read_text())
+    assert all("reference/records/" in p for p in published["records"])
+    text = summary.read_text()
+    assert "[throughput](figures/US-002_throughput.png)" in text
+    assert "| c | PRD | >= 1 | 1.30 [1.22–1.37] | 1.00 [0.93–1.08] | met |" in text
 
 
-def test_before_after_writes_the_ratio_of_medians():
+def test_the_latency_figure_keeps_modes_and_concurrencies_apart():
     import matplotlib
 
     matplotlib.use("Agg")
     import pandas as pd
 
-    from rediscluster_opt.lab.plots import before_after
+    from rediscluster_opt.lab.plots import latency_percentiles
 
     rows = [
-        {"config": c, "mode": m, "ops_per_s": v, "status": "ok", "valid": True}
-        for c, m, v in [("a", "cluster", 100), ("a", "cluster", 300), ("b", "cluster", 500),
-                        ("a", "standalone", 100), ("b", "standalone", 150)]
-    ]  # fmt: skip
-    ax = before_after(pd.DataFrame(rows), "a", "b")
-    assert [t.get_text() for t in ax.texts] == ["x2.50", "x1.50"]
+        {
+            "config": "a",
+            "mode": m,
+            "concurrency": c,
+            "status": "ok",
+            "valid": True,
+            "p50_us": base,
+            "p90_us": base * 2,
+            "p99_us": base * 3,
+            "p99.9_us": base * 4,
+        }
+        for m, c, base in [
+            ("cluster", 64, 100),
+            ("standalone", 64, 50),
+            ("cluster", 16, 20),
+            ("cluster", 64, 110),
+        ]
+    ]
+    fig = latency_percentiles(pd.DataFrame(rows))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["cluster, C=64", "standalone, C=64", "cluster, C=16"]
+    cluster64 = fig.axes[0].lines[0].get_ydata()
+    assert list(cluster64) == [105, 210, 315, 420]  # the median of the two cluster C=64 trials only
+
+
+def test_bars_are_coloured_by_role():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    from rediscluster_opt.lab.plots import ROLE_COLOURS, bars_by_role
+
+    rows = [
+        {
+            "config": c,
+            "mode": "cluster",
+            "concurrency": 64,
+            "status": "ok",
+            "valid": True,
+            "ops_per_s": v,
+            "client_cpu_us_per_op": 10.0,
+        }
+        for c, v in [("before", 100), ("twin", 101), ("after", 150), ("redis-py", 20)]
+    ]
+    roles = {"before": "before", "twin": "A/A", "after": "after", "redis-py": "peer"}
+    fig = bars_by_role(pd.DataFrame(rows), roles, title="cluster, C=64, 10k keys, 200 B, 2 s x 5")
+    colours = [to_hex(bar.get_facecolor()) for bar in fig.axes[0].patches]
+    assert colours == [ROLE_COLOURS[r] for r in ("before", "A/A", "after", "peer")]
+    assert "10k keys" in fig._suptitle.get_text()

@@ -1,0 +1,265 @@
+"""The PRD's stories US-001..US-008 as data: slug, title, introduction, the stages each one
+switches, the functions it profiles, the micro-benchmark tables and figures it shows, and
+its acceptance criteria.
+
+Runners (`lab.stories`), the notebook generator and summary.md all read them from here.
+Each criterion names the measured figure it is judged on (`metric`); `lab.stories`
+computes the figures, `lab.criteria` turns them into verdicts. Ratio criteria on
+throughput or CPU name the A/A control they must clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..bench.profiling import HOT_PATH
+from .criteria import Criterion, Recorded
+
+__all__ = ["AA", "STAGE_STORIES", "STORIES", "Story"]
+
+AA = "A/A twin"
+PRD, TARGET = "PRD", "project target"
+_S = "rediscluster_opt.stages."
+_ROUTE = "rediscluster_opt.client.cluster.ClusterClient._route"
+
+
+@dataclass(frozen=True)
+class Story:
+    id: str
+    slug: str
+    title: str
+    intro: str
+    stages: tuple[str, ...] = ()
+    line_functions: tuple[str, ...] = tuple(HOT_PATH)
+    share_functions: tuple[str, ...] = ()  # bare names whose profile share the PRD wants reduced
+    criteria: tuple[Criterion, ...] = ()
+    recorded: tuple[Recorded, ...] = ()
+    micro_tables: tuple[str, ...] = ()  # lab.notebook.micro_table names shown in the notebook
+    figures: tuple[str, ...] = ()  # story-specific figures, see lab.notebook.story_figures
+
+
+def _gain(what: str = "cumulative after / before") -> tuple[Criterion, ...]:
+    """Throughput and CPU per op of the cumulative step, each against its A/A control,
+    and this story's stages alone against the baseline."""
+    return (
+        Criterion(
+            f"cluster throughput, {what}", "throughput.gain", ">=", 1, TARGET, "throughput.aa", headline=True
+        ),
+        Criterion(f"client CPU per op, {what}", "cpu.gain", "<=", 1, TARGET, "cpu.aa", headline=True),
+        Criterion(
+            "cluster throughput, isolated / baseline", "throughput.isolated", ">=", 1, TARGET, "throughput.aa"
+        ),
+    )
+
+
+def _share(what: str) -> Criterion:
+    return Criterion(f"profile share of {what}, after / before (reduced)", "profile.share", "<", 1, PRD)
+
+
+def _exact(text: str, metric: str, comparison: str, threshold: float, source: str = PRD) -> Criterion:
+    """A criterion on a deterministic count or ratio (no A/A noise to clear)."""
+    return Criterion(text, metric, comparison, threshold, source, fmt="{:.3g}")
+
+
+def _rest(scenario: str) -> tuple[Criterion, ...]:
+    """US-008: req/s, p50 and p99 of one REST scenario (cluster), optimized / baseline."""
+    lead = scenario == "get_single"
+    return (
+        Criterion(f"REST {scenario}: req/s optimized / baseline", f"rest.{scenario}.gain", ">=", 1, PRD, "rest.aa",
+                  headline=lead),
+        Criterion(f"REST {scenario}: p50 optimized / baseline", f"rest.{scenario}.p50", "<=", 1, PRD),
+        Criterion(f"REST {scenario}: p99 optimized / baseline", f"rest.{scenario}.p99", "<=", 1, PRD),
+    )  # fmt: skip
+
+
+US001 = Story(
+    "US-001", "baseline", "Profile the baseline",
+    """Capture the baseline: `Stages.baseline()` on the REST **GET single** scenario (cluster) and on
+the closed-loop client benchmark (cluster and standalone), then profile it. cProfile's top cost
+centres by own time are the analogue of the PRD's `+RTS -p`; line_profiler shows the hot path line
+by line. The baseline also runs as two arms (A/A): their ratio is this run's noise floor. This
+story records; it has no thresholds to meet.""",
+    recorded=(
+        Recorded("REST GET single (cluster), baseline req/s", "rest.get_single.cluster"),
+        Recorded("REST GET single (cluster), baseline p50 µs", "rest.get_single.cluster.p50"),
+        Recorded("client benchmark, baseline cluster ops/s", "ops.cluster"),
+        Recorded("client benchmark, baseline standalone ops/s", "ops.standalone"),
+        Recorded("baseline cluster / standalone throughput", "ratio.cluster_over_standalone", "{:.2f}"),
+        Recorded("A/A throughput: baseline twin / baseline (noise floor)", "throughput.aa", "{:.2f}"),
+        Recorded("A/A client CPU per op: baseline twin / baseline", "cpu.aa", "{:.2f}"),
+        Recorded("top cost centres documented (rows)", "profile.top5"),
+        Recorded("line_profiler: hot-path functions with hits", "profile.line_functions"),
+    ),
+)  # fmt: skip
+
+US002 = Story(
+    "US-002", "slot_lookup", "Slot lookup: CRC16 and the slot map",
+    """Slot lookup: the key's CRC16 (bit-by-bit Python vs `binascii.crc_hqx`) and the slot -> node map (a
+range list scanned under a lock vs a flat 16384-entry table). Is CRC16 under 1 µs per call? Is the
+topology read lock-free and allocation-free, and the lookup O(1)? Does the lookup's profile share fall?""",
+    ("slot_hash", "slot_map"),
+    ("rediscluster_opt.client.cluster.ClusterClient._keyed", _S + "slot_hash.slot_bitwise",
+     _S + "slot_hash.slot_crc_hqx", _S + "slot_map.RangeScanSlotMap.lookup", _S + "slot_map.FlatSlotMap.lookup"),
+    ("slot_bitwise", "slot_crc_hqx", "slot_table", "lookup", "crc16_bitwise", "hash_tag"),
+    criteria=(
+        Criterion("crc_hqx slot hash under 1 µs per call, 64 B key (ns)", "micro.crc_ns", "<", 1000, PRD,
+                  fmt="{:.0f}"),
+        _exact("slot map O(1): flat lookup instructions, last / first slot", "micro.flat_o1", "<=", 1.05),
+        _exact("instructions per lookup at the last slot, flat / ranges", "micro.flat_vs_ranges", "<", 1, TARGET),
+        _exact("topology read lock-free: lock operations per lookup (flat)", "hot.slot_map.locks", "<=", 0),
+        _exact("topology read allocation-free: bytes over 1000 lookups (flat)", "hot.slot_map.bytes", "<=", 0),
+        _share("slot hashing and lookup"),
+        *_gain(),
+    ),
+    micro_tables=("wall", "instructions", "hot_path"),
+    figures=("slot_hash_ns",),
+)  # fmt: skip
+
+US003 = Story(
+    "US-003", "submit", "Per-command submit: encoding, allocation, timeouts",
+    """Per-command submit: RESP encoding (Python vs `hiredis.pack_command`), and how a caller waits (an
+Event + `asyncio.wait_for` per command vs a bare future with one deadline sweep per connection, with
+or without recycled pending records). The PRD's SlotPool idea is measured here; in CPython the free
+lists of the runtime may already make pooling moot, and the experiment says so if it does.""",
+    ("encoder", "submit"),
+    (_S + "encoder.encode_hiredis", "rediscluster_opt.core.resp.encode_command", _S + "submit.EventSubmit.call",
+     _S + "submit.PooledFutureSubmit.call", _S + "submit.PooledFutureSubmit.deliver_many",
+     _S + "submit.EventSubmit.deliver_one"),
+    ("call", "encode_command", "encode_hiredis", "encode_python", "wait_for", "deliver_one", "deliver_many"),
+    criteria=(
+        _exact("memory blocks per pending command, pooled / event (alloc reduced)", "alloc.pooled_vs_event", "<", 1),
+        _exact("instructions per submit cycle, pooled / event", "micro.submit_vs_event", "<", 1, TARGET),
+        Criterion("recycled records pay: throughput pooled / plain futures", "throughput.pool", ">=", 1, TARGET,
+                  "throughput.aa"),
+        _share("encoding and submitting"),
+        *_gain(),
+    ),
+    micro_tables=("wall", "instructions", "allocations"),
+    figures=("blocks_per_command",),
+)  # fmt: skip
+
+US004 = Story(
+    "US-004", "node_selection", "Node selection in the multiplexer pool",
+    """Node selection in the multiplexer pool: a lock and one pool-wide round-robin counter vs lock-free
+immutable maps with a per-node cycle and a single-connection fast path, swept across connections per
+node (the original's threads x multiplexers sweep). In asyncio there is no thread contention, so only
+the bookkeeping itself can differ.""",
+    ("node_select",),
+    (_S + "node_select.LockedSelector.pick", _S + "node_select.LockFreeSelector.pick", _ROUTE),
+    ("pick",),
+    criteria=(
+        _exact("lock-free read: lock operations per pick (lockfree)", "hot.node_select.locks", "<=", 0),
+        _exact("instructions per pick, 4 connections per node, lockfree / locked", "micro.pick_vs_locked", "<", 1),
+        _share("node selection (pick)"),
+        *(Criterion(f"throughput lock-free / locked, {n} connection(s) per node", f"throughput.x{n}", ">=", 1,
+                    TARGET, "throughput.aa") for n in (1, 2, 4)),
+        Criterion("cluster throughput lock-free / locked, first connection count", "throughput.gain", ">=", 1,
+                  TARGET, "throughput.aa", headline=True),
+        Criterion("client CPU per op lock-free / locked, first connection count", "cpu.gain", "<=", 1, TARGET,
+                  "cpu.aa", headline=True),
+    ),
+    micro_tables=("wall", "instructions", "hot_path"),
+)  # fmt: skip
+
+US005 = Story(
+    "US-005", "writer", "Writer batching",
+    """Writer batching: one `transport.write` per command vs a queue flushed once per event-loop tick, with
+`b"".join` vs `transport.writelines` (vectored I/O, which the PRD asks for). Socket writes per command
+and commands per write come from the client's own counters.""",
+    ("writer",),
+    (_S + "writer.DirectWriter.send", _S + "writer.JoinWriter.send", _S + "writer.JoinWriter._flush",
+     _S + "writer.WritelinesWriter._emit"),
+    ("send", "_flush", "_emit", "write", "writelines"),
+    criteria=(
+        Criterion("socket writes per command, batched / per-command writer", "writes.gain", "<", 1, TARGET,
+                  fmt="{:.3f}"),
+        Criterion("vectored I/O pays: throughput writelines / join", "throughput.vectored", ">=", 1, PRD,
+                  "throughput.aa"),
+        _share("the writer and send path"),
+        *_gain(),
+    ),
+    recorded=(Recorded("commands per socket write, batched writer", "io.commands_per_write", "{:.1f}"),),
+    figures=("writes_per_command",),
+)  # fmt: skip
+
+US006 = Story(
+    "US-006", "reader", "Reader: batch parsing and batch resolve",
+    """Reader: the pure-Python RESP parser vs hiredis, and resolving each reply as it is parsed vs draining
+every complete reply of a read and resolving them in one batch (a 2x2; its corners are the cumulative
+before and after).""",
+    ("parser", "reader"),
+    (_S + "reader.PerReplyReader.data_received", _S + "reader.BatchReader.data_received",
+     _S + "submit.PooledFutureSubmit.deliver_many", _S + "submit.PooledFutureSubmit.deliver_one",
+     "rediscluster_opt.core.resp.PythonReader.gets"),
+    ("data_received", "gets", "feed", "deliver_one", "deliver_many"),
+    criteria=(
+        Criterion("several replies parsed per socket read", "io.replies_per_read", ">", 1, PRD, fmt="{:.1f}"),
+        Criterion("batch dequeue: dequeue calls per reply", "profile.dequeues_per_reply", "<", 1, PRD,
+                  fmt="{:.3f}"),
+        _exact("instructions per 200 B reply parsed, hiredis / python", "micro.hiredis_vs_python", "<", 1, TARGET),
+        Criterion("batch resolve pays: hiredis+batch / hiredis+per_reply", "throughput.batch", ">=", 1, TARGET,
+                  "throughput.aa"),
+        Criterion("hiredis pays: hiredis+batch / python+batch", "throughput.hiredis", ">=", 1, TARGET,
+                  "throughput.aa"),
+        _share("the reader path"),
+        *_gain(),
+    ),
+    micro_tables=("wall", "instructions"),
+)  # fmt: skip
+
+US007 = Story(
+    "US-007", "redirects", "MOVED/ASK detection on the no-redirect path",
+    """MOVED/ASK detection on the common no-redirect path: rendering every reply as text for a regex vs a
+type and first-byte check. Then a live slot migration under load: callers must see correct values
+through ASK and MOVED, with zero wrong answers.""",
+    ("redirect",),
+    (_S + "redirect.redirect_regex", _S + "redirect.redirect_first_byte", _ROUTE),
+    ("redirect_regex", "redirect_first_byte", "_as_text"),
+    criteria=(
+        _exact("no-redirect check, 200 B reply: instructions first_byte / regex", "micro.first_byte_vs_regex",
+               "<", 1),
+        _exact("no allocation on the no-redirect path: bytes over 1000 checks", "hot.redirect.bytes", "<=", 0),
+        _exact("wrong answers + errors in a live slot migration (both stage sets)", "migration.failures", "<=", 0),
+        _exact("ASK redirects seen and followed in the migration", "migration.ask", ">", 0),
+        _exact("MOVED redirects seen and followed in the migration", "migration.moved", ">", 0),
+        _share("redirect detection"),
+        *_gain(),
+    ),
+    recorded=(Recorded("ms from the end of the move to routing at the new owner", "migration.recover_ms",
+                       "{:.1f}"),),
+    micro_tables=("wall", "instructions", "hot_path"),
+    figures=("migration_timeline",),
+)  # fmt: skip
+
+US008 = Story(
+    "US-008", "final", "Final comparison: REST scenarios and the client benchmark",
+    """The final comparison: the four REST scenarios (GET single, GET list, POST, Mixed) for the baseline,
+the optimized preset and redis-py, standalone and cluster, and the client benchmark with every
+installed peer. Improvements are paired ratios measured in this same run against the US-001
+configuration (the baseline preset), never against another run's absolute numbers.""",
+    criteria=(
+        *_rest("get_single"), *_rest("get_list"), *_rest("post"), *_rest("mixed"),
+        Criterion("guard rail: REST GET single standalone, optimized / baseline", "rest.get_single.standalone",
+                  ">=", 1, PRD, "rest.aa"),
+        Criterion("guard rail: client bench standalone, optimized / baseline", "throughput.standalone", ">=", 1,
+                  PRD, "throughput.aa"),
+        _exact("guard rail: new hotspots (optimized top-5 modules outside the baseline top 10)", "profile.new_hotspots",
+               "<=", 0),
+        Criterion("REST GET single: standalone->cluster drop, optimized minus baseline", "rest.drop_change", "<",
+                  0, PRD, fmt="{:+.1%}"),
+        Criterion("client bench (cluster): optimized / valkey-glide", "peer.valkey-glide", ">=", 5, TARGET,
+                  "throughput.aa"),
+        Criterion("client bench (cluster): optimized / redis-py", "peer.redis-py", ">=", 10, TARGET,
+                  "throughput.aa"),
+        Criterion("client bench: optimized cluster / standalone (within 3%)", "ratio.cluster_over_standalone",
+                  ">=", 0.97, TARGET, "throughput.aa", fmt="{:.3f}"),
+        Criterion("client bench (cluster): optimized / baseline", "throughput.gain", ">=", 1, TARGET,
+                  "throughput.aa", headline=True),
+        Criterion("client bench (cluster): CPU per op optimized / baseline", "cpu.gain", "<=", 1, TARGET,
+                  "cpu.aa", headline=True),
+    ),
+    figures=("rest_bars",),
+)  # fmt: skip
+
+STORIES = {s.id: s for s in (US001, US002, US003, US004, US005, US006, US007, US008)}
+STAGE_STORIES = [s for s in STORIES.values() if s.stages]

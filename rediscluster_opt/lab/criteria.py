@@ -1,0 +1,113 @@
+"""Acceptance criteria as data, and their evaluation against measured figures.
+
+A story declares its criteria (text, metric, comparison, threshold, source); running it
+yields `measured`: metric name -> `Interval`. Evaluation is the same for every story:
+the effect's interval against the threshold, widened by the metric's A/A control where
+one exists (see `results.stats.verdict`). A criterion whose metric was not measured says
+so; it is never met by default. Facts that are only recorded (a baseline figure, a
+profile's top 5) are `Recorded` items, listed apart and never counted as met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..results.stats import COMPARISONS, Interval, verdict
+
+__all__ = ["Criterion", "Recorded", "evaluate", "headline", "recorded", "tally"]
+
+SOURCES = ("PRD", "project target")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """`metric` names an entry of the story's measured figures; `control` names the A/A
+    interval of the same kind of figure (None for deterministic counts, which have no
+    run-to-run noise). `headline` marks the throughput and CPU-per-op verdicts, of which
+    the one on the steadier metric leads the story's summary."""
+
+    text: str
+    metric: str
+    comparison: str
+    threshold: float
+    source: str
+    control: str | None = None
+    fmt: str = "{:.2f}"
+    headline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"criterion {self.text!r}: unknown comparison {self.comparison!r}")
+        if self.source not in SOURCES:
+            raise ValueError(f"criterion {self.text!r}: source must be one of {SOURCES}")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A figure the story records and shows, with no threshold to meet."""
+
+    text: str
+    metric: str
+    fmt: str = "{:,.0f}"
+
+
+def evaluate(criteria: Iterable[Criterion], measured: Mapping[str, Interval | None]) -> list[dict[str, Any]]:
+    rows = []
+    for c in criteria:
+        effect = measured.get(c.metric)
+        control = measured.get(c.control) if c.control else None
+        state = verdict(effect, c.comparison, c.threshold, control)
+        rows.append(
+            {
+                "criterion": c.text,
+                "metric": c.metric,
+                "comparison": c.comparison,
+                "threshold": c.threshold,
+                "source": c.source,
+                "headline": c.headline,
+                "effect": effect.as_dict() if effect else None,
+                "control": control.as_dict() if control else None,
+                "measured": effect.text(c.fmt) if effect else "not measured",
+                "aa": control.text("{:.2f}") if control else "",
+                "verdict": state,
+                "met": state == "met",
+            }
+        )
+    return rows
+
+
+def recorded(items: Iterable[Recorded], measured: Mapping[str, Interval | None]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        value = measured.get(item.metric)
+        out.append(
+            {
+                "item": item.text,
+                "metric": item.metric,
+                "value": value.as_dict() if value else None,
+                "measured": value.text(item.fmt) if value else "not measured",
+            }
+        )
+    return out
+
+
+def tally(rows: list[dict[str, Any]]) -> dict[str, int]:
+    counts = {state: 0 for state in ("met", "NOT met", "inconclusive", "not measured")}
+    for row in rows:
+        counts[row["verdict"]] += 1
+    return counts
+
+
+def headline(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The story's lead verdict: among the headline criteria, the one whose A/A control
+    is narrowest (the steadier metric on this machine); the first headline criterion when
+    none has a control."""
+    leads = [r for r in rows if r["headline"]]
+    if not leads:
+        return None
+    with_control = [r for r in leads if r["control"]]
+    if not with_control:
+        return leads[0]
+    return min(with_control, key=lambda r: Interval(**r["control"]).width)

@@ -1,0 +1,210 @@
+"""Per-stage micro-benchmark cases, and the process that runs them.
+
+A case is one stage variant doing one representative unit of work (hash a 16 B key, look
+up the last slot, encode a GET, check a 200 B reply for a redirect...). Cases come from
+`REGISTRY`, so a new variant is measured without an edit here. The same cases run two ways:
+
+    python -m rediscluster_opt.lab.perfcases --cases A,B -o out.json [pyperf options]
+        pyperf: worker processes, calibration, warm-ups; wall time per call.
+    python -m rediscluster_opt.lab.perfcases --count CASE --calls N
+        N calls and nothing else, for `valgrind --tool=cachegrind` to count instructions
+        (deterministic: the same on every run, whatever else the machine does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..core.resp import ReplyError, encode_command
+from ..core.topology import SlotRange, Topology
+from ..stages import REGISTRY
+
+__all__ = ["CASES", "Case", "cases_for", "five_masters"]
+
+Work = Callable[[], Any]
+
+
+class Case:
+    """`make()` builds the state once and returns the zero-argument call to time; an
+    asynchronous case returns a coroutine function `run(n)` doing n units instead."""
+
+    def __init__(
+        self, stage: str, variant: str, param: str, make: Callable[[], Any], asynchronous: bool = False
+    ):
+        self.stage, self.variant, self.param = stage, variant, param
+        self.make, self.asynchronous = make, asynchronous
+
+    @property
+    def name(self) -> str:
+        return f"{self.stage}.{self.variant}.{self.param}"
+
+
+def five_masters() -> Topology:
+    """The local cluster's layout: 16384 slots over five masters."""
+    bounds = [0, 3277, 6554, 9831, 13108, 16384]
+    return Topology(
+        tuple(
+            SlotRange(a, b - 1, f"127.0.0.1:{7000 + i}")
+            for i, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False))
+        )
+    )
+
+
+KEY_LENGTHS = (8, 16, 64, 256, 512)
+BULK_200 = b"x" * 200
+REPLIES = {
+    "bulk200": BULK_200,
+    "nil": None,
+    "integer": 42,
+    "error": ReplyError("WRONGTYPE Operation against a key"),
+    "moved": ReplyError("MOVED 3999 127.0.0.1:7001"),
+}
+
+
+def _key(length: int) -> bytes:
+    return (b"user:%d:" % length * length)[:length]
+
+
+def _submit_cycles(cls: Any) -> Callable[[int], Any]:
+    """n submit -> deliver -> await cycles, with a writer that drops the bytes."""
+
+    async def run(n: int) -> None:
+        submit = cls(asyncio.get_running_loop(), lambda payload: None, 5.0)
+        payload = encode_command((b"GET", b"k"))
+        for _ in range(n):
+            waiter = asyncio.ensure_future(submit.call(payload))
+            await asyncio.sleep(0)  # the baseline's coroutine enqueues itself only once it runs
+            submit.deliver_one(b"v")
+            await waiter
+
+    return run
+
+
+def _pick(cls: Any, connections: int) -> Work:
+    """Pick a connection for one of five nodes, each with `connections` of them."""
+    selector = cls()
+    for node in five_masters().masters:
+        selector.install(node, [object() for _ in range(connections)])
+    pick, node = selector.pick, "127.0.0.1:7003"
+    return lambda: pick(node)
+
+
+def _parse_one(factory: Any) -> Work:
+    parser = factory()
+    wire = b"$200\r\n" + BULK_200 + b"\r\n"
+
+    def work() -> Any:
+        parser.feed(wire)
+        return parser.gets()
+
+    return work
+
+
+def _call(function: Any, *args: Any) -> Callable[[], Work]:
+    """A case maker: the work is `function(*args)`."""
+    return lambda: lambda: function(*args)
+
+
+def _lookup(cls: Any, slot: int) -> Work:
+    lookup = cls(five_masters()).lookup
+    return lambda: lookup(slot)
+
+
+def _build_cases() -> dict[str, Case]:
+    cases: list[Case] = []
+    for variant, slot_of in REGISTRY["slot_hash"].items():
+        for length in KEY_LENGTHS:
+            cases.append(Case("slot_hash", variant, f"k{length}", _call(slot_of, _key(length))))
+    for variant, cls in REGISTRY["slot_map"].items():
+        for slot in (0, 8000, 16383):
+            cases.append(Case("slot_map", variant, f"s{slot}", lambda c=cls, s=slot: _lookup(c, s)))
+    for variant, cls in REGISTRY["node_select"].items():
+        for connections in (1, 4):
+            cases.append(
+                Case("node_select", variant, f"x{connections}", lambda c=cls, n=connections: _pick(c, n))
+            )
+    for variant, encode in REGISTRY["encoder"].items():
+        command = (b"GET", _key(16))
+        cases.append(Case("encoder", variant, "get16", _call(encode, command)))
+    for variant, cls in REGISTRY["submit"].items():
+        cases.append(Case("submit", variant, "cycle", lambda c=cls: _submit_cycles(c), asynchronous=True))
+    for variant, factory in REGISTRY["parser"].items():
+        cases.append(Case("parser", variant, "bulk200", lambda f=factory: _parse_one(f)))
+    for variant, check in REGISTRY["redirect"].items():
+        for kind, reply in REPLIES.items():
+            cases.append(Case("redirect", variant, kind, _call(check, reply)))
+    return {case.name: case for case in cases}
+
+
+CASES = _build_cases()
+
+
+def cases_for(stage: str, param: str | None = None) -> list[Case]:
+    return [c for c in CASES.values() if c.stage == stage and (param is None or c.param == param)]
+
+
+def _time_async(case: Case) -> Callable[[int], float]:
+    run = case.make()
+
+    def time_func(loops: int) -> float:
+        started = time.perf_counter()
+        asyncio.run(run(loops))
+        return time.perf_counter() - started
+
+    return time_func
+
+
+def _pyperf(selected: list[str]) -> None:
+    import pyperf
+
+    def pass_cases(command: list[str], args: argparse.Namespace) -> None:
+        command.extend(["--cases", args.cases])
+
+    runner = pyperf.Runner(add_cmdline_args=pass_cases, program_args=("-m", "rediscluster_opt.lab.perfcases"))
+    runner.argparser.add_argument("--cases", required=True)
+    runner.parse_args()
+    for name in selected:
+        case = CASES[name]
+        if case.asynchronous:
+            runner.bench_time_func(name, _time_async(case))
+        else:
+            runner.bench_func(name, case.make())
+
+
+def _count(name: str, calls: int) -> None:
+    """Build the case, then make `calls` calls: the instructions of a run with N calls
+    minus those of a run with 0 are the cost of N calls."""
+    case = CASES[name]
+    if case.asynchronous:
+        asyncio.run(case.make()(calls))
+        return
+    work = case.make()
+    for _ in range(calls):
+        work()
+
+
+def main(argv: list[str]) -> int:
+    if "--count" in argv:
+        parser = argparse.ArgumentParser(prog="python -m rediscluster_opt.lab.perfcases")
+        parser.add_argument("--count", required=True, choices=sorted(CASES), metavar="CASE")
+        parser.add_argument("--calls", type=int, required=True)
+        args = parser.parse_args(argv)
+        _count(args.count, args.calls)
+        return 0
+    selected = next((argv[i + 1] for i, a in enumerate(argv) if a == "--cases"), "")
+    names = [n for n in selected.split(",") if n]
+    unknown = [n for n in names if n not in CASES]
+    if unknown or not names:
+        print(f"perfcases: unknown or no case(s) {unknown}; known: {', '.join(CASES)}", file=sys.stderr)
+        return 2
+    _pyperf(names)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,75 @@
+"""Micro-benchmark machinery: exact hot-path checks, deterministic instruction counts,
+and pyperf wall times (a smoke-sized run)."""
+
+import pytest
+
+from rediscluster_opt.lab import micro, perfcases
+from rediscluster_opt.stages import REGISTRY
+
+
+def test_every_registered_variant_has_cases():
+    for stage in ("slot_hash", "slot_map", "node_select", "encoder", "submit", "parser", "redirect"):
+        assert {c.variant for c in perfcases.cases_for(stage)} == set(REGISTRY[stage]), stage
+
+
+def test_hot_path_checks_see_locks_and_allocations():
+    rows = {
+        r["case"]: r
+        for r in micro.hot_path_checks(
+            [
+                "slot_map.ranges.s16383",
+                "slot_map.flat.s16383",
+                "redirect.regex.bulk200",
+                "redirect.first_byte.bulk200",
+                "node_select.locked.x1",
+                "node_select.lockfree.x1",
+            ]
+        )
+    }
+    assert rows["slot_map.ranges.s16383"]["lock_operations_per_call"] == 1  # `with lock:` releases once
+    assert rows["node_select.locked.x1"]["lock_operations_per_call"] == 1
+    for lock_free in ("slot_map.flat.s16383", "node_select.lockfree.x1"):
+        assert rows[lock_free]["lock_operations_per_call"] == 0
+    # the regex check decodes the reply to text: it allocates; the first-byte check does not
+    assert rows["redirect.regex.bulk200"]["peak_bytes_allocated"] > 200
+    assert rows["redirect.first_byte.bulk200"]["peak_bytes_allocated"] == 0
+    assert rows["slot_map.flat.s16383"]["peak_bytes_allocated"] == 0
+
+
+def test_instruction_counts_are_deterministic():
+    problem = micro.valgrind_problem()
+    if problem:
+        pytest.skip(f"instruction counts need valgrind: {problem}")
+    cases = ["redirect.first_byte.bulk200", "redirect.regex.bulk200"]
+    first = micro.instruction_counts(cases, calls=500)
+    again = micro.instruction_counts(cases[:1], calls=500)
+    assert first["skipped"] is None
+    counts = {r["case"]: r["instructions_per_call"] for r in first["rows"]}
+    assert counts["redirect.first_byte.bulk200"] == again["rows"][0]["instructions_per_call"]
+    assert 0 < counts["redirect.first_byte.bulk200"] < counts["redirect.regex.bulk200"]
+
+
+def test_pyperf_wall_times_in_worker_processes():
+    rows = micro.wall_times(["slot_hash.crc_hqx.k16", "slot_hash.bitwise.k16"], smoke=True)
+    by = {r["case"]: r for r in rows}
+    assert set(by) == {"slot_hash.crc_hqx.k16", "slot_hash.bitwise.k16"}
+    for row in rows:
+        assert row["ns"]["low"] <= row["ns"]["median"] <= row["ns"]["high"] and len(row["values_ns"]) >= 2
+    # bit-by-bit CRC16 in Python is orders of magnitude slower than binascii's C loop
+    assert by["slot_hash.bitwise.k16"]["ns"]["low"] > 5 * by["slot_hash.crc_hqx.k16"]["ns"]["high"]
+    assert (
+        micro.significance(by["slot_hash.bitwise.k16"]["values_ns"], by["slot_hash.crc_hqx.k16"]["values_ns"])
+        < 0.05
+    )
+
+
+def test_an_unknown_case_is_named():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "rediscluster_opt.lab.perfcases", "--cases", "nope"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "unknown or no case(s) ['nope']" in done.stderr
