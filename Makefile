@@ -41,3 +41,4 @@ lint:
 	@scripts/bootstrap.sh dev
 	$(VENV)/bin/ruff check rediscluster_opt tests experiments
 	$(VENV)/bin/ruff format --check rediscluster_opt tests experiments
+	$(VENV)/bin/mypy

@@ -6,7 +6,6 @@ stages, and the lab that measures each stage.
 """
 
 from .client import ClusterClient, StandaloneClient
-from .core.resp import ReplyError
 from .errors import (
     ClusterDownError,
     ClusterError,
@@ -15,6 +14,7 @@ from .errors import (
     RedisError,
     RedisTimeoutError,
     ResponseError,
+    RetriesExhausted,
     TooManyRedirects,
 )
 from .stages import Stages
@@ -29,8 +29,8 @@ __all__ = [
     "RedisConnectionError",
     "RedisError",
     "RedisTimeoutError",
-    "ReplyError",
     "ResponseError",
+    "RetriesExhausted",
     "Stages",
     "StandaloneClient",
     "TooManyRedirects",

@@ -7,7 +7,10 @@ RedisError
 ├── RedisTimeoutError      no reply within the command timeout
 └── ClusterError
     ├── ClusterDownError   CLUSTERDOWN / uncovered slots / no node reachable
-    └── TooManyRedirects   MOVED/ASK/TRYAGAIN retries exhausted
+    ├── TooManyRedirects   more MOVED/ASK redirects for one command than the client allows
+    └── RetriesExhausted   TRYAGAIN still answered after the bounded retries
+
+A leaf module: it imports nothing of the package, so every layer may raise these.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ __all__ = [
     "RedisError",
     "RedisTimeoutError",
     "ResponseError",
+    "RetriesExhausted",
     "TooManyRedirects",
 ]
 
@@ -64,4 +68,13 @@ class ClusterDownError(ClusterError):
 
 
 class TooManyRedirects(ClusterError):
-    """MOVED/ASK/TRYAGAIN retries for one command exceeded the client's limit."""
+    """MOVED/ASK redirects for one command exceeded the client's limit (`max_redirects`)."""
+
+
+class RetriesExhausted(ClusterError):
+    """The node kept answering TRYAGAIN through every bounded retry (a CLUSTERDOWN that
+    outlasts them is a `ClusterDownError`). `code` names the last answer."""
+
+    def __init__(self, message: str, *, code: str = "") -> None:
+        self.code = code
+        super().__init__(message)

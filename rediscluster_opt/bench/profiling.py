@@ -22,8 +22,8 @@ HOT_PATH = [
     "rediscluster_opt.stages.writer.DirectWriter.send",
     "rediscluster_opt.stages.writer.JoinWriter.send",
     "rediscluster_opt.stages.writer.JoinWriter._flush",
-    "rediscluster_opt.stages.reader.PerReplyReader.data_received",
-    "rediscluster_opt.stages.reader.BatchReader.data_received",
+    "rediscluster_opt.stages.delivery.PerReplyDelivery.data_received",
+    "rediscluster_opt.stages.delivery.BatchDelivery.data_received",
     "rediscluster_opt.stages.redirect.redirect_regex",
     "rediscluster_opt.stages.redirect.redirect_first_byte",
 ]

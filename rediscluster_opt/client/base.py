@@ -16,24 +16,23 @@ from .commands import Commands
 __all__ = ["BaseClient", "command_label", "wrap_failure"]
 
 
-def command_label(args: tuple) -> str:
+def command_label(args: tuple[Any, ...]) -> str:
     name = args[0] if args else b"?"
     return (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).upper()
 
 
-def wrap_failure(exc: BaseException, address: str, args: tuple) -> RedisError:
-    """A mux-level failure as the typed error the caller sees, naming node and command."""
+def wrap_failure(
+    exc: RedisConnectionError | TimeoutError, address: str | None, args: tuple[Any, ...]
+) -> RedisError:
+    """A mux-level failure (the only two kinds a multiplexer raises) as the typed error
+    the caller sees, naming node and command. A timeout's own text is often empty."""
     label = command_label(args)
     if isinstance(exc, RedisConnectionError):
         return type(exc)(f"{label} on {address}: {exc}")
-    if isinstance(exc, TimeoutError):
-        return RedisTimeoutError(f"{label} on {address}: {exc or 'timed out'}")
-    if isinstance(exc, RedisError):
-        return exc
-    return RedisError(f"{label} on {address}: {exc!r}")
+    return RedisTimeoutError(f"{label} on {address}: {str(exc) or 'no reply within the command timeout'}")
 
 
-def reply_failure(reply: ReplyError, address: str, args: tuple) -> ResponseError:
+def reply_failure(reply: ReplyError, address: str, args: tuple[Any, ...]) -> ResponseError:
     return ResponseError(reply.args[0], node=address, command=command_label(args))
 
 
@@ -65,7 +64,7 @@ class BaseClient(Commands):
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
 
-    async def _call_node(self, address: str, args: tuple) -> Any:
+    async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:
         """Send one command to one node; error replies are raised (slow paths, keyless)."""
         mux = self._pick(address) or await self._pool.connect(address)
         try:

@@ -26,6 +26,7 @@ from ..errors import (
     RedisConnectionError,
     RedisError,
     ResponseError,
+    RetriesExhausted,
     TooManyRedirects,
 )
 from ..mux.multiplexer import Multiplexer
@@ -67,7 +68,7 @@ class ClusterClient(BaseClient):
         self._check_redirect = self._impl.redirect
         self._slot_map = self._impl.slot_map(self.topology)
         self._lookup = self._slot_map.lookup
-        self._refresh_task: asyncio.Task | None = None
+        self._refresh_task: asyncio.Task[Any] | None = None
         self._last_refresh = float("-inf")
         self.counters = dict.fromkeys(
             (
@@ -101,10 +102,10 @@ class ClusterClient(BaseClient):
         return client
 
     # -- hot path ---------------------------------------------------------------------
-    def _keyed(self, key: Any, args: tuple) -> Coroutine[Any, Any, Any]:
+    def _keyed(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         return self._route(self._slot_of(key if type(key) is bytes else to_bytes(key)), args)
 
-    async def _route(self, slot: int, args: tuple) -> Any:
+    async def _route(self, slot: int, args: tuple[Any, ...]) -> Any:
         payload = self._encode(args)
         address = self._lookup(slot)
         mux = self._pick(address)
@@ -119,7 +120,9 @@ class ClusterClient(BaseClient):
         return await self._retry(slot, payload, args, address, reply)
 
     # -- slow path --------------------------------------------------------------------
-    async def _retry(self, slot: int, payload: bytes, args: tuple, address: str | None, reply: Any) -> Any:
+    async def _retry(
+        self, slot: int, payload: bytes, args: tuple[Any, ...], address: str | None, reply: Any
+    ) -> Any:
         """Everything but the one-hop success: follow redirects, retry what is retryable,
         connect where needed, within the client's bounds."""
         attempt = _Attempt(address)
@@ -137,9 +140,9 @@ class ClusterClient(BaseClient):
                     reply = await mux.execute(payload)
             except (RedisConnectionError, TimeoutError) as exc:
                 # The command may have run: failing it is the only honest answer.
-                raise wrap_failure(exc, attempt.address, args) from exc  # type: ignore[arg-type]
+                raise wrap_failure(exc, attempt.address, args) from exc
 
-    async def _absorb(self, reply: Any, slot: int, args: tuple, attempt: _Attempt) -> bool:
+    async def _absorb(self, reply: Any, slot: int, args: tuple[Any, ...], attempt: _Attempt) -> bool:
         """True when `reply` is the answer; otherwise update `attempt` for the next try
         (after MOVED/ASK, or a backoff on TRYAGAIN/CLUSTERDOWN), or raise."""
         redirect = self._check_redirect(reply)
@@ -150,7 +153,8 @@ class ClusterClient(BaseClient):
                     f"{command_label(args)} for slot {slot}: more than "
                     f"{self.max_redirects} redirects, last {redirect.kind} to {attempt.address}"
                 )
-            attempt.address = redirect.address(split_address(attempt.address)[0])  # type: ignore[arg-type]
+            # the redirect answered a command sent to attempt.address, so it is set
+            attempt.address = redirect.address(split_address(attempt.address or "")[0])
             attempt.asking = redirect.kind == "ASK"
             if attempt.asking:
                 self.counters["ask"] += 1
@@ -163,21 +167,25 @@ class ClusterClient(BaseClient):
             return True
         code = error_code(reply.args[0])
         if code not in ("TRYAGAIN", "CLUSTERDOWN"):
-            raise reply_failure(reply, attempt.address, args)  # type: ignore[arg-type]
+            raise reply_failure(reply, attempt.address or "?", args)
         self.counters[code.lower()] += 1
         if attempt.transient_failure(self.retry_attempts):
-            kind = ClusterDownError if code == "CLUSTERDOWN" else TooManyRedirects
-            raise kind(
+            text = (
                 f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} "
                 f"after {self.retry_attempts} retries"
             )
+            if code == "CLUSTERDOWN":
+                raise ClusterDownError(text)
+            raise RetriesExhausted(text, code=code)
         if code == "CLUSTERDOWN":
             self._request_refresh()
         await asyncio.sleep(self._backoff(attempt.transient))
         attempt.address, attempt.asking = self._lookup(slot), False
         return False
 
-    async def _connection_for(self, slot: int, args: tuple, attempt: _Attempt) -> Multiplexer | None:
+    async def _connection_for(
+        self, slot: int, args: tuple[Any, ...], attempt: _Attempt
+    ) -> Multiplexer | None:
         """The connection to send to, connecting if needed; None means "try again" (after
         a failed connect, which sent nothing and so is safe to retry)."""
         if attempt.address is None:
@@ -185,7 +193,7 @@ class ClusterClient(BaseClient):
             attempt.address = self._lookup(slot)
             if attempt.address is None:
                 raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
-        mux = self._pick(attempt.address)
+        mux: Multiplexer | None = self._pick(attempt.address)
         if mux is not None:
             return mux
         try:
@@ -201,10 +209,10 @@ class ClusterClient(BaseClient):
             return None
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.retry_backoff * 2 ** (attempt - 1), 1.0)
+        return min(self.retry_backoff * 2.0 ** (attempt - 1), 1.0)
 
     # -- multi-key and keyless --------------------------------------------------------
-    async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
+    async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
         groups: dict[int, list[int]] = {}
         for index, item in enumerate(items):
             groups.setdefault(self._slot_of(to_bytes(item[0])), []).append(index)
@@ -217,7 +225,7 @@ class ClusterClient(BaseClient):
             return [await send(slot, indexes) for slot, indexes in groups.items()]
         return await _gather_or_raise(send(slot, indexes) for slot, indexes in groups.items())
 
-    async def _keyless(self, args: tuple, target: str | None) -> Any:
+    async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         if not self.topology.masters:
             await self._refresh_now()
         if target == "all":

@@ -12,6 +12,7 @@ the concrete client implements:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
@@ -23,7 +24,7 @@ Key = str | bytes
 Value = str | bytes | int | float
 
 
-def _pairs_to_dict(flat: list) -> dict:
+def _pairs_to_dict(flat: list[Any]) -> dict[Any, Any]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
@@ -32,13 +33,13 @@ class Commands:
     # routing coroutine, so `await client.get(k)` runs one coroutine, not two.
 
     # -- routing primitives, provided by the client ----------------------------------
-    def _keyed(self, key: Key, args: tuple) -> Awaitable[Any]:
+    def _keyed(self, key: Key, args: tuple[Any, ...]) -> Awaitable[Any]:
         raise NotImplementedError
 
-    async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
+    async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
         raise NotImplementedError
 
-    async def _keyless(self, args: tuple, target: str | None) -> Any:
+    async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         raise NotImplementedError
 
     # -- generic ----------------------------------------------------------------------
@@ -70,7 +71,7 @@ class Commands:
         keepttl: bool = False,
     ) -> bool | None:
         """True when set; None when NX/XX prevented it."""
-        args: list = [b"SET", key, value]
+        args: list[Any] = [b"SET", key, value]
         if ex is not None:
             args += (b"EX", ex)
         if px is not None:
@@ -85,7 +86,7 @@ class Commands:
         return True if reply == b"OK" else None
 
     async def psetex(self, key: Key, milliseconds: int, value: Value) -> bool:
-        return await self._keyed(key, (b"PSETEX", key, milliseconds, value)) == b"OK"
+        return bool(await self._keyed(key, (b"PSETEX", key, milliseconds, value)) == b"OK")
 
     def incr(self, key: Key) -> Awaitable[int]:
         return self._keyed(key, (b"INCR", key))
@@ -101,7 +102,7 @@ class Commands:
 
     async def mget(self, *keys: Key) -> list[bytes | None]:
         """Values in request order; in cluster mode one MGET per slot, sent concurrently."""
-        values: list = [None] * len(keys)
+        values: list[Any] = [None] * len(keys)
         for indexes, reply in await self._per_slot(b"MGET", [(k,) for k in keys]):
             for index, value in zip(indexes, reply, strict=True):
                 values[index] = value
@@ -125,10 +126,10 @@ class Commands:
         return await self._count_keys(b"EXISTS", keys)
 
     async def expire(self, key: Key, seconds: int) -> bool:
-        return await self._keyed(key, (b"EXPIRE", key, seconds)) == 1
+        return bool(await self._keyed(key, (b"EXPIRE", key, seconds)) == 1)
 
     async def pexpire(self, key: Key, milliseconds: int) -> bool:
-        return await self._keyed(key, (b"PEXPIRE", key, milliseconds)) == 1
+        return bool(await self._keyed(key, (b"PEXPIRE", key, milliseconds)) == 1)
 
     def ttl(self, key: Key) -> Awaitable[int]:
         return self._keyed(key, (b"TTL", key))
@@ -147,14 +148,15 @@ class Commands:
     ) -> int:
         """Set one field (`field`, `value`) and/or every item of `mapping`; returns the
         number of fields added."""
-        args: list = [b"HSET", key]
+        args: list[Any] = [b"HSET", key]
         if field is not None:
             args += (field, value)
         for item in (mapping or {}).items():
             args += item
         if len(args) == 2:
             raise ValueError("hset needs a field and value, or a non-empty mapping")
-        return await self._keyed(key, tuple(args))
+        added: int = await self._keyed(key, tuple(args))
+        return added
 
     def hget(self, key: Key, field: Key) -> Awaitable[bytes | None]:
         return self._keyed(key, (b"HGET", key, field))
@@ -178,20 +180,22 @@ class Commands:
     def sadd(self, key: Key, *members: Value) -> Awaitable[int]:
         return self._keyed(key, (b"SADD", key, *members))
 
-    async def smembers(self, key: Key) -> set[bytes]:
+    async def smembers(self, key: Key) -> builtins.set[bytes]:  # `set` here is the method
         return set(await self._keyed(key, (b"SMEMBERS", key)))
 
     async def zadd(self, key: Key, mapping: Mapping[Key, float]) -> int:
-        args: list = [b"ZADD", key]
+        args: list[Any] = [b"ZADD", key]
         for member, score in mapping.items():
             args += (score, member)
-        return await self._keyed(key, tuple(args))
+        added: int = await self._keyed(key, tuple(args))
+        return added
 
     async def zrange(
         self, key: Key, start: int, stop: int, *, withscores: bool = False
     ) -> list[bytes] | list[tuple[bytes, float]]:
         if not withscores:
-            return await self._keyed(key, (b"ZRANGE", key, start, stop))
+            members: list[bytes] = await self._keyed(key, (b"ZRANGE", key, start, stop))
+            return members
         flat = await self._keyed(key, (b"ZRANGE", key, start, stop, b"WITHSCORES"))
         return [(m, float(s)) for m, s in zip(flat[::2], flat[1::2], strict=True)]
 

@@ -29,17 +29,17 @@ class StandaloneClient(BaseClient):
             raise
         return client
 
-    def _keyed(self, key: object, args: tuple) -> Coroutine[Any, Any, Any]:
+    def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         # A plain function returning the coroutine: no extra coroutine frame per command.
         return self._call_node(self.address, args)
 
-    async def _per_slot(self, command: bytes, items: list[tuple]) -> list[tuple[list[int], Any]]:
+    async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
         if not items:
             return []
         args = (command, *(part for item in items for part in item))
         return [(list(range(len(items))), await self._keyed(None, args))]
 
-    async def _keyless(self, args: tuple, target: str | None) -> Any:
+    async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         if target == "all":
             return {self.address: await self._keyed(None, args)}
         if target not in (None, self.address):

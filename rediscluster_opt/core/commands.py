@@ -12,6 +12,9 @@ A caller can always name the routing key explicitly (``execute_command(..., key=
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = ["command_keys", "command_name"]
 
 KEYLESS = frozenset(
@@ -34,13 +37,13 @@ def _as_bytes(value: object) -> bytes:
     return str(value).encode()
 
 
-def command_name(args: tuple | list) -> bytes:
+def command_name(args: Sequence[Any]) -> bytes:
     if not args:
         raise ValueError("empty command: give at least the command name")
     return _as_bytes(args[0]).upper()
 
 
-def command_keys(args: tuple | list) -> list[bytes]:
+def command_keys(args: Sequence[Any]) -> list[bytes]:
     """The keys of a command as bytes, in order; [] for a keyless command."""
     name = command_name(args)
     rest = args[1:]

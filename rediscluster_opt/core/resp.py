@@ -11,6 +11,11 @@ Only a corrupt stream raises (`RespProtocolError`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ResponseError
+
 __all__ = [
     "NEED_DATA",
     "PythonReader",
@@ -33,12 +38,14 @@ class _NeedData:
 NEED_DATA = _NeedData()
 
 
-class ReplyError(Exception):
-    """A server error reply (``-ERR ...``), delivered as a value in the reply stream."""
+class ReplyError(ResponseError):
+    """A server error reply (``-ERR ...``) as the parsers deliver it: a value in the reply
+    stream, not yet tied to a node or command. Internal: the client raises it as a
+    `ResponseError` naming node and command, and one nested in an array (EXEC, MGET of a
+    script) is still a `ResponseError`, so `except ResponseError` catches both."""
 
-    @property
-    def message(self) -> str:
-        return self.args[0] if self.args else ""
+    def __init__(self, message: str = "") -> None:  # the parsers pass the text only
+        super().__init__(message)
 
 
 class RespProtocolError(Exception):
@@ -47,13 +54,15 @@ class RespProtocolError(Exception):
 
 def to_bytes(value: object) -> bytes:
     """One command argument as bytes: str is UTF-8, int/float in decimal, bytes as is."""
+    # Exact type checks, not isinstance: this runs for every argument of every command,
+    # and a cast() per argument would be a call on the hot path; hence the ignores.
     kind = type(value)
     if kind is bytes:
-        return value  # type: ignore[return-value]
+        return value  # type: ignore[return-value]  # kind is bytes
     if kind is str:
-        return value.encode()  # type: ignore[attr-defined]
+        return value.encode()  # type: ignore[attr-defined, no-any-return]  # kind is str
     if kind is int:
-        return b"%d" % value
+        return b"%d" % value  # type: ignore[str-format]  # kind is int
     if kind is float:
         return repr(value).encode()
     if isinstance(value, (bytearray, memoryview)):
@@ -62,7 +71,7 @@ def to_bytes(value: object) -> bytes:
     raise TypeError(f"cannot send {kind.__name__} {value!r} to Redis: use bytes, str, int or float")
 
 
-def encode_command(args: tuple | list) -> bytes:
+def encode_command(args: Sequence[Any]) -> bytes:
     """Encode one command as a RESP array of bulk strings."""
     parts = [b"*%d\r\n" % len(args)]
     append = parts.append
@@ -180,7 +189,7 @@ class PythonReader:
             raise RespProtocolError("bulk string not terminated by CRLF")
         return bytes(self._buffer[start:end]), end + 2
 
-    def _items(self, count: int, pos: int) -> tuple[list, int]:
+    def _items(self, count: int, pos: int) -> tuple[list[Any], int]:
         items = []
         for _ in range(count):
             item, pos = self._read(pos)
@@ -221,4 +230,4 @@ class PythonReader:
     def _verbatim(self, pos: int) -> tuple[object, int]:
         text, end = self._bulk(pos)
         # The first four bytes are the format ("txt:" or "mkd:"), which hiredis drops.
-        return text[4:], end  # type: ignore[index]
+        return text[4:], end  # type: ignore[index]  # _bulk of a '=' reply is always bytes

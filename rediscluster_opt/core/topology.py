@@ -8,6 +8,7 @@ from it; nothing here does I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .address import format_address
 from .slots import SLOT_COUNT
@@ -64,7 +65,13 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _pairs(flat: list) -> dict[str, object]:
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TopologyError(f"expected a list of {what}, got {value!r:.200}")
+    return value
+
+
+def _pairs(flat: list[Any]) -> dict[str, object]:
     if not isinstance(flat, list) or len(flat) % 2:
         raise TopologyError(f"expected a flat key/value list, got {flat!r:.200}")
     return {_text(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
@@ -75,19 +82,19 @@ def _shard_node_address(node: dict[str, object], fallback_host: str) -> str:
     if host in ("", "?"):  # the server does not know its own address; use the one we asked
         host = fallback_host
     port = node.get("port", node.get("tls-port"))
-    if port is None:
+    if not isinstance(port, (int, bytes, str)):
         raise TopologyError(f"shard node without a port: {node!r:.200}")
-    return format_address(host, int(port))  # type: ignore[call-overload]
+    return format_address(host, int(port))
 
 
 def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1") -> Topology:
     """Parse a RESP2 CLUSTER SHARDS reply (Redis >= 7.0)."""
     if not isinstance(reply, list):
         raise TopologyError(f"CLUSTER SHARDS reply is not a list: {reply!r:.200}")
-    ranges = []
+    ranges: list[SlotRange] = []
     for shard_flat in reply:
         shard = _pairs(shard_flat)
-        nodes = [_pairs(n) for n in shard.get("nodes", [])]  # type: ignore[union-attr]
+        nodes = [_pairs(n) for n in _list(shard.get("nodes", []), "nodes")]
         masters = [n for n in nodes if _text(n.get("role")) == "master"]
         slots = shard.get("slots", [])
         if not slots:
@@ -100,7 +107,7 @@ def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1") -> Top
             for n in nodes
             if _text(n.get("role")) != "master" and _text(n.get("health", "online")) == "online"
         )
-        bounds = [int(s) for s in slots]  # type: ignore[union-attr]
+        bounds = [int(s) for s in _list(slots, "slot bounds")]
         if len(bounds) % 2:
             raise TopologyError(f"odd number of slot bounds {bounds!r}")
         ranges.extend(

@@ -187,8 +187,8 @@ US006 = Story(
     """Reader: the pure-Python RESP parser vs hiredis, and resolving each reply as it is parsed vs draining
 every complete reply of a read and resolving them in one batch (a 2x2; its corners are the cumulative
 before and after).""",
-    ("parser", "reader"),
-    (_S + "reader.PerReplyReader.data_received", _S + "reader.BatchReader.data_received",
+    ("parser", "delivery"),
+    (_S + "delivery.PerReplyDelivery.data_received", _S + "delivery.BatchDelivery.data_received",
      _S + "submit.PooledFutureSubmit.deliver_many", _S + "submit.PooledFutureSubmit.deliver_one",
      "rediscluster_opt.core.resp.PythonReader.gets"),
     ("data_received", "gets", "feed", "deliver_one", "deliver_many"),

@@ -145,9 +145,9 @@ def _bench(
 def _profiles(
     params: Parameters, story: Story, configs: list[ClientConfig], modes: tuple[str, ...] = ("cluster",)
 ) -> dict[str, Any]:
-    """cProfile over each config, line_profiler over the last one, and (outside smoke
-    runs, or when asked) a py-spy flame graph of each; profiled runs are only compared
-    with profiled runs, so they get a record of their own."""
+    """cProfile over each config, line_profiler over the last one, and (when
+    `flamegraphs`) a py-spy flame graph of each; profiled runs are only compared with
+    profiled runs, so they get a record of their own."""
     repeats = 1 if params.smoke else 2
     record = _bench(params, configs, f"{story.id}-profile", profile="cprofile", repeats=repeats, modes=modes)
     runs = [
@@ -172,7 +172,6 @@ def _profiles(
                 repeats=1,
                 modes=modes,
                 flame_dir=flames,
-                warmup=params.warmup,
             )
         )
     for run in runs:
@@ -231,7 +230,7 @@ def _exact(value: float | None) -> Interval | None:
 COUNTED = {"k16", "s0", "s16383", "get16", "cycle", "bulk200", "x1", "x4"}
 
 
-def _micro(story: Story, params: Parameters, cases: list[str]) -> dict[str, Any]:
+def _micro(params: Parameters, cases: list[str]) -> dict[str, Any]:
     """pyperf wall times, cachegrind instruction counts and hot-path checks of the cases."""
     counted = [c for c in cases if perfcases.CASES[c].param in COUNTED]
     if params.cachegrind:
@@ -299,7 +298,7 @@ def _stage_story(
         **_gain_metrics(record, names, headline_level(params.concurrency)),
         "profile.share": _share_ratio(profile, names, story.share_functions),
     }
-    data = _micro(story, params, micro_cases) if micro_cases else {}
+    data = _micro(params, micro_cases) if micro_cases else {}
     return names, record, profile, measured, data
 
 
@@ -364,7 +363,7 @@ def _us004(story: Story, params: Parameters) -> StoryRun:
     level = headline_level(params.concurrency)
     names = {"cumulative before": configs[0].label, "cumulative after": configs[2].label, AA: twin.label}
     cases = [c.name for c in perfcases.cases_for("node_select")]
-    data = _micro(story, params, cases)
+    data = _micro(params, cases)
     instructions = _by_case(data["instructions"]["rows"], "instructions_per_call")
     hot = {r["case"]: r for r in data["hot_path"]}
     measured = {
@@ -427,7 +426,7 @@ def _dequeues_per_reply(profile: dict[str, Any], label: str) -> Interval | None:
 def _us006(story: Story, params: Parameters) -> StoryRun:
     before = previous_stages(story.id)
     mixed = [
-        ClientConfig("ours", before.replace(parser=p, reader=r).as_dict(), name=f"{p} + {r}")
+        ClientConfig("ours", before.replace(parser=p, delivery=r).as_dict(), name=f"{p} + {r}")
         for p, r in (("python", "batch"), ("hiredis", "per_reply"))
     ]
     cases = [c.name for c in perfcases.cases_for("parser")]

@@ -2,18 +2,19 @@
 transport. Stages do the work; this class wires them together once, at construction.
 
     callers --execute(payload)--> submit stage --send--> writer stage --> transport
-    transport --data_received--> reader stage (parser) --deliver--> submit stage --> callers
+    transport --data_received--> delivery stage (parser) --deliver--> submit stage --> callers
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from types import SimpleNamespace
+from typing import cast
 
 from ..core.address import split_address
 from ..errors import ProtocolError, RedisConnectionError
-from ..stages.reader import PARSE_ERRORS
+from ..stages.contracts import Impl
+from ..stages.parser import PARSE_ERRORS
 
 __all__ = ["Multiplexer"]
 
@@ -22,7 +23,7 @@ class Multiplexer(asyncio.Protocol):
     def __init__(
         self,
         address: str,
-        impl: SimpleNamespace,
+        impl: Impl,
         loop: asyncio.AbstractEventLoop,
         command_timeout: float,
         on_close: Callable[[Multiplexer], None] | None = None,
@@ -33,8 +34,8 @@ class Multiplexer(asyncio.Protocol):
         self._on_close = on_close
         self._writer = impl.writer(loop)
         self._submit = impl.submit(loop, self._writer.send, command_timeout)
-        self._reader = impl.reader(impl.parser(), self._submit)
-        self._on_data = self._reader.data_received
+        self._delivery = impl.delivery(impl.parser(), self._submit)
+        self._on_data = self._delivery.data_received
         # The hot path: callers use these attributes directly. On close they are swapped
         # for functions that fail at once, so no per-command "is it open?" check is needed.
         self.execute = self._submit.call
@@ -44,7 +45,7 @@ class Multiplexer(asyncio.Protocol):
     async def open(
         cls,
         address: str,
-        impl: SimpleNamespace,
+        impl: Impl,
         *,
         connect_timeout: float,
         command_timeout: float,
@@ -65,8 +66,9 @@ class Multiplexer(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-        self._writer.attach(transport)
+        # create_connection always hands a stream protocol a read-write transport
+        self._transport = cast(asyncio.Transport, transport)
+        self._writer.attach(self._transport)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -101,13 +103,13 @@ class Multiplexer(asyncio.Protocol):
     def io_counters(self) -> dict[str, int]:
         return {
             "writes": self._writer.writes,
-            "reads": self._reader.reads,
-            "replies": self._reader.replies,
+            "reads": self._delivery.reads,
+            "replies": self._delivery.replies,
         }
 
 
-def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future]:
-    def refuse(*payloads: bytes) -> asyncio.Future:
+def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[object]]:
+    def refuse(*payloads: bytes) -> asyncio.Future[object]:
         future = asyncio.get_running_loop().create_future()
         future.set_exception(type(error)(str(error)))
         return future

@@ -5,9 +5,11 @@ reconnects."""
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
+from functools import partial
+from typing import Any
 
 from ..errors import RedisConnectionError
+from ..stages.contracts import Impl
 from ..validate import check_number
 from .multiplexer import Multiplexer
 
@@ -17,7 +19,7 @@ __all__ = ["MultiplexPool"]
 class MultiplexPool:
     def __init__(
         self,
-        impl: SimpleNamespace,
+        impl: Impl,
         *,
         connections_per_node: int,
         connect_timeout: float,
@@ -29,7 +31,7 @@ class MultiplexPool:
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
         self._selector = impl.node_select()
-        self._connecting: dict[str, asyncio.Task] = {}
+        self._connecting: dict[str, asyncio.Task[Any]] = {}
         self._retired: dict[str, int] = {}  # io counters of closed connections, kept for stats
         self.pick = self._selector.pick  # hot path: address -> open Multiplexer or None
         self.closed = False
@@ -39,16 +41,19 @@ class MultiplexPool:
         while True:
             if self.closed:
                 raise RedisConnectionError(f"client is closed (command for {address})")
-            mux = self.pick(address)
+            mux: Multiplexer | None = self.pick(address)
             if mux is not None:
                 return mux
             task = self._connecting.get(address)
             if task is None:
                 task = asyncio.ensure_future(self._open_node(address))
                 self._connecting[address] = task
-                task.add_done_callback(lambda _t, a=address: self._connecting.pop(a, None))
+                task.add_done_callback(partial(self._connected, address))
             # shield: one caller's cancellation must not abort a connect others wait for
             await asyncio.shield(task)
+
+    def _connected(self, address: str, _task: object) -> None:
+        self._connecting.pop(address, None)
 
     async def _open_node(self, address: str) -> None:
         opened = await asyncio.gather(

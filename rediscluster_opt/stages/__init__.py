@@ -3,21 +3,28 @@
 A variant is chosen once, when a client is built: the hot path then calls plain functions
 and bound methods picked up front and never branches on stage names per command.
 
-To add a variant: write it next to its siblings (same interface), register it in
-`REGISTRY` below under a new name, and the tests parametrized over `REGISTRY` pick it up.
+To add a variant: write it next to its siblings, to the stage's contract in
+`stages/contracts.py`, register it in `REGISTRY` below under a new name, and the tests
+parametrized over `REGISTRY` (the contract check among them) pick it up.
+
+The delivery stage was called "reader" until 0.2; that name is still accepted, with a
+DeprecationWarning, for one release.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
-from types import SimpleNamespace
+from typing import Any
 
-from . import encoder, node_select, reader, redirect, slot_hash, slot_map, submit, writer
+from . import delivery, encoder, node_select, parser, redirect, slot_hash, slot_map, submit, writer
+from .contracts import Impl
 
-__all__ = ["REGISTRY", "Stages"]
+__all__ = ["BASELINE", "OPTIMIZED", "REGISTRY", "Impl", "Stages"]
 
-# stage -> {variant name: implementation}.
-REGISTRY: dict[str, dict[str, object]] = {
+# stage -> {variant name: implementation}; each implementation follows its stage's
+# contract in stages/contracts.py (checked by tests/unit/test_contracts.py).
+REGISTRY: dict[str, dict[str, Any]] = {
     "slot_hash": {
         "bitwise": slot_hash.slot_bitwise,
         "crc_hqx": slot_hash.slot_crc_hqx,
@@ -46,12 +53,12 @@ REGISTRY: dict[str, dict[str, object]] = {
         "writelines": writer.WritelinesWriter,
     },
     "parser": {
-        "python": reader.python_parser,
-        "hiredis": reader.hiredis_parser,
+        "python": parser.python_parser,
+        "hiredis": parser.hiredis_parser,
     },
-    "reader": {
-        "per_reply": reader.PerReplyReader,
-        "batch": reader.BatchReader,
+    "delivery": {
+        "per_reply": delivery.PerReplyDelivery,
+        "batch": delivery.BatchDelivery,
     },
     "redirect": {
         "regex": redirect.redirect_regex,
@@ -70,7 +77,7 @@ BASELINE = {
     "node_select": "locked",
     "writer": "direct",
     "parser": "python",
-    "reader": "per_reply",
+    "delivery": "per_reply",
     "redirect": "regex",
 }
 OPTIMIZED = {
@@ -81,10 +88,26 @@ OPTIMIZED = {
     "node_select": "lockfree",
     "writer": "join",
     "parser": "hiredis",
-    "reader": "batch",
+    "delivery": "batch",
     "redirect": "first_byte",
 }
 _ALIASES = {"naive": BASELINE, "baseline": BASELINE, "optimized": OPTIMIZED}
+_RENAMED = {"reader": "delivery"}  # old stage name -> new, accepted for one release
+
+
+def _renamed(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with deprecated stage names replaced, warning once per use."""
+    out = dict(values)
+    for old, new in _RENAMED.items():
+        if old in out:
+            warnings.warn(
+                f"stage {old!r} is now called {new!r}; the old name goes away in the next release",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            out.setdefault(new, out.pop(old))
+            out.pop(old, None)
+    return out
 
 
 @dataclass(frozen=True)
@@ -99,7 +122,7 @@ class Stages:
     node_select: str = OPTIMIZED["node_select"]
     writer: str = OPTIMIZED["writer"]
     parser: str = OPTIMIZED["parser"]
-    reader: str = OPTIMIZED["reader"]
+    delivery: str = OPTIMIZED["delivery"]
     redirect: str = OPTIMIZED["redirect"]
 
     def __post_init__(self) -> None:
@@ -124,9 +147,10 @@ class Stages:
 
     @classmethod
     def from_dict(cls, values: dict[str, str]) -> Stages:
-        return cls.optimized().replace(**values)
+        return cls.optimized().replace(**_renamed(values))
 
     def replace(self, **changes: str) -> Stages:
+        changes = _renamed(changes)
         unknown = sorted(set(changes) - set(REGISTRY))
         if unknown:
             raise ValueError(f"unknown stage(s) {', '.join(unknown)}; stages are: {', '.join(REGISTRY)}")
@@ -147,6 +171,6 @@ class Stages:
             candidates.append(f"{name}+" + ",".join(changed))
         return min(candidates, key=len)
 
-    def resolve(self) -> SimpleNamespace:
+    def resolve(self) -> Impl:
         """The implementations themselves, looked up once."""
-        return SimpleNamespace(**{k: REGISTRY[k][v] for k, v in self.as_dict().items()})
+        return Impl(**{k: REGISTRY[k][v] for k, v in self.as_dict().items()})

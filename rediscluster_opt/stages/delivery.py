@@ -1,44 +1,19 @@
-"""Parser and reader stages (US-006): bytes from the socket -> replies -> waiting callers.
+"""Delivery stage (US-006): how parsed replies reach their waiting callers.
 
-The parser turns bytes into replies (pure Python or hiredis, same interface); the reader
-decides how replies are handed to the submit stage: one at a time as each is parsed, or
-all complete replies of one read first and then resolved in one batch.
+Bytes from the socket go through the parser stage (`stages.parser`); delivery decides how
+the replies are handed to the submit stage: one at a time as each is parsed, or every
+complete reply of one read first, then resolved in one batch.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from ..core.resp import NEED_DATA
+from .contracts import Deliverer, Parser
 
-import hiredis
-
-from ..core.resp import NEED_DATA, PythonReader, ReplyError, RespProtocolError
-
-__all__ = ["BatchReader", "PerReplyReader", "hiredis_parser", "python_parser"]
+__all__ = ["BatchDelivery", "PerReplyDelivery"]
 
 
-class Parser(Protocol):
-    def feed(self, data: bytes) -> None: ...
-    def gets(self) -> object: ...
-
-
-class Deliverer(Protocol):
-    def deliver_one(self, reply: object) -> None: ...
-    def deliver_many(self, replies: list) -> None: ...
-
-
-def python_parser() -> Parser:
-    return PythonReader(reply_error=ReplyError, not_enough_data=NEED_DATA)
-
-
-def hiredis_parser() -> Parser:
-    return hiredis.Reader(replyError=ReplyError, notEnoughData=NEED_DATA)
-
-
-# Corrupt-stream errors either parser can raise; the connection is dropped on these.
-PARSE_ERRORS = (hiredis.ProtocolError, RespProtocolError)
-
-
-class PerReplyReader:
+class PerReplyDelivery:
     """Baseline: parse one reply, hand it to its waiter, parse the next."""
 
     def __init__(self, parser: Parser, submit: Deliverer) -> None:
@@ -58,7 +33,7 @@ class PerReplyReader:
             reply = self._gets()
 
 
-class BatchReader:
+class BatchDelivery:
     """Optimized: drain every complete reply of this read, then resolve them in one call."""
 
     def __init__(self, parser: Parser, submit: Deliverer) -> None:
@@ -72,7 +47,7 @@ class BatchReader:
         self.reads += 1
         self._feed(data)
         gets = self._gets
-        replies = []
+        replies: list[object] = []
         append = replies.append
         reply = gets()
         while reply is not NEED_DATA:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hiredis import pack_command
 
 from ..core.resp import encode_command
@@ -11,10 +13,11 @@ __all__ = ["encode_hiredis", "encode_python"]
 encode_python = encode_command
 
 
-def encode_hiredis(args: tuple) -> bytes:
+def encode_hiredis(args: tuple[Any, ...]) -> bytes:
     """hiredis' C packer; it refuses bytearray (and what we refuse too), so anything it
     rejects goes through the Python encoder, which accepts or names the bad argument."""
     try:
-        return pack_command(args)
+        packed: bytes = pack_command(args)
     except TypeError:
         return encode_command(args)
+    return packed

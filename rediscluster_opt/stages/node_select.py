@@ -21,12 +21,12 @@ class LockedSelector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._nodes: dict[str, list[Any]] = {}
+        self._nodes: dict[str | None, list[Any]] = {}  # None (no owner) never has an entry
         self._counter = 0
 
     def pick(self, address: str | None) -> Any:
         with self._lock:
-            muxes = self._nodes.get(address)  # type: ignore[arg-type]
+            muxes = self._nodes.get(address)
             if not muxes:
                 return None
             self._counter += 1
@@ -51,15 +51,15 @@ class LockFreeSelector:
     with one connection is a plain dict hit, several use that node's own cycle."""
 
     def __init__(self) -> None:
-        self._single: dict[str, Any] = {}
-        self._groups: dict[str, Iterator[Any]] = {}
+        self._single: dict[str | None, Any] = {}  # None (no owner) never has an entry
+        self._groups: dict[str | None, Iterator[Any]] = {}
         self._members: dict[str, tuple[Any, ...]] = {}
 
     def pick(self, address: str | None) -> Any:
-        mux = self._single.get(address)  # type: ignore[arg-type]
+        mux = self._single.get(address)
         if mux is not None:
             return mux
-        group = self._groups.get(address)  # type: ignore[arg-type]
+        group = self._groups.get(address)
         return next(group) if group is not None else None
 
     def install(self, address: str, muxes: Sequence[Any]) -> None:

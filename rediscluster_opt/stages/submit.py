@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 __all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
 
@@ -58,7 +59,7 @@ class EventSubmit:
         waiter.result = reply
         waiter.event.set()
 
-    def deliver_many(self, replies: list) -> None:
+    def deliver_many(self, replies: list[object]) -> None:
         for reply in replies:
             self.deliver_one(reply)
 
@@ -85,7 +86,7 @@ class _DeadlineSweep:
         self._send = send
         self._timeout = timeout
         self._handle: asyncio.TimerHandle | None = None
-        self._pending: deque = deque()
+        self._pending: deque[Any] = deque()
         self._new_future = loop.create_future
         self._now = loop.time
 
@@ -106,7 +107,8 @@ class _DeadlineSweep:
             if not future.done():
                 future.set_exception(TimeoutError(f"no reply within {self._timeout:g} s"))
 
-    def _entries(self):  # (future, deadline) pairs, oldest first
+    def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
+        """(future, deadline) pairs, oldest first."""
         raise NotImplementedError
 
     def cancel(self) -> None:
@@ -127,10 +129,10 @@ class FutureSubmit(_DeadlineSweep):
     """A bare `loop.create_future()` per command, queued with its deadline as a tuple;
     timeouts come from the per-connection sweep, not a timer per command."""
 
-    def _entries(self):
+    def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         return iter(self._pending)
 
-    def call(self, payload: bytes) -> asyncio.Future:
+    def call(self, payload: bytes) -> asyncio.Future[object]:
         future = self._new_future()
         deadline = self._now() + self._timeout
         self._pending.append((future, deadline))
@@ -139,7 +141,7 @@ class FutureSubmit(_DeadlineSweep):
             self.arm(deadline)
         return future
 
-    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future:
+    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future[object]:
         skipped = self._new_future()
         skipped.cancel()  # done already, so its reply (or failure) is dropped
         self._pending.append((skipped, self._now() + self._timeout))
@@ -150,7 +152,7 @@ class FutureSubmit(_DeadlineSweep):
         if not future.done():
             future.set_result(reply)
 
-    def deliver_many(self, replies: list) -> None:
+    def deliver_many(self, replies: list[object]) -> None:
         popleft = self._pending.popleft
         for reply in replies:
             future = popleft()[0]
@@ -161,6 +163,9 @@ class FutureSubmit(_DeadlineSweep):
 class _Pending:
     __slots__ = ("future", "deadline")
 
+    future: asyncio.Future[object] | None
+    deadline: float
+
 
 class PooledFutureSubmit(_DeadlineSweep):
     """Like `FutureSubmit`, but the pending records are recycled through a free list
@@ -170,10 +175,10 @@ class PooledFutureSubmit(_DeadlineSweep):
         super().__init__(loop, send, timeout)
         self._free: list[_Pending] = []
 
-    def _entries(self):
+    def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         return ((record.future, record.deadline) for record in self._pending)
 
-    def call(self, payload: bytes) -> asyncio.Future:
+    def call(self, payload: bytes) -> asyncio.Future[object]:
         free = self._free
         record = free.pop() if free else _Pending()
         record.future = future = self._new_future()
@@ -184,7 +189,7 @@ class PooledFutureSubmit(_DeadlineSweep):
             self.arm(deadline)
         return future
 
-    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future:
+    def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future[object]:
         record = _Pending()
         record.future = self._new_future()
         record.future.cancel()  # done already, so its reply (or failure) is dropped
@@ -200,7 +205,7 @@ class PooledFutureSubmit(_DeadlineSweep):
         if not future.done():
             future.set_result(reply)
 
-    def deliver_many(self, replies: list) -> None:
+    def deliver_many(self, replies: list[object]) -> None:
         popleft = self._pending.popleft
         release = self._free.append
         for reply in replies:

@@ -13,7 +13,7 @@ import asyncio
 __all__ = ["DirectWriter", "JoinWriter", "WritelinesWriter"]
 
 
-def _discard(data: object) -> None:
+def _discard(data: bytes | bytearray | memoryview) -> None:
     """Write target once the connection is gone: its commands were already failed."""
 
 

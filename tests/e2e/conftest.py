@@ -11,7 +11,7 @@ STAGE_SETS = [
     Stages.baseline().replace(parser="hiredis", writer="join", slot_hash="table"),
     Stages.optimized().replace(submit="event", slot_map="ranges", redirect="regex"),
     Stages.optimized().replace(
-        node_select="locked", reader="per_reply", writer="writelines", submit="future"
+        node_select="locked", delivery="per_reply", writer="writelines", submit="future"
     ),
 ]
 

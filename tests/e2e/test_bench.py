@@ -177,9 +177,9 @@ def test_bad_input_fails_before_any_trial(local_cluster, options, message):
     ("spec", "message"),
     [
         ("fastest", "unknown client 'fastest'"),
-        ("optimized:reader=bogus", "unknown implementation 'bogus' for stage 'reader'"),
+        ("optimized:delivery=bogus", "unknown implementation 'bogus' for stage 'delivery'"),
         ("optimized:nostage=x", "unknown stage"),
-        ("redis-py:reader=batch", "apply to our client only"),
+        ("redis-py:delivery=batch", "apply to our client only"),
     ],
 )
 def test_bad_client_specs(spec, message):

@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from rediscluster_opt import ClusterClient, ClusterDownError, ResponseError, Stages, TooManyRedirects
+from rediscluster_opt import (
+    ClusterClient,
+    ClusterDownError,
+    RedisTimeoutError,
+    ResponseError,
+    RetriesExhausted,
+    Stages,
+    TooManyRedirects,
+)
 from rediscluster_opt.stages import REGISTRY
 from tests.fake_server import FakeRedis
 from tests.resp_values import encode_reply
@@ -117,6 +125,38 @@ async def test_tryagain_is_retried_with_backoff_then_succeeds(stages):
         async with client:
             assert await client.get("foo") == b"ok"
             assert client.counters["tryagain"] == 2
+
+
+async def test_persistent_tryagain_ends_in_retries_exhausted_not_a_redirect_error(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        node.handlers[b"GET"] = lambda args: b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
+        client = await connect(node, stages, retry_attempts=2)
+        async with client:
+            with pytest.raises(RetriesExhausted, match="GET on .*TRYAGAIN.*after 2 retries") as caught:
+                await client.get("foo")
+            assert caught.value.code == "TRYAGAIN" and not isinstance(caught.value, TooManyRedirects)
+
+
+async def test_an_error_nested_in_an_array_is_a_response_error_too(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        node.handlers[b"EVAL"] = lambda args: b"*2\r\n:1\r\n-ERR inner failure\r\n"
+        client = await connect(node, stages)
+        async with client:
+            first, second = await client.execute_command("EVAL", "return 1", 1, "k")
+            assert first == 1 and isinstance(second, ResponseError) and second.message == "ERR inner failure"
+
+
+async def test_a_timeout_says_what_happened_on_every_preset(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        client = await connect(node, stages, command_timeout=0.05)
+        async with client:
+            with pytest.raises(RedisTimeoutError) as caught:
+                await client.execute_command("SLEEP", 500, key="foo")
+            # never empty, whichever submit variant timed out (wait_for's own TimeoutError has no text)
+            assert str(caught.value).startswith(f"SLEEP on {node.address}: no reply within ")
 
 
 async def test_persistent_clusterdown_is_a_typed_error(stages):

@@ -12,9 +12,9 @@ from tests.fake_server import FakeRedis
 
 # Every combination of the stages that live inside one connection.
 CONNECTION_STAGES = [
-    Stages.optimized().replace(writer=w, submit=s, parser=p, reader=r)
+    Stages.optimized().replace(writer=w, submit=s, parser=p, delivery=r)
     for w, s, p, r in itertools.product(
-        REGISTRY["writer"], REGISTRY["submit"], REGISTRY["parser"], REGISTRY["reader"]
+        REGISTRY["writer"], REGISTRY["submit"], REGISTRY["parser"], REGISTRY["delivery"]
     )
 ]
 

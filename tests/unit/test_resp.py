@@ -12,7 +12,7 @@ from rediscluster_opt.core.resp import (
     to_bytes,
 )
 from rediscluster_opt.stages import REGISTRY
-from rediscluster_opt.stages.reader import hiredis_parser, python_parser
+from rediscluster_opt.stages.parser import hiredis_parser, python_parser
 from tests.resp_values import encode_reply, resp2_values, resp3_values, same
 
 PARSERS = {"python": python_parser, "hiredis": hiredis_parser}

@@ -13,8 +13,8 @@ def test_presets_name_a_registered_variant_for_every_stage():
 
 
 def test_replace_and_aliases():
-    stages = Stages.optimized().replace(reader="naive")
-    assert stages.reader == BASELINE["reader"]
+    stages = Stages.optimized().replace(delivery="naive")
+    assert stages.delivery == BASELINE["delivery"]
     assert stages.parser == OPTIMIZED["parser"]
     assert Stages.baseline().replace(writer="optimized").writer == OPTIMIZED["writer"]
     assert Stages() == Stages.optimized()
@@ -24,7 +24,7 @@ def test_labels():
     assert Stages.baseline().label() == "baseline"
     assert Stages.optimized().label() == "optimized"
     assert Stages.baseline().replace(slot_hash="table").label() == "baseline+slot_hash=table"
-    assert Stages.optimized().replace(reader="per_reply").label() == "optimized+reader=per_reply"
+    assert Stages.optimized().replace(delivery="per_reply").label() == "optimized+delivery=per_reply"
 
 
 def test_unknown_stage_lists_the_stages():
