@@ -8,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from .localcluster import DEFAULT_STANDALONE_PORT, LocalCluster, LocalClusterError, parse_ports
+from .defaults import CLUSTER_PORTS, SEEDS, STANDALONE, STANDALONE_PORT
+from .localcluster import LocalCluster, LocalClusterError, parse_ports
 
 __all__ = ["main"]
 
@@ -177,8 +178,8 @@ def _compare_command(args: argparse.Namespace) -> int:
 def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> None:
     """Options every benchmark command shares: where to run, and where the record goes."""
     add = parser.add_argument
-    add("--seeds", type=_csv(), default=["127.0.0.1:7000"], help="cluster seed host:port list")
-    add("--standalone", default="127.0.0.1:7100", help="standalone host:port")
+    add("--seeds", type=_csv(), default=list(SEEDS), help=f"cluster seed host:port list (default {SEEDS[0]})")
+    add("--standalone", default=STANDALONE, help=f"standalone host:port (default {STANDALONE})")
     add("--experiment", default=experiment, help="experiment id in the record's file name")
     add("--results-dir", type=Path, default=Path("results/cluster"))
     add("--markdown", action="store_true", help="print the tables as Markdown")
@@ -193,14 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument(
         "--ports",
         type=_ports_argument,
-        default=(7000, 7001, 7002, 7003, 7004),
-        help="cluster master ports, e.g. 7000-7004 (default)",
+        default=CLUSTER_PORTS,
+        help=f"cluster master ports, e.g. {CLUSTER_PORTS[0]}-{CLUSTER_PORTS[-1]} (default)",
     )
     cluster.add_argument(
         "--standalone-port",
         type=int,
-        default=DEFAULT_STANDALONE_PORT,
-        help="standalone server port (default 7100; 0 for none)",
+        default=STANDALONE_PORT,
+        help=f"standalone server port (default {STANDALONE_PORT}; 0 for none)",
     )
     cluster.add_argument(
         "--data-dir",
@@ -212,27 +213,34 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true", help="status as JSON")
     cluster.set_defaults(handler=_cluster_command)
 
+    from .bench.adapters import CLIENTS, LOOPS
+    from .bench.runner import MODES, PROFILES
+    from .bench.workload import KINDS
+    from .rest.loadgen import SCENARIOS
+    from .rest.runner import SERVERS
+
+    peers = [c for c in CLIENTS if c != "ours"]
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
     add = bench.add_argument
     add(
         "--clients",
         type=_csv(),
-        default=["baseline", "optimized", "redis-py", "coredis", "valkey-glide"],
+        default=["baseline", "optimized", *peers],
         help=CLIENT_SPECS,
     )
-    add("--modes", type=_csv(), default=["cluster", "standalone"], help="cluster,standalone")
+    add("--modes", type=_csv(), default=list(MODES), help=",".join(MODES))
     add("--concurrency", type=_csv(int), default=[1, 16, 64, 256], help="tasks in flight, e.g. 1,16,64,256")
     add("--duration", type=float, default=5.0, help="measured seconds per trial")
     add("--warmup", type=float, default=1.0, help="discarded seconds before each trial")
     add("--repeats", type=int, default=3, help="interleaved repeats of every trial")
-    add("--workload", choices=["get", "set", "mixed"], default="get")
+    add("--workload", choices=KINDS, default=KINDS[0])
     add("--value-size", type=int, default=200)
     add("--keys", type=int, default=10_000)
-    add("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    add("--loop", choices=LOOPS, default=LOOPS[0])
     add("--connections-per-node", type=int, default=1)
     add(
         "--profile",
-        choices=["cprofile", "line", "pyspy"],
+        choices=PROFILES,
         default=None,
         help="pyspy: flame graph SVG per trial",
     )
@@ -249,19 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=["baseline", "optimized", "redis-py"],
         help=CLIENT_SPECS,
     )
-    add("--modes", type=_csv(), default=["standalone", "cluster"])
+    add("--modes", type=_csv(), default=list(reversed(MODES)), help=",".join(MODES))
     add(
         "--scenarios",
         type=_csv(),
         default=["get_single", "get_list", "post", "mixed"],
-        help="get_single, get_list, post, mixed, get_random",
+        help=", ".join(SCENARIOS),
     )
     add("--duration", type=float, default=30.0, help="measured seconds per scenario")
     add("--warmup", type=float, default=5.0, help="discarded seconds before each scenario")
     add("--repeats", type=int, default=2, help="interleaved repeats (backends alternate within each)")
     add(
         "--server",
-        choices=["granian", "uvicorn", "uvicorn-h11"],
+        choices=list(SERVERS),
         default="granian",
         help="ASGI server for the app (granian measured fastest; see README)",
     )

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .core.resp import NEED_DATA, PythonReader, ReplyError, encode_command
+from .admin import command
+from .core.resp import ReplyError
 from .core.slots import SLOT_COUNT
 from .core.topology import TopologyError, parse_cluster_slots
+from .defaults import CLUSTER_PORTS, STANDALONE_PORT
 
 __all__ = [
     "LocalCluster",
@@ -35,8 +37,8 @@ __all__ = [
     "parse_ports",
 ]
 
-DEFAULT_PORTS = (7000, 7001, 7002, 7003, 7004)
-DEFAULT_STANDALONE_PORT = 7100
+DEFAULT_PORTS = CLUSTER_PORTS
+DEFAULT_STANDALONE_PORT = STANDALONE_PORT
 CLUSTER_BUS_OFFSET = 10000  # cluster spec: the bus listens on port + 10000
 INSTALL_HINT = (
     "install it with `sudo apt-get install redis-server` (Debian/Ubuntu), "
@@ -78,22 +80,6 @@ def parse_ports(text: str) -> tuple[int, ...]:
     if not ports or any(not 0 < p < 65536 - CLUSTER_BUS_OFFSET for p in ports):
         raise ValueError(f"bad port list {text!r}: ports must be in 1..{65535 - CLUSTER_BUS_OFFSET}")
     return tuple(ports)
-
-
-def command(host: str, port: int, *args: object, timeout: float = 2.0) -> object:
-    """Send one command over a fresh blocking socket and return its reply (control path
-    only: used to wait for, inspect and flush the nodes)."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(encode_command(args))
-        reader = PythonReader()
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"{host}:{port} closed the connection")
-            reader.feed(data)
-            reply = reader.gets()
-            if reply is not NEED_DATA:
-                return reply
 
 
 def _cluster_info(host: str, port: int) -> dict[str, str]:

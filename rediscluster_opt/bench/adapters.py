@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.address import split_address
+from ..defaults import SEEDS, STANDALONE
 from ..stages import Stages
 from ..validate import check_number
 
@@ -29,8 +30,8 @@ class PeerUnavailable(RuntimeError):
 class Target:
     """Where to run: a cluster given by seed addresses, and/or a standalone server."""
 
-    seeds: tuple[str, ...] = ("127.0.0.1:7000",)
-    standalone: str | None = "127.0.0.1:7100"
+    seeds: tuple[str, ...] = SEEDS
+    standalone: str | None = STANDALONE
 
     def address_for(self, mode: str) -> list[str]:
         if mode == "cluster":
@@ -61,14 +62,8 @@ class ClientConfig:
         check_number("connections_per_node", self.connections_per_node, integer=True)
 
     @classmethod
-    def ours(cls, stages: Stages | str = "optimized", **options: Any) -> ClientConfig:
-        if isinstance(stages, str):
-            stages = {"baseline": Stages.baseline, "optimized": Stages.optimized}[stages]()
-        return cls("ours", stages.as_dict(), **options)
-
-    @classmethod
     def parse(cls, text: str, **options: Any) -> ClientConfig:
-        """'baseline', 'optimized', 'optimized:reader=per_reply,writer=direct' (our client
+        """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
         with stage changes), or a peer: 'redis-py', 'coredis', 'valkey-glide'."""
         name, _, changes = text.strip().partition(":")
         if name in ("baseline", "optimized"):

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..admin import command
 from ..core.address import parse_address, split_address
 from ..core.resp import ReplyError
 from ..core.topology import TopologyError, parse_cluster_slots
-from ..localcluster import command
 from .adapters import Target
 from .workload import Workload
 

@@ -7,9 +7,9 @@ import asyncio
 import time
 from typing import Any
 
+from ..admin import command
 from ..client import ClusterClient
 from ..core.address import split_address
-from ..localcluster import command
 from ..stages import Stages
 
 __all__ = ["migrate_under_load", "move_slot"]

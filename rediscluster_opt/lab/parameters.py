@@ -16,6 +16,7 @@ from typing import Any
 
 from ..bench.adapters import CLIENTS
 from ..core.address import parse_address
+from ..defaults import SEEDS, STANDALONE
 from ..validate import check_number
 
 __all__ = ["NotebookParameterError", "Parameters", "check_parameters", "modes"]
@@ -31,13 +32,15 @@ def _modes_file() -> dict[str, dict[str, Any]]:
 
 
 def modes() -> dict[str, dict[str, Any]]:
-    """Run mode -> every parameter's value (a mode's own values over the default mode's)."""
+    """Run mode -> every parameter's value (a mode's own values over the default mode's,
+    over the local cluster's addresses)."""
     table = _modes_file()
-    return {name: {**table["default"], **values} for name, values in table.items()}
+    target = {"seeds": list(SEEDS), "standalone": STANDALONE}
+    return {name: {**target, **table["default"], **values} for name, values in table.items()}
 
 
 def _default(name: str) -> Any:
-    value = _modes_file()["default"][name]
+    value = modes()["default"][name]
     return tuple(value) if isinstance(value, list) else value
 
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from ..bench.adapters import Adapter, ClientConfig, Target, open_adapter
+from ..defaults import SEEDS, STANDALONE
 from .data import COLUMNS, connect, user_json
 
 __all__ = ["RestApp", "create_app"]
@@ -41,8 +42,8 @@ class RestApp:
         mode = os.environ.get("RCOPT_MODE", "standalone")
         if mode not in ("standalone", "cluster"):
             raise ValueError(f"RCOPT_MODE must be standalone or cluster, got {mode!r}")
-        seeds = tuple(os.environ.get("RCOPT_SEEDS", "127.0.0.1:7000").split(","))
-        target = Target(seeds=seeds, standalone=os.environ.get("RCOPT_STANDALONE", "127.0.0.1:7100"))
+        seeds = tuple(os.environ.get("RCOPT_SEEDS", ",".join(SEEDS)).split(","))
+        target = Target(seeds=seeds, standalone=os.environ.get("RCOPT_STANDALONE", STANDALONE))
         return cls(config, mode, target, os.environ.get("RCOPT_DB", ".rcopt/rest/bench.db"))
 
     async def startup(self) -> None:

@@ -18,12 +18,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..admin import command
 from ..bench.adapters import ClientConfig, Target
 from ..bench.cpu import cpu_seconds_of, delta
 from ..bench.environment import environment
 from ..bench.target import BenchmarkError, check_target, node_addresses, server_pids
 from ..core.address import split_address
-from ..localcluster import command
 from ..results import new_record
 from ..validate import check_number
 from .data import SEED_ROWS, seed_database

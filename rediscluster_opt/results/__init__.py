@@ -5,6 +5,7 @@ and read records, and imports none of them."""
 from .records import RESULTS_DIR, load_record, load_records, repo_relative, save_record, validate_record
 from .stats import Interval, interval, verdict
 from .summary import METRICS, metric_of, new_record, paired_ratio, pairs, summarize
+from .types import Record, Trial
 
 __all__ = [
     "METRICS",
@@ -16,6 +17,8 @@ __all__ = [
     "metric_of",
     "new_record",
     "paired_ratio",
+    "Record",
+    "Trial",
     "pairs",
     "repo_relative",
     "save_record",

@@ -10,9 +10,10 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from .stats import Interval, interval
+from .types import Record, Summary, Trial
 
 __all__ = ["METRICS", "metric_of", "new_record", "paired_ratio", "pairs", "summarize"]
 
@@ -29,7 +30,7 @@ METRICS = {
 }
 
 
-def metric_of(trial: dict[str, Any], metric: str) -> float | None:
+def metric_of(trial: Trial | dict[str, Any], metric: str) -> float | None:
     """One figure of a good trial; None when the trial failed or lacks it."""
     if trial.get("status") != "ok" or not trial.get("valid"):
         return None
@@ -96,7 +97,7 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def summarize(record: dict[str, Any]) -> dict[str, Any]:
+def summarize(record: Record | dict[str, Any]) -> Summary:
     """Medians with min-max per (config, mode, scenario, concurrency); paired ratios with
     intervals (throughput and CPU per op) of each configuration against the first one;
     cluster over standalone per configuration."""
@@ -176,12 +177,12 @@ def new_record(
     parameters: dict[str, Any],
     configurations: Sequence[dict[str, Any]],
     env: dict[str, Any],
-    trials: list[dict[str, Any]],
+    trials: list[Any],
     notes: list[str],
-) -> dict[str, Any]:
+) -> Record:
     """A result record with its summary computed from the trials. `configurations` are
     plain dicts with at least 'client' and 'label'."""
-    record = {
+    fields: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "experiment": experiment,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -191,5 +192,4 @@ def new_record(
         "notes": notes,
         "trials": trials,
     }
-    record["summary"] = summarize(record)
-    return record
+    return cast(Record, {**fields, "summary": summarize(fields)})

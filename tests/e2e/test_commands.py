@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from rediscluster_opt import ClusterClient, ClusterDownError, RedisConnectionError, ResponseError
-from rediscluster_opt.localcluster import command
+from rediscluster_opt.admin import command
 
 
 @pytest.fixture(params=["cluster", "standalone"])
