@@ -99,7 +99,9 @@ def cells(story: Story) -> list[tuple[str, str]]:
         code("figures.append(nb.line_figure(run, params))"),
         code(
             "from IPython.display import SVG, display\n\n"
-            "for flame in nb.flamegraphs(run, params):\n"
+            "flames = nb.flamegraphs(run, params)\n"
+            "figures += flames\n"
+            "for flame in flames:\n"
             "    print(flame.name)\n"
             "    display(SVG(filename=str(flame)))"
         ),
