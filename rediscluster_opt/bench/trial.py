@@ -140,7 +140,8 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _start_pyspy(output: str, seconds: float) -> Any:
     """py-spy sampling this very process for the measured window: a sampler does not
-    slow the hot path the way cProfile's per-call hooks do. None when it cannot run."""
+    slow the hot path the way cProfile's per-call hooks do. Without py-spy, the state
+    carries the reason, and the trial's profile says it instead of a flame graph."""
     import os
     import shutil
     import subprocess

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..bench.adapters import CLIENTS
 from ..results import repo_relative
 from . import plots
 from .criteria import headline, tally
@@ -48,7 +49,7 @@ _CATEGORY = {
     "REST A/A": "A/A",
     "isolated": "isolated",
 }
-_PEERS = ("redis-py", "coredis", "valkey-glide")
+_PEERS = tuple(c for c in CLIENTS if c != "ours")
 
 
 def run(story_id: str, params: Parameters) -> StoryRun:
