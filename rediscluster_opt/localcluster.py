@@ -86,7 +86,7 @@ def _cluster_info(host: str, port: int) -> dict[str, str]:
     reply = command(host, port, "CLUSTER", "INFO")
     if isinstance(reply, ReplyError):
         raise LocalClusterError(f"{host}:{port}: CLUSTER INFO failed: {reply}")
-    lines = reply.decode().splitlines()  # type: ignore[union-attr]
+    lines = reply.decode().splitlines()  # type: ignore[union-attr]  # an error reply was handled above
     return dict(line.split(":", 1) for line in lines if ":" in line)
 
 

@@ -49,10 +49,10 @@ def resolve_function(dotted: str) -> Any:
 def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
     """Top cost centres by own time, with their share of all own time."""
     stats = pstats.Stats(profile)
-    total = sum(row[2] for row in stats.stats.values()) or 1e-12  # type: ignore[attr-defined]
+    total = sum(row[2] for row in stats.stats.values()) or 1e-12  # type: ignore[attr-defined]  # pstats keeps its table in an undocumented attribute
     qualnames = _qualnames(profile)
     rows = []
-    for (filename, lineno, name), (cc, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, lineno, name), (cc, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]  # pstats keeps its table in an undocumented attribute
         rows.append(
             {
                 "function": name,
@@ -67,7 +67,7 @@ def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
         )
     rows.sort(key=lambda r: r["own_s"], reverse=True)
     text = io.StringIO()
-    stats.stream = text  # type: ignore[attr-defined]
+    stats.stream = text  # type: ignore[attr-defined]  # pstats keeps its table in an undocumented attribute
     stats.sort_stats("tottime").print_stats(limit)
     return {"total_own_s": total, "top": rows[:limit], "text": text.getvalue()}
 

@@ -16,7 +16,7 @@ __all__ = ["migrate_under_load", "move_slot"]
 
 
 def _node_id(address: str) -> bytes:
-    return command(*split_address(address), "CLUSTER", "MYID")  # type: ignore[return-value]
+    return command(*split_address(address), "CLUSTER", "MYID")  # type: ignore[return-value]  # CLUSTER MYID answers bytes
 
 
 def move_slot(slot: int, source: str, target: str, masters: list[str], pause: float = 0.0) -> int:
@@ -34,7 +34,7 @@ def move_slot(slot: int, source: str, target: str, masters: list[str], pause: fl
         )
         if reply != b"OK":
             raise RuntimeError(f"MIGRATE of slot {slot} from {source} to {target} failed: {reply}")
-        moved += len(keys)  # type: ignore[arg-type]
+        moved += len(keys)  # type: ignore[arg-type]  # GETKEYSINSLOT answers a list
         time.sleep(pause)
     for address in masters:
         command(*split_address(address), "CLUSTER", "SETSLOT", slot, "NODE", target_id)

@@ -102,7 +102,7 @@ def _list(name: str, value: object, item: Any) -> tuple:
 
 def _address(name: str, value: object) -> str:
     try:
-        return parse_address(value)  # type: ignore[arg-type]
+        return parse_address(value)  # type: ignore[arg-type]  # parse_address checks the type
     except ValueError as exc:
         raise _fail(name, str(exc), value) from None
 
@@ -110,7 +110,7 @@ def _address(name: str, value: object) -> str:
 def _peer(name: str, value: object) -> str:
     if value not in PEERS:
         raise _fail(name, f"must be a list drawn from {', '.join(PEERS)}", value)
-    return value  # type: ignore[return-value]
+    return value  # type: ignore[return-value]  # checked against PEERS above
 
 
 def _flag(name: str, value: object) -> bool:

@@ -108,7 +108,7 @@ class RestApp:
     async def get_user(self, user_id: int) -> tuple[int, bytes, list]:
         key = b"user:%d" % user_id
         try:
-            cached = await self.cache.get(key)  # type: ignore[union-attr]
+            cached = await self.cache.get(key)  # type: ignore[union-attr]  # opened in startup()
         except Exception:  # a cache outage falls back to SQLite, counted, never a 500
             self.counters["cache_errors"] += 1
             cached = None
@@ -116,12 +116,12 @@ class RestApp:
             self.counters["cache_hits"] += 1
             return 200, cached, JSON  # the cached JSON bytes, as they are
         self.counters["cache_misses"] += 1
-        row = self.db.execute(f"SELECT {COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()  # type: ignore[union-attr]
+        row = self.db.execute(f"SELECT {COLUMNS} FROM users WHERE id = ?", (user_id,)).fetchone()  # type: ignore[union-attr]  # opened in startup()
         if row is None:
             return _error(404, "User not found")
         body = orjson.dumps(user_json(row))
         try:
-            await self.cache.set(key, body, px=CACHE_TTL_MS)  # type: ignore[union-attr]
+            await self.cache.set(key, body, px=CACHE_TTL_MS)  # type: ignore[union-attr]  # opened in startup()
         except Exception:
             self.counters["cache_errors"] += 1
         return 200, body, JSON
@@ -135,7 +135,7 @@ class RestApp:
             return _error(400, "page and limit must be integers")
         if page < 1 or limit < 1:
             return _error(400, "page and limit must be positive")
-        rows = self.db.execute(  # type: ignore[union-attr]
+        rows = self.db.execute(  # type: ignore[union-attr]  # opened in startup()
             f"SELECT {COLUMNS} FROM users ORDER BY id LIMIT ? OFFSET ?", (limit, (page - 1) * limit)
         ).fetchall()
         return 200, orjson.dumps({"page": page, "limit": limit, "data": [user_json(r) for r in rows]}), JSON
@@ -145,7 +145,7 @@ class RestApp:
         if isinstance(fields, tuple):
             return fields
         try:
-            row = self.db.execute(  # type: ignore[union-attr]
+            row = self.db.execute(  # type: ignore[union-attr]  # opened in startup()
                 f"INSERT INTO users (name, email, bio, created_at) VALUES (?, ?, ?, "
                 f"strftime('%Y-%m-%dT%H:%M:%S', 'now')) RETURNING {COLUMNS}",
                 (fields["name"], fields["email"], fields.get("bio")),
@@ -164,7 +164,7 @@ class RestApp:
             return _error(400, "Give at least one of name, email, bio")
         assignments = ", ".join(f"{name} = ?" for name in fields)
         try:
-            row = self.db.execute(  # type: ignore[union-attr]
+            row = self.db.execute(  # type: ignore[union-attr]  # opened in startup()
                 f"UPDATE users SET {assignments} WHERE id = ? RETURNING {COLUMNS}",
                 (*fields.values(), user_id),
             ).fetchone()
@@ -176,7 +176,7 @@ class RestApp:
         return 200, orjson.dumps(user_json(row)), JSON
 
     async def delete_user(self, user_id: int) -> tuple[int, bytes, list]:
-        deleted = self.db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount  # type: ignore[union-attr]
+        deleted = self.db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount  # type: ignore[union-attr]  # opened in startup()
         if not deleted:
             return _error(404, "User not found")
         await self._invalidate(user_id)
@@ -184,7 +184,7 @@ class RestApp:
 
     async def _invalidate(self, user_id: int) -> None:
         try:
-            await self.cache.delete(b"user:%d" % user_id)  # type: ignore[union-attr]
+            await self.cache.delete(b"user:%d" % user_id)  # type: ignore[union-attr]  # opened in startup()
         except Exception:
             self.counters["cache_errors"] += 1
 
