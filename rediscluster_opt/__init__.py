@@ -7,6 +7,7 @@ stages, and the lab that measures each stage.
 
 from .client import ClusterClient, StandaloneClient
 from .errors import (
+    AuthenticationError,
     ClusterDownError,
     ClusterError,
     ProtocolError,
@@ -16,12 +17,14 @@ from .errors import (
     ResponseError,
     RetriesExhausted,
     TooManyRedirects,
+    UnsafeCommandError,
 )
 from .stages import Stages
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuthenticationError",
     "ClusterClient",
     "ClusterDownError",
     "ClusterError",
@@ -34,4 +37,5 @@ __all__ = [
     "Stages",
     "StandaloneClient",
     "TooManyRedirects",
+    "UnsafeCommandError",
 ]

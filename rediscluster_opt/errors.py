@@ -2,9 +2,11 @@
 
 RedisError
 ├── ResponseError          the server answered with an error reply (WRONGTYPE, ERR, ...)
+│   └── AuthenticationError  NOAUTH / WRONGPASS: the server wants credentials
 ├── RedisConnectionError   cannot connect, or the connection broke with commands in flight
 │   └── ProtocolError      the server's bytes are not valid RESP
 ├── RedisTimeoutError      no reply within the command timeout
+├── UnsafeCommandError     refused before sending: it would corrupt a shared connection
 └── ClusterError
     ├── ClusterDownError   CLUSTERDOWN / uncovered slots / no node reachable
     ├── TooManyRedirects   more MOVED/ASK redirects for one command than the client allows
@@ -16,6 +18,7 @@ A leaf module: it imports nothing of the package, so every layer may raise these
 from __future__ import annotations
 
 __all__ = [
+    "AuthenticationError",
     "ClusterDownError",
     "ClusterError",
     "ProtocolError",
@@ -25,6 +28,7 @@ __all__ = [
     "ResponseError",
     "RetriesExhausted",
     "TooManyRedirects",
+    "UnsafeCommandError",
 ]
 
 
@@ -45,6 +49,14 @@ class ResponseError(RedisError):
         super().__init__(f"{message} (command {command} on {node})" if node else message)
 
 
+class AuthenticationError(ResponseError):
+    """The server refused for lack of (or wrong) credentials: NOAUTH, WRONGPASS. This
+    client sends no AUTH yet, so a password-protected server answers every command so."""
+
+
+AUTH_CODES = frozenset({"NOAUTH", "WRONGPASS"})
+
+
 class RedisConnectionError(RedisError, ConnectionError):
     """The connection to a node could not be made, or broke with commands in flight."""
 
@@ -56,6 +68,12 @@ class ProtocolError(RedisConnectionError):
 class RedisTimeoutError(RedisError, TimeoutError):
     """No reply arrived within the command timeout. The connection stays in sync: the
     late reply is read and dropped."""
+
+
+class UnsafeCommandError(RedisError, ValueError):
+    """Refused before anything was sent: the command (MULTI, SUBSCRIBE, BLPOP, SELECT...)
+    would change the state or the reply rhythm of a connection every caller shares. The
+    message names the alternative."""
 
 
 class ClusterError(RedisError):

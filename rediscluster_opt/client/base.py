@@ -7,7 +7,14 @@ import asyncio
 from typing import Any
 
 from ..core.resp import ReplyError
-from ..errors import RedisConnectionError, RedisError, RedisTimeoutError, ResponseError
+from ..errors import (
+    AUTH_CODES,
+    AuthenticationError,
+    RedisConnectionError,
+    RedisError,
+    RedisTimeoutError,
+    ResponseError,
+)
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
 from ..validate import check_number
@@ -33,7 +40,9 @@ def wrap_failure(
 
 
 def reply_failure(reply: ReplyError, address: str, args: tuple[Any, ...]) -> ResponseError:
-    return ResponseError(reply.args[0], node=address, command=command_label(args))
+    text = reply.args[0]
+    kind = AuthenticationError if text.split(" ", 1)[0] in AUTH_CODES else ResponseError
+    return kind(text, node=address, command=command_label(args))
 
 
 class BaseClient(Commands):

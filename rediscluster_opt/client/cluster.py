@@ -22,6 +22,7 @@ from ..core.redirect import error_code
 from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
 from ..errors import (
+    AuthenticationError,
     ClusterDownError,
     RedisConnectionError,
     RedisError,
@@ -188,6 +189,8 @@ class ClusterClient(BaseClient):
     ) -> Multiplexer | None:
         """The connection to send to, connecting if needed; None means "try again" (after
         a failed connect, which sent nothing and so is safe to retry)."""
+        if self._pool.closed:  # not a transient failure: no retry, no refresh
+            raise RedisConnectionError(f"{command_label(args)}: the client is closed")
         if attempt.address is None:
             await self._refresh_now()
             attempt.address = self._lookup(slot)
@@ -228,6 +231,10 @@ class ClusterClient(BaseClient):
     async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         if not self.topology.masters:
             await self._refresh_now()
+            if not self.topology.masters:
+                raise ClusterDownError(
+                    f"{command_label(args)}: no master is known; the last topology refresh failed"
+                )
         if target == "all":
             masters = self.topology.masters
             replies = await _gather_or_raise(self._call_node(a, args) for a in masters)
@@ -239,12 +246,17 @@ class ClusterClient(BaseClient):
     async def refresh_topology(self) -> Topology:
         """Reload the layout from any node that answers: known masters first (in random
         order), then the seeds, so losing the seed node does not matter."""
+        # Rate limits count attempts, not successes: a cluster that cannot answer is not
+        # asked again at once by every waiting command.
+        self._last_refresh = asyncio.get_running_loop().time()
         known = list(self.topology.masters)
         random.shuffle(known)
         failures = []
         for address in dict.fromkeys([*known, *self.seeds]):
             try:
                 topology = await self._fetch_topology(address)
+            except AuthenticationError:
+                raise  # another node will want the same credentials: say so, not "cluster down"
             except (RedisError, TopologyError) as exc:
                 failures.append(f"{address}: {exc}")
                 continue
@@ -291,11 +303,17 @@ class ClusterClient(BaseClient):
             pass  # counted in refresh_failures; commands keep using the patched map
 
     async def _refresh_now(self) -> None:
+        """A refresh the caller waits for. Like `_request_refresh`, deduplicated (callers
+        share the running one) and rate-limited: within `min_refresh_interval` of the last
+        refresh the caller goes on with the map it has, so commands on unassigned slots
+        cannot turn into a refresh storm."""
         task = self._refresh_task
-        if task is not None and not task.done():
-            await asyncio.shield(task)
-        else:
-            await self.refresh_topology()
+        loop = asyncio.get_running_loop()
+        if task is None or task.done():
+            if loop.time() - self._last_refresh < self.min_refresh_interval:
+                return
+            task = self._refresh_task = loop.create_task(self.refresh_topology())
+        await asyncio.shield(task)
 
     async def close(self) -> None:
         if self._refresh_task is not None:

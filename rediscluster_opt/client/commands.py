@@ -16,7 +16,8 @@ import builtins
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
-from ..core.commands import command_keys, command_name
+from ..core.commands import command_keys, command_name, shared_connection_problem
+from ..errors import UnsafeCommandError
 
 __all__ = ["Commands"]
 
@@ -47,6 +48,9 @@ class Commands:
         """Send any command. Routing: `key` if given, else the key rule of
         `rediscluster_opt.core.commands`; a keyless command goes to `target` (an address,
         "all" for every master, or None for any one master)."""
+        problem = shared_connection_problem(args)
+        if problem is not None:
+            raise UnsafeCommandError(f"{command_name(args).decode()} refused: it {problem}")
         if key is not None:
             return await self._keyed(key, args)
         keys = command_keys(args)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["command_keys", "command_name"]
+__all__ = ["command_keys", "command_name", "shared_connection_problem"]
 
 KEYLESS = frozenset(
     b"""PING ECHO FLUSHALL FLUSHDB DBSIZE INFO TIME CLUSTER CONFIG COMMAND CLIENT SCRIPT
@@ -27,6 +27,46 @@ ALL_KEYS = frozenset(b"DEL UNLINK EXISTS TOUCH MGET WATCH SINTER SUNION SDIFF PF
 KEY_VALUE_PAIRS = frozenset(b"MSET MSETNX".split())
 NUMKEYS = frozenset(b"EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO".split())
 SUBCOMMAND_KEY = frozenset(b"OBJECT MEMORY XINFO".split())
+
+
+# Commands that would break a multiplexed connection's rule of one reply per request, in
+# order, for every caller sharing it: what goes wrong, and what to use instead.
+_STATE = "changes the state of a connection every caller shares"
+_RHYTHM = "breaks the one-reply-per-request rhythm of a connection every caller shares"
+_BLOCKS = "blocks the connection every caller shares until it is answered"
+_REFUSED: dict[bytes, str] = {
+    **dict.fromkeys(
+        b"MULTI EXEC DISCARD WATCH UNWATCH".split(),
+        f"{_STATE}; transactions (MULTI...EXEC written as one unit on one slot) are not supported yet",
+    ),
+    **dict.fromkeys(
+        b"SUBSCRIBE PSUBSCRIBE SSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR".split(),
+        f"{_RHYTHM}; pub/sub and MONITOR need a dedicated connection (not supported yet)",
+    ),
+    **dict.fromkeys(
+        b"SELECT RESET HELLO AUTH".split(),
+        f"{_STATE}; the client sets its connections up itself (AUTH and SELECT options: not supported yet)",
+    ),
+    b"QUIT": f"{_STATE}; use client.close()",
+    **dict.fromkeys(
+        b"BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF".split(),
+        f"{_BLOCKS}; blocking commands need a dedicated connection (not supported yet)",
+    ),
+}
+
+
+def shared_connection_problem(args: Sequence[Any]) -> str | None:
+    """Why this command must not be sent on a shared (multiplexed) connection, naming the
+    alternative; None for every command that is safe to multiplex."""
+    name = command_name(args)
+    problem = _REFUSED.get(name)
+    if problem is not None:
+        return problem
+    if name == b"CLIENT" and len(args) > 1 and _as_bytes(args[1]).upper() == b"REPLY":
+        return _RHYTHM + "; CLIENT REPLY is never needed: every reply is read and matched"
+    if name in (b"XREAD", b"XREADGROUP") and any(_as_bytes(a).upper() == b"BLOCK" for a in args[1:-1]):
+        return _BLOCKS + f"; call {name.decode()} without BLOCK and poll"
+    return None
 
 
 def _as_bytes(value: object) -> bytes:

@@ -65,8 +65,12 @@ def to_bytes(value: object) -> bytes:
         return b"%d" % value  # type: ignore[str-format]  # kind is int
     if kind is float:
         return repr(value).encode()
-    if isinstance(value, (bytearray, memoryview)):
+    # Off the fast path: subclasses (a StrEnum member, say) are their base type's value,
+    # the same for every encoder variant.
+    if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
+    if isinstance(value, str):
+        return str.encode(value)
     # bool is an int subclass, but "True" on the wire is almost always a bug in the caller.
     raise TypeError(f"cannot send {kind.__name__} {value!r} to Redis: use bytes, str, int or float")
 

@@ -169,7 +169,11 @@ class _Pending:
 
 class PooledFutureSubmit(_DeadlineSweep):
     """Like `FutureSubmit`, but the pending records are recycled through a free list
-    instead of allocating a tuple per command (the PRD's SlotPool idea)."""
+    instead of allocating a tuple per command (the PRD's SlotPool idea). Every record
+    comes from the free list (ASK pairs included) and the list keeps at most `FREE_CAP`,
+    so memory after a burst of commands is bounded."""
+
+    FREE_CAP = 1024
 
     def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
         super().__init__(loop, send, timeout)
@@ -190,7 +194,8 @@ class PooledFutureSubmit(_DeadlineSweep):
         return future
 
     def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future[object]:
-        record = _Pending()
+        free = self._free
+        record = free.pop() if free else _Pending()
         record.future = self._new_future()
         record.future.cancel()  # done already, so its reply (or failure) is dropped
         record.deadline = self._now() + self._timeout
@@ -201,7 +206,8 @@ class PooledFutureSubmit(_DeadlineSweep):
         record = self._pending.popleft()
         future = record.future
         record.future = None
-        self._free.append(record)
+        if len(self._free) < self.FREE_CAP:
+            self._free.append(record)
         if not future.done():
             future.set_result(reply)
 
@@ -215,3 +221,6 @@ class PooledFutureSubmit(_DeadlineSweep):
             release(record)
             if not future.done():
                 future.set_result(reply)
+        free = self._free
+        if len(free) > self.FREE_CAP:  # once per read, not per reply
+            del free[self.FREE_CAP :]

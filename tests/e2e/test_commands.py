@@ -117,3 +117,17 @@ async def test_bad_input_gives_clear_errors(local_cluster):
         from rediscluster_opt import StandaloneClient
 
         await StandaloneClient.connect("127.0.0.1:1", connect_timeout=1)
+
+
+@pytest.mark.parametrize(
+    "args", [("MULTI",), ("SUBSCRIBE", "news"), ("BLPOP", "q", 0), ("CLIENT", "REPLY", "OFF")]
+)
+async def test_commands_that_would_corrupt_the_shared_connection_are_refused(cluster_client, args):
+    from rediscluster_opt import UnsafeCommandError
+
+    await cluster_client.set("still-in-sync", b"yes")
+    with pytest.raises(UnsafeCommandError, match=f"{args[0]} refused"):
+        await cluster_client.execute_command(*args)
+    # nothing reached the server, so every later reply still matches its request
+    assert await cluster_client.get("still-in-sync") == b"yes"
+    assert await cluster_client.execute_command("ECHO", "x", key="still-in-sync") == b"x"

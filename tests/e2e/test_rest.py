@@ -9,9 +9,9 @@ import time
 import orjson
 import pytest
 
+from rediscluster_opt.admin import command
 from rediscluster_opt.bench.adapters import ClientConfig, Target
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.admin import command
 from rediscluster_opt.rest.app import RestApp
 from rediscluster_opt.rest.data import seed_database
 from rediscluster_opt.rest.runner import run_rest_benchmark

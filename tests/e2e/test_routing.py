@@ -3,8 +3,8 @@
 import random
 
 from rediscluster_opt import ClusterClient, Stages
-from rediscluster_opt.core.address import split_address
 from rediscluster_opt.admin import command
+from rediscluster_opt.core.address import split_address
 from rediscluster_opt.stages import REGISTRY
 
 

@@ -7,8 +7,10 @@ import asyncio
 import pytest
 
 from rediscluster_opt import (
+    AuthenticationError,
     ClusterClient,
     ClusterDownError,
+    RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
     RetriesExhausted,
@@ -213,3 +215,58 @@ def test_every_registered_stage_has_a_variant_in_the_e2e_sets():
 
     used = {(stage, getattr(s, stage)) for s in STAGE_SETS for stage in REGISTRY}
     assert {(stage, v) for stage, variants in REGISTRY.items() for v in variants} <= used
+
+
+async def test_commands_on_unassigned_slots_cannot_cause_a_refresh_storm(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: shards_for((port_of(node), 0, 99))
+        client = await connect(node, stages, require_full_coverage=False, min_refresh_interval=60)
+        async with client:
+            refreshes = client.counters["refreshes"]
+            results = await asyncio.gather(*(client.get("foo") for _ in range(200)), return_exceptions=True)
+            assert all(isinstance(r, ClusterDownError) for r in results)
+            # 200 commands on an unassigned slot, within the interval: no refresh at all
+            assert client.counters["refreshes"] == refreshes
+            assert sum(1 for c in node.commands if c[:2] == [b"CLUSTER", b"SHARDS"]) == 1
+
+
+async def test_ask_redirects_do_not_grow_the_pooled_free_list():
+    async with FakeRedis() as source, FakeRedis() as target:
+        serve_all_slots(source)
+        source.handlers[b"GET"] = lambda args: b"-ASK 12182 %s\r\n" % target.address.encode()
+        target.data[b"foo"] = b"v"
+        client = await connect(source, Stages.optimized())
+        async with client:
+            for _ in range(3000):
+                assert await client.get("foo") == b"v"
+            sizes = [len(mux._submit._free) for mux in client._pool.connections()]
+            assert max(sizes) <= 2  # one command in flight at a time: a record or two, never one per ASK
+
+
+async def test_a_closed_client_fails_at_once_without_retries_or_refreshes(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        client = await ClusterClient.connect([node.address], stages=stages, retry_backoff=0.2)
+        await client.close()
+        refreshes = client.counters["refreshes"]
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisConnectionError, match="GET: the client is closed"):
+            await client.get("foo")
+        assert loop.time() - started < 0.1  # a retry would have slept 0.2 s first
+        assert client.counters["refreshes"] == refreshes and client.counters["reconnects"] == 0
+
+
+async def test_a_password_protected_cluster_says_authentication_not_cluster_down():
+    async with FakeRedis() as node:
+        node.handlers[b"CLUSTER"] = lambda args: b"-NOAUTH Authentication required.\r\n"
+        with pytest.raises(
+            AuthenticationError, match=f"NOAUTH Authentication required.*CLUSTER on {node.address}"
+        ):
+            await ClusterClient.connect([node.address])
+        serve_all_slots(node)
+        node.handlers[b"GET"] = lambda args: b"-WRONGPASS invalid username-password pair\r\n"
+        client = await connect(node, Stages.optimized())
+        async with client:
+            with pytest.raises(AuthenticationError, match="WRONGPASS"):
+                await client.get("foo")

@@ -3,6 +3,7 @@ shape of its kind, and the behaviour the hot path relies on. A new variant is ch
 the moment it is registered."""
 
 import asyncio
+import enum
 import inspect
 import warnings
 
@@ -61,9 +62,21 @@ def test_slot_map(name, factory):
     assert slots.lookup(5) == "127.0.0.1:7009" and slots.lookup(6) == "127.0.0.1:7000"
 
 
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+class _Raw(bytes):
+    pass
+
+
 @pytest.mark.parametrize(("name", "encode"), _variants("encoder"))
 def test_encoder(name, encode):
     assert encode((b"SET", "key", b"v", 10)) == b"*4\r\n$3\r\nSET\r\n$3\r\nkey\r\n$1\r\nv\r\n$2\r\n10\r\n"
+    # str and bytes subclasses are their base type's value, whichever encoder
+    assert encode((b"GET", _Colour.RED)) == encode((b"GET", _Raw(b"red"))) == encode((b"GET", "red"))
+    with pytest.raises(TypeError, match="cannot send bool"):
+        encode((b"SET", "k", True))
 
 
 @pytest.mark.parametrize(("name", "check"), _variants("redirect"))
