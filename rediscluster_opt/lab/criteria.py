@@ -36,6 +36,7 @@ class Criterion:
     control: str | None = None
     fmt: str = "{:.2f}"
     headline: bool = False
+    needs: str = ""  # what the figure needs beyond a plain run (e.g. "cachegrind"), said when missing
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -69,7 +70,10 @@ def evaluate(criteria: Iterable[Criterion], measured: Mapping[str, Interval | No
                 "headline": c.headline,
                 "effect": effect.as_dict() if effect else None,
                 "control": control.as_dict() if control else None,
-                "measured": effect.text(c.fmt) if effect else "not measured",
+                "measured": effect.text(c.fmt)
+                if effect
+                else "not measured" + (f" (needs {c.needs})" if c.needs else ""),
+                "needs": c.needs,
                 "aa": control.text("{:.2f}") if control else "",
                 "verdict": state,
                 "met": state == "met",

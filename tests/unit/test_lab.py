@@ -53,7 +53,7 @@ def test_bad_parameters_are_named(values, message):
 def test_cumulative_configuration_ends_at_the_optimized_preset():
     assert cumulative_stages("US-002") == Stages.baseline().replace(slot_hash="crc_hqx", slot_map="flat")
     assert cumulative_stages("US-007") == Stages.optimized()
-    assert list(STORIES) == [f"US-00{i}" for i in range(1, 9)]
+    assert list(STORIES)[:8] == [f"US-00{i}" for i in range(1, 9)] and list(STORIES) == sorted(STORIES)
 
 
 def test_every_stage_story_runs_an_aa_twin_of_its_before_configuration():
