@@ -61,7 +61,7 @@ def cells(story: Story) -> list[tuple[str, str]]:
             "over the repeats and compared pairwise per repeat. With `rerun = False` nothing is measured: "
             "the latest saved record is redrawn."
         ),
-        code(f'run = nb.run("{story.id}", params)\nprint("records:", run.path, run.profile_path, run.rest_path)'),
+        code(f'run = nb.run("{story.id}", params)\nprint("records:", *nb.record_paths(run))'),
         md(
             "## Roles\n\nbaseline, isolated, cumulative before/after, and the A/A twin: the 'before' "
             "configuration run a second time, whose ratio to 'before' is this run's noise floor."

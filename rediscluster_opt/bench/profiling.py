@@ -6,9 +6,12 @@ import importlib
 import io
 import linecache
 import pstats
+import sysconfig
 from typing import Any
 
-__all__ = ["cprofile_top", "line_profile_rows", "resolve_function"]
+from ..results.records import ROOT
+
+__all__ = ["cprofile_top", "line_profile_rows", "portable", "resolve_function"]
 
 # The functions the stories look at with line_profiler, by dotted name.
 HOT_PATH = [
@@ -69,7 +72,7 @@ def cprofile_top(profile: Any, limit: int = 25) -> dict[str, Any]:
     text = io.StringIO()
     stats.stream = text  # type: ignore[attr-defined]  # pstats keeps its table in an undocumented attribute
     stats.sort_stats("tottime").print_stats(limit)
-    return {"total_own_s": total, "top": rows[:limit], "text": text.getvalue()}
+    return {"total_own_s": total, "top": rows[:limit], "text": portable(text.getvalue())}
 
 
 def _qualnames(profile: Any) -> dict[tuple[str, int, str], str]:
@@ -110,9 +113,25 @@ def line_profile_rows(profiler: Any) -> dict[str, Any]:
         )
     text = io.StringIO()
     profiler.print_stats(stream=text, stripzeros=True)
-    return {"functions": functions, "text": text.getvalue()}
+    return {"functions": functions, "text": portable(text.getvalue())}
+
+
+# Where source files live on this machine, and how records name them instead: the
+# package relative to the repository, the standard library and site-packages by tag.
+_PLACES = (
+    (sysconfig.get_paths()["purelib"] + "/", "<site-packages>/"),
+    (str(ROOT) + "/", ""),
+    (sysconfig.get_paths()["stdlib"] + "/", "<stdlib>/"),
+)
+
+
+def portable(text: str) -> str:
+    """`text` (a profiler's report, a file name) with this machine's paths made relative."""
+    for place, name in _PLACES:
+        text = text.replace(place, name)
+    return text
 
 
 def _short(filename: str) -> str:
     marker = "rediscluster_opt/"
-    return filename[filename.rfind(marker) :] if marker in filename else filename
+    return filename[filename.rfind(marker) :] if marker in filename else portable(filename)

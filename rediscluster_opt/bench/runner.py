@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..results import new_record
+from ..results import new_record, repo_relative
 from ..validate import check_number
 from .adapters import ClientConfig, Target
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
@@ -188,6 +188,8 @@ def run_benchmark(
             }
             cpu_before = cpu_seconds_of(pids_by_mode[mode])
             outcome = _run_trial_process(spec, deadline, client_cpus)
+            if (outcome.get("profile") or {}).get("flamegraph"):  # records keep no machine paths
+                outcome["profile"]["flamegraph"] = repo_relative(outcome["profile"]["flamegraph"])
             outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
             trials.append(
                 {

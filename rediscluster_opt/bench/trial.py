@@ -149,8 +149,11 @@ def _start_pyspy(output: str, seconds: float) -> Any:
     binary = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
     if binary is None:
         return {"error": "py-spy is not installed (pip install py-spy)"}
+    # py-spy writes its command line into the SVG's title: run it by name, from the output
+    # folder, so the flame graph carries no path of this machine.
+    folder, name = os.path.split(os.path.abspath(output))
     command = [
-        binary,
+        "py-spy",
         "record",
         "--pid",
         str(os.getpid()),
@@ -161,10 +164,17 @@ def _start_pyspy(output: str, seconds: float) -> Any:
         "--format",
         "flamegraph",
         "--output",
-        output,
+        name,
         "--nonblocking",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    path = os.pathsep.join([os.path.dirname(binary), os.environ.get("PATH", "")])
+    process = subprocess.Popen(
+        command,
+        cwd=folder,
+        env={**os.environ, "PATH": path},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     time.sleep(0.05)  # let it attach before the measured loop starts
     return {"process": process, "output": output}
 

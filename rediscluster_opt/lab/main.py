@@ -234,10 +234,23 @@ def publish_reference(run_dir: Path, results: Path, mode: str) -> Path:
         summary_path.write_text(json.dumps(data, indent=1))
     for record_path in (reference / "records").glob("*.json"):
         record = json.loads(record_path.read_text())
-        links = (record.get("extra") or {}).get("records")
-        if links:
-            for kind, path in links.items():
-                if path:
-                    links[kind] = repo_relative(reference / "records" / Path(path).name)
-            record_path.write_text(json.dumps(record, indent=1, default=str))
+        relink(record, reference)
+        record_path.write_text(json.dumps(record, indent=1, default=str))
     return write_summary_md(reference, reference / "summary.md", mode)
+
+
+def relink(record: dict[str, Any], reference: Path) -> None:
+    """Point a published record's links at the published copies: the story's profile and
+    REST records in `reference/records/`, its flame graphs in `reference/figures/`."""
+    from .notebook import flame_file
+
+    links = (record.get("extra") or {}).get("records") or {}
+    for kind, path in links.items():
+        if path:
+            links[kind] = repo_relative(reference / "records" / Path(path).name)
+    story = record["experiment"].rsplit("-", 1)[0]
+    for trial in record["trials"]:
+        profile = trial.get("profile") or {}
+        if profile.get("flamegraph"):
+            copy = reference / "figures" / flame_file(story, trial["config"])
+            profile["flamegraph"] = repo_relative(copy) if copy.exists() else None

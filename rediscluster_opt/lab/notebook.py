@@ -11,6 +11,7 @@ from typing import Any
 
 from ..bench.adapters import CLIENTS
 from ..results import repo_relative
+from ..results.records import ROOT
 from . import plots
 from .criteria import headline, tally
 from .frame import cprofile_frame, line_profile_frame, summary_frame, trials_frame
@@ -26,7 +27,9 @@ __all__ = [
     "latency_figure",
     "line_figure",
     "line_table",
+    "flame_file",
     "micro_table",
+    "record_paths",
     "profile_figure",
     "recorded_table",
     "rest_table",
@@ -81,7 +84,7 @@ def _workload(run: StoryRun) -> str:
 
 
 def _save(fig: Any, params: Parameters, run: StoryRun, name: str) -> Path:
-    folder = Path(params.figures_dir)
+    folder = params.figures_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}_{name}.png"
     fig.savefig(path, dpi=plots.DPI)
@@ -201,22 +204,33 @@ def _empty():
     return pd.DataFrame()
 
 
+def flame_file(story_id: str, config: str) -> str:
+    """The name a configuration's flame graph has beside a story's figures."""
+    safe = "".join(ch if ch.isalnum() else "-" for ch in config).strip("-")
+    return f"{story_id}_flame_{safe}.svg"
+
+
+def record_paths(run: StoryRun) -> list[str]:
+    """The story's record files, repo-relative."""
+    return [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path) if p]
+
+
 def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
     """The py-spy flame graphs (SVG) of the profiled configurations, copied next to the
     figures; prints why where py-spy could not attach."""
     out = []
-    folder = Path(params.figures_dir)
+    folder = params.figures_path
     for trial in (run.profile_record or {}).get("trials", []):
         profile = trial.get("profile") or {}
         if profile.get("kind") != "pyspy":
             continue
-        if not profile.get("flamegraph") or not Path(profile["flamegraph"]).exists():
+        source = ROOT / profile["flamegraph"] if profile.get("flamegraph") else None
+        if source is None or not source.exists():
             print(f"no flame graph for {trial['config']}: {profile.get('error', 'file missing')}")
             continue
-        safe = "".join(ch if ch.isalnum() else "-" for ch in trial["config"]).strip("-")
-        target = folder / f"{run.story.id}_flame_{safe}.svg"
-        if Path(profile["flamegraph"]).resolve() != target.resolve():
-            shutil.copyfile(profile["flamegraph"], target)
+        target = folder / flame_file(run.story.id, trial["config"])
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
         out.append(target)
     if not out and params.flamegraphs:
         print("no flame graphs in this run (py-spy missing or could not attach; see the messages above)")
@@ -350,7 +364,7 @@ def verdict_paragraph(run: StoryRun) -> str:
 
 def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Path:
     """The story's headline, verdicts, recorded figures and files, for summary.md."""
-    folder = Path(params.figures_dir)
+    folder = params.figures_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}.summary.json"
     data = {
@@ -362,7 +376,7 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
         "acceptance": run.acceptance,
         "recorded": run.recorded,
         "figures": [Path(f).name for f in figures],
-        "records": [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path) if p],
+        "records": record_paths(run),
     }
     if run.rest_record is not None:
         data["rest_table"] = run.rest_record["summary"]["rest"]

@@ -71,11 +71,15 @@ class Parameters:
     results_dir: str = _default("results_dir")
     figures_dir: str = _default("figures_dir")
 
-    def __post_init__(self) -> None:
-        for name in ("results_dir", "figures_dir"):
-            path = Path(getattr(self, name))
-            if not path.is_absolute():
-                object.__setattr__(self, name, str(ROOT / path))
+    # The folders are kept as given (repo-relative by default), so records and notebooks
+    # carry no machine paths; these resolve them from the repository root, whatever the cwd.
+    @property
+    def results_path(self) -> Path:
+        return ROOT / self.results_dir
+
+    @property
+    def figures_path(self) -> Path:
+        return ROOT / self.figures_dir
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,15 @@ from ..bench.adapters import ClientConfig, Target
 from ..bench.runner import run_benchmark
 from ..bench.sync import run_sync
 from ..bench.workload import Workload
-from ..results import Interval, interval, load_record, paired_ratio, repo_relative, save_record, summarize
+from ..results import (
+    Interval,
+    interval,
+    load_record,
+    paired_ratio,
+    repo_relative,
+    save_record,
+    summarize,
+)
 from ..stages import OPTIMIZED, Stages
 from . import micro, perfcases
 from .catalogue import AA, STAGE_STORIES, STORIES, Story
@@ -162,7 +170,7 @@ def _profiles(
         )
     ]
     if params.flamegraphs:
-        flames = Path(params.figures_dir) / "flames"
+        flames = params.figures_path / "flames"
         runs.append(
             _bench(
                 params,
@@ -270,16 +278,16 @@ def _finish(
     }
     run = StoryRun(story, record, Path())
     if profile is not None:
-        run.profile_record, run.profile_path = profile, save_record(profile, params.results_dir)
+        run.profile_record, run.profile_path = profile, save_record(profile, params.results_path)
     if rest is not None:
-        run.rest_record, run.rest_path = rest, save_record(rest, params.results_dir)
+        run.rest_record, run.rest_path = rest, save_record(rest, params.results_path)
     record["extra"]["records"] = {
         "profile": repo_relative(run.profile_path) if run.profile_path else None,
         "rest": repo_relative(run.rest_path) if run.rest_path else None,
     }
     record["extra"]["acceptance"] = run.acceptance
     record["extra"]["recorded"] = run.recorded
-    run.path = save_record(record, params.results_dir)
+    run.path = save_record(record, params.results_path)
     return run
 
 
@@ -670,7 +678,7 @@ def load_story_run(story_id: str, params: Parameters) -> StoryRun:
         raise ValueError(f"unknown story {story_id!r}; choose one of: {', '.join(STORIES)}")
     from ..results.records import ROOT
 
-    folders = [Path(params.results_dir), ROOT / "results" / "reference" / "records"]
+    folders = [params.results_path, ROOT / "results" / "reference" / "records"]
     for folder in folders:
         paths = sorted(folder.glob(f"*_{story_id}.json"))
         if paths:

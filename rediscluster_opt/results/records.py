@@ -9,6 +9,7 @@ reference run still finds its records from any clone.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from importlib import resources
@@ -43,7 +44,7 @@ def validate_record(record: dict[str, Any]) -> None:
 
 def repo_relative(path: Path | str) -> str:
     """`path` relative to the repository root when it lies inside it, else absolute."""
-    absolute = Path(path).resolve()
+    absolute = Path(os.path.abspath(path))  # abspath: a venv's python is a symlink out of the repo
     return str(absolute.relative_to(ROOT)) if absolute.is_relative_to(ROOT) else str(absolute)
 
 

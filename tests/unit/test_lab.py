@@ -104,7 +104,12 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     records.mkdir()
     story = records / "20260101T000000Z_US-002.json"
     profile = records / "20260101T000001Z_US-002-profile.json"
-    profile.write_text(json.dumps({"experiment": "US-002-profile", "trials": []}))
+    flame = {
+        "config": "cumulative after",
+        "profile": {"kind": "pyspy", "flamegraph": "results/runs/r1/x.svg"},
+    }
+    profile.write_text(json.dumps({"experiment": "US-002-profile", "trials": [flame]}))
+    (run / "figures" / "US-002_flame_cumulative-after.svg").write_text("<svg/>")
     story.write_text(
         json.dumps({"experiment": "US-002", "trials": [], "extra": {"records": {"profile": str(profile)}}})
     )
@@ -121,6 +126,10 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     assert sorted(p.name for p in (reference / "records").iterdir()) == sorted([profile.name, story.name])
     copied = json.loads((reference / "records" / story.name).read_text())
     assert copied["extra"]["records"]["profile"].endswith(f"reference/records/{profile.name}")
+    (published_flame,) = json.loads((reference / "records" / profile.name).read_text())["trials"]
+    assert published_flame["profile"]["flamegraph"].endswith(
+        "reference/figures/US-002_flame_cumulative-after.svg"
+    )
     published = json.loads((reference / "figures" / "US-002.summary.json").read_text())
     assert all("reference/records/" in p for p in published["records"])
     text = summary.read_text()
@@ -188,3 +197,54 @@ def test_bars_are_coloured_by_role():
     colours = [to_hex(bar.get_facecolor()) for bar in fig.axes[0].patches]
     assert colours == [ROLE_COLOURS[r] for r in ("before", "A/A", "after", "peer")]
     assert "10k keys" in fig._suptitle.get_text()
+
+
+def test_the_committed_reference_carries_no_machine_paths_and_its_links_resolve():
+    import json
+    import re
+
+    from rediscluster_opt.results.records import ROOT
+
+    reference = ROOT / "results" / "reference"
+    absolute = re.compile(r"(?<![\w:/.<>-])/(?:[\w.-]+/){2,}[\w.-]+")
+    files = [*reference.glob("records/*.json"), *reference.glob("server-choice/*.json"),
+             *reference.glob("figures/*.summary.json"), reference / "summary.md"]  # fmt: skip
+    for path in files:
+        assert not absolute.findall(path.read_text()), path.name
+    for path in reference.glob("figures/*.summary.json"):
+        for record in json.loads(path.read_text())["records"]:
+            assert (ROOT / record).exists(), record
+    for path in reference.glob("records/*.json"):
+        record = json.loads(path.read_text())
+        links = [*((record.get("extra") or {}).get("records") or {}).values()]
+        links += [
+            t["profile"]["flamegraph"] for t in record["trials"] if (t.get("profile") or {}).get("flamegraph")
+        ]
+        for link in filter(None, links):
+            assert (ROOT / link).exists(), (path.name, link)
+
+
+def test_profiles_name_files_without_this_machines_paths():
+    import sysconfig
+
+    from rediscluster_opt.bench.profiling import _short, portable
+    from rediscluster_opt.results.records import ROOT
+
+    stdlib = sysconfig.get_paths()["stdlib"]
+    text = f"{ROOT}/rediscluster_opt/stages/writer.py:33(send)\n{stdlib}/asyncio/tasks.py:436(wait_for)"
+    assert (
+        portable(text)
+        == "rediscluster_opt/stages/writer.py:33(send)\n<stdlib>/asyncio/tasks.py:436(wait_for)"
+    )
+    assert _short(f"{stdlib}/asyncio/tasks.py") == "<stdlib>/asyncio/tasks.py"
+
+
+def test_result_folders_are_kept_as_given_and_resolved_from_the_repository():
+    from rediscluster_opt.results import repo_relative
+    from rediscluster_opt.results.records import ROOT
+
+    params = check_parameters(results_dir="results/cluster", figures_dir="/elsewhere/figures")
+    assert params.as_dict()["results_dir"] == "results/cluster"  # what records and notebooks show
+    assert params.results_path == ROOT / "results" / "cluster"
+    assert params.figures_path == parameters_module.Path("/elsewhere/figures")
+    assert repo_relative(ROOT / ".venv" / "bin" / "python") == ".venv/bin/python"  # a symlink is not followed
