@@ -21,7 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..results import new_record, repo_relative
+from ..results import metric_of, new_record, repo_relative
 from ..validate import check_number
 from .adapters import ClientConfig, Target
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
@@ -108,7 +108,7 @@ def _describe(outcome: dict[str, Any]) -> str:
         return f"    FAILED: {outcome['reason']}"
     if not outcome["valid"]:
         return f"    INVALID: {outcome['wrong']} wrong replies, e.g. {outcome['wrong_examples'][:1]}"
-    cpu = outcome["client_cpu_s"] / outcome["ops"] * 1e6 if outcome["ops"] else 0
+    cpu = metric_of(outcome, "cpu_us_per_op") or 0.0
     p50 = outcome["latency_us"]["p50"]
     return f"    {outcome['ops_per_s']:>10,.0f} ops/s  p50 {p50:.0f} µs  CPU {cpu:.1f} µs/op"
 

@@ -28,6 +28,7 @@ from ..results import (
     Interval,
     interval,
     load_record,
+    metric_of,
     paired_ratio,
     repo_relative,
     save_record,
@@ -516,11 +517,7 @@ def _twin(config: ClientConfig) -> ClientConfig:
 
 def _ops(record: dict[str, Any], label: str, mode: str) -> Interval | None:
     return interval(
-        [
-            t["ops_per_s"]
-            for t in record["trials"]
-            if t["config"] == label and t["mode"] == mode and t.get("status") == "ok" and t.get("valid")
-        ]
+        [metric_of(t, "ops_per_s") for t in record["trials"] if t["config"] == label and t["mode"] == mode]
     )
 
 
