@@ -82,13 +82,8 @@ def interval(values: Sequence[float], *, seed: int = 0) -> Interval | None:
         return Interval(median, min(data), max(data), len(data), "min-max")
     import numpy as np
 
-    sample = np.asarray(data)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(sample), size=(RESAMPLES, len(sample)))
-    medians = np.median(sample[picks], axis=1)
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(medians, [tail, 100 - tail])
-    return Interval(median, float(low), float(high), len(data), f"bootstrap {CONFIDENCE:.0%}")
+    low, high = _central(_resampled_medians(data, np.random.default_rng(seed)))
+    return Interval(median, low, high, len(data), f"bootstrap {CONFIDENCE:.0%}")
 
 
 def ratio_of_medians(
@@ -108,12 +103,25 @@ def ratio_of_medians(
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    xa, xb = np.asarray(a), np.asarray(b)
-    ma = np.median(xa[rng.integers(0, len(xa), size=(RESAMPLES, len(xa)))], axis=1)
-    mb = np.median(xb[rng.integers(0, len(xb), size=(RESAMPLES, len(xb)))], axis=1)
+    low, high = _central(_resampled_medians(a, rng) / _resampled_medians(b, rng))
+    return Interval(point, low, high, n, f"bootstrap {CONFIDENCE:.0%}")
+
+
+def _resampled_medians(values: Sequence[float], rng: Any) -> Any:
+    """The medians of RESAMPLES resamples (with replacement) of `values`."""
+    import numpy as np
+
+    sample = np.asarray(values)
+    return np.median(sample[rng.integers(0, len(sample), size=(RESAMPLES, len(sample)))], axis=1)
+
+
+def _central(estimates: Any) -> tuple[float, float]:
+    """The central CONFIDENCE range of bootstrap estimates (percentile method)."""
+    import numpy as np
+
     tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(ma / mb, [tail, 100 - tail])
-    return Interval(point, float(low), float(high), n, f"bootstrap {CONFIDENCE:.0%}")
+    low, high = np.percentile(estimates, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def verdict(
