@@ -25,7 +25,12 @@ def _ports_argument(text: str) -> tuple[int, ...]:
 
 
 def _cluster_from(args: argparse.Namespace) -> LocalCluster:
-    options = {"ports": args.ports, "timeout": args.timeout}
+    options = {
+        "ports": args.ports,
+        "timeout": args.timeout,
+        "replicas": args.replicas,
+        "node_timeout": args.node_timeout,
+    }
     options["standalone_port"] = None if args.standalone_port == 0 else args.standalone_port
     if args.data_dir is not None:
         options["data_dir"] = args.data_dir
@@ -37,7 +42,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
     if args.action == "up":
         started = cluster.up()
         state = "started" if started else "already up"
-        print(f"cluster {state}: masters {', '.join(cluster.seeds)}", end="")
+        print(f"cluster {state}: nodes {', '.join(cluster.seeds)}", end="")
         print(f"; standalone {cluster.standalone_address}" if cluster.standalone_address else "")
     elif args.action == "down":
         stopped = cluster.down()
@@ -208,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where pid files, logs and cluster state live (default .rcopt/cluster)",
+    )
+    cluster.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="replicas per master, on the ports after the masters (default 0)",
+    )
+    cluster.add_argument(
+        "--node-timeout",
+        type=int,
+        default=5000,
+        help="cluster-node-timeout in ms: how soon a silent master is failed over (default 5000)",
     )
     cluster.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each step")
     cluster.add_argument("--json", action="store_true", help="status as JSON")

@@ -2,10 +2,15 @@
 
 The default layout mirrors the original benchmark's Docker cluster: 5 masters on
 127.0.0.1:7000-7004, no replicas, plus one standalone server on 7100 (not 6379, so a
-system Redis never collides). Servers keep nothing on disk beyond cluster state
-(`save ""`, `appendonly no`), bind to 127.0.0.1 with protected mode on, and run
-daemonized with a pid file each under the data folder: `down` stops exactly the pids it
-finds there, after checking each one is the redis-server for that port.
+system Redis never collides). With `replicas=N` every master gets N replicas, on the ports
+right after the last master port (7005-7009 for one replica each by default); failover
+then follows the cluster's node timeout (`node_timeout`, milliseconds).
+
+Servers keep nothing on disk beyond cluster state (`save ""`, `appendonly no`), bind to
+127.0.0.1 with protected mode on, and run daemonized with a pid file each under the data
+folder: `down` stops exactly the pids it finds there (and in any node folder there, so
+replicas are never left behind), after checking each one is the redis-server for that
+port.
 
 Every wait has a timeout; a failed start stops whatever it had started.
 """
@@ -35,6 +40,7 @@ __all__ = [
     "PortInUseError",
     "RedisNotInstalledError",
     "parse_ports",
+    "wait_until",
 ]
 
 DEFAULT_PORTS = CLUSTER_PORTS
@@ -99,6 +105,8 @@ class LocalCluster:
     host: str = "127.0.0.1"
     data_dir: Path = field(default_factory=default_data_dir)
     timeout: float = 30.0
+    replicas: int = 0  # per master
+    node_timeout: int = 5000  # ms: how long a silent node takes to be marked failed
     _started: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -109,15 +117,31 @@ class LocalCluster:
             raise ValueError(f"ports must be distinct, got {every}")
         if len(self.ports) < 3:
             raise ValueError("a Redis Cluster needs at least 3 masters")
+        if self.replicas < 0 or self.node_timeout < 100:
+            raise ValueError("replicas must be >= 0 and node_timeout at least 100 ms")
+
+    @property
+    def replica_ports(self) -> tuple[int, ...]:
+        first = max(self.ports) + 1
+        return tuple(range(first, first + len(self.ports) * self.replicas))
+
+    @property
+    def cluster_ports(self) -> tuple[int, ...]:
+        """Every cluster node as started; after a failover a replica port may be a master."""
+        return (*self.ports, *self.replica_ports)
 
     @property
     def all_ports(self) -> tuple[int, ...]:
         extra = () if self.standalone_port is None else (self.standalone_port,)
-        return (*self.ports, *extra)
+        return (*self.cluster_ports, *extra)
 
     @property
     def seeds(self) -> list[str]:
-        return [f"{self.host}:{p}" for p in self.ports]
+        return [f"{self.host}:{p}" for p in self.cluster_ports]
+
+    def pid(self, port: int) -> int | None:
+        """The pid of our redis-server on `port`, if it runs (for fault injection)."""
+        return self._pid(port)
 
     @property
     def standalone_address(self) -> str | None:
@@ -135,7 +159,7 @@ class LocalCluster:
             self._check_port_free(port)
         try:
             for port in self.all_ports:
-                self._start_node(server, port, cluster=port in self.ports)
+                self._start_node(server, port, cluster=port in self.cluster_ports)
             for port in self.all_ports:
                 self._wait_for_ping(port)
             self._create_cluster(cli)
@@ -148,7 +172,7 @@ class LocalCluster:
     def down(self) -> list[int]:
         """Stop every server of ours (by pid file) and remove the data folder; returns
         the pids that were stopped."""
-        stopped = [pid for port in self.all_ports if (pid := self.stop_node(port))]
+        stopped = [pid for port in self._known_ports() if (pid := self.stop_node(port))]
         shutil.rmtree(self.data_dir, ignore_errors=True)
         return stopped
 
@@ -160,6 +184,15 @@ class LocalCluster:
         if self._started:
             self.down()
 
+    def _known_ports(self) -> list[int]:
+        """Our ports plus any node folder in the data folder, so `down` also stops the
+        replicas of a cluster started with other options (`up --replicas 1`, `down`)."""
+        try:
+            found = {int(d.name) for d in self.data_dir.iterdir() if d.name.isdigit()}
+        except OSError:
+            found = set()
+        return sorted(found | set(self.all_ports))
+
     def stop_node(self, port: int) -> int | None:
         """Stop one of our servers (its data folder stays, so `start_node` can bring it
         back with the same cluster identity); returns its pid, or None if not running."""
@@ -167,16 +200,16 @@ class LocalCluster:
         if pid is None:
             return None
         os.kill(pid, signal.SIGTERM)
-        if not _wait(lambda: not _alive(pid), self.timeout):
+        if not wait_until(lambda: not _alive(pid), self.timeout):
             os.kill(pid, signal.SIGKILL)
-            _wait(lambda: not _alive(pid), 5.0)
+            wait_until(lambda: not _alive(pid), 5.0)
         (self._node_dir(port) / "redis.pid").unlink(missing_ok=True)
         return pid
 
     def start_node(self, port: int) -> None:
         """Restart one stopped server of this cluster and wait until it answers."""
         self._check_port_free(port)
-        self._start_node(self._binaries()[0], port, cluster=port in self.ports)
+        self._start_node(self._binaries()[0], port, cluster=port in self.cluster_ports)
         self._wait_for_ping(port)
 
     # -- inspection -------------------------------------------------------------------
@@ -184,22 +217,23 @@ class LocalCluster:
         if not all(self._pid(p) for p in self.all_ports):
             return False
         try:
-            return all(self._node_ok(p) for p in self.ports)
+            return self._healthy()
         except (OSError, LocalClusterError):
             return False
 
     def status(self) -> list[dict[str, object]]:
         rows = []
-        for port in self.all_ports:
+        for port in self._known_ports():
             pid = self._pid(port)
             row: dict[str, object] = {
                 "address": f"{self.host}:{port}",
-                "role": "cluster master" if port in self.ports else "standalone",
+                "role": "standalone" if port == self.standalone_port else "cluster node",
                 "pid": pid,
                 "running": pid is not None,
             }
-            if pid is not None and port in self.ports:
+            if pid is not None and port != self.standalone_port:
                 try:
+                    row["role"] = f"cluster {_role(self.host, port)}"
                     info = _cluster_info(self.host, port)
                     row["cluster_state"] = info.get("cluster_state")
                     row["slots_assigned"] = int(info.get("cluster_slots_assigned", 0))
@@ -239,7 +273,7 @@ class LocalCluster:
         return pid if b"redis-server" in cmdline and f":{port}".encode() in cmdline else None
 
     def _check_port_free(self, port: int) -> None:
-        ports = [port, port + CLUSTER_BUS_OFFSET] if port in self.ports else [port]
+        ports = [port, port + CLUSTER_BUS_OFFSET] if port in self.cluster_ports else [port]
         for p in ports:
             with socket.socket() as sock:
                 # As redis-server does: sockets in TIME_WAIT (a node just stopped) do not
@@ -277,6 +311,9 @@ class LocalCluster:
             str(node_dir / "redis.pid"),
             "--logfile",
             str(node_dir / "redis.log"),
+            # DEBUG SLEEP is how the fault experiments make a node slow; local clients only.
+            "--enable-debug-command",
+            "local",
         ]
         if cluster:
             args += [
@@ -287,7 +324,7 @@ class LocalCluster:
                 # A stopped node is marked failed after this long; with full coverage not
                 # required, the other masters keep serving their own slots meanwhile.
                 "--cluster-node-timeout",
-                "5000",
+                str(self.node_timeout),
                 "--cluster-require-full-coverage",
                 "no",
             ]
@@ -312,7 +349,7 @@ class LocalCluster:
             except OSError:
                 return False
 
-        if not _wait(answers, self.timeout):
+        if not wait_until(answers, self.timeout):
             raise NodeStartError(
                 f"redis-server on port {port} did not answer PING within {self.timeout:g} s; "
                 f"log tail:\n{self._log_tail(port)}"
@@ -321,7 +358,9 @@ class LocalCluster:
     def _create_cluster(self, cli: str) -> None:
         if int(_cluster_info(self.host, self.ports[0]).get("cluster_slots_assigned", 0)):
             return  # nodes.conf survived: the cluster already exists
-        args = [cli, "--cluster", "create", *self.seeds, "--cluster-replicas", "0", "--cluster-yes"]
+        # redis-cli makes the first len(ports) nodes masters and the rest their replicas.
+        nodes = [f"{self.host}:{p}" for p in self.cluster_ports]
+        args = [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes"]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -341,12 +380,41 @@ class LocalCluster:
             return False
         return topology.covered_slots == SLOT_COUNT and len(topology.masters) == len(self.ports)
 
+    def _healthy(self) -> bool:
+        """Every node agrees the cluster is ok, and every replica is in sync."""
+        if not all(self._node_ok(p) for p in self.cluster_ports):
+            return False
+        replicas = [p for p in self.cluster_ports if _role(self.host, p) == "replica"]
+        return len(replicas) == len(self.replica_ports) and all(
+            b"master_link_status:up" in _info(self.host, p, "replication") for p in replicas
+        )
+
+    def wait_healthy(self, timeout: float | None = None) -> None:
+        """Wait until every node is back in the cluster with its slots covered, e.g. after
+        a fault test restarted a node (which rejoins as a replica after a failover)."""
+        if not wait_until(self._healthy, self.timeout if timeout is None else timeout, 0.1):
+            raise LocalClusterError(
+                f"cluster not healthy after {timeout or self.timeout:g} s: {self.status()}"
+            )
+
     def _wait_until_ok(self) -> None:
-        if not _wait(lambda: all(self._node_ok(p) for p in self.ports), self.timeout):
-            states = {p: _cluster_info(self.host, p).get("cluster_state") for p in self.ports}
+        if not wait_until(self._healthy, self.timeout):
+            states = {p: _cluster_info(self.host, p).get("cluster_state") for p in self.cluster_ports}
             raise LocalClusterError(
                 f"cluster not ok after {self.timeout:g} s: cluster_state per port {states}"
             )
+
+
+def _info(host: str, port: int, section: str) -> bytes:
+    reply = command(host, port, "INFO", section)
+    return reply if isinstance(reply, bytes) else b""
+
+
+def _role(host: str, port: int) -> str:
+    """'master' or 'replica', as the node itself says (ROLE's first element)."""
+    reply = command(host, port, "ROLE")
+    role = reply[0] if isinstance(reply, list) and reply else b"?"
+    return {b"slave": "replica"}.get(role, role.decode() if isinstance(role, bytes) else str(role))
 
 
 def _alive(pid: int) -> bool:
@@ -363,7 +431,8 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `condition` every `interval` seconds; False if it is still false after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         if condition():

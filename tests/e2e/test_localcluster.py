@@ -113,3 +113,11 @@ def test_cli_up_status_down(tmp_path):
     assert down.returncode == 0 and "stopped 5" in down.stdout
     bad = subprocess.run([*rcopt, "up", "--ports", "70x0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "bad port list '70x0'" in bad.stderr
+
+
+def test_a_replica_cluster_reports_its_roles(replica_cluster):
+    rows = replica_cluster.status()
+    roles = sorted(row["role"] for row in rows)
+    assert roles == ["cluster master"] * 3 + ["cluster replica"] * 3, rows
+    assert all(row["cluster_state"] == "ok" for row in rows)
+    assert replica_cluster.is_up()
