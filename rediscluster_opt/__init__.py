@@ -10,6 +10,9 @@ from .errors import (
     AuthenticationError,
     ClusterDownError,
     ClusterError,
+    CrossSlotError,
+    MaybeAppliedError,
+    NotSentError,
     ProtocolError,
     RedisConnectionError,
     RedisError,
@@ -18,6 +21,7 @@ from .errors import (
     RetriesExhausted,
     TooManyRedirects,
     UnsafeCommandError,
+    WrongEventLoopError,
 )
 from .stages import Stages
 
@@ -28,6 +32,9 @@ __all__ = [
     "ClusterClient",
     "ClusterDownError",
     "ClusterError",
+    "CrossSlotError",
+    "MaybeAppliedError",
+    "NotSentError",
     "ProtocolError",
     "RedisConnectionError",
     "RedisError",
@@ -38,4 +45,5 @@ __all__ = [
     "StandaloneClient",
     "TooManyRedirects",
     "UnsafeCommandError",
+    "WrongEventLoopError",
 ]

@@ -4,11 +4,15 @@ RedisError
 ├── ResponseError          the server answered with an error reply (WRONGTYPE, ERR, ...)
 │   └── AuthenticationError  NOAUTH / WRONGPASS: the server wants credentials
 ├── RedisConnectionError   cannot connect, or the connection broke with commands in flight
+│   ├── NotSentError       the connection broke before the command was written: safe to resend
+│   ├── MaybeAppliedError  it broke after the command was written: it may have been applied
 │   └── ProtocolError      the server's bytes are not valid RESP
+├── WrongEventLoopError    the client was used from an event loop other than its own
 ├── RedisTimeoutError      no reply within the command timeout
 ├── UnsafeCommandError     refused before sending: it would corrupt a shared connection
 └── ClusterError
     ├── ClusterDownError   CLUSTERDOWN / uncovered slots / no node reachable
+    ├── CrossSlotError     a transaction's keys are in different slots (refused before sending)
     ├── TooManyRedirects   more MOVED/ASK redirects for one command than the client allows
     └── RetriesExhausted   TRYAGAIN still answered after the bounded retries
 
@@ -21,6 +25,9 @@ __all__ = [
     "AuthenticationError",
     "ClusterDownError",
     "ClusterError",
+    "CrossSlotError",
+    "MaybeAppliedError",
+    "NotSentError",
     "ProtocolError",
     "RedisConnectionError",
     "RedisError",
@@ -29,6 +36,7 @@ __all__ = [
     "RetriesExhausted",
     "TooManyRedirects",
     "UnsafeCommandError",
+    "WrongEventLoopError",
 ]
 
 
@@ -50,8 +58,7 @@ class ResponseError(RedisError):
 
 
 class AuthenticationError(ResponseError):
-    """The server refused for lack of (or wrong) credentials: NOAUTH, WRONGPASS. This
-    client sends no AUTH yet, so a password-protected server answers every command so."""
+    """The server refused for lack of (or wrong) credentials: NOAUTH, WRONGPASS."""
 
 
 AUTH_CODES = frozenset({"NOAUTH", "WRONGPASS"})
@@ -59,6 +66,22 @@ AUTH_CODES = frozenset({"NOAUTH", "WRONGPASS"})
 
 class RedisConnectionError(RedisError, ConnectionError):
     """The connection to a node could not be made, or broke with commands in flight."""
+
+
+class NotSentError(RedisConnectionError):
+    """The connection broke before this command was written: the server never saw it,
+    so sending it again is safe (the client does so itself while the deadline allows)."""
+
+
+class MaybeAppliedError(RedisConnectionError):
+    """The connection broke after this command was written and before its reply came:
+    the server may or may not have applied it. Raised for commands that are not safe to
+    repeat (INCR, LPUSH, ...); repeatable ones are retried instead."""
+
+
+class WrongEventLoopError(RedisError, RuntimeError):
+    """The client belongs to another event loop (asyncio objects cannot cross loops).
+    Nothing was sent; create one client per loop (or per thread)."""
 
 
 class ProtocolError(RedisConnectionError):
@@ -83,6 +106,11 @@ class ClusterError(RedisError):
 class ClusterDownError(ClusterError):
     """The cluster cannot serve the command: CLUSTERDOWN, an uncovered slot, or no node
     reachable for a topology refresh."""
+
+
+class CrossSlotError(ClusterError, ValueError):
+    """Refused before sending: the keys of one transaction (or multi-key command that
+    must stay whole) hash to different slots, which no single node can serve."""
 
 
 class TooManyRedirects(ClusterError):

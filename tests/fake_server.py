@@ -1,7 +1,9 @@
 """An in-process RESP server for unit tests of protocol edge cases (never a stand-in for
 the real cluster in end-to-end tests). Commands: PING, ECHO v, GET k, SET k v, ASKING,
 SLEEP ms (reply after a delay, holding back later replies as a real server would),
-GARBAGE (reply with invalid RESP). Replies can be cut into chunks of `chunk_size` bytes."""
+GARBAGE (reply with invalid RESP). Replies can be cut into chunks of `chunk_size` bytes.
+A handler that returns `DROP` closes the connection instead of replying (a connection
+lost after the command was read)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import asyncio
 
 from rediscluster_opt.core.resp import NEED_DATA, PythonReader, ReplyError
 from tests.resp_values import encode_reply
+
+DROP = b"<drop the connection>"
 
 
 class FakeRedis:
@@ -50,7 +54,10 @@ class FakeRedis:
                 parser.feed(data)
                 while (command := parser.gets()) is not NEED_DATA:
                     self.commands.append(command)
-                    await self._send(writer, await self._respond(command))
+                    reply = await self._respond(command)
+                    if reply is DROP:
+                        return
+                    await self._send(writer, reply)
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:

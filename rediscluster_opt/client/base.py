@@ -1,26 +1,39 @@
 """What the cluster and standalone clients share: the connection pool built from the
-chosen stages, lifecycle, error wrapping and I/O statistics."""
+chosen stages, lifecycle, the retry policy after a connection loss, backpressure waits,
+transactions, blocking commands, error wrapping and I/O statistics."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
-from ..core.resp import ReplyError
+from ..core.commands import command_keys, is_repeatable, shared_connection_problem
+from ..core.resp import ReplyError, encode_command
 from ..errors import (
     AUTH_CODES,
     AuthenticationError,
+    MaybeAppliedError,
+    NotSentError,
     RedisConnectionError,
     RedisError,
     RedisTimeoutError,
     ResponseError,
+    UnsafeCommandError,
+    WrongEventLoopError,
 )
+from ..mux.dedicated import DedicatedConnections
+from ..mux.multiplexer import Multiplexer
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
 from ..validate import check_number
 from .commands import Commands
 
 __all__ = ["BaseClient", "command_label", "wrap_failure"]
+
+NOT_SENT = object()  # a slow path has no outcome yet: the command still has to be sent
+MULTI = encode_command((b"MULTI",))
+EXEC = encode_command((b"EXEC",))
 
 
 def command_label(args: tuple[Any, ...]) -> str:
@@ -53,38 +66,201 @@ class BaseClient(Commands):
         connections_per_node: int = 1,
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
+        retry: bool = True,
+        max_queued_bytes: int = 8 * 1024 * 1024,
+        blocking_connections_per_node: int = 4,
+        setup_commands: Sequence[tuple[Any, ...]] = (),
     ) -> None:
         """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
         `connections_per_node`: multiplexed connections per node, picked round-robin;
-        timeouts in seconds."""
+        timeouts in seconds. `retry`: after a connection loss, send again what is safe to
+        send again (see docs/client.md), within `command_timeout`. `max_queued_bytes`:
+        per connection, how much may wait to be written before callers wait for room.
+        `blocking_connections_per_node`: dedicated connections for BLPOP and the like."""
         check_number("connect_timeout", connect_timeout, unit="seconds")
         check_number("command_timeout", command_timeout, unit="seconds")
+        check_number("max_queued_bytes", max_queued_bytes, integer=True)
         self.stages = stages if stages is not None else Stages.optimized()
         if not isinstance(self.stages, Stages):
             raise ValueError(f"stages must be a Stages value, got {type(self.stages).__name__}")
         self.connections_per_node = connections_per_node
+        self.command_timeout = command_timeout
+        self.retry = retry
         self._impl = self.stages.resolve()
+        setup = tuple(encode_command(tuple(c)) for c in setup_commands)
         self._pool = MultiplexPool(
             self._impl,
             connections_per_node=connections_per_node,
             connect_timeout=connect_timeout,
             command_timeout=command_timeout,
+            max_queued_bytes=max_queued_bytes,
+            setup=setup,
+        )
+        self._dedicated = DedicatedConnections(
+            self._impl, blocking_connections_per_node, connect_timeout=connect_timeout, setup=setup
         )
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
+        self.counters: dict[str, int] = dict.fromkeys(("retries", "maybe_applied", "capacity_waits"), 0)
 
+    # -- one node -----------------------------------------------------------------------
     async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:
-        """Send one command to one node; error replies are raised (slow paths, keyless)."""
-        mux = self._pick(address) or await self._pool.connect(address)
+        """Send one command to one node; error replies are raised (slow paths, keyless,
+        and the standalone client's hot path)."""
+        mux = self._pick(address)
+        if mux is None or mux.congested:
+            return await self._node_retry(address, Single(self._encode, args), NOT_SENT)
         try:
             reply = await mux.execute(self._encode(args))
         except (RedisConnectionError, TimeoutError) as exc:
-            raise wrap_failure(exc, address, args) from exc
+            return await self._node_retry(address, Single(self._encode, args), exc)
+        except RuntimeError as exc:
+            raise self._foreign_loop(exc) from exc
         if type(reply) is ReplyError:
             raise reply_failure(reply, address, args)
         return reply
 
+    async def _node_retry(self, address: str, request: Single | Transaction, outcome: Any) -> Any:
+        """One node's slow path: connect, wait for room, resend after a connection loss
+        when the retry policy allows, within the command's deadline."""
+        deadline = self._deadline()
+        while True:
+            if outcome is not NOT_SENT:
+                self._after_loss(outcome, address, request.args, deadline, request.repeatable)
+            mux = await self._ready(address, request.args, deadline)
+            try:
+                reply = request.reply(await request.send(mux, None))
+                break
+            except (RedisConnectionError, TimeoutError) as exc:
+                outcome = exc
+        if type(reply) is ReplyError:
+            raise reply_failure(reply, address, request.args)
+        return reply
+
+    async def _ready(self, address: str, args: tuple[Any, ...], deadline: float) -> Multiplexer:
+        """An open connection to `address` with room for one more command: connecting
+        if needed, waiting for the transport to drain if it is congested."""
+        while True:
+            mux: Multiplexer | None = self._pick(address)
+            if mux is None:
+                self._check_loop()
+                try:
+                    mux = await self._pool.connect(address)
+                except RedisConnectionError as exc:
+                    self._connect_failed(address)
+                    raise wrap_failure(exc, address, args) from exc
+            if not mux.congested:
+                return mux
+            self.counters["capacity_waits"] += 1
+            try:
+                await mux.wait_capacity(max(deadline - self._now(), 0.0))
+            except RedisTimeoutError as exc:
+                raise wrap_failure(exc, address, args) from None
+            if not mux.closed and not mux.congested:
+                return mux
+
+    def _after_loss(
+        self,
+        exc: BaseException,
+        address: str | None,
+        args: tuple[Any, ...],
+        deadline: float,
+        repeatable: bool,
+    ) -> None:
+        """The retry policy, after a send failed: return to send again, or raise the
+        error the caller sees. A timeout is final (the caller's deadline passed); a
+        connection loss is retried when nothing was written, or when the command is
+        safe to repeat, while the deadline allows."""
+        if not isinstance(exc, (RedisConnectionError, TimeoutError)):
+            raise exc
+        self._connection_lost(address)
+        if isinstance(exc, TimeoutError) or self._pool.closed or not self.retry:
+            raise wrap_failure(exc, address, args) from exc
+        if not isinstance(exc, NotSentError) and not repeatable:
+            self.counters["maybe_applied"] += 1
+            raise MaybeAppliedError(
+                f"{command_label(args)} on {address}: {exc}; it had been sent, so it may have been applied"
+            ) from exc
+        if self._now() >= deadline:
+            raise wrap_failure(exc, address, args) from exc
+        self.counters["retries"] += 1
+
+    def _connection_lost(self, address: str | None) -> None:
+        """A timeout or lost connection on `address` (the cluster client marks it suspect)."""
+
+    def _connect_failed(self, address: str) -> None:
+        """A connect to `address` failed (the cluster client marks it suspect)."""
+
+    def _deadline(self) -> float:
+        return self._now() + self.command_timeout
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # -- event loop ownership -----------------------------------------------------------
+    def _check_loop(self) -> None:
+        owner = self._pool.loop
+        if owner is not None and owner is not asyncio.get_running_loop():
+            raise WrongEventLoopError(
+                "this client belongs to another event loop; create one client per event loop "
+                "(its connections were left alone)"
+            )
+
+    def _foreign_loop(self, exc: RuntimeError) -> BaseException:
+        """A RuntimeError from the hot path: asyncio's "attached to a different loop" or
+        "Event loop is closed" when a client is used from a loop not its own."""
+        try:
+            self._check_loop()
+        except WrongEventLoopError as typed:
+            return typed
+        return exc
+
+    # -- transactions and blocking commands ----------------------------------------------
+    async def transaction(self, *commands: Sequence[Any], raise_on_error: bool = True) -> list[Any]:
+        """Run the commands atomically: MULTI, the commands and EXEC, written back to
+        back on one connection. In cluster mode every key must hash to one slot
+        (`CrossSlotError` before anything is sent). Returns EXEC's replies; an error
+        reply among them is raised (or, with `raise_on_error=False`, returned as a
+        `ResponseError` in its place)."""
+        if not commands:
+            raise ValueError("transaction() needs at least one command, e.g. ('SET', 'k', 'v')")
+        batch = [tuple(c) for c in commands]
+        keys: list[bytes] = []
+        for args in batch:
+            problem = shared_connection_problem(args)  # (BLPOP inside MULTI does not block)
+            if problem is not None:
+                raise UnsafeCommandError(f"{command_label(args)} refused inside transaction(): it {problem}")
+            keys.extend(command_keys(args))
+        replies = await self._run_transaction(keys, Transaction(self._encode, batch))
+        if not isinstance(replies, list):
+            raise ResponseError(f"EXEC answered {replies!r:.100} instead of the commands' replies")
+        results = []
+        for reply in replies:
+            if type(reply) is ReplyError:
+                error = reply_failure(reply, "transaction", (b"EXEC",))
+                if raise_on_error:
+                    raise error
+                reply = error
+            results.append(reply)
+        return results
+
+    async def _run_transaction(self, keys: list[bytes], request: Transaction) -> Any:
+        """EXEC's reply (an error reply from MULTI or a queued command is raised)."""
+        raise NotImplementedError
+
+    async def _blocking(self, address: str, args: tuple[Any, ...], seconds: float) -> Any:
+        """A blocking command on a dedicated connection of `address`, so it delays no
+        other caller; the client waits the server-side timeout plus command_timeout."""
+        self._check_loop()
+        limit = seconds + self.command_timeout
+        try:
+            reply = await self._dedicated.call(address, self._encode(args), limit)
+        except (RedisConnectionError, TimeoutError) as exc:
+            raise wrap_failure(exc, address, args) from exc
+        return reply
+
     async def close(self) -> None:
+        await self._dedicated.close()
         await self._pool.close()
 
     async def __aenter__(self) -> BaseClient:
@@ -105,3 +281,49 @@ class BaseClient(Commands):
             "connections_per_node": self.connections_per_node,
             "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }
+
+
+class Transaction:
+    """MULTI, the commands, EXEC as one group of payloads (after ASKING during a slot
+    migration: a MULTI keeps the ASKING flag until EXEC). `reply` finds what the retry
+    loop must look at: the first error among MULTI's and the queued commands' replies
+    (a MOVED/ASK there means the transaction was discarded), else EXEC's reply."""
+
+    args = (b"EXEC",)
+
+    def __init__(self, encode: Any, batch: list[tuple[Any, ...]]) -> None:
+        self.payloads = [MULTI, *(encode(args) for args in batch), EXEC]
+        self.repeatable = all(is_repeatable(args) for args in batch)
+
+    def send(self, mux: Multiplexer, asking: bytes | None) -> Any:
+        return mux.execute_group([asking, *self.payloads] if asking else self.payloads)
+
+    @staticmethod
+    def reply(replies: list[Any]) -> Any:
+        for reply in replies[:-1]:
+            if type(reply) is ReplyError:
+                return reply
+        return replies[-1]
+
+
+class Single:
+    """One command on the slow path. Encoded at each send rather than kept: thousands
+    of callers waiting for room on a congested connection must not hold their payloads."""
+
+    __slots__ = ("args", "_encode")
+
+    def __init__(self, encode: Any, args: tuple[Any, ...]) -> None:
+        self.args = args
+        self._encode = encode
+
+    @property
+    def repeatable(self) -> bool:
+        return is_repeatable(self.args)
+
+    def send(self, mux: Multiplexer, asking: bytes | None) -> Any:
+        payload = self._encode(self.args)
+        return mux.execute_pair(asking, payload) if asking else mux.execute(payload)
+
+    @staticmethod
+    def reply(reply: Any) -> Any:
+        return reply

@@ -2,12 +2,22 @@
 
 The hot path (`_keyed` -> `_route`) is: slot hash, slot-map lookup, node selection,
 submit, redirect check, each a stage function chosen at construction. Everything else
-(connecting, MOVED/ASK, TRYAGAIN/CLUSTERDOWN, unassigned slots) is the slow path `_retry`.
+(connecting, MOVED/ASK, TRYAGAIN/CLUSTERDOWN, unassigned slots, connection loss,
+backpressure) is the slow path `_retry`.
 
 Redirect policy: MOVED retries at the address the error names, patches that one slot at
-once and asks for a single deduplicated, rate-limited background refresh; ASK sends
-ASKING and the command together to the target with no refresh. A redirect never closes a
-connection, since other callers' commands share it.
+once and asks for a refresh; ASK sends ASKING and the command together to the target with
+no refresh. A redirect never closes a connection, since other callers' commands share it.
+
+Failover policy: a timeout or a lost connection marks the node *suspect*. While any node
+is suspect the client refreshes the topology (asking the other nodes first) with a
+backoff from `min_refresh_interval` up to `SUSPECT_POLL_MAX` seconds, until the suspect's
+slots have a new owner or it answers again. When its slots move, its connections are
+closed: commands waiting on a hung master fail over at once (repeatable ones are sent
+to the new owner, the rest get MaybeAppliedError) instead of waiting out their timeout.
+A periodic refresh every `refresh_interval` seconds catches what no command noticed.
+Every refresh goes through `_request_refresh`: one at a time, at most one per
+`min_refresh_interval`.
 """
 
 from __future__ import annotations
@@ -18,12 +28,15 @@ from collections.abc import Coroutine, Iterable
 from typing import Any
 
 from ..core.address import parse_address, split_address
+from ..core.commands import is_read_only
 from ..core.redirect import error_code
 from ..core.resp import ReplyError, encode_command, to_bytes
+from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
 from ..errors import (
     AuthenticationError,
     ClusterDownError,
+    CrossSlotError,
     RedisConnectionError,
     RedisError,
     ResponseError,
@@ -32,12 +45,15 @@ from ..errors import (
 )
 from ..mux.multiplexer import Multiplexer
 from ..stages import Stages
-from .base import BaseClient, command_label, reply_failure, wrap_failure
+from .base import NOT_SENT, BaseClient, Single, Transaction, command_label, reply_failure, wrap_failure
 
 __all__ = ["ClusterClient"]
 
 _ASKING = encode_command((b"ASKING",))
-_NOT_SENT = object()  # `_retry` has no reply yet: the command still has to be sent
+READ_FROM = ("primary", "replica", "prefer_replica")
+SUSPECT_POLL_MAX = 0.25  # seconds between refreshes while a node is suspect
+SUSPECT_POLL_SLOW = 5.0  # ... once it has been suspect for SUSPECT_PATIENCE seconds
+SUSPECT_PATIENCE = 30.0
 
 
 class ClusterClient(BaseClient):
@@ -49,12 +65,21 @@ class ClusterClient(BaseClient):
         max_redirects: int = 16,
         retry_attempts: int = 3,
         retry_backoff: float = 0.05,
-        min_refresh_interval: float = 1.0,
+        min_refresh_interval: float = 0.25,
+        refresh_interval: float | None = 10.0,
+        read_from: str = "primary",
         **options: Any,
     ) -> None:
-        """`options`: connections_per_node, connect_timeout, command_timeout (see BaseClient).
-        `max_redirects` bounds MOVED/ASK hops per command; `retry_attempts` bounds
-        TRYAGAIN/CLUSTERDOWN/connect retries, spaced from `retry_backoff` seconds doubling."""
+        """`options`: see BaseClient. `max_redirects` bounds MOVED/ASK hops per command;
+        `retry_attempts` bounds TRYAGAIN/CLUSTERDOWN/connect retries, spaced from
+        `retry_backoff` seconds doubling. `refresh_interval`: seconds between periodic
+        topology refreshes (None: only on events). `read_from`: "primary", "replica"
+        (reads only from a replica of the slot's shard) or "prefer_replica" (a replica
+        when one is reachable); writes always go to the primary."""
+        if read_from not in READ_FROM:
+            raise ValueError(f"read_from must be one of {', '.join(READ_FROM)}, got {read_from!r}")
+        if read_from != "primary":  # a replica serves reads only on a READONLY connection
+            options["setup_commands"] = (*options.get("setup_commands", ()), (b"READONLY",))
         super().__init__(stages, **options)
         seed_list = [seeds] if isinstance(seeds, str) else list(seeds)
         if not seed_list:
@@ -64,24 +89,37 @@ class ClusterClient(BaseClient):
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
         self.min_refresh_interval = min_refresh_interval
+        self.refresh_interval = refresh_interval
+        self.read_from = read_from
         self.topology = Topology(())
+        self._replicas: dict[str, tuple[str, ...]] = {}
         self._slot_of = self._impl.slot_hash
         self._check_redirect = self._impl.redirect
         self._slot_map = self._impl.slot_map(self.topology)
         self._lookup = self._slot_map.lookup
         self._refresh_task: asyncio.Task[Any] | None = None
         self._last_refresh = float("-inf")
-        self.counters = dict.fromkeys(
-            (
-                "moved",
-                "ask",
-                "tryagain",
-                "clusterdown",
-                "reconnects",
-                "refreshes",
-                "refresh_failures",
-            ),
-            0,
+        # address -> (since when, replies so far per connection of it, by id)
+        self._suspects: dict[str, tuple[float, dict[int, int]]] = {}
+        self._watch_task: asyncio.Task[Any] | None = None
+        self._periodic_task: asyncio.Task[Any] | None = None
+        if read_from != "primary":
+            self._keyed = self._keyed_reads  # type: ignore[method-assign]
+        self.counters.update(
+            dict.fromkeys(
+                (
+                    "moved",
+                    "ask",
+                    "tryagain",
+                    "clusterdown",
+                    "reconnects",
+                    "refreshes",
+                    "refresh_failures",
+                    "suspected",
+                    "replica_reads",
+                ),
+                0,
+            )
         )
 
     @classmethod
@@ -107,41 +145,42 @@ class ClusterClient(BaseClient):
         return self._route(self._slot_of(key if type(key) is bytes else to_bytes(key)), args)
 
     async def _route(self, slot: int, args: tuple[Any, ...]) -> Any:
-        payload = self._encode(args)
         address = self._lookup(slot)
         mux = self._pick(address)
-        if mux is None:
-            return await self._retry(slot, payload, args, address, _NOT_SENT)
+        if mux is None or mux.congested:
+            return await self._retry(slot, Single(self._encode, args), address, NOT_SENT)
         try:
-            reply = await mux.execute(payload)
+            reply = await mux.execute(self._encode(args))
         except (RedisConnectionError, TimeoutError) as exc:
-            raise wrap_failure(exc, address, args) from exc
+            return await self._retry(slot, Single(self._encode, args), address, exc)
+        except RuntimeError as exc:
+            raise self._foreign_loop(exc) from exc
         if self._check_redirect(reply) is None and type(reply) is not ReplyError:
             return reply
-        return await self._retry(slot, payload, args, address, reply)
+        return await self._retry(slot, Single(self._encode, args), address, reply)
 
     # -- slow path --------------------------------------------------------------------
-    async def _retry(
-        self, slot: int, payload: bytes, args: tuple[Any, ...], address: str | None, reply: Any
-    ) -> Any:
-        """Everything but the one-hop success: follow redirects, retry what is retryable,
-        connect where needed, within the client's bounds."""
-        attempt = _Attempt(address)
+    async def _retry(self, slot: int, request: Any, address: str | None, outcome: Any) -> Any:
+        """Everything but the one-hop success: follow redirects, retry what is retryable
+        (within the command's deadline), connect where needed, wait for room."""
+        attempt = _Attempt(address, self._deadline())
         while True:
-            if reply is not _NOT_SENT and await self._absorb(reply, slot, args, attempt):
-                return reply
-            mux = await self._connection_for(slot, args, attempt)
+            if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
+                self._after_loss(outcome, attempt.address, request.args, attempt.deadline, request.repeatable)
+                if not attempt.asking:
+                    attempt.address = self._lookup(slot)
+            elif outcome is not NOT_SENT:
+                reply = request.reply(outcome)
+                if await self._absorb(reply, slot, request.args, attempt):
+                    return reply
+            mux = await self._connection_for(slot, request.args, attempt)
             if mux is None:
-                reply = _NOT_SENT
+                outcome = NOT_SENT
                 continue
             try:
-                if attempt.asking:
-                    reply = await mux.execute_pair(_ASKING, payload)
-                else:
-                    reply = await mux.execute(payload)
+                outcome = await request.send(mux, _ASKING if attempt.asking else None)
             except (RedisConnectionError, TimeoutError) as exc:
-                # The command may have run: failing it is the only honest answer.
-                raise wrap_failure(exc, attempt.address, args) from exc
+                outcome = exc
 
     async def _absorb(self, reply: Any, slot: int, args: tuple[Any, ...], attempt: _Attempt) -> bool:
         """True when `reply` is the answer; otherwise update `attempt` for the next try
@@ -187,8 +226,9 @@ class ClusterClient(BaseClient):
     async def _connection_for(
         self, slot: int, args: tuple[Any, ...], attempt: _Attempt
     ) -> Multiplexer | None:
-        """The connection to send to, connecting if needed; None means "try again" (after
-        a failed connect, which sent nothing and so is safe to retry)."""
+        """The connection to send to, connecting if needed and waiting while it is
+        congested; None means "try again" (after a failed connect, which sent nothing
+        and so is safe to retry)."""
         if self._pool.closed:  # not a transient failure: no retry, no refresh
             raise RedisConnectionError(f"{command_label(args)}: the client is closed")
         if attempt.address is None:
@@ -196,16 +236,14 @@ class ClusterClient(BaseClient):
             attempt.address = self._lookup(slot)
             if attempt.address is None:
                 raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
-        mux: Multiplexer | None = self._pick(attempt.address)
-        if mux is not None:
-            return mux
         try:
-            return await self._pool.connect(attempt.address)
+            return await self._ready(attempt.address, args, attempt.deadline)
         except RedisConnectionError as exc:
+            if self._pool.closed:
+                raise
             self.counters["reconnects"] += 1
             if attempt.transient_failure(self.retry_attempts):
                 raise wrap_failure(exc, attempt.address, args) from exc
-            self._request_refresh()
             await asyncio.sleep(self._backoff(attempt.transient))
             if not attempt.asking:
                 attempt.address = self._lookup(slot)
@@ -213,6 +251,76 @@ class ClusterClient(BaseClient):
 
     def _backoff(self, attempt: int) -> float:
         return min(self.retry_backoff * 2.0 ** (attempt - 1), 1.0)
+
+    # -- replicas ---------------------------------------------------------------------
+    def _keyed_reads(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
+        slot = self._slot_of(key if type(key) is bytes else to_bytes(key))
+        if is_read_only(args):
+            return self._route_read(slot, args)
+        return self._route(slot, args)
+
+    async def _route_read(self, slot: int, args: tuple[Any, ...]) -> Any:
+        """A read for a replica of the slot's shard. A replica that cannot serve it (none
+        known, unreachable, or redirecting) sends it to the primary path, unless
+        read_from="replica", which never reads from a primary."""
+        replica = self._replica_for(slot)
+        if replica is None:
+            if self.read_from == "replica":
+                raise ClusterDownError(f"{command_label(args)}: slot {slot} has no replica that answers")
+            return await self._route(slot, args)
+        try:
+            reply = await self._call_node(replica, args)
+        except (RedisConnectionError, TimeoutError):
+            if self.read_from == "replica":
+                raise
+            return await self._route(slot, args)
+        except ResponseError as exc:
+            if exc.code not in ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN") or self.read_from == "replica":
+                raise
+            return await self._route(slot, args)
+        self.counters["replica_reads"] += 1
+        return reply
+
+    def _replica_for(self, slot: int) -> str | None:
+        replicas = [r for r in self._replicas.get(self._lookup(slot) or "", ()) if r not in self._suspects]
+        return random.choice(replicas) if replicas else None
+
+    # -- transactions and blocking commands -------------------------------------------
+    async def _run_transaction(self, keys: list[bytes], request: Transaction) -> Any:
+        slots = {self._slot_of(key) for key in keys}
+        if len(slots) > 1:
+            raise CrossSlotError(
+                f"transaction keys hash to {len(slots)} slots "
+                f"({', '.join(k.decode('utf-8', 'replace') for k in keys[:6])}); all keys of "
+                "one transaction must share a slot: use a hash tag, e.g. {user1}:a and {user1}:b"
+            )
+        slot = slots.pop() if slots else random.randrange(SLOT_COUNT)
+        return await self._retry(slot, request, self._lookup(slot), NOT_SENT)
+
+    async def _blocking_keyed(self, key: Any, args: tuple[Any, ...], seconds: float) -> Any:
+        slot = self._slot_of(to_bytes(key))
+        address = self._lookup(slot)
+        for _ in range(self.max_redirects + 1):
+            if address is None:
+                await self._refresh_now()
+                address = self._lookup(slot)
+                if address is None:
+                    raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
+            reply = await self._blocking(address, args, seconds)
+            redirect = self._check_redirect(reply)
+            if redirect is None:
+                if type(reply) is ReplyError:
+                    raise reply_failure(reply, address, args)
+                return reply
+            if redirect.kind == "MOVED":
+                self._slot_map.patch(redirect.slot, redirect.address(split_address(address)[0]))
+                self._request_refresh()
+            else:  # mid-migration: wait for the slot to settle rather than block on ASKING
+                await asyncio.sleep(self.retry_backoff)
+            address = self._lookup(slot)
+        raise TooManyRedirects(
+            f"{command_label(args)} for slot {slot}: more than {self.max_redirects} redirects"
+        )
 
     # -- multi-key and keyless --------------------------------------------------------
     async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
@@ -245,14 +353,18 @@ class ClusterClient(BaseClient):
     # -- topology ---------------------------------------------------------------------
     async def refresh_topology(self) -> Topology:
         """Reload the layout from any node that answers: known masters first (in random
-        order), then the seeds, so losing the seed node does not matter."""
+        order), then their replicas, then the seeds; suspect nodes last, since a hung
+        node would hold the refresh for a whole command timeout."""
         # Rate limits count attempts, not successes: a cluster that cannot answer is not
         # asked again at once by every waiting command.
         self._last_refresh = asyncio.get_running_loop().time()
         known = list(self.topology.masters)
         random.shuffle(known)
+        replicas = [r for rs in self._replicas.values() for r in rs]
+        order = list(dict.fromkeys([*known, *replicas, *self.seeds]))
+        order.sort(key=lambda address: address in self._suspects)  # stable: healthy first
         failures = []
-        for address in dict.fromkeys([*known, *self.seeds]):
+        for address in order:
             try:
                 topology = await self._fetch_topology(address)
             except AuthenticationError:
@@ -280,19 +392,23 @@ class ClusterClient(BaseClient):
 
     def _install(self, topology: Topology) -> None:
         self.topology = topology
+        self._replicas = {r.master: r.replicas for r in topology.ranges}
         self._slot_map.replace(topology)
         self._last_refresh = asyncio.get_running_loop().time()
         self.counters["refreshes"] += 1
+        if self.refresh_interval and (self._periodic_task is None or self._periodic_task.done()):
+            self._periodic_task = asyncio.get_running_loop().create_task(self._periodic_refresh())
 
-    def _request_refresh(self) -> None:
-        """Schedule one background refresh, unless one is pending; at most one per
-        `min_refresh_interval`, since a burst of MOVED usually reports one change."""
+    def _request_refresh(self) -> asyncio.Task[Any]:
+        """The one way the client refreshes itself (MOVED, CLUSTERDOWN, suspects, the
+        periodic timer, waiting callers): returns the pending refresh, starting one if
+        none is, delayed so that refreshes are at least `min_refresh_interval` apart."""
         task = self._refresh_task
-        if task is not None and not task.done():
-            return
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_refresh + self.min_refresh_interval - loop.time())
-        self._refresh_task = loop.create_task(self._background_refresh(delay))
+        if task is None or task.done():
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, self._last_refresh + self.min_refresh_interval - loop.time())
+            task = self._refresh_task = loop.create_task(self._background_refresh(delay))
+        return task
 
     async def _background_refresh(self, delay: float) -> None:
         if delay:
@@ -303,34 +419,88 @@ class ClusterClient(BaseClient):
             pass  # counted in refresh_failures; commands keep using the patched map
 
     async def _refresh_now(self) -> None:
-        """A refresh the caller waits for. Like `_request_refresh`, deduplicated (callers
-        share the running one) and rate-limited: within `min_refresh_interval` of the last
-        refresh the caller goes on with the map it has, so commands on unassigned slots
-        cannot turn into a refresh storm."""
+        """Wait for a refresh (a command whose slot has no known owner), unless one ran
+        within `min_refresh_interval`: then the caller goes on with the map it has, so
+        commands on unassigned slots cannot turn into a refresh storm."""
         task = self._refresh_task
-        loop = asyncio.get_running_loop()
-        if task is None or task.done():
-            if loop.time() - self._last_refresh < self.min_refresh_interval:
-                return
-            task = self._refresh_task = loop.create_task(self.refresh_topology())
-        await asyncio.shield(task)
+        if (task is None or task.done()) and self._now() - self._last_refresh < self.min_refresh_interval:
+            return
+        await asyncio.shield(self._request_refresh())
+
+    async def _periodic_refresh(self) -> None:
+        assert self.refresh_interval
+        while not self._pool.closed:
+            await asyncio.sleep(self.refresh_interval)
+            self._request_refresh()
+
+    # -- suspects ---------------------------------------------------------------------
+    def _connection_lost(self, address: str | None) -> None:
+        if address is not None:
+            self._suspect(address)
+
+    def _connect_failed(self, address: str) -> None:
+        self._suspect(address)
+
+    def _suspect(self, address: str) -> None:
+        if address not in self._suspects:
+            self._suspects[address] = (self._now(), self._replies_from(address))
+            self.counters["suspected"] += 1
+        if not self._pool.closed and (self._watch_task is None or self._watch_task.done()):
+            self._watch_task = asyncio.get_running_loop().create_task(self._watch_suspects())
+
+    def _replies_from(self, address: str) -> dict[int, int]:
+        return {id(m): m.io_counters()["replies"] for m in self._pool.connections() if m.address == address}
+
+    def _answered_since(self, address: str, before: dict[int, int]) -> bool:
+        """Has any connection to `address` had a reply since `before` was taken?"""
+        return any(count > before.get(key, 0) for key, count in self._replies_from(address).items())
+
+    async def _watch_suspects(self) -> None:
+        """Refresh until every suspect has lost its slots or answered again; the first
+        refresh at once, then with a backoff up to SUSPECT_POLL_MAX (SUSPECT_POLL_SLOW
+        for a node that stays down for long, e.g. a master without replica)."""
+        delay = 0.0
+        while self._suspects and not self._pool.closed:
+            await asyncio.sleep(delay)
+            await asyncio.shield(self._request_refresh())
+            now, patient = self._now(), True
+            for address, (since, replies) in list(self._suspects.items()):
+                if address not in self._replicas:  # its slots moved: fail what waits on it now
+                    self._suspects.pop(address, None)
+                    self._pool.close_node(address)
+                elif self._answered_since(address, replies):
+                    self._suspects.pop(address, None)
+                elif now - since > SUSPECT_PATIENCE:
+                    patient = False
+            delay = (
+                min(max(delay * 2, self.min_refresh_interval), SUSPECT_POLL_MAX)
+                if patient
+                else SUSPECT_POLL_SLOW
+            )
 
     async def close(self) -> None:
-        if self._refresh_task is not None:
-            self._refresh_task.cancel()
+        for task in (self._refresh_task, self._watch_task, self._periodic_task):
+            if task is not None:
+                task.cancel()
         await super().close()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "mode": "cluster", "seeds": list(self.seeds)}
+        return {
+            **super().describe(),
+            "mode": "cluster",
+            "seeds": list(self.seeds),
+            "read_from": self.read_from,
+        }
 
 
 class _Attempt:
     """One command's progress through the slow path."""
 
-    __slots__ = ("address", "asking", "redirects", "transient")
+    __slots__ = ("address", "asking", "deadline", "redirects", "transient")
 
-    def __init__(self, address: str | None) -> None:
+    def __init__(self, address: str | None, deadline: float) -> None:
         self.address = address
+        self.deadline = deadline  # retries after a connection loss stop here
         self.asking = False  # the next send goes to an ASK target, preceded by ASKING
         self.redirects = 0  # MOVED/ASK hops so far
         self.transient = 0  # TRYAGAIN/CLUSTERDOWN/connect failures so far

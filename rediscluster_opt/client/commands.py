@@ -16,7 +16,7 @@ import builtins
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
-from ..core.commands import command_keys, command_name, shared_connection_problem
+from ..core.commands import blocking_seconds, command_keys, command_name, shared_connection_problem
 from ..errors import UnsafeCommandError
 
 __all__ = ["Commands"]
@@ -43,6 +43,10 @@ class Commands:
     async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         raise NotImplementedError
 
+    async def _blocking_keyed(self, key: Key, args: tuple[Any, ...], seconds: float) -> Any:
+        """A blocking command (BLPOP...), on a dedicated connection of the key's node."""
+        raise NotImplementedError
+
     # -- generic ----------------------------------------------------------------------
     async def execute_command(self, *args: Value, key: Key | None = None, target: str | None = None) -> Any:
         """Send any command. Routing: `key` if given, else the key rule of
@@ -51,9 +55,12 @@ class Commands:
         problem = shared_connection_problem(args)
         if problem is not None:
             raise UnsafeCommandError(f"{command_name(args).decode()} refused: it {problem}")
+        keys = command_keys(args) if key is None else [key]
+        seconds = blocking_seconds(args)
+        if seconds is not None:  # on a dedicated connection, never the shared one
+            return await self._blocking_keyed(keys[0] if keys else b"", args, seconds)
         if key is not None:
             return await self._keyed(key, args)
-        keys = command_keys(args)
         if not keys:
             command_name(args)  # rejects an empty command
             return await self._keyless(args, target)
@@ -172,6 +179,12 @@ class Commands:
         return self._keyed(key, (b"HDEL", key, *fields))
 
     # -- lists, sets, sorted sets -----------------------------------------------------
+    async def blpop(self, *keys: Key, timeout: float = 0) -> tuple[bytes, bytes] | None:
+        """Pop from the first non-empty list, waiting up to `timeout` seconds (0: for
+        ever) on a dedicated connection; (key, value) or None on timeout."""
+        reply = await self.execute_command(b"BLPOP", *keys, timeout)
+        return None if reply is None else (reply[0], reply[1])
+
     def lpush(self, key: Key, *values: Value) -> Awaitable[int]:
         return self._keyed(key, (b"LPUSH", key, *values))
 

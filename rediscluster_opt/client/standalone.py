@@ -6,8 +6,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..core.address import parse_address
+from ..core.resp import ReplyError
 from ..stages import Stages
-from .base import BaseClient
+from .base import NOT_SENT, BaseClient, Transaction, reply_failure
 
 __all__ = ["StandaloneClient"]
 
@@ -45,6 +46,15 @@ class StandaloneClient(BaseClient):
         if target not in (None, self.address):
             raise ValueError(f"target {target!r} is not this client's server {self.address}")
         return await self._keyed(None, args)
+
+    def _run_transaction(self, keys: list[bytes], request: Transaction) -> Coroutine[Any, Any, Any]:
+        return self._node_retry(self.address, request, NOT_SENT)
+
+    async def _blocking_keyed(self, key: object, args: tuple[Any, ...], seconds: float) -> Any:
+        reply = await self._blocking(self.address, args, seconds)
+        if type(reply) is ReplyError:
+            raise reply_failure(reply, self.address, args)
+        return reply
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "mode": "standalone", "address": self.address}

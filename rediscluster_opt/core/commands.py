@@ -5,9 +5,14 @@ Static tables, never a `COMMAND GETKEYS` round trip. The rule, in order:
 2. in `ALL_KEYS` every argument after the name is a key; in `KEY_VALUE_PAIRS` every other
    one (MSET k v k v); in `NUMKEYS` the third argument counts the keys that follow it
    (EVAL script numkeys k1 k2 ...); in `SUBCOMMAND_KEY` the key follows a subcommand
-   (OBJECT ENCODING key);
+   (OBJECT ENCODING key); in `NUMKEYS_FIRST` a count comes first (LMPOP numkeys k1 ...);
+   XREAD/XREADGROUP name their keys after STREAMS;
 3. otherwise the first argument after the name is the key.
 A caller can always name the routing key explicitly (``execute_command(..., key=...)``).
+
+The module also classifies commands for the client's policies: which ones must never
+share a connection, which block (and run on a dedicated one), which are reads (may go
+to a replica) and which are safe to repeat after a connection loss.
 """
 
 from __future__ import annotations
@@ -15,7 +20,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["command_keys", "command_name", "shared_connection_problem"]
+__all__ = [
+    "blocking_seconds",
+    "command_keys",
+    "command_name",
+    "is_read_only",
+    "is_repeatable",
+    "shared_connection_problem",
+]
 
 KEYLESS = frozenset(
     b"""PING ECHO FLUSHALL FLUSHDB DBSIZE INFO TIME CLUSTER CONFIG COMMAND CLIENT SCRIPT
@@ -27,6 +39,7 @@ ALL_KEYS = frozenset(b"DEL UNLINK EXISTS TOUCH MGET WATCH SINTER SUNION SDIFF PF
 KEY_VALUE_PAIRS = frozenset(b"MSET MSETNX".split())
 NUMKEYS = frozenset(b"EVAL EVALSHA EVAL_RO EVALSHA_RO FCALL FCALL_RO".split())
 SUBCOMMAND_KEY = frozenset(b"OBJECT MEMORY XINFO".split())
+NUMKEYS_FIRST = {b"LMPOP": 0, b"ZMPOP": 0, b"SINTERCARD": 0, b"BLMPOP": 1, b"BZMPOP": 1}
 
 
 # Commands that would break a multiplexed connection's rule of one reply per request, in
@@ -37,7 +50,7 @@ _BLOCKS = "blocks the connection every caller shares until it is answered"
 _REFUSED: dict[bytes, str] = {
     **dict.fromkeys(
         b"MULTI EXEC DISCARD WATCH UNWATCH".split(),
-        f"{_STATE}; transactions (MULTI...EXEC written as one unit on one slot) are not supported yet",
+        f"{_STATE}; use client.transaction((cmd, ...), ...), which writes MULTI...EXEC as one unit",
     ),
     **dict.fromkeys(
         b"SUBSCRIBE PSUBSCRIBE SSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR".split(),
@@ -49,10 +62,34 @@ _REFUSED: dict[bytes, str] = {
     ),
     b"QUIT": f"{_STATE}; use client.close()",
     **dict.fromkeys(
-        b"BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP WAIT WAITAOF".split(),
-        f"{_BLOCKS}; blocking commands need a dedicated connection (not supported yet)",
+        b"WAIT WAITAOF".split(),
+        f"{_BLOCKS}; it also counts only that connection's writes, which are every caller's: "
+        "use the replicas' INFO replication offsets instead",
     ),
 }
+
+# Blocking commands run on a dedicated connection (never the shared one); the position of
+# the server-side timeout, in seconds, counted from the command name.
+_BLOCKING_TIMEOUT_AT: dict[bytes, int] = {
+    **dict.fromkeys(b"BLPOP BRPOP BZPOPMIN BZPOPMAX BLMOVE BRPOPLPUSH".split(), -1),
+    **dict.fromkeys(b"BLMPOP BZMPOP".split(), 1),
+}
+
+# Safe to send again after a connection loss whose outcome is unknown: reads, and writes
+# whose second application changes nothing. The routing key of a read may go to a replica.
+_READS = frozenset(
+    b"""GET MGET EXISTS TTL PTTL EXPIRETIME PEXPIRETIME TYPE STRLEN GETRANGE SUBSTR HGET
+    HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HRANDFIELD LRANGE LLEN LINDEX LPOS
+    SMEMBERS SISMEMBER SMISMEMBER SCARD SRANDMEMBER SINTER SUNION SDIFF SINTERCARD ZRANGE
+    ZRANGEBYSCORE ZREVRANGE ZREVRANGEBYSCORE ZRANGEBYLEX ZSCORE ZMSCORE ZCARD ZCOUNT ZRANK
+    ZREVRANK ZLEXCOUNT XRANGE XREVRANGE XLEN GETBIT BITCOUNT BITPOS PFCOUNT DUMP OBJECT
+    GEOPOS GEODIST GEOHASH GEOSEARCH SORT_RO EVAL_RO EVALSHA_RO FCALL_RO MEMORY""".split()
+)
+_IDEMPOTENT_WRITES = frozenset(
+    b"""DEL UNLINK EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST HSET HMSET HDEL SADD SREM
+    ZREM MSET SETRANGE SETBIT PFADD""".split()
+)
+_SET_NOT_REPEATABLE = frozenset((b"NX", b"XX", b"GET"))
 
 
 def shared_connection_problem(args: Sequence[Any]) -> str | None:
@@ -64,9 +101,40 @@ def shared_connection_problem(args: Sequence[Any]) -> str | None:
         return problem
     if name == b"CLIENT" and len(args) > 1 and _as_bytes(args[1]).upper() == b"REPLY":
         return _RHYTHM + "; CLIENT REPLY is never needed: every reply is read and matched"
-    if name in (b"XREAD", b"XREADGROUP") and any(_as_bytes(a).upper() == b"BLOCK" for a in args[1:-1]):
-        return _BLOCKS + f"; call {name.decode()} without BLOCK and poll"
     return None
+
+
+def blocking_seconds(args: Sequence[Any]) -> float | None:
+    """How long the server may hold this blocking command, in seconds (`inf` for "until
+    data comes"); None for a command that does not block."""
+    name = command_name(args)
+    at = _BLOCKING_TIMEOUT_AT.get(name)
+    if at is not None:
+        if len(args) <= max(at, 1):
+            return None  # too short to block; let the server report the arity error
+        value = float(_as_bytes(args[at]))
+        return float("inf") if value == 0 else value
+    if name in (b"XREAD", b"XREADGROUP"):
+        words = [_as_bytes(a).upper() for a in args]
+        if b"BLOCK" in words[:-1]:
+            milliseconds = float(words[words.index(b"BLOCK") + 1])
+            return float("inf") if milliseconds == 0 else milliseconds / 1000
+    return None
+
+
+def is_read_only(args: Sequence[Any]) -> bool:
+    return command_name(args) in _READS
+
+
+def is_repeatable(args: Sequence[Any]) -> bool:
+    """True when sending the command twice leaves the same state as sending it once, so
+    it may be retried after a connection loss left its outcome unknown."""
+    name = command_name(args)
+    if name in _READS or name in _IDEMPOTENT_WRITES:
+        return True
+    if name == b"SET":  # SET k v [EX s]: yes; with NX/XX/GET the second run answers differently
+        return not any(_as_bytes(a).upper() in _SET_NOT_REPEATABLE for a in args[3:])
+    return False
 
 
 def _as_bytes(value: object) -> bytes:
@@ -75,6 +143,13 @@ def _as_bytes(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode()
     return str(value).encode()
+
+
+def _count(name: bytes, value: object) -> int:
+    try:
+        return int(_as_bytes(value))
+    except ValueError:
+        raise ValueError(f"{name.decode()}: numkeys must be an integer, got {value!r}") from None
 
 
 def command_name(args: Sequence[Any]) -> bytes:
@@ -96,11 +171,19 @@ def command_keys(args: Sequence[Any]) -> list[bytes]:
     if name in NUMKEYS:
         if len(rest) < 2:
             return []
-        try:
-            count = int(_as_bytes(rest[1]))
-        except ValueError:
-            raise ValueError(f"{name.decode()}: numkeys must be an integer, got {rest[1]!r}") from None
-        return [_as_bytes(k) for k in rest[2 : 2 + count]]
+        return [_as_bytes(k) for k in rest[2 : 2 + _count(name, rest[1])]]
     if name in SUBCOMMAND_KEY:
         return [_as_bytes(rest[1])] if len(rest) > 1 else []
+    if name in NUMKEYS_FIRST:  # LMPOP numkeys key ...; BLMPOP timeout numkeys key ...
+        at = NUMKEYS_FIRST[name]
+        if len(rest) <= at:
+            return []
+        return [_as_bytes(k) for k in rest[at + 1 : at + 1 + _count(name, rest[at])]]
+    if name in (b"XREAD", b"XREADGROUP"):  # ... STREAMS key1 key2 id1 id2
+        words = [_as_bytes(a) for a in rest]
+        upper = [w.upper() for w in words]
+        if b"STREAMS" not in upper:
+            return []
+        streams = words[upper.index(b"STREAMS") + 1 :]
+        return streams[: len(streams) // 2]
     return [_as_bytes(rest[0])]

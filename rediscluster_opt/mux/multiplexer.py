@@ -3,16 +3,31 @@ transport. Stages do the work; this class wires them together once, at construct
 
     callers --execute(payload)--> submit stage --send--> writer stage --> transport
     transport --data_received--> delivery stage (parser) --deliver--> submit stage --> callers
+
+Backpressure: the transport's buffer is capped at `max_queued_bytes` (its high-water
+mark). Past it the transport calls `pause_writing`, `congested` turns True, and callers
+wait in `wait_capacity` *before* encoding or submitting anything, so a flood holds no
+payloads and a caller that gives up while waiting has sent nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from ..core.address import split_address
-from ..errors import ProtocolError, RedisConnectionError
+from ..core.resp import ReplyError
+from ..errors import (
+    AUTH_CODES,
+    AuthenticationError,
+    NotSentError,
+    ProtocolError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    ResponseError,
+)
 from ..stages.contracts import Impl
 from ..stages.parser import PARSE_ERRORS
 
@@ -27,9 +42,13 @@ class Multiplexer(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop,
         command_timeout: float,
         on_close: Callable[[Multiplexer], None] | None = None,
+        max_queued_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.address = address
         self.closed = False
+        self.congested = False  # the transport's buffer is past max_queued_bytes
+        self._max_queued = max_queued_bytes
+        self._capacity_waiters: deque[asyncio.Future[None]] = deque()
         self._transport: asyncio.Transport | None = None
         self._on_close = on_close
         self._writer = impl.writer(loop)
@@ -40,6 +59,7 @@ class Multiplexer(asyncio.Protocol):
         # for functions that fail at once, so no per-command "is it open?" check is needed.
         self.execute = self._submit.call
         self.execute_pair = self._submit.call_pair
+        self.execute_group = self._submit.call_group
 
     @classmethod
     async def open(
@@ -50,10 +70,14 @@ class Multiplexer(asyncio.Protocol):
         connect_timeout: float,
         command_timeout: float,
         on_close: Callable[[Multiplexer], None] | None = None,
+        max_queued_bytes: int = 8 * 1024 * 1024,
+        setup: tuple[bytes, ...] = (),
     ) -> Multiplexer:
+        """Connect, then send the `setup` commands (READONLY, AUTH...) and check each
+        answer before any caller's command can use the connection."""
         loop = asyncio.get_running_loop()
         host, port = split_address(address)
-        mux = cls(address, impl, loop, command_timeout, on_close)
+        mux = cls(address, impl, loop, command_timeout, on_close, max_queued_bytes)
         try:
             await asyncio.wait_for(loop.create_connection(lambda: mux, host, port), connect_timeout)
         except TimeoutError:
@@ -62,13 +86,66 @@ class Multiplexer(asyncio.Protocol):
             ) from None
         except OSError as exc:
             raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+        try:
+            for payload in setup:
+                reply = await asyncio.wait_for(mux.execute(payload), connect_timeout)
+                if isinstance(reply, ReplyError):
+                    raise setup_failure(address, payload, reply)
+        except TimeoutError:
+            mux.close()
+            raise RedisConnectionError(
+                f"{address} did not answer the connection setup within {connect_timeout:g} s"
+            ) from None
+        except BaseException:
+            mux.close()
+            raise
         return mux
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # create_connection always hands a stream protocol a read-write transport
         self._transport = cast(asyncio.Transport, transport)
+        self._transport.set_write_buffer_limits(high=self._max_queued)
         self._writer.attach(self._transport)
+
+    def pause_writing(self) -> None:
+        self.congested = True
+
+    def resume_writing(self) -> None:
+        self.congested = False
+        self._admit()
+
+    # -- backpressure ----------------------------------------------------------------
+    async def wait_capacity(self, timeout: float) -> None:
+        """Wait, in arrival order, until the connection accepts commands again; raises
+        RedisTimeoutError (nothing was sent) after `timeout` seconds."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._capacity_waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise RedisTimeoutError(
+                f"{self.address} did not accept more commands within {timeout:g} s: "
+                f"over {self._max_queued} bytes were waiting to be written; nothing was sent"
+            ) from None
+        finally:
+            if waiter in self._capacity_waiters:  # timed out or cancelled while queued
+                self._capacity_waiters.remove(waiter)
+            self._admit()  # pass the turn on, whatever happened to this caller
+
+    ADMIT_BATCH = 16
+
+    def _admit(self) -> None:
+        """Wake the next few waiters while there is room. A few at a time: each admitted
+        caller re-checks for room, writes, and (from wait_capacity's finally) admits the
+        next few, so a resume does not wake thousands to find the buffer full again."""
+        waiters = self._capacity_waiters
+        woken = 0
+        while waiters and not self.congested and woken < self.ADMIT_BATCH:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                woken += 1
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -88,11 +165,16 @@ class Multiplexer(asyncio.Protocol):
         if self.closed:
             return
         self.closed = True
-        self.execute = self.execute_pair = _refuser(error)
-        self._writer.close()
+        self.execute = self.execute_pair = self.execute_group = _refuser(error)
+        unsent = self._writer.close()
         if self._transport is not None:
             self._transport.close()
-        self._submit.fail_all(error)
+        self._submit.fail_all(error, unsent, NotSentError(f"{error}; the command was not sent"))
+        self.congested = False
+        while self._capacity_waiters:  # they will find the connection closed and retry
+            waiter = self._capacity_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
         if self._on_close is not None:
             self._on_close(self)
 
@@ -108,8 +190,17 @@ class Multiplexer(asyncio.Protocol):
         }
 
 
-def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[object]]:
-    def refuse(*payloads: bytes) -> asyncio.Future[object]:
+def setup_failure(address: str, payload: bytes, reply: ReplyError) -> ResponseError:
+    """A connection-setup command refused: a typed error naming the node and the command
+    (never its arguments, which may hold a password)."""
+    text = reply.args[0]
+    name = payload.split(b"\r\n")[2].decode("ascii", "replace").upper()
+    kind = AuthenticationError if text.split(" ", 1)[0] in AUTH_CODES else ResponseError
+    return kind(text, node=address, command=f"{name} (connection setup)")
+
+
+def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[Any]]:
+    def refuse(*payloads: object) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
         future.set_exception(type(error)(str(error)))
         return future

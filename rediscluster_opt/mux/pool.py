@@ -24,9 +24,14 @@ class MultiplexPool:
         connections_per_node: int,
         connect_timeout: float,
         command_timeout: float,
+        max_queued_bytes: int = 8 * 1024 * 1024,
+        setup: tuple[bytes, ...] = (),
     ) -> None:
         check_number("connections_per_node", connections_per_node, integer=True)
         self._impl = impl
+        self._max_queued = max_queued_bytes
+        self._setup = setup
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the first connect owns us
         self._per_node = connections_per_node
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
@@ -41,6 +46,8 @@ class MultiplexPool:
         while True:
             if self.closed:
                 raise RedisConnectionError(f"client is closed (command for {address})")
+            if self.loop is None:
+                self.loop = asyncio.get_running_loop()
             mux: Multiplexer | None = self.pick(address)
             if mux is not None:
                 return mux
@@ -64,6 +71,8 @@ class MultiplexPool:
                     connect_timeout=self._connect_timeout,
                     command_timeout=self._command_timeout,
                     on_close=self._forget,
+                    max_queued_bytes=self._max_queued,
+                    setup=self._setup,
                 )
                 for _ in range(self._per_node)
             ),
@@ -83,6 +92,13 @@ class MultiplexPool:
         for name, value in mux.io_counters().items():
             self._retired[name] = self._retired.get(name, 0) + value
         self._selector.remove(mux.address, mux)
+
+    def close_node(self, address: str) -> None:
+        """Close every connection to `address` (a master that lost its slots while hung):
+        its callers fail now, as after a connection loss, rather than at their timeout."""
+        for mux in self.connections():
+            if mux.address == address:
+                mux.close()
 
     def connections(self) -> list[Multiplexer]:
         return self._selector.all()

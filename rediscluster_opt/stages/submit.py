@@ -5,13 +5,17 @@ Each instance belongs to one connection and owns that connection's FIFO of pendi
 commands: the writer puts a command on the wire, the reader hands replies back in order
 (`deliver_one` / `deliver_many`). An entry whose caller gave up (timeout, cancellation)
 keeps its place, so its late reply is read and dropped and the stream stays in sync.
+
+Every entry is handed to the writer as its own `send`, so when a connection dies the
+writer's count of payloads it never wrote is exactly the number of trailing entries
+that were never sent (`fail_all(..., unsent=n)`): those are safe to send again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 __all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
@@ -44,15 +48,25 @@ class EventSubmit:
         waiter = _EventWaiter()
         self._pending.append(waiter)
         self._send(payload)
+        del payload  # not kept alive in this frame while the reply is awaited
         await asyncio.wait_for(waiter.event.wait(), self._timeout)
-        if isinstance(waiter.result, _Failure):
-            raise waiter.result.error
-        return waiter.result
+        return _outcome(waiter)
 
     async def call_pair(self, first: bytes, payload: bytes) -> object:
-        """Send two commands in one write; return the second's reply, drop the first's."""
+        """Send two commands back to back; return the second's reply, drop the first's."""
         self._pending.append(_EventWaiter())
-        return await self.call(first + payload)
+        self._send(first)
+        return await self.call(payload)
+
+    async def call_group(self, payloads: Sequence[bytes]) -> list[object]:
+        """Send commands back to back (nothing can come between them); return every reply."""
+        waiters = [_EventWaiter() for _ in payloads]
+        for waiter, payload in zip(waiters, payloads, strict=True):
+            self._pending.append(waiter)
+            self._send(payload)
+        # Replies come in order: once the last is in, every one is.
+        await asyncio.wait_for(waiters[-1].event.wait(), self._timeout)
+        return [_outcome(waiter) for waiter in waiters]
 
     def deliver_one(self, reply: object) -> None:
         waiter = self._pending.popleft()
@@ -63,9 +77,20 @@ class EventSubmit:
         for reply in replies:
             self.deliver_one(reply)
 
-    def fail_all(self, error: BaseException) -> None:
-        while self._pending:
-            self.deliver_one(_Failure(error))
+    def fail_all(
+        self, error: BaseException, unsent: int = 0, unsent_error: BaseException | None = None
+    ) -> None:
+        for failure in _failures(len(self._pending), error, unsent, unsent_error):
+            self.deliver_one(_Failure(failure))
+
+
+def _failures(
+    count: int, error: BaseException, unsent: int, unsent_error: BaseException | None
+) -> list[BaseException]:
+    """The error for each of `count` pending entries, oldest first: the last `unsent`
+    were never written, so they get `unsent_error` (when given)."""
+    cut = count - unsent if unsent_error is not None else count
+    return [error] * max(cut, 0) + [unsent_error or error] * (count - max(cut, 0))
 
 
 class _Failure:
@@ -73,6 +98,12 @@ class _Failure:
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+def _outcome(waiter: _EventWaiter) -> object:
+    if isinstance(waiter.result, _Failure):
+        raise waiter.result.error
+    return waiter.result
 
 
 class _DeadlineSweep:
@@ -116,13 +147,24 @@ class _DeadlineSweep:
             self._handle.cancel()
             self._handle = None
 
-    def fail_all(self, error: BaseException) -> None:
+    def fail_all(
+        self, error: BaseException, unsent: int = 0, unsent_error: BaseException | None = None
+    ) -> None:
         self.cancel()
         entries = list(self._entries())
         self._pending.clear()
-        for future, _ in entries:
+        for (future, _), failure in zip(
+            entries, _failures(len(entries), error, unsent, unsent_error), strict=True
+        ):
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(failure)
+
+    def call_group(self, payloads: Sequence[bytes]) -> asyncio.Future[list[object]]:
+        """Send commands back to back (nothing can come between them); every reply."""
+        return asyncio.gather(*[self.call(payload) for payload in payloads])
+
+    def call(self, payload: bytes) -> asyncio.Future[object]:
+        raise NotImplementedError
 
 
 class FutureSubmit(_DeadlineSweep):
@@ -145,7 +187,8 @@ class FutureSubmit(_DeadlineSweep):
         skipped = self._new_future()
         skipped.cancel()  # done already, so its reply (or failure) is dropped
         self._pending.append((skipped, self._now() + self._timeout))
-        return self.call(first + payload)
+        self._send(first)
+        return self.call(payload)
 
     def deliver_one(self, reply: object) -> None:
         future = self._pending.popleft()[0]
@@ -200,7 +243,8 @@ class PooledFutureSubmit(_DeadlineSweep):
         record.future.cancel()  # done already, so its reply (or failure) is dropped
         record.deadline = self._now() + self._timeout
         self._pending.append(record)
-        return self.call(first + payload)
+        self._send(first)
+        return self.call(payload)
 
     def deliver_one(self, reply: object) -> None:
         record = self._pending.popleft()

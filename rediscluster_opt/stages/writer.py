@@ -3,7 +3,11 @@
 Both the selector transport and uvloop try `send()` at once on `write()`, so without
 coalescing in user space every command costs one syscall. The batching writers queue
 commands and flush once per event-loop tick, after every task that ran in that tick has
-submitted.
+submitted; or sooner, once `FLUSH_BYTES` are queued, so one tick's burst of large values
+never piles up here: the transport's buffer is what the multiplexer bounds (backpressure).
+
+`close()` returns how many payloads were dropped unwritten: the multiplexer tells those
+commands' callers that nothing was sent, so they may be sent again.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ class DirectWriter:
     def attach(self, transport: asyncio.WriteTransport) -> None:
         self._write = transport.write
 
-    def close(self) -> None:
+    def close(self) -> int:
         self._write = _discard
+        return 0  # every payload went to the transport at once
 
     def send(self, payload: bytes) -> None:
         self._write(payload)
@@ -38,9 +43,12 @@ class DirectWriter:
 class JoinWriter:
     """Queue commands; once per loop tick write them as one `b"".join`-ed buffer."""
 
+    FLUSH_BYTES = 256 * 1024
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.writes = 0
         self._queue: list[bytes] = []
+        self._queued = 0  # bytes in _queue
         self._scheduled = False
         self._call_soon = loop.call_soon
         self._transport: asyncio.WriteTransport | None = None
@@ -48,13 +56,19 @@ class JoinWriter:
     def attach(self, transport: asyncio.WriteTransport) -> None:
         self._transport = transport
 
-    def close(self) -> None:
+    def close(self) -> int:
         self._transport = None
+        unsent = len(self._queue)
         self._queue = []
+        self._queued = 0
+        return unsent
 
     def send(self, payload: bytes) -> None:
         self._queue.append(payload)
-        if not self._scheduled:
+        self._queued += len(payload)
+        if self._queued >= self.FLUSH_BYTES:
+            self._flush()  # large values: write now rather than join a growing pile
+        elif not self._scheduled:
             self._scheduled = True
             self._call_soon(self._flush)
 
@@ -64,11 +78,18 @@ class JoinWriter:
         if not queue or self._transport is None:
             return
         self._queue = []
+        self._queued = 0
         self._emit(self._transport, queue)
         self.writes += 1
 
     def _emit(self, transport: asyncio.WriteTransport, queue: list[bytes]) -> None:
-        transport.write(queue[0] if len(queue) == 1 else b"".join(queue))
+        if len(queue) == 1:
+            transport.write(queue[0])
+        elif len(queue[-1]) >= self.FLUSH_BYTES:  # a large value is written, not copied again
+            transport.write(b"".join(queue[:-1]))
+            transport.write(queue[-1])
+        else:
+            transport.write(b"".join(queue))
 
 
 class WritelinesWriter(JoinWriter):

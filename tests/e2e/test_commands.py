@@ -120,7 +120,7 @@ async def test_bad_input_gives_clear_errors(local_cluster):
 
 
 @pytest.mark.parametrize(
-    "args", [("MULTI",), ("SUBSCRIBE", "news"), ("BLPOP", "q", 0), ("CLIENT", "REPLY", "OFF")]
+    "args", [("MULTI",), ("SUBSCRIBE", "news"), ("WAIT", 1, 0), ("CLIENT", "REPLY", "OFF")]
 )
 async def test_commands_that_would_corrupt_the_shared_connection_are_refused(cluster_client, args):
     from rediscluster_opt import UnsafeCommandError

@@ -109,7 +109,7 @@ ALLOWED = {
     "results": set(),
     "bench": {"core", "stages", "mux", "client", "results", "admin"} | LEAVES,
     "rest": {"core", "stages", "mux", "client", "results", "admin", "bench"} | LEAVES,
-    "lab": {"core", "stages", "mux", "client", "results", "admin", "bench", "rest"} | LEAVES,
+    "lab": {"core", "stages", "mux", "client", "results", "admin", "localcluster", "bench", "rest"} | LEAVES,
 }
 
 

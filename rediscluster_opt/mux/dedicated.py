@@ -1,0 +1,82 @@
+"""Connections of their own for blocking commands (BLPOP, BZPOPMIN, XREAD BLOCK...).
+
+A blocking command holds its connection until the server answers, so it must never go
+on a multiplexed one. Each dedicated connection carries one command at a time; a node
+has at most `per_node` of them, and callers beyond that wait their turn. A connection
+whose command did not finish cleanly (client-side timeout, cancellation) is closed,
+never reused: the server may still be blocking on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from ..stages.contracts import Impl
+from .multiplexer import Multiplexer
+
+__all__ = ["DedicatedConnections"]
+
+_FOREVER = 10 * 365 * 86400.0  # the mux's own sweep never fires; `call` enforces the limit
+
+
+class DedicatedConnections:
+    def __init__(
+        self, impl: Impl, per_node: int, *, connect_timeout: float, setup: tuple[bytes, ...]
+    ) -> None:
+        if per_node < 1:
+            raise ValueError(f"blocking_connections_per_node must be at least 1, got {per_node}")
+        self._impl = impl
+        self._per_node = per_node
+        self._connect_timeout = connect_timeout
+        self._setup = setup
+        self._turns: dict[str, asyncio.Semaphore] = {}
+        self._idle: dict[str, list[Multiplexer]] = {}
+        self._open: set[Multiplexer] = set()
+        self.closed = False
+
+    async def call(self, address: str, payload: bytes, limit: float) -> object:
+        """Send one blocking command to `address`; wait at most `limit` seconds for it
+        (`inf`: as long as the server holds it)."""
+        turns = self._turns.setdefault(address, asyncio.Semaphore(self._per_node))
+        async with turns:
+            mux = await self._take(address)
+            try:
+                pending = mux.execute(payload)
+                reply = await (pending if math.isinf(limit) else asyncio.wait_for(pending, limit))
+            except BaseException:
+                self._drop(mux)
+                raise
+            if mux.closed or self.closed:
+                self._drop(mux)
+            else:
+                self._idle.setdefault(address, []).append(mux)
+            return reply
+
+    async def _take(self, address: str) -> Multiplexer:
+        idle = self._idle.setdefault(address, [])
+        while idle:
+            mux = idle.pop()
+            if not mux.closed:
+                return mux
+            self._open.discard(mux)
+        mux = await Multiplexer.open(
+            address,
+            self._impl,
+            connect_timeout=self._connect_timeout,
+            command_timeout=_FOREVER,
+            setup=self._setup,
+        )
+        self._open.add(mux)
+        return mux
+
+    def _drop(self, mux: Multiplexer) -> None:
+        mux.close()
+        self._open.discard(mux)
+
+    async def close(self) -> None:
+        self.closed = True
+        for mux in list(self._open):
+            mux.close()
+        self._open.clear()
+        self._idle.clear()

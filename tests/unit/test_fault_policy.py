@@ -1,0 +1,215 @@
+"""The fault policies against fake servers: which commands are sent again after a
+connection loss, typed errors for the rest, backpressure, transactions' slot rule, and
+a client used from a foreign event loop. Real-cluster faults: tests/e2e/test_faults.py."""
+
+import asyncio
+import itertools
+
+import pytest
+
+from rediscluster_opt import (
+    ClusterClient,
+    CrossSlotError,
+    MaybeAppliedError,
+    NotSentError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    Stages,
+    StandaloneClient,
+    WrongEventLoopError,
+)
+from rediscluster_opt.core.commands import blocking_seconds, command_keys, is_repeatable
+from rediscluster_opt.stages import REGISTRY
+from rediscluster_opt.stages.writer import JoinWriter
+from tests.fake_server import DROP, FakeRedis
+from tests.resp_values import encode_reply
+from tests.unit.test_cluster_policy import serve_all_slots
+
+STAGES = [Stages.baseline(), Stages.optimized()]
+
+
+@pytest.fixture(params=STAGES, ids=lambda s: s.label())
+def stages(request):
+    return request.param
+
+
+def drop_first(node, name, reply):
+    """The first `name` command loses its connection after being read; later ones get `reply`."""
+    calls = itertools.count()
+    node.handlers[name] = lambda args: DROP if next(calls) == 0 else reply
+
+
+# -- classification (pure) -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, repeatable",
+    [
+        (("GET", "k"), True),
+        (("SET", "k", "v"), True),
+        (("SET", "k", "v", "EX", 10), True),
+        (("SET", "k", "v", "NX"), False),
+        (("set", "k", "v", "get"), False),
+        (("INCR", "k"), False),
+        (("LPUSH", "q", "x"), False),
+        (("HSET", "h", "f", "v"), True),
+        (("DEL", "k"), True),
+    ],
+)
+def test_which_commands_are_safe_to_send_twice(args, repeatable):
+    assert is_repeatable(args) is repeatable
+
+
+def test_blocking_commands_and_their_keys():
+    assert blocking_seconds(("BLPOP", "a", "b", 0)) == float("inf")
+    assert blocking_seconds(("BRPOP", "a", 2.5)) == 2.5
+    assert blocking_seconds(("BLMPOP", 1, 2, "a", "b", "LEFT")) == 1
+    assert blocking_seconds(("XREAD", "BLOCK", 250, "STREAMS", "s", "$")) == 0.25
+    assert blocking_seconds(("XREAD", "COUNT", 1, "STREAMS", "s", "0")) is None
+    assert blocking_seconds(("LPOP", "q")) is None
+    assert command_keys(("BLMPOP", 1, 2, "a", "b", "LEFT")) == [b"a", b"b"]
+    assert command_keys(("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s1", "s2", ">", ">")) == [b"s1", b"s2"]
+
+
+# -- the submit and writer stages tell unsent commands apart ---------------------------
+@pytest.mark.parametrize("submit", sorted(REGISTRY["submit"]))
+async def test_fail_all_tells_the_unsent_tail_apart(submit):
+    loop = asyncio.get_running_loop()
+    sent = []
+    stage = REGISTRY["submit"][submit](loop, sent.append, 5.0)
+    calls = [asyncio.ensure_future(stage.call(b"%d" % i)) for i in range(3)]
+    await asyncio.sleep(0)
+    lost, unsent = RedisConnectionError("lost"), NotSentError("never written")
+    stage.fail_all(lost, 1, unsent)
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert outcomes == [lost, lost, unsent]
+    assert sent == [b"0", b"1", b"2"]  # one send per entry, so the count maps to entries
+
+
+async def test_join_writer_reports_what_it_never_wrote_and_does_not_copy_large_values():
+    writes = []
+
+    class Transport:
+        def write(self, data):
+            writes.append(data)
+
+    writer = JoinWriter(asyncio.get_running_loop())
+    writer.attach(Transport())
+    large = b"x" * JoinWriter.FLUSH_BYTES
+    writer.send(b"small")
+    writer.send(large)  # crosses the threshold: written at once, not joined
+    assert writes[0] == b"small" and writes[1] is large
+    writer.send(b"a")
+    writer.send(b"b")
+    assert writer.close() == 2
+
+
+# -- retry policy ----------------------------------------------------------------------
+async def test_a_read_lost_with_its_connection_is_sent_again(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        drop_first(node, b"GET", encode_reply(b"v"))
+        for client in (
+            await ClusterClient.connect([node.address], stages=stages),
+            await StandaloneClient.connect(node.address, stages=stages),
+        ):
+            async with client:
+                assert await client.get("k") == b"v"
+                assert client.counters["retries"] == 1
+            drop_first(node, b"GET", encode_reply(b"v"))
+
+
+async def test_a_non_repeatable_write_lost_after_sending_may_have_been_applied(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        node.handlers[b"INCR"] = lambda args: DROP
+        client = await ClusterClient.connect([node.address], stages=stages)
+        async with client:
+            with pytest.raises(MaybeAppliedError, match="INCR on .*may have been applied"):
+                await client.incr("k")
+            assert client.counters["maybe_applied"] == 1
+            assert await client.set("k", "v") is True  # reconnects for the next command
+
+
+async def test_the_retry_policy_can_be_turned_off(stages):
+    async with FakeRedis() as node:
+        drop_first(node, b"GET", encode_reply(b"v"))
+        async with await StandaloneClient.connect(node.address, stages=stages, retry=False) as client:
+            with pytest.raises(RedisConnectionError, match="GET on .*lost") as caught:
+                await client.get("k")
+            assert not isinstance(caught.value, MaybeAppliedError)
+            assert client.counters["retries"] == 0
+
+
+# -- backpressure ----------------------------------------------------------------------
+async def test_a_flood_waits_for_room_instead_of_buffering_without_bound(stages):
+    limit = 256 * 1024
+    value = b"v" * 100_000
+    async with FakeRedis() as node:
+        async with await StandaloneClient.connect(
+            node.address, stages=stages, max_queued_bytes=limit
+        ) as client:
+            mux = client._pick(client.address)
+            peak = 0
+
+            async def watch():
+                nonlocal peak
+                while True:
+                    peak = max(peak, mux._transport.get_write_buffer_size())
+                    await asyncio.sleep(0)
+
+            watcher = asyncio.ensure_future(watch())
+            stall = asyncio.ensure_future(client.execute_command("SLEEP", 300))  # the server stops reading
+            await asyncio.sleep(0.01)
+            results = await asyncio.gather(*(client.set(f"k{i}", value) for i in range(300)))
+            watcher.cancel()
+            await stall
+            assert results == [True] * 300
+            assert client.counters["capacity_waits"] > 0
+            # over the mark by at most what one flush writes (JoinWriter.FLUSH_BYTES + a value)
+            assert peak <= limit + JoinWriter.FLUSH_BYTES + len(value) + 1024
+
+
+async def test_a_caller_that_gives_up_while_waiting_for_room_sent_nothing(stages):
+    value = b"v" * 100_000
+    async with FakeRedis() as node:
+        async with await StandaloneClient.connect(
+            node.address, stages=stages, max_queued_bytes=64 * 1024, command_timeout=0.3
+        ) as client:
+            asyncio.ensure_future(client.execute_command("SLEEP", 1000))
+            await asyncio.sleep(0.01)
+            outcomes = await asyncio.gather(
+                *(client.set(f"flood{i}", value) for i in range(200)), return_exceptions=True
+            )
+            waited = [
+                o for o in outcomes if isinstance(o, RedisTimeoutError) and "nothing was sent" in str(o)
+            ]
+            assert waited, outcomes[:3]
+            await asyncio.sleep(1.2)  # the server has read everything that was written
+            sent = {c[1] for c in node.commands if c[0] == b"SET"}
+            assert len(sent) <= 200 - len(waited)
+
+
+# -- transactions ----------------------------------------------------------------------
+async def test_a_transaction_across_slots_is_refused_before_sending():
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        async with await ClusterClient.connect([node.address]) as client:
+            with pytest.raises(CrossSlotError, match="hash tag"):
+                await client.transaction(("SET", "a", 1), ("SET", "b", 2))
+            assert not [c for c in node.commands if c[0] in (b"MULTI", b"SET")]
+
+
+# -- event loops -----------------------------------------------------------------------
+def test_a_client_used_from_a_foreign_loop_gets_a_typed_error_and_stays_usable():
+    owner = asyncio.new_event_loop()
+    try:
+        node = FakeRedis()
+        owner.run_until_complete(node.__aenter__())
+        node.data[b"k"] = b"v"
+        client = owner.run_until_complete(StandaloneClient.connect(node.address))
+        with pytest.raises(WrongEventLoopError, match="another event loop"):
+            asyncio.run(client.get("k"))
+        assert owner.run_until_complete(client.get("k")) == b"v"
+        owner.run_until_complete(client.close())
+        owner.run_until_complete(node.__aexit__())
+    finally:
+        owner.close()
