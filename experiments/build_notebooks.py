@@ -48,8 +48,45 @@ def checked_parameters_cell() -> str:
     return f"from rediscluster_opt.lab import notebook as nb\n\nparams = nb.check_parameters(\n{arguments})\nparams"
 
 
+def resilience_cells(story: Story) -> list[tuple[str, str]]:
+    """US-010: the same shape (parameters, run, tables, figures, criteria, verdict), with
+    fault timelines where the speed stories have ratio plots and profiles."""
+    md = lambda text: ("markdown", text)  # noqa: E731
+    code = lambda text: ("code", text)  # noqa: E731
+    return [
+        md(f"# {story.id}: {story.title}\n\n{story.intro}"),
+        ("parameters", parameters_cell()),
+        code(checked_parameters_cell()),
+        md(
+            "## Run\n\n`faults` picks the faults, `fault_repeats` how often each runs per client and "
+            "`flood_commands` the size of the write flood. Every (fault, client) runs in its own process; "
+            "the cluster is brought back to health between runs. With `rerun = False` nothing is measured: "
+            "the latest saved record is redrawn."
+        ),
+        code(f'run = nb.run("{story.id}", params)\nprint("records:", *nb.record_paths(run))'),
+        md("## Faults, clients and outcomes"),
+        code("nb.fault_table(run)"),
+        md(
+            "## Timelines\n\nSuccesses per second (from 250 ms bins) on the node the fault hits (solid) "
+            "and on another node (dotted); errors per bin below. The fault is at 0 s; dashed: the "
+            "replica's promotion, or the restart."
+        ),
+        code("figures = nb.fault_figures(run, params)\nfigures"),
+        md(
+            "## Acceptance criteria\n\nAbsolute targets on our client (issue #11), over the runs; the "
+            "peers' figures are recorded beside them, measured in the same run."
+        ),
+        code("nb.acceptance_table(run)"),
+        code("nb.recorded_table(run)"),
+        code("from IPython.display import Markdown\n\nMarkdown(nb.verdict_paragraph(run))"),
+        code("nb.write_summary(run, params, figures)"),
+    ]
+
+
 def cells(story: Story) -> list[tuple[str, str]]:
     """(kind, source) of every cell, kind being 'markdown', 'code' or 'parameters'."""
+    if story.id == "US-010":
+        return resilience_cells(story)
     md = lambda text: ("markdown", text)  # noqa: E731
     code = lambda text: ("code", text)  # noqa: E731
     out = [

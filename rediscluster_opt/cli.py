@@ -157,7 +157,8 @@ def _experiments_command(args: argparse.Namespace) -> int:
     print(f"experiments: executed notebooks and figures: {run_dir}")
     print(f"experiments: records: {ROOT / 'results' / 'cluster'}")
     if args.reference:
-        print(f"experiments: reference published: {publish_reference(run_dir, ROOT / 'results', args.mode)}")
+        published = publish_reference(run_dir, ROOT / "results", args.mode, stories=args.only)
+        print(f"experiments: reference published: {published}")
     return 0
 
 

@@ -129,13 +129,22 @@ def _require(config: ClientConfig) -> None:
         )
 
 
-async def open_adapter(config: ClientConfig, mode: str, target: Target, concurrency: int) -> Adapter:
+async def open_adapter(
+    config: ClientConfig, mode: str, target: Target, concurrency: int, command_timeout: float | None = None
+) -> Adapter:
+    """`command_timeout` (seconds; None keeps each library's default) maps to each
+    library's own per-command timeout, so fault experiments compare like with like."""
     _require(config)
     addresses = target.address_for(mode)
     if config.client == "ours":
         from ..client import ClusterClient, StandaloneClient
 
-        options = {"stages": config.stage_set(), "connections_per_node": config.connections_per_node}
+        options: dict[str, Any] = {
+            "stages": config.stage_set(),
+            "connections_per_node": config.connections_per_node,
+        }
+        if command_timeout is not None:
+            options["command_timeout"] = command_timeout
         if mode == "cluster":
             ours = await ClusterClient.connect(addresses, **options)
         else:
@@ -149,19 +158,25 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
         # redis-py takes one connection per in-flight command and raises
         # MaxConnectionsError when out of them: allow far more than the concurrency.
         limit = max(1000, 4 * concurrency)
+        timeouts = {} if command_timeout is None else {"socket_timeout": command_timeout}
         if mode == "cluster":
-            client = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit)
+            client = RedisCluster(
+                startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit, **timeouts
+            )
             await client.initialize()
         else:
-            client = redis_asyncio.Redis(host=nodes[0][0], port=nodes[0][1], max_connections=limit)
+            client = redis_asyncio.Redis(
+                host=nodes[0][0], port=nodes[0][1], max_connections=limit, **timeouts
+            )
         return Adapter(client.get, client.set, client.delete, client.aclose)
     if config.client == "coredis":
         import coredis
 
+        stream = {} if command_timeout is None else {"stream_timeout": command_timeout}
         if mode == "cluster":
-            client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1])
+            client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1], **stream)
         else:
-            client = coredis.Redis(host=nodes[0][0], port=nodes[0][1])
+            client = coredis.Redis(host=nodes[0][0], port=nodes[0][1], **stream)
         await client.__aenter__()  # coredis 6 clients live inside an async context
 
         def delete(key: bytes) -> Any:
@@ -179,10 +194,11 @@ async def open_adapter(config: ClientConfig, mode: str, target: Target, concurre
     )
 
     glide_nodes = [NodeAddress(h, p) for h, p in nodes]
+    request = {} if command_timeout is None else {"request_timeout": int(command_timeout * 1000)}
     if mode == "cluster":
-        client = await GlideClusterClient.create(GlideClusterClientConfiguration(glide_nodes))
+        client = await GlideClusterClient.create(GlideClusterClientConfiguration(glide_nodes, **request))
     else:
-        client = await GlideClient.create(GlideClientConfiguration(glide_nodes))
+        client = await GlideClient.create(GlideClientConfiguration(glide_nodes, **request))
 
     def glide_set(key: bytes, value: bytes, px: int | None = None) -> Any:
         expiry = ExpirySet(ExpiryType.MILLSEC, px) if px is not None else None

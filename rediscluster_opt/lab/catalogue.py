@@ -1,4 +1,4 @@
-"""The PRD's stories US-001..US-008 as data: slug, title, introduction, the stages each one
+"""The PRD's stories US-001..US-008, and the project's own (US-010), as data: slug, title, introduction, the stages each one
 switches, the functions it profiles, the micro-benchmark tables and figures it shows, and
 its acceptance criteria.
 
@@ -263,5 +263,48 @@ configuration (the baseline preset), never against another run's absolute number
     figures=("rest_bars",),
 )  # fmt: skip
 
-STORIES = {s.id: s for s in (US001, US002, US003, US004, US005, US006, US007, US008)}
+
+def _ours(
+    text: str, figure: str, comparison: str, threshold: float, fmt: str = "{:.2f}", headline: bool = False
+) -> Criterion:
+    """US-010: a figure of our client over the fault runs (a median with its spread, or an
+    exact total for "zero" targets); no A/A control: the faults are the treatment and the
+    targets are absolute."""
+    return Criterion(text, f"ours.{figure}", comparison, threshold, TARGET, fmt=fmt, headline=headline)
+
+
+US010 = Story(
+    "US-010", "resilience", "Resilience under production faults",
+    """Production clusters crash, hang, fail over, kill connections and get flooded. Each fault
+runs under a checked SET/GET load (every caller reads back its own values, so a reply handed to
+the wrong caller is caught) for our optimized client, redis-py and valkey-glide in turn, each
+in its own process and with the same 1 s command timeout. Failover faults run on a cluster
+with one replica per master (1.5 s node timeout) that the story starts on ports 7400-7405. Each
+fault gets a timeline (successes and errors per 250 ms, the fault and the promotion marked) and a
+table: errors by type, wrong values, time to serve again after the promotion, peak RSS growth.
+Not a speed story: the criteria are absolute (issue #11), judged on our client.""",
+    criteria=(
+        _ours("wrong values, every fault (zero)", "wrong_values", "<=", 0, "{:.0f}"),
+        _ours("served again after a crashed master's promotion, s", "recovery_crash_s", "<=", 1.0),
+        _ours("served again after a hung master's promotion, s", "recovery_hang_s", "<=", 1.0, headline=True),
+        _ours("errors under CLIENT KILL x5 (zero)", "client_kill_errors", "<=", 0, "{:.0f}"),
+        _ours("errors during a graceful failover (zero)", "graceful_errors", "<=", 0, "{:.0f}"),
+        _ours("peak RSS growth under the write flood, MB", "flood_rss_mb", "<", 400, "{:.0f}"),
+        _ours("errors of other nodes' callers during failovers (zero)", "elsewhere_errors", "<=", 0,
+              "{:.0f}"),
+    ),
+    recorded=tuple(
+        Recorded(f"{peer}: {what}", f"{peer}.{figure}", fmt)
+        for peer in ("redis-py", "valkey-glide")
+        for what, figure, fmt in (
+            ("wrong values", "wrong_values", "{:.0f}"),
+            ("served again after a crashed master's promotion, s", "recovery_crash_s", "{:.2f}"),
+            ("served again after a hung master's promotion, s", "recovery_hang_s", "{:.2f}"),
+            ("errors under CLIENT KILL x5", "client_kill_errors", "{:.0f}"),
+            ("peak RSS growth under the write flood, MB", "flood_rss_mb", "{:.0f}"),
+        )
+    ),
+)  # fmt: skip
+
+STORIES = {s.id: s for s in (US001, US002, US003, US004, US005, US006, US007, US008, US010)}
 STAGE_STORIES = [s for s in STORIES.values() if s.stages]

@@ -92,16 +92,19 @@ class CheckedLoad:
 
     def timeline(self, start: float, width: float = 0.25) -> list[dict[str, float]]:
         """Ops and errors per `width` seconds from `start`: rows of t (bin start,
-        relative to `start`), ok, errors, wrong."""
+        relative to `start`), ok, errors, wrong; empty bins included."""
         bins: dict[int, Counter[str]] = {}
         for t, kind in self.events:
             if t >= start:
                 bucket = bins.setdefault(int((t - start) / width), Counter())
                 bucket["ok" if kind == "ok" else "wrong" if kind == "wrong value" else "errors"] += 1
-        return [
-            {"t": b * width, "ok": c["ok"], "errors": c["errors"], "wrong": c["wrong"]}
-            for b, c in sorted(bins.items())
-        ]
+        last = max(bins, default=-1)
+        empty: Counter[str] = Counter()
+        return [  # every bin up to the last event: a stall shows as zeros, not as a gap
+            {"t": b * width, "ok": bins.get(b, empty)["ok"], "errors": bins.get(b, empty)["errors"],
+             "wrong": bins.get(b, empty)["wrong"]}
+            for b in range(last + 1)
+        ]  # fmt: skip
 
 
 def keys_on(master: str, slot_table: Sequence[str | None], count: int, prefix: str) -> list[bytes]:

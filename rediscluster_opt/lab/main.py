@@ -124,6 +124,16 @@ def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
     ]
 
 
+def _measured_at(summary: dict[str, Any]) -> str | None:
+    """'commit <sha>, <created>' of a story's first record, or None when it is missing."""
+    path = next((p for p in summary["records"] if _exists(p)), None)
+    if path is None:
+        return None
+    record = load_record(Path(path) if Path(path).exists() else ROOT / path)
+    git = record.get("environment", {}).get("git") or {}
+    return f"commit `{git.get('commit')}`, {record.get('created')}"
+
+
 def _exists(path: str) -> bool:
     return Path(path).exists() or (ROOT / path).exists()
 
@@ -176,8 +186,13 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
     for s in summaries:
         figures = ", ".join(f"[{f.split('_', 1)[1].rsplit('.', 1)[0]}]({base / f})" for f in s["figures"])
         lines.append(f"- **{s['story']} {s['title']}**: {s['headline']}. Figures: {figures}")
+    commits = {s["story"]: _measured_at(s) for s in summaries}
+    first = next(iter(commits.values()), None)
     for s in summaries:
-        lines += ["", f"## {s['story']} {s['title']}", "", s.get("paragraph", ""), ""]
+        lines += ["", f"## {s['story']} {s['title']}", ""]
+        if commits[s["story"]] != first:  # a story published on its own (--only), later
+            lines += [f"Measured separately: {commits[s['story']]}.", ""]
+        lines += [s.get("paragraph", ""), ""]
         if s["acceptance"]:
             lines.append(
                 table(
@@ -208,15 +223,19 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
     return target
 
 
-def publish_reference(run_dir: Path, results: Path, mode: str) -> Path:
+def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[str] | None = None) -> Path:
     """Copy a run to results/reference/ (committed): executed notebooks, figures, and the
     records its summaries name, with every link rewritten to the copy. Earlier reference
-    notebooks, figures and records are replaced; other files there are kept."""
+    notebooks, figures and records are replaced; other files there are kept. With
+    `stories` (a partial run, `--only`), only those stories' files are replaced."""
     reference = results / "reference"
     for folder in ("figures", "notebooks", "records"):
-        if (reference / folder).exists():
+        if stories is None and (reference / folder).exists():
             shutil.rmtree(reference / folder)
-        (reference / folder).mkdir(parents=True)
+        (reference / folder).mkdir(parents=True, exist_ok=True)
+        for story in stories or ():
+            for old in (reference / folder).glob(f"*{story}[._-]*"):
+                old.unlink()
     for notebook in run_dir.glob("*.ipynb"):
         shutil.copy2(notebook, reference / "notebooks" / notebook.name)
     moved: dict[str, str] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -343,6 +344,8 @@ def headline_text(run: StoryRun) -> str:
 def verdict_paragraph(run: StoryRun) -> str:
     """A paragraph generated from the data: what was compared, the lead verdict against its
     noise floor, which metric was steadier, and how every criterion came out."""
+    if run.story.id == "US-010":
+        return resilience_paragraph(run)
     rows = run.acceptance
     counts = tally(rows)
     level = run.record["parameters"]["concurrency"]
@@ -396,3 +399,65 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
         ]
     path.write_text(json.dumps(data, indent=1, default=str))
     return path
+
+
+# -- US-010, resilience ------------------------------------------------------------------
+def fault_table(run: StoryRun):
+    """Per fault and client, over the repeats: successes, errors by type, wrong values,
+    time to serve again after the promotion or restart, peak RSS growth."""
+    import pandas as pd
+
+    from .resilience import FAULTS
+
+    rows = []
+    for trial in run.record["trials"]:
+        if trial.get("status") != "ok":
+            rows.append({"fault": trial["scenario"], "client": trial["config"], "ok": "failed"})
+            continue
+        errors = Counter(trial["errors_victim"]) + Counter(trial["errors_elsewhere"])
+        rows.append(
+            {
+                "fault": FAULTS[trial["fault"]].title,
+                "client": trial["client"],
+                "repeat": trial["repeat"],
+                "ok": trial["ops"],
+                "errors by type": ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none",
+                "wrong": trial["wrong"],
+                "served again after (s)": _round(trial.get("recovery_s")),
+                "peak RSS growth (MB)": round(trial["peak_rss_growth_mb"]),
+                **({"flood errors": trial["flood_errors"]} if "flood_errors" in trial else {}),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def fault_figures(run: StoryRun, params: Parameters) -> list[Path]:
+    """One timeline figure per fault, every client side by side."""
+    from .resilience import FAULTS
+
+    paths = []
+    for name in dict.fromkeys(t["scenario"] for t in run.record["trials"]):
+        trials = [t for t in run.record["trials"] if t["scenario"] == name]
+        fig = plots.fault_timelines(trials, title=f"{run.story.id}: {FAULTS[name].title}")
+        paths.append(_save(fig, params, run, f"fault_{name}"))
+    return paths
+
+
+def resilience_paragraph(run: StoryRun) -> str:
+    """The verdict paragraph of US-010, from the data."""
+    rows = run.acceptance
+    p = run.record["parameters"]
+    lines = [
+        f"**{run.story.id} verdict** ({len(p['faults'])} faults x {p['fault_repeats']} runs, "
+        f"ours vs redis-py and valkey-glide, {p['command_timeout_s']:g} s command timeout)."
+    ]
+    lines.append(", ".join(f"{n} {state}" for state, n in tally(rows).items()) + ".")
+    for state in ("NOT met", "inconclusive", "not measured"):
+        named = [f"{r['criterion']} ({r['measured']})" for r in rows if r["verdict"] == state]
+        if named:
+            lines.append(f"{state}: " + "; ".join(named) + ".")
+    return " ".join(lines)

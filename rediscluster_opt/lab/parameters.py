@@ -70,6 +70,9 @@ class Parameters:
     rerun: bool = _default("rerun")  # False: redraw from the latest saved record, measure nothing
     results_dir: str = _default("results_dir")
     figures_dir: str = _default("figures_dir")
+    faults: tuple[str, ...] = _default("faults")  # US-010's faults (lab/resilience.py FAULTS)
+    fault_repeats: int = _default("fault_repeats")  # runs of each fault per client
+    flood_commands: int = _default("flood_commands")  # concurrent 100 KB SETs in the write flood
 
     # The folders are kept as given (repo-relative by default), so records and notebooks
     # carry no machine paths; these resolve them from the repository root, whatever the cwd.
@@ -117,6 +120,14 @@ def _peer(name: str, value: object) -> str:
     return value  # type: ignore[return-value]  # checked against PEERS above
 
 
+def _fault(name: str, value: object) -> str:
+    from .resilience import FAULTS  # the registry lives with the experiment
+
+    if value not in FAULTS:
+        raise _fail(name, f"must be a list drawn from {', '.join(FAULTS)}", value)
+    return value  # type: ignore[return-value]  # checked against FAULTS above
+
+
 def _flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise _fail(name, "must be True or False", value)
@@ -138,7 +149,7 @@ _CHECKS = {
     "rest_warmup": lambda n, v: _number(n, v, allow_zero=True),
     **{
         k: (lambda n, v: _number(n, v, integer=True))
-        for k in ("repeats", "rest_repeats", "value_size", "key_count")
+        for k in ("repeats", "rest_repeats", "value_size", "key_count", "fault_repeats", "flood_commands")
     },
     "concurrency": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
     "connections": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
@@ -146,6 +157,7 @@ _CHECKS = {
     **{k: _flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
     "results_dir": _folder,
     "figures_dir": _folder,
+    "faults": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _fault(n, x)),
 }
 
 

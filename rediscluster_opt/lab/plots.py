@@ -15,6 +15,7 @@ __all__ = [
     "latency_percentiles",
     "line_profile_bars",
     "migration_timeline",
+    "fault_timelines",
     "profile_costs",
     "rest_bars",
     "slot_hash_ns",
@@ -323,4 +324,49 @@ def rest_bars(rest_table: list[dict[str, Any]], *, title: str = "") -> Any:
     fig.suptitle(
         _wrap(title or "REST scenarios: standalone vs cluster (label: standalone->cluster drop)"), fontsize=10
     )
+    return fig
+
+
+CLIENT_COLOURS = {"ours": "#1f77b4", "redis-py": "#d62728", "valkey-glide": "#2ca02c"}
+
+
+def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:
+    """One fault: successes per 250 ms on the faulty node (solid) and elsewhere (dotted),
+    errors as bars below, one panel per client; the fault at 0 s, the promotion or
+    restart marked. Trials of the first repeat only, so each panel is one run."""
+    first = {t["client"]: t for t in trials if t.get("repeat") == 0 and t.get("status") == "ok"}
+    fig, axes = _figure(2, max(1, len(first)), width=4.6, height=2.6)
+    for column, (client, trial) in enumerate(first.items()):
+        top, bottom = axes[0][column], axes[1][column]
+        colour = CLIENT_COLOURS.get(client, "#555555")
+        for part, style in (("victim", "-"), ("elsewhere", ":")):
+            rows = trial["timeline"][part]
+            top.plot(
+                [r["t"] - 0.5 for r in rows], [r["ok"] * 4 for r in rows], style, color=colour, label=part
+            )
+            bottom.bar(
+                [r["t"] - 0.5 for r in rows],
+                [r["errors"] + r["wrong"] for r in rows],
+                width=0.22,
+                color=colour if part == "victim" else "#aaaaaa",
+                alpha=0.8,
+                label=part,
+            )
+        for ax in (top, bottom):
+            ax.axvline(0, color="black", linewidth=0.8)
+            for name, at in trial["marks"].items():
+                if name in ("promotion", "restart"):
+                    ax.axvline(at, color="#ff7f0e", linestyle="--", linewidth=1)
+        recovery = trial.get("recovery_s")
+        after = (
+            f", served {recovery:.2f} s after {'/'.join(k for k in trial['marks'] if k != 'fault')}"
+            if recovery is not None
+            else ""
+        )
+        top.set_title(f"{client}: {trial['wrong']} wrong, {trial['errors']} errors{after}", fontsize=8)
+        top.set_ylabel("ok ops/s")
+        bottom.set_ylabel("errors / 250 ms")
+        bottom.set_xlabel("s since the fault (dashed: promotion or restart)")
+        top.legend(fontsize=7, loc="lower right")
+    fig.suptitle(_wrap(title), fontsize=10)
     return fig

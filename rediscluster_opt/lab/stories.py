@@ -649,6 +649,32 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
     return _finish(story, params, record, measured, extra, profile, rest)
 
 
+def _us010(story: Story, params: Parameters) -> StoryRun:
+    """The resilience story: faults need servers this machine runs (signals, DEBUG,
+    restarts), so it runs only against the local cluster."""
+    import os
+
+    from ..localcluster import LocalCluster
+    from ..results.records import ROOT
+    from .resilience import run_resilience
+
+    # The launcher's data folder is relative to where it ran: the repository root, while
+    # a notebook kernel runs in notebooks/.
+    local = LocalCluster(data_dir=Path(os.environ.get("RCOPT_DATA_DIR", ROOT / ".rcopt" / "cluster")))
+    if not set(params.seeds) <= set(local.seeds):
+        raise ValueError(
+            "US-010 injects faults (kill -9, SIGSTOP, DEBUG SLEEP, restarts), so it runs only "
+            f"against the local cluster it can control ({', '.join(local.seeds)}), not {list(params.seeds)}"
+        )
+    if not local.is_up():
+        raise ValueError(
+            f"US-010 needs the local cluster running from {local.data_dir} (rcopt cluster up, "
+            "from the repository root); it signals and restarts those servers"
+        )
+    record, path = run_resilience(params, main_cluster=local)
+    return StoryRun(story, record, path)
+
+
 RUNNERS: dict[str, Callable[[Story, Parameters], StoryRun]] = {
     "US-001": _us001,
     "US-002": _us002,
@@ -658,6 +684,7 @@ RUNNERS: dict[str, Callable[[Story, Parameters], StoryRun]] = {
     "US-006": _us006,
     "US-007": _us007,
     "US-008": _us008,
+    "US-010": _us010,
 }
 
 

@@ -213,3 +213,15 @@ def test_a_client_used_from_a_foreign_loop_gets_a_typed_error_and_stays_usable()
         owner.run_until_complete(node.__aexit__())
     finally:
         owner.close()
+
+
+def test_a_checked_load_timeline_shows_a_stall_as_zeros_and_finds_recovery():
+    from rediscluster_opt.lab.faults import CheckedLoad
+
+    load = CheckedLoad(None, None, [b"k"], workers=1)
+    load.events += [(10.0, "ok"), (10.1, "RedisTimeoutError"), (11.1, "wrong value"), (11.2, "ok")]
+    rows = load.timeline(10.0)
+    assert [r["ok"] for r in rows] == [1, 0, 0, 0, 1]  # 10.0-10.25; then empty; 11.0-11.25
+    assert [r["errors"] for r in rows] == [1, 0, 0, 0, 0] and rows[-1]["wrong"] == 1
+    assert load.recovery_after(10.05) == pytest.approx(1.15)
+    assert load.errors() == {"RedisTimeoutError": 1, "wrong value": 1}

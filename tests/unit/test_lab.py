@@ -136,6 +136,27 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     assert "[throughput](figures/US-002_throughput.png)" in text
     assert "| c | PRD | >= 1 | 1.30 [1.22–1.37] | 1.00 [0.93–1.08] | met |" in text
 
+    # A partial run (--only US-010) replaces that story's files and keeps the others.
+    later = tmp_path / "runs" / "r2"
+    (later / "figures").mkdir(parents=True)
+    (later / "US-010_resilience.ipynb").write_text("{}")
+    (later / "figures" / "US-010_fault_client_kill.png").write_bytes(b"png")
+    resilience = records / "20260102T000000Z_US-010.json"
+    resilience.write_text(json.dumps({"experiment": "US-010", "trials": [], "created": "2026-01-02"}))
+    (later / "figures" / "US-010.summary.json").write_text(
+        json.dumps(
+            {**_summary("US-010"), "figures": ["US-010_fault_client_kill.png"], "records": [str(resilience)]}
+        )
+    )
+    text = publish_reference(later, tmp_path, "default", stories=["US-010"]).read_text()
+    assert (reference / "notebooks" / "US-002_slot_lookup.ipynb").exists()
+    assert (reference / "notebooks" / "US-010_resilience.ipynb").exists()
+    assert sorted(p.name for p in (reference / "records").iterdir()) == sorted(
+        [profile.name, story.name, resilience.name]
+    )
+    assert "**US-002 t**" in text and "**US-010 t**" in text
+    assert "Measured separately: commit `None`, 2026-01-02." in text
+
 
 def test_the_latency_figure_keeps_modes_and_concurrencies_apart():
     import matplotlib

@@ -1,0 +1,428 @@
+"""US-010, resilience: each production fault, run for our client and its peers in turn.
+
+Every (fault, client, repeat) is one trial in its own process (`python -m
+rediscluster_opt.lab.resilience <spec-json>`), which opens the client through the bench
+adapters (same per-command timeout for every library), starts a checked SET/GET load on
+the node the fault hits and on another, injects the fault, keeps the load going, and
+prints one JSON trial: outcomes by type, wrong values, a 250 ms timeline, the time to
+serve again after the promotion (or restart), and the peak RSS growth. Between trials
+the cluster is brought back to health. Failover faults run on a cluster with replicas
+that this module starts on its own ports (and stops); the others on the lab's cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..admin import command
+from ..bench.adapters import ClientConfig, PeerUnavailable, Target, open_adapter
+from ..bench.environment import environment
+from ..core.address import split_address
+from ..core.topology import parse_cluster_shards
+from ..localcluster import LocalCluster
+from ..results import new_record, save_record
+from ..results.stats import Interval, interval
+from ..stages import OPTIMIZED
+from .faults import CheckedLoad, keys_on, replica_of, signal_node, wait_for_promotion
+
+__all__ = ["CLIENTS", "FAULTS", "REPLICA_LAYOUT", "run_resilience"]
+
+CLIENTS = ("ours", "redis-py", "valkey-glide")
+COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a caller
+WORKERS = 16  # per load (one on the faulty node, one elsewhere)
+REPLICA_LAYOUT = {"ports": (7400, 7401, 7402), "replicas": 1, "node_timeout": 1500}
+FLOOD_VALUE = 100_000  # bytes
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    title: str
+    needs_replicas: bool = False
+    recovery_from: str = ""  # "promotion" or "restart": the moment recovery is timed from
+    settle: float = 0.0  # extra seconds of load after the fault, beyond the run's default
+
+
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("kill_replica", "master kill -9, replica promoted", True, "promotion"),
+        Fault("sigstop_replica", "master SIGSTOP (hung), replica promoted", True, "promotion"),
+        Fault("graceful_failover", "CLUSTER FAILOVER", True, "promotion"),
+        # a restarted master answers CLUSTERDOWN until it has rejoined: give it time
+        Fault("kill_restart", "master kill -9 without replica, restarted after 1 s", False, "restart", 3.0),
+        Fault("debug_sleep", "DEBUG SLEEP 1 s on a master"),
+        Fault("client_pause", "CLIENT PAUSE 1 s on a master"),
+        Fault("client_kill", "CLIENT KILL of every connection, 5 times"),
+        Fault("cancel_storm", "callers cancelling commands mid-flight for 2 s"),
+        Fault("write_flood", "concurrent 100 KB SETs to a node that stalls 0.5 s"),
+    )
+}
+
+
+# -- one trial, in its own process -----------------------------------------------------
+def _rss() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
+    fault = FAULTS[spec["fault"]]
+    cluster = LocalCluster(
+        ports=tuple(spec["ports"]),
+        replicas=spec["replicas"],
+        node_timeout=spec["node_timeout"],
+        standalone_port=None,
+        data_dir=Path(spec["data_dir"]),
+    )
+    seeds = tuple(cluster.seeds)
+    host, port = split_address(seeds[0])
+    topology = parse_cluster_shards(command(host, port, "CLUSTER", "SHARDS"))
+    masters = sorted(topology.masters)
+    victim = next((r.master for r in topology.ranges if r.replicas), masters[0])
+    other = next(m for m in masters if m != victim)
+    table = topology.slot_table()
+    adapter = await open_adapter(
+        ClientConfig(spec["client"]),
+        "cluster",
+        Target(seeds=seeds, standalone=None),
+        spec["flood_commands"],
+        command_timeout=COMMAND_TIMEOUT,
+    )
+    prefix = f"rcopt:res:{os.getpid()}"
+    on_victim = CheckedLoad(adapter.set, adapter.get, keys_on(victim, table, 64, f"{prefix}:v"), WORKERS)
+    elsewhere = CheckedLoad(adapter.set, adapter.get, keys_on(other, table, 64, f"{prefix}:o"), WORKERS)
+    marks: dict[str, float] = {}
+    peak = baseline = _rss()
+    stop = asyncio.Event()
+
+    async def sample() -> None:
+        nonlocal peak
+        while True:
+            peak = max(peak, _rss())
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.ensure_future(sample())
+    loads = [] if fault.name == "write_flood" else [on_victim, elsewhere]
+    tasks = [asyncio.ensure_future(load.run(stop)) for load in loads]
+    extra: dict[str, Any] = {}
+    try:
+        await asyncio.sleep(0.5)
+        baseline = peak = _rss()
+        marks["fault"] = time.monotonic()
+        extra = await INJECT[fault.name](cluster, victim, adapter, marks, spec, on_victim)
+        await asyncio.sleep(spec["settle"])
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+        stopped = time.monotonic()
+        sampler.cancel()
+        await adapter.close()
+    start = marks["fault"]
+    moment = marks.get(fault.recovery_from)
+    recovery = on_victim.recovery_after(moment) if moment is not None else None
+    outcomes = on_victim.outcomes(start) + elsewhere.outcomes(start)
+    return {
+        "fault": fault.name,
+        "client": spec["client"],
+        "victim": victim,
+        "outcomes": dict(outcomes),
+        "errors_victim": dict(on_victim.errors(start)),
+        "errors_elsewhere": dict(elsewhere.errors(start)),
+        "wrong": outcomes.get("wrong value", 0),
+        "recovery_s": recovery,
+        "marks": {k: v - start for k, v in marks.items()},
+        "timeline": {"victim": on_victim.timeline(start - 0.5), "elsewhere": elsewhere.timeline(start - 0.5)},
+        "peak_rss_growth_mb": (peak - baseline) / 1e6,
+        "elapsed_s": stopped - start,  # from the fault to the end of the load
+        **extra,
+    }
+
+
+async def _kill_replica(cluster, victim, adapter, marks, spec, load):
+    host, port = split_address(victim)
+    replica = replica_of(cluster, victim)
+    signal_node(cluster, port, signal.SIGKILL)
+    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
+    return {}
+
+
+async def _sigstop_replica(cluster, victim, adapter, marks, spec, load):
+    host, port = split_address(victim)
+    replica = replica_of(cluster, victim)
+    signal_node(cluster, port, signal.SIGSTOP)
+    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
+    return {}
+
+
+async def _graceful(cluster, victim, adapter, marks, spec, load):
+    host, _ = split_address(victim)
+    replica = replica_of(cluster, victim)
+    await asyncio.to_thread(command, host, replica, "CLUSTER", "FAILOVER")
+    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
+    return {}
+
+
+async def _kill_restart(cluster, victim, adapter, marks, spec, load):
+    _, port = split_address(victim)
+    signal_node(cluster, port, signal.SIGKILL)
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(cluster.start_node, port)
+    marks["restart"] = time.monotonic()
+    return {}
+
+
+async def _debug_sleep(cluster, victim, adapter, marks, spec, load):
+    host, port = split_address(victim)
+    await asyncio.to_thread(command, host, port, "DEBUG", "SLEEP", "1", timeout=5)
+    marks["end"] = time.monotonic()
+    return {}
+
+
+async def _client_pause(cluster, victim, adapter, marks, spec, load):
+    host, port = split_address(victim)
+    await asyncio.to_thread(command, host, port, "CLIENT", "PAUSE", "1000")
+    await asyncio.sleep(1.0)
+    marks["end"] = time.monotonic()
+    return {}
+
+
+async def _client_kill(cluster, victim, adapter, marks, spec, load):
+    for _ in range(5):
+        for address in cluster.seeds:
+            host, port = split_address(address)
+            await asyncio.to_thread(command, host, port, "CLIENT", "KILL", "TYPE", "normal")
+        await asyncio.sleep(0.2)
+    marks["end"] = time.monotonic()
+    return {}
+
+
+async def _cancel_storm(cluster, victim, adapter, marks, spec, load):
+    """Callers that give up after a random few microseconds, beside the checked load:
+    a reply to a cancelled command must never reach anyone else."""
+    cancelled = 0
+    keys = load.keys
+    deadline = time.monotonic() + 2.0
+
+    async def impatient() -> None:
+        nonlocal cancelled
+        while time.monotonic() < deadline:
+            try:
+                await asyncio.wait_for(adapter.get(random.choice(keys)), random.uniform(0, 0.0005))
+            except TimeoutError:
+                cancelled += 1
+            except Exception:  # noqa: BLE001  # an error here is the client's answer, not ours to judge
+                pass
+
+    await asyncio.gather(*(impatient() for _ in range(32)))
+    marks["end"] = time.monotonic()
+    return {"cancelled": cancelled}
+
+
+async def _write_flood(cluster, victim, adapter, marks, spec, load):
+    host, port = split_address(victim)
+    value = os.urandom(FLOOD_VALUE)
+    keys = load.keys[:10]
+    sleeping = asyncio.ensure_future(
+        asyncio.to_thread(command, host, port, "DEBUG", "SLEEP", "0.5", timeout=10)
+    )
+    await asyncio.sleep(0.05)
+    outcomes = await asyncio.gather(
+        *(adapter.set(keys[i % len(keys)], value) for i in range(spec["flood_commands"])),
+        return_exceptions=True,
+    )
+    await sleeping
+    marks["end"] = time.monotonic()
+    errors = Counter(type(o).__name__ for o in outcomes if isinstance(o, BaseException))
+    return {"flood_commands": len(outcomes), "flood_errors": dict(errors)}
+
+
+# fault name -> async (cluster, victim, adapter, marks, spec, load) -> extra trial fields
+INJECT: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
+    "kill_replica": _kill_replica,
+    "sigstop_replica": _sigstop_replica,
+    "graceful_failover": _graceful,
+    "kill_restart": _kill_restart,
+    "debug_sleep": _debug_sleep,
+    "client_pause": _client_pause,
+    "client_kill": _client_kill,
+    "cancel_storm": _cancel_storm,
+    "write_flood": _write_flood,
+}
+
+
+def _restore(cluster: LocalCluster, fault: str, victim: str) -> None:
+    """Bring the cluster back to health after a trial: resume or restart the victim and
+    wait until every node is back (a failed-over master rejoins as a replica)."""
+    _, port = split_address(victim)
+    if fault == "sigstop_replica" and cluster.pid(port) is not None:
+        signal_node(cluster, port, signal.SIGCONT)
+    if cluster.pid(port) is None:  # killed (and not restarted, if the trial failed early)
+        cluster.start_node(port)
+    cluster.wait_healthy(90)
+
+
+# -- the story: every fault x client x repeat -----------------------------------------
+def run_resilience(params: Any, *, main_cluster: LocalCluster) -> tuple[dict[str, Any], Path]:
+    """Run the story's trials and save their record; returns (record, path). Failover
+    faults get a replica cluster of their own, started here and stopped at the end."""
+    faults = [FAULTS[name] for name in params.faults]
+    trials: list[dict[str, Any]] = []
+    notes: list[str] = []
+    replica_cluster = LocalCluster(
+        ports=REPLICA_LAYOUT["ports"],
+        replicas=REPLICA_LAYOUT["replicas"],
+        node_timeout=REPLICA_LAYOUT["node_timeout"],
+        standalone_port=None,
+        data_dir=main_cluster.data_dir.parent / "resilience",
+    )
+    started = replica_cluster.up() if any(f.needs_replicas for f in faults) else False
+    try:
+        for repeat in range(params.fault_repeats):
+            for fault in faults:
+                cluster = replica_cluster if fault.needs_replicas else main_cluster
+                for client in CLIENTS:
+                    trial = _run_trial(cluster, fault, client, params)
+                    trial.update(index=len(trials), repeat=repeat, config=client, concurrency=2 * WORKERS)
+                    trials.append(trial)
+                    if trial["status"] == "failed":
+                        notes.append(f"{fault.name} / {client}: {trial.get('stderr_tail', '')[-300:]}")
+    finally:
+        if started:
+            replica_cluster.down()
+    parameters = {
+        "modes": ["cluster"],
+        "concurrency": [2 * WORKERS],
+        "duration_s": _settle(params),
+        "repeats": params.fault_repeats,
+        "faults": list(params.faults),
+        "fault_repeats": params.fault_repeats,
+        "flood_commands": params.flood_commands,
+        "flood_value_bytes": FLOOD_VALUE,
+        "command_timeout_s": COMMAND_TIMEOUT,
+        "workers_per_load": WORKERS,
+        "replica_layout": REPLICA_LAYOUT,
+        "seeds": list(main_cluster.seeds),
+        "smoke": params.smoke,
+    }
+    configurations = [
+        {"client": c, "label": c, "loop": "asyncio", **({"stages": OPTIMIZED} if c == "ours" else {})}
+        for c in CLIENTS
+    ]
+    record = new_record("US-010", parameters, configurations, environment(), trials, notes)
+    record["extra"] = {"measured": {k: v.as_dict() if v else None for k, v in measured(trials).items()}}
+    return record, save_record(record, params.results_path)
+
+
+def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) -> dict[str, Any]:
+    spec = {
+        "fault": fault.name,
+        "client": client,
+        "ports": list(cluster.ports),
+        "replicas": cluster.replicas,
+        "node_timeout": cluster.node_timeout,
+        "data_dir": str(cluster.data_dir),
+        "settle": _settle(params) + fault.settle,
+        "flood_commands": params.flood_commands,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "rediscluster_opt.lab.resilience", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    base = {"mode": "cluster", "scenario": fault.name, "valid": True}
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        result = None
+    try:
+        victim = result["victim"] if result else None
+        if victim:
+            _restore(cluster, fault.name, victim)
+        else:
+            cluster.wait_healthy(90)
+    except Exception as exc:  # noqa: BLE001  # reported in the trial, the run goes on
+        base["restore_error"] = str(exc)
+    if done.returncode != 0 or result is None:
+        reason = "peer not installed" if done.returncode == 3 else f"exit {done.returncode}"
+        return {
+            **base,
+            "status": "failed",
+            "valid": False,
+            "reason": reason,
+            "stderr_tail": done.stderr[-2000:],
+        }
+    ok = result["outcomes"].get("ok", 0)
+    errors = sum(n for kind, n in result["outcomes"].items() if kind not in ("ok", "wrong value"))
+    errors += sum(result.get("flood_errors", {}).values())
+    # ops and ops/s count the checked load's successes from the fault on; no latency
+    # percentiles here (a fault run is about outcomes, not speed)
+    return {
+        **base,
+        **result,
+        "status": "ok",
+        "ops": ok,
+        "ops_per_s": ok / result["elapsed_s"] if result["elapsed_s"] > 0 else 0.0,
+        "latency_us": {},
+        "errors": errors,
+    }
+
+
+def _settle(params: Any) -> float:
+    """Seconds the load keeps running after the fault (or the promotion)."""
+    return 1.0 if params.smoke else 2.0
+
+
+def measured(trials: list[dict[str, Any]]) -> dict[str, Interval | None]:
+    """The story's figures per client: `<client>.<figure>`. Times and memory are medians
+    over the runs with their spread; "zero" targets are exact totals over every run, so a
+    single error in any run misses them. None where the fault did not run."""
+    out: dict[str, Interval | None] = {}
+    for client in CLIENTS:
+        mine = [t for t in trials if t["config"] == client and t["status"] == "ok"]
+
+        def runs(fault: str | None, mine: list[dict[str, Any]] = mine) -> list[dict[str, Any]]:
+            return [t for t in mine if fault is None or t["fault"] == fault]
+
+        def spread(fault: str, figure: str) -> Interval | None:
+            return interval([t[figure] for t in runs(fault) if t[figure] is not None])
+
+        def total(chosen: list[dict[str, Any]], count: Callable[[dict[str, Any]], int]) -> Interval | None:
+            return Interval.exact(sum(count(t) for t in chosen)) if chosen else None
+
+        failovers = [t for t in mine if FAULTS[t["fault"]].recovery_from]
+        out[f"{client}.wrong_values"] = total(runs(None), lambda t: t["wrong"])
+        out[f"{client}.recovery_crash_s"] = spread("kill_replica", "recovery_s")
+        out[f"{client}.recovery_hang_s"] = spread("sigstop_replica", "recovery_s")
+        out[f"{client}.client_kill_errors"] = total(runs("client_kill"), lambda t: t["errors"])
+        out[f"{client}.graceful_errors"] = total(runs("graceful_failover"), lambda t: t["errors"])
+        out[f"{client}.flood_rss_mb"] = spread("write_flood", "peak_rss_growth_mb")
+        out[f"{client}.elsewhere_errors"] = total(failovers, lambda t: sum(t["errors_elsewhere"].values()))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    try:
+        result = asyncio.run(_trial(json.loads(argv[0])))
+    except PeerUnavailable as exc:
+        print(f"skipped: {exc}", file=sys.stderr)
+        return 3
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

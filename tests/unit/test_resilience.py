@@ -1,0 +1,65 @@
+"""The resilience story's figures, criteria and parameters, from synthetic trials (the
+faults themselves run in tests/e2e/test_faults.py and in the US-010 notebook)."""
+
+import pytest
+
+from rediscluster_opt.lab.catalogue import STORIES
+from rediscluster_opt.lab.criteria import evaluate
+from rediscluster_opt.lab.parameters import NotebookParameterError, check_parameters
+from rediscluster_opt.lab.resilience import FAULTS, INJECT, measured
+
+
+def trial(client, fault, **fields):
+    base = {
+        "config": client,
+        "client": client,
+        "fault": fault,
+        "status": "ok",
+        "wrong": 0,
+        "errors": 0,
+        "recovery_s": None,
+        "peak_rss_growth_mb": 10.0,
+        "errors_elsewhere": {},
+    }
+    return {**base, **fields}
+
+
+def test_every_fault_has_an_injection_and_recovery_is_timed_only_where_it_means_something():
+    assert set(INJECT) == set(FAULTS)
+    assert {f.name for f in FAULTS.values() if f.recovery_from == "promotion"} == {
+        "kill_replica",
+        "sigstop_replica",
+        "graceful_failover",
+    }
+    assert all(f.needs_replicas for f in FAULTS.values() if f.recovery_from == "promotion")
+
+
+def test_figures_per_client_and_the_verdicts_they_give():
+    trials = [
+        trial("ours", "kill_replica", recovery_s=0.2),
+        trial("ours", "kill_replica", recovery_s=0.4),
+        trial("ours", "sigstop_replica", recovery_s=1.6, errors_elsewhere={"RedisTimeoutError": 2}),
+        trial("ours", "client_kill", errors=0),
+        trial("ours", "write_flood", peak_rss_growth_mb=55.0),
+        trial("redis-py", "client_kill", errors=3, wrong=1),
+        trial("valkey-glide", "client_kill", status="failed"),
+    ]
+    figures = measured(trials)
+    assert (figures["ours.recovery_crash_s"].low, figures["ours.recovery_crash_s"].high) == (0.2, 0.4)
+    assert figures["ours.graceful_errors"] is None  # not run: "not measured", never met
+    assert figures["redis-py.wrong_values"].median == 1
+    assert figures["valkey-glide.wrong_values"] is None
+    verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, figures)}
+    assert verdicts["ours.recovery_crash_s"] == "met"
+    assert verdicts["ours.recovery_hang_s"] == "NOT met"
+    assert verdicts["ours.elsewhere_errors"] == "NOT met"
+    assert verdicts["ours.flood_rss_mb"] == "met"
+    assert verdicts["ours.graceful_errors"] == "not measured"
+
+
+def test_fault_parameters_are_checked():
+    assert check_parameters(faults=["client_kill"]).faults == ("client_kill",)
+    with pytest.raises(NotebookParameterError, match="'faults'.*client_kill"):
+        check_parameters(faults=["power_cut"])
+    with pytest.raises(NotebookParameterError, match="'fault_repeats'"):
+        check_parameters(fault_repeats=0)
