@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a
 WORKERS = 16  # per load (one on the faulty node, one elsewhere)
 REPLICA_LAYOUT = {"ports": (7400, 7401, 7402), "replicas": 1, "node_timeout": 1500}
 FLOOD_VALUE = 100_000  # bytes
+TRIAL_LIMIT = 180.0  # seconds: a trial still running by then is recorded as failed
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,11 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     victim = next((r.master for r in topology.ranges if r.replicas), masters[0])
     other = next(m for m in masters if m != victim)
     table = topology.slot_table()
-    adapter = await open_adapter(
+    adapter = await open_adapter(  # each library's default connection limits, for its load
         ClientConfig(spec["client"]),
         "cluster",
         Target(seeds=seeds, standalone=None),
-        spec["flood_commands"],
+        2 * WORKERS,
         command_timeout=COMMAND_TIMEOUT,
     )
     prefix = f"rcopt:res:{os.getpid()}"
@@ -151,18 +153,11 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _kill_replica(cluster, victim, adapter, marks, spec, load):
+async def _fail_master(sig, cluster, victim, adapter, marks, spec, load):
+    """SIGKILL (a crash) or SIGSTOP (a hang) the master; mark its replica's promotion."""
     host, port = split_address(victim)
     replica = replica_of(cluster, victim)
-    signal_node(cluster, port, signal.SIGKILL)
-    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
-    return {}
-
-
-async def _sigstop_replica(cluster, victim, adapter, marks, spec, load):
-    host, port = split_address(victim)
-    replica = replica_of(cluster, victim)
-    signal_node(cluster, port, signal.SIGSTOP)
+    signal_node(cluster, port, sig)
     marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
     return {}
 
@@ -251,8 +246,8 @@ async def _write_flood(cluster, victim, adapter, marks, spec, load):
 
 # fault name -> async (cluster, victim, adapter, marks, spec, load) -> extra trial fields
 INJECT: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
-    "kill_replica": _kill_replica,
-    "sigstop_replica": _sigstop_replica,
+    "kill_replica": partial(_fail_master, signal.SIGKILL),
+    "sigstop_replica": partial(_fail_master, signal.SIGSTOP),
     "graceful_failover": _graceful,
     "kill_restart": _kill_restart,
     "debug_sleep": _debug_sleep,
@@ -271,6 +266,16 @@ def _restore(cluster: LocalCluster, fault: str, victim: str) -> None:
         signal_node(cluster, port, signal.SIGCONT)
     if cluster.pid(port) is None:  # killed (and not restarted, if the trial failed early)
         cluster.start_node(port)
+    cluster.wait_healthy(90)
+
+
+def _restore_after_failure(cluster: LocalCluster, fault: str) -> None:
+    """After a trial that reported nothing: every node resumed and running again."""
+    for port in cluster.cluster_ports:
+        if cluster.pid(port) is None:
+            cluster.start_node(port)
+        elif fault == "sigstop_replica":
+            signal_node(cluster, port, signal.SIGCONT)  # harmless on a running node
     cluster.wait_healthy(90)
 
 
@@ -297,6 +302,8 @@ def run_resilience(params: Any, *, main_cluster: LocalCluster) -> tuple[dict[str
                     trial = _run_trial(cluster, fault, client, params)
                     trial.update(index=len(trials), repeat=repeat, config=client, concurrency=2 * WORKERS)
                     trials.append(trial)
+                    run = f"run {repeat + 1}/{params.fault_repeats}"
+                    print(f"US-010 {run}: {fault.name} / {client}: {_brief(trial)}", flush=True)
                     if trial["status"] == "failed":
                         notes.append(f"{fault.name} / {client}: {trial.get('stderr_tail', '')[-300:]}")
     finally:
@@ -337,25 +344,27 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
         "settle": _settle(params) + fault.settle,
         "flood_commands": params.flood_commands,
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "rediscluster_opt.lab.resilience", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    base = {"mode": "cluster", "scenario": fault.name, "valid": True}
+    base: dict[str, Any] = {"mode": "cluster", "scenario": fault.name, "valid": True}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "rediscluster_opt.lab.resilience", json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            timeout=TRIAL_LIMIT,
+        )
+    except subprocess.TimeoutExpired as exc:  # a client that never finishes is a finding too
+        _restore_after_failure(cluster, fault.name)
+        tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        reason = f"did not finish within {TRIAL_LIMIT:g} s"
+        return {**base, "status": "failed", "valid": False, "reason": reason, "stderr_tail": tail[-2000:]}
     try:
         result = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         result = None
-    try:
-        victim = result["victim"] if result else None
-        if victim:
-            _restore(cluster, fault.name, victim)
-        else:
-            cluster.wait_healthy(90)
-    except Exception as exc:  # noqa: BLE001  # reported in the trial, the run goes on
-        base["restore_error"] = str(exc)
+    if result:
+        _restore(cluster, fault.name, result["victim"])
+    else:
+        _restore_after_failure(cluster, fault.name)
     if done.returncode != 0 or result is None:
         reason = "peer not installed" if done.returncode == 3 else f"exit {done.returncode}"
         return {
@@ -379,6 +388,15 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
         "latency_us": {},
         "errors": errors,
     }
+
+
+def _brief(trial: dict[str, Any]) -> str:
+    """One progress line per trial."""
+    if trial["status"] != "ok":
+        return f"failed ({trial['reason']})"
+    recovery = trial.get("recovery_s")
+    served = f", served again after {recovery:.2f} s" if recovery is not None else ""
+    return f"{trial['ops']} ok, {trial['errors']} errors, {trial['wrong']} wrong{served}"
 
 
 def _settle(params: Any) -> float:

@@ -279,3 +279,65 @@ async def test_a_write_flood_to_a_stalled_node_stays_within_its_memory_bound(loc
         )
         assert growth < 400e6
         assert await client.get(keys[-1]) == value
+
+
+def node_id(host, port):
+    return command(host, port, "CLUSTER", "MYID").decode()
+
+
+async def test_ask_redirects_keep_the_free_list_bounded(replica_cluster, prefix):
+    """100,000 ASK redirects (a slot left half-migrated: every missing key is asked for on
+    the importing node): the pooled records stay within the free list's cap."""
+    from rediscluster_opt.stages.submit import PooledFutureSubmit
+
+    client = await ClusterClient.connect(replica_cluster.seeds, stages=Stages.optimized())
+    async with client:
+        key = f"{{{prefix}}}:missing".encode()
+        slot = client._slot_of(key)
+        source = client._lookup(slot)
+        target = next(m for m in client.topology.masters if m != source)
+        (sh, sp), (th, tp) = split_address(source), split_address(target)
+        assert command(th, tp, "CLUSTER", "SETSLOT", slot, "IMPORTING", node_id(sh, sp)) == b"OK"
+        assert command(sh, sp, "CLUSTER", "SETSLOT", slot, "MIGRATING", node_id(th, tp)) == b"OK"
+        try:
+            baseline = resident_bytes()
+            for _ in range(100):
+                assert await asyncio.gather(*(client.get(key) for _ in range(1000))) == [None] * 1000
+            assert client.counters["ask"] >= 100_000
+            free = [len(m._submit._free) for m in client._pool.connections()]
+            assert max(free) <= PooledFutureSubmit.FREE_CAP, free
+            assert resident_bytes() - baseline < 50e6
+        finally:
+            for host, port in ((sh, sp), (th, tp)):
+                command(host, port, "CLUSTER", "SETSLOT", slot, "STABLE")
+
+
+async def test_unassigned_slots_cannot_start_a_refresh_storm(replica_cluster, prefix):
+    """100 slots owned by no node: commands on them fail at once with ClusterDownError,
+    and the client refreshes at most once per min_refresh_interval meanwhile."""
+    client = await ClusterClient.connect(replica_cluster.seeds)
+    table = client.topology.slot_table()
+    first = 16000
+    owner = table[first]
+    assert all(table[s] == owner for s in range(first, first + 100))
+    host, port = split_address(owner)
+    keys = keys_on(owner, table, 2000, prefix)
+    lost = [k for k in keys if first <= client._slot_of(k) < first + 100][:20]
+    assert lost, "no test key in the unassigned range"
+    for address in replica_cluster.seeds:
+        command(*split_address(address), "CLUSTER", "DELSLOTSRANGE", first, first + 99)
+    try:
+        async with client:
+            await client.refresh_topology()
+            refreshes, started = client.counters["refreshes"], time.monotonic()
+            failures = 0
+            while time.monotonic() - started < 2.0:
+                outcomes = await asyncio.gather(*(client.get(k) for k in lost), return_exceptions=True)
+                failures += sum(1 for o in outcomes if o is not None)
+            elapsed = time.monotonic() - started
+            assert failures > 1000  # every command failed, typed, without hanging
+            assert client.counters["refreshes"] - refreshes <= elapsed / client.min_refresh_interval + 2
+            assert await client.set(f"{prefix}:served", "yes") is True  # the rest is served
+    finally:
+        command(host, port, "CLUSTER", "ADDSLOTSRANGE", first, first + 99)
+        await asyncio.to_thread(replica_cluster.wait_healthy, 60)

@@ -84,6 +84,29 @@ async def test_fail_all_tells_the_unsent_tail_apart(submit):
     assert sent == [b"0", b"1", b"2"]  # one send per entry, so the count maps to entries
 
 
+@pytest.mark.parametrize("name", sorted(REGISTRY["writer"]))
+async def test_every_writer_says_how_many_payloads_it_never_wrote(name):
+    writes = []
+
+    class Transport:
+        def write(self, data):
+            writes.append(bytes(data))
+
+        def writelines(self, data):
+            writes.append(b"".join(data))
+
+    writer = REGISTRY["writer"][name](asyncio.get_running_loop())
+    writer.attach(Transport())
+    payloads = [b"a", b"b", b"c"]
+    for payload in payloads:
+        writer.send(payload)
+    unsent = writer.close()
+    assert b"".join(writes) == b"".join(payloads[: len(payloads) - unsent])  # written = all but the tail
+    writer.send(b"after close")
+    await asyncio.sleep(0)
+    assert b"after close" not in b"".join(writes)
+
+
 async def test_join_writer_reports_what_it_never_wrote_and_does_not_copy_large_values():
     writes = []
 
