@@ -5,10 +5,19 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 rcopt=.venv/bin/rcopt
 
+# The resilience story (US-010) starts a replica cluster of its own and stops it; if the
+# story is killed midway, its servers are stopped here (by their pid files, ours only).
+stop_story_clusters() {
+  if [ -d .rcopt/resilience ]; then
+    "$rcopt" cluster down --data-dir .rcopt/resilience --ports 7500-7502 --standalone-port 0 >/dev/null 2>&1 || true
+  fi
+}
+
 started=0
+trap stop_story_clusters EXIT
 if ! "$rcopt" cluster status >/dev/null 2>&1; then
   started=1
-  trap '"$rcopt" cluster down >/dev/null 2>&1 || true' EXIT
+  trap '"$rcopt" cluster down >/dev/null 2>&1 || true; stop_story_clusters' EXIT
   trap 'exit 130' INT TERM
   "$rcopt" cluster up || exit $?
 fi
@@ -16,6 +25,6 @@ fi
 status=$?
 if [ $started = 1 ]; then
   "$rcopt" cluster down || true
-  trap - EXIT
+  trap stop_story_clusters EXIT
 fi
 exit $status

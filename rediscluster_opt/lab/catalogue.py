@@ -279,7 +279,7 @@ US010 = Story(
 runs under a checked SET/GET load (every caller reads back its own values, so a reply handed to
 the wrong caller is caught) for our optimized client, redis-py and valkey-glide in turn, each
 in its own process and with the same 1 s command timeout. Failover faults run on a cluster
-with one replica per master (1.5 s node timeout) that the story starts on ports 7400-7405. Each
+with one replica per master (1.5 s node timeout) that the story starts on ports 7500-7505. Each
 fault gets a timeline (successes and errors per 250 ms, the fault and the promotion marked) and a
 table: errors by type, wrong values, time to serve again after the promotion, peak RSS growth.
 Not a speed story: the criteria are absolute (issue #11), judged on our client.""",

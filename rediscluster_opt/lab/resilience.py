@@ -43,7 +43,7 @@ __all__ = ["CLIENTS", "FAULTS", "REPLICA_LAYOUT", "run_resilience"]
 CLIENTS = ("ours", "redis-py", "valkey-glide")
 COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a caller
 WORKERS = 16  # per load (one on the faulty node, one elsewhere)
-REPLICA_LAYOUT = {"ports": (7400, 7401, 7402), "replicas": 1, "node_timeout": 1500}
+REPLICA_LAYOUT = {"ports": (7500, 7501, 7502), "replicas": 1, "node_timeout": 1500}
 FLOOD_VALUE = 100_000  # bytes
 TRIAL_LIMIT = 180.0  # seconds: a trial still running by then is recorded as failed
 
