@@ -20,6 +20,10 @@ def trial(client, fault, **fields):
         "recovery_s": None,
         "peak_rss_growth_mb": 10.0,
         "errors_elsewhere": {},
+        "elapsed_s": 5.0,
+        "marks": {"fault": 0.0, "promotion": 2.5}
+        if FAULTS[fault].recovery_from == "promotion"
+        else {"fault": 0.0},
     }
     return {**base, **fields}
 
@@ -39,6 +43,7 @@ def test_figures_per_client_and_the_verdicts_they_give():
         trial("ours", "kill_replica", recovery_s=0.2),
         trial("ours", "kill_replica", recovery_s=0.4),
         trial("ours", "sigstop_replica", recovery_s=1.6, errors_elsewhere={"RedisTimeoutError": 2}),
+        trial("redis-py", "sigstop_replica", recovery_s=None),  # never served again: 5.0 - 2.5
         trial("ours", "client_kill", errors=0),
         trial("ours", "write_flood", peak_rss_growth_mb=55.0),
         trial("redis-py", "client_kill", errors=3, wrong=1),
@@ -48,6 +53,7 @@ def test_figures_per_client_and_the_verdicts_they_give():
     assert (figures["ours.recovery_crash_s"].low, figures["ours.recovery_crash_s"].high) == (0.2, 0.4)
     assert figures["ours.graceful_errors"] is None  # not run: "not measured", never met
     assert figures["redis-py.wrong_values"].median == 1
+    assert figures["redis-py.recovery_hang_s"].median == 2.5
     assert figures["valkey-glide.wrong_values"] is None
     verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, figures)}
     assert verdicts["ours.recovery_crash_s"] == "met"
