@@ -71,7 +71,7 @@ def resilience_cells(story: Story) -> list[tuple[str, str]]:
             "and on another node (dotted); errors per bin below. The fault is at 0 s; dashed: the "
             "replica's promotion, or the restart."
         ),
-        code("figures = nb.fault_figures(run, params)\nfigures"),
+        code("figures = nb.fault_figures(run, params)"),
         md(
             "## Acceptance criteria\n\nAbsolute targets on our client (issue #11), over the runs; the "
             "peers' figures are recorded beside them, measured in the same run."

@@ -124,14 +124,14 @@ def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
     ]
 
 
-def _measured_at(summary: dict[str, Any]) -> str | None:
-    """'commit <sha>, <created>' of a story's first record, or None when it is missing."""
+def _measured_at(summary: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(commit, created) of a story's first record; Nones when it is missing."""
     path = next((p for p in summary["records"] if _exists(p)), None)
     if path is None:
-        return None
+        return None, None
     record = load_record(Path(path) if Path(path).exists() else ROOT / path)
     git = record.get("environment", {}).get("git") or {}
-    return f"commit `{git.get('commit')}`, {record.get('created')}"
+    return git.get("commit"), record.get("created")
 
 
 def _exists(path: str) -> bool:
@@ -186,12 +186,13 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
     for s in summaries:
         figures = ", ".join(f"[{f.split('_', 1)[1].rsplit('.', 1)[0]}]({base / f})" for f in s["figures"])
         lines.append(f"- **{s['story']} {s['title']}**: {s['headline']}. Figures: {figures}")
-    commits = {s["story"]: _measured_at(s) for s in summaries}
-    first = next(iter(commits.values()), None)
+    measured_at = {s["story"]: _measured_at(s) for s in summaries}
+    first = next(iter(measured_at.values()), (None, None))[0]
     for s in summaries:
         lines += ["", f"## {s['story']} {s['title']}", ""]
-        if commits[s["story"]] != first:  # a story published on its own (--only), later
-            lines += [f"Measured separately: {commits[s['story']]}.", ""]
+        commit, created = measured_at[s["story"]]
+        if commit != first:  # a story published on its own (--only), at another commit
+            lines += [f"Measured separately: commit `{commit}`, {created}.", ""]
         lines += [s.get("paragraph", ""), ""]
         if s["acceptance"]:
             lines.append(

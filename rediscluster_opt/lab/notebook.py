@@ -398,7 +398,7 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
             for row in run.record["summary"]["rows"]
         ]
     path.write_text(json.dumps(data, indent=1, default=str))
-    return path
+    return Path(repo_relative(path))  # shown in the notebook: no machine path
 
 
 # -- US-010, resilience ------------------------------------------------------------------

@@ -93,8 +93,9 @@ def _summary(story="US-002", verdict="met"):
 
 def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_path):
     import json
+    import shutil
 
-    from rediscluster_opt.lab.main import publish_reference
+    from rediscluster_opt.lab.main import publish_reference, write_summary_md
 
     run = tmp_path / "runs" / "r1"
     (run / "figures").mkdir(parents=True)
@@ -155,7 +156,20 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
         [profile.name, story.name, resilience.name]
     )
     assert "**US-002 t**" in text and "**US-010 t**" in text
-    assert "Measured separately: commit `None`, 2026-01-02." in text
+    resilience.write_text(
+        json.dumps(
+            {
+                "experiment": "US-010",
+                "trials": [],
+                "created": "2026-01-02",
+                "environment": {"git": {"commit": "abc"}},
+            }
+        )
+    )
+    shutil.copy2(resilience, reference / "records" / resilience.name)
+    text = write_summary_md(reference, reference / "summary.md", "default").read_text()
+    assert "Measured separately: commit `abc`, 2026-01-02." in text
+    assert text.count("Measured separately") == 1  # the stories of the first run are not
 
 
 def test_the_latency_figure_keeps_modes_and_concurrencies_apart():
