@@ -11,17 +11,27 @@ from .core.resp import NEED_DATA, PythonReader, encode_command
 __all__ = ["command"]
 
 
-def command(host: str, port: int, *args: object, timeout: float = 2.0) -> object:
+def command(host: str, port: int, *args: object, timeout: float = 2.0, password: str | None = None) -> object:
     """Send one command over a fresh blocking socket and return its reply (an error reply
-    comes back as a value, a `ResponseError`)."""
+    comes back as a value, a `ResponseError`). With `password`, AUTH goes first; its
+    refusal is returned instead of the command's reply."""
     with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(encode_command(args))
         reader = PythonReader()
-        while True:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"{host}:{port} closed the connection")
-            reader.feed(data)
-            reply = reader.gets()
-            if reply is not NEED_DATA:
-                return reply
+        if password is not None:
+            sock.sendall(encode_command((b"AUTH", password)))
+            answer = _read(sock, reader, host, port)
+            if answer != b"OK":
+                return answer
+        sock.sendall(encode_command(args))
+        return _read(sock, reader, host, port)
+
+
+def _read(sock: socket.socket, reader: PythonReader, host: str, port: int) -> object:
+    while True:
+        reply = reader.gets()
+        if reply is not NEED_DATA:
+            return reply
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError(f"{host}:{port} closed the connection")
+        reader.feed(data)

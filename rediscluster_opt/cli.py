@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,7 +31,15 @@ def _cluster_from(args: argparse.Namespace) -> LocalCluster:
         "timeout": args.timeout,
         "replicas": args.replicas,
         "node_timeout": args.node_timeout,
+        "password": os.environ.get(args.password_env) if args.password_env else None,
     }
+    if args.password_env and options["password"] is None:
+        raise LocalClusterError(f"--password-env names {args.password_env}, which is not set")
+    if args.acl_user:
+        name, colon, secret_env = args.acl_user.partition(":")
+        if not colon or secret_env not in os.environ:
+            raise LocalClusterError("--acl-user takes NAME:ENV_VAR (the variable holds that user's password)")
+        options["acl_user"] = (name, os.environ[secret_env])
     options["standalone_port"] = None if args.standalone_port == 0 else args.standalone_port
     if args.data_dir is not None:
         options["data_dir"] = args.data_dir
@@ -226,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=5000,
         help="cluster-node-timeout in ms: how soon a silent master is failed over (default 5000)",
+    )
+    cluster.add_argument(
+        "--password-env",
+        default=None,
+        help="start the nodes with requirepass: the name of the variable holding the password",
+    )
+    cluster.add_argument(
+        "--acl-user",
+        default=None,
+        help="also create an ACL user with every right: NAME:ENV_VAR (the variable holds its password)",
     )
     cluster.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each step")
     cluster.add_argument("--json", action="store_true", help="status as JSON")

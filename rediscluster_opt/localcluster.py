@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .admin import command
-from .core.resp import ReplyError
 from .core.slots import SLOT_COUNT
 from .core.topology import TopologyError, parse_cluster_slots
 from .defaults import CLUSTER_PORTS, STANDALONE_PORT
@@ -88,14 +87,6 @@ def parse_ports(text: str) -> tuple[int, ...]:
     return tuple(ports)
 
 
-def _cluster_info(host: str, port: int) -> dict[str, str]:
-    reply = command(host, port, "CLUSTER", "INFO")
-    if isinstance(reply, ReplyError):
-        raise LocalClusterError(f"{host}:{port}: CLUSTER INFO failed: {reply}")
-    lines = reply.decode().splitlines()  # type: ignore[union-attr]  # an error reply was handled above
-    return dict(line.split(":", 1) for line in lines if ":" in line)
-
-
 @dataclass
 class LocalCluster:
     """A local cluster; usable as a context manager (stops only what it started)."""
@@ -107,6 +98,8 @@ class LocalCluster:
     timeout: float = 30.0
     replicas: int = 0  # per master
     node_timeout: int = 5000  # ms: how long a silent node takes to be marked failed
+    password: str | None = field(default=None, repr=False)  # requirepass (and masterauth)
+    acl_user: tuple[str, str] | None = field(default=None, repr=False)  # (name, password), all rights
     _started: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -233,8 +226,8 @@ class LocalCluster:
             }
             if pid is not None and port != self.standalone_port:
                 try:
-                    row["role"] = f"cluster {_role(self.host, port)}"
-                    info = _cluster_info(self.host, port)
+                    row["role"] = f"cluster {self.role(port)}"
+                    info = self._cluster_info(port)
                     row["cluster_state"] = info.get("cluster_state")
                     row["slots_assigned"] = int(info.get("cluster_slots_assigned", 0))
                 except (OSError, LocalClusterError) as exc:
@@ -246,7 +239,29 @@ class LocalCluster:
         """FLUSHALL on every running server of ours."""
         for port in self.all_ports:
             if self._pid(port):
-                command(self.host, port, "FLUSHALL")
+                self.command(port, "FLUSHALL")
+
+    # -- talking to our nodes (authenticated when the cluster has a password) -----------
+    def command(self, port: int, *args: object, timeout: float = 2.0) -> object:
+        """One admin command to our node on `port`, after AUTH when the cluster has a
+        password (the launcher talks as the default user)."""
+        return command(self.host, port, *args, timeout=timeout, password=self.password)
+
+    def _cluster_info(self, port: int) -> dict[str, str]:
+        reply = self.command(port, "CLUSTER", "INFO")
+        if not isinstance(reply, bytes):
+            raise LocalClusterError(f"{self.host}:{port}: CLUSTER INFO failed: {reply}")
+        return dict(line.split(":", 1) for line in reply.decode().splitlines() if ":" in line)
+
+    def _info(self, port: int, section: str) -> bytes:
+        reply = self.command(port, "INFO", section)
+        return reply if isinstance(reply, bytes) else b""
+
+    def role(self, port: int) -> str:
+        """'master' or 'replica', as the node itself says (ROLE's first element)."""
+        reply = self.command(port, "ROLE")
+        role = reply[0] if isinstance(reply, list) and reply else b"?"
+        return {b"slave": "replica"}.get(role, role.decode() if isinstance(role, bytes) else str(role))
 
     # -- internals --------------------------------------------------------------------
     def _binaries(self) -> tuple[str, str]:
@@ -315,6 +330,12 @@ class LocalCluster:
             "--enable-debug-command",
             "local",
         ]
+        if self.password is not None:
+            args += ["--requirepass", self.password, "--masterauth", self.password]
+        if self.acl_user is not None:
+            name, secret = self.acl_user
+            # one directive, its words as separate arguments (one string would be the name)
+            args += ["--user", name, "on", f">{secret}", "~*", "&*", "+@all"]
         if cluster:
             args += [
                 "--cluster-enabled",
@@ -345,7 +366,7 @@ class LocalCluster:
     def _wait_for_ping(self, port: int) -> None:
         def answers() -> bool:
             try:
-                return command(self.host, port, "PING", timeout=1.0) == b"PONG"
+                return self.command(port, "PING", timeout=1.0) == b"PONG"
             except OSError:
                 return False
 
@@ -356,11 +377,13 @@ class LocalCluster:
             )
 
     def _create_cluster(self, cli: str) -> None:
-        if int(_cluster_info(self.host, self.ports[0]).get("cluster_slots_assigned", 0)):
+        if int(self._cluster_info(self.ports[0]).get("cluster_slots_assigned", 0)):
             return  # nodes.conf survived: the cluster already exists
         # redis-cli makes the first len(ports) nodes masters and the rest their replicas.
         nodes = [f"{self.host}:{p}" for p in self.cluster_ports]
         args = [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes"]
+        if self.password is not None:
+            args += ["-a", self.password, "--no-auth-warning"]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:
@@ -372,10 +395,10 @@ class LocalCluster:
             )
 
     def _node_ok(self, port: int) -> bool:
-        if _cluster_info(self.host, port).get("cluster_state") != "ok":
+        if self._cluster_info(port).get("cluster_state") != "ok":
             return False
         try:
-            topology = parse_cluster_slots(command(self.host, port, "CLUSTER", "SLOTS"), self.host)
+            topology = parse_cluster_slots(self.command(port, "CLUSTER", "SLOTS"), self.host)
         except TopologyError:
             return False
         return topology.covered_slots == SLOT_COUNT and len(topology.masters) == len(self.ports)
@@ -384,9 +407,9 @@ class LocalCluster:
         """Every node agrees the cluster is ok, and every replica is in sync."""
         if not all(self._node_ok(p) for p in self.cluster_ports):
             return False
-        replicas = [p for p in self.cluster_ports if _role(self.host, p) == "replica"]
+        replicas = [p for p in self.cluster_ports if self.role(p) == "replica"]
         return len(replicas) == len(self.replica_ports) and all(
-            b"master_link_status:up" in _info(self.host, p, "replication") for p in replicas
+            b"master_link_status:up" in self._info(p, "replication") for p in replicas
         )
 
     def wait_healthy(self, timeout: float | None = None) -> None:
@@ -399,22 +422,10 @@ class LocalCluster:
 
     def _wait_until_ok(self) -> None:
         if not wait_until(self._healthy, self.timeout):
-            states = {p: _cluster_info(self.host, p).get("cluster_state") for p in self.cluster_ports}
+            states = {p: self._cluster_info(p).get("cluster_state") for p in self.cluster_ports}
             raise LocalClusterError(
                 f"cluster not ok after {self.timeout:g} s: cluster_state per port {states}"
             )
-
-
-def _info(host: str, port: int, section: str) -> bytes:
-    reply = command(host, port, "INFO", section)
-    return reply if isinstance(reply, bytes) else b""
-
-
-def _role(host: str, port: int) -> str:
-    """'master' or 'replica', as the node itself says (ROLE's first element)."""
-    reply = command(host, port, "ROLE")
-    role = reply[0] if isinstance(reply, list) and reply else b"?"
-    return {b"slave": "replica"}.get(role, role.decode() if isinstance(role, bytes) else str(role))
 
 
 def _alive(pid: int) -> bool:

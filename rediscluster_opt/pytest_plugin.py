@@ -4,7 +4,8 @@
 `local_cluster` brings the default cluster up for the session if it is not already up,
 and stops it at the end only if it started it. `replica_cluster` is a second cluster of
 its own, for fault tests: 3 masters with one replica each on 127.0.0.1:7400-7405, with a
-short node timeout so a failed master is replaced within a few seconds.
+short node timeout so a failed master is replaced within a few seconds. `secured_cluster`
+needs a password (and has an ACL user), on 7600-7602.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from .localcluster import LocalCluster
 
 REPLICA_CLUSTER_PORTS = (7400, 7401, 7402)
 REPLICA_NODE_TIMEOUT_MS = 1500
+SECURED_CLUSTER_PORTS = (7600, 7601, 7602)
+SECURED_PASSWORD = "rcopt-test-password"  # a disposable local cluster's, not a secret
+SECURED_ACL_USER = ("lab", "rcopt-lab-password")
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +37,21 @@ def replica_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalC
         standalone_port=None,
         node_timeout=REPLICA_NODE_TIMEOUT_MS,
         data_dir=tmp_path_factory.mktemp("replica-cluster"),
+    )
+    with cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def secured_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """3 masters on 127.0.0.1:7600-7602 with `requirepass` (SECURED_PASSWORD) and an ACL
+    user (SECURED_ACL_USER), for AUTH tests."""
+    cluster = LocalCluster(
+        ports=SECURED_CLUSTER_PORTS,
+        standalone_port=None,
+        password=SECURED_PASSWORD,
+        acl_user=SECURED_ACL_USER,
+        data_dir=tmp_path_factory.mktemp("secured-cluster"),
     )
     with cluster:
         yield cluster

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..core.commands import command_keys, is_repeatable, shared_connection_problem
 from ..core.resp import ReplyError, encode_command
+from ..core.url import ConnectionSpec
 from ..errors import (
     AUTH_CODES,
     AuthenticationError,
@@ -29,7 +30,7 @@ from ..stages import Stages
 from ..validate import check_number
 from .commands import Commands
 
-__all__ = ["BaseClient", "command_label", "wrap_failure"]
+__all__ = ["BaseClient", "command_label", "url_options", "wrap_failure"]
 
 NOT_SENT = object()  # a slow path has no outcome yet: the command still has to be sent
 MULTI = encode_command((b"MULTI",))
@@ -58,6 +59,16 @@ def reply_failure(reply: ReplyError, address: str, args: tuple[Any, ...]) -> Res
     return kind(text, node=address, command=command_label(args))
 
 
+def url_options(spec: ConnectionSpec) -> dict[str, Any]:
+    """Client options from a parsed URL (credentials, name); TLS is refused for now."""
+    if spec.tls:
+        raise ValueError(f"{spec.redacted()}: TLS (rediss://) is not supported yet; use redis://")
+    options: dict[str, Any] = {"username": spec.username, "password": spec.password}
+    if spec.client_name:
+        options["client_name"] = spec.client_name
+    return options
+
+
 class BaseClient(Commands):
     def __init__(
         self,
@@ -69,6 +80,9 @@ class BaseClient(Commands):
         retry: bool = True,
         max_queued_bytes: int = 8 * 1024 * 1024,
         blocking_connections_per_node: int = 4,
+        username: str | None = None,
+        password: str | None = None,
+        client_name: str | None = None,
         setup_commands: Sequence[tuple[Any, ...]] = (),
     ) -> None:
         """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
@@ -76,7 +90,10 @@ class BaseClient(Commands):
         timeouts in seconds. `retry`: after a connection loss, send again what is safe to
         send again (see docs/client.md), within `command_timeout`. `max_queued_bytes`:
         per connection, how much may wait to be written before callers wait for room.
-        `blocking_connections_per_node`: dedicated connections for BLPOP and the like."""
+        `blocking_connections_per_node`: dedicated connections for BLPOP and the like.
+        `username`/`password`: sent as AUTH on every connection before anything else
+        (a password alone for `requirepass`, both for an ACL user); `client_name` as
+        CLIENT SETNAME."""
         check_number("connect_timeout", connect_timeout, unit="seconds")
         check_number("command_timeout", command_timeout, unit="seconds")
         check_number("max_queued_bytes", max_queued_bytes, integer=True)
@@ -87,7 +104,14 @@ class BaseClient(Commands):
         self.command_timeout = command_timeout
         self.retry = retry
         self._impl = self.stages.resolve()
-        setup = tuple(encode_command(tuple(c)) for c in setup_commands)
+        if username is not None and password is None:
+            raise ValueError("an ACL username needs its password (password=...)")
+        handshake: list[tuple[Any, ...]] = []
+        if password is not None:
+            handshake.append((b"AUTH", username, password) if username else (b"AUTH", password))
+        if client_name is not None:
+            handshake.append((b"CLIENT", b"SETNAME", client_name))
+        setup = tuple(encode_command(tuple(c)) for c in (*handshake, *setup_commands))
         self._pool = MultiplexPool(
             self._impl,
             connections_per_node=connections_per_node,

@@ -33,6 +33,7 @@ from ..core.redirect import error_code
 from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
+from ..core.url import parse_url
 from ..errors import (
     AuthenticationError,
     ClusterDownError,
@@ -45,7 +46,16 @@ from ..errors import (
 )
 from ..mux.multiplexer import Multiplexer
 from ..stages import Stages
-from .base import NOT_SENT, BaseClient, Single, Transaction, command_label, reply_failure, wrap_failure
+from .base import (
+    NOT_SENT,
+    BaseClient,
+    Single,
+    Transaction,
+    command_label,
+    reply_failure,
+    url_options,
+    wrap_failure,
+)
 
 __all__ = ["ClusterClient"]
 
@@ -139,6 +149,15 @@ class ClusterClient(BaseClient):
             await client.close()
             raise
         return client
+
+    @classmethod
+    async def from_url(cls, url: str | Iterable[str], **options: Any) -> ClusterClient:
+        """Connect from `redis://[user:password@]host:port[,host:port...]` (or a list of
+        such URLs); see `rediscluster_opt.core.url`. Options override the URL's."""
+        spec = parse_url(url)
+        if spec.db:
+            raise ValueError(f"{spec.redacted()}: a cluster has database 0 only, not {spec.db}")
+        return await cls.connect(list(spec.addresses), **{**url_options(spec), **options})
 
     # -- hot path ---------------------------------------------------------------------
     def _keyed(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 from ..core.address import parse_address
 from ..core.resp import ReplyError
+from ..core.url import parse_url
 from ..stages import Stages
-from .base import NOT_SENT, BaseClient, Transaction, reply_failure
+from .base import NOT_SENT, BaseClient, Transaction, reply_failure, url_options
 
 __all__ = ["StandaloneClient"]
 
@@ -29,6 +30,17 @@ class StandaloneClient(BaseClient):
             await client.close()
             raise
         return client
+
+    @classmethod
+    async def from_url(cls, url: str, **options: Any) -> StandaloneClient:
+        """Connect from `redis://[user:password@]host:port[/db]`; see
+        `rediscluster_opt.core.url`. Options override the URL's."""
+        spec = parse_url(url)
+        if len(spec.addresses) != 1:
+            raise ValueError(f"{spec.redacted()}: a standalone client takes one address")
+        setup = ((b"SELECT", spec.db),) if spec.db else ()
+        merged = {**url_options(spec), "setup_commands": setup, **options}
+        return await cls.connect(spec.addresses[0], **merged)
 
     def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         # A plain function returning the coroutine: no extra coroutine frame per command.

@@ -33,3 +33,13 @@ def test_report_and_compare_on_the_reference_run(capsys):
 def test_compare_names_a_missing_run(capsys):
     assert main(["compare", str(REFERENCE), "/nonexistent/run"]) == 2
     assert "no run at /nonexistent/run" in capsys.readouterr().err
+
+
+def test_cluster_secrets_come_from_named_environment_variables(capsys, monkeypatch, tmp_path):
+    monkeypatch.delenv("RCOPT_NO_SUCH_VAR", raising=False)
+    options = ["--data-dir", str(tmp_path), "--ports", "7650-7652", "--standalone-port", "0"]
+    assert main(["cluster", "status", *options, "--password-env", "RCOPT_NO_SUCH_VAR"]) == 2
+    assert "--password-env names RCOPT_NO_SUCH_VAR, which is not set" in capsys.readouterr().err
+    monkeypatch.setenv("RCOPT_PW", "pw")
+    assert main(["cluster", "status", *options, "--password-env", "RCOPT_PW", "--acl-user", "lab"]) == 2
+    assert "--acl-user takes NAME:ENV_VAR" in capsys.readouterr().err

@@ -1,0 +1,115 @@
+"""Connection URLs: ``redis://[[user]:password@]host:port[/db][?options]`` and ``rediss://``
+(TLS), following redis-py's conventions where they overlap. Pure parsing, no I/O.
+
+Several seeds may share one URL (``redis://u:p@h1:7000,h2:7001``) or come as a list of
+URLs with the same credentials. The password may come from an environment variable
+(``?password_env=NAME``) so it never has to be written down. `redacted()` is the only
+form of a URL that may be logged or recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote
+
+from .address import parse_address
+
+__all__ = ["ConnectionSpec", "parse_url", "redacted"]
+
+SCHEMES = {"redis": False, "rediss": True}  # scheme -> TLS
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    addresses: tuple[str, ...]
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a repr or a log
+    tls: bool = False
+    db: int = 0
+    client_name: str | None = None
+
+    def redacted(self) -> str:
+        scheme = "rediss" if self.tls else "redis"
+        user = self.username or ""
+        secret = f"{user}:***@" if self.password else (f"{user}@" if user else "")
+        return f"{scheme}://{secret}{','.join(self.addresses)}"
+
+
+def parse_url(urls: str | Iterable[str]) -> ConnectionSpec:
+    """One URL, or several with the same scheme and credentials; ValueError names what is
+    wrong (never echoing a password)."""
+    items = [urls] if isinstance(urls, str) else list(urls)
+    if not items:
+        raise ValueError("give at least one URL, e.g. 'redis://127.0.0.1:7000'")
+    specs = [_parse_one(url) for url in items]
+    first = specs[0]
+    for other in specs[1:]:
+        if (other.username, other.password, other.tls, other.db) != (
+            first.username,
+            first.password,
+            first.tls,
+            first.db,
+        ):
+            raise ValueError(
+                f"URLs {first.redacted()} and {other.redacted()} differ in scheme, credentials or db; "
+                "every seed of one cluster takes the same"
+            )
+    addresses = tuple(dict.fromkeys(a for s in specs for a in s.addresses))
+    return ConnectionSpec(addresses, first.username, first.password, first.tls, first.db, first.client_name)
+
+
+def _parse_one(url: str) -> ConnectionSpec:
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(f"bad URL {redacted(str(url))!r}: expected redis://host:port or rediss://host:port")
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in SCHEMES:
+        raise ValueError(f"bad URL {redacted(url)!r}: the scheme must be redis:// or rediss://")
+    rest, _, query = rest.partition("?")
+    userinfo, at, hosts_and_path = rest.rpartition("@")
+    hosts, _, path = hosts_and_path.partition("/")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    from_env = options.pop("password_env", None)
+    user, colon, secret = userinfo.partition(":")
+    username = unquote(user) or None
+    password = unquote(secret) if colon else None
+    if at and not colon and from_env is None:
+        # redis-py: "redis://secret@host" is a password alone, not a user
+        username, password = None, username
+    if from_env is not None:
+        if from_env not in os.environ:
+            raise ValueError(f"URL {redacted(url)!r} names password_env={from_env}, which is not set")
+        password = os.environ[from_env]
+    db_text = path.strip("/") or options.pop("db", "0")
+    if not db_text.isdigit():
+        raise ValueError(f"bad URL {redacted(url)!r}: the database must be a number, got {db_text!r}")
+    client_name = options.pop("client_name", None)
+    if options:
+        raise ValueError(f"bad URL {redacted(url)!r}: unknown option(s) {', '.join(sorted(options))}")
+    addresses = []
+    for host in hosts.split(","):
+        host = host.strip()
+        if host.endswith("]") or (host and ":" not in host):
+            host = f"{host}:6379"  # no port given: Redis's own
+        try:
+            addresses.append(parse_address(host))
+        except ValueError as exc:
+            raise ValueError(f"bad URL {redacted(url)!r}: {exc}") from None
+    return ConnectionSpec(
+        tuple(addresses), username, password, SCHEMES[scheme.lower()], int(db_text), client_name
+    )
+
+
+def redacted(url: str) -> str:
+    """The URL with its password replaced by ***: the only form that may be logged."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest, question, query = rest.partition("?")
+    userinfo, at, hosts = rest.rpartition("@")
+    hosts += question + query
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user + ':' if colon else ''}***@{hosts}"
