@@ -129,8 +129,8 @@ class Multiplexer(asyncio.Protocol):
                 f"over {self._max_queued} bytes were waiting to be written; nothing was sent"
             ) from None
         finally:
-            if waiter in self._capacity_waiters:  # timed out or cancelled while queued
-                self._capacity_waiters.remove(waiter)
+            # A waiter that timed out or was cancelled is done: `_admit` skips it, so it
+            # need not be searched for and removed here (O(n) each, in a flood).
             self._admit()  # pass the turn on, whatever happened to this caller
 
     ADMIT_BATCH = 16
