@@ -64,7 +64,7 @@ async def test_a_failed_master_is_left_at_its_replicas_promotion(replica_cluster
 
     try:
         async with client:
-            failed_at = await run_load([on_victim, elsewhere], fail_master, settle=2.5)
+            failed_at = await run_load([on_victim, elsewhere], fail_master, settle=1.5)
     finally:
         if fault == "SIGSTOP":
             signal_node(replica_cluster, port, signal.SIGCONT)
