@@ -37,6 +37,7 @@ __all__ = [
     "TooManyRedirects",
     "UnsafeCommandError",
     "WrongEventLoopError",
+    "response_error",
 ]
 
 
@@ -62,6 +63,13 @@ class AuthenticationError(ResponseError):
 
 
 AUTH_CODES = frozenset({"NOAUTH", "WRONGPASS"})
+
+
+def response_error(message: str, *, node: str = "", command: str = "") -> ResponseError:
+    """The typed error for an error reply: `AuthenticationError` for NOAUTH/WRONGPASS,
+    `ResponseError` for the rest."""
+    kind = AuthenticationError if message.split(" ", 1)[0] in AUTH_CODES else ResponseError
+    return kind(message, node=node, command=command)
 
 
 class RedisConnectionError(RedisError, ConnectionError):

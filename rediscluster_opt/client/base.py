@@ -12,8 +12,6 @@ from ..core.commands import command_keys, is_repeatable, shared_connection_probl
 from ..core.resp import ReplyError, encode_command
 from ..core.url import ConnectionSpec
 from ..errors import (
-    AUTH_CODES,
-    AuthenticationError,
     MaybeAppliedError,
     NotSentError,
     RedisConnectionError,
@@ -22,6 +20,7 @@ from ..errors import (
     ResponseError,
     UnsafeCommandError,
     WrongEventLoopError,
+    response_error,
 )
 from ..mux.dedicated import DedicatedConnections
 from ..mux.multiplexer import Multiplexer
@@ -54,9 +53,7 @@ def wrap_failure(
 
 
 def reply_failure(reply: ReplyError, address: str, args: tuple[Any, ...]) -> ResponseError:
-    text = reply.args[0]
-    kind = AuthenticationError if text.split(" ", 1)[0] in AUTH_CODES else ResponseError
-    return kind(text, node=address, command=command_label(args))
+    return response_error(reply.args[0], node=address, command=command_label(args))
 
 
 def url_options(spec: ConnectionSpec) -> dict[str, Any]:

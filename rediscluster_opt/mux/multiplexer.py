@@ -20,13 +20,12 @@ from typing import Any, cast
 from ..core.address import split_address
 from ..core.resp import ReplyError
 from ..errors import (
-    AUTH_CODES,
-    AuthenticationError,
     NotSentError,
     ProtocolError,
     RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
+    response_error,
 )
 from ..stages.contracts import Impl
 from ..stages.parser import PARSE_ERRORS
@@ -193,10 +192,8 @@ class Multiplexer(asyncio.Protocol):
 def setup_failure(address: str, payload: bytes, reply: ReplyError) -> ResponseError:
     """A connection-setup command refused: a typed error naming the node and the command
     (never its arguments, which may hold a password)."""
-    text = reply.args[0]
     name = payload.split(b"\r\n")[2].decode("ascii", "replace").upper()
-    kind = AuthenticationError if text.split(" ", 1)[0] in AUTH_CODES else ResponseError
-    return kind(text, node=address, command=f"{name} (connection setup)")
+    return response_error(reply.args[0], node=address, command=f"{name} (connection setup)")
 
 
 def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[Any]]:
