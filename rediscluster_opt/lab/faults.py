@@ -29,6 +29,7 @@ __all__ = [
     "CheckedLoad",
     "keys_on",
     "replica_of",
+    "resident_bytes",
     "signal_node",
     "wait_for_promotion",
 ]
@@ -84,12 +85,6 @@ class CheckedLoad:
                 return t - moment
         return None
 
-    def first_error_after(self, moment: float) -> float | None:
-        return next((t for t, kind in self.events if t >= moment and kind != "ok"), None)
-
-    def last_error(self) -> float | None:
-        return max((t for t, kind in self.events if kind != "ok"), default=None)
-
     def timeline(self, start: float, width: float = 0.25) -> list[dict[str, float]]:
         """Ops and errors per `width` seconds from `start`: rows of t (bin start,
         relative to `start`), ok, errors, wrong; empty bins included."""
@@ -105,6 +100,12 @@ class CheckedLoad:
              "wrong": bins.get(b, empty)["wrong"]}
             for b in range(last + 1)
         ]  # fmt: skip
+
+
+def resident_bytes() -> int:
+    """This process's resident memory now (Linux), for peak-RSS sampling."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def keys_on(master: str, slot_table: Sequence[str | None], count: int, prefix: str) -> list[bytes]:

@@ -36,7 +36,7 @@ from ..localcluster import LocalCluster
 from ..results import new_record, save_record
 from ..results.stats import Interval, interval
 from ..stages import OPTIMIZED
-from .faults import CheckedLoad, keys_on, replica_of, signal_node, wait_for_promotion
+from .faults import CheckedLoad, keys_on, replica_of, resident_bytes, signal_node, wait_for_promotion
 
 __all__ = ["CLIENTS", "FAULTS", "REPLICA_LAYOUT", "run_resilience"]
 
@@ -75,11 +75,6 @@ FAULTS = {
 
 
 # -- one trial, in its own process -----------------------------------------------------
-def _rss() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     fault = FAULTS[spec["fault"]]
     cluster = LocalCluster(
@@ -107,13 +102,13 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     on_victim = CheckedLoad(adapter.set, adapter.get, keys_on(victim, table, 64, f"{prefix}:v"), WORKERS)
     elsewhere = CheckedLoad(adapter.set, adapter.get, keys_on(other, table, 64, f"{prefix}:o"), WORKERS)
     marks: dict[str, float] = {}
-    peak = baseline = _rss()
+    peak = baseline = resident_bytes()
     stop = asyncio.Event()
 
     async def sample() -> None:
         nonlocal peak
         while True:
-            peak = max(peak, _rss())
+            peak = max(peak, resident_bytes())
             await asyncio.sleep(0.005)
 
     sampler = asyncio.ensure_future(sample())
@@ -122,7 +117,7 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     try:
         await asyncio.sleep(0.5)
-        baseline = peak = _rss()
+        baseline = peak = resident_bytes()
         marks["fault"] = time.monotonic()
         extra = await INJECT[fault.name](cluster, victim, adapter, marks, spec, on_victim)
         await asyncio.sleep(spec["settle"])
@@ -258,24 +253,15 @@ INJECT: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
 }
 
 
-def _restore(cluster: LocalCluster, fault: str, victim: str) -> None:
-    """Bring the cluster back to health after a trial: resume or restart the victim and
-    wait until every node is back (a failed-over master rejoins as a replica)."""
-    _, port = split_address(victim)
-    if fault == "sigstop_replica" and cluster.pid(port) is not None:
-        signal_node(cluster, port, signal.SIGCONT)
-    if cluster.pid(port) is None:  # killed (and not restarted, if the trial failed early)
-        cluster.start_node(port)
-    cluster.wait_healthy(90)
-
-
-def _restore_after_failure(cluster: LocalCluster, fault: str) -> None:
-    """After a trial that reported nothing: every node resumed and running again."""
+def _restore(cluster: LocalCluster) -> None:
+    """Bring the cluster back to health after a trial, whatever it did or how it ended:
+    resume every node (SIGCONT is harmless on a running one), restart every killed one,
+    and wait until all are back (a failed-over master rejoins as a replica)."""
     for port in cluster.cluster_ports:
         if cluster.pid(port) is None:
             cluster.start_node(port)
-        elif fault == "sigstop_replica":
-            signal_node(cluster, port, signal.SIGCONT)  # harmless on a running node
+        else:
+            signal_node(cluster, port, signal.SIGCONT)
     cluster.wait_healthy(90)
 
 
@@ -353,7 +339,7 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
             timeout=TRIAL_LIMIT,
         )
     except subprocess.TimeoutExpired as exc:  # a client that never finishes is a finding too
-        _restore_after_failure(cluster, fault.name)
+        _restore(cluster)
         tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
         reason = f"did not finish within {TRIAL_LIMIT:g} s"
         return {**base, "status": "failed", "valid": False, "reason": reason, "stderr_tail": tail[-2000:]}
@@ -361,10 +347,7 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
         result = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         result = None
-    if result:
-        _restore(cluster, fault.name, result["victim"])
-    else:
-        _restore_after_failure(cluster, fault.name)
+    _restore(cluster)
     if done.returncode != 0 or result is None:
         reason = "peer not installed" if done.returncode == 3 else f"exit {done.returncode}"
         return {

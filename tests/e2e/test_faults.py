@@ -16,7 +16,14 @@ import pytest
 from rediscluster_opt import ClusterClient, Stages
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.lab.faults import CheckedLoad, keys_on, replica_of, signal_node, wait_for_promotion
+from rediscluster_opt.lab.faults import (
+    CheckedLoad,
+    keys_on,
+    replica_of,
+    resident_bytes,
+    signal_node,
+    wait_for_promotion,
+)
 
 PRESETS = [Stages.baseline(), Stages.optimized()]
 
@@ -237,11 +244,6 @@ async def test_blocking_commands_wait_on_their_own_connection(cluster_client, pr
         await asyncio.sleep(0.01)
     await cluster_client.rpush(queue, "later")
     assert await cluster_client.lrange(queue, 0, -1) == [b"later"]
-
-
-def resident_bytes():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 @pytest.mark.parametrize("stages", PRESETS, ids=lambda s: s.label())
