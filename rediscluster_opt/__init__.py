@@ -19,11 +19,13 @@ from .errors import (
     RedisTimeoutError,
     ResponseError,
     RetriesExhausted,
+    TLSError,
     TooManyRedirects,
     UnsafeCommandError,
     WrongEventLoopError,
 )
 from .stages import Stages
+from .tls import TLSSettings, tls_context
 
 __version__ = "0.1.0"
 
@@ -43,7 +45,10 @@ __all__ = [
     "RetriesExhausted",
     "Stages",
     "StandaloneClient",
+    "TLSError",
+    "TLSSettings",
     "TooManyRedirects",
     "UnsafeCommandError",
     "WrongEventLoopError",
+    "tls_context",
 ]

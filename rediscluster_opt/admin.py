@@ -5,17 +5,26 @@ launcher, the benchmarks and the lab, which all use it."""
 from __future__ import annotations
 
 import socket
+import ssl
 
 from .core.resp import NEED_DATA, PythonReader, encode_command
 
 __all__ = ["command"]
 
 
-def command(host: str, port: int, *args: object, timeout: float = 2.0, password: str | None = None) -> object:
-    """Send one command over a fresh blocking socket and return its reply (an error reply
-    comes back as a value, a `ResponseError`). With `password`, AUTH goes first; its
-    refusal is returned instead of the command's reply."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+def command(
+    host: str,
+    port: int,
+    *args: object,
+    timeout: float = 2.0,
+    password: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> object:
+    """Send one command over a fresh blocking socket (TLS with `tls`) and return its
+    reply (an error reply comes back as a value, a `ResponseError`). With `password`,
+    AUTH goes first; its refusal is returned instead of the command's reply."""
+    with socket.create_connection((host, port), timeout=timeout) as plain:
+        sock = plain if tls is None else tls.wrap_socket(plain, server_hostname=host)
         reader = PythonReader()
         if password is not None:
             sock.sendall(encode_command((b"AUTH", password)))

@@ -32,6 +32,7 @@ def _cluster_from(args: argparse.Namespace) -> LocalCluster:
         "replicas": args.replicas,
         "node_timeout": args.node_timeout,
         "password": os.environ.get(args.password_env) if args.password_env else None,
+        "tls": args.tls,
     }
     if args.password_env and options["password"] is None:
         raise LocalClusterError(f"--password-env names {args.password_env}, which is not set")
@@ -53,6 +54,8 @@ def _cluster_command(args: argparse.Namespace) -> int:
         state = "started" if started else "already up"
         print(f"cluster {state}: nodes {', '.join(cluster.seeds)}", end="")
         print(f"; standalone {cluster.standalone_address}" if cluster.standalone_address else "")
+        if cluster.tls:
+            print(f"TLS only; connect with {cluster.url()} (CA {cluster.certificates.ca})")
     elif args.action == "down":
         stopped = cluster.down()
         print(f"stopped {len(stopped)} redis-server process(es); removed {cluster.data_dir}")
@@ -245,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--acl-user",
         default=None,
         help="also create an ACL user with every right: NAME:ENV_VAR (the variable holds its password)",
+    )
+    cluster.add_argument(
+        "--tls",
+        action="store_true",
+        help="TLS-only nodes (tls-port, tls-cluster), certificates made by openssl into DATA_DIR/tls; "
+        "give it to status and flush too",
     )
     cluster.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each step")
     cluster.add_argument("--json", action="store_true", help="status as JSON")

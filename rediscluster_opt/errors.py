@@ -7,6 +7,7 @@ RedisError
 │   ├── NotSentError       the connection broke before the command was written: safe to resend
 │   ├── MaybeAppliedError  it broke after the command was written: it may have been applied
 │   └── ProtocolError      the server's bytes are not valid RESP
+├── TLSError               the TLS handshake failed: untrusted certificate, wrong name, no TLS
 ├── WrongEventLoopError    the client was used from an event loop other than its own
 ├── RedisTimeoutError      no reply within the command timeout
 ├── UnsafeCommandError     refused before sending: it would corrupt a shared connection
@@ -34,6 +35,7 @@ __all__ = [
     "RedisTimeoutError",
     "ResponseError",
     "RetriesExhausted",
+    "TLSError",
     "TooManyRedirects",
     "UnsafeCommandError",
     "WrongEventLoopError",
@@ -94,6 +96,13 @@ class WrongEventLoopError(RedisError, RuntimeError):
 
 class ProtocolError(RedisConnectionError):
     """The node sent bytes that are not valid RESP; its connection was closed."""
+
+
+class TLSError(RedisError, ConnectionError):
+    """The TLS handshake with a node failed: its certificate is not trusted or does not
+    name the address dialled, or the node does not speak TLS. Not retried (another try
+    meets the same certificate), and not a `RedisConnectionError`, so no retry path
+    mistakes it for a transient loss."""
 
 
 class RedisTimeoutError(RedisError, TimeoutError):

@@ -12,6 +12,11 @@ folder: `down` stops exactly the pids it finds there (and in any node folder the
 replicas are never left behind), after checking each one is the redis-server for that
 port.
 
+With `tls=True` every node listens for TLS only (`port 0`, `tls-port` on its port),
+nodes talk TLS to each other (`tls-cluster`, `tls-replication`), and certificates made by
+openssl live in the data folder's `tls/` (see `certificates`). Clients may present a
+certificate (`tls-auth-clients optional`): managed clusters rarely ask for one.
+
 Every wait has a timeout; a failed start stops whatever it had started.
 """
 
@@ -21,6 +26,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,9 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .admin import command
+from .certs import Certificates, make_certificates
 from .core.slots import SLOT_COUNT
 from .core.topology import TopologyError, parse_cluster_slots
 from .defaults import CLUSTER_PORTS, STANDALONE_PORT
+from .tls import tls_context
 
 __all__ = [
     "LocalCluster",
@@ -100,7 +108,9 @@ class LocalCluster:
     node_timeout: int = 5000  # ms: how long a silent node takes to be marked failed
     password: str | None = field(default=None, repr=False)  # requirepass (and masterauth)
     acl_user: tuple[str, str] | None = field(default=None, repr=False)  # (name, password), all rights
+    tls: bool = False  # TLS-only nodes, certificates in data_dir/tls
     _started: bool = field(default=False, init=False, repr=False)
+    _tls_context: ssl.SSLContext | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ports = tuple(self.ports)
@@ -132,6 +142,23 @@ class LocalCluster:
     def seeds(self) -> list[str]:
         return [f"{self.host}:{p}" for p in self.cluster_ports]
 
+    @property
+    def certificates(self) -> Certificates:
+        """Where a TLS cluster keeps its CA and certificates (made by `up`)."""
+        return Certificates(self.data_dir / "tls")
+
+    def url(self, port: int | None = None, *, userinfo: str = "") -> str:
+        """A connection URL for one of our nodes (the first master by default): rediss://
+        with our CA for a TLS cluster. `userinfo` ("user:password@") is the caller's."""
+        address = f"{self.host}:{self.ports[0] if port is None else port}"
+        if not self.tls:
+            return f"redis://{userinfo}{address}"
+        return f"rediss://{userinfo}{address}?ssl_ca_certs={self.certificates.ca}"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """A client context trusting our CA (None for a plain cluster)."""
+        return tls_context(ca_certs=self.certificates.ca) if self.tls else None
+
     def pid(self, port: int) -> int | None:
         """The pid of our redis-server on `port`, if it runs (for fault injection)."""
         return self._pid(port)
@@ -151,6 +178,8 @@ class LocalCluster:
         for port in self.all_ports:
             self._check_port_free(port)
         try:
+            if self.tls:
+                make_certificates(self.certificates.folder)
             for port in self.all_ports:
                 self._start_node(server, port, cluster=port in self.cluster_ports)
             for port in self.all_ports:
@@ -245,7 +274,14 @@ class LocalCluster:
     def command(self, port: int, *args: object, timeout: float = 2.0) -> object:
         """One admin command to our node on `port`, after AUTH when the cluster has a
         password (the launcher talks as the default user)."""
-        return command(self.host, port, *args, timeout=timeout, password=self.password)
+        return command(self.host, port, *args, timeout=timeout, password=self.password, tls=self._admin_tls())
+
+    def _admin_tls(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        if self._tls_context is None:
+            self._tls_context = self.tls_context()
+        return self._tls_context
 
     def _cluster_info(self, port: int) -> dict[str, str]:
         reply = self.command(port, "CLUSTER", "INFO")
@@ -308,8 +344,7 @@ class LocalCluster:
         node_dir.mkdir(parents=True, exist_ok=True)
         args = [
             server,
-            "--port",
-            str(port),
+            *self._listen_args(port),
             "--bind",
             self.host,
             "--protected-mode",
@@ -336,6 +371,8 @@ class LocalCluster:
             name, secret = self.acl_user
             # one directive, its words as separate arguments (one string would be the name)
             args += ["--user", name, "on", f">{secret}", "~*", "&*", "+@all"]
+        if cluster and self.tls:
+            args += ["--tls-cluster", "yes", "--tls-replication", "yes"]
         if cluster:
             args += [
                 "--cluster-enabled",
@@ -355,6 +392,16 @@ class LocalCluster:
                 f"redis-server on port {port} failed to start (exit {done.returncode}): "
                 f"{(done.stderr or done.stdout).strip()[-2000:]}"
             )
+
+    def _listen_args(self, port: int) -> list[str]:
+        if not self.tls:
+            return ["--port", str(port)]
+        certs = self.certificates
+        return [
+            "--port", "0", "--tls-port", str(port),
+            "--tls-cert-file", str(certs.server_cert), "--tls-key-file", str(certs.server_key),
+            "--tls-ca-cert-file", str(certs.ca), "--tls-auth-clients", "optional",
+        ]  # fmt: skip
 
     def _log_tail(self, port: int, lines: int = 15) -> str:
         try:
@@ -384,6 +431,10 @@ class LocalCluster:
         args = [cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas), "--cluster-yes"]
         if self.password is not None:
             args += ["-a", self.password, "--no-auth-warning"]
+        if self.tls:
+            certs = self.certificates
+            args += ["--tls", "--cacert", str(certs.ca), "--cert", str(certs.client_cert)]
+            args += ["--key", str(certs.client_key)]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=self.timeout)
         except subprocess.TimeoutExpired:

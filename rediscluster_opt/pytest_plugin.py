@@ -5,7 +5,9 @@
 and stops it at the end only if it started it. `replica_cluster` is a second cluster of
 its own, for fault tests: 3 masters with one replica each on 127.0.0.1:7400-7405, with a
 short node timeout so a failed master is replaced within a few seconds. `secured_cluster`
-needs a password (and has an ACL user), on 7600-7602.
+needs a password (and has an ACL user), on 7600-7602. `tls_cluster` speaks TLS only and
+needs a password: 3 masters on 7700-7702 and a standalone server on 7710, certificates
+in its data folder (it skips its tests where openssl is missing).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .certs import CertificateError
 from .localcluster import LocalCluster
 
 REPLICA_CLUSTER_PORTS = (7400, 7401, 7402)
@@ -21,6 +24,9 @@ REPLICA_NODE_TIMEOUT_MS = 1500
 SECURED_CLUSTER_PORTS = (7600, 7601, 7602)
 SECURED_PASSWORD = "rcopt-test-password"  # a disposable local cluster's, not a secret
 SECURED_ACL_USER = ("lab", "rcopt-lab-password")
+TLS_CLUSTER_PORTS = (7700, 7701, 7702)
+TLS_STANDALONE_PORT = 7710
+TLS_PASSWORD = "rcopt-tls-password"  # a disposable local cluster's, not a secret
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +61,24 @@ def secured_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalC
     )
     with cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A TLS-only cluster with a password; `url()` gives a rediss:// URL trusting its CA."""
+    cluster = LocalCluster(
+        ports=TLS_CLUSTER_PORTS,
+        standalone_port=TLS_STANDALONE_PORT,
+        password=TLS_PASSWORD,
+        tls=True,
+        data_dir=tmp_path_factory.mktemp("tls-cluster"),
+    )
+    try:
+        started = cluster.up()
+    except CertificateError as exc:
+        pytest.skip(f"no TLS cluster: {exc}")
+    try:
+        yield cluster
+    finally:
+        if started:
+            cluster.down()

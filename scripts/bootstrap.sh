@@ -60,6 +60,12 @@ if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; th
   # The Debian package starts a system service on 6379; ours use 7000-7004 and 7100.
 fi
 
+# TLS clusters (rcopt cluster up --tls, the TLS tests) get certificates made by openssl;
+# without it they are refused with a message and the TLS tests skip.
+if ! command -v openssl >/dev/null; then
+  apt_install openssl || echo "bootstrap: openssl not installed; TLS clusters cannot be started" >&2
+fi
+
 # Instruction counts of the micro-benchmarks use valgrind; without it they are skipped
 # with a note, so a failed install is not fatal.
 if [[ ",$extras," == *",lab,"* ]] && ! command -v valgrind >/dev/null; then

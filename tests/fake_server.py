@@ -3,11 +3,12 @@ the real cluster in end-to-end tests). Commands: PING, ECHO v, GET k, SET k v, A
 SLEEP ms (reply after a delay, holding back later replies as a real server would),
 GARBAGE (reply with invalid RESP). Replies can be cut into chunks of `chunk_size` bytes.
 A handler that returns `DROP` closes the connection instead of replying (a connection
-lost after the command was read)."""
+lost after the command was read). With `ssl` (a server-side context) it speaks TLS only."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl as _ssl
 
 from rediscluster_opt.core.resp import NEED_DATA, PythonReader, ReplyError
 from tests.resp_values import encode_reply
@@ -16,8 +17,9 @@ DROP = b"<drop the connection>"
 
 
 class FakeRedis:
-    def __init__(self, chunk_size: int | None = None) -> None:
+    def __init__(self, chunk_size: int | None = None, ssl: _ssl.SSLContext | None = None) -> None:
         self.chunk_size = chunk_size
+        self.ssl = ssl
         # command name -> function(args) -> reply bytes; checked before the built-ins, so a
         # test can script cluster replies (CLUSTER SHARDS, MOVED, ASK, TRYAGAIN ...).
         self.handlers: dict[bytes, object] = {}
@@ -28,7 +30,7 @@ class FakeRedis:
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> FakeRedis:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.ssl)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -5,12 +5,13 @@ transactions, blocking commands, error wrapping and I/O statistics."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Sequence
 from typing import Any
 
 from ..core.commands import command_keys, is_repeatable, shared_connection_problem
 from ..core.resp import ReplyError, encode_command
-from ..core.url import ConnectionSpec
+from ..core.url import ConnectionSpec, TLSSettings
 from ..errors import (
     MaybeAppliedError,
     NotSentError,
@@ -26,6 +27,7 @@ from ..mux.dedicated import DedicatedConnections
 from ..mux.multiplexer import Multiplexer
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
+from ..tls import as_tls_context
 from ..validate import check_number
 from .commands import Commands
 
@@ -57,10 +59,10 @@ def reply_failure(reply: ReplyError, address: str, args: tuple[Any, ...]) -> Res
 
 
 def url_options(spec: ConnectionSpec) -> dict[str, Any]:
-    """Client options from a parsed URL (credentials, name); TLS is refused for now."""
-    if spec.tls:
-        raise ValueError(f"{spec.redacted()}: TLS (rediss://) is not supported yet; use redis://")
+    """Client options from a parsed URL: credentials, name, and a TLS context for rediss://."""
     options: dict[str, Any] = {"username": spec.username, "password": spec.password}
+    if spec.tls is not None:
+        options["tls"] = as_tls_context(spec.tls)
     if spec.client_name:
         options["client_name"] = spec.client_name
     return options
@@ -81,6 +83,7 @@ class BaseClient(Commands):
         password: str | None = None,
         client_name: str | None = None,
         setup_commands: Sequence[tuple[Any, ...]] = (),
+        tls: ssl.SSLContext | TLSSettings | bool | None = None,
     ) -> None:
         """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
         `connections_per_node`: multiplexed connections per node, picked round-robin;
@@ -90,7 +93,9 @@ class BaseClient(Commands):
         `blocking_connections_per_node`: dedicated connections for BLPOP and the like.
         `username`/`password`: sent as AUTH on every connection before anything else
         (a password alone for `requirepass`, both for an ACL user); `client_name` as
-        CLIENT SETNAME."""
+        CLIENT SETNAME. `tls`: an `ssl.SSLContext`, `TLSSettings` (CA / certificate /
+        key paths), or True for the system's CAs; server names are checked unless the
+        context says otherwise."""
         check_number("connect_timeout", connect_timeout, unit="seconds")
         check_number("command_timeout", command_timeout, unit="seconds")
         check_number("max_queued_bytes", max_queued_bytes, integer=True)
@@ -109,6 +114,8 @@ class BaseClient(Commands):
         if client_name is not None:
             handshake.append((b"CLIENT", b"SETNAME", client_name))
         setup = tuple(encode_command(tuple(c)) for c in (*handshake, *setup_commands))
+        context = as_tls_context(tls)
+        self.tls = context is not None
         self._pool = MultiplexPool(
             self._impl,
             connections_per_node=connections_per_node,
@@ -116,9 +123,14 @@ class BaseClient(Commands):
             command_timeout=command_timeout,
             max_queued_bytes=max_queued_bytes,
             setup=setup,
+            tls=context,
         )
         self._dedicated = DedicatedConnections(
-            self._impl, blocking_connections_per_node, connect_timeout=connect_timeout, setup=setup
+            self._impl,
+            blocking_connections_per_node,
+            connect_timeout=connect_timeout,
+            setup=setup,
+            tls=context,
         )
         self._pick = self._pool.pick
         self._encode = self._impl.encoder

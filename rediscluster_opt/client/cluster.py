@@ -42,6 +42,7 @@ from ..errors import (
     RedisError,
     ResponseError,
     RetriesExhausted,
+    TLSError,
     TooManyRedirects,
 )
 from ..mux.multiplexer import Multiplexer
@@ -386,8 +387,8 @@ class ClusterClient(BaseClient):
         for address in order:
             try:
                 topology = await self._fetch_topology(address)
-            except AuthenticationError:
-                raise  # another node will want the same credentials: say so, not "cluster down"
+            except (AuthenticationError, TLSError):
+                raise  # the next node wants the same credentials or certificate: say so, not "cluster down"
             except (RedisError, TopologyError) as exc:
                 failures.append(f"{address}: {exc}")
                 continue
@@ -402,7 +403,8 @@ class ClusterClient(BaseClient):
     async def _fetch_topology(self, address: str) -> Topology:
         host = split_address(address)[0]
         try:
-            return parse_cluster_shards(await self._call_node(address, (b"CLUSTER", b"SHARDS")), host)
+            shards = await self._call_node(address, (b"CLUSTER", b"SHARDS"))
+            return parse_cluster_shards(shards, host, tls=self.tls)
         except ResponseError as exc:
             if "cluster support disabled" in exc.message:
                 raise

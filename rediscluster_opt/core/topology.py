@@ -77,18 +77,21 @@ def _pairs(flat: list[Any]) -> dict[str, object]:
     return {_text(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
 
 
-def _shard_node_address(node: dict[str, object], fallback_host: str) -> str:
+def _shard_node_address(node: dict[str, object], fallback_host: str, tls: bool) -> str:
     host = _text(node.get("endpoint") or node.get("ip") or "")
     if host in ("", "?"):  # the server does not know its own address; use the one we asked
         host = fallback_host
-    port = node.get("port", node.get("tls-port"))
+    # A node listening for both reports both ports; a TLS-only node only "tls-port".
+    first, second = ("tls-port", "port") if tls else ("port", "tls-port")
+    port = node.get(first, node.get(second))
     if not isinstance(port, (int, bytes, str)):
         raise TopologyError(f"shard node without a port: {node!r:.200}")
     return format_address(host, int(port))
 
 
-def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1") -> Topology:
-    """Parse a RESP2 CLUSTER SHARDS reply (Redis >= 7.0)."""
+def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1", *, tls: bool = False) -> Topology:
+    """Parse a RESP2 CLUSTER SHARDS reply (Redis >= 7.0); `tls`: the client dials TLS
+    ports, so a node's "tls-port" wins over its plain one."""
     if not isinstance(reply, list):
         raise TopologyError(f"CLUSTER SHARDS reply is not a list: {reply!r:.200}")
     ranges: list[SlotRange] = []
@@ -101,9 +104,9 @@ def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1") -> Top
             continue  # a shard that serves no slots (e.g. a master being emptied)
         if len(masters) != 1:
             raise TopologyError(f"shard with slots {slots!r} has {len(masters)} masters")
-        master = _shard_node_address(masters[0], fallback_host)
+        master = _shard_node_address(masters[0], fallback_host, tls)
         replicas = tuple(
-            _shard_node_address(n, fallback_host)
+            _shard_node_address(n, fallback_host, tls)
             for n in nodes
             if _text(n.get("role")) != "master" and _text(n.get("health", "online")) == "online"
         )

@@ -1,6 +1,10 @@
 """Connection URLs: ``redis://[[user]:password@]host:port[/db][?options]`` and ``rediss://``
 (TLS), following redis-py's conventions where they overlap. Pure parsing, no I/O.
 
+TLS options take redis-py's names: ``ssl_ca_certs``, ``ssl_certfile``, ``ssl_keyfile``
+(paths), ``ssl_check_hostname=false`` (verify the chain, not the name) and
+``ssl_cert_reqs=none`` (verify nothing; test setups only). They are refused on redis://.
+
 Several seeds may share one URL (``redis://u:p@h1:7000,h2:7001``) or come as a list of
 URLs with the same credentials. The password may come from an environment variable
 (``?password_env=NAME``) so it never has to be written down. `redacted()` is the only
@@ -16,9 +20,34 @@ from urllib.parse import parse_qs, unquote
 
 from .address import parse_address
 
-__all__ = ["ConnectionSpec", "parse_url", "redacted"]
+__all__ = ["ConnectionSpec", "TLSSettings", "parse_url", "redacted"]
 
 SCHEMES = {"redis": False, "rediss": True}  # scheme -> TLS
+BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """Where a TLS context comes from (`rediscluster_opt.tls` builds it): paths, not
+    file contents, so it can be recorded."""
+
+    ca_certs: str | None = None  # PEM bundle of trusted CAs; None: the system's
+    certfile: str | None = None  # client certificate, for servers that ask for one
+    keyfile: str | None = None
+    check_hostname: bool = True
+    verify: bool = True
+
+    def query(self) -> str:
+        """The URL query that gives these settings back ('' for the defaults)."""
+        parts = [f"ssl_{name}={value}" for name, value in self._paths() if value is not None]
+        if not self.check_hostname:
+            parts.append("ssl_check_hostname=false")
+        if not self.verify:
+            parts.append("ssl_cert_reqs=none")
+        return "&".join(parts)
+
+    def _paths(self) -> tuple[tuple[str, str | None], ...]:
+        return (("ca_certs", self.ca_certs), ("certfile", self.certfile), ("keyfile", self.keyfile))
 
 
 @dataclass(frozen=True)
@@ -26,15 +55,17 @@ class ConnectionSpec:
     addresses: tuple[str, ...]
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a repr or a log
-    tls: bool = False
+    tls: TLSSettings | None = None  # None: plain TCP
     db: int = 0
     client_name: str | None = None
 
     def redacted(self) -> str:
-        scheme = "rediss" if self.tls else "redis"
+        """The URL with its password as ***: the only form that may be logged or recorded."""
+        scheme = "redis" if self.tls is None else "rediss"
         user = self.username or ""
         secret = f"{user}:***@" if self.password else (f"{user}@" if user else "")
-        return f"{scheme}://{secret}{','.join(self.addresses)}"
+        query = "" if self.tls is None else self.tls.query()
+        return f"{scheme}://{secret}{','.join(self.addresses)}" + (f"?{query}" if query else "")
 
 
 def parse_url(urls: str | Iterable[str]) -> ConnectionSpec:
@@ -85,6 +116,10 @@ def _parse_one(url: str) -> ConnectionSpec:
     if not db_text.isdigit():
         raise ValueError(f"bad URL {redacted(url)!r}: the database must be a number, got {db_text!r}")
     client_name = options.pop("client_name", None)
+    tls = _tls_settings(url, options) if SCHEMES[scheme.lower()] else None
+    ssl_options = sorted(name for name in options if name.startswith("ssl_"))
+    if ssl_options:
+        raise ValueError(f"bad URL {redacted(url)!r}: {', '.join(ssl_options)} only go with rediss:// (TLS)")
     if options:
         raise ValueError(f"bad URL {redacted(url)!r}: unknown option(s) {', '.join(sorted(options))}")
     addresses = []
@@ -96,8 +131,31 @@ def _parse_one(url: str) -> ConnectionSpec:
             addresses.append(parse_address(host))
         except ValueError as exc:
             raise ValueError(f"bad URL {redacted(url)!r}: {exc}") from None
-    return ConnectionSpec(
-        tuple(addresses), username, password, SCHEMES[scheme.lower()], int(db_text), client_name
+    return ConnectionSpec(tuple(addresses), username, password, tls, int(db_text), client_name)
+
+
+def _tls_settings(url: str, options: dict[str, str]) -> TLSSettings:
+    """Pops the ssl_* options of a rediss:// URL."""
+
+    def flag(name: str, default: bool) -> bool:
+        text = options.pop(name, None)
+        if text is None:
+            return default
+        if text.lower() not in BOOLEANS:
+            raise ValueError(f"bad URL {redacted(url)!r}: {name} must be true or false, got {text!r}")
+        return BOOLEANS[text.lower()]
+
+    requirement = options.pop("ssl_cert_reqs", "required").lower()
+    if requirement not in ("none", "required"):
+        raise ValueError(
+            f"bad URL {redacted(url)!r}: ssl_cert_reqs must be none or required, got {requirement!r}"
+        )
+    return TLSSettings(
+        ca_certs=options.pop("ssl_ca_certs", None),
+        certfile=options.pop("ssl_certfile", None),
+        keyfile=options.pop("ssl_keyfile", None),
+        check_hostname=flag("ssl_check_hostname", True),
+        verify=requirement == "required",
     )
 
 

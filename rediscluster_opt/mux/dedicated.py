@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 
 from ..stages.contracts import Impl
 from .multiplexer import Multiplexer
@@ -22,7 +23,13 @@ _FOREVER = 10 * 365 * 86400.0  # the mux's own sweep never fires; `call` enforce
 
 class DedicatedConnections:
     def __init__(
-        self, impl: Impl, per_node: int, *, connect_timeout: float, setup: tuple[bytes, ...]
+        self,
+        impl: Impl,
+        per_node: int,
+        *,
+        connect_timeout: float,
+        setup: tuple[bytes, ...],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if per_node < 1:
             raise ValueError(f"blocking_connections_per_node must be at least 1, got {per_node}")
@@ -30,6 +37,7 @@ class DedicatedConnections:
         self._per_node = per_node
         self._connect_timeout = connect_timeout
         self._setup = setup
+        self._tls = tls
         self._turns: dict[str, asyncio.Semaphore] = {}
         self._idle: dict[str, list[Multiplexer]] = {}
         self._open: set[Multiplexer] = set()
@@ -66,6 +74,7 @@ class DedicatedConnections:
             connect_timeout=self._connect_timeout,
             command_timeout=_FOREVER,
             setup=self._setup,
+            tls=self._tls,
         )
         self._open.add(mux)
         return mux

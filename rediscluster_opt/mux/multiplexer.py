@@ -13,6 +13,7 @@ payloads and a caller that gives up while waiting has sent nothing.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
@@ -25,6 +26,7 @@ from ..errors import (
     RedisConnectionError,
     RedisTimeoutError,
     ResponseError,
+    TLSError,
     response_error,
 )
 from ..stages.contracts import Impl
@@ -71,18 +73,27 @@ class Multiplexer(asyncio.Protocol):
         on_close: Callable[[Multiplexer], None] | None = None,
         max_queued_bytes: int = 8 * 1024 * 1024,
         setup: tuple[bytes, ...] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> Multiplexer:
-        """Connect, then send the `setup` commands (READONLY, AUTH...) and check each
-        answer before any caller's command can use the connection."""
+        """Connect (over TLS with `tls`, checking the certificate names `address`'s
+        host), then send the `setup` commands (AUTH, READONLY...) and check each answer
+        before any caller's command can use the connection."""
         loop = asyncio.get_running_loop()
         host, port = split_address(address)
         mux = cls(address, impl, loop, command_timeout, on_close, max_queued_bytes)
+        connecting = loop.create_connection(
+            lambda: mux, host, port, ssl=tls, server_hostname=host if tls is not None else None
+        )
         try:
-            await asyncio.wait_for(loop.create_connection(lambda: mux, host, port), connect_timeout)
+            await asyncio.wait_for(connecting, connect_timeout)
         except TimeoutError:
+            # A plain server never answers a TLS hello: it waits for the rest of a command.
+            hint = " (no TLS handshake: does it speak TLS?)" if tls is not None else ""
             raise RedisConnectionError(
-                f"cannot connect to {address}: no answer within {connect_timeout:g} s"
+                f"cannot connect to {address}: no answer within {connect_timeout:g} s{hint}"
             ) from None
+        except ssl.SSLError as exc:
+            raise tls_failure(address, exc) from None
         except OSError as exc:
             raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
         try:
@@ -187,6 +198,27 @@ class Multiplexer(asyncio.Protocol):
             "reads": self._delivery.reads,
             "replies": self._delivery.replies,
         }
+
+
+TLS_REFUSALS = {  # OpenSSL reasons that another try would meet again
+    "WRONG_VERSION_NUMBER": "it does not speak TLS",
+    "RECORD_LAYER_FAILURE": "it does not speak TLS",
+    "TLSV1_ALERT_UNKNOWN_CA": "it does not trust our client certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "it refused our client certificate",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "it wants a client certificate",
+}
+
+
+def tls_failure(address: str, exc: ssl.SSLError) -> Exception:
+    """A failed handshake: TLSError when retrying cannot help (the certificate, its
+    name, a peer that does not speak TLS), a connection error otherwise."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = exc.verify_message or exc.reason
+        return TLSError(f"cannot connect to {address} over TLS: certificate verify failed: {reason}")
+    problem = TLS_REFUSALS.get(exc.reason or "")
+    if problem is not None:
+        return TLSError(f"cannot connect to {address} over TLS: {problem} ({exc.reason})")
+    return RedisConnectionError(f"cannot connect to {address} over TLS: {exc.reason or exc}")
 
 
 def setup_failure(address: str, payload: bytes, reply: ReplyError) -> ResponseError:

@@ -5,6 +5,7 @@ reconnects."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 from functools import partial
 from typing import Any
 
@@ -26,11 +27,13 @@ class MultiplexPool:
         command_timeout: float,
         max_queued_bytes: int = 8 * 1024 * 1024,
         setup: tuple[bytes, ...] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         check_number("connections_per_node", connections_per_node, integer=True)
         self._impl = impl
         self._max_queued = max_queued_bytes
         self._setup = setup
+        self._tls = tls
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the first connect owns us
         self._per_node = connections_per_node
         self._connect_timeout = connect_timeout
@@ -73,6 +76,7 @@ class MultiplexPool:
                     on_close=self._forget,
                     max_queued_bytes=self._max_queued,
                     setup=self._setup,
+                    tls=self._tls,
                 )
                 for _ in range(self._per_node)
             ),

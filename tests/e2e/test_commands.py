@@ -1,17 +1,60 @@
 """Every command family against the real cluster and the real standalone server, under
-every stage set of conftest.STAGE_SETS."""
+every stage set of conftest.STAGE_SETS; and with the optimized stages over TLS with a
+password and as an ACL user (the secured local clusters)."""
 
 import asyncio
 
 import pytest
 
-from rediscluster_opt import ClusterClient, ClusterDownError, RedisConnectionError, ResponseError
+from rediscluster_opt import (
+    ClusterClient,
+    ClusterDownError,
+    RedisConnectionError,
+    ResponseError,
+    Stages,
+    StandaloneClient,
+)
 from rediscluster_opt.admin import command
+from rediscluster_opt.pytest_plugin import SECURED_ACL_USER, TLS_PASSWORD
+from tests.e2e.conftest import STAGE_SETS
 
 
-@pytest.fixture(params=["cluster", "standalone"])
-async def client(request, cluster_client, standalone_client):
-    return cluster_client if request.param == "cluster" else standalone_client
+def connect_plain(request, kind, stages):
+    cluster = request.getfixturevalue("local_cluster")
+    if kind == "cluster":
+        return ClusterClient.connect(cluster.seeds, stages=stages)
+    return StandaloneClient.connect(cluster.standalone_address, stages=stages)
+
+
+def connect_secured(request, kind, stages):
+    if kind == "cluster as an ACL user":
+        name, secret = SECURED_ACL_USER
+        return ClusterClient.from_url(
+            request.getfixturevalue("secured_cluster").url(userinfo=f"{name}:{secret}@"), stages=stages
+        )
+    tls = request.getfixturevalue("tls_cluster")
+    if kind == "cluster over TLS":
+        return ClusterClient.from_url(tls.url(userinfo=f":{TLS_PASSWORD}@"), stages=stages)
+    return StandaloneClient.from_url(
+        tls.url(tls.standalone_port, userinfo=f":{TLS_PASSWORD}@"), stages=stages
+    )
+
+
+CLIENTS = [
+    *((kind, stages, connect_plain) for kind in ("cluster", "standalone") for stages in STAGE_SETS),
+    *(
+        (kind, Stages.optimized(), connect_secured)
+        for kind in ("cluster over TLS", "standalone over TLS", "cluster as an ACL user")
+    ),
+]
+
+
+@pytest.fixture(params=CLIENTS, ids=lambda p: f"{p[0]}-{p[1].label()}")
+async def client(request):
+    kind, stages, connect = request.param
+    client = await connect(request, kind, stages)
+    yield client
+    await client.close()
 
 
 async def test_strings(client, prefix):
@@ -114,8 +157,6 @@ async def test_bad_input_gives_clear_errors(local_cluster):
         await ClusterClient.connect([local_cluster.standalone_address])
     assert command("127.0.0.1", local_cluster.ports[0], "PING") == b"PONG"
     with pytest.raises(RedisConnectionError):
-        from rediscluster_opt import StandaloneClient
-
         await StandaloneClient.connect("127.0.0.1:1", connect_timeout=1)
 
 

@@ -99,13 +99,17 @@ def test_node_that_fails_to_start_is_reported_and_the_rest_stopped(spare, monkey
             command("127.0.0.1", port, "PING", timeout=0.5)
 
 
-def test_cli_up_status_down(tmp_path):
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "TLS"])
+def test_cli_up_status_down(tmp_path, tls):
     rcopt = [sys.executable, "-m", "rediscluster_opt.cli", "cluster"]
     options = ["--ports", "7200-7204", "--standalone-port", "0", "--data-dir", str(tmp_path / "c")]
+    options += ["--tls"] if tls else []
     try:
         assert subprocess.run([*rcopt, "status", *options], capture_output=True).returncode == 3
         up = subprocess.run([*rcopt, "up", *options], capture_output=True, text=True)
         assert up.returncode == 0 and "cluster started" in up.stdout
+        ca = tmp_path / "c" / "tls" / "ca.crt"
+        assert (f"connect with rediss://127.0.0.1:7200?ssl_ca_certs={ca}" in up.stdout) == tls
         status = subprocess.run([*rcopt, "status", *options], capture_output=True, text=True)
         assert status.returncode == 0 and status.stdout.count(" ok") == 5
     finally:

@@ -92,3 +92,11 @@ def test_invalid_layouts_raise(ranges):
 def test_malformed_shards_raise(reply):
     with pytest.raises(TopologyError):
         parse_cluster_shards(reply)
+
+
+def test_a_tls_client_dials_the_tls_port():
+    both = node(7000) + [b"tls-port", 8000]  # a node listening for plain and TLS clients
+    tls_only = [b"tls-port", 8001, *node(7001)[4:]]  # `port 0`: only "tls-port" is reported
+    reply = [shard([0, 8191], both), shard([8192, 16383], tls_only)]
+    assert parse_cluster_shards(reply).masters == ("127.0.0.1:7000", "127.0.0.1:8001")
+    assert parse_cluster_shards(reply, tls=True).masters == ("127.0.0.1:8000", "127.0.0.1:8001")
