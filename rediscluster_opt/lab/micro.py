@@ -40,9 +40,10 @@ __all__ = [
     "wall_times",
 ]
 
-# pyperf settings: a smoke run only proves the pipeline; the default gives 3 x 3 values.
+# pyperf settings: a smoke run only proves the pipeline (one worker, fixed loops, no
+# calibration run); the default gives 3 x 3 values.
 PYPERF_OPTIONS = {
-    True: ["-p", "2", "-n", "2", "-w", "1", "--min-time", "0.01"],
+    True: ["-p", "1", "-n", "3", "-w", "1", "--loops", "1000"],
     False: ["-p", "3", "-n", "3", "-w", "1", "--min-time", "0.05"],
 }
 _CASE_MODULE = [sys.executable, "-m", "rediscluster_opt.lab.perfcases"]
