@@ -19,15 +19,18 @@ def command(
     timeout: float = 2.0,
     password: str | None = None,
     tls: ssl.SSLContext | None = None,
+    username: str | None = None,
 ) -> object:
     """Send one command over a fresh blocking socket (TLS with `tls`) and return its
-    reply (an error reply comes back as a value, a `ResponseError`). With `password`,
-    AUTH goes first; its refusal is returned instead of the command's reply."""
+    reply (an error reply comes back as a value, a `ResponseError`). With `password`
+    (and `username` for an ACL user), AUTH goes first; its refusal is returned instead
+    of the command's reply."""
     with socket.create_connection((host, port), timeout=timeout) as plain:
         sock = plain if tls is None else tls.wrap_socket(plain, server_hostname=host)
         reader = PythonReader()
         if password is not None:
-            sock.sendall(encode_command((b"AUTH", password)))
+            auth = (b"AUTH", username, password) if username else (b"AUTH", password)
+            sock.sendall(encode_command(auth))
             answer = _read(sock, reader, host, port)
             if answer != b"OK":
                 return answer

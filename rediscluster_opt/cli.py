@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .defaults import CLUSTER_PORTS, SEEDS, STANDALONE, STANDALONE_PORT
 from .localcluster import LocalCluster, LocalClusterError, parse_ports
@@ -89,8 +90,23 @@ def _csv(kind: type = str):
     return parse
 
 
+def _seeds(text: str) -> list[str]:
+    """A URL whole (its hosts may be comma-separated), or a comma list of addresses."""
+    return [text.strip()] if "://" in text else _csv()(text)
+
+
+def _target(args: argparse.Namespace) -> Any:
+    from .bench.target import target_from
+
+    seeds = args.seeds or list(SEEDS)
+    standalone = args.standalone
+    if standalone is None:
+        standalone = STANDALONE if args.seeds is None else None
+    return target_from(seeds, standalone or None)
+
+
 def _bench_command(args: argparse.Namespace) -> int:
-    from .bench.adapters import ClientConfig, Target
+    from .bench.adapters import ClientConfig
     from .bench.report import format_table
     from .bench.runner import run_benchmark
     from .bench.workload import Workload
@@ -103,7 +119,7 @@ def _bench_command(args: argparse.Namespace) -> int:
     record = run_benchmark(
         configs,
         experiment=args.experiment,
-        target=Target(seeds=tuple(args.seeds), standalone=args.standalone),
+        target=_target(args),
         modes=args.modes,
         workload=Workload(kind=args.workload, value_size=args.value_size, key_count=args.keys),
         concurrency=args.concurrency,
@@ -122,7 +138,7 @@ def _bench_command(args: argparse.Namespace) -> int:
 
 
 def _rest_command(args: argparse.Namespace) -> int:
-    from .bench.adapters import ClientConfig, Target
+    from .bench.adapters import ClientConfig
     from .bench.report import format_table
     from .rest.runner import run_rest_benchmark
     from .results import save_record
@@ -135,7 +151,7 @@ def _rest_command(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         repeats=args.repeats,
         server=args.server,
-        target=Target(seeds=tuple(args.seeds), standalone=args.standalone),
+        target=_target(args),
         experiment=args.experiment,
     )
     path = save_record(record, args.results_dir)
@@ -196,8 +212,21 @@ def _compare_command(args: argparse.Namespace) -> int:
 def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> None:
     """Options every benchmark command shares: where to run, and where the record goes."""
     add = parser.add_argument
-    add("--seeds", type=_csv(), default=list(SEEDS), help=f"cluster seed host:port list (default {SEEDS[0]})")
-    add("--standalone", default=STANDALONE, help=f"standalone host:port (default {STANDALONE})")
+    add(
+        "--seeds",
+        "--target",
+        dest="seeds",
+        type=_seeds,
+        default=None,
+        help=f"the cluster: host:port list, or a redis:// or rediss:// URL with credentials and TLS "
+        f"options (default the local cluster, {SEEDS[0]})",
+    )
+    add(
+        "--standalone",
+        default=None,
+        help=f"the standalone server: host:port or URL; '' for none (default {STANDALONE} when "
+        "the cluster is the local one, else none)",
+    )
     add("--experiment", default=experiment, help="experiment id in the record's file name")
     add("--results-dir", type=Path, default=Path("results/cluster"))
     add("--markdown", action="store_true", help="print the tables as Markdown")

@@ -7,12 +7,16 @@ Peers are the real PyPI libraries. A peer that is not installed raises `PeerUnav
 from __future__ import annotations
 
 import importlib.util
+import os
+import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.address import split_address
+from ..core.url import TLSSettings
 from ..defaults import SEEDS, STANDALONE
 from ..stages import Stages
+from ..tls import as_tls_context
 from ..validate import check_number
 
 __all__ = ["CLIENTS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
@@ -28,10 +32,22 @@ class PeerUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Target:
-    """Where to run: a cluster given by seed addresses, and/or a standalone server."""
+    """Where to run: a cluster given by seed addresses, and/or a standalone server, with
+    the credentials and TLS settings both take. It is recorded and handed to trial
+    processes as JSON, so it holds no secret: the password stays in the environment
+    variable `password_env` names (child processes inherit it). `lab.target` builds one
+    from URLs."""
 
     seeds: tuple[str, ...] = SEEDS
     standalone: str | None = STANDALONE
+    username: str | None = None
+    password_env: str | None = None
+    tls: TLSSettings | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seeds", tuple(self.seeds))
+        if isinstance(self.tls, dict):  # back from JSON
+            object.__setattr__(self, "tls", TLSSettings(**self.tls))
 
     def address_for(self, mode: str) -> list[str]:
         if mode == "cluster":
@@ -39,6 +55,47 @@ class Target:
         if self.standalone is None:
             raise ValueError("standalone mode needs a standalone address (target.standalone)")
         return [self.standalone]
+
+    @property
+    def password(self) -> str | None:
+        if self.password_env is None:
+            return None
+        if self.password_env not in os.environ:
+            raise ValueError(f"the target's password variable {self.password_env} is not set")
+        return os.environ[self.password_env]
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        return as_tls_context(self.tls)
+
+    def client_options(self) -> dict[str, Any]:
+        """Credentials and TLS as our clients take them."""
+        return {"username": self.username, "password": self.password, "tls": self.tls_context()}
+
+    def command(self, address: str, *args: object, timeout: float = 3.0) -> object:
+        """One admin command to a node of this target (AUTH and TLS as configured)."""
+        from ..admin import command
+
+        return command(
+            *split_address(address),
+            *args,
+            timeout=timeout,
+            username=self.username,
+            password=self.password,
+            tls=self.tls_context(),
+        )
+
+    def describe(self) -> str:
+        """The target as it may be printed or recorded: URLs, no password."""
+        from ..core.url import ConnectionSpec
+
+        def url(addresses: list[str]) -> str:
+            spec = ConnectionSpec(
+                tuple(addresses), self.username, None, self.tls, password_env=self.password_env
+            )
+            return spec.redacted()
+
+        parts = [f"cluster {url(list(self.seeds))}"] if self.seeds else []
+        return "; ".join([*parts, *([f"standalone {url([self.standalone])}"] if self.standalone else [])])
 
 
 @dataclass(frozen=True)
@@ -142,6 +199,7 @@ async def open_adapter(
         options: dict[str, Any] = {
             "stages": config.stage_set(),
             "connections_per_node": config.connections_per_node,
+            **target.client_options(),
         }
         if command_timeout is not None:
             options["command_timeout"] = command_timeout
@@ -151,6 +209,7 @@ async def open_adapter(
             ours = await StandaloneClient.connect(addresses[0], **options)
         return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters)
     nodes = [split_address(a) for a in addresses]
+    auth = {"username": target.username, "password": target.password}
     if config.client == "redis-py":
         import redis.asyncio as redis_asyncio
         from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -159,6 +218,7 @@ async def open_adapter(
         # MaxConnectionsError when out of them: allow far more than the concurrency.
         limit = max(1000, 4 * concurrency)
         timeouts = {} if command_timeout is None else {"socket_timeout": command_timeout}
+        timeouts.update(auth, **_redis_py_tls(target.tls))
         if mode == "cluster":
             client = RedisCluster(
                 startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit, **timeouts
@@ -172,7 +232,10 @@ async def open_adapter(
     if config.client == "coredis":
         import coredis
 
-        stream = {} if command_timeout is None else {"stream_timeout": command_timeout}
+        stream: dict[str, Any] = {} if command_timeout is None else {"stream_timeout": command_timeout}
+        stream.update(auth)
+        if target.tls is not None:
+            stream["ssl_context"] = target.tls_context()
         if mode == "cluster":
             client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1], **stream)
         else:
@@ -191,14 +254,25 @@ async def open_adapter(
         GlideClusterClient,
         GlideClusterClientConfiguration,
         NodeAddress,
+        ServerCredentials,
     )
 
     glide_nodes = [NodeAddress(h, p) for h, p in nodes]
-    request = {} if command_timeout is None else {"request_timeout": int(command_timeout * 1000)}
+    request: dict[str, Any] = (
+        {} if command_timeout is None else {"request_timeout": int(command_timeout * 1000)}
+    )
+    if target.password is not None:
+        request["credentials"] = ServerCredentials(target.password, target.username)
+    if target.tls is not None:
+        request["use_tls"] = True
     if mode == "cluster":
-        client = await GlideClusterClient.create(GlideClusterClientConfiguration(glide_nodes, **request))
+        advanced = _glide_tls(target.tls, cluster=True)
+        client = await GlideClusterClient.create(
+            GlideClusterClientConfiguration(glide_nodes, **request, **advanced)
+        )
     else:
-        client = await GlideClient.create(GlideClientConfiguration(glide_nodes, **request))
+        advanced = _glide_tls(target.tls, cluster=False)
+        client = await GlideClient.create(GlideClientConfiguration(glide_nodes, **request, **advanced))
 
     def glide_set(key: bytes, value: bytes, px: int | None = None) -> Any:
         expiry = ExpirySet(ExpiryType.MILLSEC, px) if px is not None else None
@@ -208,3 +282,39 @@ async def open_adapter(
         return client.delete([key])
 
     return Adapter(client.get, glide_set, glide_delete, client.close)
+
+
+def _redis_py_tls(tls: TLSSettings | None) -> dict[str, Any]:
+    if tls is None:
+        return {}
+    return {
+        "ssl": True,
+        "ssl_ca_certs": tls.ca_certs,
+        "ssl_certfile": tls.certfile,
+        "ssl_keyfile": tls.keyfile,
+        "ssl_check_hostname": tls.check_hostname and tls.verify,
+        "ssl_cert_reqs": "required" if tls.verify else "none",
+    }
+
+
+def _glide_tls(tls: TLSSettings | None, *, cluster: bool) -> dict[str, Any]:
+    """glide takes a CA and a client certificate as PEM, through its advanced settings.
+    It always checks server names (it cannot be told not to, short of trusting anything)."""
+    if tls is None or (tls.ca_certs is None and tls.certfile is None and tls.verify):
+        return {}
+    from pathlib import Path
+
+    from glide import (
+        AdvancedGlideClientConfiguration,
+        AdvancedGlideClusterClientConfiguration,
+        TlsAdvancedConfiguration,
+    )
+
+    config = TlsAdvancedConfiguration(
+        use_insecure_tls=True if not tls.verify else None,
+        root_pem_cacerts=Path(tls.ca_certs).read_bytes() if tls.ca_certs else None,
+        client_cert_pem=Path(tls.certfile).read_bytes() if tls.certfile else None,
+        client_key_pem=Path(tls.keyfile).read_bytes() if tls.keyfile else None,
+    )
+    kind = AdvancedGlideClusterClientConfiguration if cluster else AdvancedGlideClientConfiguration
+    return {"advanced_config": kind(tls_config=config)}

@@ -10,6 +10,7 @@ import random
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
+from ..defaults import KEY_PREFIX
 from ..validate import check_number
 
 __all__ = ["KINDS", "Workload"]
@@ -22,7 +23,7 @@ class Workload:
     kind: str = "get"
     value_size: int = 200
     key_count: int = 10_000
-    key_prefix: str = "bench:"
+    key_prefix: str = f"{KEY_PREFIX}bench:"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -58,13 +58,19 @@ class ConnectionSpec:
     tls: TLSSettings | None = None  # None: plain TCP
     db: int = 0
     client_name: str | None = None
+    password_env: str | None = None  # the variable the password came from, if it did
 
     def redacted(self) -> str:
-        """The URL with its password as ***: the only form that may be logged or recorded."""
+        """The URL without its password: the only form that may be logged or recorded.
+        A password from the environment is named by its variable (a URL that still
+        works), one written in the URL becomes ***."""
         scheme = "redis" if self.tls is None else "rediss"
         user = self.username or ""
-        secret = f"{user}:***@" if self.password else (f"{user}@" if user else "")
-        query = "" if self.tls is None else self.tls.query()
+        inline = self.password is not None and self.password_env is None
+        secret = f"{user}:***@" if inline else (f"{user}@" if user else "")
+        options = [] if self.tls is None else [self.tls.query()]
+        options.append(f"password_env={self.password_env}" if self.password_env else "")
+        query = "&".join(o for o in options if o)
         return f"{scheme}://{secret}{','.join(self.addresses)}" + (f"?{query}" if query else "")
 
 
@@ -88,7 +94,9 @@ def parse_url(urls: str | Iterable[str]) -> ConnectionSpec:
                 "every seed of one cluster takes the same"
             )
     addresses = tuple(dict.fromkeys(a for s in specs for a in s.addresses))
-    return ConnectionSpec(addresses, first.username, first.password, first.tls, first.db, first.client_name)
+    return ConnectionSpec(
+        addresses, first.username, first.password, first.tls, first.db, first.client_name, first.password_env
+    )
 
 
 def _parse_one(url: str) -> ConnectionSpec:
@@ -131,7 +139,7 @@ def _parse_one(url: str) -> ConnectionSpec:
             addresses.append(parse_address(host))
         except ValueError as exc:
             raise ValueError(f"bad URL {redacted(url)!r}: {exc}") from None
-    return ConnectionSpec(tuple(addresses), username, password, tls, int(db_text), client_name)
+    return ConnectionSpec(tuple(addresses), username, password, tls, int(db_text), client_name, from_env)
 
 
 def _tls_settings(url: str, options: dict[str, str]) -> TLSSettings:

@@ -2,14 +2,16 @@
 ASGI application. One code path for every backend; only the cache adapter differs.
 
 Configuration (environment): RCOPT_BACKEND (baseline | optimized | optimized:stage=v,... |
-redis-py | coredis | valkey-glide), RCOPT_MODE (standalone | cluster), RCOPT_SEEDS
-(comma list), RCOPT_STANDALONE, RCOPT_DB (SQLite path).
+redis-py | coredis | valkey-glide), RCOPT_MODE (standalone | cluster), RCOPT_TARGET (a
+`Target` as JSON: seeds, standalone, credentials' variable, TLS; default the local
+cluster), RCOPT_DB (SQLite path). Cache keys live under the lab's prefix (rcopt:user:N).
 
     granian --interface asgi --factory --loop uvloop rediscluster_opt.rest.app:create_app
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -19,13 +21,14 @@ from urllib.parse import parse_qs
 import orjson
 
 from ..bench.adapters import Adapter, ClientConfig, Target, open_adapter
-from ..defaults import SEEDS, STANDALONE
+from ..defaults import KEY_PREFIX
 from .data import COLUMNS, connect, user_json
 
 __all__ = ["RestApp", "create_app"]
 
 CACHE_TTL_MS = 60_000
 USER_PATH = re.compile(r"^/users/(\d+)$")
+USER_KEY = f"{KEY_PREFIX}user:%d".encode()
 JSON = [(b"content-type", b"application/json")]
 
 
@@ -42,8 +45,7 @@ class RestApp:
         mode = os.environ.get("RCOPT_MODE", "standalone")
         if mode not in ("standalone", "cluster"):
             raise ValueError(f"RCOPT_MODE must be standalone or cluster, got {mode!r}")
-        seeds = tuple(os.environ.get("RCOPT_SEEDS", ",".join(SEEDS)).split(","))
-        target = Target(seeds=seeds, standalone=os.environ.get("RCOPT_STANDALONE", STANDALONE))
+        target = Target(**json.loads(os.environ.get("RCOPT_TARGET", "{}")))
         return cls(config, mode, target, os.environ.get("RCOPT_DB", ".rcopt/rest/bench.db"))
 
     async def startup(self) -> None:
@@ -106,7 +108,7 @@ class RestApp:
 
     # -- endpoints --------------------------------------------------------------------
     async def get_user(self, user_id: int) -> tuple[int, bytes, list]:
-        key = b"user:%d" % user_id
+        key = USER_KEY % user_id
         try:
             cached = await self.cache.get(key)  # type: ignore[union-attr]  # opened in startup()
         except Exception:  # a cache outage falls back to SQLite, counted, never a 500
@@ -184,7 +186,7 @@ class RestApp:
 
     async def _invalidate(self, user_id: int) -> None:
         try:
-            await self.cache.delete(b"user:%d" % user_id)  # type: ignore[union-attr]  # opened in startup()
+            await self.cache.delete(USER_KEY % user_id)  # type: ignore[union-attr]  # opened in startup()
         except Exception:
             self.counters["cache_errors"] += 1
 

@@ -1,9 +1,11 @@
 """Run the REST benchmark: for each repeat, mode and backend (interleaved), reseed SQLite,
-flush Redis, start the app, warm up and measure each scenario with autocannon, stop the
-app. Returns a result record of the same schema family as the client benchmark."""
+delete the lab's cache keys (only those: the target may hold other data), start the app,
+warm up and measure each scenario with autocannon, stop the app.
+Returns a result record of the same schema family as the client benchmark."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -18,14 +20,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..admin import command
 from ..bench.adapters import ClientConfig, Target
 from ..bench.cpu import cpu_seconds_of, delta
 from ..bench.environment import environment
-from ..bench.target import BenchmarkError, check_target, node_addresses, server_pids
-from ..core.address import split_address
+from ..bench.sync import run_sync
+from ..bench.target import BenchmarkError, check_target, clear_lab_keys, server_pids
 from ..results import new_record
 from ..validate import check_number
+from .app import USER_KEY
 from .data import SEED_ROWS, seed_database
 from .loadgen import SCENARIOS, LoadgenError, ensure_autocannon, run_scenario
 
@@ -49,9 +51,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _flush(target: Target, mode: str) -> None:
-    for address in node_addresses(target, mode):
-        command(*split_address(address), "FLUSHALL")
+def _clear_cache(target: Target, mode: str) -> None:
+    """Each trial starts cold: the lab's cache keys go (only those, on any target)."""
+    run_sync(lambda: clear_lab_keys(target, mode, USER_KEY.decode().replace("%d", "*")))
 
 
 class AppProcess:
@@ -78,8 +80,7 @@ class AppProcess:
             **os.environ,
             "RCOPT_BACKEND": _backend_spec(backend),
             "RCOPT_MODE": mode,
-            "RCOPT_SEEDS": ",".join(target.seeds),
-            "RCOPT_STANDALONE": target.standalone or "",
+            "RCOPT_TARGET": json.dumps(asdict(target)),
             "RCOPT_DB": str(db),
         }
         self.log = db.with_name(f"app-{self.port}.log")
@@ -215,7 +216,7 @@ def run_rest_benchmark(
             f"  (elapsed {time.monotonic() - started:.0f} s)"
         )
         seed_database(db)
-        _flush(target, mode)
+        _clear_cache(target, mode)
         app = AppProcess(server, backend, mode, target, db)
         try:
             app.wait_ready()

@@ -12,7 +12,7 @@ import pytest
 from rediscluster_opt.admin import command
 from rediscluster_opt.bench.adapters import ClientConfig, Target
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.rest.app import RestApp
+from rediscluster_opt.rest.app import USER_KEY, RestApp
 from rediscluster_opt.rest.data import seed_database
 from rediscluster_opt.rest.runner import run_rest_benchmark
 
@@ -48,7 +48,7 @@ async def app(request, local_cluster, tmp_path):
     )
     await rest.startup()
     for user_id in range(1, 300):
-        await rest.cache.delete(b"user:%d" % user_id)
+        await rest.cache.delete(USER_KEY % user_id)
     yield rest
     await rest.shutdown()
 
@@ -72,7 +72,7 @@ async def test_cache_aside_miss_then_hit(app):
         and user["email"] == "user5@example.net"
         and set(user) == {"id", "name", "email", "bio", "createdAt"}
     )
-    assert 59_000 < ttl_ms(app, "user:5") <= 60_000
+    assert 59_000 < ttl_ms(app, (USER_KEY % 5).decode()) <= 60_000
     status, _, hit = await call(app, "GET", "/users/5")
     assert status == 200 and hit == miss  # the cached bytes, as they are
     assert app.counters["cache_misses"] == 1 and app.counters["cache_hits"] == 1
