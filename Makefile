@@ -1,12 +1,18 @@
 # The two commands that matter: `make experiments` (the main job) and `make test`.
 # Each one bootstraps .venv and redis-server, starts the local cluster if it is not up,
 # runs, and stops the cluster again if it started it, on success and on failure.
+# Another cluster: `make experiments TARGET=<seed or URL> [STANDALONE=<address or URL>]`
+# (SEEDS= is the same) starts nothing local; ALLOW_DESTRUCTIVE=1 permits slot migration there.
 SHELL := /bin/bash
 VENV := .venv
 MODE ?= default
 PYTEST_ARGS ?=
 
 DURATION ?= 30
+TARGET ?= $(SEEDS)
+# The target options, quoted for the shell (URLs carry ? and &).
+TARGET_ARGS = $(if $(TARGET),--target '$(TARGET)') $(if $(STANDALONE),--standalone '$(STANDALONE)')
+WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
 .PHONY: test experiments rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
@@ -15,11 +21,12 @@ test:
 
 experiments:
 	@scripts/bootstrap.sh lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/rcopt experiments --mode $(MODE) $(EXPERIMENTS_ARGS)
+	@$(WITH_CLUSTER) $(VENV)/bin/rcopt experiments --mode $(MODE) $(TARGET_ARGS) \
+	  $(if $(ALLOW_DESTRUCTIVE),--allow-destructive) $(EXPERIMENTS_ARGS)
 
 rest-bench:
 	@scripts/bootstrap.sh lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/rcopt rest --duration $(DURATION)
+	@$(WITH_CLUSTER) $(VENV)/bin/rcopt rest --duration $(DURATION) $(TARGET_ARGS)
 
 lab:
 	@scripts/bootstrap.sh dev,lab,peers

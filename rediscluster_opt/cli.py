@@ -178,14 +178,23 @@ def format_rest_comparison(record: dict) -> str:
 
 
 def _experiments_command(args: argparse.Namespace) -> int:
+    from .bench.target import check_target
     from .lab.main import ROOT, publish_reference, run_notebooks
 
-    run_dir = run_notebooks(args.mode, only=args.only)
-    print(f"\nexperiments: done. Summary: {ROOT / 'results' / 'summary.md'}")
+    extra: dict[str, Any] = {"allow_destructive": True} if args.allow_destructive else {}
+    if args.seeds is not None or args.standalone is not None:
+        target = _target(args)  # a password written in a URL moves to the environment here
+        check_target(target, ["cluster", *(["standalone"] if target.standalone else [])])
+        extra["seeds"] = [target.url(target.seeds)]  # no secret: notebooks keep their parameters
+        extra["standalone"] = target.url([target.standalone]) if target.standalone else None
+        print(f"experiments: target {target.describe()}; no local cluster is started")
+    results = args.results or ROOT / "results"
+    run_dir = run_notebooks(args.mode, only=args.only, extra=extra, results=results)
+    print(f"\nexperiments: done. Summary: {results / 'summary.md'}")
     print(f"experiments: executed notebooks and figures: {run_dir}")
-    print(f"experiments: records: {ROOT / 'results' / 'cluster'}")
+    print(f"experiments: records: {results / 'cluster'}")
     if args.reference:
-        published = publish_reference(run_dir, ROOT / "results", args.mode, stories=args.only)
+        published = publish_reference(run_dir, results, args.mode, stories=args.only)
         print(f"experiments: reference published: {published}")
     return 0
 
@@ -211,6 +220,14 @@ def _compare_command(args: argparse.Namespace) -> int:
 
 def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> None:
     """Options every benchmark command shares: where to run, and where the record goes."""
+    _add_target(parser)
+    add = parser.add_argument
+    add("--experiment", default=experiment, help="experiment id in the record's file name")
+    add("--results-dir", type=Path, default=Path("results/cluster"))
+    add("--markdown", action="store_true", help="print the tables as Markdown")
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add(
         "--seeds",
@@ -227,9 +244,6 @@ def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> 
         help=f"the standalone server: host:port or URL; '' for none (default {STANDALONE} when "
         "the cluster is the local one, else none)",
     )
-    add("--experiment", default=experiment, help="experiment id in the record's file name")
-    add("--results-dir", type=Path, default=Path("results/cluster"))
-    add("--markdown", action="store_true", help="print the tables as Markdown")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -329,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--backends",
         type=_csv(),
-        default=["baseline", "optimized", "redis-py"],
+        default=["baseline", "optimized", "redis-py", "coredis", "valkey-glide"],
         help=CLIENT_SPECS,
     )
     add("--modes", type=_csv(), default=list(reversed(MODES)), help=",".join(MODES))
@@ -362,6 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--only", nargs="*", help="run only these stories, e.g. US-002 US-003")
     experiments.add_argument(
         "--reference", action="store_true", help="also publish the run to results/reference/"
+    )
+    _add_target(experiments)
+    experiments.add_argument(
+        "--results", type=Path, default=None, help="where runs, records and summary.md go (default results/)"
+    )
+    experiments.add_argument(
+        "--allow-destructive",
+        action="store_true",
+        help="allow steps that change the target beyond the lab's own rcopt: keys (US-007's slot "
+        "migration); without it they are skipped on any cluster but the local one",
     )
     experiments.set_defaults(handler=_experiments_command)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -84,18 +85,20 @@ class Target:
             tls=self.tls_context(),
         )
 
-    def describe(self) -> str:
-        """The target as it may be printed or recorded: URLs, no password."""
+    def url(self, addresses: Sequence[str]) -> str:
+        """A URL for `addresses` with this target's settings and no secret: the password
+        is named by its variable, so the URL works where that variable is set."""
         from ..core.url import ConnectionSpec
 
-        def url(addresses: list[str]) -> str:
-            spec = ConnectionSpec(
-                tuple(addresses), self.username, None, self.tls, password_env=self.password_env
-            )
-            return spec.redacted()
+        env = self.password_env
+        return ConnectionSpec(tuple(addresses), self.username, None, self.tls, password_env=env).redacted()
 
-        parts = [f"cluster {url(list(self.seeds))}"] if self.seeds else []
-        return "; ".join([*parts, *([f"standalone {url([self.standalone])}"] if self.standalone else [])])
+    def describe(self) -> str:
+        """The target as it may be printed or recorded."""
+        parts = [f"cluster {self.url(self.seeds)}"] if self.seeds else []
+        return "; ".join(
+            [*parts, *([f"standalone {self.url([self.standalone])}"] if self.standalone else [])]
+        )
 
 
 @dataclass(frozen=True)

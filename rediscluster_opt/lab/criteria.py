@@ -4,7 +4,9 @@ A story declares its criteria (text, metric, comparison, threshold, source); run
 yields `measured`: metric name -> `Interval`. Evaluation is the same for every story:
 the effect's interval against the threshold, widened by the metric's A/A control where
 one exists (see `results.stats.verdict`). A criterion whose metric was not measured says
-so; it is never met by default. Facts that are only recorded (a baseline figure, a
+so; it is never met by default. One the run could not measure on its target (a migration
+a foreign cluster does not allow, a comparison with no standalone server) is "skipped"
+with the reason. Facts that are only recorded (a baseline figure, a
 profile's top 5) are `Recorded` items, listed apart and never counted as met.
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 
 from ..results.stats import COMPARISONS, Interval, verdict
 
-__all__ = ["Criterion", "Recorded", "evaluate", "headline", "recorded", "tally"]
+__all__ = ["Criterion", "Recorded", "evaluate", "headline", "recorded", "skip_reason", "tally"]
 
 SOURCES = ("PRD", "project target")
 
@@ -54,12 +56,25 @@ class Recorded:
     fmt: str = "{:,.0f}"
 
 
-def evaluate(criteria: Iterable[Criterion], measured: Mapping[str, Interval | None]) -> list[dict[str, Any]]:
+def skip_reason(metric: str, skipped: Mapping[str, str]) -> str | None:
+    """Why `metric` was skipped: its own entry, or one for a prefix ending in '.'."""
+    return next((why for key, why in skipped.items() if metric == key or metric.startswith(key + ".")), None)
+
+
+def evaluate(
+    criteria: Iterable[Criterion],
+    measured: Mapping[str, Interval | None],
+    skipped: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """`skipped`: metric (or metric prefix) -> why the run left it out."""
     rows = []
     for c in criteria:
         effect = measured.get(c.metric)
         control = measured.get(c.control) if c.control else None
         state = verdict(effect, c.comparison, c.threshold, control)
+        why = skip_reason(c.metric, skipped or {}) if effect is None else None
+        if why is not None:
+            state = "skipped"
         rows.append(
             {
                 "criterion": c.text,
@@ -72,8 +87,10 @@ def evaluate(criteria: Iterable[Criterion], measured: Mapping[str, Interval | No
                 "control": control.as_dict() if control else None,
                 "measured": effect.text(c.fmt)
                 if effect
+                else f"skipped: {why}"
+                if why
                 else "not measured" + (f" (needs {c.needs})" if c.needs else ""),
-                "needs": c.needs,
+                "needs": why or c.needs,
                 "aa": control.text("{:.2f}") if control else "",
                 "verdict": state,
                 "met": state == "met",
@@ -82,23 +99,28 @@ def evaluate(criteria: Iterable[Criterion], measured: Mapping[str, Interval | No
     return rows
 
 
-def recorded(items: Iterable[Recorded], measured: Mapping[str, Interval | None]) -> list[dict[str, Any]]:
+def recorded(
+    items: Iterable[Recorded],
+    measured: Mapping[str, Interval | None],
+    skipped: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
     out = []
     for item in items:
         value = measured.get(item.metric)
+        why = skip_reason(item.metric, skipped or {}) if value is None else None
         out.append(
             {
                 "item": item.text,
                 "metric": item.metric,
                 "value": value.as_dict() if value else None,
-                "measured": value.text(item.fmt) if value else "not measured",
+                "measured": value.text(item.fmt) if value else f"skipped: {why}" if why else "not measured",
             }
         )
     return out
 
 
 def tally(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {state: 0 for state in ("met", "NOT met", "inconclusive", "not measured")}
+    counts = {state: 0 for state in ("met", "NOT met", "inconclusive", "not measured", "skipped")}
     for row in rows:
         counts[row["verdict"]] += 1
     return counts

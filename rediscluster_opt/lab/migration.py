@@ -5,44 +5,48 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, cast
 
-from ..admin import command
+from ..bench.adapters import Target
 from ..client import ClusterClient
 from ..core.address import split_address
+from ..defaults import KEY_PREFIX
 from ..stages import Stages
 
 __all__ = ["migrate_under_load", "move_slot"]
 
 
-def _node_id(address: str) -> bytes:
-    return command(*split_address(address), "CLUSTER", "MYID")  # type: ignore[return-value]  # CLUSTER MYID answers bytes
-
-
-def move_slot(slot: int, source: str, target: str, masters: list[str], pause: float = 0.0) -> int:
+def move_slot(
+    slot: int, source: str, target: str, masters: list[str], pause: float = 0.0, *, via: Target | None = None
+) -> int:
     """Migrate one slot the way `redis-cli --cluster reshard` does (IMPORTING/MIGRATING,
     MIGRATE in batches, SETSLOT NODE on every master); returns the keys moved. `pause`
-    between batches leaves the slot half-migrated long enough for clients to see ASK."""
-    source_id, target_id = _node_id(source), _node_id(target)
+    between batches leaves the slot half-migrated long enough for clients to see ASK.
+    `via`: the cluster's credentials and TLS (MIGRATE passes the credentials on)."""
+    via = via or Target()
+    ask = via.command
+    source_id, target_id = ask(source, "CLUSTER", "MYID"), ask(target, "CLUSTER", "MYID")
     target_host, target_port = split_address(target)
-    command(*split_address(target), "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
-    command(*split_address(source), "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+    password = via.password
+    auth = (
+        () if password is None else ("AUTH2", via.username, password) if via.username else ("AUTH", password)
+    )
+    ask(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+    ask(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
     moved = 0
-    while keys := command(*split_address(source), "CLUSTER", "GETKEYSINSLOT", slot, 10):
-        reply = command(
-            *split_address(source), "MIGRATE", target_host, target_port, "", 0, 5000, "KEYS", *keys
-        )
+    while keys := cast(list, ask(source, "CLUSTER", "GETKEYSINSLOT", slot, 10)):
+        reply = ask(source, "MIGRATE", target_host, target_port, "", 0, 5000, *auth, "KEYS", *keys)
         if reply != b"OK":
             raise RuntimeError(f"MIGRATE of slot {slot} from {source} to {target} failed: {reply}")
-        moved += len(keys)  # type: ignore[arg-type]  # GETKEYSINSLOT answers a list
+        moved += len(keys)
         time.sleep(pause)
     for address in masters:
-        command(*split_address(address), "CLUSTER", "SETSLOT", slot, "NODE", target_id)
+        ask(address, "CLUSTER", "SETSLOT", slot, "NODE", target_id)
     return moved
 
 
 async def migrate_under_load(
-    seeds: list[str],
+    cluster: Target,
     stages: Stages,
     *,
     workers: int = 16,
@@ -55,10 +59,10 @@ async def migrate_under_load(
     Every reply is checked. Returns the figures: operations, wrong answers, errors,
     ASK/MOVED seen, and the time from the end of the move until the client routes the
     slot to its new owner."""
-    client = await ClusterClient.connect(seeds, stages=stages)
+    client = await ClusterClient.connect(cluster.seeds, stages=stages, **cluster.client_options())
     async with client:
         hashtag = f"{{{tag}}}"
-        names = [f"{hashtag}:{i}" for i in range(keys)]
+        names = [f"{KEY_PREFIX}{hashtag}:{i}" for i in range(keys)]
         await client.mset({k: f"value-{k}" for k in names})
         slot = client._slot_of(hashtag.encode())
         masters = list(client.topology.masters)
@@ -72,7 +76,7 @@ async def migrate_under_load(
             i = 0
             while running:
                 key = names[(n * 7 + i) % len(names)]
-                fresh = f"{hashtag}:w{n}:{i}"
+                fresh = f"{KEY_PREFIX}{hashtag}:w{n}:{i}"
                 written.append(fresh)
                 try:
                     ok = await client.get(key) == f"value-{key}".encode()
@@ -107,7 +111,7 @@ async def migrate_under_load(
         sampler = asyncio.ensure_future(sample())
         await asyncio.sleep(0.2)
         move_started = time.monotonic() - origin
-        moved = await asyncio.to_thread(move_slot, slot, source, target, masters, pause)
+        moved = await asyncio.to_thread(move_slot, slot, source, target, masters, pause, via=cluster)
         done_at = time.monotonic()
         recovered_at = None
         while time.monotonic() - done_at < max(after, 5.0):
@@ -122,7 +126,7 @@ async def migrate_under_load(
         await asyncio.gather(*tasks, sampler)
         for start in range(0, len(written), 1000):  # leave the slot as we found it
             await client.delete(*written[start : start + 1000])
-        await asyncio.to_thread(move_slot, slot, target, source, masters)  # put it back
+        await asyncio.to_thread(move_slot, slot, target, source, masters, via=cluster)  # put it back
         return {
             **tally,
             "keys_moved": moved,

@@ -298,7 +298,7 @@ def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
 
 def acceptance_table(run: StoryRun):
     """Each criterion: threshold, source, effect with interval, the A/A control beside it,
-    and the verdict (met / NOT met / inconclusive / not measured)."""
+    and the verdict (met / NOT met / inconclusive / not measured / skipped)."""
     import pandas as pd
 
     rows = [
@@ -330,6 +330,8 @@ def _lead_text(run: StoryRun) -> str:
         if base is None:
             return "no headline figure"
         return f"baseline cluster ops/s {base.text('{:,.0f}')}" + (f", A/A {aa.text()}" if aa else "")
+    if lead["verdict"] == "skipped":
+        return f"{lead['criterion']}: {lead['measured']}"
     text = f"{lead['criterion']}: {lead['verdict']}, {lead['measured']}"
     return text + (f" vs A/A {lead['aa']}" if lead["aa"] else "")
 
@@ -362,7 +364,13 @@ def verdict_paragraph(run: StoryRun) -> str:
         named = [r["criterion"] for r in rows if r["verdict"] == state]
         if named:
             lines.append(f"{state}: " + "; ".join(named) + ".")
-    return " ".join(lines)
+    return " ".join([*lines, *_skipped_lines(rows)])
+
+
+def _skipped_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per reason a criterion was skipped on this target."""
+    reasons: dict[str, int] = Counter(r["needs"] for r in rows if r["verdict"] == "skipped")
+    return [f"Skipped ({n}): {why}." for why, n in reasons.items()]
 
 
 def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Path:
@@ -460,4 +468,4 @@ def resilience_paragraph(run: StoryRun) -> str:
         named = [f"{r['criterion']} ({r['measured']})" for r in rows if r["verdict"] == state]
         if named:
             lines.append(f"{state}: " + "; ".join(named) + ".")
-    return " ".join(lines)
+    return " ".join([*lines, *_skipped_lines(rows)])

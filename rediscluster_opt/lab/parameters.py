@@ -14,8 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import CLIENTS
+from ..bench.adapters import CLIENTS, Target
 from ..core.address import parse_address
+from ..core.url import parse_url, redacted
 from ..defaults import SEEDS, STANDALONE
 from ..validate import check_number
 
@@ -50,8 +51,14 @@ class NotebookParameterError(ValueError):
 
 @dataclass(frozen=True)
 class Parameters:
-    seeds: tuple[str, ...] = _default("seeds")  # the local cluster, or an existing cluster's seeds
+    # The cluster: host:port seeds or a redis(s):// URL (password only as ?password_env=);
+    # the local cluster by default. The standalone server likewise; None: none, and the
+    # stories skip their standalone comparisons.
+    seeds: tuple[str, ...] = _default("seeds")
     standalone: str | None = _default("standalone")
+    # Slot migration (US-007) changes the cluster: allowed on the local cluster, elsewhere
+    # only when True. None: decide by whether the seeds are the local cluster.
+    allow_destructive: bool | None = _default("allow_destructive")
     duration: float = _default("duration")  # measured seconds per client-benchmark trial
     warmup: float = _default("warmup")
     repeats: int = _default("repeats")  # interleaved repeats of every trial (pairs per comparison)
@@ -87,6 +94,12 @@ class Parameters:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def target(self) -> Target:
+        from ..bench.target import target_from
+
+        return target_from(self.seeds, self.standalone)
+
 
 def _fail(name: str, problem: str, value: object) -> NotebookParameterError:
     return NotebookParameterError(f"invalid notebook parameter {name!r}: {problem}, got {value!r}")
@@ -112,6 +125,25 @@ def _address(name: str, value: object) -> str:
         return parse_address(value)  # type: ignore[arg-type]  # parse_address checks the type
     except ValueError as exc:
         raise _fail(name, str(exc), value) from None
+
+
+def _endpoint(name: str, value: object) -> str:
+    """An address, or a URL whose password (if any) comes from an environment variable:
+    an executed notebook keeps its parameters, so it must never hold a secret."""
+    if not isinstance(value, str) or "://" not in value:
+        return _address(name, value)
+    try:
+        spec = parse_url(value)
+    except ValueError as exc:
+        raise _fail(name, str(exc), redacted(value)) from None
+    if spec.password is not None and spec.password_env is None:
+        raise _fail(
+            name,
+            "a URL parameter must not hold its password (notebooks keep their parameters); "
+            "put it in an environment variable and write ?password_env=NAME",
+            spec.redacted(),
+        )
+    return value
 
 
 def _peer(name: str, value: object) -> str:
@@ -141,8 +173,9 @@ def _folder(name: str, value: object) -> str:
 
 
 _CHECKS = {
-    "seeds": lambda n, v: _list(n, v, lambda x: _address(n, x)),
-    "standalone": lambda n, v: None if v in (None, "") else _address(n, v),
+    "seeds": lambda n, v: _list(n, v, lambda x: _endpoint(n, x)),
+    "standalone": lambda n, v: None if v in (None, "") else _endpoint(n, v),
+    "allow_destructive": lambda n, v: None if v is None else _flag(n, v),
     "duration": _number,
     "rest_duration": _number,
     "warmup": lambda n, v: _number(n, v, allow_zero=True),

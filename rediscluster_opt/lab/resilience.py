@@ -266,24 +266,29 @@ def _restore(cluster: LocalCluster) -> None:
 
 
 # -- the story: every fault x client x repeat -----------------------------------------
-def run_resilience(params: Any, *, main_cluster: LocalCluster) -> tuple[dict[str, Any], Path]:
+def run_resilience(
+    params: Any, *, main_cluster: LocalCluster | None, skipped: str = ""
+) -> tuple[dict[str, Any], Path]:
     """Run the story's trials and save their record; returns (record, path). Failover
-    faults get a replica cluster of their own, started here and stopped at the end."""
-    faults = [FAULTS[name] for name in params.faults]
+    faults get a replica cluster of their own, started here and stopped at the end.
+    Without `main_cluster` (a target the lab cannot fault) nothing runs and every
+    criterion is skipped with the reason `skipped`."""
+    faults = [FAULTS[name] for name in params.faults] if main_cluster is not None else []
     trials: list[dict[str, Any]] = []
-    notes: list[str] = []
+    notes: list[str] = [f"skipped: {skipped}"] if main_cluster is None else []
     replica_cluster = LocalCluster(
         ports=REPLICA_LAYOUT["ports"],
         replicas=REPLICA_LAYOUT["replicas"],
         node_timeout=REPLICA_LAYOUT["node_timeout"],
         standalone_port=None,
-        data_dir=main_cluster.data_dir.parent / "resilience",
+        data_dir=(main_cluster.data_dir.parent if main_cluster else Path(".rcopt")) / "resilience",
     )
     started = replica_cluster.up() if any(f.needs_replicas for f in faults) else False
     try:
         for repeat in range(params.fault_repeats):
             for fault in faults:
                 cluster = replica_cluster if fault.needs_replicas else main_cluster
+                assert cluster is not None  # faults run only with a main cluster
                 for client in CLIENTS:
                     trial = _run_trial(cluster, fault, client, params)
                     trial.update(index=len(trials), repeat=repeat, config=client, concurrency=2 * WORKERS)
@@ -300,14 +305,14 @@ def run_resilience(params: Any, *, main_cluster: LocalCluster) -> tuple[dict[str
         "concurrency": [2 * WORKERS],
         "duration_s": _settle(params),
         "repeats": params.fault_repeats,
-        "faults": list(params.faults),
+        "faults": [f.name for f in faults],
         "fault_repeats": params.fault_repeats,
         "flood_commands": params.flood_commands,
         "flood_value_bytes": FLOOD_VALUE,
         "command_timeout_s": COMMAND_TIMEOUT,
         "workers_per_load": WORKERS,
         "replica_layout": REPLICA_LAYOUT,
-        "seeds": list(main_cluster.seeds),
+        "seeds": list(main_cluster.seeds if main_cluster else params.target.seeds),
         "smoke": params.smoke,
     }
     configurations = [
@@ -315,7 +320,10 @@ def run_resilience(params: Any, *, main_cluster: LocalCluster) -> tuple[dict[str
         for c in CLIENTS
     ]
     record = new_record("US-010", parameters, configurations, environment(), trials, notes)
-    record["extra"] = {"measured": {k: v.as_dict() if v else None for k, v in measured(trials).items()}}
+    record["extra"] = {
+        "measured": {k: v.as_dict() if v else None for k, v in measured(trials).items()},
+        "skipped": dict.fromkeys(CLIENTS, skipped) if main_cluster is None else {},
+    }
     return record, save_record(record, params.results_path)
 
 

@@ -14,16 +14,18 @@ throughput or CPU verdict is judged against it.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import ClientConfig, Target
+from ..bench.adapters import ClientConfig
 from ..bench.runner import run_benchmark
 from ..bench.sync import run_sync
 from ..bench.workload import Workload
+from ..localcluster import LocalCluster
 from ..results import (
     Interval,
     interval,
@@ -39,7 +41,7 @@ from . import micro, perfcases
 from .catalogue import AA, STAGE_STORIES, STORIES, Story
 from .criteria import evaluate, recorded
 from .migration import migrate_under_load
-from .parameters import Parameters
+from .parameters import ROOT, Parameters
 
 __all__ = [
     "STORIES",
@@ -93,11 +95,11 @@ class StoryRun:
     @property
     def acceptance(self) -> list[dict[str, Any]]:
         """Verdicts from the story's current criteria over the measured figures."""
-        return evaluate(self.story.criteria, self.measured)
+        return evaluate(self.story.criteria, self.measured, self.extra.get("skipped"))
 
     @property
     def recorded(self) -> list[dict[str, Any]]:
-        return recorded(self.story.recorded, self.measured)
+        return recorded(self.story.recorded, self.measured, self.extra.get("skipped"))
 
     @property
     def roles(self) -> dict[str, str]:
@@ -133,12 +135,50 @@ def _ordered(roles: dict[str, ClientConfig], extra: list[ClientConfig] | None = 
     return list({c.label: c for c in [*first, *rest]}.values())
 
 
+NO_STANDALONE = "a standalone server (standalone=..., STANDALONE= for make)"
+STANDALONE_METRICS = (
+    "ops.standalone",
+    "ratio.cluster_over_standalone",
+    "throughput.standalone",
+    "rest.get_single.standalone",
+    "rest.drop_change",
+)
+NOT_ALLOWED = "--allow-destructive (ALLOW_DESTRUCTIVE=1 for make): it changes a cluster that is not ours"
+
+
+def _no_standalone(params: Parameters) -> dict[str, str]:
+    """The standalone comparisons a run without a standalone server leaves out."""
+    return {} if params.standalone else dict.fromkeys(STANDALONE_METRICS, f"needs {NO_STANDALONE}")
+
+
+def _served(params: Parameters, modes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(m for m in modes if m != "standalone" or params.standalone)
+
+
+def local_cluster(params: Parameters) -> LocalCluster | None:
+    """The launcher's running cluster when the parameters point at it (plain, no
+    credentials): the one cluster the lab may change, signal and restart at will."""
+    # The launcher's data folder is relative to where it ran: the repository root, while
+    # a notebook kernel runs in notebooks/.
+    local = LocalCluster(data_dir=Path(os.environ.get("RCOPT_DATA_DIR", ROOT / ".rcopt" / "cluster")))
+    target = params.target
+    if target.tls is not None or target.password_env or not set(target.seeds) <= set(local.seeds):
+        return None
+    return local if local.is_up() else None
+
+
+def destructive_allowed(params: Parameters) -> bool:
+    if params.allow_destructive is not None:
+        return params.allow_destructive
+    return local_cluster(params) is not None
+
+
 def _bench(
     params: Parameters, configs: list[ClientConfig], experiment: str, **options: Any
 ) -> dict[str, Any]:
     base = {
         "experiment": experiment,
-        "target": Target(seeds=params.seeds, standalone=params.standalone),
+        "target": params.target,
         "modes": ("cluster",),
         "workload": Workload(value_size=params.value_size, key_count=params.key_count),
         "concurrency": params.concurrency,
@@ -148,7 +188,9 @@ def _bench(
         "pin": params.pin,
         "parameters": {"notebook": params.as_dict()},
     }
-    return run_benchmark(configs, **{**base, **options})
+    merged = {**base, **options}
+    merged["modes"] = _served(params, merged["modes"])
+    return run_benchmark(configs, **merged)
 
 
 def _profiles(
@@ -270,12 +312,15 @@ def _finish(
     extra: dict[str, Any],
     profile: dict | None = None,
     rest: dict | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> StoryRun:
+    """Save the story's records; `skipped`: metric (or prefix) -> why this target left it out."""
     record["extra"] = {
         "story": story.id,
         "title": story.title,
         **extra,
         "measured": {k: v.as_dict() for k, v in measured.items() if v is not None},
+        "skipped": {**_no_standalone(params), **(skipped or {})},
     }
     run = StoryRun(story, record, Path())
     if profile is not None:
@@ -454,7 +499,7 @@ def _us006(story: Story, params: Parameters) -> StoryRun:
 
 
 def _migrate(params: Parameters, stages: Stages, workers: int) -> dict[str, Any]:
-    return run_sync(lambda: migrate_under_load(list(params.seeds), stages, workers=workers))
+    return run_sync(lambda: migrate_under_load(params.target, stages, workers=workers))
 
 
 def _us007(story: Story, params: Parameters) -> StoryRun:
@@ -464,10 +509,13 @@ def _us007(story: Story, params: Parameters) -> StoryRun:
     hot = {r["case"]: r for r in data["hot_path"]}
     workers = 8 if params.smoke else 16
     roles = _roles(story)
+    allowed = destructive_allowed(params)
     migrations = {
-        role: _migrate(params, roles[role].stage_set(), workers) for role in ("baseline", "cumulative after")
+        role: _migrate(params, roles[role].stage_set(), workers)
+        for role in ("baseline", "cumulative after")
+        if allowed
     }
-    after = migrations["cumulative after"]
+    after = migrations.get("cumulative after")
     no_redirect = ("bulk200", "nil", "integer")
     measured |= {
         "micro.first_byte_vs_regex": _ratio_of(
@@ -476,14 +524,17 @@ def _us007(story: Story, params: Parameters) -> StoryRun:
         "hot.redirect.bytes": _exact(
             max(hot[f"redirect.first_byte.{k}"]["peak_bytes_allocated"] for k in no_redirect)
         ),
-        "migration.failures": _exact(sum(m["wrong"] + m["errors"] for m in migrations.values())),
-        "migration.ask": _exact(after["ask"]),
-        "migration.moved": _exact(after["moved"]),
-        "migration.recover_ms": _exact(after["recover_ms"]),
     }
-    return _finish(
-        story, params, record, measured, {"roles": names, "micro": data, "migration": migrations}, profile
-    )
+    if after is not None:
+        measured |= {
+            "migration.failures": _exact(sum(m["wrong"] + m["errors"] for m in migrations.values())),
+            "migration.ask": _exact(after["ask"]),
+            "migration.moved": _exact(after["moved"]),
+            "migration.recover_ms": _exact(after["recover_ms"]),
+        }
+    skipped = {} if allowed else {"migration": f"needs {NOT_ALLOWED}"}
+    extra = {"roles": names, "micro": data, "migration": migrations}
+    return _finish(story, params, record, measured, extra, profile, skipped=skipped)
 
 
 # -- US-001 and US-008 ------------------------------------------------------------------
@@ -498,13 +549,13 @@ def _rest(
 
     return run_rest_benchmark(
         backends,
-        modes=modes,
+        modes=_served(params, modes),
         scenarios=scenarios,
         duration=params.rest_duration,
         warmup=params.rest_warmup,
         repeats=params.rest_repeats,
         experiment=experiment,
-        target=Target(seeds=params.seeds, standalone=params.standalone),
+        target=params.target,
         parameters={"notebook": params.as_dict()},
     )
 
@@ -610,12 +661,11 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
     level = headline_level(params.concurrency)
     record = _bench(params, [baseline, optimized, twin, *peers], story.id, modes=("cluster", "standalone"))
     profile = _profiles(params, story, [baseline, optimized])
-    # The REST side compares our presets (and an A/A twin of the baseline) with redis-py;
-    # a smoke run keeps to our presets.
+    # The REST side compares our presets (and an A/A twin of the baseline) with the peers,
+    # valkey-glide the fastest of them; a smoke run keeps to our presets.
     rest_twin = _twin(baseline)
-    with_peer = "redis-py" in params.peers and not params.smoke
-    backends = [baseline, rest_twin, optimized, *([ClientConfig.parse("redis-py")] if with_peer else [])]
-    backends = [b for b in backends if b.available()]
+    rest_peers = [] if params.smoke else peers
+    backends = [b for b in [baseline, rest_twin, optimized, *rest_peers] if b.available()]
     rest = _rest(
         params,
         backends,
@@ -651,28 +701,21 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
 
 def _us010(story: Story, params: Parameters) -> StoryRun:
     """The resilience story: faults need servers this machine runs (signals, DEBUG,
-    restarts), so it runs only against the local cluster."""
-    import os
-
-    from ..localcluster import LocalCluster
-    from ..results.records import ROOT
+    restarts), so against any other target it records no trial and skips every
+    criterion, saying why."""
     from .resilience import run_resilience
 
-    # The launcher's data folder is relative to where it ran: the repository root, while
-    # a notebook kernel runs in notebooks/.
-    local = LocalCluster(data_dir=Path(os.environ.get("RCOPT_DATA_DIR", ROOT / ".rcopt" / "cluster")))
-    if not set(params.seeds) <= set(local.seeds):
-        raise ValueError(
-            "US-010 injects faults (kill -9, SIGSTOP, DEBUG SLEEP, restarts), so it runs only "
-            f"against the local cluster it can control ({', '.join(local.seeds)}), not {list(params.seeds)}"
-        )
-    if not local.is_up():
-        raise ValueError(
-            f"US-010 needs the local cluster running from {local.data_dir} (rcopt cluster up, "
-            "from the repository root); it signals and restarts those servers"
-        )
-    record, path = run_resilience(params, main_cluster=local)
+    local = local_cluster(params)
+    if local is None:
+        print(f"US-010 skipped: {NEEDS_LOCAL}; the target is {params.target.describe()}")
+    record, path = run_resilience(params, main_cluster=local, skipped=NEEDS_LOCAL)
     return StoryRun(story, record, path)
+
+
+NEEDS_LOCAL = (
+    "needs the local cluster (rcopt cluster up, the default target): its faults signal, "
+    "pause and restart server processes on this machine"
+)
 
 
 RUNNERS: dict[str, Callable[[Story, Parameters], StoryRun]] = {

@@ -61,7 +61,7 @@ def test_the_headline_is_the_verdict_on_the_steadier_metric():
     }
     rows = evaluate(criteria, measured)
     assert headline(rows)["criterion"] == "cpu"
-    assert tally(rows) == {"met": 2, "NOT met": 0, "inconclusive": 0, "not measured": 1}
+    assert tally(rows) == {"met": 2, "NOT met": 0, "inconclusive": 0, "not measured": 1, "skipped": 0}
     assert rows[0]["measured"] == "1.30 [1.20–1.40]" and rows[0]["aa"] == "1.00 [0.90–1.10]"
 
 
@@ -70,3 +70,20 @@ def test_a_bad_declaration_is_refused():
         Criterion("x", "m", "=>", 1, "PRD")
     with pytest.raises(ValueError, match="source must be one of"):
         Criterion("x", "m", ">=", 1, "gut feeling")
+
+
+def test_a_skipped_figure_says_why_and_is_never_met():
+    from rediscluster_opt.lab.criteria import Recorded, recorded
+
+    migration = Criterion("ASK seen", "migration.ask", ">", 0, "PRD", fmt="{:.0f}")
+    other = Criterion("throughput", "throughput.gain", ">=", 1.2, "PRD")
+    skipped = {"migration": "needs --allow-destructive"}
+    rows = evaluate([migration, other], {}, skipped)
+    assert [r["verdict"] for r in rows] == ["skipped", "not measured"]  # a prefix, not a substring
+    assert rows[0]["measured"] == "skipped: needs --allow-destructive" and not rows[0]["met"]
+    assert tally(rows)["skipped"] == 1
+    # a figure that was measured after all is judged, whatever the skip list says
+    (row,) = evaluate([migration], {"migration.ask": Interval.exact(3)}, skipped)
+    assert row["verdict"] == "met"
+    (item,) = recorded([Recorded("standalone ops/s", "ops.standalone")], {}, {"ops.standalone": "needs X"})
+    assert item["measured"] == "skipped: needs X"

@@ -42,12 +42,31 @@ def test_every_mode_sets_only_known_parameters_and_every_parameter_has_a_check()
         ({"peers": ["jedis"]}, "'peers': must be a list drawn from redis-py"),
         ({"smoke": "yes"}, "'smoke': must be True or False"),
         ({"rerun": 1}, "'rerun': must be True or False"),
+        ({"allow_destructive": "yes"}, "'allow_destructive': must be True or False"),
+        ({"seeds": "redis://u:hunter@h:7000"}, "'seeds': a URL parameter must not hold its password"),
+        ({"standalone": "redis://h:7100/x"}, "'standalone': bad URL"),
         ({"durations": 1}, "unknown notebook parameter(s) durations"),
     ],
 )
 def test_bad_parameters_are_named(values, message):
-    with pytest.raises(NotebookParameterError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        NotebookParameterError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ) as caught:
         check_parameters(**values)
+    assert "hunter" not in str(caught.value)
+
+
+def test_a_target_may_be_urls_with_the_password_in_the_environment(monkeypatch):
+    monkeypatch.setenv("STAGING_PW", "s3cret")
+    params = check_parameters(
+        seeds="rediss://ops@10.0.0.5:7000?password_env=STAGING_PW&ssl_ca_certs=/ca.pem",
+        standalone="10.0.0.9:6379",
+        allow_destructive=None,
+    )
+    target = params.target
+    assert target.seeds == ("10.0.0.5:7000",) and target.standalone == "10.0.0.9:6379"
+    assert (target.username, target.password, target.tls.ca_certs) == ("ops", "s3cret", "/ca.pem")
+    assert "s3cret" not in repr(params.as_dict())
 
 
 def test_cumulative_configuration_ends_at_the_optimized_preset():
