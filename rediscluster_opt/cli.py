@@ -129,6 +129,7 @@ def _bench_command(args: argparse.Namespace) -> int:
         profile=args.profile,
         flame_dir=args.flame_dir if args.profile == "pyspy" else None,
         pin=not args.no_pin,
+        processes=args.processes,
     )
     path = save_record(record, args.results_dir)
     print()
@@ -327,6 +328,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--keys", type=int, default=10_000)
     add("--loop", choices=LOOPS, default=LOOPS[0])
     add("--connections-per-node", type=int, default=1)
+    add(
+        "--processes",
+        type=int,
+        default=1,
+        help="client processes per trial, each with its own client, event loop and --concurrency "
+        "tasks; their figures are merged (for a many-core load machine)",
+    )
     add(
         "--profile",
         choices=PROFILES,

@@ -28,53 +28,64 @@ from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
 from .sync import run_sync
 from .target import BenchmarkError, check_target, populate, server_pids
+from .trial import merge_results
 from .workload import Workload
 
 __all__ = ["BenchmarkError", "PROFILES", "run_benchmark"]
 
 MODES = ("cluster", "standalone")
 PROFILES = ("cprofile", "line", "pyspy")
+STARTUP_S = 1.5  # per process of a multi-process trial: start, import, connect
 
 
 def _run_trial_process(
-    spec: dict[str, Any], timeout: float, client_cpus: list[int] | None = None
+    spec: dict[str, Any], timeout: float, client_cpus: list[int] | None = None, processes: int = 1
 ) -> dict[str, Any]:
-    """One trial in a child process (pinned to `client_cpus` when given); a crash or a
-    hang becomes a failed trial with the child's stderr tail, never an exception."""
+    """One trial in `processes` child processes (pinned to `client_cpus` when given),
+    their measured windows aligned and their results merged; a crash or a hang becomes a
+    failed trial with the child's stderr tail, never an exception."""
 
     def pin() -> None:  # runs in the child before it executes Python
         if client_cpus:
             os.sched_setaffinity(0, client_cpus)
 
+    if processes > 1:  # time to start Python, import and connect, before the common start
+        spec = {**spec, "start_at": time.time() + STARTUP_S * processes}
     with tempfile.TemporaryDirectory(prefix="rcopt-trial-") as folder:
-        spec_path, result_path = os.path.join(folder, "spec.json"), os.path.join(folder, "result.json")
+        spec_path = os.path.join(folder, "spec.json")
         with open(spec_path, "w") as handle:
             json.dump(spec, handle)
-        command_line = [sys.executable, "-m", "rediscluster_opt.bench.trial", spec_path, result_path]
-        try:
-            done = subprocess.run(
-                command_line,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                preexec_fn=pin if client_cpus else None,
-            )
-        except subprocess.TimeoutExpired as exc:
-            tail = (exc.stderr or b"")[-2000:]
-            tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
-            return {
-                "status": "failed",
-                "reason": f"killed after the {timeout:.0f} s deadline",
-                "stderr_tail": tail,
-            }
-        if done.returncode != 0 or not os.path.exists(result_path):
-            return {
-                "status": "failed",
-                "reason": f"trial process exited with {done.returncode}",
-                "stderr_tail": done.stderr[-2000:],
-            }
-        with open(result_path) as handle:
-            return {"status": "ok", **json.load(handle)}
+        paths = [os.path.join(folder, f"result{n}") for n in range(processes)]
+        children = []
+        for path in paths:
+            with open(f"{path}.stderr", "w") as stderr:  # a file: a chatty child never blocks
+                children.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "rediscluster_opt.bench.trial", spec_path, f"{path}.json"],
+                        stdout=subprocess.DEVNULL,
+                        stderr=stderr,
+                        preexec_fn=pin if client_cpus else None,
+                    )
+                )
+        deadline = time.monotonic() + timeout + (STARTUP_S * processes if processes > 1 else 0)
+        results = []
+        for child, path in zip(children, paths, strict=True):
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                failure = None if child.returncode == 0 else f"trial process exited with {child.returncode}"
+            except subprocess.TimeoutExpired:
+                failure = f"killed after the {timeout:.0f} s deadline"
+            if failure is None and os.path.exists(f"{path}.json"):
+                with open(f"{path}.json") as handle:
+                    results.append(json.load(handle))
+                continue
+            for other in children:
+                other.kill()
+                other.wait()
+            with open(f"{path}.stderr", errors="replace") as handle:
+                tail = handle.read()[-2000:]
+            return {"status": "failed", "reason": failure or "no result written", "stderr_tail": tail}
+    return {"status": "ok", **(merge_results(results) if processes > 1 else results[0])}
 
 
 def _check_options(
@@ -130,18 +141,23 @@ def run_benchmark(
     pin: bool = True,
     parameters: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = print,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """Run every configuration in every mode and concurrency, `repeats` times, interleaved;
     return the result record (not yet saved: see `results.save_record`).
 
     profile: None, "cprofile", "line" (line_profiler over `line_functions`) or "pyspy"
-    (a sampled flame graph SVG per trial, written to `flame_dir`). pin: client and
+    (a sampled flame graph SVG per trial, written to `flame_dir`). processes: client
+    processes per trial, each with `concurrency` tasks, their figures merged. pin: client and
     servers on disjoint CPUs when the machine has at least two (recorded either way)."""
     configs = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
     target = target or Target()
     workload = workload or Workload()
     levels = [concurrency] if isinstance(concurrency, int) else list(concurrency)
     _check_options(configs, levels, modes, duration, warmup, repeats, profile)
+    check_number("processes", processes, integer=True, error=BenchmarkError)
+    if processes > 1 and profile:
+        raise BenchmarkError("profile one client process at a time: --profile needs --processes 1")
     if profile == "pyspy":
         duration = float(math.ceil(duration))  # py-spy samples whole seconds
         flame_dir = Path(flame_dir or tempfile.mkdtemp(prefix="rcopt-flames-"))
@@ -187,7 +203,7 @@ def run_benchmark(
                 "flamegraph": str(Path(flame_dir) / f"{experiment}_{number:03d}.svg") if flame_dir else None,
             }
             cpu_before = cpu_seconds_of(pids_by_mode[mode])
-            outcome = _run_trial_process(spec, deadline, client_cpus)
+            outcome = _run_trial_process(spec, deadline, client_cpus, processes)
             if (outcome.get("profile") or {}).get("flamegraph"):  # records keep no machine paths
                 outcome["profile"]["flamegraph"] = repo_relative(outcome["profile"]["flamegraph"])
             outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
@@ -212,6 +228,7 @@ def run_benchmark(
         "warmup_s": warmup,
         "repeats": repeats,
         "profile": profile,
+        "processes": processes,
         **(parameters or {}),
     }
     env = {**environment(), **target_info, "pinning": pinning}

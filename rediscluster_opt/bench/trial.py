@@ -6,6 +6,11 @@ C tasks each keep one request in flight against the target for a warm-up, then f
 measured duration. Every reply is checked; a wrong reply makes the trial invalid. The
 result (figures, latency percentiles, CPU, socket counters, optional profiles) is written
 as JSON to RESULT.json.
+
+When several processes run one trial together (`rcopt bench --processes N`), the spec
+names a wall-clock `start_at`: each process connects, waits for it, then warms up and
+measures, so their windows line up; each also returns its raw latency samples, which the
+runner merges (percentiles of averages would be wrong) and then drops.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 from .adapters import ClientConfig, Target, open_adapter
 from .workload import Workload
 
-__all__ = ["percentiles", "run_trial"]
+__all__ = ["merge_results", "percentiles", "run_trial"]
 
 PERCENTILES = (50, 90, 99, 99.9)
 
@@ -35,6 +40,56 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
     out["max"] = ordered[-1] / 1000
     out["mean"] = sum(ordered) / n / 1000
     return out
+
+
+def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One trial's figures from its processes' results: counts and rates add up (their
+    windows were aligned), latency percentiles come from the merged raw samples, and
+    each process's own figures are kept under `per_process`. The raw samples are not."""
+    samples = [ns for r in results for ns in r["latency_samples_ns"]]
+    ops = sum(r["ops"] for r in results)
+    kinds: dict[str, int] = {}
+    for r in results:
+        for kind, n in r["error_kinds"].items():
+            kinds[kind] = kinds.get(kind, 0) + n
+    merged: dict[str, Any] = {
+        "ops": ops,
+        "errors": sum(r["errors"] for r in results),
+        "wrong": sum(r["wrong"] for r in results),
+        "valid": all(r["valid"] for r in results),
+        "error_kinds": kinds,
+        "wrong_examples": [w for r in results for w in r["wrong_examples"]][:3],
+        "elapsed_s": max(r["elapsed_s"] for r in results),
+        "ops_per_s": sum(r["ops_per_s"] for r in results),
+        "latency_us": percentiles(samples),
+        "client_cpu_s": sum(r["client_cpu_s"] for r in results),
+        "event_loop": results[0]["event_loop"],
+        "processes": len(results),
+        "per_process": [
+            {
+                "ops": r["ops"],
+                "ops_per_s": r["ops_per_s"],
+                "errors": r["errors"],
+                "client_cpu_s": r["client_cpu_s"],
+                "latency_us": {k: r["latency_us"].get(k) for k in ("p50", "p99")},
+                "start_skew_s": r.get("start_skew_s"),
+            }
+            for r in results
+        ],
+    }
+    if all("io" in r for r in results) and ops:
+        totals = {
+            k: sum(r["io"][k] for r in results)
+            for k in ("writes", "reads", "replies")
+            if k in results[0]["io"]
+        }
+        merged["io"] = {
+            **totals,
+            "writes_per_command": totals["writes"] / ops,
+            "reads_per_command": totals["reads"] / ops,
+            "commands_per_write": ops / totals["writes"] if totals["writes"] else None,
+        }
+    return merged
 
 
 def _cpu_seconds() -> float:
@@ -99,6 +154,10 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     # Each task's operation plan is drawn before any timing starts.
     plans = [workload.operations(seed) for seed in range(concurrency)]
     adapter = await open_adapter(config, spec["mode"], target, concurrency)
+    skew = None
+    if spec.get("start_at") is not None:  # one of several processes: start together
+        await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
+        skew = time.time() - spec["start_at"]
     try:
         await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
         io_before = adapter.io_counters()
@@ -135,6 +194,9 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         }
     if profile is not None:
         result["profile"] = profile
+    if skew is not None:
+        result["start_skew_s"] = skew
+        result["latency_samples_ns"] = latencies
     return result
 
 

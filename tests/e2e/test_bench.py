@@ -105,13 +105,26 @@ def test_pyspy_writes_a_flame_graph_of_the_measured_window(local_cluster, tmp_pa
     assert "_closed_loop" in svg.read_text()  # the trial's own loop was sampled
 
 
+def test_several_processes_run_one_trial_together_and_their_figures_merge(local_cluster):
+    configs = [ClientConfig.parse("optimized")]
+    record = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=1, processes=2, **SHORT)
+    validate_record(record)
+    (trial,) = record["trials"]
+    assert trial["status"] == "ok" and trial["valid"] and trial["processes"] == 2
+    parts = trial["per_process"]
+    assert len(parts) == 2 and trial["ops"] == sum(p["ops"] for p in parts) > 0
+    assert trial["ops_per_s"] == pytest.approx(sum(p["ops_per_s"] for p in parts))
+    assert all(abs(p["start_skew_s"]) < 0.5 for p in parts)  # the windows lined up
+    assert "latency_samples_ns" not in trial and record["parameters"]["processes"] == 2
+
+
 def test_a_crashing_trial_is_reported_and_the_run_goes_on(local_cluster, monkeypatch):
     real = runner._run_trial_process
 
-    def sabotage(spec, timeout, cpus=None):
+    def sabotage(spec, *rest):
         if spec["config"]["connections_per_node"] == 2:  # make this one trial crash for real
             spec = {**spec, "config": {**spec["config"], "stages": {"writer": "bogus"}}}
-        return real(spec, timeout, cpus)
+        return real(spec, *rest)
 
     monkeypatch.setattr(runner, "_run_trial_process", sabotage)
     configs = [ClientConfig.parse("optimized", connections_per_node=2), ClientConfig.parse("baseline")]
@@ -164,6 +177,8 @@ def test_profiles_name_the_hot_path(local_cluster, kind):
         ({"repeats": 1.5}, "repeats must be a positive integer"),
         ({"modes": ["sharded"]}, "unknown mode"),
         ({"profile": "perf"}, "unknown profile kind 'perf'; choose one of cprofile, line, pyspy"),
+        ({"processes": 0}, "processes must be a positive integer"),
+        ({"processes": 2, "profile": "cprofile"}, "needs --processes 1"),
         ({"target": Target(seeds=("127.0.0.1:1",))}, "unreachable"),
         ({"target": Target(seeds=("127.0.0.1:7100",))}, "not a cluster node"),
     ],

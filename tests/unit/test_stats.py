@@ -80,3 +80,26 @@ def test_ratio_of_medians_of_two_independent_samples():
     many = ratio_of_medians([2.0, 2.1, 2.2, 2.05, 2.15], [1.0, 1.05, 1.1, 1.02, 1.08])
     assert many.low < many.median < many.high and many.method.startswith("bootstrap")
     assert ratio_of_medians([], [1.0]) is None
+
+
+def test_processes_merge_by_samples_never_by_averaging_percentiles():
+    from rediscluster_opt.bench.trial import merge_results, percentiles
+
+    def result(samples_ns, ops_per_s, cpu):
+        return {
+            "ops": len(samples_ns), "errors": 0, "wrong": 0, "valid": True, "error_kinds": {"Timeout": 1},
+            "wrong_examples": [], "elapsed_s": 1.0, "ops_per_s": ops_per_s, "client_cpu_s": cpu,
+            "latency_us": percentiles(samples_ns), "event_loop": "uvloop", "start_skew_s": 0.01,
+            "latency_samples_ns": samples_ns,
+            "io": {"writes": 10, "reads": 10, "replies": len(samples_ns)},
+        }  # fmt: skip
+
+    fast = result([1_000] * 90, 90.0, 0.5)  # 90 replies of 1 µs
+    slow = result([100_000] * 10, 10.0, 0.25)  # 10 replies of 100 µs
+    merged = merge_results([fast, slow])
+    assert merged["ops"] == 100 and merged["ops_per_s"] == 100.0 and merged["client_cpu_s"] == 0.75
+    assert merged["latency_us"]["p50"] == 1.0 and merged["latency_us"]["p99"] == 100.0  # from 100 samples
+    assert merged["latency_us"]["p50"] != (fast["latency_us"]["p50"] + slow["latency_us"]["p50"]) / 2
+    assert merged["error_kinds"] == {"Timeout": 2} and merged["processes"] == 2
+    assert [p["ops"] for p in merged["per_process"]] == [90, 10] and "latency_samples_ns" not in merged
+    assert merged["io"]["writes_per_command"] == 0.2
