@@ -5,11 +5,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 rcopt=.venv/bin/rcopt
 
-# The resilience story (US-010) starts a replica cluster of its own and stops it; if the
-# story is killed midway, its servers are stopped here (by their pid files, ours only).
+# Two stories start clusters of their own and stop them: US-010 a replica cluster, US-008
+# a TLS twin for its TLS comparison. If a story is killed midway, their servers are
+# stopped here (by their pid files, ours only).
 stop_story_clusters() {
   if [ -d .rcopt/resilience ]; then
     "$rcopt" cluster down --data-dir .rcopt/resilience --ports 7500-7502 --standalone-port 0 >/dev/null 2>&1 || true
+  fi
+  if [ -d .rcopt/tls-twin ]; then
+    "$rcopt" cluster down --data-dir .rcopt/tls-twin --ports 7800-7804 --standalone-port 0 >/dev/null 2>&1 || true
   fi
 }
 

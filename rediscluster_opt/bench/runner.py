@@ -142,14 +142,17 @@ def run_benchmark(
     parameters: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = print,
     processes: int = 1,
+    targets: dict[str, Target] | None = None,
 ) -> dict[str, Any]:
     """Run every configuration in every mode and concurrency, `repeats` times, interleaved;
     return the result record (not yet saved: see `results.save_record`).
 
     profile: None, "cprofile", "line" (line_profiler over `line_functions`) or "pyspy"
     (a sampled flame graph SVG per trial, written to `flame_dir`). processes: client
-    processes per trial, each with `concurrency` tasks, their figures merged. pin: client and
-    servers on disjoint CPUs when the machine has at least two (recorded either way)."""
+    processes per trial, each with `concurrency` tasks, their figures merged. targets:
+    configuration label -> the target it runs against instead of `target` (plain vs TLS in
+    one interleaved run). pin: client and servers on disjoint CPUs when the machine has at
+    least two (recorded either way)."""
     configs = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
     target = target or Target()
     workload = workload or Workload()
@@ -165,12 +168,17 @@ def run_benchmark(
 
     notes = [f"{c.label}: {c.client} is not installed; skipped" for c in configs if not c.available()]
     runnable = [c for c in configs if c.available()]
-    target_info = check_target(target, modes)
+    targets = targets or {}
+    every_target = list({id(t): t for t in [target, *targets.values()]}.values())
+    target_info = {}
+    for each in every_target:
+        target_info.update(check_target(each, modes))
     say = progress or (lambda _msg: None)
-    for mode in modes:
-        say(f"populating {workload.key_count} keys of {workload.value_size} B ({mode})")
-        run_sync(lambda mode=mode: populate(target, mode, workload))
-    pids_by_mode = {mode: server_pids(target, mode) for mode in modes}
+    for each in every_target:
+        for mode in modes:
+            say(f"populating {workload.key_count} keys of {workload.value_size} B ({mode})")
+            run_sync(lambda each=each, mode=mode: populate(each, mode, workload))
+    pids_by_mode = {mode: sorted({p for t in every_target for p in server_pids(t, mode)}) for mode in modes}
     all_pids = sorted({pid for pids in pids_by_mode.values() for pid in pids})
 
     plan = [
@@ -192,7 +200,7 @@ def run_benchmark(
             )
             spec = {
                 "config": asdict(config),
-                "target": asdict(target),
+                "target": asdict(targets.get(config.label, target)),
                 "workload": workload.as_dict(),
                 "mode": mode,
                 "concurrency": level,
@@ -221,6 +229,7 @@ def run_benchmark(
 
     parameters = {
         "target": asdict(target),
+        "targets": {label: asdict(t) for label, t in targets.items()},
         "modes": list(modes),
         "workload": workload.as_dict(),
         "concurrency": levels,

@@ -236,9 +236,11 @@ through ASK and MOVED, with zero wrong answers.""",
 US008 = Story(
     "US-008", "final", "Final comparison: REST scenarios and the client benchmark",
     """The final comparison: the four REST scenarios (GET single, GET list, POST, Mixed) for the baseline,
-the optimized preset and redis-py, standalone and cluster, and the client benchmark with every
-installed peer. Improvements are paired ratios measured in this same run against the US-001
-configuration (the baseline preset), never against another run's absolute numbers.""",
+the optimized preset and every installed peer, standalone and cluster, and the client benchmark
+with every peer. Improvements are paired ratios measured in this same run against the US-001
+configuration (the baseline preset), never against another run's absolute numbers. Last, what
+TLS costs: each client against the local cluster and a TLS twin of it, interleaved, as TLS / plain
+ratios of throughput and of client CPU per operation.""",
     criteria=(
         *_rest("get_single"), *_rest("get_list"), *_rest("post"), *_rest("mixed"),
         Criterion("guard rail: REST GET single standalone, optimized / baseline", "rest.get_single.standalone",
@@ -260,7 +262,13 @@ configuration (the baseline preset), never against another run's absolute number
         Criterion("client bench (cluster): CPU per op optimized / baseline", "cpu.gain", "<=", 1, TARGET,
                   "cpu.aa", headline=True),
     ),
-    figures=("rest_bars",),
+    # What TLS costs each client: recorded, no threshold (a cost to know, not a target).
+    recorded=tuple(
+        Recorded(f"TLS / plain {what}, {client} (cluster)", f"tls.{client}.{metric}", "{:.2f}")
+        for client in ("ours", "redis-py", "coredis", "valkey-glide")
+        for what, metric in (("throughput", "throughput"), ("client CPU per op", "cpu"))
+    ),
+    figures=("rest_bars", "tls_cost"),
 )  # fmt: skip
 
 

@@ -213,7 +213,7 @@ def flame_file(story_id: str, config: str) -> str:
 
 def record_paths(run: StoryRun) -> list[str]:
     """The story's record files, repo-relative."""
-    return [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path) if p]
+    return [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path, run.tls_path) if p]
 
 
 def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
@@ -290,6 +290,8 @@ def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
             )
         elif name == "rest_bars" and run.rest_record is not None:
             fig = plots.rest_bars(run.rest_record["summary"]["rest"], title=f"{run.story.id}: REST scenarios")
+        elif name == "tls_cost" and run.tls_record is not None:
+            fig = plots.tls_cost(run.measured, title=f"{run.story.id}: what TLS costs ({_workload(run)})")
         else:
             continue
         out.append(_save(fig, params, run, name))

@@ -19,6 +19,7 @@ __all__ = [
     "profile_costs",
     "rest_bars",
     "slot_hash_ns",
+    "tls_cost",
     "verdicts",
     "writes_per_command",
 ]
@@ -327,7 +328,40 @@ def rest_bars(rest_table: list[dict[str, Any]], *, title: str = "") -> Any:
     return fig
 
 
-CLIENT_COLOURS = {"ours": "#1f77b4", "redis-py": "#d62728", "valkey-glide": "#2ca02c"}
+def tls_cost(measured: dict[str, Any], *, title: str = "") -> Any:
+    """TLS / plain per client: throughput and client CPU per op, median with the interval
+    as whiskers; 1.0 (no cost) is marked."""
+    clients = [k.split(".")[1] for k in measured if k.startswith("tls.") and k.endswith(".throughput")]
+    fig, axes = _figure(1, 2, width=5.0, height=3.6)
+    for ax, (metric, label) in zip(
+        axes[0], (("throughput", "throughput"), ("cpu", "client CPU per op")), strict=True
+    ):
+        cells = [measured.get(f"tls.{c}.{metric}") for c in clients]
+        shown = [(c, cell) for c, cell in zip(clients, cells, strict=True) if cell is not None]
+        medians = [cell.median for _, cell in shown]
+        errors = [
+            [cell.median - cell.low for _, cell in shown],
+            [cell.high - cell.median for _, cell in shown],
+        ]
+        colours = [CLIENT_COLOURS.get(c, "#7f7f7f") for c, _ in shown]
+        ax.bar(
+            range(len(shown)),
+            medians,
+            yerr=errors,
+            color=colours,
+            capsize=4,
+            edgecolor="black",
+            linewidth=0.5,
+        )
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(shown)))
+        ax.set_xticklabels([c for c, _ in shown], rotation=20, ha="right", fontsize=8)
+        ax.set_title(f"{label}: TLS / plain", fontsize=9)
+    fig.suptitle(_wrap(title or "What TLS costs each client (cluster, interleaved)"), fontsize=10)
+    return fig
+
+
+CLIENT_COLOURS = {"ours": "#1f77b4", "redis-py": "#d62728", "valkey-glide": "#2ca02c", "coredis": "#9467bd"}
 
 
 def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:

@@ -42,6 +42,7 @@ from .catalogue import AA, STAGE_STORIES, STORIES, Story
 from .criteria import evaluate, recorded
 from .migration import migrate_under_load
 from .parameters import ROOT, Parameters
+from .tlscost import measured_tls, run_tls_cost
 
 __all__ = [
     "STORIES",
@@ -83,6 +84,8 @@ class StoryRun:
     profile_path: Path | None = None
     rest_record: dict[str, Any] | None = None
     rest_path: Path | None = None
+    tls_record: dict[str, Any] | None = None  # US-008's plain vs TLS run
+    tls_path: Path | None = None
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -313,6 +316,7 @@ def _finish(
     profile: dict | None = None,
     rest: dict | None = None,
     skipped: dict[str, str] | None = None,
+    tls: dict | None = None,
 ) -> StoryRun:
     """Save the story's records; `skipped`: metric (or prefix) -> why this target left it out."""
     record["extra"] = {
@@ -327,9 +331,11 @@ def _finish(
         run.profile_record, run.profile_path = profile, save_record(profile, params.results_path)
     if rest is not None:
         run.rest_record, run.rest_path = rest, save_record(rest, params.results_path)
+    if tls is not None:
+        run.tls_record, run.tls_path = tls, save_record(tls, params.results_path)
     record["extra"]["records"] = {
-        "profile": repo_relative(run.profile_path) if run.profile_path else None,
-        "rest": repo_relative(run.rest_path) if run.rest_path else None,
+        kind: repo_relative(path) if path else None
+        for kind, path in (("profile", run.profile_path), ("rest", run.rest_path), ("tls", run.tls_path))
     }
     record["extra"]["acceptance"] = run.acceptance
     record["extra"]["recorded"] = run.recorded
@@ -696,7 +702,12 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
         "REST A/A": rest_twin.label,
     }
     extra = {"roles": roles, "rest_table": rest["summary"]["rest"]}
-    return _finish(story, params, record, measured, extra, profile, rest)
+    local = local_cluster(params)
+    tls = run_tls_cost(params, local, level) if local is not None else None
+    if tls is not None:
+        measured |= measured_tls(tls)
+    skipped = {} if tls is not None else {"tls": NEEDS_LOCAL_TLS}
+    return _finish(story, params, record, measured, extra, profile, rest, skipped=skipped, tls=tls)
 
 
 def _us010(story: Story, params: Parameters) -> StoryRun:
@@ -712,10 +723,9 @@ def _us010(story: Story, params: Parameters) -> StoryRun:
     return StoryRun(story, record, path)
 
 
-NEEDS_LOCAL = (
-    "needs the local cluster (rcopt cluster up, the default target): its faults signal, "
-    "pause and restart server processes on this machine"
-)
+LOCAL = "the local cluster (rcopt cluster up, the default target)"
+NEEDS_LOCAL = f"needs {LOCAL}: its faults signal, pause and restart server processes on this machine"
+NEEDS_LOCAL_TLS = f"needs {LOCAL} as the plain arm beside the TLS twin it starts"
 
 
 RUNNERS: dict[str, Callable[[Story, Parameters], StoryRun]] = {
@@ -758,6 +768,9 @@ def load_story_run(story_id: str, params: Parameters) -> StoryRun:
             if linked.get("rest"):
                 run.rest_path = Path(linked["rest"])
                 run.rest_record = _load_linked(linked["rest"], folder)
+            if linked.get("tls"):
+                run.tls_path = Path(linked["tls"])
+                run.tls_record = _load_linked(linked["tls"], folder)
             return run
     raise FileNotFoundError(
         f"no saved run of {story_id} in {' or '.join(str(f) for f in folders)}; "

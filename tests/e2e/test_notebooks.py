@@ -47,6 +47,12 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
             assert any(summary["headline"].startswith(r["criterion"] + ": ") for r in summary["acceptance"])
         else:
             assert not summary["acceptance"] and any("A/A" in r["item"] for r in summary["recorded"])
+        if story == "US-008":  # the local cluster is the target: TLS is compared on a twin of it
+            assert "US-008_tls_cost.png" in summary["figures"]
+            assert any(
+                r["item"].startswith("TLS / plain throughput, ours") and r["value"]
+                for r in summary["recorded"]
+            )
         if story == "US-010":  # resilience: one timeline per fault instead of speed plots
             assert {f"US-010_fault_{f}.png" for f in modes()["quick"]["faults"]} == set(summary["figures"])
         else:
@@ -65,7 +71,7 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
     records = load_records(results / "cluster")
     for record in records:
         validate_record(record)
-    assert {r["experiment"] for r in records} >= set(STORIES) | {"US-001-rest", "US-008-rest"}
+    assert {r["experiment"] for r in records} >= set(STORIES) | {"US-001-rest", "US-008-rest", "US-008-tls"}
     text = (results / "summary.md").read_text()
     assert all(f"**{s}" in text for s in STORIES) and "## REST benchmark (US-008)" in text
     assert "| criterion | source | needs | measured [interval] | A/A | verdict |" in text

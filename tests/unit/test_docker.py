@@ -28,7 +28,9 @@ def test_the_compose_file_describes_the_lab_layout():
             continue
         (volume,) = service["volumes"]
         source = DOCKER / volume.split(":")[0]
-        config = dict(line.split(" ", 1) for line in source.read_text().splitlines() if line and line[0] != "#")
+        config = dict(
+            line.split(" ", 1) for line in source.read_text().splitlines() if line and line[0] != "#"
+        )
         assert config["cluster-enabled"] == "yes" and command[-1].endswith(source.name), name
         cluster_ports.append(int(config["port"]))
     assert sorted(cluster_ports) == list(CLUSTER_PORTS)

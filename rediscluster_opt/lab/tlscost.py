@@ -1,0 +1,80 @@
+"""What TLS costs, measured in US-008: every client (ours and the peers) against the local
+cluster and against a TLS twin of it, interleaved in one run, so each client's
+TLS / plain ratio of throughput and of client CPU per operation is paired per repeat.
+
+The twin has the main cluster's layout (5 masters, TLS only, certificates from
+`rediscluster_opt.certs`) on ports of its own, and is started here and stopped after.
+It needs the local cluster as its plain arm: against another target the section is
+skipped with the reason (the lab will not start servers beside someone's cluster to
+compare them with).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..bench.adapters import ClientConfig, Target
+from ..bench.runner import run_benchmark
+from ..bench.workload import Workload
+from ..localcluster import LocalCluster
+from ..results import paired_ratio
+from ..results.stats import Interval
+
+__all__ = ["TLS_PORTS", "TLS_SUFFIX", "measured_tls", "run_tls_cost"]
+
+TLS_PORTS = (7800, 7801, 7802, 7803, 7804)
+TLS_SUFFIX = " (TLS)"
+
+
+def run_tls_cost(params: Any, plain: LocalCluster, level: int) -> dict[str, Any]:
+    """The interleaved record: each client plain and over TLS (ours alone in a smoke run)."""
+    twin = LocalCluster(
+        ports=TLS_PORTS, standalone_port=None, tls=True, data_dir=plain.data_dir.parent / "tls-twin"
+    )
+    peers = [] if params.smoke else [ClientConfig.parse(p) for p in params.peers]
+    clients = [ClientConfig.parse("optimized"), *peers]
+    configs: list[ClientConfig] = []
+    targets: dict[str, Target] = {}
+    tls_target = Target(seeds=tuple(twin.seeds[:1]), standalone=None, tls=_settings(twin))
+    for client in clients:
+        over_tls = ClientConfig(client.client, client.stages, name=client.label + TLS_SUFFIX)
+        configs += [client, over_tls]
+        targets[over_tls.label] = tls_target
+    started = twin.up()
+    try:
+        return run_benchmark(
+            configs,
+            experiment="US-008-tls",
+            target=Target(seeds=tuple(plain.seeds[:1]), standalone=None),
+            targets=targets,
+            modes=("cluster",),
+            workload=Workload(value_size=params.value_size, key_count=params.key_count),
+            concurrency=[level],
+            duration=params.duration,
+            warmup=params.warmup,
+            repeats=params.repeats,
+            pin=params.pin,
+            parameters={"notebook": params.as_dict()},
+        )
+    finally:
+        if started:
+            twin.down()
+
+
+def _settings(cluster: LocalCluster) -> Any:
+    from ..core.url import TLSSettings
+
+    return TLSSettings(ca_certs=str(cluster.certificates.ca))
+
+
+def measured_tls(record: dict[str, Any]) -> dict[str, Interval | None]:
+    """`tls.<client>.throughput` and `tls.<client>.cpu`: TLS / plain, paired per repeat."""
+    out: dict[str, Interval | None] = {}
+    for config in record["configurations"]:
+        label = config["label"]
+        if label.endswith(TLS_SUFFIX):
+            continue
+        name = "ours" if config["client"] == "ours" else config["client"]
+        out[f"tls.{name}.throughput"] = paired_ratio(record, label + TLS_SUFFIX, label)
+        out[f"tls.{name}.cpu"] = paired_ratio(record, label + TLS_SUFFIX, label, "cpu_us_per_op")
+    return out
