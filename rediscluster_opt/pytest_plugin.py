@@ -13,6 +13,7 @@ in its data folder (it skips its tests where openssl is missing).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -35,50 +36,55 @@ def local_cluster() -> Iterator[LocalCluster]:
         yield cluster
 
 
+def _own_cluster(factory: pytest.TempPathFactory, folder: str, **options: Any) -> Iterator[LocalCluster]:
+    """A cluster of the session's own, in a temporary folder, stopped at the end; its
+    tests skip, saying why, where certificates for a TLS one cannot be made."""
+    cluster = LocalCluster(data_dir=factory.mktemp(folder), **options)
+    try:
+        started = cluster.up()
+    except CertificateError as exc:
+        pytest.skip(f"no {folder}: {exc}")
+    try:
+        yield cluster
+    finally:
+        if started:
+            cluster.down()
+
+
 @pytest.fixture(scope="session")
 def replica_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = LocalCluster(
+    yield from _own_cluster(
+        tmp_path_factory,
+        "replica-cluster",
         ports=REPLICA_CLUSTER_PORTS,
         replicas=1,
         standalone_port=None,
         node_timeout=REPLICA_NODE_TIMEOUT_MS,
-        data_dir=tmp_path_factory.mktemp("replica-cluster"),
     )
-    with cluster:
-        yield cluster
 
 
 @pytest.fixture(scope="session")
 def secured_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """3 masters on 127.0.0.1:7600-7602 with `requirepass` (SECURED_PASSWORD) and an ACL
     user (SECURED_ACL_USER), for AUTH tests."""
-    cluster = LocalCluster(
+    yield from _own_cluster(
+        tmp_path_factory,
+        "secured-cluster",
         ports=SECURED_CLUSTER_PORTS,
         standalone_port=None,
         password=SECURED_PASSWORD,
         acl_user=SECURED_ACL_USER,
-        data_dir=tmp_path_factory.mktemp("secured-cluster"),
     )
-    with cluster:
-        yield cluster
 
 
 @pytest.fixture(scope="session")
 def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """A TLS-only cluster with a password; `url()` gives a rediss:// URL trusting its CA."""
-    cluster = LocalCluster(
+    yield from _own_cluster(
+        tmp_path_factory,
+        "tls-cluster",
         ports=TLS_CLUSTER_PORTS,
         standalone_port=TLS_STANDALONE_PORT,
         password=TLS_PASSWORD,
         tls=True,
-        data_dir=tmp_path_factory.mktemp("tls-cluster"),
     )
-    try:
-        started = cluster.up()
-    except CertificateError as exc:
-        pytest.skip(f"no TLS cluster: {exc}")
-    try:
-        yield cluster
-    finally:
-        if started:
-            cluster.down()
