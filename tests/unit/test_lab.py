@@ -302,3 +302,13 @@ def test_result_folders_are_kept_as_given_and_resolved_from_the_repository():
     assert params.results_path == ROOT / "results" / "cluster"
     assert params.figures_path == parameters_module.Path("/elsewhere/figures")
     assert repo_relative(ROOT / ".venv" / "bin" / "python") == ".venv/bin/python"  # a symlink is not followed
+
+
+def test_without_a_standalone_server_the_standalone_comparisons_are_skipped():
+    from rediscluster_opt.lab.stories import STANDALONE_METRICS, _no_standalone, _served
+
+    alone = check_parameters(standalone=None)
+    assert _served(alone, ("cluster", "standalone")) == ("cluster",)
+    assert set(_no_standalone(alone)) == set(STANDALONE_METRICS)
+    assert all("needs a standalone server" in why for why in _no_standalone(alone).values())
+    assert _no_standalone(Parameters()) == {} and _served(Parameters(), ("standalone",)) == ("standalone",)
