@@ -30,8 +30,7 @@ rest-bench:
 
 lab:
 	@scripts/bootstrap.sh dev,lab,peers
-	@$(VENV)/bin/rcopt cluster up
-	$(VENV)/bin/jupyter lab notebooks/
+	@scripts/lab.sh
 
 cluster-up:
 	@scripts/bootstrap.sh

@@ -155,18 +155,40 @@ def cells(story: Story) -> list[tuple[str, str]]:
     return out
 
 
-def notebook(story: Story) -> nbformat.NotebookNode:
+def explorer_cells() -> list[tuple[str, str]]:
+    return [
+        ("markdown", """# Stage explorer
+
+Pick one variant per stage, then **Run**: a short interleaved benchmark of that combination
+(`chosen`) against the baseline and optimized presets, plus the peers you tick, in a child
+process while this kernel stays responsive. Each run adds a row to the history; **Export
+records** copies the session's records (the usual schema) into `results/cluster/`. The
+dropdowns list the registry's variants, so a new variant appears here by itself. Short
+trials on a shared machine are noisy: read the whiskers and the A/B ratio's interval, and
+measure for real in the story notebooks."""),
+        ("code", "from rediscluster_opt.lab.explorer import Explorer\n\nexplorer = Explorer()\nexplorer.show()"),
+    ]
+
+
+def notebook(story: Story | None) -> nbformat.NotebookNode:
+    """A story's notebook, or with None the stage explorer's."""
     book = nbformat.v4.new_notebook()
-    for number, (kind, source) in enumerate(cells(story), 1):
+    slug = story.slug if story else "explorer"
+    for number, (kind, source) in enumerate(cells(story) if story else explorer_cells(), 1):
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(source)
         else:
             cell = nbformat.v4.new_code_cell(source)
             if kind == "parameters":
                 cell.metadata["tags"] = ["parameters"]
-        cell["id"] = f"{story.slug}-{number:02d}"  # stable: regenerating changes nothing
+        cell["id"] = f"{slug}-{number:02d}"  # stable: regenerating changes nothing
         book.cells.append(cell)
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    # The project's .venv, registered by `make lab` (papermill names its kernel itself).
+    book.metadata["kernelspec"] = {
+        "name": "rediscluster_opt",
+        "display_name": "Python (rediscluster_opt)",
+        "language": "python",
+    }
     book.metadata["language_info"] = {"name": "python"}
     return book
 
@@ -182,7 +204,8 @@ def write_all(folder: Path = ROOT / "notebooks") -> list[Path]:
         path = path_of(story, folder)
         nbformat.write(notebook(story), path)
         paths.append(path)
-    return paths
+    nbformat.write(notebook(None), folder / "explorer.ipynb")
+    return [*paths, folder / "explorer.ipynb"]
 
 
 if __name__ == "__main__":

@@ -66,6 +66,12 @@ if ! command -v openssl >/dev/null; then
   apt_install openssl || echo "bootstrap: openssl not installed; TLS clusters cannot be started" >&2
 fi
 
+# The real-browser test of the lab drives Debian's chromium (Playwright's own browser
+# download is not available everywhere); without it that test skips, saying so.
+if [[ ",$extras," == *",dev,"* ]] && ! command -v chromium >/dev/null; then
+  apt_install chromium || echo "bootstrap: chromium not installed; the browser test will be skipped" >&2
+fi
+
 # Instruction counts of the micro-benchmarks use valgrind; without it they are skipped
 # with a note, so a failed install is not fatal.
 if [[ ",$extras," == *",lab,"* ]] && ! command -v valgrind >/dev/null; then

@@ -1,0 +1,164 @@
+"""JupyterLab in a real browser (Debian's chromium, driven by Playwright): the stage
+explorer runs top to bottom, measures a changed stage against the running local cluster
+and shows its chart and history row with no error; every story notebook opens and shows
+its parameters cell. Skips, saying so, where chromium or Playwright is missing."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from rediscluster_opt.lab.main import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+STORIES = sorted(p.name for p in (ROOT / "notebooks").glob("US-*.ipynb"))
+FLAGS = [  # as root, on a machine with a closed network: no sandbox, no background traffic
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, local_cluster):
+    """JupyterLab on a copy of the notebooks (opening one must not touch the repository),
+    with the project's kernel registered in a folder of its own."""
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (Debian package chromium; make test installs it as root)")
+    pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
+    base = tmp_path_factory.mktemp("lab")
+    notebooks = base / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks)
+    kernels = base / "prefix"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ipykernel",
+            "install",
+            "--prefix",
+            str(kernels),
+            "--name",
+            "rediscluster_opt",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    port, token = _free_port(), "rcopt-browser-test"
+    env = {
+        **os.environ,
+        "JUPYTER_PATH": str(kernels / "share" / "jupyter"),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
+         "--ServerApp.port_retries=0"],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(base / "lab.log", "w"),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2) as answer:
+                json.load(answer)
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail(f"JupyterLab did not start: {(base / 'lab.log').read_text()[-2000:]}")
+            time.sleep(0.3)
+    yield url, token, base
+    server.terminate()
+    try:
+        server.wait(15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser.new_page(viewport={"width": 1500, "height": 1100})
+        browser.close()
+
+
+def _open(page, lab, name: str) -> None:
+    """Open a notebook and wait until its kernel (the project's) is idle. JupyterLab may
+    ask which kernel to start while its kernel list is still loading: answer with ours."""
+    url, token, _ = lab
+    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if dialog.count():
+            dialog.locator("select").select_option(label="Python (rediscluster_opt)")
+            dialog.locator("button", has_text="Select").click()
+        if page.get_by_text("rediscluster_opt | Idle").count():  # the status bar's kernel item
+            return
+        time.sleep(0.25)
+    page.screenshot(path=str(lab[2] / f"{name}.png"))
+    raise AssertionError(f"the kernel of {name} did not become idle (screenshot beside lab.log)")
+
+
+def _errors(page) -> list[str]:
+    shown = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    return [shown.nth(i).inner_text()[:500] for i in range(shown.count())]
+
+
+def test_the_explorer_runs_a_changed_stage_and_shows_its_effect(page, lab):
+    _open(page, lab, "explorer.ipynb")
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    run = page.locator(".widget-button", has_text="Run")
+    try:
+        run.wait_for(timeout=90_000)
+    except Exception:
+        page.screenshot(path=str(lab[2] / "explorer.png"))
+        raise
+    writer = page.locator(".widget-dropdown", has=page.locator("label", has_text="writer")).locator("select")
+    writer.select_option("direct")  # the stage to explore
+    trial = page.locator(".widget-text", has=page.locator("label", has_text="trial s")).locator("input")
+    trial.fill("0.5")
+    trial.press("Enter")
+    run.click()
+    try:
+        page.wait_for_selector("tr.explorer-history-row", timeout=120_000)
+    except Exception:
+        page.screenshot(path=str(lab[2] / "explorer-run.png"))
+        raise
+    chart = page.locator("img.widget-image")
+    assert chart.count() == 1 and (chart.get_attribute("src") or "").startswith("blob:")
+    row = page.locator("tr.explorer-history-row").first.inner_text()
+    assert "writer=direct" in row
+    assert "run failed" not in page.content() and "explorer error" not in page.content()
+    assert _errors(page) == []
+
+
+@pytest.mark.parametrize("name", STORIES)
+def test_every_story_notebook_opens_with_its_parameters(page, lab, name):
+    _open(page, lab, name)
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > 5", timeout=30_000
+    )
+    assert cells.count() > 5
+    parameters = page.locator(".jp-CodeCell", has_text="# Parameters: papermill overrides these")
+    assert parameters.count() == 1 and "seeds =" in parameters.first.inner_text()
+    assert _errors(page) == []
