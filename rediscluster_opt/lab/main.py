@@ -20,9 +20,13 @@ from ..results import load_record, repo_relative
 from ..results.tables import table
 from .parameters import modes
 
-__all__ = ["ROOT", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
+__all__ = ["PAPERMILL_KERNEL", "ROOT", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
 
 ROOT = Path(__file__).resolve().parents[2]
+# The notebooks name the kernel `make lab` registers (rediscluster_opt); papermill runs
+# them in the "python3" kernel of the environment it runs in, this one, which needs no
+# registration (so CI and a fresh clone work without `make lab`).
+PAPERMILL_KERNEL = "python3"
 
 
 def run_notebooks(
@@ -74,7 +78,7 @@ def run_notebooks(
                 cwd=str(notebooks),
                 log_output=True,
                 progress_bar=False,
-                kernel_name="python3",
+                kernel_name=PAPERMILL_KERNEL,
             )
         except PapermillExecutionError as exc:
             print(

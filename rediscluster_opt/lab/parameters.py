@@ -70,6 +70,7 @@ class Parameters:
     rest_duration: float = _default("rest_duration")  # seconds per REST scenario
     rest_warmup: float = _default("rest_warmup")
     rest_repeats: int = _default("rest_repeats")
+    rest_scenarios: tuple[str, ...] = _default("rest_scenarios")  # US-008's REST scenarios
     smoke: bool = _default("smoke")  # smallest possible run: checks the notebook, not the numbers
     pin: bool = _default("pin")  # client and servers on disjoint CPUs
     flamegraphs: bool = _default("flamegraphs")  # py-spy flame graphs of before and after
@@ -152,6 +153,14 @@ def _peer(name: str, value: object) -> str:
     return value  # type: ignore[return-value]  # checked against PEERS above
 
 
+def _scenario(name: str, value: object) -> str:
+    from ..rest.loadgen import SCENARIOS
+
+    if value not in SCENARIOS:
+        raise _fail(name, f"must be a list drawn from {', '.join(SCENARIOS)}", value)
+    return value  # type: ignore[return-value]  # checked against SCENARIOS above
+
+
 def _fault(name: str, value: object) -> str:
     from .resilience import FAULTS  # the registry lives with the experiment
 
@@ -191,6 +200,7 @@ _CHECKS = {
     "results_dir": _folder,
     "figures_dir": _folder,
     "faults": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _fault(n, x)),
+    "rest_scenarios": lambda n, v: _list(n, v, lambda x: _scenario(n, x)),
 }
 
 

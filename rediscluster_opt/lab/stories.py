@@ -220,7 +220,7 @@ def _profiles(
         runs.append(
             _bench(
                 params,
-                configs,
+                configs[-1:] if params.smoke else configs,  # a smoke run proves one flame graph
                 f"{story.id}-flame",
                 profile="pyspy",
                 repeats=1,
@@ -672,13 +672,7 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
     rest_twin = _twin(baseline)
     rest_peers = [] if params.smoke else peers
     backends = [b for b in [baseline, rest_twin, optimized, *rest_peers] if b.available()]
-    rest = _rest(
-        params,
-        backends,
-        f"{story.id}-rest",
-        ["get_single", "get_list", "post", "mixed"],
-        ("standalone", "cluster"),
-    )
+    rest = _rest(params, backends, f"{story.id}-rest", list(params.rest_scenarios), ("standalone", "cluster"))
     where = {"concurrency": level}
     measured = {
         "throughput.gain": paired_ratio(record, optimized.label, baseline.label, **where),

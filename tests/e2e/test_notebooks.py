@@ -12,7 +12,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from rediscluster_opt.lab.catalogue import STORIES
-from rediscluster_opt.lab.main import ROOT, modes, run_notebooks
+from rediscluster_opt.lab.main import PAPERMILL_KERNEL, ROOT, modes, run_notebooks
 from rediscluster_opt.results import load_records, validate_record
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("US-*.ipynb"))
@@ -67,7 +67,9 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
     flames = sorted(figures.glob("*_flame_*.svg"))
     if shutil.which("py-spy") or (Path(ROOT / ".venv/bin/py-spy")).exists():
         speed_stories = set(STORIES) - {"US-010"}
-        assert {f.name[:6] for f in flames} == speed_stories, "a before/after flame graph per speed story"
+        assert {f.name[:6] for f in flames} == speed_stories, (
+            "a flame graph per speed story (quick: the after one)"
+        )
     records = load_records(results / "cluster")
     for record in records:
         validate_record(record)
@@ -94,6 +96,7 @@ def test_rerun_false_redraws_from_the_saved_record_without_measuring(quick_run, 
         cwd=str(notebook.parent),
         parameters=parameters,
         progress_bar=False,
+        kernel_name=PAPERMILL_KERNEL,
     )
     assert sorted(p.name for p in (results / "cluster").glob("*.json")) == before  # nothing measured or saved
     redrawn = json.loads((tmp_path / "figures" / "US-002.summary.json").read_text())
@@ -118,6 +121,7 @@ def test_an_invalid_parameter_is_named(parameters, message, tmp_path):
             cwd=str(notebook.parent),
             parameters={**modes()["quick"], **parameters},
             progress_bar=False,
+            kernel_name=PAPERMILL_KERNEL,
         )
     assert caught.value.ename == "NotebookParameterError"
     assert message in caught.value.evalue
