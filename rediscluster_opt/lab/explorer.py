@@ -324,7 +324,8 @@ def main(argv: list[str]) -> int:
     from ..bench.target import BenchmarkError
 
     try:
-        plan = Plan(**{**json.loads(argv[0]), "peers": tuple(json.loads(argv[0]).get("peers", ()))})
+        given = json.loads(argv[0])
+        plan = Plan(**{**given, "peers": tuple(given["peers"]), "seeds": tuple(given["seeds"])})
         paths = run_plan(plan)
     except (BenchmarkError, ValueError, OSError) as exc:
         print(f"error: {exc}", flush=True)
