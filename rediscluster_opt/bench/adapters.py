@@ -11,10 +11,11 @@ import os
 import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ..core.address import split_address
-from ..core.url import TLSSettings
+from ..core.url import ConnectionSpec, TLSSettings
 from ..defaults import SEEDS, STANDALONE
 from ..stages import Stages
 from ..tls import as_tls_context
@@ -66,6 +67,11 @@ class Target:
         return os.environ[self.password_env]
 
     def tls_context(self) -> ssl.SSLContext | None:
+        return self._context
+
+    @cached_property
+    def _context(self) -> ssl.SSLContext | None:
+        # Built once (it reads the CA file): a migration sends an admin command per batch.
         return as_tls_context(self.tls)
 
     def client_options(self) -> dict[str, Any]:
@@ -88,17 +94,15 @@ class Target:
     def url(self, addresses: Sequence[str]) -> str:
         """A URL for `addresses` with this target's settings and no secret: the password
         is named by its variable, so the URL works where that variable is set."""
-        from ..core.url import ConnectionSpec
-
         env = self.password_env
         return ConnectionSpec(tuple(addresses), self.username, None, self.tls, password_env=env).redacted()
 
     def describe(self) -> str:
         """The target as it may be printed or recorded."""
         parts = [f"cluster {self.url(self.seeds)}"] if self.seeds else []
-        return "; ".join(
-            [*parts, *([f"standalone {self.url([self.standalone])}"] if self.standalone else [])]
-        )
+        if self.standalone:
+            parts.append(f"standalone {self.url([self.standalone])}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
