@@ -147,26 +147,23 @@ def _endpoint(name: str, value: object) -> str:
     return value
 
 
-def _peer(name: str, value: object) -> str:
-    if value not in PEERS:
-        raise _fail(name, f"must be a list drawn from {', '.join(PEERS)}", value)
-    return value  # type: ignore[return-value]  # checked against PEERS above
-
-
-def _scenario(name: str, value: object) -> str:
-    from ..rest.loadgen import SCENARIOS
-
-    if value not in SCENARIOS:
-        raise _fail(name, f"must be a list drawn from {', '.join(SCENARIOS)}", value)
-    return value  # type: ignore[return-value]  # checked against SCENARIOS above
+def _member(name: str, value: object, choices: Any) -> str:
+    """One entry of a list parameter drawn from a registry (peers, faults, scenarios)."""
+    if value not in choices:
+        raise _fail(name, f"must be a list drawn from {', '.join(choices)}", value)
+    return value  # type: ignore[return-value]  # checked against the registry above
 
 
 def _fault(name: str, value: object) -> str:
     from .resilience import FAULTS  # the registry lives with the experiment
 
-    if value not in FAULTS:
-        raise _fail(name, f"must be a list drawn from {', '.join(FAULTS)}", value)
-    return value  # type: ignore[return-value]  # checked against FAULTS above
+    return _member(name, value, FAULTS)
+
+
+def _scenario(name: str, value: object) -> str:
+    from ..rest.loadgen import SCENARIOS
+
+    return _member(name, value, SCENARIOS)
 
 
 def _flag(name: str, value: object) -> bool:
@@ -195,7 +192,7 @@ _CHECKS = {
     },
     "concurrency": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
     "connections": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
-    "peers": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _peer(n, x)),
+    "peers": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _member(n, x, PEERS)),
     **{k: _flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
     "results_dir": _folder,
     "figures_dir": _folder,
