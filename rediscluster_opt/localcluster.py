@@ -37,8 +37,9 @@ from .admin import command
 from .certs import Certificates, make_certificates
 from .core.slots import SLOT_COUNT
 from .core.topology import TopologyError, parse_cluster_slots
+from .core.url import TLSSettings
 from .defaults import CLUSTER_PORTS, STANDALONE_PORT
-from .tls import tls_context
+from .tls import as_tls_context
 
 __all__ = [
     "LocalCluster",
@@ -155,9 +156,14 @@ class LocalCluster:
             return f"redis://{userinfo}{address}"
         return f"rediss://{userinfo}{address}?ssl_ca_certs={self.certificates.ca}"
 
+    @property
+    def tls_settings(self) -> TLSSettings | None:
+        """What a client needs to trust our CA (None for a plain cluster)."""
+        return TLSSettings(ca_certs=str(self.certificates.ca)) if self.tls else None
+
     def tls_context(self) -> ssl.SSLContext | None:
         """A client context trusting our CA (None for a plain cluster)."""
-        return tls_context(ca_certs=self.certificates.ca) if self.tls else None
+        return as_tls_context(self.tls_settings)
 
     def pid(self, port: int) -> int | None:
         """The pid of our redis-server on `port`, if it runs (for fault injection)."""
@@ -180,6 +186,7 @@ class LocalCluster:
         try:
             if self.tls:
                 make_certificates(self.certificates.folder)
+                self._tls_context = None  # a new CA after a `down`: the admin context must follow
             for port in self.all_ports:
                 self._start_node(server, port, cluster=port in self.cluster_ports)
             for port in self.all_ports:

@@ -40,7 +40,7 @@ def run_tls_cost(params: Any, plain: LocalCluster, level: int) -> dict[str, Any]
     clients = [ClientConfig.parse("optimized"), *peers]
     configs: list[ClientConfig] = []
     targets: dict[str, Target] = {}
-    tls_target = Target(seeds=tuple(twin.seeds[:1]), standalone=None, tls=_settings(twin))
+    tls_target = Target(seeds=tuple(twin.seeds[:1]), standalone=None, tls=twin.tls_settings)
     for client in clients:
         over_tls = ClientConfig(client.client, client.stages, name=client.label + TLS_SUFFIX)
         configs += [client, over_tls]
@@ -64,12 +64,6 @@ def run_tls_cost(params: Any, plain: LocalCluster, level: int) -> dict[str, Any]
     finally:
         if started:
             twin.down()
-
-
-def _settings(cluster: LocalCluster) -> Any:
-    from ..core.url import TLSSettings
-
-    return TLSSettings(ca_certs=str(cluster.certificates.ca))
 
 
 def measured_tls(record: dict[str, Any]) -> dict[str, Interval | None]:
