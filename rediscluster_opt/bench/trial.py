@@ -78,11 +78,7 @@ def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
         ],
     }
     if all("io" in r for r in results) and ops:
-        totals = {
-            k: sum(r["io"][k] for r in results)
-            for k in ("writes", "reads", "replies")
-            if k in results[0]["io"]
-        }
+        totals = {k: sum(r["io"][k] for r in results) for k in ("writes", "reads", "replies")}
         merged["io"] = {
             **totals,
             "writes_per_command": totals["writes"] / ops,
