@@ -90,11 +90,6 @@ def _csv(kind: type = str):
     return parse
 
 
-def _seeds(text: str) -> list[str]:
-    """A URL whole (its hosts may be comma-separated), or a comma list of addresses."""
-    return [text.strip()] if "://" in text else _csv()(text)
-
-
 def _target(args: argparse.Namespace) -> Any:
     from .bench.target import target_from
 
@@ -229,12 +224,14 @@ def _add_target_and_output(parser: argparse.ArgumentParser, experiment: str) -> 
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
+    from .bench.target import split_seeds
+
     add = parser.add_argument
     add(
         "--seeds",
         "--target",
         dest="seeds",
-        type=_seeds,
+        type=split_seeds,
         default=None,
         help=f"the cluster: host:port list, or a redis:// or rediss:// URL with credentials and TLS "
         f"options (default the local cluster, {SEEDS[0]})",

@@ -26,6 +26,7 @@ __all__ = [
     "node_addresses",
     "populate",
     "server_pids",
+    "split_seeds",
     "target_from",
 ]
 
@@ -64,6 +65,14 @@ def target_from(cluster: str | Sequence[str] | None, standalone: str | None = No
         password_env=password_env,
         tls=settings.tls,
     )
+
+
+def split_seeds(text: str) -> list[str]:
+    """Seeds as a user types them: one URL whole (its hosts may be comma-separated), or a
+    comma list of addresses."""
+    if "://" in text:
+        return [text.strip()]
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _spec(item: str) -> ConnectionSpec:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.adapters import CLIENTS, ClientConfig
+from ..bench.target import split_seeds
 from ..defaults import SEEDS, STANDALONE
 from ..results import load_record, paired_ratio, save_record
 from ..stages import OPTIMIZED, REGISTRY, Stages
@@ -176,7 +177,7 @@ class Explorer:
     # -- running ----------------------------------------------------------------------
     def plan(self) -> Plan:
         standalone = self.standalone.value.strip() or None
-        seeds = tuple(s.strip() for s in self.seeds.value.split(",") if s.strip())
+        seeds = tuple(split_seeds(self.seeds.value))
         return Plan(
             stages={k: p.value for k, p in self.stage_pickers.items()},
             mode=self.mode.value,
