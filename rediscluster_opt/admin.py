@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import ssl
 
+from .core.commands import auth_command
 from .core.resp import NEED_DATA, PythonReader, encode_command
 
 __all__ = ["command"]
@@ -29,8 +30,7 @@ def command(
         sock = plain if tls is None else tls.wrap_socket(plain, server_hostname=host)
         reader = PythonReader()
         if password is not None:
-            auth = (b"AUTH", username, password) if username else (b"AUTH", password)
-            sock.sendall(encode_command(auth))
+            sock.sendall(encode_command(auth_command(password, username)))
             answer = _read(sock, reader, host, port)
             if answer != b"OK":
                 return answer

@@ -9,7 +9,7 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.commands import command_keys, is_repeatable, shared_connection_problem
+from ..core.commands import auth_command, command_keys, is_repeatable, shared_connection_problem
 from ..core.resp import ReplyError, encode_command
 from ..core.url import ConnectionSpec, TLSSettings
 from ..errors import (
@@ -110,7 +110,7 @@ class BaseClient(Commands):
             raise ValueError("an ACL username needs its password (password=...)")
         handshake: list[tuple[Any, ...]] = []
         if password is not None:
-            handshake.append((b"AUTH", username, password) if username else (b"AUTH", password))
+            handshake.append(auth_command(password, username))
         if client_name is not None:
             handshake.append((b"CLIENT", b"SETNAME", client_name))
         setup = tuple(encode_command(tuple(c)) for c in (*handshake, *setup_commands))

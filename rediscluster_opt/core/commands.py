@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "auth_command",
     "blocking_seconds",
     "command_keys",
     "command_name",
@@ -187,3 +188,9 @@ def command_keys(args: Sequence[Any]) -> list[bytes]:
         streams = words[upper.index(b"STREAMS") + 1 :]
         return streams[: len(streams) // 2]
     return [_as_bytes(rest[0])]
+
+
+def auth_command(password: str, username: str | None = None) -> tuple[bytes | str, ...]:
+    """AUTH as a connection sends it first: the password alone for `requirepass`, user and
+    password for an ACL user."""
+    return (b"AUTH", username, password) if username else (b"AUTH", password)
