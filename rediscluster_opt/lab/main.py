@@ -122,10 +122,15 @@ def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
         f"- run: `{run_dir.name}`, records created from {record['created']}",
         f"- commit: `{git.get('commit')}`{' (with uncommitted changes)' if git.get('dirty') else ''}",
         f"- machine: {env.get('cpu_model') or '?'}, {env.get('cpu_count')} CPUs; pinning: {pin}",
-        f"- Python {env.get('python')} ({env.get('implementation')}), redis-server {env.get('redis_server')}",
+        f"- Python {env.get('python')} ({env.get('implementation')}), redis-server {_server_version(env)}",
         f"- packages: {packages}",
         "",
     ]
+
+
+def _server_version(env: dict[str, Any]) -> str | None:
+    """The version the measured servers answered with (INFO), else the local binary's."""
+    return env.get("cluster_redis_version") or env.get("standalone_redis_version") or env.get("redis_server")
 
 
 def _measured_at(summary: dict[str, Any]) -> tuple[str | None, str | None]:

@@ -312,3 +312,12 @@ def test_without_a_standalone_server_the_standalone_comparisons_are_skipped():
     assert set(_no_standalone(alone)) == set(STANDALONE_METRICS)
     assert all("needs a standalone server" in why for why in _no_standalone(alone).values())
     assert _no_standalone(Parameters()) == {} and _served(Parameters(), ("standalone",)) == ("standalone",)
+
+
+def test_the_summary_names_the_version_the_measured_servers_reported():
+    from rediscluster_opt.lab.main import _server_version
+
+    local_only = {"redis_server": "7.0.15"}
+    assert _server_version(local_only) == "7.0.15"
+    assert _server_version({**local_only, "cluster_redis_version": "7.2.4"}) == "7.2.4"
+    assert _server_version({"standalone_redis_version": "6.2.1"}) == "6.2.1"
