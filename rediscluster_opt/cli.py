@@ -16,7 +16,10 @@ from .localcluster import LocalCluster, LocalClusterError, parse_ports
 __all__ = ["main"]
 
 
-CLIENT_SPECS = "comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide"
+CLIENT_SPECS = (
+    "comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide, "
+    "calibration:bare (a lower bound, not a client)"
+)
 
 
 def _ports_argument(text: str) -> tuple[int, ...]:

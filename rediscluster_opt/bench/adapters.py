@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from ..core.address import split_address
+from ..core.commands import auth_command
 from ..core.url import ConnectionSpec, TLSSettings
 from ..defaults import SEEDS, STANDALONE
 from ..stages import Stages
@@ -25,6 +26,8 @@ __all__ = ["CLIENTS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter
 
 # client name -> the module that must be importable for it
 CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide"}
+# Arms that calibrate, never offered as clients: see bench/bare.py.
+CALIBRATIONS = {"calibration:bare": "hiredis"}
 LOOPS = ("uvloop", "asyncio")
 
 
@@ -114,8 +117,9 @@ class ClientConfig:
     name: str | None = None  # label override
 
     def __post_init__(self) -> None:
-        if self.client not in CLIENTS:
-            raise ValueError(f"unknown client {self.client!r}; choose one of: {', '.join(CLIENTS)}")
+        if self.client not in CLIENTS and self.client not in CALIBRATIONS:
+            choices = ", ".join([*CLIENTS, *CALIBRATIONS])
+            raise ValueError(f"unknown client {self.client!r}; choose one of: {choices}")
         if self.loop not in LOOPS:
             raise ValueError(f"unknown event loop {self.loop!r}; choose one of: {', '.join(LOOPS)}")
         if self.client == "ours":
@@ -128,7 +132,10 @@ class ClientConfig:
     @classmethod
     def parse(cls, text: str, **options: Any) -> ClientConfig:
         """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
-        with stage changes), or a peer: 'redis-py', 'coredis', 'valkey-glide'."""
+        with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
+        'calibration:bare' arm (bench/bare.py)."""
+        if text.strip() in CALIBRATIONS:
+            return cls(text.strip(), None, **{k: v for k, v in options.items() if k == "loop"})
         name, _, changes = text.strip().partition(":")
         if name in ("baseline", "optimized"):
             stages = Stages.baseline() if name == "baseline" else Stages.optimized()
@@ -142,7 +149,7 @@ class ClientConfig:
         if changes:
             raise ValueError(f"stage changes apply to our client only, not to {name!r}")
         if name not in CLIENTS or name == "ours":
-            choices = ", ".join(["baseline", "optimized", *list(CLIENTS)[1:]])
+            choices = ", ".join(["baseline", "optimized", *list(CLIENTS)[1:], *CALIBRATIONS])
             raise ValueError(f"unknown client {name!r}; choose one of: {choices}")
         return cls(name, None, **{k: v for k, v in options.items() if k == "loop"})
 
@@ -165,7 +172,8 @@ class ClientConfig:
         return label if self.loop == "uvloop" else f"{label} ({self.loop})"
 
     def available(self) -> bool:
-        return importlib.util.find_spec(CLIENTS[self.client]) is not None
+        module = CLIENTS.get(self.client) or CALIBRATIONS[self.client]
+        return importlib.util.find_spec(module) is not None
 
     def as_dict(self) -> dict:
         return {**asdict(self), "label": self.label}
@@ -215,6 +223,13 @@ async def open_adapter(
         else:
             ours = await StandaloneClient.connect(addresses[0], **options)
         return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters)
+    if config.client in CALIBRATIONS:
+        from .bare import open_bare
+
+        password = target.password
+        login = None if password is None else auth_command(password, target.username)
+        bare = await open_bare(addresses, mode == "cluster", login, target.tls_context())
+        return Adapter(bare.get, bare.set, bare.delete, bare.close)
     nodes = [split_address(a) for a in addresses]
     auth = {"username": target.username, "password": target.password}
     if config.client == "redis-py":

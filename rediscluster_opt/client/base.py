@@ -27,6 +27,7 @@ from ..mux.dedicated import DedicatedConnections
 from ..mux.multiplexer import Multiplexer
 from ..mux.pool import MultiplexPool
 from ..stages import Stages
+from ..stages.dispatch import HotPath
 from ..tls import as_tls_context
 from ..validate import check_number
 from .commands import Commands
@@ -134,7 +135,30 @@ class BaseClient(Commands):
         )
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
+        self._dispatch: dict[str, Any] = {"dispatch": "composed"}
         self.counters: dict[str, int] = dict.fromkeys(("retries", "maybe_applied", "capacity_waits"), 0)
+
+    def _install_routes(self, slot_map: Any, address: str | None, retry: Any) -> None:
+        """Let the dispatch stage build the hot path from the chosen stages, once: the
+        keyed route and any shaped command methods become attributes of this client."""
+        path = HotPath(
+            impl=self._impl,
+            selector=self._pool.selector,
+            slot_map=slot_map,
+            address=address,
+            composed=self._keyed,
+            retry=retry,
+            failure=reply_failure,
+            single=Single,
+            not_sent=NOT_SENT,
+            foreign_loop=self._foreign_loop,
+            commands=self,
+        )
+        routes = self._impl.dispatch().routes(path)
+        self._keyed = routes.keyed  # type: ignore[method-assign]
+        for name, method in routes.commands.items():
+            setattr(self, name, method)
+        self._dispatch = routes.description
 
     # -- one node -----------------------------------------------------------------------
     async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:
@@ -311,6 +335,7 @@ class BaseClient(Commands):
             "client": type(self).__name__,
             "stages": self.stages.as_dict(),
             "label": self.stages.label(),
+            "dispatch": self._dispatch,
             "connections_per_node": self.connections_per_node,
             "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         }

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core.address import parse_address, split_address
 from ..core.commands import is_read_only
-from ..core.redirect import error_code
+from ..core.redirect import Redirect, error_code
 from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
@@ -116,6 +116,12 @@ class ClusterClient(BaseClient):
         self._periodic_task: asyncio.Task[Any] | None = None
         if read_from != "primary":
             self._keyed = self._keyed_reads  # type: ignore[method-assign]
+            self._dispatch = {
+                "dispatch": "composed",
+                "not_fused": f"read_from={read_from} chooses replica or primary per command",
+            }
+        else:
+            self._install_routes(self._slot_map, None, self._retry)
         self.counters.update(
             dict.fromkeys(
                 (
@@ -175,14 +181,18 @@ class ClusterClient(BaseClient):
             return await self._retry(slot, Single(self._encode, args), address, exc)
         except RuntimeError as exc:
             raise self._foreign_loop(exc) from exc
-        if self._check_redirect(reply) is None and type(reply) is not ReplyError:
+        redirect = self._check_redirect(reply)
+        if redirect is None and type(reply) is not ReplyError:
             return reply
-        return await self._retry(slot, Single(self._encode, args), address, reply)
+        return await self._retry(slot, Single(self._encode, args), address, reply, redirect)
 
     # -- slow path --------------------------------------------------------------------
-    async def _retry(self, slot: int, request: Any, address: str | None, outcome: Any) -> Any:
+    async def _retry(
+        self, slot: int, request: Any, address: str | None, outcome: Any, redirect: Redirect | None = None
+    ) -> Any:
         """Everything but the one-hop success: follow redirects, retry what is retryable
-        (within the command's deadline), connect where needed, wait for room."""
+        (within the command's deadline), connect where needed, wait for room. `redirect`:
+        the MOVED/ASK already parsed from `outcome`, so it is not parsed twice."""
         attempt = _Attempt(address, self._deadline())
         while True:
             if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
@@ -191,8 +201,9 @@ class ClusterClient(BaseClient):
                     attempt.address = self._lookup(slot)
             elif outcome is not NOT_SENT:
                 reply = request.reply(outcome)
-                if await self._absorb(reply, slot, request.args, attempt):
+                if await self._absorb(reply, slot, request.args, attempt, redirect):
                     return reply
+                redirect = None
             mux = await self._connection_for(slot, request.args, attempt)
             if mux is None:
                 outcome = NOT_SENT
@@ -202,10 +213,13 @@ class ClusterClient(BaseClient):
             except (RedisConnectionError, TimeoutError) as exc:
                 outcome = exc
 
-    async def _absorb(self, reply: Any, slot: int, args: tuple[Any, ...], attempt: _Attempt) -> bool:
+    async def _absorb(
+        self, reply: Any, slot: int, args: tuple[Any, ...], attempt: _Attempt, redirect: Redirect | None
+    ) -> bool:
         """True when `reply` is the answer; otherwise update `attempt` for the next try
         (after MOVED/ASK, or a backoff on TRYAGAIN/CLUSTERDOWN), or raise."""
-        redirect = self._check_redirect(reply)
+        if redirect is None:
+            redirect = self._check_redirect(reply)
         if redirect is not None:
             attempt.redirects += 1
             if attempt.redirects > self.max_redirects:

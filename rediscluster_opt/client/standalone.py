@@ -19,6 +19,7 @@ class StandaloneClient(BaseClient):
         """`options`: connections_per_node, connect_timeout, command_timeout (see BaseClient)."""
         super().__init__(stages, **options)
         self.address = parse_address(address)
+        self._install_routes(None, self.address, self._node_retry)
 
     @classmethod
     async def connect(cls, address: str = "127.0.0.1:6379", **options: Any) -> StandaloneClient:

@@ -58,7 +58,7 @@ class Multiplexer(asyncio.Protocol):
         self._on_data = self._delivery.data_received
         # The hot path: callers use these attributes directly. On close they are swapped
         # for functions that fail at once, so no per-command "is it open?" check is needed.
-        self.execute = self._submit.call
+        self.execute = impl.dispatch().execute(self._submit, self._writer)
         self.execute_pair = self._submit.call_pair
         self.execute_group = self._submit.call_group
 

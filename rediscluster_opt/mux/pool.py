@@ -38,10 +38,10 @@ class MultiplexPool:
         self._per_node = connections_per_node
         self._connect_timeout = connect_timeout
         self._command_timeout = command_timeout
-        self._selector = impl.node_select()
+        self.selector = impl.node_select()
         self._connecting: dict[str, asyncio.Task[Any]] = {}
         self._retired: dict[str, int] = {}  # io counters of closed connections, kept for stats
-        self.pick = self._selector.pick  # hot path: address -> open Multiplexer or None
+        self.pick = self.selector.pick  # hot path: address -> open Multiplexer or None
         self.closed = False
 
     async def connect(self, address: str) -> Multiplexer:
@@ -90,12 +90,12 @@ class MultiplexPool:
             if errors:
                 raise errors[0]
             return
-        self._selector.install(address, muxes)
+        self.selector.install(address, muxes)
 
     def _forget(self, mux: Multiplexer) -> None:
         for name, value in mux.io_counters().items():
             self._retired[name] = self._retired.get(name, 0) + value
-        self._selector.remove(mux.address, mux)
+        self.selector.remove(mux.address, mux)
 
     def close_node(self, address: str) -> None:
         """Close every connection to `address` (a master that lost its slots while hung):
@@ -105,7 +105,7 @@ class MultiplexPool:
                 mux.close()
 
     def connections(self) -> list[Multiplexer]:
-        return self._selector.all()
+        return self.selector.all()
 
     def io_counters(self) -> dict[str, int]:
         totals = dict.fromkeys(("writes", "reads", "replies"), 0)

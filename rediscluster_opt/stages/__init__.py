@@ -17,7 +17,7 @@ import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from . import delivery, encoder, node_select, parser, redirect, slot_hash, slot_map, submit, writer
+from . import delivery, dispatch, encoder, node_select, parser, redirect, slot_hash, slot_map, submit, writer
 from .contracts import Impl
 
 __all__ = ["BASELINE", "OPTIMIZED", "REGISTRY", "Impl", "Stages"]
@@ -64,6 +64,11 @@ REGISTRY: dict[str, dict[str, Any]] = {
         "regex": redirect.redirect_regex,
         "first_byte": redirect.redirect_first_byte,
     },
+    "dispatch": {
+        "composed": dispatch.Composed,
+        "fused": dispatch.Fused,
+        "shaped": dispatch.Shaped,
+    },
 }
 
 # The two presets. "naive"/"baseline" and "optimized" are also accepted per stage as
@@ -79,6 +84,7 @@ BASELINE = {
     "parser": "python",
     "delivery": "per_reply",
     "redirect": "regex",
+    "dispatch": "composed",
 }
 OPTIMIZED = {
     "slot_hash": "crc_hqx",
@@ -90,6 +96,7 @@ OPTIMIZED = {
     "parser": "hiredis",
     "delivery": "batch",
     "redirect": "first_byte",
+    "dispatch": "shaped",
 }
 _ALIASES = {"naive": BASELINE, "baseline": BASELINE, "optimized": OPTIMIZED}
 _RENAMED = {"reader": "delivery"}  # old stage name -> new, accepted for one release
@@ -124,6 +131,7 @@ class Stages:
     parser: str = OPTIMIZED["parser"]
     delivery: str = OPTIMIZED["delivery"]
     redirect: str = OPTIMIZED["redirect"]
+    dispatch: str = OPTIMIZED["dispatch"]
 
     def __post_init__(self) -> None:
         for field in fields(self):

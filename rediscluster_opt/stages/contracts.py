@@ -19,6 +19,8 @@ from ..core.topology import Topology
 
 __all__ = [
     "Deliverer",
+    "Dispatch",
+    "DispatchFactory",
     "Delivery",
     "DeliveryFactory",
     "Encoder",
@@ -146,9 +148,23 @@ DeliveryFactory = Callable[[Parser, Deliverer], Delivery]
 
 
 class RedirectCheck(Protocol):
-    """redirect: a reply -> the MOVED/ASK it carries, or None (the common case)."""
+    """redirect: a reply -> the MOVED/ASK it carries, or None (the common case). Only an
+    error reply can be a redirect: the fused dispatch checks the type before calling."""
 
     def __call__(self, reply: object, /) -> Redirect | None: ...
+
+
+@runtime_checkable
+class Dispatch(Protocol):
+    """dispatch: builds the hot path once, when a client is built: `routes` turns the
+    client's parts (`stages.dispatch.HotPath`) into what it installs
+    (`stages.dispatch.Routes`); `execute` gives each connection its send-and-wait."""
+
+    def routes(self, path: Any, /) -> Any: ...
+    def execute(self, submit: Submit, writer: Writer, /) -> Callable[[bytes], Awaitable[object]]: ...
+
+
+DispatchFactory = Callable[[], Dispatch]
 
 
 @dataclass(frozen=True)
@@ -164,3 +180,4 @@ class Impl:
     parser: ParserFactory
     delivery: DeliveryFactory
     redirect: RedirectCheck
+    dispatch: DispatchFactory

@@ -2,18 +2,8 @@ import uuid
 
 import pytest
 
-from rediscluster_opt import ClusterClient, Stages, StandaloneClient
-
-# Presets plus mixed combinations: every combination must give the same answers.
-STAGE_SETS = [
-    Stages.baseline(),
-    Stages.optimized(),
-    Stages.baseline().replace(parser="hiredis", writer="join", slot_hash="table"),
-    Stages.optimized().replace(submit="event", slot_map="ranges", redirect="regex"),
-    Stages.optimized().replace(
-        node_select="locked", delivery="per_reply", writer="writelines", submit="future"
-    ),
-]
+from rediscluster_opt import ClusterClient, StandaloneClient
+from tests.stage_sets import STAGE_SETS
 
 
 @pytest.fixture(params=STAGE_SETS, ids=lambda s: s.label())

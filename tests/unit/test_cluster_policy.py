@@ -20,8 +20,9 @@ from rediscluster_opt import (
 from rediscluster_opt.stages import REGISTRY
 from tests.fake_server import FakeRedis
 from tests.resp_values import encode_reply
+from tests.stage_sets import PRESETS
 
-STAGES = [Stages.baseline(), Stages.optimized()]
+STAGES = PRESETS  # both presets, each composed and fused
 
 
 def shards_for(*nodes_and_ranges):
@@ -210,7 +211,7 @@ async def test_cluster_shards_falls_back_to_cluster_slots():
 
 def test_every_registered_stage_has_a_variant_in_the_e2e_sets():
     """The e2e suite's stage sets together use every registered variant at least once."""
-    from tests.e2e.conftest import STAGE_SETS
+    from tests.stage_sets import STAGE_SETS
 
     used = {(stage, getattr(s, stage)) for s in STAGE_SETS for stage in REGISTRY}
     assert {(stage, v) for stage, variants in REGISTRY.items() for v in variants} <= used

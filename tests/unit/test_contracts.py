@@ -25,6 +25,7 @@ SHAPES = {
     "parser": 0,
     "delivery": 2,
     "redirect": 1,
+    "dispatch": 0,
 }
 ENTRIES = [(stage, name, impl) for stage, variants in REGISTRY.items() for name, impl in variants.items()]
 

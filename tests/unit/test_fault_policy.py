@@ -14,7 +14,6 @@ from rediscluster_opt import (
     NotSentError,
     RedisConnectionError,
     RedisTimeoutError,
-    Stages,
     StandaloneClient,
     WrongEventLoopError,
 )
@@ -23,9 +22,10 @@ from rediscluster_opt.stages import REGISTRY
 from rediscluster_opt.stages.writer import JoinWriter
 from tests.fake_server import DROP, FakeRedis
 from tests.resp_values import encode_reply
+from tests.stage_sets import PRESETS
 from tests.unit.test_cluster_policy import serve_all_slots
 
-STAGES = [Stages.baseline(), Stages.optimized()]
+STAGES = PRESETS  # both presets, each composed and fused
 
 
 @pytest.fixture(params=STAGES, ids=lambda s: s.label())

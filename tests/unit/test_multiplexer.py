@@ -10,11 +10,16 @@ from rediscluster_opt.mux.pool import MultiplexPool
 from rediscluster_opt.stages import REGISTRY
 from tests.fake_server import FakeRedis
 
-# Every combination of the stages that live inside one connection.
+# Every combination of the stages that live inside one connection, each composed (the
+# submit stage calls the writer's send) and fused (one `execute` where the pair has one).
 CONNECTION_STAGES = [
-    Stages.optimized().replace(writer=w, submit=s, parser=p, delivery=r)
-    for w, s, p, r in itertools.product(
-        REGISTRY["writer"], REGISTRY["submit"], REGISTRY["parser"], REGISTRY["delivery"]
+    Stages.optimized().replace(writer=w, submit=s, parser=p, delivery=r, dispatch=d)
+    for w, s, p, r, d in itertools.product(
+        REGISTRY["writer"],
+        REGISTRY["submit"],
+        REGISTRY["parser"],
+        REGISTRY["delivery"],
+        ("composed", "fused"),
     )
 ]
 
@@ -54,10 +59,12 @@ async def test_cancelled_caller_keeps_its_place(stages):
         mux.close()
 
 
+@pytest.mark.parametrize("dispatch", ["composed", "fused"])
 @pytest.mark.parametrize("submit", list(REGISTRY["submit"]))
-async def test_timeout_does_not_desynchronise_the_stream(submit):
+async def test_timeout_does_not_desynchronise_the_stream(submit, dispatch):
     async with FakeRedis() as server:
-        mux = await open_mux(server, Stages.optimized().replace(submit=submit), timeout=0.3)
+        stages = Stages.optimized().replace(submit=submit, dispatch=dispatch)
+        mux = await open_mux(server, stages, timeout=0.3)
         with pytest.raises(TimeoutError):
             await mux.execute(cmd("SLEEP", 600))
         await asyncio.sleep(0.4)  # the late "+SLEPT" arrives meanwhile...
@@ -109,10 +116,11 @@ async def test_pair_returns_the_second_reply(stages):
         mux.close()
 
 
+@pytest.mark.parametrize("dispatch", ["composed", "fused"])
 @pytest.mark.parametrize("writer", list(REGISTRY["writer"]))
-async def test_batching_writers_coalesce_one_tick_into_one_write(writer):
+async def test_batching_writers_coalesce_one_tick_into_one_write(writer, dispatch):
     async with FakeRedis() as server:
-        mux = await open_mux(server, Stages.optimized().replace(writer=writer))
+        mux = await open_mux(server, Stages.optimized().replace(writer=writer, dispatch=dispatch))
         before = mux.io_counters()["writes"]
         await asyncio.gather(*(mux.execute(cmd("ECHO", i)) for i in range(50)))
         writes = mux.io_counters()["writes"] - before

@@ -1,0 +1,257 @@
+"""The client in one process with no server (US-009): a fake transport answers every
+request on the next loop tick, so what is measured is the client's own cost per command.
+
+- `fake_client(stages, mode)`: our cluster or standalone client wired to fake nodes.
+- `frames_per_get`: Python frames entered per GET (`sys.setprofile`), deterministic.
+- `ns_per_get`: wall time per GET under concurrency, client and fake server together.
+- `interleaved_ns`: `ns_per_get` for several arms, A B C A B C ..., one process.
+- `cost_centres`: where a GET's time goes, by stage, from cProfile's own times.
+
+The fake server parses each request with hiredis and answers a fixed bulk string; it runs
+in the same loop, so its cost is in every figure, the same for every arm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import hiredis
+
+from ..client import ClusterClient, StandaloneClient
+from ..core.topology import SlotRange, Topology
+from ..mux.multiplexer import Multiplexer
+from ..stages import Stages
+
+__all__ = [
+    "BARE",
+    "FakeServerTransport",
+    "cost_centres",
+    "fake_client",
+    "frames_per_get",
+    "interleaved_ns",
+    "ns_per_get",
+]
+
+BARE = "calibration:bare"  # the arm name of the bare lower bound (bench/bare.py)
+
+FAKE_NODES = tuple(f"127.0.0.1:{7000 + i}" for i in range(5))  # never connected to
+REPLY = b"$200\r\n" + b"v" * 200 + b"\r\n"  # the lab's GET of a 200 B value
+
+
+class FakeServerTransport(asyncio.Transport):
+    """Answers each complete request written to it with `reply`, one read per write
+    batch, on the next loop tick (as a socket's readiness would)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, protocol: asyncio.Protocol, reply: bytes) -> None:
+        super().__init__()
+        self._loop = loop
+        self._protocol = protocol
+        self._reply = reply
+        self._requests = hiredis.Reader()
+        self._closing = False
+        self.writes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
+        self._requests.feed(data)
+        answers = 0
+        while self._requests.gets() is not False:
+            answers += 1
+        if answers:
+            self._loop.call_soon(self._protocol.data_received, self._reply * answers)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self.write(b"".join(list_of_data))
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def is_closing(self) -> bool:
+        return self._closing
+
+    def close(self) -> None:
+        self._closing = True
+
+
+def fake_bare(mode: str = "cluster", reply: bytes = REPLY) -> Any:
+    """The calibration arm wired to fake nodes, like `fake_client`."""
+    from ..bench.bare import _Bare, _Connection
+
+    loop = asyncio.get_running_loop()
+    count = len(FAKE_NODES) if mode == "cluster" else 1
+    connections = []
+    for _ in range(count):
+        connection = _Connection(loop)
+        connection.connection_made(FakeServerTransport(loop, connection, reply))
+        connections.append(connection)
+    width = 16384 // count + 1
+    table = [connections[slot // width] for slot in range(16384)]
+    return _Bare(table, connections)
+
+
+def fake_arm(arm: Stages | str, mode: str = "cluster") -> Any:
+    """Our client with `arm`'s stages, or the bare calibration arm (`BARE`), on fake nodes."""
+    return fake_bare(mode) if arm == BARE else fake_client(arm, mode)  # type: ignore[arg-type]
+
+
+def fake_client(stages: Stages, mode: str = "cluster", reply: bytes = REPLY) -> Any:
+    """A client of ours whose connections are fake nodes (call inside a running loop):
+    in cluster mode five masters share the slots as the local cluster's do."""
+    loop = asyncio.get_running_loop()
+    client: Any
+    if mode == "cluster":
+        client = ClusterClient(list(FAKE_NODES), stages, refresh_interval=None)
+        width = 16384 // len(FAKE_NODES) + 1
+        ranges = tuple(
+            SlotRange(i * width, min((i + 1) * width - 1, 16383), address, ())
+            for i, address in enumerate(FAKE_NODES)
+        )
+        client._install(Topology(ranges))
+        addresses = FAKE_NODES
+    else:
+        client = StandaloneClient(FAKE_NODES[0], stages)
+        addresses = FAKE_NODES[:1]
+    pool = client._pool
+    pool.loop = loop
+    for address in addresses:
+        mux = Multiplexer(address, client._impl, loop, client.command_timeout, pool._forget)
+        mux.connection_made(FakeServerTransport(loop, mux, reply))
+        pool.selector.install(address, [mux])
+    return client
+
+
+def _keys(count: int) -> list[bytes]:
+    return [b"rcopt:bench:%d" % i for i in range(count)]
+
+
+def frames_per_get(
+    arm: Stages | str, mode: str = "cluster", calls: int = 2000, concurrency: int = 16
+) -> float:
+    """Python function frames entered per GET (a coroutine counts once per start or
+    resume), over `calls` GETs from `concurrency` callers. The benchmark's own caller
+    loop is one frame per GET and the loop's frames are counted too, so compare arms run
+    on the same event loop."""
+
+    async def main() -> float:
+        client = fake_arm(arm, mode)
+        get = client.get
+        await _drive(get, _keys(256), 64, concurrency)  # warm: connections, free lists
+        counted = [0]
+
+        def count(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                counted[0] += 1
+
+        sys.setprofile(count)
+        try:
+            await _drive(get, _keys(256), calls, concurrency)
+        finally:
+            sys.setprofile(None)
+        await client.close()
+        return counted[0] / calls
+
+    return asyncio.run(main())
+
+
+def ns_per_get(arm: Stages | str, mode: str = "cluster", calls: int = 20000, concurrency: int = 64) -> float:
+    """Wall ns per GET for `calls` GETs from `concurrency` callers, after a warm-up."""
+
+    async def main() -> float:
+        client = fake_arm(arm, mode)
+        keys = _keys(1000)
+        await _drive(client.get, keys, 2000, concurrency)
+        started = time.perf_counter_ns()
+        await _drive(client.get, keys, calls, concurrency)
+        elapsed = time.perf_counter_ns() - started
+        await client.close()
+        return elapsed / calls
+
+    return asyncio.run(main())
+
+
+def interleaved_ns(
+    arms: dict[str, Stages | str], mode: str = "cluster", repeats: int = 5, **options: Any
+) -> dict[str, list[float]]:
+    """ns per GET of each arm (label -> stages or `BARE`), the arms interleaved within
+    each repeat, so a slow moment of the machine hits every arm alike."""
+    figures: dict[str, list[float]] = {label: [] for label in arms}
+    for _ in range(repeats):
+        for label, arm in arms.items():
+            figures[label].append(ns_per_get(arm, mode, **options))
+    return figures
+
+
+# Own-time of these functions is charged to a stage; anything else to "event loop and
+# replies" (the loop, futures, the reply side, the fake server).
+STAGE_OF = {
+    "get": "command method and route",
+    "_keyed": "command method and route",
+    "_route": "command method and route",
+    "keyed": "command method and route",
+    "to_bytes": "command method and route",
+    "slot_bitwise": "slot hash",
+    "slot_table": "slot hash",
+    "slot_crc_hqx": "slot hash",
+    "lookup": "slot map",
+    "pick": "node select",
+    "encode_hiredis": "encoder",
+    "encode_command": "encoder",
+    "call": "submit",
+    "execute": "submit + writer (fused)",
+    "send": "writer",
+    "redirect_first_byte": "redirect check",
+    "redirect_regex": "redirect check",
+}
+
+
+def cost_centres(
+    arm: Stages | str, mode: str = "cluster", calls: int = 20000, concurrency: int = 64
+) -> dict[str, float]:
+    """Share of a GET's time per stage (cProfile own time; the profiler's overhead per
+    call inflates small functions, so read these as shares to scale, not as ns)."""
+    import cProfile
+    import pstats
+
+    async def main() -> dict[str, float]:
+        client = fake_arm(arm, mode)
+        keys = _keys(1000)
+        await _drive(client.get, keys, 2000, concurrency)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await _drive(client.get, keys, calls, concurrency)
+        profiler.disable()
+        await client.close()
+        stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+        shares: dict[str, float] = {}
+        for (filename, _, function), (_, _, own, _, _) in stats.items():
+            stage = STAGE_OF.get(function) if "rediscluster_opt" in filename else None
+            if filename.startswith("<rediscluster_opt fused"):
+                stage = "command method and route"
+            shares[stage or "event loop and replies"] = (
+                shares.get(stage or "event loop and replies", 0.0) + own
+            )
+        total = sum(shares.values()) or 1.0
+        return {stage: own / total for stage, own in shares.items()}
+
+    return asyncio.run(main())
+
+
+async def _drive(
+    get: Callable[[bytes], Awaitable[Any]], keys: list[bytes], calls: int, concurrency: int
+) -> None:
+    """`calls` GETs spread over `concurrency` closed-loop callers."""
+    share, extra = divmod(calls, concurrency)
+
+    async def caller(count: int, offset: int) -> None:
+        n = len(keys)
+        for i in range(count):
+            await get(keys[(offset + i) % n])
+
+    await asyncio.gather(*(caller(share + (1 if c < extra else 0), c * 7) for c in range(concurrency)))

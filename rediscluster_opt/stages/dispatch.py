@@ -1,0 +1,371 @@
+"""Dispatch stage (US-009): how a keyed command crosses the hot path.
+
+- `composed`: the client's own readable route, one call per stage (`_keyed` -> `_route`
+  -> slot hash, slot map, node pick, encoder, submit, redirect check).
+- `fused`: one coroutine function generated and compiled when the client is built, the
+  way `dataclasses` builds `__init__`: the chosen stages' work is spliced into it, so a
+  command crosses one Python frame where the composed route crosses about ten.
+- `shaped`: `fused`, plus command-shape fast paths: GET, SET without options and the
+  other single-key commands of fixed arity get their own generated method whose RESP
+  prefix is built once (`*2\\r\\n$3\\r\\nGET\\r\\n...`), so no argument tuple is made and no
+  general encoder runs; every other command takes the fused route.
+
+CPython has no inliner; this is its stand-in for the PRD's INLINE pragmas. A stage variant
+is inlined when `INLINE` below holds source for it (keyed by the implementation object,
+so nothing here compares stage names) and called as a function otherwise, so every
+combination in `REGISTRY` fuses. Behaviour is the composed route's: the slow paths
+(connecting, backpressure, MOVED/ASK/TRYAGAIN, connection loss, timeouts) are the
+client's own methods, entered with the same arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import textwrap
+from binascii import crc_hqx
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hiredis import pack_command
+
+from ..core.resp import ReplyError, encode_command, to_bytes
+from ..core.slots import SLOT_MASK
+from ..errors import RedisConnectionError
+from .encoder import encode_hiredis
+from .node_select import LockFreeSelector
+from .slot_hash import slot_crc_hqx
+from .slot_map import FlatSlotMap
+from .submit import PooledFutureSubmit, _Pending
+from .writer import JoinWriter, WritelinesWriter
+
+__all__ = ["EXECUTE", "INLINE", "SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped"]
+
+
+@dataclass(frozen=True)
+class HotPath:
+    """What a dispatch variant builds from: the client's stage objects and slow paths.
+
+    `retry` is the client's slow path for a command that could not take the one-hop
+    route (`_retry` in cluster mode, `_node_retry` standalone); `failure` turns a
+    standalone error reply into the typed error. `address` is the standalone server,
+    None in cluster mode (where `slot_map` is set)."""
+
+    impl: Any  # stages.contracts.Impl
+    selector: Any  # the pool's NodeSelector
+    slot_map: Any | None
+    address: str | None
+    composed: Callable[..., Any]  # the client's readable keyed route
+    retry: Callable[..., Any]
+    failure: Callable[..., BaseException]
+    single: Callable[..., Any]  # args -> the slow path's request object
+    not_sent: object
+    foreign_loop: Callable[[RuntimeError], BaseException]
+    commands: Any  # the client, for the general form of a shaped command (SET with options)
+
+
+@dataclass
+class Routes:
+    """What the client installs: its keyed route, the shaped command methods (name ->
+    coroutine function) and a description for `describe()`."""
+
+    keyed: Callable[..., Any]
+    commands: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    description: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the generated source, for the curious and for the tests
+
+
+# Source spliced in for a variant, by implementation object. Inputs and outputs are
+# local names: `key` (bytes) -> `slot` -> `address` -> `mux`; ARGS -> `payload`. The
+# attributes read here (`_table`, `_single`) are re-read per command because refreshes
+# replace them whole (copy-on-write), never mutate them.
+INLINE: dict[str, dict[object, str]] = {
+    "slot_hash": {
+        slot_crc_hqx: """
+            if b"{" in key:
+                slot = slot_of(key)
+            else:
+                slot = crc_hqx(key, 0) & SLOT_MASK
+        """,
+    },
+    "slot_map": {FlatSlotMap: "address = slot_map._table[slot]"},
+    "node_select": {
+        LockFreeSelector: """
+            mux = selector._single.get(address)
+            if mux is None:
+                mux = pick(address)
+        """,
+    },
+    "encoder": {
+        encode_hiredis: """
+            try:
+                payload = pack_command(ARGS)
+            except TypeError:
+                payload = encode_command(ARGS)
+        """,
+    },
+}
+CALLED = {
+    "slot_hash": "slot = slot_of(key)",
+    "slot_map": "address = lookup(slot)",
+    "node_select": "mux = pick(address)",
+    "encoder": "payload = encode(ARGS)",
+}
+
+# Command methods with a shaped fast path: method -> (command, how its reply is shaped).
+# Single-key commands of fixed arity whose method returns the reply as is, and SET,
+# whose plain form (no options) is shaped and whose options take the general method.
+SHAPES: dict[str, tuple[bytes, str]] = {
+    "get": (b"GET", "reply"),
+    "set": (b"SET", "True if reply == b'OK' else None"),
+    "incr": (b"INCR", "reply"),
+    "incrby": (b"INCRBY", "reply"),
+    "decr": (b"DECR", "reply"),
+    "decrby": (b"DECRBY", "reply"),
+    "ttl": (b"TTL", "reply"),
+    "pttl": (b"PTTL", "reply"),
+    "hget": (b"HGET", "reply"),
+}
+
+ROUTE = """
+async def {name}({params}):
+{prologue}
+{to_bytes}
+{locate}
+    if mux is None or mux.congested:
+        reply = await {not_sent}
+    else:
+{encode}
+        try:
+            reply = await mux.execute(payload)
+        except (RedisConnectionError, TimeoutError) as exc:
+            reply = await {lost}
+        except RuntimeError as exc:
+            raise foreign_loop(exc) from exc
+        else:
+            if type(reply) is ReplyError:  # every redirect is an error reply (the contract)
+                {error_reply}
+    return {result}
+"""
+# The slow paths, per mode: the cluster client's `_retry` follows redirects and retries
+# TRYAGAIN; the standalone client's `_node_retry` reconnects, and an error reply is final.
+SLOW = {
+    "cluster": {
+        "retry": "retry(slot, Single(encode, ARGS), address, OUTCOME)",
+        "error_reply": "reply = await retry(slot, Single(encode, ARGS), address, reply)",
+    },
+    "standalone": {
+        "retry": "retry(address, Single(encode, ARGS), OUTCOME)",
+        "error_reply": "raise failure(reply, address, ARGS)",
+    },
+}
+
+
+class Composed:
+    """The client's own route, one call per stage; each connection's `execute` is its
+    submit stage's `call`, which calls the writer stage's `send`."""
+
+    shapes: dict[str, tuple[bytes, str]] = {}
+
+    def routes(self, path: HotPath) -> Routes:
+        return Routes(path.composed, description={"dispatch": "composed"})
+
+    def execute(self, submit: Any, writer: Any) -> Callable[[bytes], Any]:
+        return submit.call  # type: ignore[no-any-return]
+
+
+class Fused(Composed):
+    """One generated coroutine for every keyed command; per connection, submit and writer
+    fused into one `execute` where the pair has a fused form (`EXECUTE`)."""
+
+    def routes(self, path: HotPath) -> Routes:
+        routes = _build(path, self.shapes)
+        routes.description["dispatch"] = type(self).__name__.lower()
+        return routes
+
+    def execute(self, submit: Any, writer: Any) -> Callable[[bytes], Any]:
+        fuse = EXECUTE.get((type(submit), type(writer)))
+        return submit.call if fuse is None else fuse(submit, writer)
+
+
+class Shaped(Fused):
+    """`Fused`, plus a generated method per command shape in `SHAPES`."""
+
+    shapes = SHAPES
+
+
+def _pooled_queued_execute(submit: PooledFutureSubmit, writer: JoinWriter) -> Callable[[bytes], Any]:
+    """`PooledFutureSubmit.call` with `JoinWriter.send` spliced in: one frame where the
+    composed pair takes two. Same steps, same order; the e2e suite runs both."""
+    free = submit._free
+    append_pending = submit._pending.append
+    new_future = submit._new_future
+    now = submit._now
+    timeout = submit._timeout
+    arm = submit.arm
+    limit = writer.FLUSH_BYTES
+    flush = writer._flush
+    call_soon = writer._call_soon
+
+    def execute(payload: bytes) -> asyncio.Future[object]:
+        record = free.pop() if free else _Pending()
+        record.future = future = new_future()
+        record.deadline = deadline = now() + timeout
+        append_pending(record)
+        writer._queue.append(payload)  # re-read: each flush starts a new list
+        writer._queued += len(payload)
+        if writer._queued >= limit:
+            flush()
+        elif not writer._scheduled:
+            writer._scheduled = True
+            call_soon(flush)
+        if submit._handle is None:
+            arm(deadline)
+        return future
+
+    return execute
+
+
+# (submit class, writer class) -> builder of a fused `execute` for one connection
+EXECUTE: dict[tuple[type, type], Callable[[Any, Any], Callable[[bytes], Any]]] = {
+    (PooledFutureSubmit, JoinWriter): _pooled_queued_execute,
+    (PooledFutureSubmit, WritelinesWriter): _pooled_queued_execute,
+}
+
+
+def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]]) -> Routes:
+    impl = path.impl
+    chosen = {
+        "slot_hash": impl.slot_hash,
+        "slot_map": type(path.slot_map),
+        "node_select": type(path.selector),
+        "encoder": impl.encoder,
+    }
+    snippets: dict[str, str] = {}
+    inlined: list[str] = []
+    called: list[str] = []
+    for stage, implementation in chosen.items():
+        text = INLINE[stage].get(implementation)
+        snippets[stage] = textwrap.dedent(text if text is not None else CALLED[stage]).strip()
+        (inlined if text is not None else called).append(stage)
+    cluster = path.address is None
+    if not cluster:
+        inlined = [s for s in inlined if s in ("node_select", "encoder")]
+        called = [s for s in called if s in ("node_select", "encoder")]
+    # standalone: the key only routes in cluster mode (it may be None: MSET's route)
+    keyed = _route_source(
+        "keyed", ["key", "args"], "args", snippets, cluster, conversions=("key",) if cluster else ()
+    )
+    sources = [keyed]
+    namespace = _namespace(path)
+    for method, (command, result) in shapes.items():
+        general = getattr(type(path.commands), method)
+        namespace[f"general_{method}"] = general.__get__(path.commands)
+        sources.append(_shape_source(method, command, result, general, snippets, cluster))
+    source = "\n".join(sources)
+    exec(compile(source, f"<rediscluster_opt fused route {id(path):x}>", "exec"), namespace)  # noqa: S102
+    pair = (impl.submit, impl.writer)
+    description: dict[str, Any] = {
+        "inlined": inlined,
+        "called": called,
+        "execute": "submit and writer fused" if pair in EXECUTE else "submit stage's call (no fused form)",
+        "redirect": "parsed on the slow path, for error replies only",
+    }
+    if shapes:
+        description["shaped_commands"] = [c.decode() for c, _ in shapes.values()]
+    commands = {method: namespace[method] for method in shapes}
+    return Routes(namespace["keyed"], commands, description, source)
+
+
+def _namespace(path: HotPath) -> dict[str, Any]:
+    impl = path.impl
+    return {
+        "slot_of": impl.slot_hash,
+        "slot_map": path.slot_map,
+        "lookup": path.slot_map.lookup if path.slot_map is not None else None,
+        "selector": path.selector,
+        "pick": path.selector.pick,
+        "encode": impl.encoder,
+        "address": path.address,
+        "retry": path.retry,
+        "failure": path.failure,
+        "Single": path.single,
+        "NOT_SENT": path.not_sent,
+        "foreign_loop": path.foreign_loop,
+        "crc_hqx": crc_hqx,
+        "SLOT_MASK": SLOT_MASK,
+        "pack_command": pack_command,
+        "encode_command": encode_command,
+        "to_bytes": to_bytes,
+        "ReplyError": ReplyError,
+        "RedisConnectionError": RedisConnectionError,
+    }
+
+
+def _route_source(
+    name: str,
+    params: list[str],
+    args: str,
+    snippets: dict[str, str],
+    cluster: bool,
+    *,
+    prologue: str = "",
+    result: str = "reply",
+    encode: str | None = None,
+    conversions: tuple[str, ...] = ("key",),
+) -> str:
+    locate = [snippets["slot_hash"], snippets["slot_map"]] if cluster else []
+    locate.append(snippets["node_select"])
+    payload = encode if encode is not None else snippets["encoder"].replace("ARGS", args)
+    slow = SLOW["cluster" if cluster else "standalone"]
+    retry = slow["retry"].replace("ARGS", args)
+    to_bytes_lines = "\n".join(f"if type({n}) is not bytes:\n    {n} = to_bytes({n})" for n in conversions)
+    return ROUTE.format(
+        name=name,
+        params=", ".join(params),
+        prologue=textwrap.indent(prologue, "    "),
+        to_bytes=textwrap.indent(to_bytes_lines, "    "),
+        locate=textwrap.indent("\n".join(locate), "    "),
+        not_sent=retry.replace("OUTCOME", "NOT_SENT"),
+        lost=retry.replace("OUTCOME", "exc"),
+        error_reply=slow["error_reply"].replace("ARGS", args),
+        encode=textwrap.indent(payload, "        "),
+        result=result,
+    )
+
+
+def _shape_source(
+    method: str,
+    command: bytes,
+    result: str,
+    general: Callable[..., Any],
+    snippets: dict[str, str],
+    cluster: bool,
+) -> str:
+    """A command method with its RESP prefix built once: the key and each fixed argument
+    are formatted into it, after the same conversion the encoders apply."""
+    signature = inspect.signature(general)
+    names = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+    options = [p for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    params = list(names)
+    prologue = ""
+    if options:  # only the plain form is shaped; any option takes the general method
+        params += ["*", *(f"{p.name}={p.default!r}" for p in options)]
+        given = " or ".join(f"{p.name} is not None" if p.default is None else p.name for p in options)
+        passed = ", ".join(f"{p.name}={p.name}" for p in options)
+        prologue = f"if {given}:\n    return await general_{method}({', '.join(names)}, {passed})"
+    head = b"*%d\r\n$%d\r\n%s\r\n" % (len(names) + 1, len(command), command)
+    fmt = head + b"$%d\r\n%b\r\n" * len(names)
+    values = ", ".join(f"len({n}), {n}" for n in names)
+    return _route_source(
+        method,
+        params,
+        f"({command!r}, {', '.join(names)})",
+        snippets,
+        cluster,
+        prologue=prologue,
+        result=result,
+        encode=f"payload = {fmt!r} % ({values})",
+        conversions=tuple(names),
+    )

@@ -1,0 +1,32 @@
+"""The stage sets the suites run over."""
+
+from rediscluster_opt import Stages
+from rediscluster_opt.stages import REGISTRY
+
+# Presets plus mixed combinations: every combination must give the same answers. Each
+# runs composed (one call per stage) and fused (the dispatch stage's generated route,
+# with or without the shaped command methods), so the fused path is held to every test
+# the composed one passes.
+COMBINATIONS = [
+    Stages.baseline(),
+    Stages.optimized(),
+    Stages.baseline().replace(parser="hiredis", writer="join", slot_hash="table"),
+    Stages.optimized().replace(submit="event", slot_map="ranges", redirect="regex"),
+    Stages.optimized().replace(
+        node_select="locked", delivery="per_reply", writer="writelines", submit="future"
+    ),
+]
+FUSED = ["shaped", "fused", "shaped", "fused", "fused"]  # per combination: both fused forms are used
+STAGE_SETS = [
+    *(combination.replace(dispatch="composed") for combination in COMBINATIONS),
+    *(combination.replace(dispatch=fused) for combination, fused in zip(COMBINATIONS, FUSED, strict=True)),
+    Stages.optimized().replace(dispatch="fused"),
+]
+
+# The two presets under every dispatch variant: what the unit suites' fake-server tests
+# (redirects, retries, faults) run over.
+PRESETS = [
+    preset.replace(dispatch=dispatch)
+    for preset in (Stages.baseline(), Stages.optimized())
+    for dispatch in REGISTRY["dispatch"]
+]

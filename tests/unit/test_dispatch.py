@@ -1,0 +1,128 @@
+"""The dispatch stage: the fused and shaped routes send exactly what the composed route
+sends, to the same nodes, for every registered stage variant; they make no per-command
+choice on stage names; and they cross fewer Python frames per GET (a deterministic
+count). Behaviour under redirects, retries, timeouts and faults is held to the composed
+route's by the policy suites, which run every dispatch variant."""
+
+import asyncio
+import types
+
+import pytest
+
+from rediscluster_opt import Stages
+from rediscluster_opt.lab.inprocess import BARE, FakeServerTransport, fake_client, frames_per_get
+from rediscluster_opt.stages import REGISTRY
+
+FUSED = [name for name in REGISTRY["dispatch"] if name != "composed"]
+# Both presets, and each preset with any one stage swapped for each of its variants.
+COMBINATIONS = list(
+    {
+        preset.replace(**{stage: variant})
+        for preset in (Stages.baseline(), Stages.optimized())
+        for stage, variants in REGISTRY.items()
+        if stage != "dispatch"
+        for variant in variants
+    }
+)
+
+
+class Recording(FakeServerTransport):
+    """Keeps every byte written, per connection."""
+
+    def write(self, data):
+        self.seen = getattr(self, "seen", b"") + bytes(data)
+        super().write(data)
+
+
+async def traffic(stages, mode):
+    """What each node receives for a mix of commands and key types."""
+    client = fake_client(stages, mode, reply=b"+OK\r\n")
+    loop = asyncio.get_running_loop()
+    for mux in client._pool.connections():
+        mux.connection_made(Recording(loop, mux, b"+OK\r\n"))
+    calls = [
+        client.get("user:1"),
+        client.get(b"{tag}:a"),
+        client.get(42),
+        client.set("k\xe9", "v"),
+        client.set(b"k2", 3.5),
+        client.set("k3", b"v", ex=10, nx=True),
+        client.incrby("counter", 7),
+        client.hget("h", "field"),
+        client.ttl(b"t"),
+        client.execute_command("APPEND", "k4", "x"),
+        client.execute_command("MGET", "{tag}:x", "{tag}:y"),
+    ]
+    await asyncio.gather(*calls)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    sent = {mux.address: getattr(mux._transport, "seen", b"") for mux in client._pool.connections()}
+    await client.close()
+    return sent
+
+
+@pytest.mark.parametrize("mode", ["cluster", "standalone"])
+@pytest.mark.parametrize("stages", COMBINATIONS, ids=lambda s: s.label())
+def test_fused_routes_send_what_the_composed_route_sends(stages, mode):
+    reference = asyncio.run(traffic(stages.replace(dispatch="composed"), mode))
+    assert sum(len(v) for v in reference.values()) > 300
+    for fused in FUSED:
+        assert asyncio.run(traffic(stages.replace(dispatch=fused), mode)) == reference, fused
+
+
+def _code_objects(code):
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+NAMES = set(REGISTRY) | {variant for variants in REGISTRY.values() for variant in variants}
+
+
+@pytest.mark.parametrize("mode", ["cluster", "standalone"])
+@pytest.mark.parametrize("stages", COMBINATIONS[:6], ids=lambda s: s.label())
+def test_a_fused_route_makes_no_choice_on_stage_names(stages, mode):
+    """A per-command branch on a stage name would need that name as a constant (or the
+    Stages value itself); the generated code holds neither."""
+
+    async def build():
+        client = fake_client(stages.replace(dispatch="shaped"), mode)
+        routes = [client._keyed, client.get, client.set]
+        await client.close()
+        return routes
+
+    for route in asyncio.run(build()):
+        assert route.__code__.co_filename.startswith("<rediscluster_opt fused route")
+        for code in _code_objects(route.__code__):
+            strings = {c for c in code.co_consts if isinstance(c, str)}
+            assert not strings & NAMES, (route.__name__, strings & NAMES)
+            assert "stages" not in code.co_names and "_impl" not in code.co_names
+
+
+def test_describe_says_what_was_inlined_and_what_is_called():
+    async def describe(stages):
+        client = fake_client(stages)
+        text = client.describe()["dispatch"]
+        await client.close()
+        return text
+
+    shaped = asyncio.run(describe(Stages.optimized()))
+    assert shaped["dispatch"] == "shaped" and shaped["called"] == []
+    assert shaped["execute"] == "submit and writer fused" and "GET" in shaped["shaped_commands"]
+    mixed_stages = Stages.optimized().replace(slot_hash="table", submit="event", dispatch="fused")
+    mixed = asyncio.run(describe(mixed_stages))
+    assert mixed["called"] == ["slot_hash"] and "no fused form" in mixed["execute"]
+    assert asyncio.run(describe(Stages.baseline())) == {"dispatch": "composed"}
+
+
+def test_frames_per_get_fused_is_within_two_of_the_bare_design():
+    """Deterministic: every arm runs the same fake server on the same kind of loop, so the
+    loop's and the benchmark caller's frames cancel in the differences."""
+    bare = frames_per_get(BARE)
+    composed = frames_per_get(Stages.optimized().replace(dispatch="composed"))
+    fused = frames_per_get(Stages.optimized().replace(dispatch="fused"))
+    shaped = frames_per_get(Stages.optimized())
+    assert shaped - bare <= 2.5, (shaped, bare)
+    assert fused - bare <= 3.5, (fused, bare)
+    assert composed - shaped >= 7, (composed, shaped)  # the ten-frame route is gone
