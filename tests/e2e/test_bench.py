@@ -21,10 +21,9 @@ from rediscluster_opt.results import load_records, save_record, validate_record
 SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
 
 
-def test_both_presets_and_every_installed_peer(local_cluster, tmp_path):
-    configs = [
-        ClientConfig.parse(name) for name in ("baseline", "optimized", "redis-py", "coredis", "valkey-glide")
-    ]
+def test_both_presets_every_installed_peer_and_the_calibration_arm(local_cluster, tmp_path):
+    names = ("baseline", "optimized", "redis-py", "coredis", "valkey-glide", "calibration:bare")
+    configs = [ClientConfig.parse(name) for name in names]
     record = run_benchmark(configs, concurrency=[8], repeats=1, experiment="smoke", **SHORT)
     validate_record(record)
     assert record["notes"] == [

@@ -158,3 +158,15 @@ def test_the_old_reader_name_still_works_with_a_deprecation_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Stages.optimized().replace(delivery="batch")  # the new name warns nothing
+
+
+@pytest.mark.parametrize(("name", "factory"), _variants("dispatch"))
+def test_dispatch(name, factory):
+    dispatch = factory()
+    assert isinstance(dispatch, contracts.Dispatch)
+    loop = asyncio.new_event_loop()
+    try:  # a pair with no fused form keeps the submit stage's own call
+        submit = REGISTRY["submit"]["event"](loop, lambda payload: None, 1.0)
+        assert dispatch.execute(submit, REGISTRY["writer"]["direct"](loop)) == submit.call
+    finally:
+        loop.close()
