@@ -111,6 +111,16 @@ def cells(story: Story) -> list[tuple[str, str]]:
     ]  # fmt: skip
     if story.id in ("US-001", "US-008"):
         out += [md("## REST benchmark"), code("nb.rest_table(run)")]
+    if story.id == "US-009":
+        out += [
+            md(
+                "## In-process: frames and ns per GET\n\nThe client against a fake transport that answers "
+                "every request on the next loop tick: no servers, so only the client's cost (and the fake "
+                "server's, the same for every arm). Frames are counted with `sys.setprofile` and are "
+                "deterministic; ns per GET are interleaved repeats, with an A/A twin of `composed`."
+            ),
+            code("nb.in_process_table(run)"),
+        ]
     for name in story.micro_tables:
         out += [md(f"## Micro-benchmark: {name.replace('_', ' ')}"), code(f'nb.micro_table(run, "{name}")')]
     if story.figures:
@@ -157,7 +167,9 @@ def cells(story: Story) -> list[tuple[str, str]]:
 
 def explorer_cells() -> list[tuple[str, str]]:
     return [
-        ("markdown", """# Stage explorer
+        (
+            "markdown",
+            """# Stage explorer
 
 Pick one variant per stage, then **Run**: a short interleaved benchmark of that combination
 (`chosen`) against the baseline and optimized presets, plus the peers you tick, in a child
@@ -165,8 +177,12 @@ process while this kernel stays responsive. Each run adds a row to the history; 
 records** copies the session's records (the usual schema) into `results/cluster/`. The
 dropdowns list the registry's variants, so a new variant appears here by itself. Short
 trials on a shared machine are noisy: read the whiskers and the A/B ratio's interval, and
-measure for real in the story notebooks."""),
-        ("code", "from rediscluster_opt.lab.explorer import Explorer\n\nexplorer = Explorer()\nexplorer.show()"),
+measure for real in the story notebooks.""",
+        ),
+        (
+            "code",
+            "from rediscluster_opt.lab.explorer import Explorer\n\nexplorer = Explorer()\nexplorer.show()",
+        ),
     ]
 
 

@@ -188,14 +188,15 @@ def interleaved_ns(
     return figures
 
 
-# Own-time of these functions is charged to a stage; anything else to "event loop and
-# replies" (the loop, futures, the reply side, the fake server).
+# Own time of these functions is charged to a stage; anything else to "event loop"
+# (the loop itself, futures and tasks, the benchmark's callers, the fake server).
+ROUTE, LOOP = "command method and route", "event loop"
 STAGE_OF = {
-    "get": "command method and route",
-    "_keyed": "command method and route",
-    "_route": "command method and route",
-    "keyed": "command method and route",
-    "to_bytes": "command method and route",
+    "get": ROUTE,
+    "_keyed": ROUTE,
+    "_route": ROUTE,
+    "keyed": ROUTE,
+    "to_bytes": ROUTE,
     "slot_bitwise": "slot hash",
     "slot_table": "slot hash",
     "slot_crc_hqx": "slot hash",
@@ -204,11 +205,33 @@ STAGE_OF = {
     "encode_hiredis": "encoder",
     "encode_command": "encoder",
     "call": "submit",
+    "deliver_many": "submit",
+    "deliver_one": "submit",
     "execute": "submit + writer (fused)",
     "send": "writer",
+    "_flush": "writer",
+    "_emit": "writer",
+    "data_received": "reply delivery",
     "redirect_first_byte": "redirect check",
     "redirect_regex": "redirect check",
 }
+BARE_STAGE_OF = {  # bench/bare.py's few functions
+    "get": ROUTE,
+    "_slot": "slot hash",
+    "send": "submit + writer (fused)",
+    "_flush": "writer",
+    "data_received": "reply delivery",
+}
+
+
+def _stage_of(filename: str, function: str) -> str:
+    if filename.startswith("<rediscluster_opt fused"):
+        return ROUTE
+    if filename.endswith("bare.py"):
+        return BARE_STAGE_OF.get(function, LOOP)
+    if "rediscluster_opt" in filename and "inprocess.py" not in filename:
+        return STAGE_OF.get(function, LOOP)
+    return LOOP
 
 
 def cost_centres(
@@ -231,12 +254,8 @@ def cost_centres(
         stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
         shares: dict[str, float] = {}
         for (filename, _, function), (_, _, own, _, _) in stats.items():
-            stage = STAGE_OF.get(function) if "rediscluster_opt" in filename else None
-            if filename.startswith("<rediscluster_opt fused"):
-                stage = "command method and route"
-            shares[stage or "event loop and replies"] = (
-                shares.get(stage or "event loop and replies", 0.0) + own
-            )
+            stage = _stage_of(filename, function)
+            shares[stage] = shares.get(stage, 0.0) + own
         total = sum(shares.values()) or 1.0
         return {stage: own / total for stage, own in shares.items()}
 

@@ -23,6 +23,7 @@ __all__ = [
     "acceptance_table",
     "check_parameters",
     "cprofile_table",
+    "in_process_table",
     "flamegraphs",
     "headline_text",
     "latency_figure",
@@ -52,6 +53,7 @@ _CATEGORY = {
     AA: "A/A",
     "REST A/A": "A/A",
     "isolated": "isolated",
+    "calibration": "calibration",
 }
 _PEERS = tuple(c for c in CLIENTS if c != "ours")
 
@@ -72,8 +74,10 @@ def _categories(run: StoryRun) -> dict[str, str]:
     return out
 
 
-def _workload(run: StoryRun) -> str:
-    p = run.record["parameters"]
+def _workload(run: StoryRun, record: dict[str, Any] | None = None) -> str:
+    """Modes, concurrency, keys, value size and trial length of the run's (or `record`'s)
+    benchmark, for figure titles."""
+    p = (record or run.record)["parameters"]
     work = p.get("workload", {})
     keys = work.get("key_count", 0)
     keys_text = f"{keys / 1000:g}k" if keys >= 1000 else str(keys)
@@ -256,6 +260,16 @@ def micro_table(run: StoryRun, name: str = "wall"):
     return frame
 
 
+def in_process_table(run: StoryRun):
+    """US-009: frames and ns per GET per arm, in-process against the fake transport."""
+    import pandas as pd
+
+    from .inlining import in_process_table as rows
+
+    data = run.extra.get("in_process")
+    return pd.DataFrame(rows(data)) if data else None
+
+
 def rest_table(run: StoryRun):
     """REST scenarios: req/s standalone and cluster, cluster p50/p99 and the drop."""
     import pandas as pd
@@ -292,6 +306,18 @@ def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
             fig = plots.rest_bars(run.rest_record["summary"]["rest"], title=f"{run.story.id}: REST scenarios")
         elif name == "tls_cost" and run.tls_record is not None:
             fig = plots.tls_cost(run.measured, title=f"{run.story.id}: what TLS costs ({_workload(run)})")
+        elif name == "concurrency_sweep" and run.sweep_record is not None:
+            fig = plots.concurrency_sweep(
+                trials_frame([run.sweep_record]),
+                title=f"{run.story.id}: by concurrency ({_workload(run, run.sweep_record)})",
+            )
+        elif name == "cost_waterfall" and run.extra.get("in_process"):
+            from .inlining import waterfall
+
+            fig = plots.cost_waterfall(
+                waterfall(run.extra["in_process"]),
+                title=f"{run.story.id}: where each µs per GET goes (in-process, cluster, C=64)",
+            )
         else:
             continue
         out.append(_save(fig, params, run, name))

@@ -17,6 +17,8 @@ __all__ = [
     "migration_timeline",
     "fault_timelines",
     "profile_costs",
+    "concurrency_sweep",
+    "cost_waterfall",
     "rest_bars",
     "slot_hash_ns",
     "tls_cost",
@@ -31,6 +33,7 @@ ROLE_COLOURS = {
     "isolated": "#9ecae1",
     "variant": "#ff7f0e",
     "peer": "#2ca02c",
+    "calibration": "#525252",
 }
 DPI = 150
 
@@ -403,4 +406,60 @@ def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:
         bottom.set_xlabel("s since the fault (dashed: promotion or restart)")
         top.legend(fontsize=7, loc="lower right")
     fig.suptitle(_wrap(title), fontsize=10)
+    return fig
+
+
+def concurrency_sweep(trials: Any, *, title: str = "") -> Any:
+    """Throughput and client CPU per op against concurrency (log scale), one line per
+    configuration: the median with min-max whiskers."""
+    good = trials[(trials["status"] == "ok") & trials["valid"]]
+    fig, axes = _figure(1, 2, width=5.2, height=3.8)
+    for ax, (metric, label) in zip(
+        axes[0], (("ops_per_s", "ops/s"), ("client_cpu_us_per_op", "client CPU µs/op")), strict=True
+    ):
+        for config in dict.fromkeys(good["config"]):
+            rows = good[good["config"] == config]
+            stats = rows.groupby("concurrency")[metric].agg(["median", "min", "max"]).sort_index()
+            ax.errorbar(
+                stats.index,
+                stats["median"],
+                yerr=[stats["median"] - stats["min"], stats["max"] - stats["median"]],
+                marker="o",
+                capsize=3,
+                label=config,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrency (tasks in flight)")
+        ax.set_ylabel(label)
+        ax.set_xticks(sorted(set(good["concurrency"])))
+        ax.set_xticklabels([str(c) for c in sorted(set(good["concurrency"]))])
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(_wrap(title or "Throughput and CPU per op by concurrency"), fontsize=10)
+    return fig
+
+
+def cost_waterfall(costs: dict[str, dict[str, float]], *, title: str = "") -> Any:
+    """Where each µs of a GET goes, per arm: stacked bars of ns per GET by stage, the same
+    stage in the same colour across arms, labelled where a segment is large enough."""
+    import matplotlib.pyplot as plt
+
+    arms = list(costs)
+    stages = list(dict.fromkeys(stage for arm in arms for stage in costs[arm]))
+    palette = plt.get_cmap("tab20").colors
+    fig, axes = _figure(1, 1, width=8.0, height=0.9 * len(arms) + 1.8)
+    ax = axes[0][0]
+    left = [0.0] * len(arms)
+    for index, stage in enumerate(stages):
+        widths = [costs[arm].get(stage, 0.0) / 1000 for arm in arms]
+        ax.barh(arms, widths, left=left, color=palette[index % len(palette)], label=stage, edgecolor="white")
+        for row, (start, width) in enumerate(zip(left, widths, strict=True)):
+            if width >= 0.35:
+                ax.text(start + width / 2, row, f"{width:.1f}", ha="center", va="center", fontsize=7)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for row, total in enumerate(left):
+        ax.text(total, row, f"  {total:.1f} µs", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("µs per GET (in-process, fake server; cProfile shares of the unprofiled time)")
+    fig.legend(fontsize=7, loc="outside lower center", ncol=4)
+    fig.suptitle(_wrap(title or "Where each µs per GET goes"), fontsize=10)
     return fig

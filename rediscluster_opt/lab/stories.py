@@ -86,6 +86,8 @@ class StoryRun:
     rest_path: Path | None = None
     tls_record: dict[str, Any] | None = None  # US-008's plain vs TLS run
     tls_path: Path | None = None
+    sweep_record: dict[str, Any] | None = None  # US-009's concurrency sweep
+    sweep_path: Path | None = None
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -317,6 +319,7 @@ def _finish(
     rest: dict | None = None,
     skipped: dict[str, str] | None = None,
     tls: dict | None = None,
+    sweep: dict | None = None,
 ) -> StoryRun:
     """Save the story's records; `skipped`: metric (or prefix) -> why this target left it out."""
     record["extra"] = {
@@ -333,10 +336,15 @@ def _finish(
         run.rest_record, run.rest_path = rest, save_record(rest, params.results_path)
     if tls is not None:
         run.tls_record, run.tls_path = tls, save_record(tls, params.results_path)
-    record["extra"]["records"] = {
-        kind: repo_relative(path) if path else None
-        for kind, path in (("profile", run.profile_path), ("rest", run.rest_path), ("tls", run.tls_path))
-    }
+    if sweep is not None:
+        run.sweep_record, run.sweep_path = sweep, save_record(sweep, params.results_path)
+    linked = (
+        ("profile", run.profile_path),
+        ("rest", run.rest_path),
+        ("tls", run.tls_path),
+        ("sweep", run.sweep_path),
+    )
+    record["extra"]["records"] = {kind: repo_relative(path) if path else None for kind, path in linked}
     record["extra"]["acceptance"] = run.acceptance
     record["extra"]["recorded"] = run.recorded
     run.path = save_record(record, params.results_path)
@@ -704,6 +712,60 @@ def _us008(story: Story, params: Parameters) -> StoryRun:
     return _finish(story, params, record, measured, extra, profile, rest, skipped=skipped, tls=tls)
 
 
+SWEEP = (1, 16, 64, 256)  # US-009's concurrency sweep
+
+
+def _us009(story: Story, params: Parameters) -> StoryRun:
+    """Composed vs fused vs shaped against the servers (both modes, with the bare
+    calibration arm and the peers at the headline concurrency), a concurrency sweep, and
+    the in-process figures of `lab.inlining`."""
+    from . import inlining
+
+    roles = _roles(story)
+    after = roles["cumulative after"]
+    fused_stages = after.stage_set().replace(dispatch="fused")
+    fused = ClientConfig("ours", fused_stages.as_dict(), name="fused (no shapes)")
+    bare = ClientConfig.parse(inlining.inprocess.BARE)
+    peers = [ClientConfig.parse(p) for p in params.peers if p in ("valkey-glide", "redis-py")]
+    configs = _ordered(roles, [fused, bare, *peers])
+    record = _bench(params, configs, story.id, modes=("cluster", "standalone"))
+    level = headline_level(params.concurrency)
+    glide = [p for p in peers if p.label == "valkey-glide"]  # the fastest peer; the 2.5x target is at C=16
+    sweep_configs = [roles["cumulative before"], roles[AA], after, bare, *glide]
+    sweep = _bench(
+        params,
+        sweep_configs,
+        f"{story.id}-sweep",
+        concurrency=[16] if params.smoke else list(SWEEP),  # a smoke run proves the pipeline
+        repeats=1 if params.smoke else min(params.repeats, 3),
+    )
+    profile = _profiles(params, story, [roles["cumulative before"], after])
+    names = {role: config.label for role, config in roles.items()}
+    measured = {
+        **_gain_metrics(record, names, level),
+        "profile.share": _share_ratio(profile, names, story.share_functions),
+        "throughput.shapes": paired_ratio(record, after.label, fused.label, concurrency=level),
+    }
+    where = {"concurrency": level}
+    for mode in ("cluster", "standalone"):
+        measured[f"bare.{mode}"] = paired_ratio(record, after.label, bare.label, mode=mode, **where)
+    measured["bare.cpu"] = paired_ratio(record, after.label, bare.label, "cpu_us_per_op", **where)
+    for peer in peers:
+        measured[f"peer.{peer.label}"] = paired_ratio(record, after.label, peer.label, **where)
+    sweep_levels = sweep["parameters"]["concurrency"]
+    before = roles["cumulative before"].label
+    measured["sweep.aa"] = paired_ratio(sweep, roles[AA].label, before, concurrency=16)
+    if glide and 16 in sweep_levels:
+        measured["peer.valkey-glide.c16"] = paired_ratio(sweep, after.label, "valkey-glide", concurrency=16)
+    for c in sweep_levels:
+        measured[f"sweep.bare.c{c}"] = paired_ratio(sweep, after.label, bare.label, concurrency=c)
+    data = inlining.in_process(params.smoke)
+    measured |= inlining.measured_in_process(data)
+    roles_shown = {**names, "fused (no shapes)": fused.label, "calibration": bare.label}
+    extra = {"roles": roles_shown, "in_process": data}
+    return _finish(story, params, record, measured, extra, profile, sweep=sweep)
+
+
 def _us010(story: Story, params: Parameters) -> StoryRun:
     """The resilience story: faults need servers this machine runs (signals, DEBUG,
     restarts), so against any other target it records no trial and skips every
@@ -731,6 +793,7 @@ RUNNERS: dict[str, Callable[[Story, Parameters], StoryRun]] = {
     "US-006": _us006,
     "US-007": _us007,
     "US-008": _us008,
+    "US-009": _us009,
     "US-010": _us010,
 }
 
@@ -765,6 +828,9 @@ def load_story_run(story_id: str, params: Parameters) -> StoryRun:
             if linked.get("tls"):
                 run.tls_path = Path(linked["tls"])
                 run.tls_record = _load_linked(linked["tls"], folder)
+            if linked.get("sweep"):
+                run.sweep_path = Path(linked["sweep"])
+                run.sweep_record = _load_linked(linked["sweep"], folder)
             return run
     raise FileNotFoundError(
         f"no saved run of {story_id} in {' or '.join(str(f) for f in folders)}; "

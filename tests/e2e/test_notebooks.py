@@ -53,6 +53,9 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
                 r["item"].startswith("TLS / plain throughput, ours") and r["value"]
                 for r in summary["recorded"]
             )
+        if story == "US-009":  # the sweep and the in-process cost breakdown
+            assert {"US-009_concurrency_sweep.png", "US-009_cost_waterfall.png"} <= set(summary["figures"])
+            assert any(r["metric"] == "frames.over_bare" and r["effect"] for r in summary["acceptance"])
         if story == "US-010":  # resilience: one timeline per fault instead of speed plots
             assert {f"US-010_fault_{f}.png" for f in modes()["quick"]["faults"]} == set(summary["figures"])
         else:
@@ -73,7 +76,8 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
     records = load_records(results / "cluster")
     for record in records:
         validate_record(record)
-    assert {r["experiment"] for r in records} >= set(STORIES) | {"US-001-rest", "US-008-rest", "US-008-tls"}
+    linked = {"US-001-rest", "US-008-rest", "US-008-tls", "US-009-sweep"}
+    assert {r["experiment"] for r in records} >= set(STORIES) | linked
     text = (results / "summary.md").read_text()
     assert all(f"**{s}" in text for s in STORIES) and "## REST benchmark (US-008)" in text
     assert "| criterion | source | needs | measured [interval] | A/A | verdict |" in text

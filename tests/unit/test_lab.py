@@ -72,6 +72,7 @@ def test_a_target_may_be_urls_with_the_password_in_the_environment(monkeypatch):
 def test_cumulative_configuration_ends_at_the_optimized_preset():
     assert cumulative_stages("US-002") == Stages.baseline().replace(slot_hash="crc_hqx", slot_map="flat")
     assert cumulative_stages("US-007") == Stages.optimized().replace(dispatch="composed")
+    assert cumulative_stages("US-009") == Stages.optimized()
     assert list(STORIES)[:8] == [f"US-00{i}" for i in range(1, 9)] and list(STORIES) == sorted(STORIES)
 
 

@@ -1,0 +1,144 @@
+"""US-009's in-process measurements: the client against a server-less fake transport
+(`lab.inprocess`), so the figures are the client's own cost, free of the servers' noise.
+
+- frames per GET for each arm (deterministic);
+- ns per GET, the arms interleaved within each repeat, with an A/A twin of "composed";
+- where a GET's time goes, by stage: cProfile's own-time shares scaled to the unprofiled
+  ns per GET (the profiler inflates small functions, so shares, not its ns, are used);
+- the GET encoding on its own: the prebuilt RESP prefix of the shaped methods against
+  `hiredis.pack_command` of an argument tuple, as the fused route encodes it.
+
+Each runs in a child process: a notebook kernel owns an event loop, and uvloop must be
+installed before one starts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import timeit
+from typing import Any
+
+from ..results import Interval, interval
+from ..stages import Stages
+from . import inprocess
+
+__all__ = ["ARMS", "encode_ns", "in_process", "measured_in_process"]
+
+# arm label -> stages (or the bare calibration arm)
+ARMS: dict[str, Any] = {
+    "composed": Stages.optimized().replace(dispatch="composed"),
+    "composed (A/A twin)": Stages.optimized().replace(dispatch="composed"),
+    "fused": Stages.optimized().replace(dispatch="fused"),
+    "shaped": Stages.optimized().replace(dispatch="shaped"),
+    inprocess.BARE: inprocess.BARE,
+}
+TWIN = "composed (A/A twin)"
+
+
+def encode_ns(repeats: int, number: int) -> dict[str, list[float]]:
+    """ns per GET encoding, the two ways interleaved per repeat."""
+    from hiredis import pack_command
+
+    key = b"rcopt:bench:1234"
+    ways = {
+        "prefix": lambda: b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key),
+        "pack_command": lambda: pack_command((b"GET", key)),
+    }
+    out: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, way in ways.items():
+            out[name].append(timeit.timeit(way, number=number) / number * 1e9)
+    return out
+
+
+def _measure(smoke: bool) -> dict[str, Any]:
+    """Everything, in this process (on uvloop when it is installed)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    repeats, calls = (2, 3_000) if smoke else (7, 20_000)
+    modes = ("cluster",) if smoke else ("cluster", "standalone")
+    arms = {label: arm for label, arm in ARMS.items() if label != TWIN}
+    result: dict[str, Any] = {"loop": loop, "calls": calls, "repeats": repeats, "modes": {}}
+    for mode in modes:
+        ns = inprocess.interleaved_ns(ARMS, mode, repeats=repeats, calls=calls)
+        frames = {label: inprocess.frames_per_get(arm, mode) for label, arm in arms.items()}
+        shares = {label: inprocess.cost_centres(arm, mode, calls=calls) for label, arm in arms.items()}
+        result["modes"][mode] = {"ns": ns, "frames": frames, "shares": shares}
+    result["encode_ns"] = encode_ns(repeats, 20_000 if smoke else 200_000)
+    return result
+
+
+def in_process(smoke: bool) -> dict[str, Any]:
+    """`_measure` in a child process; its JSON on stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "rediscluster_opt.lab.inlining", "--smoke" if smoke else "--full"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the in-process measurement failed: {done.stderr[-2000:]}")
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data
+
+
+def waterfall(data: dict[str, Any], mode: str = "cluster") -> dict[str, dict[str, float]]:
+    """arm -> stage -> ns per GET: each arm's cost-centre shares times its median ns."""
+    figures = data["modes"][mode]
+    out = {}
+    for label, shares in figures["shares"].items():
+        total = interval(figures["ns"][label])
+        if total is not None:
+            out[label] = {stage: share * total.median for stage, share in shares.items()}
+    return out
+
+
+def _paired(numerator: list[float], denominator: list[float]) -> Interval | None:
+    return interval([a / b for a, b in zip(numerator, denominator, strict=False) if b])
+
+
+def measured_in_process(data: dict[str, Any]) -> dict[str, Interval | None]:
+    """The figures US-009's criteria read, keyed as the catalogue names them."""
+    cluster = data["modes"]["cluster"]
+    ns, frames = cluster["ns"], cluster["frames"]
+    encode = data["encode_ns"]
+    return {
+        "inprocess.gain": _paired(ns["shaped"], ns["composed"]),
+        "inprocess.aa": _paired(ns[TWIN], ns["composed"]),
+        "inprocess.fused": _paired(ns["fused"], ns["composed"]),
+        "inprocess.over_bare": _paired(ns["shaped"], ns[inprocess.BARE]),
+        "frames.composed": Interval.exact(frames["composed"]),
+        "frames.shaped": Interval.exact(frames["shaped"]),
+        "frames.over_bare": Interval.exact(frames["shaped"] - frames[inprocess.BARE]),
+        "encode.prefix_vs_pack": _paired(encode["prefix"], encode["pack_command"]),
+    }
+
+
+def in_process_table(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per mode and arm: frames per GET and ns per GET (median [min-max])."""
+    rows = []
+    for mode, figures in data["modes"].items():
+        for label, values in figures["ns"].items():
+            spread = interval(values)
+            rows.append(
+                {
+                    "mode": mode,
+                    "arm": label,
+                    "frames per GET": figures["frames"].get(label),
+                    "ns per GET": round(spread.median) if spread else None,
+                    "ns min": round(min(values)),
+                    "ns max": round(max(values)),
+                }
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    print(json.dumps(_measure(smoke="--smoke" in sys.argv)))
