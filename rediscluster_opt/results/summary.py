@@ -142,17 +142,25 @@ def summarize(record: Record | dict[str, Any]) -> Summary:
         )
         return found.as_dict() if found else None
 
+    # Every configuration against the first; and, the overhead budget, each of our client's
+    # against a calibration arm (the bare lower bound) when one ran.
+    calibrations = [
+        c["label"] for c in record["configurations"] if c.get("client", "").startswith("calibration:")
+    ]
+    ours = [c["label"] for c in record["configurations"] if c.get("client", "ours") == "ours"]
+    pairs = [(label, labels[0]) for label in labels[1:]]
+    pairs += [(label, arm) for arm in calibrations for label in ours if (label, arm) not in pairs]
     ratios = [
         {
             "config": label,
-            "reference": labels[0],
+            "reference": reference,
             "mode": mode,
             "scenario": scenario,
             "concurrency": level,
-            "ratio": ratio(label, labels[0], "ops_per_s", mode, scenario, level),
-            "cpu_ratio": ratio(label, labels[0], "cpu_us_per_op", mode, scenario, level),
+            "ratio": ratio(label, reference, "ops_per_s", mode, scenario, level),
+            "cpu_ratio": ratio(label, reference, "cpu_us_per_op", mode, scenario, level),
         }
-        for label in labels[1:]
+        for label, reference in pairs
         for mode, scenario, level in cells
     ]
     mode_ratios = [

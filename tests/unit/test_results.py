@@ -63,6 +63,20 @@ def test_summary_ratios_carry_intervals_for_throughput_and_cpu_per_op():
     assert row["ops_per_s"] == {"median": 150, "min": 140, "max": 160, "n": 5}
 
 
+def test_with_a_calibration_arm_each_of_ours_is_also_a_fraction_of_it():
+    record = _record({"ours-a": [80] * 5, "bare": [100] * 5, "glide": [20] * 5, "ours-b": [90] * 5})
+    record["configurations"][1]["client"] = "calibration:bare"
+    record["configurations"][2]["client"] = "valkey-glide"
+    found = {(r["config"], r["reference"]): r["ratio"]["median"] for r in summarize(record)["ratios"]}
+    assert found == {
+        ("bare", "ours-a"): 1.25,
+        ("glide", "ours-a"): 0.25,
+        ("ours-b", "ours-a"): 1.125,
+        ("ours-a", "bare"): 0.8,  # the overhead budget: ours as a fraction of the bare design
+        ("ours-b", "bare"): 0.9,
+    }
+
+
 def test_cluster_over_standalone_pairs_the_modes_per_repeat():
     trials = [
         _trial(0, r, "a", v, mode=m) for r in range(3) for m, v in (("cluster", 90 + r), ("standalone", 100))
