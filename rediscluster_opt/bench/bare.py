@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from binascii import crc_hqx
 from collections import deque
 from typing import Any
 
 import hiredis
+
+from ..stages.slot_hash import slot_crc_hqx as _slot  # the same hash-tag rule as the client
 
 __all__ = ["open_bare"]
 
@@ -50,15 +51,6 @@ class _Connection(asyncio.Protocol):
     def _flush(self) -> None:
         self._transport.write(b"".join(self._queue))
         self._queue = []
-
-
-def _slot(key: bytes) -> int:
-    start = key.find(b"{")
-    if start >= 0:
-        end = key.find(b"}", start + 1)
-        if end > start + 1:
-            key = key[start + 1 : end]
-    return crc_hqx(key, 0) & 16383
 
 
 class _Bare:

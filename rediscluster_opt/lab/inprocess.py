@@ -217,7 +217,6 @@ STAGE_OF = {
 }
 BARE_STAGE_OF = {  # bench/bare.py's few functions
     "get": ROUTE,
-    "_slot": "slot hash",
     "send": "submit + writer (fused)",
     "_flush": "writer",
     "data_received": "reply delivery",
