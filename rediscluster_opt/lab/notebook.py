@@ -217,7 +217,7 @@ def flame_file(story_id: str, config: str) -> str:
 
 def record_paths(run: StoryRun) -> list[str]:
     """The story's record files, repo-relative."""
-    return [repo_relative(p) for p in (run.path, run.profile_path, run.rest_path, run.tls_path) if p]
+    return [repo_relative(p) for p in (run.path, *run.linked_paths().values()) if p]
 
 
 def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:

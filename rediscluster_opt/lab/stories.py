@@ -89,6 +89,11 @@ class StoryRun:
     sweep_record: dict[str, Any] | None = None  # US-009's concurrency sweep
     sweep_path: Path | None = None
 
+    def linked_paths(self) -> dict[str, Path | None]:
+        """The records this story's record links to, by kind."""
+        paths = (self.profile_path, self.rest_path, self.tls_path, self.sweep_path)
+        return dict(zip(("profile", "rest", "tls", "sweep"), paths, strict=True))
+
     @property
     def extra(self) -> dict[str, Any]:
         return self.record.get("extra", {})
@@ -338,13 +343,9 @@ def _finish(
         run.tls_record, run.tls_path = tls, save_record(tls, params.results_path)
     if sweep is not None:
         run.sweep_record, run.sweep_path = sweep, save_record(sweep, params.results_path)
-    linked = (
-        ("profile", run.profile_path),
-        ("rest", run.rest_path),
-        ("tls", run.tls_path),
-        ("sweep", run.sweep_path),
-    )
-    record["extra"]["records"] = {kind: repo_relative(path) if path else None for kind, path in linked}
+    record["extra"]["records"] = {
+        kind: repo_relative(path) if path else None for kind, path in run.linked_paths().items()
+    }
     record["extra"]["acceptance"] = run.acceptance
     record["extra"]["recorded"] = run.recorded
     run.path = save_record(record, params.results_path)
