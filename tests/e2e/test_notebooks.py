@@ -56,6 +56,7 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
         if story == "US-009":  # the sweep and the in-process cost breakdown
             assert {"US-009_concurrency_sweep.png", "US-009_cost_waterfall.png"} <= set(summary["figures"])
             assert any(r["metric"] == "frames.over_bare" and r["effect"] for r in summary["acceptance"])
+            assert any(path.endswith("_US-009-sweep.json") for path in summary["records"])
         if story == "US-010":  # resilience: one timeline per fault instead of speed plots
             assert {f"US-010_fault_{f}.png" for f in modes()["quick"]["faults"]} == set(summary["figures"])
         else:
