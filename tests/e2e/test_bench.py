@@ -152,13 +152,21 @@ def test_a_hanging_trial_is_killed_at_its_deadline(local_cluster):
 
 @pytest.mark.parametrize("kind", ["cprofile", "line"])
 def test_profiles_name_the_hot_path(local_cluster, kind):
-    configs = [ClientConfig.parse("optimized")]
+    # The composed route names every stage; the fused one is a generated `get` and a
+    # fused `execute` per connection.
+    configs = [ClientConfig.parse("optimized:dispatch=composed")]
+    if kind == "cprofile":
+        configs.append(ClientConfig.parse("optimized"))
     record = run_benchmark(configs, modes=["cluster"], concurrency=[8], repeats=1, profile=kind, **SHORT)
     validate_record(record)
     if kind == "cprofile":
         frame = cprofile_frame([record])
-        assert {"_route", "deliver_many", "data_received"} <= set(frame["function"])
-        assert {"ClusterClient._route", "PooledFutureSubmit.deliver_many"} <= set(frame["qualname"])
+        composed = frame[frame["config"] == configs[0].label]
+        assert {"_route", "deliver_many", "data_received"} <= set(composed["function"])
+        assert {"ClusterClient._route", "PooledFutureSubmit.deliver_many"} <= set(composed["qualname"])
+        fused = frame[frame["config"] == "optimized"]
+        assert {"get", "execute", "deliver_many"} <= set(fused["function"])
+        assert "_route" not in set(fused["function"])
         assert frame["own_share"].between(0, 1).all()
     else:
         frame = line_profile_frame([record])

