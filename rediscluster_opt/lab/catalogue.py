@@ -273,6 +273,8 @@ ratios of throughput and of client CPU per operation.""",
 )  # fmt: skip
 
 
+_PEERS_RUN = "the peer in `peers`, installed; a smoke run leaves the peers out"
+
 US009 = Story(
     "US-009", "inlining", "Inlining the hot path",
     """The PRD asks for INLINE pragmas on the hot path; CPython has no inliner. Its stand-in is the
@@ -299,11 +301,11 @@ redirects, retries or backpressure): the least a GET can cost in this runtime, n
         Criterion("client CPU per op (cluster), optimized / calibration:bare", "bare.cpu", "<=", 1.2, TARGET,
                   "cpu.aa"),
         Criterion("client bench (cluster): optimized / valkey-glide", "peer.valkey-glide", ">=", 5, TARGET,
-                  "throughput.aa"),
+                  "throughput.aa", needs=_PEERS_RUN),
         Criterion("client bench (cluster): optimized / redis-py", "peer.redis-py", ">=", 10, TARGET,
-                  "throughput.aa"),
+                  "throughput.aa", needs=_PEERS_RUN),
         Criterion("client bench (cluster), C=16: optimized / valkey-glide", "peer.valkey-glide.c16", ">=", 2.5,
-                  TARGET, "sweep.aa", needs="the concurrency sweep with valkey-glide"),
+                  TARGET, "sweep.aa", needs=_PEERS_RUN),
         Criterion("command shapes pay: throughput shaped / fused", "throughput.shapes", ">=", 1, TARGET,
                   "throughput.aa"),
         Criterion("in-process ns per GET, shaped / composed", "inprocess.gain", "<", 1, TARGET, "inprocess.aa"),

@@ -727,7 +727,10 @@ def _us009(story: Story, params: Parameters) -> StoryRun:
     fused_stages = after.stage_set().replace(dispatch="fused")
     fused = ClientConfig("ours", fused_stages.as_dict(), name="fused (no shapes)")
     bare = ClientConfig.parse(inlining.inprocess.BARE)
-    peers = [ClientConfig.parse(p) for p in params.peers if p in ("valkey-glide", "redis-py")]
+    # US-008's smoke run already proves the peers; this one keeps to ours and the bare arm.
+    chosen = () if params.smoke else params.peers
+    peers = [ClientConfig.parse(p) for p in chosen if p in ("valkey-glide", "redis-py")]
+    peers = [p for p in peers if p.available()]
     configs = _ordered(roles, [fused, bare, *peers])
     record = _bench(params, configs, story.id, modes=("cluster", "standalone"))
     level = headline_level(params.concurrency)
