@@ -152,6 +152,7 @@ STANDALONE_METRICS = (
     "throughput.standalone",
     "rest.get_single.standalone",
     "rest.drop_change",
+    "bare.standalone",
 )
 NOT_ALLOWED = "--allow-destructive (ALLOW_DESTRUCTIVE=1 for make): it changes a cluster that is not ours"
 
