@@ -303,19 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true", help="status as JSON")
     cluster.set_defaults(handler=_cluster_command)
 
-    from .bench.adapters import CLIENTS, LOOPS
+    from .bench.adapters import LOOPS, PEERS
     from .bench.runner import MODES, PROFILES
     from .bench.workload import KINDS
     from .rest.loadgen import SCENARIOS
     from .rest.runner import SERVERS
 
-    peers = [c for c in CLIENTS if c != "ours"]
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
     add = bench.add_argument
     add(
         "--clients",
         type=_csv(),
-        default=["baseline", "optimized", *peers],
+        default=["baseline", "optimized", *PEERS],
         help=CLIENT_SPECS,
     )
     add("--modes", type=_csv(), default=list(MODES), help=",".join(MODES))

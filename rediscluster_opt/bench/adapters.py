@@ -22,10 +22,11 @@ from ..stages import Stages
 from ..tls import as_tls_context
 from ..validate import check_number
 
-__all__ = ["CLIENTS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
+__all__ = ["CLIENTS", "PEERS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
 
 # client name -> the module that must be importable for it
 CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide"}
+PEERS = tuple(c for c in CLIENTS if c != "ours")  # the real PyPI libraries we compare with
 # Arms that calibrate, never offered as clients: see bench/bare.py.
 CALIBRATIONS = {"calibration:bare": "hiredis"}
 LOOPS = ("uvloop", "asyncio")

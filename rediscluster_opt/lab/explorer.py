@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import CLIENTS, ClientConfig
+from ..bench.adapters import PEERS, ClientConfig
 from ..bench.target import split_seeds
 from ..defaults import SEEDS, STANDALONE
 from ..results import load_record, paired_ratio, save_record
@@ -31,7 +31,6 @@ from ..stages import OPTIMIZED, REGISTRY, Stages
 __all__ = ["CHOSEN", "Explorer", "Plan", "history_row", "run_plan"]
 
 CHOSEN = "chosen"  # the label of the combination being explored
-PEERS = tuple(c for c in CLIENTS if c != "ours")
 
 
 @dataclass(frozen=True)

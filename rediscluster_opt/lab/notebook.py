@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import CLIENTS
+from ..bench.adapters import PEERS
 from ..results import repo_relative
 from ..results.records import ROOT
 from . import plots
@@ -55,7 +55,6 @@ _CATEGORY = {
     "isolated": "isolated",
     "calibration": "calibration",
 }
-_PEERS = tuple(c for c in CLIENTS if c != "ours")
 
 
 def run(story_id: str, params: Parameters) -> StoryRun:
@@ -69,7 +68,7 @@ def _categories(run: StoryRun) -> dict[str, str]:
     out: dict[str, str] = {}
     for role, label in run.roles.items():
         out.setdefault(label, _CATEGORY.get(role, "variant"))
-    for label in _PEERS:
+    for label in PEERS:
         out.setdefault(label, "peer")
     return out
 

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import CLIENTS, Target
+from ..bench.adapters import PEERS, Target
 from ..core.address import parse_address
 from ..core.url import parse_url, redacted
 from ..defaults import SEEDS, STANDALONE
@@ -22,7 +22,6 @@ from ..validate import check_number
 
 __all__ = ["NotebookParameterError", "Parameters", "check_parameters", "modes"]
 
-PEERS = tuple(c for c in CLIENTS if c != "ours")
 ROOT = Path(__file__).resolve().parents[2]
 
 
