@@ -135,8 +135,9 @@ class ClientConfig:
         """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
         with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
         'calibration:bare' arm (bench/bare.py)."""
+        others = {k: v for k, v in options.items() if k == "loop"}  # what a peer or the arm takes
         if text.strip() in CALIBRATIONS:
-            return cls(text.strip(), None, **{k: v for k, v in options.items() if k == "loop"})
+            return cls(text.strip(), None, **others)
         name, _, changes = text.strip().partition(":")
         if name in ("baseline", "optimized"):
             stages = Stages.baseline() if name == "baseline" else Stages.optimized()
@@ -152,7 +153,7 @@ class ClientConfig:
         if name not in CLIENTS or name == "ours":
             choices = ", ".join(["baseline", "optimized", *list(CLIENTS)[1:], *CALIBRATIONS])
             raise ValueError(f"unknown client {name!r}; choose one of: {choices}")
-        return cls(name, None, **{k: v for k, v in options.items() if k == "loop"})
+        return cls(name, None, **others)
 
     @classmethod
     def from_dict(cls, data: dict) -> ClientConfig:

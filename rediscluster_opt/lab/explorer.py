@@ -91,6 +91,7 @@ def history_row(record: dict[str, Any], profile: dict[str, Any] | None) -> dict[
         return row["ops_per_s"]["median"] if row else None
 
     vs_optimized = paired_ratio(record, CHOSEN, "optimized")
+    top = _top(profile)
     chosen = rows.get(CHOSEN, {})
     changed = {k: v for k, v in plan["stages"].items() if OPTIMIZED.get(k) != v}
     return {
@@ -103,7 +104,7 @@ def history_row(record: dict[str, Any], profile: dict[str, Any] | None) -> dict[
         "optimized ops/s": ops("optimized"),
         "chosen / optimized": vs_optimized.text() if vs_optimized else "-",
         "chosen CPU µs/op": (chosen.get("cpu_us_per_op") or {}).get("median"),
-        "top function": _top(profile)[0]["qualname"] if profile and _top(profile) else "-",
+        "top function": top[0]["qualname"] if top else "-",
     }
 
 
