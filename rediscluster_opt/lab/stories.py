@@ -75,6 +75,11 @@ def headline_level(levels: Sequence[int]) -> int:
     return 64 if 64 in levels else max(levels)
 
 
+# The kinds of record a story record may link to; StoryRun has `<kind>_record` and
+# `<kind>_path` for each, and `extra["records"]` names them by kind.
+LINKED = ("profile", "rest", "tls", "sweep")
+
+
 @dataclass
 class StoryRun:
     story: Story
@@ -91,8 +96,12 @@ class StoryRun:
 
     def linked_paths(self) -> dict[str, Path | None]:
         """The records this story's record links to, by kind."""
-        paths = (self.profile_path, self.rest_path, self.tls_path, self.sweep_path)
-        return dict(zip(("profile", "rest", "tls", "sweep"), paths, strict=True))
+        return {kind: getattr(self, f"{kind}_path") for kind in LINKED}
+
+    def link(self, kind: str, record: dict[str, Any], path: Path) -> None:
+        """Attach a linked record of `kind` (one of LINKED) and where it is saved."""
+        setattr(self, f"{kind}_record", record)
+        setattr(self, f"{kind}_path", path)
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -336,14 +345,9 @@ def _finish(
         "skipped": {**_no_standalone(params), **(skipped or {})},
     }
     run = StoryRun(story, record, Path())
-    if profile is not None:
-        run.profile_record, run.profile_path = profile, save_record(profile, params.results_path)
-    if rest is not None:
-        run.rest_record, run.rest_path = rest, save_record(rest, params.results_path)
-    if tls is not None:
-        run.tls_record, run.tls_path = tls, save_record(tls, params.results_path)
-    if sweep is not None:
-        run.sweep_record, run.sweep_path = sweep, save_record(sweep, params.results_path)
+    for kind, linked in zip(LINKED, (profile, rest, tls, sweep), strict=True):
+        if linked is not None:
+            run.link(kind, linked, save_record(linked, params.results_path))
     record["extra"]["records"] = {
         kind: repo_relative(path) if path else None for kind, path in run.linked_paths().items()
     }
@@ -823,19 +827,10 @@ def load_story_run(story_id: str, params: Parameters) -> StoryRun:
         if paths:
             record = load_record(paths[-1])
             run = StoryRun(STORIES[story_id], record, paths[-1])
-            linked = record.get("extra", {}).get("records", {})
-            if linked.get("profile"):
-                run.profile_path = Path(linked["profile"])
-                run.profile_record = _load_linked(linked["profile"], folder)
-            if linked.get("rest"):
-                run.rest_path = Path(linked["rest"])
-                run.rest_record = _load_linked(linked["rest"], folder)
-            if linked.get("tls"):
-                run.tls_path = Path(linked["tls"])
-                run.tls_record = _load_linked(linked["tls"], folder)
-            if linked.get("sweep"):
-                run.sweep_path = Path(linked["sweep"])
-                run.sweep_record = _load_linked(linked["sweep"], folder)
+            links = record.get("extra", {}).get("records", {})
+            for kind in LINKED:
+                if links.get(kind):
+                    run.link(kind, _load_linked(links[kind], folder), Path(links[kind]))
             return run
     raise FileNotFoundError(
         f"no saved run of {story_id} in {' or '.join(str(f) for f in folders)}; "
