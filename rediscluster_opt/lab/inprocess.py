@@ -17,7 +17,7 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import hiredis
 
@@ -36,6 +36,7 @@ __all__ = [
     "ns_per_get",
 ]
 
+T = TypeVar("T")
 BARE = "calibration:bare"  # the arm name of the bare lower bound (bench/bare.py)
 
 FAKE_NODES = tuple(f"127.0.0.1:{7000 + i}" for i in range(5))  # never connected to
@@ -131,6 +132,34 @@ def _keys(count: int) -> list[bytes]:
     return [b"rcopt:bench:%d" % i for i in range(count)]
 
 
+def _measure(
+    arm: Stages | str,
+    mode: str,
+    calls: int,
+    concurrency: int,
+    start: Callable[[], Any],
+    stop: Callable[[Any], T],
+    keys: int = 1000,
+    warm_calls: int = 2000,
+) -> T:
+    """On a fresh loop: the arm on fake nodes, warmed (connections, free lists), then
+    `calls` GETs from `concurrency` callers between `start()` and `stop(started)`."""
+
+    async def main() -> T:
+        client = fake_arm(arm, mode)
+        plan = _keys(keys)
+        await _drive(client.get, plan, warm_calls, concurrency)
+        started = start()
+        try:
+            await _drive(client.get, plan, calls, concurrency)
+        finally:
+            result = stop(started)
+        await client.close()
+        return result
+
+    return asyncio.run(main())
+
+
 def frames_per_get(
     arm: Stages | str, mode: str = "cluster", calls: int = 2000, concurrency: int = 16
 ) -> float:
@@ -138,42 +167,27 @@ def frames_per_get(
     resume), over `calls` GETs from `concurrency` callers. The benchmark's own caller
     loop is one frame per GET and the loop's frames are counted too, so compare arms run
     on the same event loop."""
+    counted = [0]
 
-    async def main() -> float:
-        client = fake_arm(arm, mode)
-        get = client.get
-        await _drive(get, _keys(256), 64, concurrency)  # warm: connections, free lists
-        counted = [0]
+    def count(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            counted[0] += 1
 
-        def count(frame: Any, event: str, arg: Any) -> None:
-            if event == "call":
-                counted[0] += 1
-
+    def start() -> None:
         sys.setprofile(count)
-        try:
-            await _drive(get, _keys(256), calls, concurrency)
-        finally:
-            sys.setprofile(None)
-        await client.close()
+
+    def stop(_started: None) -> float:
+        sys.setprofile(None)
         return counted[0] / calls
 
-    return asyncio.run(main())
+    return _measure(arm, mode, calls, concurrency, start, stop, keys=256, warm_calls=64)
 
 
 def ns_per_get(arm: Stages | str, mode: str = "cluster", calls: int = 20000, concurrency: int = 64) -> float:
     """Wall ns per GET for `calls` GETs from `concurrency` callers, after a warm-up."""
-
-    async def main() -> float:
-        client = fake_arm(arm, mode)
-        keys = _keys(1000)
-        await _drive(client.get, keys, 2000, concurrency)
-        started = time.perf_counter_ns()
-        await _drive(client.get, keys, calls, concurrency)
-        elapsed = time.perf_counter_ns() - started
-        await client.close()
-        return elapsed / calls
-
-    return asyncio.run(main())
+    return _measure(
+        arm, mode, calls, concurrency, time.perf_counter_ns, lambda t0: (time.perf_counter_ns() - t0) / calls
+    )
 
 
 def interleaved_ns(
@@ -241,24 +255,18 @@ def cost_centres(
     import cProfile
     import pstats
 
-    async def main() -> dict[str, float]:
-        client = fake_arm(arm, mode)
-        keys = _keys(1000)
-        await _drive(client.get, keys, 2000, concurrency)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        await _drive(client.get, keys, calls, concurrency)
+    profiler = cProfile.Profile()
+
+    def stop(_started: None) -> dict[str, float]:
         profiler.disable()
-        await client.close()
-        stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
         shares: dict[str, float] = {}
-        for (filename, _, function), (_, _, own, _, _) in stats.items():
+        for (filename, _, function), (_, _, own, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
             stage = _stage_of(filename, function)
             shares[stage] = shares.get(stage, 0.0) + own
         total = sum(shares.values()) or 1.0
         return {stage: own / total for stage, own in shares.items()}
 
-    return asyncio.run(main())
+    return _measure(arm, mode, calls, concurrency, profiler.enable, stop)
 
 
 async def _drive(
