@@ -166,8 +166,6 @@ class Composed:
     """The client's own route, one call per stage; each connection's `execute` is its
     submit stage's `call`, which calls the writer stage's `send`."""
 
-    shapes: dict[str, tuple[bytes, str]] = {}
-
     def routes(self, path: HotPath) -> Routes:
         return Routes(path.composed, description={"dispatch": "composed"})
 
@@ -179,10 +177,10 @@ class Fused(Composed):
     """One generated coroutine for every keyed command; per connection, submit and writer
     fused into one `execute` where the pair has a fused form (`EXECUTE`)."""
 
+    shapes: dict[str, tuple[bytes, str]] = {}
+
     def routes(self, path: HotPath) -> Routes:
-        routes = _build(path, self.shapes)
-        routes.description["dispatch"] = type(self).__name__.lower()
-        return routes
+        return _build(path, self.shapes, type(self).__name__.lower())
 
     def execute(self, submit: Any, writer: Any) -> Callable[[bytes], Any]:
         fuse = EXECUTE.get((type(submit), type(writer)))
@@ -234,14 +232,12 @@ EXECUTE: dict[tuple[type, type], Callable[[Any, Any], Callable[[bytes], Any]]] =
 }
 
 
-def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]]) -> Routes:
+def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Routes:
     impl = path.impl
-    chosen = {
-        "slot_hash": impl.slot_hash,
-        "slot_map": type(path.slot_map),
-        "node_select": type(path.selector),
-        "encoder": impl.encoder,
-    }
+    cluster = path.address is None
+    chosen = {"node_select": type(path.selector), "encoder": impl.encoder}
+    if cluster:  # a standalone route has no slot to find
+        chosen = {"slot_hash": impl.slot_hash, "slot_map": type(path.slot_map), **chosen}
     snippets: dict[str, str] = {}
     inlined: list[str] = []
     called: list[str] = []
@@ -249,10 +245,6 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]]) -> Routes:
         text = INLINE[stage].get(implementation)
         snippets[stage] = textwrap.dedent(text if text is not None else CALLED[stage]).strip()
         (inlined if text is not None else called).append(stage)
-    cluster = path.address is None
-    if not cluster:
-        inlined = [s for s in inlined if s in ("node_select", "encoder")]
-        called = [s for s in called if s in ("node_select", "encoder")]
     # standalone: the key only routes in cluster mode (it may be None: MSET's route)
     keyed = _route_source(
         "keyed", ["key", "args"], "args", snippets, cluster, conversions=("key",) if cluster else ()
@@ -267,6 +259,7 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]]) -> Routes:
     exec(compile(source, f"<rediscluster_opt fused route {id(path):x}>", "exec"), namespace)  # noqa: S102
     pair = (impl.submit, impl.writer)
     description: dict[str, Any] = {
+        "dispatch": name,
         "inlined": inlined,
         "called": called,
         "execute": "submit and writer fused" if pair in EXECUTE else "submit stage's call (no fused form)",
@@ -315,8 +308,7 @@ def _route_source(
     encode: str | None = None,
     conversions: tuple[str, ...] = ("key",),
 ) -> str:
-    locate = [snippets["slot_hash"], snippets["slot_map"]] if cluster else []
-    locate.append(snippets["node_select"])
+    locate = [snippets[stage] for stage in ("slot_hash", "slot_map", "node_select") if stage in snippets]
     payload = encode if encode is not None else snippets["encoder"].replace("ARGS", args)
     slow = SLOW["cluster" if cluster else "standalone"]
     retry = slow["retry"].replace("ARGS", args)
