@@ -21,8 +21,10 @@ client's own methods, entered with the same arguments.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import textwrap
+import types
 from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -256,7 +258,7 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
         namespace[f"general_{method}"] = general.__get__(path.commands)
         sources.append(_shape_source(method, command, result, general, snippets, cluster))
     source = "\n".join(sources)
-    exec(compile(source, f"<rediscluster_opt fused route {id(path):x}>", "exec"), namespace)  # noqa: S102
+    exec(_compiled(source), namespace)  # noqa: S102
     pair = (impl.submit, impl.writer)
     description: dict[str, Any] = {
         "dispatch": name,
@@ -269,6 +271,13 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
         description["shaped_commands"] = [c.decode() for c, _ in shapes.values()]
     commands = {method: namespace[method] for method in shapes}
     return Routes(namespace["keyed"], commands, description, source)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(source: str) -> types.CodeType:
+    """The source depends only on the stage choices and the mode, never on the client's
+    objects (those are the namespace), so clients built alike share one compile."""
+    return compile(source, "<rediscluster_opt fused route>", "exec")
 
 
 def _namespace(path: HotPath) -> dict[str, Any]:
