@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Run a command with the local cluster up; stop the cluster afterwards if this script
 # started it, whether the command succeeded or not. Usage: scripts/with-cluster.sh CMD...
+# RCOPT_CLUSTER_ARGS (say "--ports 7250-7252 --standalone-port 0", with RCOPT_DATA_DIR) puts
+# that cluster elsewhere: the tests use it to start one beside the session's cluster.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 rcopt=.venv/bin/rcopt
+read -r -a where <<< "${RCOPT_CLUSTER_ARGS:-}"
 
 # Two stories start clusters of their own and stop them: US-010 a replica cluster, US-008
 # a TLS twin for its TLS comparison. If a story is killed midway, their servers are
@@ -19,16 +22,16 @@ stop_story_clusters() {
 
 started=0
 trap stop_story_clusters EXIT
-if ! "$rcopt" cluster status >/dev/null 2>&1; then
+if ! "$rcopt" cluster status "${where[@]}" >/dev/null 2>&1; then
   started=1
-  trap '"$rcopt" cluster down >/dev/null 2>&1 || true; stop_story_clusters' EXIT
+  trap '"$rcopt" cluster down "${where[@]}" >/dev/null 2>&1 || true; stop_story_clusters' EXIT
   trap 'exit 130' INT TERM
-  "$rcopt" cluster up || exit $?
+  "$rcopt" cluster up "${where[@]}" || exit $?
 fi
 "$@"
 status=$?
 if [ $started = 1 ]; then
-  "$rcopt" cluster down || true
+  "$rcopt" cluster down "${where[@]}" || true
   trap stop_story_clusters EXIT
 fi
 exit $status

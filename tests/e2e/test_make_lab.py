@@ -1,6 +1,7 @@
 """`make lab`'s script as a new user runs it (root here, no display): it registers the
 project kernel, prints a URL with its token that answers, passes --allow-root, opens no
-browser, and stops on Ctrl-C (the cluster stays up: the session started it, not the lab)."""
+browser, and stops on Ctrl-C. A cluster it started stops with it; one that was up before
+(the session's) stays up."""
 
 import os
 import re
@@ -26,12 +27,10 @@ def _interruptible() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def test_make_lab_prints_a_working_url_and_stops_on_ctrl_c(local_cluster, tmp_path):
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
-    env.update(
-        LAB_PORT=str(port), JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_CONFIG_DIR=str(tmp_path / "cfg")
-    )
+def _start_lab(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """scripts/lab.sh in a process group of its own, as a terminal runs it (no display);
+    returns it with the URL it printed, once JupyterLab answers there."""
+    env = {k: v for k, v in {**os.environ, **env}.items() if k != "DISPLAY"}
     lab = subprocess.Popen(
         [str(ROOT / "scripts" / "lab.sh")], cwd=ROOT, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
@@ -45,27 +44,75 @@ def test_make_lab_prints_a_working_url_and_stops_on_ctrl_c(local_cluster, tmp_pa
             assert line or lab.poll() is None, "make lab exited early"
             found = re.search(r"lab: JupyterLab at (http://\S+token=\S+)", line)
             url = found.group(1) if found else None
-        assert url and url.startswith(f"http://127.0.0.1:{port}/lab?token=")
-        token = url.rsplit("=", 1)[1]
-        for _ in range(100):  # the server comes up right after the URL is printed
+        assert url, "make lab printed no URL within 60 s"
+        base, token = url.split("/lab?")[0], url.rsplit("=", 1)[1]
+        for _ in range(300):  # the server comes up after the cluster, if it starts one
             try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/api/kernelspecs?token={token}"
-                ) as answer:
-                    specs = answer.read().decode()
-                break
+                with urllib.request.urlopen(f"{base}/api/status?token={token}"):
+                    return lab, url
             except OSError:
+                assert lab.poll() is None, "make lab exited early"
                 time.sleep(0.3)
+        raise AssertionError(f"nothing answers at {url}")
+    except BaseException:
+        _ctrl_c(lab)
+        raise
+
+
+def _ctrl_c(lab: subprocess.Popen) -> None:
+    """Ctrl-C, to the whole process group as a terminal sends it; the lab must end."""
+    os.killpg(lab.pid, signal.SIGINT)
+    try:
+        lab.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(lab.pid, signal.SIGKILL)
+        raise
+
+
+def _jupyter_dirs(tmp_path) -> dict[str, str]:
+    """Jupyter's data and config folders for one test (the kernel is registered there)."""
+    return {"JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_make_lab_prints_a_working_url_and_stops_on_ctrl_c(local_cluster, tmp_path):
+    port = _free_port()
+    lab, url = _start_lab({"LAB_PORT": str(port), **_jupyter_dirs(tmp_path)})
+    try:
+        assert url.startswith(f"http://127.0.0.1:{port}/lab?token=")
+        token = url.rsplit("=", 1)[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs?token={token}") as answer:
+            specs = answer.read().decode()
         assert '"rediscluster_opt"' in specs  # the project's kernel, registered by the script
         assert (tmp_path / "data" / "kernels" / "rediscluster_opt" / "kernel.json").exists()
     finally:
-        os.killpg(lab.pid, signal.SIGINT)  # Ctrl-C, to the whole process group as a terminal does
-        try:
-            lab.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.pid, signal.SIGKILL)
-            raise
+        _ctrl_c(lab)
     assert local_cluster.is_up()  # not the lab's to stop: it was up before
+
+
+def test_make_lab_stops_the_cluster_it_started_on_ctrl_c(tmp_path):
+    """With no cluster up, the lab starts one and Ctrl-C stops it again (a cluster of three
+    masters on ports of its own, beside the session's, through RCOPT_CLUSTER_ARGS)."""
+    ports = (7250, 7251, 7252)
+    assert not any(_listening(p) for p in ports), "ports 7250-7252 are taken"
+    lab, _ = _start_lab(
+        {
+            "LAB_PORT": str(_free_port()),
+            **_jupyter_dirs(tmp_path),
+            "RCOPT_DATA_DIR": str(tmp_path / "cluster"),
+            "RCOPT_CLUSTER_ARGS": "--ports 7250-7252 --standalone-port 0",
+        }
+    )
+    try:
+        assert all(_listening(p) for p in ports), "the lab did not start its cluster"
+    finally:
+        _ctrl_c(lab)
+    assert not any(_listening(p) for p in ports), "the cluster the lab started is still up"
+    assert not (tmp_path / "cluster").exists()
 
 
 async def test_the_explorer_measures_a_combination_and_shows_it(local_cluster, tmp_path):
