@@ -1,10 +1,12 @@
 """JupyterLab in a real browser (Debian's chromium, driven by Playwright): the stage
 explorer runs top to bottom, measures a changed stage against the running local cluster
 and shows its chart and history row with no error; every story notebook opens and shows
-its parameters cell. Skips, saying so, where chromium or Playwright is missing."""
+its parameters cell; one runs top to bottom from the Run menu. Skips, saying so, where
+chromium or Playwright is missing."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from rediscluster_opt.lab.main import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook on show
+STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"  # errors, warnings
 STORIES = sorted(p.name for p in (ROOT / "notebooks").glob("US-*.ipynb"))
 FLAGS = [  # as root, on a machine with a closed network: no sandbox, no background traffic
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -129,9 +132,14 @@ def _open(page, lab, name: str) -> None:
     raise AssertionError(f"the kernel of {name} did not become idle (screenshot beside lab.log)")
 
 
+def _texts(shown) -> list[str]:
+    """Each element's text, also for cells scrolled out of view (the notebook renders
+    those hidden, so their inner text reads empty)."""
+    return shown.evaluate_all("elements => elements.map(e => e.textContent)")
+
+
 def _errors(page) -> list[str]:
-    shown = page.locator(f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-    return [shown.nth(i).inner_text()[:500] for i in range(shown.count())]
+    return [text[:500] for text in _texts(page.locator(f"{NOTEBOOK} {STDERR}"))]
 
 
 def test_the_explorer_runs_a_changed_stage_and_shows_its_effect(page, lab):
@@ -170,3 +178,39 @@ def test_every_story_notebook_opens_with_its_parameters(page, lab, name):
     parameters = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="# Parameters: papermill overrides these")
     assert parameters.count() == 1 and "seeds =" in parameters.first.inner_text()
     assert _errors(page) == []
+
+
+def test_a_story_runs_top_to_bottom_in_the_lab(page, lab, tmp_path):
+    """A story notebook, run from JupyterLab's Run menu as a user would, redrawing from the
+    committed reference (rerun=False: no measuring, so it takes seconds): every code cell
+    runs, none shows an error, and its figures are drawn in the page and saved."""
+    name = "US-002_slot_lookup.ipynb"
+    _open(page, lab, name)
+    parameters = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="# Parameters: papermill overrides these")
+    parameters.first.locator(".cm-content").click()
+    page.keyboard.press("Control+End")
+    empty = tmp_path / "results"  # no saved run here: it redraws from the committed reference
+    empty.mkdir()
+    # insert_text types no keys, so the editor adds no closing quotes or indentation
+    page.keyboard.insert_text(
+        f'\nrerun = False\nresults_dir = "{empty}"\nfigures_dir = "{tmp_path / "figures"}"\n'
+    )
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    prompts = f"{NOTEBOOK} .jp-CodeCell .jp-InputArea-prompt"
+    try:  # until every code cell shows its execution count ([n], not [*] or [ ]), or an error
+        page.wait_for_function(
+            "([prompts, errors]) => { const p = [...document.querySelectorAll(prompts)];"
+            " return document.querySelector(errors) !== null"
+            " || (p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent))); }",
+            arg=[prompts, f"{NOTEBOOK} {STDERR}"],
+            timeout=120_000,
+        )
+    except Exception:
+        page.screenshot(path=str(lab[2] / "story-run.png"))
+        raise
+    assert _errors(page) == []
+    texts = _texts(page.locator(prompts))
+    assert all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in texts), texts
+    assert page.locator(f"{NOTEBOOK} .jp-OutputArea-output img").count() >= 3  # its charts, in the page
+    assert (tmp_path / "figures" / "US-002.summary.json").exists()
