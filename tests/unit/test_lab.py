@@ -2,6 +2,7 @@
 and the figures that must keep modes apart."""
 
 from dataclasses import fields
+from unittest.mock import MagicMock
 
 import pytest
 
@@ -322,3 +323,31 @@ def test_the_summary_names_the_version_the_measured_servers_reported():
     assert _server_version(local_only) == "7.0.15"
     assert _server_version({**local_only, "cluster_redis_version": "7.2.4"}) == "7.2.4"
     assert _server_version({"standalone_redis_version": "6.2.1"}) == "6.2.1"
+
+
+@pytest.mark.parametrize("in_notebook", [True, False])
+def test_a_saved_figure_is_shown_from_its_file_and_closed(tmp_path, monkeypatch, in_notebook):
+    """Closed once saved, so the inline backend never draws it a second time; in a
+    notebook the saved PNG is what shows, at matplotlib's screen size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from rediscluster_opt.lab import notebook
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: MagicMock() if in_notebook else None)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = plt.figure(figsize=(6, 3))
+    path = tmp_path / "figure.png"
+    fig.savefig(path)
+    notebook._show(fig, path)
+    assert not plt.fignum_exists(fig.number)
+    if in_notebook:
+        (image,) = shown
+        assert image.data == path.read_bytes() and image.width == 600
+    else:
+        assert shown == []
