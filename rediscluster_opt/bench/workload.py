@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 
@@ -48,11 +49,15 @@ class Workload:
         costs the benchmark loop next to nothing."""
         rng = random.Random(seed)
         keys, values = self._keys_and_values
-        plan = []
-        for _ in range(length):
-            i = rng.randrange(self.key_count)
-            is_get = self.kind == "get" or (self.kind == "mixed" and rng.random() < 0.8)
-            plan.append((is_get, keys[i], values[i]))
+        # choices() draws every index in one call. A trial process draws a plan per task
+        # before it starts: at C=32, randrange() per operation took 0.15 s of a 0.65 s
+        # quick trial, choices() takes 0.06 s.
+        indexes = rng.choices(range(self.key_count), k=length)
+        if self.kind == "mixed":
+            gets: Iterable[bool] = [rng.random() < 0.8 for _ in range(length)]
+        else:
+            gets = itertools.repeat(self.kind == "get")
+        plan = [(g, keys[i], values[i]) for i, g in zip(indexes, gets, strict=False)]  # gets may be endless
         return itertools.cycle(plan)
 
     def as_dict(self) -> dict:
