@@ -2,7 +2,15 @@
 statistics every verdict rests on. It sits below `bench`, `rest` and `lab`, which write
 and read records, and imports none of them."""
 
-from .records import RESULTS_DIR, load_record, load_records, repo_relative, save_record, validate_record
+from .records import (
+    RESULTS_DIR,
+    InvalidRecord,
+    load_record,
+    load_records,
+    repo_relative,
+    save_record,
+    validate_record,
+)
 from .stats import Interval, interval, verdict
 from .summary import METRICS, metric_of, new_record, paired_ratio, pairs, summarize
 from .types import Record, Trial
@@ -11,6 +19,7 @@ __all__ = [
     "METRICS",
     "RESULTS_DIR",
     "Interval",
+    "InvalidRecord",
     "interval",
     "load_record",
     "load_records",

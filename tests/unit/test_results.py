@@ -2,6 +2,7 @@
 import direction between the layers."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,22 @@ def test_no_layer_imports_from_a_layer_above_it(layer):
     for path in paths:
         imported = _imported_packages(path) - {layer}
         assert imported <= ALLOWED[layer], f"{path.name} imports {sorted(imported - ALLOWED[layer])}"
+
+
+def test_a_record_is_checked_against_the_schema_and_the_error_names_where():
+    from rediscluster_opt.results import InvalidRecord, validate_record
+
+    record = _record({"a": [100.0, 110.0]})
+    record["environment"]["git"] = {"commit": "0" * 40, "dirty": False}
+    validate_record(record)
+    failed = {**record["trials"][1], "status": "failed"}
+    failed.pop("ops")  # a failed trial needs no figures, but its reason
+    broken = [
+        ({**record, "trials": [{**record["trials"][0], "ops": "x"}]}, "data.trials[0].ops must be integer"),
+        ({k: v for k, v in record.items() if k != "environment"}, "must contain ['environment']"),
+        ({**record, "trials": [failed]}, "data.trials[0] must contain ['reason']"),  # the schema's if/else
+    ]
+    for bad, message in broken:
+        with pytest.raises(InvalidRecord, match=re.escape(message)):
+            validate_record(bad)
+    validate_record({**record, "trials": [{**failed, "reason": "killed after the 30 s deadline"}]})
