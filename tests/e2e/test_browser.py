@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import urllib.request
 import pytest
 
 from rediscluster_opt.lab.main import ROOT
+from tests.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook on show
@@ -26,12 +26,6 @@ FLAGS = [  # as root, on a machine with a closed network: no sandbox, no backgro
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +53,7 @@ def lab(tmp_path_factory, local_cluster):
         check=True,
         capture_output=True,
     )
-    port, token = _free_port(), "rcopt-browser-test"
+    port, token = free_port(), "rcopt-browser-test"
     env = {
         **os.environ,
         "JUPYTER_PATH": str(kernels / "share" / "jupyter"),

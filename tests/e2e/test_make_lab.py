@@ -6,18 +6,12 @@ browser, and stops on Ctrl-C. A cluster it started stops with it; one that was u
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 from rediscluster_opt.lab.main import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port, listening
 
 
 def _interruptible() -> None:
@@ -74,13 +68,8 @@ def _jupyter_dirs(tmp_path) -> dict[str, str]:
     return {"JUPYTER_DATA_DIR": str(tmp_path / "data"), "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")}
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
 def test_make_lab_prints_a_working_url_and_stops_on_ctrl_c(local_cluster, tmp_path):
-    port = _free_port()
+    port = free_port()
     lab, url = _start_lab({"LAB_PORT": str(port), **_jupyter_dirs(tmp_path)})
     try:
         assert url.startswith(f"http://127.0.0.1:{port}/lab?token=")
@@ -98,20 +87,20 @@ def test_make_lab_stops_the_cluster_it_started_on_ctrl_c(tmp_path):
     """With no cluster up, the lab starts one and Ctrl-C stops it again (a cluster of three
     masters on ports of its own, beside the session's, through RCOPT_CLUSTER_ARGS)."""
     ports = (7250, 7251, 7252)
-    assert not any(_listening(p) for p in ports), "ports 7250-7252 are taken"
+    assert not any(listening(p) for p in ports), "ports 7250-7252 are taken"
     lab, _ = _start_lab(
         {
-            "LAB_PORT": str(_free_port()),
+            "LAB_PORT": str(free_port()),
             **_jupyter_dirs(tmp_path),
             "RCOPT_DATA_DIR": str(tmp_path / "cluster"),
             "RCOPT_CLUSTER_ARGS": "--ports 7250-7252 --standalone-port 0",
         }
     )
     try:
-        assert all(_listening(p) for p in ports), "the lab did not start its cluster"
+        assert all(listening(p) for p in ports), "the lab did not start its cluster"
     finally:
         _ctrl_c(lab)
-    assert not any(_listening(p) for p in ports), "the cluster the lab started is still up"
+    assert not any(listening(p) for p in ports), "the cluster the lab started is still up"
     assert not (tmp_path / "cluster").exists()
 
 
