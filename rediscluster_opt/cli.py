@@ -1,9 +1,14 @@
 """The `rcopt` command: the local cluster, the benchmarks, the main job, reports and run
-comparisons. `python -m rediscluster_opt` is the same command."""
+comparisons. `python -m rediscluster_opt` is the same command.
+
+Only the client's own modules are imported to build the parser: what the measuring
+subcommands need (the lab extras) is imported inside them, so `rcopt --help` works on
+the core install and a missing extra is named before a subcommand starts."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -14,6 +19,36 @@ from .defaults import CLUSTER_PORTS, SEEDS, STANDALONE, STANDALONE_PORT
 from .localcluster import LocalCluster, LocalClusterError, parse_ports
 
 __all__ = ["main"]
+
+
+# What each optional extra of pyproject.toml brings, by import name, and the subcommands
+# that need it. Checked with find_spec (nothing is imported) before the subcommand runs.
+EXTRAS = {
+    "lab": (
+        "papermill", "nbformat", "matplotlib", "pandas", "numpy", "scipy", "psutil", "pyperf",
+        "line_profiler", "fastjsonschema", "orjson", "granian", "uvicorn", "httptools",
+    ),
+}  # fmt: skip
+NEEDS = {"bench": "lab", "rest": "lab", "experiments": "lab", "report": "lab", "compare": "lab"}
+
+
+class MissingExtra(Exception):
+    """A subcommand's optional dependencies are not installed; the message says which
+    extra to install."""
+
+    def __init__(self, command: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"rcopt {command} needs the '{extra}' extra (module {module} is not installed): "
+            f"pip install 'rediscluster_opt[{extra}]'"
+        )
+
+
+def check_extra(command: str) -> None:
+    """Raise MissingExtra when a module of the extra `command` needs is not installed."""
+    extra = NEEDS.get(command)
+    for module in EXTRAS.get(extra or "", ()):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(command, extra or "", module)
 
 
 CLIENT_SPECS = (
@@ -178,7 +213,8 @@ def format_rest_comparison(record: dict) -> str:
 
 def _experiments_command(args: argparse.Namespace) -> int:
     from .bench.target import check_target
-    from .lab.main import ROOT, publish_reference, run_notebooks
+    from .lab.main import publish_reference, run_notebooks
+    from .workspace import root
 
     extra: dict[str, Any] = {"allow_destructive": True} if args.allow_destructive else {}
     if args.seeds is not None or args.standalone is not None:
@@ -187,7 +223,7 @@ def _experiments_command(args: argparse.Namespace) -> int:
         extra["seeds"] = [target.url(target.seeds)]  # no secret: notebooks keep their parameters
         extra["standalone"] = target.url([target.standalone]) if target.standalone else None
         print(f"experiments: target {target.describe()}; no local cluster is started")
-    results = args.results or ROOT / "results"
+    results = args.results or root() / "results"
     run_dir = run_notebooks(args.mode, only=args.only, extra=extra, results=results)
     print(f"\nexperiments: done. Summary: {results / 'summary.md'}")
     print(f"experiments: executed notebooks and figures: {run_dir}")
@@ -307,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .bench.runner import MODES, PROFILES
     from .bench.workload import KINDS
     from .rest.loadgen import SCENARIOS
-    from .rest.runner import SERVERS
+    from .rest.servers import SERVERS
 
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
     add = bench.add_argument
@@ -417,8 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_extra(args.command)
         return args.handler(args)
-    except (LocalClusterError, ValueError, OSError) as exc:  # FileNotFoundError names the path
+    except ModuleNotFoundError as exc:  # an import the extras table does not list
+        extra = NEEDS.get(args.command, "lab")
+        print(f"rcopt: error: {MissingExtra(args.command, extra, exc.name or str(exc))}", file=sys.stderr)
+        return 2
+    except (MissingExtra, LocalClusterError, ValueError, OSError) as exc:  # FileNotFoundError names the path
         print(f"rcopt: error: {exc}", file=sys.stderr)
         return 2
 

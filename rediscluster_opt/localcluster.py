@@ -40,6 +40,7 @@ from .core.topology import TopologyError, parse_cluster_slots
 from .core.url import TLSSettings
 from .defaults import CLUSTER_PORTS, STANDALONE_PORT
 from .tls import as_tls_context
+from .workspace import resolve
 
 __all__ = [
     "LocalCluster",
@@ -78,7 +79,8 @@ class NodeStartError(LocalClusterError):
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("RCOPT_DATA_DIR", ".rcopt/cluster")).absolute()
+    """$RCOPT_DATA_DIR, else .rcopt/cluster under the workspace root."""
+    return resolve(os.environ.get("RCOPT_DATA_DIR") or ".rcopt/cluster")
 
 
 def parse_ports(text: str) -> tuple[int, ...]:

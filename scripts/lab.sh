@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m ipykernel install --user --name rediscluster_opt \
   --display-name "Python (rediscluster_opt)" >/dev/null || exit $?
 
+# Results and figures the notebooks write go under the repository (the workspace root).
+export RCOPT_ROOT="${RCOPT_ROOT:-$PWD}"
+
 ip=${LAB_IP:-127.0.0.1}
 port=${LAB_PORT:-8888}
 token=$(.venv/bin/python -c 'import secrets; print(secrets.token_hex(24))')

@@ -9,7 +9,7 @@ import pstats
 import sysconfig
 from typing import Any
 
-from ..results.records import ROOT
+from ..workspace import PACKAGE_PARENT
 
 __all__ = ["cprofile_top", "line_profile_rows", "portable", "resolve_function"]
 
@@ -120,7 +120,7 @@ def line_profile_rows(profiler: Any) -> dict[str, Any]:
 # package relative to the repository, the standard library and site-packages by tag.
 _PLACES = (
     (sysconfig.get_paths()["purelib"] + "/", "<site-packages>/"),
-    (str(ROOT) + "/", ""),
+    (str(PACKAGE_PARENT) + "/", ""),
     (sysconfig.get_paths()["stdlib"] + "/", "<stdlib>/"),
 )
 

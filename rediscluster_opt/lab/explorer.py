@@ -25,8 +25,9 @@ from typing import Any
 from ..bench.adapters import PEERS, ClientConfig
 from ..bench.target import split_seeds
 from ..defaults import SEEDS, STANDALONE
-from ..results import load_record, paired_ratio, save_record
+from ..results import RESULTS_DIR, load_record, paired_ratio, save_record
 from ..stages import OPTIMIZED, REGISTRY, Stages
+from ..workspace import adopt_notebook_root
 
 __all__ = ["CHOSEN", "Explorer", "Plan", "history_row", "run_plan"]
 
@@ -119,6 +120,7 @@ class Explorer:
     def __init__(self, results: Path | str | None = None) -> None:
         import ipywidgets as w
 
+        adopt_notebook_root()  # Export writes under the workspace, not notebooks/
         self.results = Path(results) if results else Path(tempfile.mkdtemp(prefix="rcopt-explorer-"))
         self.history: list[dict[str, Any]] = []
         self.records: list[Path] = []
@@ -290,10 +292,9 @@ class Explorer:
         self.table.value = _html_table(self.history)
 
     def export(self, folder: Path | str | None = None) -> list[Path]:
-        """Copy every record of this session into `folder` (default results/cluster)."""
-        from ..results.records import ROOT
-
-        target = Path(folder) if folder else ROOT / "results" / "cluster"
+        """Copy every record of this session into `folder` (default results/cluster under
+        the workspace root)."""
+        target = Path(folder) if folder else RESULTS_DIR
         saved = [save_record(load_record(p), target) for p in self.records]
         self.status.value = f"exported {len(saved)} record(s) to {target}"
         return saved

@@ -18,11 +18,11 @@ from typing import Any
 
 from ..results import load_record, repo_relative
 from ..results.tables import table
+from ..workspace import ENV, exported_root, locate, root
 from .parameters import modes
 
-__all__ = ["PAPERMILL_KERNEL", "ROOT", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
+__all__ = ["PAPERMILL_KERNEL", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
 
-ROOT = Path(__file__).resolve().parents[2]
 # The notebooks name the kernel `make lab` registers (rediscluster_opt); papermill runs
 # them in the "python3" kernel of the environment it runs in, this one, which needs no
 # registration (so CI and a fresh clone work without `make lab`).
@@ -32,13 +32,14 @@ PAPERMILL_KERNEL = "python3"
 def run_notebooks(
     mode: str,
     *,
-    notebooks: Path = ROOT / "notebooks",
-    results: Path = ROOT / "results",
+    notebooks: Path | None = None,
+    results: Path | None = None,
     only: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Execute the notebooks; returns the run folder. Raises SystemExit(1) on a failing
-    notebook after saying which cell failed and where the partial notebook is."""
+    """Execute the notebooks (default `<root>/notebooks`, results to `<root>/results`);
+    returns the run folder. Raises SystemExit(1) on a failing notebook after saying which
+    cell failed and where the partial notebook is."""
     import logging
 
     import papermill
@@ -50,12 +51,19 @@ def run_notebooks(
 
     if mode not in modes():
         raise SystemExit(f"experiments: unknown mode {mode!r}; choose one of: {', '.join(modes())}")
+    notebooks = notebooks or root() / "notebooks"
+    results = results or root() / "results"
+    if not any(notebooks.glob("US-*.ipynb")):
+        raise SystemExit(
+            f"experiments: no story notebooks in {notebooks}: the stories run from a checkout of "
+            f"rediscluster_opt (run there, or set {ENV} to it)"
+        )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = results / "runs" / stamp
     figures = run_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    # Folders are handed over repository-relative where they can be, so an executed
-    # notebook does not carry this machine's paths.
+    # Folders are handed over relative to the workspace root where they can be, so an
+    # executed notebook does not carry this machine's paths.
     parameters = {
         **modes()[mode],
         **(extra or {}),
@@ -71,15 +79,16 @@ def run_notebooks(
         print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {elapsed:.0f} s)", flush=True)
         output = run_dir / book.name
         try:
-            papermill.execute_notebook(
-                str(book),
-                str(output),
-                parameters=parameters,
-                cwd=str(notebooks),
-                log_output=True,
-                progress_bar=False,
-                kernel_name=PAPERMILL_KERNEL,
-            )
+            with exported_root():  # the kernel resolves results_dir and figures_dir as we do
+                papermill.execute_notebook(
+                    str(book),
+                    str(output),
+                    parameters=parameters,
+                    cwd=str(notebooks),
+                    log_output=True,
+                    progress_bar=False,
+                    kernel_name=PAPERMILL_KERNEL,
+                )
         except PapermillExecutionError as exc:
             print(
                 f"\nexperiments: {book.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
@@ -138,13 +147,13 @@ def _measured_at(summary: dict[str, Any]) -> tuple[str | None, str | None]:
     path = next((p for p in summary["records"] if _exists(p)), None)
     if path is None:
         return None, None
-    record = load_record(Path(path) if Path(path).exists() else ROOT / path)
+    record = load_record(path)
     git = record.get("environment", {}).get("git") or {}
     return git.get("commit"), record.get("created")
 
 
 def _exists(path: str) -> bool:
-    return Path(path).exists() or (ROOT / path).exists()
+    return locate(path).exists()
 
 
 def _rest_table(rows: list[dict[str, Any]]) -> str:
@@ -251,7 +260,7 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
     moved: dict[str, str] = {}
     for summary_path in (run_dir / "figures").glob("*.summary.json"):
         for path in json.loads(summary_path.read_text())["records"]:
-            source = Path(path) if Path(path).exists() else ROOT / path
+            source = locate(path)
             moved[path] = repo_relative(reference / "records" / source.name)
             shutil.copy2(source, reference / "records" / source.name)
     for figure in (run_dir / "figures").iterdir():

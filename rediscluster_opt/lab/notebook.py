@@ -12,7 +12,7 @@ from typing import Any
 
 from ..bench.adapters import PEERS
 from ..results import repo_relative
-from ..results.records import ROOT
+from ..workspace import locate
 from . import plots
 from .criteria import headline, tally
 from .frame import cprofile_frame, line_profile_frame, summary_frame, trials_frame
@@ -243,7 +243,7 @@ def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
         profile = trial.get("profile") or {}
         if profile.get("kind") != "pyspy":
             continue
-        source = ROOT / profile["flamegraph"] if profile.get("flamegraph") else None
+        source = locate(profile["flamegraph"]) if profile.get("flamegraph") else None
         if source is None or not source.exists():
             print(f"no flame graph for {trial['config']}: {profile.get('error', 'file missing')}")
             continue

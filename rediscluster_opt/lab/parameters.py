@@ -19,10 +19,9 @@ from ..core.address import parse_address
 from ..core.url import parse_url, redacted
 from ..defaults import SEEDS, STANDALONE
 from ..validate import check_number
+from ..workspace import adopt_notebook_root, resolve
 
 __all__ = ["NotebookParameterError", "Parameters", "check_parameters", "modes"]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @cache
@@ -81,15 +80,15 @@ class Parameters:
     fault_repeats: int = _default("fault_repeats")  # runs of each fault per client
     flood_commands: int = _default("flood_commands")  # concurrent 100 KB SETs in the write flood
 
-    # The folders are kept as given (repo-relative by default), so records and notebooks
-    # carry no machine paths; these resolve them from the repository root, whatever the cwd.
+    # The folders are kept as given (relative to the workspace root by default), so records
+    # and notebooks carry no machine paths; these resolve them from the root, whatever the cwd.
     @property
     def results_path(self) -> Path:
-        return ROOT / self.results_dir
+        return resolve(self.results_dir)
 
     @property
     def figures_path(self) -> Path:
-        return ROOT / self.figures_dir
+        return resolve(self.figures_dir)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -201,7 +200,9 @@ _CHECKS = {
 
 
 def check_parameters(**values: Any) -> Parameters:
-    """Validate the notebook's parameters; unknown names are refused too."""
+    """Validate the notebook's parameters; unknown names are refused too. A notebook
+    calls this first, so this is also where its kernel finds the workspace root."""
+    adopt_notebook_root()
     known = {f.name for f in fields(Parameters)}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -14,7 +14,6 @@ throughput or CPU verdict is judged against it.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from ..bench.adapters import ClientConfig
 from ..bench.runner import run_benchmark
 from ..bench.sync import run_sync
 from ..bench.workload import Workload
-from ..localcluster import LocalCluster
+from ..localcluster import LocalCluster, default_data_dir
 from ..results import (
     Interval,
     interval,
@@ -37,11 +36,12 @@ from ..results import (
     summarize,
 )
 from ..stages import OPTIMIZED, Stages
+from ..workspace import root
 from . import micro, perfcases
 from .catalogue import AA, STAGE_STORIES, STORIES, Story
 from .criteria import evaluate, recorded
 from .migration import migrate_under_load
-from .parameters import ROOT, Parameters
+from .parameters import Parameters
 from .tlscost import measured_tls, run_tls_cost
 
 __all__ = [
@@ -180,7 +180,7 @@ def local_cluster(params: Parameters) -> LocalCluster | None:
     credentials): the one cluster the lab may change, signal and restart at will."""
     # The launcher's data folder is relative to where it ran: the repository root, while
     # a notebook kernel runs in notebooks/.
-    local = LocalCluster(data_dir=Path(os.environ.get("RCOPT_DATA_DIR", ROOT / ".rcopt" / "cluster")))
+    local = LocalCluster(data_dir=default_data_dir())
     target = params.target
     if target.tls is not None or target.password_env or not set(target.seeds) <= set(local.seeds):
         return None
@@ -822,9 +822,7 @@ def load_story_run(story_id: str, params: Parameters) -> StoryRun:
     re-measuring. Raises FileNotFoundError naming where it looked."""
     if story_id not in STORIES:
         raise ValueError(f"unknown story {story_id!r}; choose one of: {', '.join(STORIES)}")
-    from ..results.records import ROOT
-
-    folders = [params.results_path, ROOT / "results" / "reference" / "records"]
+    folders = [params.results_path, root() / "results" / "reference" / "records"]
     for folder in folders:
         paths = sorted(folder.glob(f"*_{story_id}.json"))
         if paths:

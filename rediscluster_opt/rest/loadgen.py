@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..workspace import resolve
+
 __all__ = ["SCENARIOS", "LoadgenError", "Scenario", "ensure_autocannon", "run_scenario"]
 
 AUTOCANNON_VERSION = "8.0.0"
-NODE_DIR = Path(os.environ.get("RCOPT_NODE_DIR", ".rcopt/node")).absolute()
 SCRIPT = Path(__file__).with_name("loadgen.js")
 
 
@@ -43,8 +44,10 @@ SCENARIOS = {
 
 
 def ensure_autocannon() -> Path:
-    """Path of the autocannon package, installing it locally with npm when missing."""
-    package = NODE_DIR / "node_modules" / "autocannon"
+    """Path of the autocannon package, installing it locally with npm when missing (into
+    $RCOPT_NODE_DIR, else .rcopt/node under the workspace root)."""
+    node_dir = resolve(os.environ.get("RCOPT_NODE_DIR") or ".rcopt/node")
+    package = node_dir / "node_modules" / "autocannon"
     if (package / "package.json").exists():
         return package
     for tool in ("node", "npm"):
@@ -53,13 +56,13 @@ def ensure_autocannon() -> Path:
                 f"{tool} was not found on PATH; the REST benchmark needs Node.js and npm "
                 "(sudo apt-get install nodejs npm; `make` installs them when run as root)"
             )
-    NODE_DIR.mkdir(parents=True, exist_ok=True)
+    node_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [
             "npm",
             "install",
             "--prefix",
-            str(NODE_DIR),
+            str(node_dir),
             "--no-audit",
             "--no-fund",
             "--loglevel=error",

@@ -2,15 +2,15 @@
 
     results/cluster/<UTC timestamp>_<experiment>.json
 
-Paths that point into the repository are kept relative to its root, so a committed
-reference run still finds its records from any clone.
+Paths that point into the workspace (`rediscluster_opt.workspace`: the repository in a
+checkout) are kept relative to its root, so a committed reference run still finds its
+records from any clone.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import re
 import time
 from collections.abc import Callable
@@ -18,9 +18,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..workspace import locate, resolve
+from ..workspace import relative as repo_relative
+
 __all__ = [
     "RESULTS_DIR",
-    "ROOT",
     "InvalidRecord",
     "load_record",
     "load_records",
@@ -29,8 +31,7 @@ __all__ = [
     "validate_record",
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
-RESULTS_DIR = Path("results/cluster")
+RESULTS_DIR = Path("results/cluster")  # under the workspace root
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -63,16 +64,10 @@ def validate_record(record: dict[str, Any]) -> None:
         raise InvalidRecord(f"not a valid result record: {error.message}") from None
 
 
-def repo_relative(path: Path | str) -> str:
-    """`path` relative to the repository root when it lies inside it, else absolute."""
-    absolute = Path(os.path.abspath(path))  # abspath: a venv's python is a symlink out of the repo
-    return str(absolute.relative_to(ROOT)) if absolute.is_relative_to(ROOT) else str(absolute)
-
-
 def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Path:
     record = {k: v for k, v in record.items() if not k.startswith("_")}
     validate_record(record)
-    folder = Path(folder)
+    folder = resolve(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     path = folder / f"{stamp}_{_SAFE.sub('-', record['experiment'])}.json"
@@ -88,10 +83,8 @@ def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Pat
 
 def load_record(path: Path | str) -> dict[str, Any]:
     """A record, with `_path` naming where it was read from. A relative path that does
-    not exist from here is tried from the repository root."""
-    path = Path(path)
-    if not path.is_absolute() and not path.exists() and (ROOT / path).exists():
-        path = ROOT / path
+    not exist from here is tried from the workspace root."""
+    path = locate(path)
     record = json.loads(path.read_text())
     record["_path"] = str(path)
     return record
@@ -99,6 +92,6 @@ def load_record(path: Path | str) -> dict[str, Any]:
 
 def load_records(folder: Path | str = RESULTS_DIR, experiment: str | None = None) -> list[dict[str, Any]]:
     """Every record in `folder` (oldest first), optionally only one experiment's."""
-    paths = sorted(Path(folder).glob("*.json"))
+    paths = sorted(resolve(folder).glob("*.json"))
     records = [load_record(p) for p in paths]
     return [r for r in records if experiment is None or r.get("experiment") == experiment]

@@ -12,9 +12,10 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from rediscluster_opt.lab.catalogue import STORIES
-from rediscluster_opt.lab.main import PAPERMILL_KERNEL, ROOT, modes, run_notebooks
+from rediscluster_opt.lab.main import PAPERMILL_KERNEL, modes, run_notebooks
 from rediscluster_opt.results import load_records, validate_record
 
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("US-*.ipynb"))
 
 

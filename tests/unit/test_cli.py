@@ -1,6 +1,7 @@
 """The one command line: every subcommand is listed, and the report and compare commands
 work on the committed reference run without any server."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,47 @@ def test_cluster_secrets_come_from_named_environment_variables(capsys, monkeypat
     monkeypatch.setenv("RCOPT_PW", "pw")
     assert main(["cluster", "status", *options, "--password-env", "RCOPT_PW", "--acl-user", "lab"]) == 2
     assert "--acl-user takes NAME:ENV_VAR" in capsys.readouterr().err
+
+
+def test_the_extras_table_names_modules_of_the_extras_pyproject_declares():
+    """Each module the CLI checks for belongs to a package of that extra in pyproject.toml,
+    so the message names the extra that really brings it."""
+    import tomllib
+
+    from rediscluster_opt.cli import EXTRAS, NEEDS
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra, modules in EXTRAS.items():
+        packages = {re.split(r"[<>=;\[ ]", spec)[0].lower().replace("-", "_") for spec in declared[extra]}
+        assert set(modules) <= packages, set(modules) - packages
+    assert set(NEEDS.values()) <= set(EXTRAS)
+
+
+def test_a_missing_extra_is_named_with_its_install_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "orjson" else real(name, *a)
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["rest", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "rcopt rest needs the 'lab' extra (module orjson is not installed)" in err
+    assert "pip install 'rediscluster_opt[lab]'" in err
+    assert (
+        main(["cluster", "status", "--ports", "7990-7992", "--standalone-port", "0"]) == 3
+    )  # no extra needed
+
+
+def test_an_import_the_table_misses_is_still_named_not_a_traceback(monkeypatch, capsys):
+    from rediscluster_opt import cli
+
+    def handler(args):
+        raise ModuleNotFoundError("No module named 'granian'", name="granian")
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["report"].set_defaults(handler=handler)
+    assert cli.main(["report", "x.json"]) == 2
+    assert "rcopt report needs the 'lab' extra (module granian is not installed)" in capsys.readouterr().err

@@ -6,12 +6,13 @@ compose plugin exists, `docker compose config` checks the file as well."""
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from rediscluster_opt.defaults import CLUSTER_PORTS, STANDALONE_PORT
-from rediscluster_opt.lab.main import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 
 

@@ -2,6 +2,7 @@
 and the figures that must keep modes apart."""
 
 from dataclasses import fields
+from pathlib import Path
 from unittest.mock import MagicMock
 
 import pytest
@@ -10,6 +11,8 @@ from rediscluster_opt.lab import parameters as parameters_module
 from rediscluster_opt.lab.parameters import NotebookParameterError, Parameters, check_parameters, modes
 from rediscluster_opt.lab.stories import STORIES, cumulative_stages
 from rediscluster_opt.stages import Stages
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_come_from_the_default_mode_and_values_are_normalised():
@@ -259,8 +262,6 @@ def test_the_committed_reference_carries_no_machine_paths_and_its_links_resolve(
     import json
     import re
 
-    from rediscluster_opt.results.records import ROOT
-
     reference = ROOT / "results" / "reference"
     absolute = re.compile(r"(?<![\w:/.<>-])/(?:[\w.-]+/){2,}[\w.-]+")
     files = [*reference.glob("records/*.json"), *reference.glob("server-choice/*.json"),
@@ -284,7 +285,6 @@ def test_profiles_name_files_without_this_machines_paths():
     import sysconfig
 
     from rediscluster_opt.bench.profiling import _short, portable
-    from rediscluster_opt.results.records import ROOT
 
     stdlib = sysconfig.get_paths()["stdlib"]
     text = f"{ROOT}/rediscluster_opt/stages/writer.py:33(send)\n{stdlib}/asyncio/tasks.py:436(wait_for)"
@@ -295,10 +295,10 @@ def test_profiles_name_files_without_this_machines_paths():
     assert _short(f"{stdlib}/asyncio/tasks.py") == "<stdlib>/asyncio/tasks.py"
 
 
-def test_result_folders_are_kept_as_given_and_resolved_from_the_repository():
+def test_result_folders_are_kept_as_given_and_resolved_from_the_workspace_root(monkeypatch):
     from rediscluster_opt.results import repo_relative
-    from rediscluster_opt.results.records import ROOT
 
+    monkeypatch.setenv("RCOPT_ROOT", str(ROOT))
     params = check_parameters(results_dir="results/cluster", figures_dir="/elsewhere/figures")
     assert params.as_dict()["results_dir"] == "results/cluster"  # what records and notebooks show
     assert params.results_path == ROOT / "results" / "cluster"
