@@ -15,14 +15,17 @@ def check_number(
     error: type[Exception] = ValueError,
     unit: str = "",
 ) -> float:
-    """`value` if it is a number (an int when `integer`; never a bool) above zero, or at
-    zero when `allow_zero`; otherwise `error` naming `name`, the rule and the value."""
+    """`value` if it is a finite number (an int when `integer`; never a bool) above zero,
+    or at zero when `allow_zero`; otherwise `error` naming `name`, the rule and the value
+    (NaN and the infinities are refused: a timeout of NaN would expire every command)."""
     kind = "integer" if integer else "number"
-    rule = f"must be a {kind} >= 0" if allow_zero else f"must be a positive {kind}"
+    rule = f"must be {'an' if integer else 'a'} {kind} >= 0" if allow_zero else f"must be a positive {kind}"
     if unit:
         rule += f" of {unit}"
     accepted = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, accepted):
+        raise error(f"{name} {rule}, got {value!r}")
+    if not value == value or value in (float("inf"), float("-inf")):  # NaN is not equal to itself
         raise error(f"{name} {rule}, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise error(f"{name} {rule}, got {value!r}")

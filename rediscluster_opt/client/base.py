@@ -9,7 +9,13 @@ import ssl
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.commands import auth_command, command_keys, is_repeatable, shared_connection_problem
+from ..core.commands import (
+    auth_command,
+    command_keys,
+    is_read_only,
+    is_repeatable,
+    shared_connection_problem,
+)
 from ..core.resp import ReplyError, encode_command
 from ..core.url import ConnectionSpec, TLSSettings
 from ..errors import (
@@ -78,6 +84,7 @@ class BaseClient(Commands):
         connect_timeout: float = 5.0,
         command_timeout: float = 5.0,
         retry: bool = True,
+        resend_writes: bool = True,
         max_queued_bytes: int = 8 * 1024 * 1024,
         blocking_connections_per_node: int = 4,
         username: str | None = None,
@@ -88,8 +95,10 @@ class BaseClient(Commands):
     ) -> None:
         """`stages`: one implementation per hot-path stage (default `Stages.optimized()`);
         `connections_per_node`: multiplexed connections per node, picked round-robin;
-        timeouts in seconds. `retry`: after a connection loss, send again what is safe to
-        send again (see docs/client.md), within `command_timeout`. `max_queued_bytes`:
+        timeouts in seconds. `retry`: after a connection loss, send again what was never
+        written, and what was written when a second execution is indistinguishable from
+        one (reads; SET, MSET: see docs/client.md), within `command_timeout`;
+        `resend_writes=False` resends only the reads among written commands. `max_queued_bytes`:
         per connection, how much may wait to be written before callers wait for room.
         `blocking_connections_per_node`: dedicated connections for BLPOP and the like.
         `username`/`password`: sent as AUTH on every connection before anything else
@@ -100,12 +109,18 @@ class BaseClient(Commands):
         check_number("connect_timeout", connect_timeout, unit="seconds")
         check_number("command_timeout", command_timeout, unit="seconds")
         check_number("max_queued_bytes", max_queued_bytes, integer=True)
+        check_number("connections_per_node", connections_per_node, integer=True)
+        check_number("blocking_connections_per_node", blocking_connections_per_node, integer=True)
+        for name, flag in (("retry", retry), ("resend_writes", resend_writes)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
         self.stages = stages if stages is not None else Stages.optimized()
         if not isinstance(self.stages, Stages):
             raise ValueError(f"stages must be a Stages value, got {type(self.stages).__name__}")
         self.connections_per_node = connections_per_node
         self.command_timeout = command_timeout
         self.retry = retry
+        self.resend_writes = resend_writes
         self._impl = self.stages.resolve()
         if username is not None and password is None:
             raise ValueError("an ACL username needs its password (password=...)")
@@ -183,10 +198,10 @@ class BaseClient(Commands):
         deadline = self._deadline()
         while True:
             if outcome is not NOT_SENT:
-                self._after_loss(outcome, address, request.args, deadline, request.repeatable)
+                self._after_loss(outcome, address, request, deadline)
             mux = await self._ready(address, request.args, deadline)
             try:
-                reply = request.reply(await request.send(mux, None))
+                reply = request.reply(await self._send(request, mux, None, deadline))
                 break
             except (RedisConnectionError, TimeoutError) as exc:
                 outcome = exc
@@ -201,11 +216,16 @@ class BaseClient(Commands):
             mux: Multiplexer | None = self._pick(address)
             if mux is None:
                 self._check_loop()
-                try:
-                    mux = await self._pool.connect(address)
+                try:  # the pool shields the connect: giving up here aborts it for no one else
+                    mux = await asyncio.wait_for(self._pool.connect(address), max(deadline - self._now(), 0))
                 except RedisConnectionError as exc:
                     self._connect_failed(address)
                     raise wrap_failure(exc, address, args) from exc
+                except TimeoutError:
+                    raise RedisTimeoutError(
+                        f"{command_label(args)} on {address}: no connection within the command "
+                        "timeout; the command was not sent"
+                    ) from None
             if not mux.congested:
                 return mux
             self.counters["capacity_waits"] += 1
@@ -216,31 +236,45 @@ class BaseClient(Commands):
             if not mux.closed and not mux.congested:
                 return mux
 
-    def _after_loss(
-        self,
-        exc: BaseException,
-        address: str | None,
-        args: tuple[Any, ...],
-        deadline: float,
-        repeatable: bool,
-    ) -> None:
+    def _after_loss(self, exc: BaseException, address: str | None, request: Request, deadline: float) -> None:
         """The retry policy, after a send failed: return to send again, or raise the
         error the caller sees. A timeout is final (the caller's deadline passed); a
-        connection loss is retried when nothing was written, or when the command is
-        safe to repeat, while the deadline allows."""
+        connection loss is retried when nothing was written, or when a second execution
+        of the written command is indistinguishable from one, while the deadline allows."""
         if not isinstance(exc, (RedisConnectionError, TimeoutError)):
             raise exc
+        args = request.args
         self._connection_lost(address)
         if isinstance(exc, TimeoutError) or self._pool.closed or not self.retry:
             raise wrap_failure(exc, address, args) from exc
-        if not isinstance(exc, NotSentError) and not repeatable:
-            self.counters["maybe_applied"] += 1
-            raise MaybeAppliedError(
-                f"{command_label(args)} on {address}: {exc}; it had been sent, so it may have been applied"
-            ) from exc
+        if not isinstance(exc, NotSentError) and not (
+            request.repeatable and (self.resend_writes or request.read_only)
+        ):
+            raise self._maybe_applied(exc, address, args)
         if self._now() >= deadline:
             raise wrap_failure(exc, address, args) from exc
         self.counters["retries"] += 1
+
+    def _maybe_applied(
+        self, exc: BaseException, address: str | None, args: tuple[Any, ...]
+    ) -> MaybeAppliedError:
+        self.counters["maybe_applied"] += 1
+        error = MaybeAppliedError(
+            f"{command_label(args)} on {address}: {exc}; it had been sent, so it may have been applied"
+        )
+        error.__cause__ = exc
+        return error
+
+    async def _send(self, request: Request, mux: Multiplexer, asking: bytes | None, deadline: float) -> Any:
+        """A slow path's send, ending by the command's deadline: the connection's own
+        timeout counts from this send, and a redirect or a retry may come late in it."""
+        remaining = deadline - self._now()
+        if remaining >= self.command_timeout:
+            return await request.send(mux, asking)
+        if remaining <= 0:
+            raise RedisTimeoutError("the command timeout passed before it could be sent again")
+        async with asyncio.timeout(remaining):  # not wait_for: the send must run in this task, now
+            return await request.send(mux, asking)
 
     def _connection_lost(self, address: str | None) -> None:
         """A timeout or lost connection on `address` (the cluster client marks it suspect)."""
@@ -281,6 +315,12 @@ class BaseClient(Commands):
         `ResponseError` in its place)."""
         if not commands:
             raise ValueError("transaction() needs at least one command, e.g. ('SET', 'k', 'v')")
+        for command in commands:
+            if isinstance(command, (str, bytes)):
+                raise ValueError(
+                    f"transaction() takes each command as a tuple of its arguments, e.g. "
+                    f"('GET', 'k'), not the string {command!r:.60}"
+                )
         batch = [tuple(c) for c in commands]
         keys: list[bytes] = []
         for args in batch:
@@ -305,14 +345,19 @@ class BaseClient(Commands):
         """EXEC's reply (an error reply from MULTI or a queued command is raised)."""
         raise NotImplementedError
 
-    async def _blocking(self, address: str, args: tuple[Any, ...], seconds: float) -> Any:
+    async def _blocking(self, address: str, args: tuple[Any, ...], limit: float) -> Any:
         """A blocking command on a dedicated connection of `address`, so it delays no
-        other caller; the client waits the server-side timeout plus command_timeout."""
+        other caller; waiting for a free one, connecting and the command itself end
+        within `limit` seconds (the server-side timeout plus command_timeout). A
+        connection lost after the command was written may have popped an element."""
         self._check_loop()
-        limit = seconds + self.command_timeout
         try:
             reply = await self._dedicated.call(address, self._encode(args), limit)
-        except (RedisConnectionError, TimeoutError) as exc:
+        except NotSentError as exc:
+            raise wrap_failure(exc, address, args) from exc
+        except RedisConnectionError as exc:
+            raise self._maybe_applied(exc, address, args) from exc
+        except TimeoutError as exc:
             raise wrap_failure(exc, address, args) from exc
         return reply
 
@@ -352,6 +397,7 @@ class Transaction:
     def __init__(self, encode: Any, batch: list[tuple[Any, ...]]) -> None:
         self.payloads = [MULTI, *(encode(args) for args in batch), EXEC]
         self.repeatable = all(is_repeatable(args) for args in batch)
+        self.read_only = all(is_read_only(args) for args in batch)
 
     def send(self, mux: Multiplexer, asking: bytes | None) -> Any:
         return mux.execute_group([asking, *self.payloads] if asking else self.payloads)
@@ -378,6 +424,10 @@ class Single:
     def repeatable(self) -> bool:
         return is_repeatable(self.args)
 
+    @property
+    def read_only(self) -> bool:
+        return is_read_only(self.args)
+
     def send(self, mux: Multiplexer, asking: bytes | None) -> Any:
         payload = self._encode(self.args)
         return mux.execute_pair(asking, payload) if asking else mux.execute(payload)
@@ -385,3 +435,6 @@ class Single:
     @staticmethod
     def reply(reply: Any) -> Any:
         return reply
+
+
+Request = Single | Transaction  # what a slow path sends: one command, or MULTI...EXEC

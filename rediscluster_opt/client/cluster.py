@@ -40,6 +40,7 @@ from ..errors import (
     CrossSlotError,
     RedisConnectionError,
     RedisError,
+    RedisTimeoutError,
     ResponseError,
     RetriesExhausted,
     TLSError,
@@ -47,9 +48,11 @@ from ..errors import (
 )
 from ..mux.multiplexer import Multiplexer
 from ..stages import Stages
+from ..validate import check_number
 from .base import (
     NOT_SENT,
     BaseClient,
+    Request,
     Single,
     Transaction,
     command_label,
@@ -62,6 +65,7 @@ __all__ = ["ClusterClient"]
 
 _ASKING = encode_command((b"ASKING",))
 READ_FROM = ("primary", "replica", "prefer_replica")
+RETRY_BACKOFF_MAX = 0.5  # seconds: the longest pause between two tries of one command
 SUSPECT_POLL_MAX = 0.25  # seconds between refreshes while a node is suspect
 SUSPECT_POLL_SLOW = 5.0  # ... once it has been suspect for SUSPECT_PATIENCE seconds
 SUSPECT_PATIENCE = 30.0
@@ -81,18 +85,29 @@ class ClusterClient(BaseClient):
         read_from: str = "primary",
         **options: Any,
     ) -> None:
-        """`options`: see BaseClient. `max_redirects` bounds MOVED/ASK hops per command;
-        `retry_attempts` bounds TRYAGAIN/CLUSTERDOWN/connect retries, spaced from
-        `retry_backoff` seconds doubling. `refresh_interval`: seconds between periodic
-        topology refreshes (None: only on events). `read_from`: "primary", "replica"
-        (reads only from a replica of the slot's shard) or "prefer_replica" (a replica
-        when one is reachable); writes always go to the primary."""
+        """`seeds`: "host:port" addresses (a list, or one string, comma-separated).
+        `options`: see BaseClient. `max_redirects` bounds MOVED/ASK hops per command.
+        TRYAGAIN and CLUSTERDOWN are retried until the command's deadline
+        (`command_timeout`), a failed connect `retry_attempts` times; the pauses start at
+        `retry_backoff` seconds and double up to RETRY_BACKOFF_MAX. `refresh_interval`:
+        seconds between periodic topology refreshes (None: only on events), at most one
+        refresh per `min_refresh_interval`. `read_from`: "primary", "replica" (reads only
+        from a replica of the slot's shard) or "prefer_replica" (a replica when one is
+        reachable); writes always go to the primary."""
         if read_from not in READ_FROM:
             raise ValueError(f"read_from must be one of {', '.join(READ_FROM)}, got {read_from!r}")
+        check_number("max_redirects", max_redirects, integer=True, allow_zero=True)
+        check_number("retry_attempts", retry_attempts, integer=True, allow_zero=True)
+        check_number("retry_backoff", retry_backoff, allow_zero=True, unit="seconds")
+        check_number("min_refresh_interval", min_refresh_interval, allow_zero=True, unit="seconds")
+        if refresh_interval is not None:
+            check_number(
+                "refresh_interval", refresh_interval, unit="seconds, or None for no periodic refresh"
+            )
         if read_from != "primary":  # a replica serves reads only on a READONLY connection
             options["setup_commands"] = (*options.get("setup_commands", ()), (b"READONLY",))
         super().__init__(stages, **options)
-        seed_list = [seeds] if isinstance(seeds, str) else list(seeds)
+        seed_list = seeds.split(",") if isinstance(seeds, str) else list(seeds)
         if not seed_list:
             raise ValueError("give at least one seed address, e.g. '127.0.0.1:7000'")
         self.seeds = [parse_address(s) for s in seed_list]
@@ -188,17 +203,24 @@ class ClusterClient(BaseClient):
 
     # -- slow path --------------------------------------------------------------------
     async def _retry(
-        self, slot: int, request: Any, address: str | None, outcome: Any, redirect: Redirect | None = None
+        self,
+        slot: int,
+        request: Request,
+        address: str | None,
+        outcome: Any,
+        redirect: Redirect | None = None,
+        replica: bool = False,
     ) -> Any:
         """Everything but the one-hop success: follow redirects, retry what is retryable
         (within the command's deadline), connect where needed, wait for room. `redirect`:
-        the MOVED/ASK already parsed from `outcome`, so it is not parsed twice."""
-        attempt = _Attempt(address, self._deadline())
+        the MOVED/ASK already parsed from `outcome`, so it is not parsed twice. `replica`:
+        a read for a replica of the slot's shard (see `_target`)."""
+        attempt = _Attempt(address, self._deadline(), replica)
         while True:
             if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
-                self._after_loss(outcome, attempt.address, request.args, attempt.deadline, request.repeatable)
+                self._after_loss(outcome, attempt.address, request, attempt.deadline)
                 if not attempt.asking:
-                    attempt.address = self._lookup(slot)
+                    attempt.address = self._target(slot, attempt)
             elif outcome is not NOT_SENT:
                 reply = request.reply(outcome)
                 if await self._absorb(reply, slot, request.args, attempt, redirect):
@@ -209,7 +231,9 @@ class ClusterClient(BaseClient):
                 outcome = NOT_SENT
                 continue
             try:
-                outcome = await request.send(mux, _ASKING if attempt.asking else None)
+                outcome = await self._send(
+                    request, mux, _ASKING if attempt.asking else None, attempt.deadline
+                )
             except (RedisConnectionError, TimeoutError) as exc:
                 outcome = exc
 
@@ -236,25 +260,31 @@ class ClusterClient(BaseClient):
                 self.counters["moved"] += 1
                 self._slot_map.patch(redirect.slot, attempt.address)
                 self._request_refresh()
+                if attempt.replica:  # a replica of the new owner, if one is known
+                    attempt.address = self._target(slot, attempt)
             return False
         if type(reply) is not ReplyError:
             return True
         code = error_code(reply.args[0])
         if code not in ("TRYAGAIN", "CLUSTERDOWN"):
             raise reply_failure(reply, attempt.address or "?", args)
+        # A slot mid-migration, or a cluster waiting for a promotion: both pass, so try
+        # again until the command's deadline rather than for a fixed count.
         self.counters[code.lower()] += 1
-        if attempt.transient_failure(self.retry_attempts):
+        attempt.transient += 1
+        pause = self._backoff(attempt.transient)
+        if self._now() + pause >= attempt.deadline:
             text = (
-                f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} "
-                f"after {self.retry_attempts} retries"
+                f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} after "
+                f"{attempt.transient} tries within the command timeout ({self.command_timeout:g} s)"
             )
             if code == "CLUSTERDOWN":
                 raise ClusterDownError(text)
             raise RetriesExhausted(text, code=code)
         if code == "CLUSTERDOWN":
             self._request_refresh()
-        await asyncio.sleep(self._backoff(attempt.transient))
-        attempt.address, attempt.asking = self._lookup(slot), False
+        await asyncio.sleep(pause)
+        attempt.address, attempt.asking = self._target(slot, attempt), False
         return False
 
     async def _connection_for(
@@ -267,24 +297,38 @@ class ClusterClient(BaseClient):
             raise RedisConnectionError(f"{command_label(args)}: the client is closed")
         if attempt.address is None:
             await self._refresh_now()
-            attempt.address = self._lookup(slot)
+            attempt.address = self._target(slot, attempt)
             if attempt.address is None:
-                raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
+                served = "has no replica that answers" if attempt.replica else "is not served by any node"
+                raise ClusterDownError(f"{command_label(args)}: slot {slot} {served}")
         try:
             return await self._ready(attempt.address, args, attempt.deadline)
         except RedisConnectionError as exc:
             if self._pool.closed:
                 raise
             self.counters["reconnects"] += 1
-            if attempt.transient_failure(self.retry_attempts):
+            attempt.connect_failures += 1
+            if attempt.connect_failures > self.retry_attempts:
                 raise wrap_failure(exc, attempt.address, args) from exc
-            await asyncio.sleep(self._backoff(attempt.transient))
+            await asyncio.sleep(self._backoff(attempt.connect_failures))
             if not attempt.asking:
-                attempt.address = self._lookup(slot)
+                attempt.address = self._target(slot, attempt)
             return None
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.retry_backoff * 2.0 ** (attempt - 1), 1.0)
+        return min(self.retry_backoff * 2.0 ** (attempt - 1), RETRY_BACKOFF_MAX)
+
+    def _target(self, slot: int, attempt: _Attempt) -> str | None:
+        """Where the command's next try goes: the slot's owner; for a replica read, a
+        replica of it that is not suspect (with "prefer_replica", the owner when there
+        is none). None: no such node is known (the caller refreshes, then gives up)."""
+        owner = self._lookup(slot)
+        if not attempt.replica or owner is None:
+            return owner
+        replica = self._replica_of(owner)
+        if replica is None and self.read_from == "prefer_replica":
+            return owner
+        return replica
 
     # -- replicas ---------------------------------------------------------------------
     def _keyed_reads(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
@@ -294,29 +338,19 @@ class ClusterClient(BaseClient):
         return self._route(slot, args)
 
     async def _route_read(self, slot: int, args: tuple[Any, ...]) -> Any:
-        """A read for a replica of the slot's shard. A replica that cannot serve it (none
-        known, unreachable, or redirecting) sends it to the primary path, unless
-        read_from="replica", which never reads from a primary."""
-        replica = self._replica_for(slot)
-        if replica is None:
-            if self.read_from == "replica":
-                raise ClusterDownError(f"{command_label(args)}: slot {slot} has no replica that answers")
-            return await self._route(slot, args)
-        try:
-            reply = await self._call_node(replica, args)
-        except (RedisConnectionError, TimeoutError):
-            if self.read_from == "replica":
-                raise
-            return await self._route(slot, args)
-        except ResponseError as exc:
-            if exc.code not in ("MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN") or self.read_from == "replica":
-                raise
-            return await self._route(slot, args)
-        self.counters["replica_reads"] += 1
-        return reply
+        """A read for a replica of the slot's shard, through the slow path's steps as a
+        master read: MOVED moves it to a replica of the new owner, ASK to the importing
+        node, TRYAGAIN and CLUSTERDOWN are retried, a lost replica gives way to another
+        (to the primary with "prefer_replica"; "replica" never reads from a primary,
+        and raises ClusterDownError when no replica answers)."""
+        attempt = _Attempt(None, 0.0, replica=True)
+        address = self._target(slot, attempt)
+        if address is not None and address != self._lookup(slot):
+            self.counters["replica_reads"] += 1
+        return await self._retry(slot, Single(self._encode, args), address, NOT_SENT, replica=True)
 
-    def _replica_for(self, slot: int) -> str | None:
-        replicas = [r for r in self._replicas.get(self._lookup(slot) or "", ()) if r not in self._suspects]
+    def _replica_of(self, master: str) -> str | None:
+        replicas = [r for r in self._replicas.get(master, ()) if r not in self._suspects]
         return random.choice(replicas) if replicas else None
 
     # -- transactions and blocking commands -------------------------------------------
@@ -332,15 +366,23 @@ class ClusterClient(BaseClient):
         return await self._retry(slot, request, self._lookup(slot), NOT_SENT)
 
     async def _blocking_keyed(self, key: Any, args: tuple[Any, ...], seconds: float) -> Any:
+        """On a dedicated connection of the slot's owner, following MOVED; the whole call,
+        redirects included, ends within `seconds` plus command_timeout."""
         slot = self._slot_of(to_bytes(key))
         address = self._lookup(slot)
+        deadline = self._now() + seconds + self.command_timeout
         for _ in range(self.max_redirects + 1):
             if address is None:
                 await self._refresh_now()
                 address = self._lookup(slot)
                 if address is None:
                     raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
-            reply = await self._blocking(address, args, seconds)
+            remaining = deadline - self._now()
+            if remaining <= 0:
+                raise RedisTimeoutError(
+                    f"{command_label(args)}: no reply within its timeout plus command_timeout"
+                )
+            reply = await self._blocking(address, args, remaining)
             redirect = self._check_redirect(reply)
             if redirect is None:
                 if type(reply) is ReplyError:
@@ -531,19 +573,16 @@ class ClusterClient(BaseClient):
 class _Attempt:
     """One command's progress through the slow path."""
 
-    __slots__ = ("address", "asking", "deadline", "redirects", "transient")
+    __slots__ = ("address", "asking", "connect_failures", "deadline", "redirects", "replica", "transient")
 
-    def __init__(self, address: str | None, deadline: float) -> None:
+    def __init__(self, address: str | None, deadline: float, replica: bool = False) -> None:
         self.address = address
-        self.deadline = deadline  # retries after a connection loss stop here
+        self.deadline = deadline  # every wait and retry of the command ends here
+        self.replica = replica  # a read for a replica of the slot's shard
         self.asking = False  # the next send goes to an ASK target, preceded by ASKING
         self.redirects = 0  # MOVED/ASK hops so far
-        self.transient = 0  # TRYAGAIN/CLUSTERDOWN/connect failures so far
-
-    def transient_failure(self, limit: int) -> bool:
-        """Count one transient failure; True when that exceeds `limit`."""
-        self.transient += 1
-        return self.transient > limit
+        self.transient = 0  # TRYAGAIN/CLUSTERDOWN answers so far
+        self.connect_failures = 0
 
 
 async def _gather_or_raise(coroutines: Iterable[Coroutine[Any, Any, Any]]) -> list[Any]:

@@ -64,7 +64,7 @@ class StandaloneClient(BaseClient):
         return self._node_retry(self.address, request, NOT_SENT)
 
     async def _blocking_keyed(self, key: object, args: tuple[Any, ...], seconds: float) -> Any:
-        reply = await self._blocking(self.address, args, seconds)
+        reply = await self._blocking(self.address, args, seconds + self.command_timeout)
         if type(reply) is ReplyError:
             raise reply_failure(reply, self.address, args)
         return reply

@@ -12,15 +12,18 @@ A caller can always name the routing key explicitly (``execute_command(..., key=
 
 The module also classifies commands for the client's policies: which ones must never
 share a connection, which block (and run on a dedicated one), which are reads (may go
-to a replica) and which are safe to repeat after a connection loss.
+to a replica) and which may be sent again after a connection loss (`RESEND_RULES`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "RESEND_RULES",
+    "ResendRule",
     "auth_command",
     "blocking_seconds",
     "command_keys",
@@ -61,11 +64,28 @@ _REFUSED: dict[bytes, str] = {
         b"SELECT RESET HELLO AUTH".split(),
         f"{_STATE}; the client sets its connections up itself (AUTH and SELECT options: not supported yet)",
     ),
+    **dict.fromkeys(
+        b"READONLY READWRITE".split(),
+        f"{_STATE}; the client sends READONLY itself to replicas it reads from (read_from=...)",
+    ),
+    **dict.fromkeys(
+        b"SYNC PSYNC REPLCONF".split(),
+        f"{_RHYTHM}: it turns the connection into a replication stream; use a replica, not a client",
+    ),
     b"QUIT": f"{_STATE}; use client.close()",
     **dict.fromkeys(
         b"WAIT WAITAOF".split(),
         f"{_BLOCKS}; it also counts only that connection's writes, which are every caller's: "
         "use the replicas' INFO replication offsets instead",
+    ),
+}
+
+_CLIENT_REFUSED = {
+    b"REPLY": _RHYTHM + "; CLIENT REPLY is never needed: every reply is read and matched",
+    **dict.fromkeys(
+        b"TRACKING CACHING NO-EVICT NO-TOUCH".split(),
+        f"{_STATE}; it would track, cache or exempt every caller's commands (client-side "
+        "caching needs a connection of its own: not supported yet)",
     ),
 }
 
@@ -76,8 +96,7 @@ _BLOCKING_TIMEOUT_AT: dict[bytes, int] = {
     **dict.fromkeys(b"BLMPOP BZMPOP".split(), 1),
 }
 
-# Safe to send again after a connection loss whose outcome is unknown: reads, and writes
-# whose second application changes nothing. The routing key of a read may go to a replica.
+# Reads: the routing key of one may go to a replica, and one is safe to send again.
 _READS = frozenset(
     b"""GET MGET EXISTS TTL PTTL EXPIRETIME PEXPIRETIME TYPE STRLEN GETRANGE SUBSTR HGET
     HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HRANDFIELD LRANGE LLEN LINDEX LPOS
@@ -86,10 +105,67 @@ _READS = frozenset(
     ZREVRANK ZLEXCOUNT XRANGE XREVRANGE XLEN GETBIT BITCOUNT BITPOS PFCOUNT DUMP OBJECT
     GEOPOS GEODIST GEOHASH GEOSEARCH SORT_RO EVAL_RO EVALSHA_RO FCALL_RO MEMORY""".split()
 )
-_IDEMPOTENT_WRITES = frozenset(
-    b"""DEL UNLINK EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST HSET HMSET HDEL SADD SREM
-    ZREM MSET SETRANGE SETBIT PFADD""".split()
+
+
+@dataclass(frozen=True)
+class ResendRule:
+    """Whether a command family may be sent again after a connection loss left unknown
+    whether the server ran it, and why (docs/client.md prints this table)."""
+
+    family: str
+    commands: frozenset[bytes]
+    resend: bool
+    reason: str
+
+
+def _names(text: str) -> frozenset[bytes]:
+    return frozenset(text.encode().split())
+
+
+# The rule: a command that may have run is sent again only when a second execution is
+# indistinguishable from one, to the caller and to the data: it changes nothing, or both
+# its effect and its reply are fixed by its arguments, whatever the state it runs on.
+# Everything not listed as resent here gets MaybeAppliedError instead.
+RESEND_RULES: tuple[ResendRule, ...] = (
+    ResendRule("reads", _READS, True, "no effect: the reply is the one execution's that answered"),
+    ResendRule(
+        "SET without NX, XX or GET; SETEX, PSETEX, MSET, HMSET",
+        _names("SET SETEX PSETEX MSET HMSET"),
+        True,
+        "the value written is fixed by the arguments and the reply is always OK",
+    ),
+    ResendRule(
+        "SET with NX, XX or GET; GETSET, GETDEL, GETEX, MSETNX, SETNX, HSETNX",
+        _names("GETSET GETDEL GETEX MSETNX SETNX HSETNX"),
+        False,
+        "the reply says what was there before, which the first execution changed",
+    ),
+    ResendRule("DEL, UNLINK", _names("DEL UNLINK"), False, "the reply counts the keys that existed"),
+    ResendRule(
+        "SADD, SREM, HSET, HDEL, ZADD, ZREM, PFADD",
+        _names("SADD SREM HSET HDEL ZADD ZREM PFADD"),
+        False,
+        "the reply counts the members added or removed, which a second run finds done",
+    ),
+    ResendRule("SETBIT", _names("SETBIT"), False, "the reply is the bit before, which the first run set"),
+    ResendRule(
+        "EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, PERSIST",
+        _names("EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST"),
+        False,
+        "the reply says whether a TTL was set or removed; NX/GT/LT also depend on the TTL before",
+    ),
+    ResendRule(
+        "SETRANGE, APPEND, INCR and the other counters, list pushes and pops",
+        _names(
+            "SETRANGE APPEND INCR INCRBY INCRBYFLOAT DECR DECRBY HINCRBY HINCRBYFLOAT ZINCRBY "
+            "LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LMOVE RPOPLPUSH SPOP ZPOPMIN ZPOPMAX XADD"
+        ),
+        False,
+        "a second run changes the data again (APPEND, INCR, pushes, pops) or answers from "
+        "the state the first left (SETRANGE's length)",
+    ),
 )
+_RESENT = frozenset().union(*(rule.commands for rule in RESEND_RULES if rule.resend))
 _SET_NOT_REPEATABLE = frozenset((b"NX", b"XX", b"GET"))
 
 
@@ -100,8 +176,8 @@ def shared_connection_problem(args: Sequence[Any]) -> str | None:
     problem = _REFUSED.get(name)
     if problem is not None:
         return problem
-    if name == b"CLIENT" and len(args) > 1 and _as_bytes(args[1]).upper() == b"REPLY":
-        return _RHYTHM + "; CLIENT REPLY is never needed: every reply is read and matched"
+    if name == b"CLIENT" and len(args) > 1:
+        return _CLIENT_REFUSED.get(_as_bytes(args[1]).upper())
     return None
 
 
@@ -113,14 +189,28 @@ def blocking_seconds(args: Sequence[Any]) -> float | None:
     if at is not None:
         if len(args) <= max(at, 1):
             return None  # too short to block; let the server report the arity error
-        value = float(_as_bytes(args[at]))
+        value = _timeout(name, args[at], "seconds")
         return float("inf") if value == 0 else value
     if name in (b"XREAD", b"XREADGROUP"):
         words = [_as_bytes(a).upper() for a in args]
         if b"BLOCK" in words[:-1]:
-            milliseconds = float(words[words.index(b"BLOCK") + 1])
+            milliseconds = _timeout(name, args[words.index(b"BLOCK") + 1], "milliseconds")
             return float("inf") if milliseconds == 0 else milliseconds / 1000
     return None
+
+
+def _timeout(name: bytes, value: object, unit: str) -> float:
+    """A blocking command's timeout as a number; ValueError names the command otherwise."""
+    try:
+        number = float(_as_bytes(value))  # None and True become b"None", b"True": refused
+    except ValueError:
+        number = float("nan")
+    if not 0 <= number < float("inf"):  # also false for NaN
+        raise ValueError(
+            f"{name.decode()}: the timeout must be a number of {unit} >= 0 (0 blocks until data comes), "
+            f"got {value!r}"
+        )
+    return number
 
 
 def is_read_only(args: Sequence[Any]) -> bool:
@@ -128,14 +218,13 @@ def is_read_only(args: Sequence[Any]) -> bool:
 
 
 def is_repeatable(args: Sequence[Any]) -> bool:
-    """True when sending the command twice leaves the same state as sending it once, so
-    it may be retried after a connection loss left its outcome unknown."""
+    """True when the command may be sent again after a connection loss left unknown
+    whether it ran: a second execution gives the caller the reply and the data one would
+    (`RESEND_RULES`). Commands the table does not list as resent are not."""
     name = command_name(args)
-    if name in _READS or name in _IDEMPOTENT_WRITES:
-        return True
     if name == b"SET":  # SET k v [EX s]: yes; with NX/XX/GET the second run answers differently
         return not any(_as_bytes(a).upper() in _SET_NOT_REPEATABLE for a in args[3:])
-    return False
+    return name in _RESENT
 
 
 def _as_bytes(value: object) -> bytes:

@@ -105,6 +105,13 @@ def _parse_one(url: str) -> ConnectionSpec:
     scheme, _, rest = url.partition("://")
     if scheme.lower() not in SCHEMES:
         raise ValueError(f"bad URL {redacted(url)!r}: the scheme must be redis:// or rediss://")
+    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    if "@" in rest[authority_end:]:
+        # "u:pa?ss@host": the host part would be a piece of the password; never echo it
+        raise ValueError(
+            f"bad URL {redacted(url)!r}: a '/', '?' or '#' in the user name or password must be "
+            "percent-encoded (%2F, %3F, %23), as must an '@' in a path or an option"
+        )
     rest, _, query = rest.partition("?")
     userinfo, at, hosts_and_path = rest.rpartition("@")
     hosts, _, path = hosts_and_path.partition("/")
@@ -168,13 +175,14 @@ def _tls_settings(url: str, options: dict[str, str]) -> TLSSettings:
 
 
 def redacted(url: str) -> str:
-    """The URL with its password replaced by ***: the only form that may be logged."""
+    """The URL with its password replaced by ***: the only form that may be logged.
+    Everything up to the last '@' is credentials here, even where a '?', '/' or '#' the
+    user forgot to percent-encode would end them for a URL parser: masking too much is
+    safe, showing a piece of a password is not."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    rest, question, query = rest.partition("?")
     userinfo, at, hosts = rest.rpartition("@")
-    hosts += question + query
     if not at:
         return url
     user, colon, _ = userinfo.partition(":")

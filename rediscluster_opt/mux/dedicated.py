@@ -13,6 +13,7 @@ import asyncio
 import math
 import ssl
 
+from ..errors import RedisTimeoutError
 from ..stages.contracts import Impl
 from .multiplexer import Multiplexer
 
@@ -44,22 +45,36 @@ class DedicatedConnections:
         self.closed = False
 
     async def call(self, address: str, payload: bytes, limit: float) -> object:
-        """Send one blocking command to `address`; wait at most `limit` seconds for it
-        (`inf`: as long as the server holds it)."""
+        """Send one blocking command to `address`. Waiting for a free connection,
+        connecting and the command together take at most `limit` seconds (`inf`: as
+        long as the server holds it); RedisTimeoutError says which wait ran out."""
         turns = self._turns.setdefault(address, asyncio.Semaphore(self._per_node))
-        async with turns:
-            mux = await self._take(address)
-            try:
-                pending = mux.execute(payload)
-                reply = await (pending if math.isinf(limit) else asyncio.wait_for(pending, limit))
-            except BaseException:
-                self._drop(mux)
-                raise
-            if mux.closed or self.closed:
-                self._drop(mux)
-            else:
-                self._idle.setdefault(address, []).append(mux)
-            return reply
+        waiting = True
+        try:
+            async with asyncio.timeout(None if math.isinf(limit) else limit), turns:
+                waiting = False
+                return await self._run(address, payload)
+        except TimeoutError:
+            if waiting:
+                raise RedisTimeoutError(
+                    f"no connection for blocking commands to {address} came free within {limit:g} s: "
+                    f"all {self._per_node} are held (blocking_connections_per_node); "
+                    "the command was not sent"
+                ) from None
+            raise
+
+    async def _run(self, address: str, payload: bytes) -> object:
+        mux = await self._take(address)
+        try:
+            reply = await mux.execute(payload)
+        except BaseException:  # timed out, cancelled or broken: the server may still block on it
+            self._drop(mux)
+            raise
+        if mux.closed or self.closed:
+            self._drop(mux)
+        else:
+            self._idle.setdefault(address, []).append(mux)
+        return reply
 
     async def _take(self, address: str) -> Multiplexer:
         idle = self._idle.setdefault(address, [])

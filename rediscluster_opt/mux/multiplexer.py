@@ -229,9 +229,12 @@ def setup_failure(address: str, payload: bytes, reply: ReplyError) -> ResponseEr
 
 
 def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[Any]]:
+    """What a closed connection's execute becomes: a command given to it now is never
+    written, so it fails as not sent (the retry policy may send it elsewhere)."""
+
     def refuse(*payloads: object) -> asyncio.Future[Any]:
         future = asyncio.get_running_loop().create_future()
-        future.set_exception(type(error)(str(error)))
+        future.set_exception(NotSentError(f"{error}; the command was not sent"))
         return future
 
     return refuse

@@ -84,6 +84,10 @@ class MultiplexPool:
         )
         errors = [r for r in opened if isinstance(r, BaseException)]
         muxes = [r for r in opened if isinstance(r, Multiplexer)]
+        if not errors and any(mux.closed for mux in muxes):
+            # lost after it opened, before the others did: its close found nothing to
+            # forget, and installed it would refuse every command sent to it
+            errors = [RedisConnectionError(f"a connection to {address} was lost while connecting")]
         if errors or self.closed:  # all of a node's connections, or none of them
             for mux in muxes:
                 mux.close()

@@ -160,15 +160,22 @@ async def test_a_timeout_says_what_happened_on_every_preset(stages):
     ],
 )
 async def test_a_persistent_transient_answer_ends_in_its_typed_error(stages, answer, error):
+    """TRYAGAIN and CLUSTERDOWN pass (a migration, a promotion): they are retried until
+    the command's deadline, not a fixed count, and the error comes before the deadline."""
     async with FakeRedis() as node:
         serve_all_slots(node)
         node.handlers[b"GET"] = lambda args: answer
-        client = await connect(node, stages, retry_attempts=2)
+        client = await connect(node, stages, command_timeout=0.6)
         async with client:
             code = answer[1:].split(b" ")[0].decode()
-            with pytest.raises(error, match=f"GET on .*{code}.*after 2 retries") as caught:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(error, match=f"GET on .*{code}.*tries within the command timeout") as caught:
                 await client.get("foo")
+            waited = asyncio.get_running_loop().time() - started
             assert not isinstance(caught.value, TooManyRedirects)
+            tries = sum(1 for c in node.commands if c[0] == b"GET")
+            assert tries >= 5  # pauses of 1, 2, 4 ... 256 ms fit in 0.6 s
+            assert 0.2 < waited < 0.6 + 0.1  # gave up before the deadline, not at a count
 
 
 async def test_uncovered_slot_and_partial_coverage(stages):

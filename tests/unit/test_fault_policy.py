@@ -50,12 +50,36 @@ def drop_first(node, name, reply):
         (("set", "k", "v", "get"), False),
         (("INCR", "k"), False),
         (("LPUSH", "q", "x"), False),
-        (("HSET", "h", "f", "v"), True),
-        (("DEL", "k"), True),
+        (("HSET", "h", "f", "v"), False),  # its reply counts new fields: 0 the second time
+        (("DEL", "k"), False),  # counts the keys that existed
+        (("SADD", "s", "m"), False),
+        (("SETBIT", "b", 7, 1), False),  # the bit before
+        (("EXPIRE", "k", 10, "NX"), False),
+        (("PERSIST", "k"), False),
+        (("PFADD", "h", "x"), False),
+        (("MSET", "a", "1", "b", "2"), True),  # always OK, the values fixed by the arguments
+        (("HMSET", "h", "f", "v"), True),
+        (("SETEX", "k", 10, "v"), True),
+        (("FROB", "k"), False),  # unknown: never resent
     ],
 )
 def test_which_commands_are_safe_to_send_twice(args, repeatable):
     assert is_repeatable(args) is repeatable
+
+
+def test_the_resend_table_decides_every_command_it_lists_and_docs_print_it():
+    from pathlib import Path
+
+    from rediscluster_opt.core.commands import RESEND_RULES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "client.md").read_text()
+    seen: set[bytes] = set()
+    for rule in RESEND_RULES:
+        assert not rule.commands & seen, rule.family  # each command in one row
+        seen |= rule.commands
+        for name in rule.commands:
+            assert is_repeatable((name, "k", "v")) is rule.resend, name
+        assert f"| {rule.family} | {'yes' if rule.resend else 'no'} | {rule.reason} |" in docs, rule.family
 
 
 def test_blocking_commands_and_their_keys():
@@ -150,6 +174,47 @@ async def test_a_non_repeatable_write_lost_after_sending_may_have_been_applied(s
                 await client.incr("k")
             assert client.counters["maybe_applied"] == 1
             assert await client.set("k", "v") is True  # reconnects for the next command
+
+
+@pytest.mark.parametrize(
+    ("name", "call"),
+    [
+        (b"SADD", lambda c: c.sadd("s", "m")),
+        (b"HSET", lambda c: c.execute_command("HSET", "h", "f", "v")),
+        (b"DEL", lambda c: c.delete("k")),
+        (b"SETBIT", lambda c: c.execute_command("SETBIT", "b", 7, 1)),
+    ],
+)
+async def test_a_write_whose_reply_depends_on_the_state_before_is_never_resent(stages, name, call):
+    """The data would end the same, but a second run answers 0 for a member the first
+    added: the caller gets MaybeAppliedError, never the second reply."""
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        drop_first(node, name, b":0\r\n")
+        async with await ClusterClient.connect([node.address], stages=stages) as client:
+            with pytest.raises(MaybeAppliedError, match=f"{name.decode()} on .*may have been applied"):
+                await call(client)
+            assert sum(1 for c in node.commands if c[0] == name) == 1  # sent once, never again
+
+
+async def test_resend_writes_off_resends_reads_only(stages):
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        drop_first(node, b"SET", b"+OK\r\n")
+        drop_first(node, b"GET", encode_reply(b"v"))
+        async with await ClusterClient.connect([node.address], stages=stages, resend_writes=False) as client:
+            with pytest.raises(MaybeAppliedError, match="SET on"):
+                await client.set("k", "v")
+            assert await client.get("k") == b"v"  # a read is still sent again
+            assert client.counters["retries"] == 1
+
+
+async def test_a_blocking_command_lost_after_it_was_written_may_have_popped(stages):
+    async with FakeRedis() as node:
+        node.handlers[b"BLPOP"] = lambda args: DROP
+        async with await StandaloneClient.connect(node.address, stages=stages) as client:
+            with pytest.raises(MaybeAppliedError, match="BLPOP on .*may have been applied"):
+                await client.blpop("q", timeout=1)
 
 
 async def test_the_retry_policy_can_be_turned_off(stages):

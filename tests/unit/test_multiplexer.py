@@ -154,3 +154,41 @@ async def test_pool_connects_once_and_reconnects_after_a_drop(per_node):
 def test_pool_rejects_a_bad_connection_count():
     with pytest.raises(ValueError, match="connections_per_node"):
         MultiplexPool(Stages().resolve(), connections_per_node=0, connect_timeout=1, command_timeout=1)
+
+
+async def test_a_closed_connection_refuses_new_commands_as_not_sent():
+    """Given to a connection that is already closed, a command is never written: the retry
+    policy may send it elsewhere, whatever it is (a DEL too)."""
+    from rediscluster_opt import NotSentError
+
+    async with FakeRedis() as server:
+        mux = await open_mux(server, Stages.optimized())
+        mux.close()
+        with pytest.raises(NotSentError, match="closed by the client; the command was not sent"):
+            await mux.execute(cmd("DEL", "k"))
+
+
+async def test_a_connection_lost_before_the_pool_installs_it_is_never_installed(monkeypatch):
+    """CLIENT KILL right after a connect completed, while the pool still waited for the
+    node's other connections: installed, the dead connection would refuse every command
+    to that node for good (seen under a kill storm). The connect fails instead, and the
+    next one opens fresh connections."""
+    async with FakeRedis() as server:
+        pool = MultiplexPool(Stages.optimized().resolve(), connections_per_node=2,
+                             connect_timeout=2.0, command_timeout=2.0)  # fmt: skip
+        real_open = Multiplexer.open
+        calls = itertools.count()
+
+        async def open_then_lose_the_first(*args, **kwargs):
+            mux = await real_open(*args, **kwargs)
+            if next(calls) == 0:
+                mux.close()  # as connection_lost would, before the gather returns
+            return mux
+
+        monkeypatch.setattr(Multiplexer, "open", open_then_lose_the_first)
+        with pytest.raises(RedisConnectionError, match="lost while connecting"):
+            await pool.connect(server.address)
+        assert pool.pick(server.address) is None
+        mux = await pool.connect(server.address)
+        assert not mux.closed and await mux.execute(cmd("PING")) == b"PONG"
+        await pool.close()

@@ -23,11 +23,19 @@ REFUSED = [
     ("HELLO", 3),
     ("AUTH", "secret"),
     ("WAIT", 1, 0),
+    ("SYNC",),
+    ("psync", "?", -1),
+    ("REPLCONF", "listening-port", 7000),
+    ("READWRITE",),
+    ("READONLY",),
+    ("CLIENT", "TRACKING", "ON"),
+    ("client", "no-evict", "on"),
 ]
 # Blocking commands are allowed: they run on a dedicated connection (see test_blocking_*).
 ALLOWED = [
     ("GET", "k"),
     ("CLIENT", "LIST"),
+    ("CLIENT", "SETINFO", "LIB-NAME", "x"),
     ("XREAD", "COUNT", 1, "STREAMS", "s", "0"),
     ("LPOP", "q"),
     ("BLPOP", "q", 0),

@@ -1,7 +1,13 @@
 """Connection URLs (redis-py's conventions where they overlap), and that a password never
 shows in a repr, a redacted URL or an error message."""
 
+import logging
+import string
+from urllib.parse import quote
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rediscluster_opt.core.url import parse_url, redacted
 
@@ -99,3 +105,43 @@ def _wrongpass():
     from rediscluster_opt.core.resp import ReplyError
 
     return ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+
+
+SHAPES = (
+    "redis://user:{pw}@127.0.0.1:9100",
+    "redis://{pw}@127.0.0.1:9100",  # redis-py: a password alone
+    "rediss://app:{pw}@h1:7000,h2:7001/0?ssl_cert_reqs=none",
+    "redis://user:{pw}@127.0.0.1:9100?client_name=lab&nonsense=1",
+    "redis://user:{pw}@not a host",
+    "redis://user:{pw}@h:1/x",
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=st.text(alphabet=string.printable, min_size=1, max_size=24),
+    shape=st.sampled_from(SHAPES),
+    encoded=st.booleans(),
+)
+def test_no_password_reaches_an_error_a_repr_or_a_log(secret, shape, encoded):
+    """Whatever the password holds (any printable character, written raw or
+    percent-encoded) and whatever is wrong with the rest of the URL, neither the password
+    nor its encoded form is in an exception's text, a repr or a log record."""
+    password = f"Zx{secret}Qj"  # a marker at each end: no message template contains it
+    url = shape.format(pw=quote(password, safe="") if encoded else password)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger().addHandler(handler)
+    try:
+        try:
+            spec = parse_url(url)
+            shown = [repr(spec), str(spec), spec.redacted()]
+        except ValueError as exc:
+            shown = [str(exc), repr(exc)]
+        shown.append(redacted(url))
+    finally:
+        logging.getLogger().removeHandler(handler)
+    shown += [r.getMessage() for r in records]
+    for text in shown:
+        assert password not in text and quote(password, safe="") not in text, text

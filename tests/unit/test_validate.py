@@ -14,6 +14,9 @@ from rediscluster_opt.validate import check_number
         (2.5, {"integer": True}, "x must be a positive integer, got 2.5"),
         (-1, {"allow_zero": True}, "x must be a number >= 0, got -1"),
         (0, {"unit": "seconds"}, "x must be a positive number of seconds, got 0"),
+        (float("nan"), {}, "x must be a positive number, got nan"),
+        (float("inf"), {"allow_zero": True}, "x must be a number >= 0, got inf"),
+        (float("-inf"), {}, "x must be a positive number, got -inf"),
     ],
 )
 def test_bad_numbers_are_named(value, options, message):
