@@ -183,13 +183,17 @@ class ClientConfig:
 
 class Adapter:
     """get / set (optionally with a TTL in ms) / delete over one client library;
-    `io_counters` only where the client exposes them."""
+    `command` (any command by its arguments, routed by its key) and `io_counters` only
+    where the client has them."""
 
-    def __init__(self, get: Any, set_: Any, delete: Any, close: Any, io_counters: Any = None) -> None:
+    def __init__(
+        self, get: Any, set_: Any, delete: Any, close: Any, io_counters: Any = None, command: Any = None
+    ) -> None:
         self.get = get  # key -> bytes | None
         self.set = set_  # (key, value, px=None) -> truthy on success
         self.delete = delete  # key -> int
         self.close = close  # () -> awaitable
+        self.command = command  # (*args) -> the reply, or None where not wrapped
         self._io_counters = io_counters
 
     def io_counters(self) -> dict[str, int] | None:
@@ -224,7 +228,7 @@ async def open_adapter(
             ours = await ClusterClient.connect(addresses, **options)
         else:
             ours = await StandaloneClient.connect(addresses[0], **options)
-        return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters)
+        return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters, ours.execute_command)
     if config.client in CALIBRATIONS:
         from .bare import open_bare
 
@@ -252,7 +256,7 @@ async def open_adapter(
             client = redis_asyncio.Redis(
                 host=nodes[0][0], port=nodes[0][1], max_connections=limit, **timeouts
             )
-        return Adapter(client.get, client.set, client.delete, client.aclose)
+        return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command)
     if config.client == "coredis":
         import coredis
 
@@ -305,7 +309,10 @@ async def open_adapter(
     def glide_delete(key: bytes) -> Any:
         return client.delete([key])
 
-    return Adapter(client.get, glide_set, glide_delete, client.close)
+    def glide_command(*args: Any) -> Any:  # glide routes a custom command by its key
+        return client.custom_command([a if isinstance(a, (str, bytes)) else str(a) for a in args])
+
+    return Adapter(client.get, glide_set, glide_delete, client.close, command=glide_command)
 
 
 def _redis_py_tls(tls: TLSSettings | None) -> dict[str, Any]:

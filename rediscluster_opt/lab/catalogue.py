@@ -372,8 +372,10 @@ never serves the failed slots again within its run is counted at the whole rest 
         _ours("errors during a graceful failover (zero)", "graceful_errors", "<=", 0, "fault graceful_failover",
               "{:.0f}"),
         _ours("peak RSS growth under the write flood, MB", "flood_rss_mb", "<", 400, "fault write_flood", "{:.0f}"),
-        _ours("errors of other nodes' callers during failovers (zero)", "elsewhere_errors", "<=", 0,
+        _ours("errors of untouched masters' callers during failovers (zero)", "elsewhere_errors", "<=", 0,
               "a failover fault", "{:.0f}"),
+        _ours("replies unlike a single execution's under a CLIENT KILL storm (zero)", "resend_wrong_replies",
+              "<=", 0, "fault kill_storm", "{:.0f}"),
     ),
     recorded=tuple(
         Recorded(f"{peer}: {what}", f"{peer}.{figure}", fmt)
@@ -383,6 +385,7 @@ never serves the failed slots again within its run is counted at the whole rest 
             ("served again after a crashed master's promotion, s", "recovery_crash_s", "{:.2f}"),
             ("served again after a hung master's promotion, s", "recovery_hang_s", "{:.2f}"),
             ("errors under CLIENT KILL x5", "client_kill_errors", "{:.0f}"),
+            ("replies unlike a single execution's under a CLIENT KILL storm", "resend_wrong_replies", "{:.0f}"),
             ("peak RSS growth under the write flood, MB", "flood_rss_mb", "{:.0f}"),
         )
     ),

@@ -476,9 +476,25 @@ def fault_table(run: StoryRun):
                 "served again after (s)": _round(trial.get("recovery_s")),
                 "peak RSS growth (MB)": round(trial["peak_rss_growth_mb"]),
                 **({"flood errors": trial["flood_errors"]} if "flood_errors" in trial else {}),
+                **_single_execution_columns(trial),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _single_execution_columns(trial: dict[str, Any]) -> dict[str, Any]:
+    """The kill storm's state-dependent writes: replies unlike a single execution's, and
+    how many unknown outcomes were read back."""
+    if "single_execution" not in trial:
+        return {}
+    found = trial["single_execution"]
+    if found is None:
+        return {"unlike a single execution": "not run (no generic command in this adapter)"}
+    counts = found["counts"]
+    return {
+        "unlike a single execution": found["problems"],
+        "outcomes read back": counts.get("resolved", 0),
+    }
 
 
 def _round(value: float | None) -> float | None:

@@ -37,6 +37,7 @@ from ..results import new_record, save_record
 from ..results.stats import Interval, interval
 from ..stages import OPTIMIZED
 from .faults import CheckedLoad, keys_on, replica_of, resident_bytes, signal_node, wait_for_promotion
+from .single_execution import SingleExecutionLoad, kill_storm
 
 __all__ = ["CLIENTS", "FAULTS", "REPLICA_LAYOUT", "run_resilience"]
 
@@ -68,6 +69,7 @@ FAULTS = {
         Fault("debug_sleep", "DEBUG SLEEP 1 s on a master"),
         Fault("client_pause", "CLIENT PAUSE 1 s on a master"),
         Fault("client_kill", "CLIENT KILL of every connection, 5 times"),
+        Fault("kill_storm", "CLIENT KILL every 50 ms for 2 s, under writes whose reply depends on the state"),
         Fault("cancel_storm", "callers cancelling commands mid-flight for 2 s"),
         Fault("write_flood", "concurrent 100 KB SETs to a node that stalls 0.5 s"),
     )
@@ -199,6 +201,27 @@ async def _client_kill(cluster, victim, adapter, marks, spec, load):
     return {}
 
 
+async def _kill_storm(cluster, victim, adapter, marks, spec, load):
+    """Every connection killed every 50 ms for 2 s, while callers run SADD, HSET, SETBIT,
+    SET/DEL, INCR and SET/GET whose single-execution replies they know: a client that
+    sends an applied command again and returns the second reply is caught."""
+    if adapter.command is None:
+        return {"single_execution": None}
+    exact = SingleExecutionLoad(adapter.command, f"rcopt:res:{os.getpid()}:exact", workers=8)
+    stop, calm = asyncio.Event(), asyncio.Event()
+    running = asyncio.ensure_future(exact.run(stop))
+    storm = asyncio.ensure_future(kill_storm(cluster.seeds, calm))
+    await asyncio.sleep(2.0)
+    calm.set()
+    killed = await storm
+    marks["end"] = time.monotonic()
+    stop.set()
+    await asyncio.wait_for(running, 60)
+    counts = dict(exact.counts)
+    return {"single_execution": {"counts": counts, "problems": exact.problems(), "examples": exact.examples,
+                                 "killed": killed}}  # fmt: skip
+
+
 async def _cancel_storm(cluster, victim, adapter, marks, spec, load):
     """Callers that give up after a random few microseconds, beside the checked load:
     a reply to a cancelled command must never reach anyone else."""
@@ -248,6 +271,7 @@ INJECT: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "debug_sleep": _debug_sleep,
     "client_pause": _client_pause,
     "client_kill": _client_kill,
+    "kill_storm": _kill_storm,
     "cancel_storm": _cancel_storm,
     "write_flood": _write_flood,
 }
@@ -435,6 +459,8 @@ def measured(trials: list[dict[str, Any]]) -> dict[str, Interval | None]:
         out[f"{client}.graceful_errors"] = total(runs("graceful_failover"), lambda t: t["errors"])
         out[f"{client}.flood_rss_mb"] = spread("write_flood", "peak_rss_growth_mb")
         out[f"{client}.elsewhere_errors"] = total(failovers, lambda t: sum(t["errors_elsewhere"].values()))
+        stormed = [t for t in runs("kill_storm") if t.get("single_execution")]
+        out[f"{client}.resend_wrong_replies"] = total(stormed, lambda t: t["single_execution"]["problems"])
     return out
 
 
