@@ -12,11 +12,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from rediscluster_opt.lab.main import ROOT
 from tests.ports import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook on show
@@ -59,6 +61,7 @@ def lab(tmp_path_factory, local_cluster):
         "JUPYTER_PATH": str(kernels / "share" / "jupyter"),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "RCOPT_ROOT": str(ROOT),  # the copied notebooks read the repository's reference
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", f"--port={port}",

@@ -9,9 +9,11 @@ import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
-from rediscluster_opt.lab.main import ROOT
 from tests.ports import free_port, listening
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _interruptible() -> None:
