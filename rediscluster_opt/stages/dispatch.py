@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
+import linecache
 import textwrap
 import types
 from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from string import Template
 from typing import Any
 
 from hiredis import pack_command
@@ -79,7 +82,7 @@ class Routes:
 
 
 # Source spliced in for a variant, by implementation object. Inputs and outputs are
-# local names: `key` (bytes) -> `slot` -> `address` -> `mux`; ARGS -> `payload`. The
+# local names: `key` (bytes) -> `slot` -> `address` -> `mux`; $args -> `payload`. The
 # attributes read here (`_table`, `_single`) are re-read per command because refreshes
 # replace them whole (copy-on-write), never mutate them.
 INLINE: dict[str, dict[object, str]] = {
@@ -102,9 +105,9 @@ INLINE: dict[str, dict[object, str]] = {
     "encoder": {
         encode_hiredis: """
             try:
-                payload = pack_command(ARGS)
+                payload = pack_command($args)
             except TypeError:
-                payload = encode_command(ARGS)
+                payload = encode_command($args)
         """,
     },
 }
@@ -112,7 +115,7 @@ CALLED = {
     "slot_hash": "slot = slot_of(key)",
     "slot_map": "address = lookup(slot)",
     "node_select": "mux = pick(address)",
-    "encoder": "payload = encode(ARGS)",
+    "encoder": "payload = encode($args)",
 }
 
 # Command methods with a shaped fast path: method -> (command, how its reply is shaped).
@@ -130,36 +133,38 @@ SHAPES: dict[str, tuple[bytes, str]] = {
     "hget": (b"HGET", "reply"),
 }
 
-ROUTE = """
-async def {name}({params}):
-{prologue}
-{to_bytes}
-{locate}
+# The route's template, rendered once per route by `string.Template` ($name fields: the
+# snippets spliced in hold Python braces, which str.format would take for fields).
+ROUTE = Template("""
+async def $name($params):
+$prologue
+$to_bytes
+$locate
     if mux is None or mux.congested:
-        reply = await {not_sent}
+        reply = await $not_sent
     else:
-{encode}
+$encode
         try:
             reply = await mux.execute(payload)
         except (RedisConnectionError, TimeoutError) as exc:
-            reply = await {lost}
+            reply = await $lost
         except RuntimeError as exc:
             raise foreign_loop(exc) from exc
         else:
             if type(reply) is ReplyError:  # every redirect is an error reply (the contract)
-                {error_reply}
-    return {result}
-"""
+                $error_reply
+    return $result
+""")
 # The slow paths, per mode: the cluster client's `_retry` follows redirects and retries
 # TRYAGAIN; the standalone client's `_node_retry` reconnects, and an error reply is final.
 SLOW = {
     "cluster": {
-        "retry": "retry(slot, Single(encode, ARGS), address, OUTCOME)",
-        "error_reply": "reply = await retry(slot, Single(encode, ARGS), address, reply)",
+        "retry": Template("retry(slot, Single(encode, $args), address, $outcome)"),
+        "error_reply": Template("reply = await retry(slot, Single(encode, $args), address, reply)"),
     },
     "standalone": {
-        "retry": "retry(address, Single(encode, ARGS), OUTCOME)",
-        "error_reply": "raise failure(reply, address, ARGS)",
+        "retry": Template("retry(address, Single(encode, $args), $outcome)"),
+        "error_reply": Template("raise failure(reply, address, $args)"),
     },
 }
 
@@ -258,7 +263,8 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
         namespace[f"general_{method}"] = general.__get__(path.commands)
         sources.append(_shape_source(method, command, result, general, snippets, cluster))
     source = "\n".join(sources)
-    exec(_compiled(source), namespace)  # noqa: S102
+    code = _compiled(source)
+    exec(code, namespace)  # noqa: S102
     pair = (impl.submit, impl.writer)
     description: dict[str, Any] = {
         "dispatch": name,
@@ -269,6 +275,8 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
     }
     if shapes:
         description["shaped_commands"] = [c.decode() for c, _ in shapes.values()]
+    description["file"] = code.co_filename  # tracebacks and profilers name it; linecache has its lines
+    description["source"] = source
     commands = {method: namespace[method] for method in shapes}
     return Routes(namespace["keyed"], commands, description, source)
 
@@ -276,8 +284,15 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
 @functools.lru_cache(maxsize=64)
 def _compiled(source: str) -> types.CodeType:
     """The source depends only on the stage choices and the mode, never on the client's
-    objects (those are the namespace), so clients built alike share one compile."""
-    return compile(source, "<rediscluster_opt fused route>", "exec")
+    objects (those are the namespace), so clients built alike share one compile. The
+    source is registered with `linecache` under a name of its own (as attrs and
+    dataclasses-like generators do), so tracebacks, pdb, `inspect.getsource` and the
+    line profiler show the generated lines."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:10]
+    filename = f"<rediscluster_opt fused route {digest}>"
+    # mtime None: linecache.checkcache() keeps the entry (there is no file to check)
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    return compile(source, filename, "exec")
 
 
 def _namespace(path: HotPath) -> dict[str, Any]:
@@ -318,19 +333,18 @@ def _route_source(
     conversions: tuple[str, ...] = ("key",),
 ) -> str:
     locate = [snippets[stage] for stage in ("slot_hash", "slot_map", "node_select") if stage in snippets]
-    payload = encode if encode is not None else snippets["encoder"].replace("ARGS", args)
+    payload = encode if encode is not None else Template(snippets["encoder"]).substitute(args=args)
     slow = SLOW["cluster" if cluster else "standalone"]
-    retry = slow["retry"].replace("ARGS", args)
     to_bytes_lines = "\n".join(f"if type({n}) is not bytes:\n    {n} = to_bytes({n})" for n in conversions)
-    return ROUTE.format(
+    return ROUTE.substitute(
         name=name,
         params=", ".join(params),
         prologue=textwrap.indent(prologue, "    "),
         to_bytes=textwrap.indent(to_bytes_lines, "    "),
         locate=textwrap.indent("\n".join(locate), "    "),
-        not_sent=retry.replace("OUTCOME", "NOT_SENT"),
-        lost=retry.replace("OUTCOME", "exc"),
-        error_reply=slow["error_reply"].replace("ARGS", args),
+        not_sent=slow["retry"].substitute(args=args, outcome="NOT_SENT"),
+        lost=slow["retry"].substitute(args=args, outcome="exc"),
+        error_reply=slow["error_reply"].substitute(args=args),
         encode=textwrap.indent(payload, "        "),
         result=result,
     )

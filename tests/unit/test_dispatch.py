@@ -126,3 +126,27 @@ def test_frames_per_get_fused_is_within_two_of_the_bare_design():
     assert shaped - bare <= 2.5, (shaped, bare)
     assert fused - bare <= 3.5, (fused, bare)
     assert composed - shaped >= 7, (composed, shaped)  # the ten-frame route is gone
+
+
+@pytest.mark.parametrize("mode", ["cluster", "standalone"])
+def test_the_generated_route_can_be_read_where_it_runs(mode):
+    """A traceback through the fused route shows its source lines, inspect.getsource and
+    describe() give the source, and the file name tracebacks print is the one they read."""
+    import inspect
+    import traceback
+
+    async def fail_inside():
+        client = fake_client(Stages.optimized(), mode)
+        try:
+            await client.get(object())  # not a key: fails on the generated line that converts it
+        except TypeError:
+            text = traceback.format_exc()
+        await client.close()
+        return client, text
+
+    client, text = asyncio.run(fail_inside())
+    described = client._dispatch
+    assert f'File "{described["file"]}"' in text
+    assert "key = to_bytes(key)" in text  # the generated line, not just "line 4, in get"
+    assert inspect.getsource(client.get) in described["source"]
+    assert inspect.getsource(client.get).startswith("async def get(")
