@@ -183,17 +183,25 @@ class ClientConfig:
 
 class Adapter:
     """get / set (optionally with a TTL in ms) / delete over one client library;
-    `command` (any command by its arguments, routed by its key) and `io_counters` only
-    where the client has them."""
+    `command` (any command by its arguments, routed by its key), `io_counters` and
+    `hot_functions` only where the client has them."""
 
     def __init__(
-        self, get: Any, set_: Any, delete: Any, close: Any, io_counters: Any = None, command: Any = None
+        self,
+        get: Any,
+        set_: Any,
+        delete: Any,
+        close: Any,
+        io_counters: Any = None,
+        command: Any = None,
+        hot_functions: Any = None,
     ) -> None:
         self.get = get  # key -> bytes | None
         self.set = set_  # (key, value, px=None) -> truthy on success
         self.delete = delete  # key -> int
         self.close = close  # () -> awaitable
         self.command = command  # (*args) -> the reply, or None where not wrapped
+        self.hot_functions = hot_functions  # () -> the functions a command runs (ours), for profilers
         self._io_counters = io_counters
 
     def io_counters(self) -> dict[str, int] | None:
@@ -228,7 +236,15 @@ async def open_adapter(
             ours = await ClusterClient.connect(addresses, **options)
         else:
             ours = await StandaloneClient.connect(addresses[0], **options)
-        return Adapter(ours.get, ours.set, ours.delete, ours.close, ours.io_counters, ours.execute_command)
+        return Adapter(
+            ours.get,
+            ours.set,
+            ours.delete,
+            ours.close,
+            ours.io_counters,
+            ours.execute_command,
+            ours.hot_functions,
+        )
     if config.client in CALIBRATIONS:
         from .bare import open_bare
 

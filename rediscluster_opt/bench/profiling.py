@@ -13,23 +13,25 @@ from ..workspace import PACKAGE_PARENT
 
 __all__ = ["cprofile_top", "line_profile_rows", "portable", "resolve_function"]
 
-# The functions the stories look at with line_profiler, by dotted name.
-HOT_PATH = [
-    "rediscluster_opt.client.cluster.ClusterClient._route",
-    "rediscluster_opt.client.base.BaseClient._call_node",
-    "rediscluster_opt.stages.slot_hash.slot_bitwise",
-    "rediscluster_opt.stages.slot_hash.slot_crc_hqx",
-    "rediscluster_opt.stages.submit.EventSubmit.call",
-    "rediscluster_opt.stages.submit.PooledFutureSubmit.call",
-    "rediscluster_opt.stages.submit.PooledFutureSubmit.deliver_many",
-    "rediscluster_opt.stages.writer.DirectWriter.send",
-    "rediscluster_opt.stages.writer.JoinWriter.send",
-    "rediscluster_opt.stages.writer.JoinWriter._flush",
-    "rediscluster_opt.stages.delivery.PerReplyDelivery.data_received",
-    "rediscluster_opt.stages.delivery.BatchDelivery.data_received",
-    "rediscluster_opt.stages.redirect.redirect_regex",
-    "rediscluster_opt.stages.redirect.redirect_first_byte",
-]
+
+def _hot_path() -> list[str]:
+    """The functions the stories look at with line_profiler, by dotted name: the
+    composed routes, and every registered variant's per-command functions as the
+    variant's own traits name them (`stages.traits`). A trial of our client adds the
+    functions its configuration really runs (`BaseClient.hot_functions`), generated
+    routes included."""
+    from ..stages import REGISTRY
+    from ..stages.traits import hot_functions
+
+    routes = [
+        "rediscluster_opt.client.cluster.ClusterClient._route",
+        "rediscluster_opt.client.base.BaseClient._call_node",
+    ]
+    variants = [f"{function.__module__}.{function.__qualname__}" for _, function in hot_functions(REGISTRY)]
+    return list(dict.fromkeys([*routes, *variants]))
+
+
+HOT_PATH = _hot_path()
 
 
 def resolve_function(dotted: str) -> Any:

@@ -158,7 +158,8 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
         io_before = adapter.io_counters()
         cpu_before = _cpu_seconds()
-        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration)
+        running = adapter.hot_functions() if adapter.hot_functions else []
+        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
         tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
             adapter, plans, duration, record=True
         )
@@ -238,8 +239,14 @@ def _start_pyspy(output: str, seconds: float) -> Any:
 
 
 def _start_profiler(
-    kind: str | None, functions: list[str] | None, spec: dict[str, Any] | None = None, duration: float = 0.0
+    kind: str | None,
+    functions: list[str] | None,
+    spec: dict[str, Any] | None = None,
+    duration: float = 0.0,
+    running: list[Any] | None = None,
 ) -> Any:
+    """`functions`: dotted names for line_profiler; `running`: the function objects this
+    client's configuration runs (generated routes have no dotted name), profiled too."""
     if kind is None:
         return None
     if kind == "pyspy":
@@ -253,7 +260,9 @@ def _start_profiler(
 
         from .profiling import HOT_PATH, resolve_function
 
-        profiler = LineProfiler(*(resolve_function(name) for name in (functions or HOT_PATH)))
+        named = [resolve_function(name) for name in (functions or ([] if running else HOT_PATH))]
+        unique = {id(f): f for f in [*named, *(running or [])] if hasattr(f, "__code__")}
+        profiler = LineProfiler(*unique.values())
     else:
         raise ValueError(f"unknown profile kind {kind!r}; choose cprofile or line")
     profiler.enable()

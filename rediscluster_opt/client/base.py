@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 from ..core.commands import (
@@ -32,8 +33,9 @@ from ..errors import (
 from ..mux.dedicated import DedicatedConnections
 from ..mux.multiplexer import Multiplexer
 from ..mux.pool import MultiplexPool
-from ..stages import Stages
+from ..stages import Impl, Stages
 from ..stages.dispatch import HotPath
+from ..stages.traits import runs
 from ..tls import as_tls_context
 from ..validate import check_number
 from .commands import Commands
@@ -151,6 +153,7 @@ class BaseClient(Commands):
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
         self._dispatch: dict[str, Any] = {"dispatch": "composed"}
+        self._route_functions: list[Callable[..., Any]] = []  # generated ones, once fused
         self.counters: dict[str, int] = dict.fromkeys(("retries", "maybe_applied", "capacity_waits"), 0)
 
     def _install_routes(self, slot_map: Any, address: str | None, retry: Any) -> None:
@@ -174,6 +177,29 @@ class BaseClient(Commands):
         for name, method in routes.commands.items():
             setattr(self, name, method)
         self._dispatch = routes.description
+        if routes.keyed is not path.composed:
+            self._route_functions = [routes.keyed, *routes.commands.values()]
+
+    # the stages a keyed command crosses with this kind of client (for `hot_functions`)
+    _route_stages = frozenset(f.name for f in fields(Impl))
+
+    def _composed_route(self) -> tuple[Callable[..., Any], ...]:
+        """The functions of this client's readable keyed route (for `hot_functions`)."""
+        return ()
+
+    def hot_functions(self) -> list[Callable[..., Any]]:
+        """What a keyed command runs through with this client's stages, for a line
+        profiler: its route (generated or composed), each chosen variant's per-command
+        functions (as `stages.traits` name them) and each connection's `execute`."""
+        found: list[Callable[..., Any]] = self._route_functions or list(self._composed_route())
+        for stage in fields(self._impl):
+            if stage.name in self._route_stages:
+                found += runs(getattr(self._impl, stage.name))
+        for mux in self._pool.connections():
+            found.append(getattr(mux.execute, "__func__", mux.execute))
+        # each connection's closure counts on its own: line_profiler counts the calls of
+        # the function objects it is given, even where they share one code object
+        return list({id(function): function for function in found}.values())
 
     # -- one node -----------------------------------------------------------------------
     async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ..core.address import parse_address, split_address
@@ -182,6 +182,11 @@ class ClusterClient(BaseClient):
         return await cls.connect(list(spec.addresses), **{**url_options(spec), **options})
 
     # -- hot path ---------------------------------------------------------------------
+    def _composed_route(self) -> tuple[Callable[..., Any], ...]:
+        if self.read_from != "primary":
+            return (ClusterClient._keyed_reads, ClusterClient._route_read, ClusterClient._retry)
+        return (ClusterClient._keyed, ClusterClient._route)
+
     def _keyed(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         return self._route(self._slot_of(key if type(key) is bytes else to_bytes(key)), args)
 

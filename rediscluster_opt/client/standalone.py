@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..core.address import parse_address
@@ -42,6 +42,11 @@ class StandaloneClient(BaseClient):
         setup = ((b"SELECT", spec.db),) if spec.db else ()
         merged = {**url_options(spec), "setup_commands": setup, **options}
         return await cls.connect(spec.addresses[0], **merged)
+
+    _route_stages = BaseClient._route_stages - {"slot_hash", "slot_map", "redirect"}  # no slots here
+
+    def _composed_route(self) -> tuple[Callable[..., Any], ...]:
+        return (StandaloneClient._keyed, BaseClient._call_node)
 
     def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         # A plain function returning the coroutine: no extra coroutine frame per command.

@@ -287,9 +287,7 @@ client: frames per GET, ns per GET and where each µs goes, stage by stage. The 
 `calibration:bare`, a 70-line multiplexer with none of the client's guarantees (no timeouts,
 redirects, retries or backpressure): the least a GET can cost in this runtime, never a client.""",
     ("dispatch",),
-    (_ROUTE, "rediscluster_opt.client.cluster.ClusterClient._keyed", _S + "submit.PooledFutureSubmit.call",
-     _S + "writer.JoinWriter.send", _S + "writer.JoinWriter._flush", _S + "delivery.BatchDelivery.data_received",
-     _S + "submit.PooledFutureSubmit.deliver_many"),
+    (),  # line_profiler: the functions each configuration really runs (its generated route included)
     ("_keyed", "_route", "get", "keyed", "slot_crc_hqx", "lookup", "pick", "encode_hiredis", "call", "send",
      "execute", "redirect_first_byte", "to_bytes"),
     criteria=(

@@ -24,7 +24,8 @@ import hiredis
 from ..client import ClusterClient, StandaloneClient
 from ..core.topology import SlotRange, Topology
 from ..mux.multiplexer import Multiplexer
-from ..stages import Stages
+from ..stages import REGISTRY, Stages
+from ..stages.traits import hot_functions
 
 __all__ = [
     "BARE",
@@ -205,29 +206,23 @@ def interleaved_ns(
 # Own time of these functions is charged to a stage; anything else to "event loop"
 # (the loop itself, futures and tasks, the benchmark's callers, the fake server).
 ROUTE, LOOP = "command method and route", "event loop"
+# What each stage is called in the breakdown; which functions belong to it comes from
+# the variants themselves (`stages.traits`), so a new variant is placed where it belongs.
+STAGE_LABELS = {
+    "slot_hash": "slot hash",
+    "slot_map": "slot map",
+    "node_select": "node select",
+    "encoder": "encoder",
+    "submit": "submit",
+    "writer": "writer",
+    "delivery": "reply delivery",
+    "redirect": "redirect check",
+}
 STAGE_OF = {
-    "get": ROUTE,
-    "_keyed": ROUTE,
-    "_route": ROUTE,
-    "keyed": ROUTE,
-    "to_bytes": ROUTE,
-    "slot_bitwise": "slot hash",
-    "slot_table": "slot hash",
-    "slot_crc_hqx": "slot hash",
-    "lookup": "slot map",
-    "pick": "node select",
-    "encode_hiredis": "encoder",
-    "encode_command": "encoder",
-    "call": "submit",
-    "deliver_many": "submit",
-    "deliver_one": "submit",
-    "execute": "submit + writer (fused)",
-    "send": "writer",
-    "_flush": "writer",
-    "_emit": "writer",
-    "data_received": "reply delivery",
-    "redirect_first_byte": "redirect check",
-    "redirect_regex": "redirect check",
+    **{function.__name__: STAGE_LABELS[stage] for stage, function in hot_functions(REGISTRY)},
+    **dict.fromkeys(("get", "_keyed", "_route", "keyed", "to_bytes"), ROUTE),  # the route itself
+    "encode_command": "encoder",  # the Python encoder hiredis' falls back to
+    "execute": "submit + writer (fused)",  # PooledFutureSubmit.fused_execute's closure
 }
 BARE_STAGE_OF = {  # bench/bare.py's few functions
     "get": ROUTE,

@@ -4,8 +4,9 @@ A variant is chosen once, when a client is built: the hot path then calls plain 
 and bound methods picked up front and never branches on stage names per command.
 
 To add a variant: write it next to its siblings, to the stage's contract in
-`stages/contracts.py`, register it in `REGISTRY` below under a new name, and the tests
-parametrized over `REGISTRY` (the contract check among them) pick it up.
+`stages/contracts.py` (with `@describes(...)` from `stages/traits.py` for what the fused
+route may splice in and what runs per command), add one line to its stage's table below,
+and the tests parametrized over `REGISTRY` (the contract check among them) pick it up.
 
 The delivery stage was called "reader" until 0.2; that name is still accepted, with a
 DeprecationWarning, for one release.
@@ -18,57 +19,80 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from . import delivery, dispatch, encoder, node_select, parser, redirect, slot_hash, slot_map, submit, writer
-from .contracts import Impl
+from .contracts import (
+    DeliveryFactory,
+    DispatchFactory,
+    Encoder,
+    Impl,
+    NodeSelectorFactory,
+    ParserFactory,
+    RedirectCheck,
+    SlotHash,
+    SlotMapFactory,
+    SubmitFactory,
+    WriterFactory,
+)
 
 __all__ = ["BASELINE", "OPTIMIZED", "REGISTRY", "Impl", "Stages"]
 
-# stage -> {variant name: implementation}; each implementation follows its stage's
-# contract in stages/contracts.py (checked by tests/unit/test_contracts.py).
-REGISTRY: dict[str, dict[str, Any]] = {
-    "slot_hash": {
-        "bitwise": slot_hash.slot_bitwise,
-        "crc_hqx": slot_hash.slot_crc_hqx,
-        "table": slot_hash.slot_table,
-    },
-    "slot_map": {
-        "ranges": slot_map.RangeScanSlotMap,
-        "flat": slot_map.FlatSlotMap,
-    },
-    "encoder": {
-        "python": encoder.encode_python,
-        "hiredis": encoder.encode_hiredis,
-    },
-    "submit": {
-        "event": submit.EventSubmit,
-        "future": submit.FutureSubmit,
-        "pooled": submit.PooledFutureSubmit,
-    },
-    "node_select": {
-        "locked": node_select.LockedSelector,
-        "lockfree": node_select.LockFreeSelector,
-    },
-    "writer": {
-        "direct": writer.DirectWriter,
-        "join": writer.JoinWriter,
-        "writelines": writer.WritelinesWriter,
-    },
-    "parser": {
-        "python": parser.python_parser,
-        "hiredis": parser.hiredis_parser,
-    },
-    "delivery": {
-        "per_reply": delivery.PerReplyDelivery,
-        "batch": delivery.BatchDelivery,
-    },
-    "redirect": {
-        "regex": redirect.redirect_regex,
-        "first_byte": redirect.redirect_first_byte,
-    },
-    "dispatch": {
-        "composed": dispatch.Composed,
-        "fused": dispatch.Fused,
-        "shaped": dispatch.Shaped,
-    },
+# stage -> {variant name: implementation}. Each stage's table is typed by its contract
+# (stages/contracts.py), so mypy --strict checks a variant the moment it is registered;
+# tests/unit/test_contracts.py checks the behaviour behind the signature.
+SLOT_HASH: dict[str, SlotHash] = {
+    "bitwise": slot_hash.slot_bitwise,
+    "crc_hqx": slot_hash.slot_crc_hqx,
+    "table": slot_hash.slot_table,
+}
+SLOT_MAP: dict[str, SlotMapFactory] = {
+    "ranges": slot_map.RangeScanSlotMap,
+    "flat": slot_map.FlatSlotMap,
+}
+ENCODER: dict[str, Encoder] = {
+    "python": encoder.encode_python,
+    "hiredis": encoder.encode_hiredis,
+}
+SUBMIT: dict[str, SubmitFactory] = {
+    "event": submit.EventSubmit,
+    "future": submit.FutureSubmit,
+    "pooled": submit.PooledFutureSubmit,
+}
+NODE_SELECT: dict[str, NodeSelectorFactory] = {
+    "locked": node_select.LockedSelector,
+    "lockfree": node_select.LockFreeSelector,
+}
+WRITER: dict[str, WriterFactory] = {
+    "direct": writer.DirectWriter,
+    "join": writer.JoinWriter,
+    "writelines": writer.WritelinesWriter,
+}
+PARSER: dict[str, ParserFactory] = {
+    "python": parser.python_parser,
+    "hiredis": parser.hiredis_parser,
+}
+DELIVERY: dict[str, DeliveryFactory] = {
+    "per_reply": delivery.PerReplyDelivery,
+    "batch": delivery.BatchDelivery,
+}
+REDIRECT: dict[str, RedirectCheck] = {
+    "regex": redirect.redirect_regex,
+    "first_byte": redirect.redirect_first_byte,
+}
+DISPATCH: dict[str, DispatchFactory] = {
+    "composed": dispatch.Composed,
+    "fused": dispatch.Fused,
+    "shaped": dispatch.Shaped,
+}
+REGISTRY: dict[str, dict[str, Any]] = {  # in Impl's order: one entry per stage
+    "slot_hash": SLOT_HASH,
+    "slot_map": SLOT_MAP,
+    "encoder": ENCODER,
+    "submit": SUBMIT,
+    "node_select": NODE_SELECT,
+    "writer": WRITER,
+    "parser": PARSER,
+    "delivery": DELIVERY,
+    "redirect": REDIRECT,
+    "dispatch": DISPATCH,
 }
 
 # The two presets. "naive"/"baseline" and "optimized" are also accepted per stage as

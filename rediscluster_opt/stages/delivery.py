@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from ..core.resp import NEED_DATA
 from .contracts import Deliverer, Parser
+from .traits import describes
 
 __all__ = ["BatchDelivery", "PerReplyDelivery"]
 
 
+@describes(runs=("data_received",))
 class PerReplyDelivery:
     """Baseline: parse one reply, hand it to its waiter, parse the next."""
 
@@ -33,6 +35,7 @@ class PerReplyDelivery:
             reply = self._gets()
 
 
+@describes(runs=("data_received",))
 class BatchDelivery:
     """Optimized: drain every complete reply of this read, then resolve them in one call."""
 

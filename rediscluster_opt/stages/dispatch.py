@@ -11,16 +11,15 @@
   general encoder runs; every other command takes the fused route.
 
 CPython has no inliner; this is its stand-in for the PRD's INLINE pragmas. A stage variant
-is inlined when `INLINE` below holds source for it (keyed by the implementation object,
-so nothing here compares stage names) and called as a function otherwise, so every
-combination in `REGISTRY` fuses. Behaviour is the composed route's: the slow paths
+is inlined when it carries source for it (`stages.traits`: `@describes(inline=...)`, next
+to the code it restates, so nothing here names a variant) and called as a function
+otherwise, so every combination in `REGISTRY` fuses. Behaviour is the composed route's: the slow paths
 (connecting, backpressure, MOVED/ASK/TRYAGAIN, connection loss, timeouts) are the
 client's own methods, entered with the same arguments.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import inspect
@@ -38,14 +37,10 @@ from hiredis import pack_command
 from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.slots import SLOT_MASK
 from ..errors import RedisConnectionError
-from .encoder import encode_hiredis
-from .node_select import LockFreeSelector
-from .slot_hash import slot_crc_hqx
-from .slot_map import FlatSlotMap
-from .submit import PooledFutureSubmit, _Pending
-from .writer import JoinWriter, WritelinesWriter
+from .contracts import Impl, NodeSelector, SlotMap
+from .traits import describes, traits_of
 
-__all__ = ["EXECUTE", "INLINE", "SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped"]
+__all__ = ["SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped", "fused_execute"]
 
 
 @dataclass(frozen=True)
@@ -57,9 +52,9 @@ class HotPath:
     standalone error reply into the typed error. `address` is the standalone server,
     None in cluster mode (where `slot_map` is set)."""
 
-    impl: Any  # stages.contracts.Impl
-    selector: Any  # the pool's NodeSelector
-    slot_map: Any | None
+    impl: Impl
+    selector: NodeSelector  # the pool's
+    slot_map: SlotMap | None
     address: str | None
     composed: Callable[..., Any]  # the client's readable keyed route
     retry: Callable[..., Any]
@@ -81,36 +76,9 @@ class Routes:
     source: str = ""  # the generated source, for the curious and for the tests
 
 
-# Source spliced in for a variant, by implementation object. Inputs and outputs are
-# local names: `key` (bytes) -> `slot` -> `address` -> `mux`; $args -> `payload`. The
-# attributes read here (`_table`, `_single`) are re-read per command because refreshes
-# replace them whole (copy-on-write), never mutate them.
-INLINE: dict[str, dict[object, str]] = {
-    "slot_hash": {
-        slot_crc_hqx: """
-            if b"{" in key:
-                slot = slot_of(key)
-            else:
-                slot = crc_hqx(key, 0) & SLOT_MASK
-        """,
-    },
-    "slot_map": {FlatSlotMap: "address = slot_map._table[slot]"},
-    "node_select": {
-        LockFreeSelector: """
-            mux = selector._single.get(address)
-            if mux is None:
-                mux = pick(address)
-        """,
-    },
-    "encoder": {
-        encode_hiredis: """
-            try:
-                payload = pack_command($args)
-            except TypeError:
-                payload = encode_command($args)
-        """,
-    },
-}
+# How the route calls a stage whose variant gives no `inline` source (stages.traits):
+# inputs and outputs are the route's local names, `key` (bytes) -> `slot` -> `address`
+# -> `mux`, and $args -> `payload`.
 CALLED = {
     "slot_hash": "slot = slot_of(key)",
     "slot_map": "address = lookup(slot)",
@@ -169,6 +137,7 @@ SLOW = {
 }
 
 
+@describes(runs=())  # builds routes once; nothing of it runs per command
 class Composed:
     """The client's own route, one call per stage; each connection's `execute` is its
     submit stage's `call`, which calls the writer stage's `send`."""
@@ -190,8 +159,7 @@ class Fused(Composed):
         return _build(path, self.shapes, type(self).__name__.lower())
 
     def execute(self, submit: Any, writer: Any) -> Callable[[bytes], Any]:
-        fuse = EXECUTE.get((type(submit), type(writer)))
-        return submit.call if fuse is None else fuse(submit, writer)
+        return fused_execute(submit, writer) or submit.call
 
 
 class Shaped(Fused):
@@ -200,43 +168,11 @@ class Shaped(Fused):
     shapes = SHAPES
 
 
-def _pooled_queued_execute(submit: PooledFutureSubmit, writer: JoinWriter) -> Callable[[bytes], Any]:
-    """`PooledFutureSubmit.call` with `JoinWriter.send` spliced in: one frame where the
-    composed pair takes two. Same steps, same order; the e2e suite runs both."""
-    free = submit._free
-    append_pending = submit._pending.append
-    new_future = submit._new_future
-    now = submit._now
-    timeout = submit._timeout
-    arm = submit.arm
-    limit = writer.FLUSH_BYTES
-    flush = writer._flush
-    call_soon = writer._call_soon
-
-    def execute(payload: bytes) -> asyncio.Future[object]:
-        record = free.pop() if free else _Pending()
-        record.future = future = new_future()
-        record.deadline = deadline = now() + timeout
-        append_pending(record)
-        writer._queue.append(payload)  # re-read: each flush starts a new list
-        writer._queued += len(payload)
-        if writer._queued >= limit:
-            flush()
-        elif not writer._scheduled:
-            writer._scheduled = True
-            call_soon(flush)
-        if submit._handle is None:
-            arm(deadline)
-        return future
-
-    return execute
-
-
-# (submit class, writer class) -> builder of a fused `execute` for one connection
-EXECUTE: dict[tuple[type, type], Callable[[Any, Any], Callable[[bytes], Any]]] = {
-    (PooledFutureSubmit, JoinWriter): _pooled_queued_execute,
-    (PooledFutureSubmit, WritelinesWriter): _pooled_queued_execute,
-}
+def fused_execute(submit: Any, writer: Any) -> Callable[[bytes], Any] | None:
+    """The submit variant's fused form with this writer, if it has one (it lives beside
+    the submit class, whose internals it reads: `PooledFutureSubmit.fused_execute`)."""
+    fuse = getattr(submit, "fused_execute", None)
+    return fuse(writer) if fuse is not None else None
 
 
 def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Routes:
@@ -249,9 +185,9 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
     inlined: list[str] = []
     called: list[str] = []
     for stage, implementation in chosen.items():
-        text = INLINE[stage].get(implementation)
-        snippets[stage] = textwrap.dedent(text if text is not None else CALLED[stage]).strip()
-        (inlined if text is not None else called).append(stage)
+        text = traits_of(implementation).inline
+        snippets[stage] = text or CALLED[stage]
+        (inlined if text else called).append(stage)
     # standalone: the key only routes in cluster mode (it may be None: MSET's route)
     keyed = _route_source(
         "keyed", ["key", "args"], "args", snippets, cluster, conversions=("key",) if cluster else ()
@@ -265,12 +201,12 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
     source = "\n".join(sources)
     code = _compiled(source)
     exec(code, namespace)  # noqa: S102
-    pair = (impl.submit, impl.writer)
+    fuses = getattr(impl.submit, "fuses_with", lambda writer: False)(impl.writer)
     description: dict[str, Any] = {
         "dispatch": name,
         "inlined": inlined,
         "called": called,
-        "execute": "submit and writer fused" if pair in EXECUTE else "submit stage's call (no fused form)",
+        "execute": "submit and writer fused" if fuses else "submit stage's call (no fused form)",
         "redirect": "parsed on the slow path, for error replies only",
     }
     if shapes:
@@ -298,6 +234,7 @@ def _compiled(source: str) -> types.CodeType:
 def _namespace(path: HotPath) -> dict[str, Any]:
     impl = path.impl
     return {
+        "__name__": "rediscluster_opt.fused_route",  # the generated functions' __module__
         "slot_of": impl.slot_hash,
         "slot_map": path.slot_map,
         "lookup": path.slot_map.lookup if path.slot_map is not None else None,

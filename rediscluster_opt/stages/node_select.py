@@ -12,9 +12,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from .traits import describes
+
 __all__ = ["LockFreeSelector", "LockedSelector"]
 
 
+@describes(runs=("pick",))
 class LockedSelector:
     """Baseline: a lock around the lookup and one round-robin counter for the whole pool,
     incremented on every command even when a node has a single connection."""
@@ -46,6 +49,14 @@ class LockedSelector:
             return [m for muxes in self._nodes.values() for m in muxes]
 
 
+@describes(
+    inline="""
+        mux = selector._single.get(address)
+        if mux is None:
+            mux = pick(address)
+    """,
+    runs=("pick",),
+)
 class LockFreeSelector:
     """Optimized: immutable maps replaced whole on change and read without a lock; a node
     with one connection is a plain dict hit, several use that node's own cycle."""

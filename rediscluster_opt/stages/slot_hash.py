@@ -8,6 +8,7 @@ from __future__ import annotations
 from binascii import crc_hqx
 
 from ..core.slots import SLOT_MASK, crc16_bitwise, crc16_table, hash_tag
+from .traits import describes
 
 __all__ = ["slot_bitwise", "slot_crc_hqx", "slot_table"]
 
@@ -22,6 +23,14 @@ def slot_table(key: bytes) -> int:
     return crc16_table(hash_tag(key)) & SLOT_MASK
 
 
+@describes(
+    inline="""
+        if b"{" in key:
+            slot = slot_of(key)
+        else:
+            slot = crc_hqx(key, 0) & SLOT_MASK
+    """
+)
 def slot_crc_hqx(key: bytes) -> int:
     """Optimized: CRC16/XMODEM in C via binascii, with the hash-tag scan inlined."""
     start = key.find(b"{")

@@ -8,10 +8,12 @@ from __future__ import annotations
 import threading
 
 from ..core.topology import Topology
+from .traits import describes
 
 __all__ = ["FlatSlotMap", "RangeScanSlotMap"]
 
 
+@describes(runs=("lookup",))
 class RangeScanSlotMap:
     """Baseline: the list of slot ranges, scanned per lookup, read under a lock (the
     straightforward port of "topology lives in a shared variable")."""
@@ -47,6 +49,7 @@ class RangeScanSlotMap:
             self._ranges = ranges
 
 
+@describes(inline="address = slot_map._table[slot]", runs=("lookup",))
 class FlatSlotMap:
     """Optimized: an immutable 16384-entry list, swapped whole on change; a lookup is one
     attribute read and one index."""

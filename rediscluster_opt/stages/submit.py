@@ -18,6 +18,9 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from .traits import describes
+from .writer import JoinWriter
+
 __all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
 
 Send = Callable[[bytes], None]
@@ -31,6 +34,7 @@ class _EventWaiter:
         self.result: object = None
 
 
+@describes(runs=("call", "deliver_one", "deliver_many"))
 class EventSubmit:
     """Baseline: an Event (plus a result holder) per command, and `asyncio.wait_for` per
     command for its timeout, the first thing one writes with asyncio's toolbox."""
@@ -167,6 +171,7 @@ class _DeadlineSweep:
         raise NotImplementedError
 
 
+@describes(runs=("call", "deliver_one", "deliver_many"))
 class FutureSubmit(_DeadlineSweep):
     """A bare `loop.create_future()` per command, queued with its deadline as a tuple;
     timeouts come from the per-connection sweep, not a timer per command."""
@@ -210,6 +215,7 @@ class _Pending:
     deadline: float
 
 
+@describes(runs=("call", "deliver_one", "deliver_many"))
 class PooledFutureSubmit(_DeadlineSweep):
     """Like `FutureSubmit`, but the pending records are recycled through a free list
     instead of allocating a tuple per command (the PRD's SlotPool idea). Every record
@@ -235,6 +241,47 @@ class PooledFutureSubmit(_DeadlineSweep):
         if self._handle is None:
             self.arm(deadline)
         return future
+
+    @staticmethod
+    def fuses_with(writer: object) -> bool:
+        """Whether `fused_execute` has a form for this writer class."""
+        return isinstance(writer, type) and issubclass(writer, JoinWriter)
+
+    def fused_execute(self, writer: object) -> Callable[[bytes], asyncio.Future[object]] | None:
+        """`call` with a queueing writer's `send` spliced in (JoinWriter and its
+        subclasses): one frame where the pair takes two, same steps in the same order.
+        None for any other writer, whose `send` `call` then calls. The fused dispatch
+        gives each connection this as its `execute`; the e2e suite runs both forms."""
+        if not self.fuses_with(type(writer)):
+            return None
+        assert isinstance(writer, JoinWriter)
+        free = self._free
+        append_pending = self._pending.append
+        new_future = self._new_future
+        now = self._now
+        timeout = self._timeout
+        arm = self.arm
+        limit = writer.FLUSH_BYTES
+        flush = writer._flush
+        call_soon = writer._call_soon
+
+        def execute(payload: bytes) -> asyncio.Future[object]:
+            record = free.pop() if free else _Pending()
+            record.future = future = new_future()
+            record.deadline = deadline = now() + timeout
+            append_pending(record)
+            writer._queue.append(payload)  # re-read: each flush starts a new list
+            writer._queued += len(payload)
+            if writer._queued >= limit:
+                flush()
+            elif not writer._scheduled:
+                writer._scheduled = True
+                call_soon(flush)
+            if self._handle is None:
+                arm(deadline)
+            return future
+
+        return execute
 
     def call_pair(self, first: bytes, payload: bytes) -> asyncio.Future[object]:
         free = self._free

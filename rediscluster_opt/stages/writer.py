@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 
+from .traits import describes
+
 __all__ = ["DirectWriter", "JoinWriter", "WritelinesWriter"]
 
 
@@ -21,6 +23,7 @@ def _discard(data: bytes | bytearray | memoryview) -> None:
     """Write target once the connection is gone: its commands were already failed."""
 
 
+@describes(runs=("send",))
 class DirectWriter:
     """Baseline: one `transport.write` per command."""
 
@@ -40,8 +43,12 @@ class DirectWriter:
         self.writes += 1
 
 
+@describes(runs=("send", "_flush", "_emit"))
 class JoinWriter:
-    """Queue commands; once per loop tick write them as one `b"".join`-ed buffer."""
+    """Queue commands; once per loop tick write them as one `b"".join`-ed buffer.
+    `PooledFutureSubmit.fused_execute` fills the same queue (`_queue`, `_queued`,
+    `_scheduled`, `_flush`, `_call_soon`, `FLUSH_BYTES`) with `send`'s steps: change
+    them together."""
 
     FLUSH_BYTES = 256 * 1024
 
@@ -92,6 +99,7 @@ class JoinWriter:
             transport.write(b"".join(queue))
 
 
+@describes(runs=("send", "_flush", "_emit"))
 class WritelinesWriter(JoinWriter):
     """Like `JoinWriter`, but hands the list to `transport.writelines`: a vectored send on
     uvloop and on CPython >= 3.12; on 3.11's selector loop it joins internally."""

@@ -150,3 +150,34 @@ def test_the_generated_route_can_be_read_where_it_runs(mode):
     assert "key = to_bytes(key)" in text  # the generated line, not just "line 4, in get"
     assert inspect.getsource(client.get) in described["source"]
     assert inspect.getsource(client.get).startswith("async def get(")
+
+
+def test_every_variant_describes_what_runs_and_a_fused_route_runs_what_it_says():
+    """Traits sit on the variants; the profilers' lists come from them. The functions a
+    client reports as its hot path are the ones a GET really runs: the generated route
+    for a fused client (never the composed `_route`), the composed route otherwise."""
+    from rediscluster_opt.bench.profiling import HOT_PATH, resolve_function
+    from rediscluster_opt.lab.inprocess import STAGE_OF
+    from rediscluster_opt.stages.traits import hot_functions, traits_of
+
+    for stage, function in hot_functions(REGISTRY):
+        assert callable(function), (stage, function)
+        assert STAGE_OF[function.__name__] != "event loop", function
+    for name in HOT_PATH:
+        resolve_function(name)  # every listed name exists
+    inlined = [v for variants in REGISTRY.values() for v in variants.values() if traits_of(v).inline]
+    assert len(inlined) == 4  # slot hash, slot map, node select, encoder of the optimized preset
+
+    async def hot(stages):
+        client = fake_client(stages, "cluster")
+        await client.get("k")
+        functions = client.hot_functions()
+        await client.close()
+        return {f.__qualname__ for f in functions}
+
+    fused = asyncio.run(hot(Stages.optimized()))
+    assert {"keyed", "get", "PooledFutureSubmit.fused_execute.<locals>.execute"} <= fused
+    assert "ClusterClient._route" not in fused
+    composed = asyncio.run(hot(Stages.baseline()))
+    expected = {"ClusterClient._keyed", "ClusterClient._route", "EventSubmit.call", "DirectWriter.send"}
+    assert expected <= composed
