@@ -125,8 +125,9 @@ class ClusterClient(BaseClient):
         self._lookup = self._slot_map.lookup
         self._refresh_task: asyncio.Task[Any] | None = None
         self._last_refresh = float("-inf")
-        # address -> (since when, replies so far per connection of it, by id)
-        self._suspects: dict[str, tuple[float, dict[int, int]]] = {}
+        # address -> (since when, replies so far per connection of it). Keyed by the
+        # connection itself, not id(): a closed one's id may be reused by a new one.
+        self._suspects: dict[str, tuple[float, dict[Multiplexer, int]]] = {}
         self._watch_task: asyncio.Task[Any] | None = None
         self._periodic_task: asyncio.Task[Any] | None = None
         if read_from != "primary":
@@ -530,10 +531,10 @@ class ClusterClient(BaseClient):
         if not self._pool.closed and (self._watch_task is None or self._watch_task.done()):
             self._watch_task = asyncio.get_running_loop().create_task(self._watch_suspects())
 
-    def _replies_from(self, address: str) -> dict[int, int]:
-        return {id(m): m.io_counters()["replies"] for m in self._pool.connections() if m.address == address}
+    def _replies_from(self, address: str) -> dict[Multiplexer, int]:
+        return {m: m.io_counters()["replies"] for m in self._pool.connections() if m.address == address}
 
-    def _answered_since(self, address: str, before: dict[int, int]) -> bool:
+    def _answered_since(self, address: str, before: dict[Multiplexer, int]) -> bool:
         """Has any connection to `address` had a reply since `before` was taken?"""
         return any(count > before.get(key, 0) for key, count in self._replies_from(address).items())
 
