@@ -117,8 +117,9 @@ class ClusterClient(BaseClient):
         self.min_refresh_interval = min_refresh_interval
         self.refresh_interval = refresh_interval
         self.read_from = read_from
+        # The routing snapshot: masters, replicas and slots in one immutable value,
+        # replaced whole (refresh, MOVED); the slot-map stage is patched in the same step.
         self.topology = Topology(())
-        self._replicas: dict[str, tuple[str, ...]] = {}
         self._slot_of = self._impl.slot_hash
         self._check_redirect = self._impl.redirect
         self._slot_map = self._impl.slot_map(self.topology)
@@ -264,8 +265,7 @@ class ClusterClient(BaseClient):
                 self.counters["ask"] += 1
             else:
                 self.counters["moved"] += 1
-                self._slot_map.patch(redirect.slot, attempt.address)
-                self._request_refresh()
+                self._move_slot(redirect.slot, attempt.address)
                 if attempt.replica:  # a replica of the new owner, if one is known
                     attempt.address = self._target(slot, attempt)
             return False
@@ -356,7 +356,7 @@ class ClusterClient(BaseClient):
         return await self._retry(slot, Single(self._encode, args), address, NOT_SENT, replica=True)
 
     def _replica_of(self, master: str) -> str | None:
-        replicas = [r for r in self._replicas.get(master, ()) if r not in self._suspects]
+        replicas = [r for r in self.topology.replicas.get(master, ()) if r not in self._suspects]
         return random.choice(replicas) if replicas else None
 
     # -- transactions and blocking commands -------------------------------------------
@@ -395,8 +395,7 @@ class ClusterClient(BaseClient):
                     raise reply_failure(reply, address, args)
                 return reply
             if redirect.kind == "MOVED":
-                self._slot_map.patch(redirect.slot, redirect.address(split_address(address)[0]))
-                self._request_refresh()
+                self._move_slot(redirect.slot, redirect.address(split_address(address)[0]))
             else:  # mid-migration: wait for the slot to settle rather than block on ASKING
                 await asyncio.sleep(self.retry_backoff)
             address = self._lookup(slot)
@@ -442,7 +441,7 @@ class ClusterClient(BaseClient):
         self._last_refresh = asyncio.get_running_loop().time()
         known = list(self.topology.masters)
         random.shuffle(known)
-        replicas = [r for rs in self._replicas.values() for r in rs]
+        replicas = [r for rs in self.topology.replicas.values() for r in rs]
         order = list(dict.fromkeys([*known, *replicas, *self.seeds]))
         order.sort(key=lambda address: address in self._suspects)  # stable: healthy first
         failures = []
@@ -475,12 +474,18 @@ class ClusterClient(BaseClient):
 
     def _install(self, topology: Topology) -> None:
         self.topology = topology
-        self._replicas = {r.master: r.replicas for r in topology.ranges}
         self._slot_map.replace(topology)
         self._last_refresh = asyncio.get_running_loop().time()
         self.counters["refreshes"] += 1
         if self.refresh_interval and (self._periodic_task is None or self._periodic_task.done()):
             self._periodic_task = asyncio.get_running_loop().create_task(self._periodic_refresh())
+
+    def _move_slot(self, slot: int, address: str) -> None:
+        """A MOVED reply: the snapshot and the slot map say so at once, and a refresh
+        brings the rest of the layout (the moved slot is rarely the only one)."""
+        self.topology = self.topology.moved(slot, address)
+        self._slot_map.patch(slot, address)
+        self._request_refresh()
 
     def _request_refresh(self) -> asyncio.Task[Any]:
         """The one way the client refreshes itself (MOVED, CLUSTERDOWN, suspects, the
@@ -548,7 +553,7 @@ class ClusterClient(BaseClient):
             await asyncio.shield(self._request_refresh())
             now, patient = self._now(), True
             for address, (since, replies) in list(self._suspects.items()):
-                if address not in self._replicas:  # its slots moved: fail what waits on it now
+                if address not in self.topology.replicas:  # its slots moved: fail what waits on it now
                     self._suspects.pop(address, None)
                     self._pool.close_node(address)
                 elif self._answered_since(address, replies):

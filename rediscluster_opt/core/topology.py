@@ -1,13 +1,16 @@
 """The cluster layout as an immutable value, parsed from CLUSTER SHARDS or CLUSTER SLOTS.
 
-A `Topology` is a tuple of slot ranges, each with its master's address. The routing
-structures the slot-map stage builds (a range list, a flat 16384-entry table) are derived
-from it; nothing here does I/O.
+A `Topology` is a tuple of slot ranges, each with its master's address and replicas: the
+cluster client's one routing snapshot, replaced whole on a refresh and on a MOVED reply
+(`moved`), so its masters, replicas and slots never disagree. The routing structures the
+slot-map stage builds (a range list, a flat 16384-entry table) are derived from it and
+patched in the same step; nothing here does I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .address import format_address
@@ -44,6 +47,31 @@ class Topology:
     @property
     def masters(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.master for r in self.ranges))
+
+    @cached_property
+    def replicas(self) -> dict[str, tuple[str, ...]]:
+        """master -> its replicas (computed once per value; the value never changes)."""
+        return {r.master: r.replicas for r in self.ranges}
+
+    def moved(self, slot: int, master: str) -> Topology:
+        """This layout with `slot` served by `master` (a MOVED reply, before the refresh
+        it triggers): the range holding it is split around it. `master`'s replicas are
+        the ones it has elsewhere in the layout (none for a node not yet in it)."""
+        if not 0 <= slot < SLOT_COUNT:
+            raise TopologyError(f"slot {slot} is outside 0-{SLOT_COUNT - 1}")
+        moved = SlotRange(slot, slot, master, self.replicas.get(master, ()))
+        ranges: list[SlotRange] = []
+        for r in self.ranges:
+            if not r.start <= slot <= r.end:
+                ranges.append(r)
+                continue
+            if r.master == master:
+                return self  # already so
+            if r.start < slot:
+                ranges.append(SlotRange(r.start, slot - 1, r.master, r.replicas))
+            if slot < r.end:
+                ranges.append(SlotRange(slot + 1, r.end, r.master, r.replicas))
+        return Topology((*ranges, moved))
 
     @property
     def covered_slots(self) -> int:

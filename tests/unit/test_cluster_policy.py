@@ -97,6 +97,8 @@ async def test_moved_follows_the_named_node_and_refreshes_once(stages):
             refreshes = client.counters["refreshes"]
             assert await asyncio.gather(*(client.get("foo") for _ in range(20))) == [b"bar"] * 20
             assert client._lookup(12182) == new.address  # patched at once
+            assert client.topology.slot_table()[12182] == new.address  # in the one routing snapshot too
+            assert new.address in client.topology.masters
             await asyncio.sleep(0.2)
             assert client.counters["refreshes"] == refreshes + 1  # one refresh for the burst
             gets_before = sum(1 for c in old.commands if c[0] == b"GET")

@@ -100,3 +100,25 @@ def test_a_tls_client_dials_the_tls_port():
     reply = [shard([0, 8191], both), shard([8192, 16383], tls_only)]
     assert parse_cluster_shards(reply).masters == ("127.0.0.1:7000", "127.0.0.1:8001")
     assert parse_cluster_shards(reply, tls=True).masters == ("127.0.0.1:8000", "127.0.0.1:8001")
+
+
+def test_a_moved_slot_splits_its_range_and_keeps_every_view_in_one_value():
+    from rediscluster_opt.core.topology import SlotRange, Topology
+
+    a, b = "10.0.0.1:7000", "10.0.0.2:7000"
+    layout = Topology(
+        (SlotRange(0, 8191, a, ("10.0.0.3:7000",)), SlotRange(8192, 16383, b, ("10.0.0.4:7000",)))
+    )
+    moved = layout.moved(100, b)
+    assert moved is not layout and layout.slot_table()[100] == a  # the old value is untouched
+    table = moved.slot_table()
+    assert (table[99], table[100], table[101], table[0], table[8191]) == (a, b, a, a, a)
+    assert moved.covered_slots == 16384 and set(moved.masters) == {a, b}
+    assert moved.replicas == {a: ("10.0.0.3:7000",), b: ("10.0.0.4:7000",)}  # b's replicas serve slot 100 too
+    assert moved.moved(100, b) is moved  # already so
+    edge = layout.moved(0, b).moved(8191, b)
+    assert edge.slot_table()[0] == edge.slot_table()[8191] == b and edge.covered_slots == 16384
+    newcomer = layout.moved(5, "10.0.0.9:7000")
+    assert newcomer.replicas["10.0.0.9:7000"] == () and newcomer.slot_table()[5] == "10.0.0.9:7000"
+    whole = Topology((SlotRange(7, 7, a),)).moved(7, b)
+    assert whole.masters == (b,)  # a master whose last slot moved is no master any more
