@@ -9,15 +9,13 @@ Redirect policy: MOVED retries at the address the error names, patches that one 
 once and asks for a refresh; ASK sends ASKING and the command together to the target with
 no refresh. A redirect never closes a connection, since other callers' commands share it.
 
-Failover policy: a timeout or a lost connection marks the node *suspect*. While any node
-is suspect the client refreshes the topology (asking the other nodes first) with a
-backoff from `min_refresh_interval` up to `SUSPECT_POLL_MAX` seconds, until the suspect's
-slots have a new owner or it answers again. When its slots move, its connections are
-closed: commands waiting on a hung master fail over at once (repeatable ones are sent
-to the new owner, the rest get MaybeAppliedError) instead of waiting out their timeout.
-A periodic refresh every `refresh_interval` seconds catches what no command noticed.
-Every refresh goes through `_request_refresh`: one at a time, at most one per
-`min_refresh_interval`.
+The client is a coordinator of small parts: the routing snapshot (`Topology`, replaced
+whole on a refresh or a MOVED reply, with the slot-map stage patched in the same step),
+the refresh schedule (`client.refresh`: one refresh at a time, rate-limited, periodic),
+suspect tracking (`client.suspects`: a timeout or a lost connection marks a node; the
+topology is refreshed until its slots move, when its connections are closed so waiting
+commands fail over at once, or until it answers again) and one command's progress
+through the slow path (`_Attempt`).
 """
 
 from __future__ import annotations
@@ -60,15 +58,14 @@ from .base import (
     url_options,
     wrap_failure,
 )
+from .refresh import RefreshSchedule
+from .suspects import Suspects
 
 __all__ = ["ClusterClient"]
 
 _ASKING = encode_command((b"ASKING",))
 READ_FROM = ("primary", "replica", "prefer_replica")
 RETRY_BACKOFF_MAX = 0.5  # seconds: the longest pause between two tries of one command
-SUSPECT_POLL_MAX = 0.25  # seconds between refreshes while a node is suspect
-SUSPECT_POLL_SLOW = 5.0  # ... once it has been suspect for SUSPECT_PATIENCE seconds
-SUSPECT_PATIENCE = 30.0
 
 
 class ClusterClient(BaseClient):
@@ -114,8 +111,7 @@ class ClusterClient(BaseClient):
         self.max_redirects = max_redirects
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
-        self.min_refresh_interval = min_refresh_interval
-        self.refresh_interval = refresh_interval
+
         self.read_from = read_from
         # The routing snapshot: masters, replicas and slots in one immutable value,
         # replaced whole (refresh, MOVED); the slot-map stage is patched in the same step.
@@ -124,13 +120,12 @@ class ClusterClient(BaseClient):
         self._check_redirect = self._impl.redirect
         self._slot_map = self._impl.slot_map(self.topology)
         self._lookup = self._slot_map.lookup
-        self._refresh_task: asyncio.Task[Any] | None = None
-        self._last_refresh = float("-inf")
-        # address -> (since when, replies so far per connection of it). Keyed by the
-        # connection itself, not id(): a closed one's id may be reused by a new one.
-        self._suspects: dict[str, tuple[float, dict[Multiplexer, int]]] = {}
-        self._watch_task: asyncio.Task[Any] | None = None
-        self._periodic_task: asyncio.Task[Any] | None = None
+        self._refreshes = RefreshSchedule(
+            self.refresh_topology, min_refresh_interval, refresh_interval, lambda: self._pool.closed
+        )
+        self._suspects = Suspects(
+            self._pool, self._refreshes, lambda address: address in self.topology.replicas, self.counters
+        )
         if read_from != "primary":
             self._keyed = self._keyed_reads  # type: ignore[method-assign]
             self._dispatch = {
@@ -288,7 +283,7 @@ class ClusterClient(BaseClient):
                 raise ClusterDownError(text)
             raise RetriesExhausted(text, code=code)
         if code == "CLUSTERDOWN":
-            self._request_refresh()
+            self._refreshes.request()
         await asyncio.sleep(pause)
         attempt.address, attempt.asking = self._target(slot, attempt), False
         return False
@@ -302,7 +297,7 @@ class ClusterClient(BaseClient):
         if self._pool.closed:  # not a transient failure: no retry, no refresh
             raise RedisConnectionError(f"{command_label(args)}: the client is closed")
         if attempt.address is None:
-            await self._refresh_now()
+            await self._refreshes.wait()
             attempt.address = self._target(slot, attempt)
             if attempt.address is None:
                 served = "has no replica that answers" if attempt.replica else "is not served by any node"
@@ -379,7 +374,7 @@ class ClusterClient(BaseClient):
         deadline = self._now() + seconds + self.command_timeout
         for _ in range(self.max_redirects + 1):
             if address is None:
-                await self._refresh_now()
+                await self._refreshes.wait()
                 address = self._lookup(slot)
                 if address is None:
                     raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
@@ -419,7 +414,7 @@ class ClusterClient(BaseClient):
 
     async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
         if not self.topology.masters:
-            await self._refresh_now()
+            await self._refreshes.wait()
             if not self.topology.masters:
                 raise ClusterDownError(
                     f"{command_label(args)}: no master is known; the last topology refresh failed"
@@ -438,7 +433,7 @@ class ClusterClient(BaseClient):
         node would hold the refresh for a whole command timeout."""
         # Rate limits count attempts, not successes: a cluster that cannot answer is not
         # asked again at once by every waiting command.
-        self._last_refresh = asyncio.get_running_loop().time()
+        self._refreshes.attempted()
         known = list(self.topology.masters)
         random.shuffle(known)
         replicas = [r for rs in self.topology.replicas.values() for r in rs]
@@ -475,101 +470,36 @@ class ClusterClient(BaseClient):
     def _install(self, topology: Topology) -> None:
         self.topology = topology
         self._slot_map.replace(topology)
-        self._last_refresh = asyncio.get_running_loop().time()
+        self._refreshes.attempted()
         self.counters["refreshes"] += 1
-        if self.refresh_interval and (self._periodic_task is None or self._periodic_task.done()):
-            self._periodic_task = asyncio.get_running_loop().create_task(self._periodic_refresh())
+        self._refreshes.start_periodic()
 
     def _move_slot(self, slot: int, address: str) -> None:
         """A MOVED reply: the snapshot and the slot map say so at once, and a refresh
         brings the rest of the layout (the moved slot is rarely the only one)."""
         self.topology = self.topology.moved(slot, address)
         self._slot_map.patch(slot, address)
-        self._request_refresh()
-
-    def _request_refresh(self) -> asyncio.Task[Any]:
-        """The one way the client refreshes itself (MOVED, CLUSTERDOWN, suspects, the
-        periodic timer, waiting callers): returns the pending refresh, starting one if
-        none is, delayed so that refreshes are at least `min_refresh_interval` apart."""
-        task = self._refresh_task
-        if task is None or task.done():
-            loop = asyncio.get_running_loop()
-            delay = max(0.0, self._last_refresh + self.min_refresh_interval - loop.time())
-            task = self._refresh_task = loop.create_task(self._background_refresh(delay))
-        return task
-
-    async def _background_refresh(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        try:
-            await self.refresh_topology()
-        except RedisError:
-            pass  # counted in refresh_failures; commands keep using the patched map
-
-    async def _refresh_now(self) -> None:
-        """Wait for a refresh (a command whose slot has no known owner), unless one ran
-        within `min_refresh_interval`: then the caller goes on with the map it has, so
-        commands on unassigned slots cannot turn into a refresh storm."""
-        task = self._refresh_task
-        if (task is None or task.done()) and self._now() - self._last_refresh < self.min_refresh_interval:
-            return
-        await asyncio.shield(self._request_refresh())
-
-    async def _periodic_refresh(self) -> None:
-        assert self.refresh_interval
-        while not self._pool.closed:
-            await asyncio.sleep(self.refresh_interval)
-            self._request_refresh()
+        self._refreshes.request()
 
     # -- suspects ---------------------------------------------------------------------
     def _connection_lost(self, address: str | None) -> None:
         if address is not None:
-            self._suspect(address)
+            self._suspects.mark(address)
 
     def _connect_failed(self, address: str) -> None:
-        self._suspect(address)
+        self._suspects.mark(address)
 
-    def _suspect(self, address: str) -> None:
-        if address not in self._suspects:
-            self._suspects[address] = (self._now(), self._replies_from(address))
-            self.counters["suspected"] += 1
-        if not self._pool.closed and (self._watch_task is None or self._watch_task.done()):
-            self._watch_task = asyncio.get_running_loop().create_task(self._watch_suspects())
+    @property
+    def refresh_interval(self) -> float | None:
+        return self._refreshes.interval
 
-    def _replies_from(self, address: str) -> dict[Multiplexer, int]:
-        return {m: m.io_counters()["replies"] for m in self._pool.connections() if m.address == address}
-
-    def _answered_since(self, address: str, before: dict[Multiplexer, int]) -> bool:
-        """Has any connection to `address` had a reply since `before` was taken?"""
-        return any(count > before.get(key, 0) for key, count in self._replies_from(address).items())
-
-    async def _watch_suspects(self) -> None:
-        """Refresh until every suspect has lost its slots or answered again; the first
-        refresh at once, then with a backoff up to SUSPECT_POLL_MAX (SUSPECT_POLL_SLOW
-        for a node that stays down for long, e.g. a master without replica)."""
-        delay = 0.0
-        while self._suspects and not self._pool.closed:
-            await asyncio.sleep(delay)
-            await asyncio.shield(self._request_refresh())
-            now, patient = self._now(), True
-            for address, (since, replies) in list(self._suspects.items()):
-                if address not in self.topology.replicas:  # its slots moved: fail what waits on it now
-                    self._suspects.pop(address, None)
-                    self._pool.close_node(address)
-                elif self._answered_since(address, replies):
-                    self._suspects.pop(address, None)
-                elif now - since > SUSPECT_PATIENCE:
-                    patient = False
-            delay = (
-                min(max(delay * 2, self.min_refresh_interval), SUSPECT_POLL_MAX)
-                if patient
-                else SUSPECT_POLL_SLOW
-            )
+    @property
+    def min_refresh_interval(self) -> float:
+        return self._refreshes.min_interval
 
     async def close(self) -> None:
-        for task in (self._refresh_task, self._watch_task, self._periodic_task):
-            if task is not None:
-                task.cancel()
+        self._refreshes.cancel()
+        self._suspects.cancel()
         await super().close()
 
     def describe(self) -> dict[str, Any]:
