@@ -111,7 +111,6 @@ class ClusterClient(BaseClient):
         self.max_redirects = max_redirects
         self.retry_attempts = retry_attempts
         self.retry_backoff = retry_backoff
-
         self.read_from = read_from
         # The routing snapshot: masters, replicas and slots in one immutable value,
         # replaced whole (refresh, MOVED); the slot-map stage is patched in the same step.
@@ -222,7 +221,7 @@ class ClusterClient(BaseClient):
             if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
                 self._after_loss(outcome, attempt.address, request, attempt.deadline)
                 if not attempt.asking:
-                    attempt.address = self._target(slot, attempt)
+                    attempt.address = self._target(slot, attempt.replica)
             elif outcome is not NOT_SENT:
                 reply = request.reply(outcome)
                 if await self._absorb(reply, slot, request.args, attempt, redirect):
@@ -262,7 +261,7 @@ class ClusterClient(BaseClient):
                 self.counters["moved"] += 1
                 self._move_slot(redirect.slot, attempt.address)
                 if attempt.replica:  # a replica of the new owner, if one is known
-                    attempt.address = self._target(slot, attempt)
+                    attempt.address = self._target(slot, attempt.replica)
             return False
         if type(reply) is not ReplyError:
             return True
@@ -285,7 +284,7 @@ class ClusterClient(BaseClient):
         if code == "CLUSTERDOWN":
             self._refreshes.request()
         await asyncio.sleep(pause)
-        attempt.address, attempt.asking = self._target(slot, attempt), False
+        attempt.address, attempt.asking = self._target(slot, attempt.replica), False
         return False
 
     async def _connection_for(
@@ -298,7 +297,7 @@ class ClusterClient(BaseClient):
             raise RedisConnectionError(f"{command_label(args)}: the client is closed")
         if attempt.address is None:
             await self._refreshes.wait()
-            attempt.address = self._target(slot, attempt)
+            attempt.address = self._target(slot, attempt.replica)
             if attempt.address is None:
                 served = "has no replica that answers" if attempt.replica else "is not served by any node"
                 raise ClusterDownError(f"{command_label(args)}: slot {slot} {served}")
@@ -313,23 +312,23 @@ class ClusterClient(BaseClient):
                 raise wrap_failure(exc, attempt.address, args) from exc
             await asyncio.sleep(self._backoff(attempt.connect_failures))
             if not attempt.asking:
-                attempt.address = self._target(slot, attempt)
+                attempt.address = self._target(slot, attempt.replica)
             return None
 
     def _backoff(self, attempt: int) -> float:
         return min(self.retry_backoff * 2.0 ** (attempt - 1), RETRY_BACKOFF_MAX)
 
-    def _target(self, slot: int, attempt: _Attempt) -> str | None:
+    def _target(self, slot: int, replica: bool) -> str | None:
         """Where the command's next try goes: the slot's owner; for a replica read, a
         replica of it that is not suspect (with "prefer_replica", the owner when there
         is none). None: no such node is known (the caller refreshes, then gives up)."""
         owner = self._lookup(slot)
-        if not attempt.replica or owner is None:
+        if not replica or owner is None:
             return owner
-        replica = self._replica_of(owner)
-        if replica is None and self.read_from == "prefer_replica":
+        chosen = self._replica_of(owner)
+        if chosen is None and self.read_from == "prefer_replica":
             return owner
-        return replica
+        return chosen
 
     # -- replicas ---------------------------------------------------------------------
     def _keyed_reads(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
@@ -344,8 +343,7 @@ class ClusterClient(BaseClient):
         node, TRYAGAIN and CLUSTERDOWN are retried, a lost replica gives way to another
         (to the primary with "prefer_replica"; "replica" never reads from a primary,
         and raises ClusterDownError when no replica answers)."""
-        attempt = _Attempt(None, 0.0, replica=True)
-        address = self._target(slot, attempt)
+        address = self._target(slot, replica=True)
         if address is not None and address != self._lookup(slot):
             self.counters["replica_reads"] += 1
         return await self._retry(slot, Single(self._encode, args), address, NOT_SENT, replica=True)
