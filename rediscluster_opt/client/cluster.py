@@ -298,6 +298,15 @@ class ClusterClient(BaseClient):
         if attempt.address is None:
             await self._refreshes.wait()
             attempt.address = self._target(slot, attempt.replica)
+            if attempt.address is None and attempt.replica:
+                # between a failover and the resync of the old master, a shard has no
+                # replica: wait for one, as for CLUSTERDOWN, until the deadline
+                attempt.transient += 1
+                pause = self._backoff(attempt.transient)
+                if self._now() + pause < attempt.deadline:
+                    self._refreshes.request()
+                    await asyncio.sleep(pause)
+                    return None
             if attempt.address is None:
                 served = "has no replica that answers" if attempt.replica else "is not served by any node"
                 raise ClusterDownError(f"{command_label(args)}: slot {slot} {served}")
