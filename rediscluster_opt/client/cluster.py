@@ -374,36 +374,29 @@ class ClusterClient(BaseClient):
         return await self._retry(slot, request, self._lookup(slot), NOT_SENT)
 
     async def _blocking_keyed(self, key: Any, args: tuple[Any, ...], seconds: float) -> Any:
-        """On a dedicated connection of the slot's owner, following MOVED; the whole call,
-        redirects included, ends within `seconds` plus command_timeout."""
+        """On a dedicated connection of the slot's owner. Its replies take the slow path's
+        steps (`_absorb`: MOVED, TRYAGAIN and CLUSTERDOWN, the redirect bound), except ASK:
+        mid-migration it waits for the slot to settle rather than block on the importing
+        node. The whole call ends within `seconds` plus command_timeout."""
         slot = self._slot_of(to_bytes(key))
-        address = self._lookup(slot)
-        deadline = self._now() + seconds + self.command_timeout
-        for _ in range(self.max_redirects + 1):
-            if address is None:
+        attempt = _Attempt(self._lookup(slot), self._now() + seconds + self.command_timeout)
+        while True:
+            if attempt.address is None:
                 await self._refreshes.wait()
-                address = self._lookup(slot)
-                if address is None:
+                attempt.address = self._lookup(slot)
+                if attempt.address is None:
                     raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
-            remaining = deadline - self._now()
+            remaining = attempt.deadline - self._now()
             if remaining <= 0:
                 raise RedisTimeoutError(
                     f"{command_label(args)}: no reply within its timeout plus command_timeout"
                 )
-            reply = await self._blocking(address, args, remaining)
-            redirect = self._check_redirect(reply)
-            if redirect is None:
-                if type(reply) is ReplyError:
-                    raise reply_failure(reply, address, args)
+            reply = await self._blocking(attempt.address, args, remaining)
+            if await self._absorb(reply, slot, args, attempt, None):
                 return reply
-            if redirect.kind == "MOVED":
-                self._move_slot(redirect.slot, redirect.address(split_address(address)[0]))
-            else:  # mid-migration: wait for the slot to settle rather than block on ASKING
+            if attempt.asking:
+                attempt.address, attempt.asking = self._lookup(slot), False
                 await asyncio.sleep(self.retry_backoff)
-            address = self._lookup(slot)
-        raise TooManyRedirects(
-            f"{command_label(args)} for slot {slot}: more than {self.max_redirects} redirects"
-        )
 
     # -- multi-key and keyless --------------------------------------------------------
     async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:

@@ -78,7 +78,7 @@ async def test_a_blocking_call_with_every_dedicated_connection_held_ends_in_time
             started = time.monotonic()
             with pytest.raises(RedisTimeoutError, match=f"{name} on .*all 4 are held"):
                 await client.execute_command(name, f"{tag}:full", 1)
-            assert time.monotonic() - started < 1 + 1 + 0.5
+            assert time.monotonic() - started < 1 + 1 + 1.0  # its timeout + command_timeout (+ slack)
         await client.rpush(f"{tag}:empty", *"wxyz")
         popped = await asyncio.wait_for(asyncio.gather(*holders), 5)
         assert sorted(v for _, v in popped) == [b"w", b"x", b"y", b"z"]

@@ -37,13 +37,18 @@ async def test_the_periodic_refresh_runs_until_closed():
 
     schedule = RefreshSchedule(refresh, min_interval=0.0, interval=0.02, closed=lambda: closed)
     schedule.start_periodic()
-    schedule.start_periodic()  # once
-    await asyncio.sleep(0.11)
+    timer = schedule._periodic
+    schedule.start_periodic()
+    assert schedule._periodic is timer  # one timer, however often it is asked for
+    for _ in range(200):  # no timing bound: a loaded machine only makes ticks late
+        await asyncio.sleep(0.01)
+        if len(calls) >= 3:
+            break
+    assert len(calls) >= 3
     closed = True
     await asyncio.sleep(0.05)
     seen = len(calls)
-    assert 3 <= seen <= 6
-    await asyncio.sleep(0.06)
+    await asyncio.sleep(0.1)
     assert len(calls) == seen  # stopped with the client
     schedule.cancel()
 
@@ -89,7 +94,7 @@ async def test_a_suspect_is_cleared_when_it_answers_and_closed_when_its_slots_mo
     assert counters["suspected"] == 2 and "a:1" in suspects
     a.replies += 1  # a answered again
     masters.discard("b:1")  # b's slots moved to its replica
-    for _ in range(20):
+    for _ in range(300):
         await asyncio.sleep(0.01)
         if "a:1" not in suspects and "b:1" not in suspects:
             break
