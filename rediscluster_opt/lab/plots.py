@@ -210,7 +210,8 @@ def line_profile_bars(lines: Any, *, top: int = 12, title: str = "") -> Any:
         ax.set_title("no line-profile data")
         return fig
     grouped = lines.groupby(["config", "function", "line", "code"])["time_s"].sum().nlargest(top)
-    labels = [f"{f}:{n}  {code.strip()}" for _c, f, n, code in grouped.index]
+    # a "$" would start matplotlib's mathtext: generated routes hold RESP prefixes ($3\r\n...)
+    labels = [f"{f}:{n}  {code.strip()}".replace("$", r"\$") for _c, f, n, code in grouped.index]
     ax.barh(labels, grouped.values * 1e3)
     ax.invert_yaxis()
     ax.set_xlabel("time, ms (line_profiler)")
