@@ -7,7 +7,10 @@ path (for the line profiler and the in-process cost breakdown).
 
 `inline` uses the fused route's local names (see `stages.dispatch.ROUTE`): `key` (bytes)
 -> `slot` -> `address` -> `mux`, and `$args` -> `payload` for an encoder. A variant with
-no `inline` is called as a function by the fused route. `runs` names its methods that
+no `inline` is called as a function by the fused route. A snippet may read the variant's
+attributes (`slot_map._table`, `selector._single`): the route reads them afresh per
+command, which is right only because such a variant replaces them whole on change
+(copy-on-write) and never mutates them in place. `runs` names its methods that
 run per command ("" for a function variant itself).
 """
 
