@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
 
+from ..core.address import split_address
 from ..core.commands import (
     auth_command,
     command_keys,
@@ -17,15 +18,19 @@ from ..core.commands import (
     is_repeatable,
     shared_connection_problem,
 )
+from ..core.redirect import Redirect, error_code
 from ..core.resp import ReplyError, encode_command
 from ..core.url import ConnectionSpec, TLSSettings
 from ..errors import (
+    ClusterDownError,
     MaybeAppliedError,
     NotSentError,
     RedisConnectionError,
     RedisError,
     RedisTimeoutError,
     ResponseError,
+    RetriesExhausted,
+    TooManyRedirects,
     UnsafeCommandError,
     WrongEventLoopError,
     response_error,
@@ -43,6 +48,8 @@ from .commands import Commands
 __all__ = ["BaseClient", "command_label", "url_options", "wrap_failure"]
 
 NOT_SENT = object()  # a slow path has no outcome yet: the command still has to be sent
+RETRY_BACKOFF_MAX = 0.5  # seconds: the longest pause between two tries of one command
+_ASKING = encode_command((b"ASKING",))
 MULTI = encode_command((b"MULTI",))
 EXEC = encode_command((b"EXEC",))
 
@@ -78,6 +85,11 @@ def url_options(spec: ConnectionSpec) -> dict[str, Any]:
 
 
 class BaseClient(Commands):
+    # bounds of the slow path; the cluster client takes them as options
+    max_redirects = 16
+    retry_attempts = 3
+    retry_backoff = 0.05
+
     def __init__(
         self,
         stages: Stages | None = None,
@@ -152,6 +164,7 @@ class BaseClient(Commands):
         )
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
+        self._check_redirect = self._impl.redirect
         self._dispatch: dict[str, Any] = {"dispatch": "composed"}
         self._route_functions: list[Callable[..., Any]] = []  # generated ones, once fused
         self.counters: dict[str, int] = dict.fromkeys(("retries", "maybe_applied", "capacity_waits"), 0)
@@ -166,7 +179,6 @@ class BaseClient(Commands):
             address=address,
             composed=self._keyed,
             retry=retry,
-            failure=reply_failure,
             single=Single,
             not_sent=NOT_SENT,
             foreign_loop=self._foreign_loop,
@@ -203,37 +215,161 @@ class BaseClient(Commands):
 
     # -- one node -----------------------------------------------------------------------
     async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:
-        """Send one command to one node; error replies are raised (slow paths, keyless,
-        and the standalone client's hot path)."""
+        """Send one command to one node, pinned there: the one-hop route of keyless
+        commands, topology reads and the standalone client; anything else (an error
+        reply among them) takes the slow path, which raises it unless it is TRYAGAIN or
+        CLUSTERDOWN."""
         mux = self._pick(address)
         if mux is None or mux.congested:
-            return await self._node_retry(address, Single(self._encode, args), NOT_SENT)
+            return await self._retry(None, Single(self._encode, args), address, NOT_SENT)
         try:
             reply = await mux.execute(self._encode(args))
         except (RedisConnectionError, TimeoutError) as exc:
-            return await self._node_retry(address, Single(self._encode, args), exc)
+            return await self._retry(None, Single(self._encode, args), address, exc)
         except RuntimeError as exc:
             raise self._foreign_loop(exc) from exc
-        if type(reply) is ReplyError:
-            raise reply_failure(reply, address, args)
+        if type(reply) is ReplyError:  # raised there, unless TRYAGAIN or CLUSTERDOWN
+            return await self._retry(None, Single(self._encode, args), address, reply)
         return reply
 
-    async def _node_retry(self, address: str, request: Single | Transaction, outcome: Any) -> Any:
-        """One node's slow path: connect, wait for room, resend after a connection loss
-        when the retry policy allows, within the command's deadline."""
-        deadline = self._deadline()
+    # -- the slow path: one for every command that did not make the one-hop route ---
+    async def _retry(
+        self,
+        slot: int | None,
+        request: Request,
+        address: str | None,
+        outcome: Any,
+        redirect: Redirect | None = None,
+        replica: bool = False,
+    ) -> Any:
+        """Everything but the one-hop success, for every client and kind of command:
+        follow redirects, retry TRYAGAIN/CLUSTERDOWN and what is safe to resend (within
+        the command's deadline), connect where needed, wait for room. `slot` None: the
+        command is pinned to `address` (a standalone server, a keyless command, a
+        topology read), so nothing moves it elsewhere and a redirect is an error.
+        `redirect`: the MOVED/ASK already parsed from `outcome`, so it is not parsed
+        twice. `replica`: a read for a replica of the slot's shard (see `_target`)."""
+        attempt = _Attempt(address, self._deadline(), replica, pinned=slot is None)
         while True:
-            if outcome is not NOT_SENT:
-                self._after_loss(outcome, address, request, deadline)
-            mux = await self._ready(address, request.args, deadline)
+            if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
+                self._after_loss(outcome, attempt.address, request, attempt.deadline)
+                if not attempt.asking and not attempt.pinned:
+                    attempt.address = self._target(slot, attempt.replica)
+            elif outcome is not NOT_SENT:
+                reply = request.reply(outcome)
+                if await self._absorb(reply, slot, request.args, attempt, redirect):
+                    return reply
+                redirect = None
+            mux = await self._connection_for(slot, request.args, attempt)
+            if mux is None:
+                outcome = NOT_SENT
+                continue
             try:
-                reply = request.reply(await self._send(request, mux, None, deadline))
-                break
+                asking = _ASKING if attempt.asking else None
+                outcome = await self._send(request, mux, asking, attempt.deadline)
             except (RedisConnectionError, TimeoutError) as exc:
                 outcome = exc
-        if type(reply) is ReplyError:
-            raise reply_failure(reply, address, request.args)
-        return reply
+
+    async def _absorb(
+        self,
+        reply: Any,
+        slot: int | None,
+        args: tuple[Any, ...],
+        attempt: _Attempt,
+        redirect: Redirect | None,
+    ) -> bool:
+        """True when `reply` is the answer; otherwise update `attempt` for the next try
+        (after MOVED/ASK, or a backoff on TRYAGAIN/CLUSTERDOWN), or raise."""
+        if type(reply) is not ReplyError:
+            return True
+        if redirect is None:
+            redirect = self._check_redirect(reply)
+        if redirect is not None and not attempt.pinned:
+            attempt.redirects += 1
+            if attempt.redirects > self.max_redirects:
+                raise TooManyRedirects(
+                    f"{command_label(args)} for slot {slot}: more than "
+                    f"{self.max_redirects} redirects, last {redirect.kind} to {attempt.address}"
+                )
+            # the redirect answered a command sent to attempt.address, so it is set
+            attempt.address = redirect.address(split_address(attempt.address or "")[0])
+            attempt.asking = redirect.kind == "ASK"
+            if attempt.asking:
+                self._count("ask")
+            else:
+                self._count("moved")
+                self._move_slot(redirect.slot, attempt.address)
+                if attempt.replica and slot is not None:  # a replica of the new owner, if known
+                    attempt.address = self._target(slot, attempt.replica)
+            return False
+        code = error_code(reply.args[0])
+        if redirect is not None or code not in ("TRYAGAIN", "CLUSTERDOWN"):
+            raise reply_failure(reply, attempt.address or "?", args)
+        # A slot mid-migration, or a cluster waiting for a promotion: both pass, so try
+        # again until the command's deadline rather than for a fixed count.
+        self._count(code.lower())
+        attempt.transient += 1
+        pause = self._backoff(attempt.transient)
+        if self._now() + pause >= attempt.deadline:
+            text = (
+                f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} after "
+                f"{attempt.transient} tries within the command timeout ({self.command_timeout:g} s)"
+            )
+            if code == "CLUSTERDOWN":
+                raise ClusterDownError(text)
+            raise RetriesExhausted(text, code=code)
+        if code == "CLUSTERDOWN":
+            self._layout_changed()
+        await asyncio.sleep(pause)
+        if not attempt.pinned:
+            attempt.address, attempt.asking = self._target(slot, attempt.replica), False
+        return False
+
+    async def _connection_for(
+        self, slot: int | None, args: tuple[Any, ...], attempt: _Attempt
+    ) -> Multiplexer | None:
+        """The connection to send to, connecting if needed and waiting while it is
+        congested; None means "try again" (after a failed connect, which sent nothing
+        and so is safe to retry, or while waiting for a node to send to)."""
+        if self._pool.closed:  # not a transient failure: no retry, no refresh
+            raise RedisConnectionError(f"{command_label(args)}: the client is closed")
+        if attempt.address is None and not await self._find_target(slot, args, attempt):
+            return None
+        assert attempt.address is not None
+        try:
+            return await self._ready(attempt.address, args, attempt.deadline)
+        except RedisConnectionError as exc:
+            if self._pool.closed or attempt.pinned:  # nowhere else to go: say so at once
+                raise
+            self._count("reconnects")
+            attempt.connect_failures += 1
+            if attempt.connect_failures > self.retry_attempts:
+                raise wrap_failure(exc, attempt.address, args) from exc
+            await asyncio.sleep(self._backoff(attempt.connect_failures))
+            if not attempt.asking:
+                attempt.address = self._target(slot, attempt.replica)
+            return None
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.retry_backoff * 2.0 ** (attempt - 1), RETRY_BACKOFF_MAX)
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    # the cluster client's routing, for a command that is not pinned to one node
+    def _target(self, slot: int | None, replica: bool) -> str | None:
+        """Where an unpinned command's next try goes (the cluster client: the slot's owner)."""
+        raise NotImplementedError
+
+    async def _find_target(self, slot: int | None, args: tuple[Any, ...], attempt: _Attempt) -> bool:
+        """A command with no node to go to: find one (True), wait (False: try again), or raise."""
+        raise RedisConnectionError(f"{command_label(args)}: no node to send it to")
+
+    def _move_slot(self, slot: int, address: str) -> None:
+        """A MOVED reply (the cluster client patches its routing)."""
+
+    def _layout_changed(self) -> None:
+        """A CLUSTERDOWN reply (the cluster client asks for a topology refresh)."""
 
     async def _ready(self, address: str, args: tuple[Any, ...], deadline: float) -> Multiplexer:
         """An open connection to `address` with room for one more command: connecting
@@ -464,3 +600,23 @@ class Single:
 
 
 Request = Single | Transaction  # what a slow path sends: one command, or MULTI...EXEC
+
+
+class _Attempt:
+    """One command's progress through the slow path."""
+
+    __slots__ = (
+        "address", "asking", "connect_failures", "deadline", "pinned", "redirects", "replica", "transient",
+    )  # fmt: skip
+
+    def __init__(
+        self, address: str | None, deadline: float, replica: bool = False, pinned: bool = False
+    ) -> None:
+        self.address = address
+        self.deadline = deadline  # every wait and retry of the command ends here
+        self.replica = replica  # a read for a replica of the slot's shard
+        self.pinned = pinned  # to `address`: nothing moves it to another node
+        self.asking = False  # the next send goes to an ASK target, preceded by ASKING
+        self.redirects = 0  # MOVED/ASK hops so far
+        self.transient = 0  # TRYAGAIN/CLUSTERDOWN answers so far
+        self.connect_failures = 0

@@ -27,8 +27,7 @@ from typing import Any
 
 from ..core.address import parse_address, split_address
 from ..core.commands import is_read_only
-from ..core.redirect import Redirect, error_code
-from ..core.resp import ReplyError, encode_command, to_bytes
+from ..core.resp import ReplyError, to_bytes
 from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
 from ..core.url import parse_url
@@ -40,30 +39,24 @@ from ..errors import (
     RedisError,
     RedisTimeoutError,
     ResponseError,
-    RetriesExhausted,
     TLSError,
-    TooManyRedirects,
 )
-from ..mux.multiplexer import Multiplexer
 from ..stages import Stages
 from ..validate import check_number
 from .base import (
     NOT_SENT,
     BaseClient,
-    Request,
     Single,
     Transaction,
+    _Attempt,
     command_label,
-    reply_failure,
     url_options,
-    wrap_failure,
 )
 from .refresh import RefreshSchedule
 from .suspects import Suspects
 
 __all__ = ["ClusterClient"]
 
-_ASKING = encode_command((b"ASKING",))
 READ_FROM = ("primary", "replica", "prefer_replica")
 RETRY_BACKOFF_MAX = 0.5  # seconds: the longest pause between two tries of one command
 
@@ -116,7 +109,6 @@ class ClusterClient(BaseClient):
         # replaced whole (refresh, MOVED); the slot-map stage is patched in the same step.
         self.topology = Topology(())
         self._slot_of = self._impl.slot_hash
-        self._check_redirect = self._impl.redirect
         self._slot_map = self._impl.slot_map(self.topology)
         self._lookup = self._slot_map.lookup
         self._refreshes = RefreshSchedule(
@@ -202,135 +194,34 @@ class ClusterClient(BaseClient):
             return reply
         return await self._retry(slot, Single(self._encode, args), address, reply, redirect)
 
-    # -- slow path --------------------------------------------------------------------
-    async def _retry(
-        self,
-        slot: int,
-        request: Request,
-        address: str | None,
-        outcome: Any,
-        redirect: Redirect | None = None,
-        replica: bool = False,
-    ) -> Any:
-        """Everything but the one-hop success: follow redirects, retry what is retryable
-        (within the command's deadline), connect where needed, wait for room. `redirect`:
-        the MOVED/ASK already parsed from `outcome`, so it is not parsed twice. `replica`:
-        a read for a replica of the slot's shard (see `_target`)."""
-        attempt = _Attempt(address, self._deadline(), replica)
-        while True:
-            if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
-                self._after_loss(outcome, attempt.address, request, attempt.deadline)
-                if not attempt.asking:
-                    attempt.address = self._target(slot, attempt.replica)
-            elif outcome is not NOT_SENT:
-                reply = request.reply(outcome)
-                if await self._absorb(reply, slot, request.args, attempt, redirect):
-                    return reply
-                redirect = None
-            mux = await self._connection_for(slot, request.args, attempt)
-            if mux is None:
-                outcome = NOT_SENT
-                continue
-            try:
-                outcome = await self._send(
-                    request, mux, _ASKING if attempt.asking else None, attempt.deadline
-                )
-            except (RedisConnectionError, TimeoutError) as exc:
-                outcome = exc
-
-    async def _absorb(
-        self, reply: Any, slot: int, args: tuple[Any, ...], attempt: _Attempt, redirect: Redirect | None
-    ) -> bool:
-        """True when `reply` is the answer; otherwise update `attempt` for the next try
-        (after MOVED/ASK, or a backoff on TRYAGAIN/CLUSTERDOWN), or raise."""
-        if redirect is None:
-            redirect = self._check_redirect(reply)
-        if redirect is not None:
-            attempt.redirects += 1
-            if attempt.redirects > self.max_redirects:
-                raise TooManyRedirects(
-                    f"{command_label(args)} for slot {slot}: more than "
-                    f"{self.max_redirects} redirects, last {redirect.kind} to {attempt.address}"
-                )
-            # the redirect answered a command sent to attempt.address, so it is set
-            attempt.address = redirect.address(split_address(attempt.address or "")[0])
-            attempt.asking = redirect.kind == "ASK"
-            if attempt.asking:
-                self.counters["ask"] += 1
-            else:
-                self.counters["moved"] += 1
-                self._move_slot(redirect.slot, attempt.address)
-                if attempt.replica:  # a replica of the new owner, if one is known
-                    attempt.address = self._target(slot, attempt.replica)
-            return False
-        if type(reply) is not ReplyError:
-            return True
-        code = error_code(reply.args[0])
-        if code not in ("TRYAGAIN", "CLUSTERDOWN"):
-            raise reply_failure(reply, attempt.address or "?", args)
-        # A slot mid-migration, or a cluster waiting for a promotion: both pass, so try
-        # again until the command's deadline rather than for a fixed count.
-        self.counters[code.lower()] += 1
-        attempt.transient += 1
-        pause = self._backoff(attempt.transient)
-        if self._now() + pause >= attempt.deadline:
-            text = (
-                f"{command_label(args)} on {attempt.address}: still {reply.args[0]!r} after "
-                f"{attempt.transient} tries within the command timeout ({self.command_timeout:g} s)"
-            )
-            if code == "CLUSTERDOWN":
-                raise ClusterDownError(text)
-            raise RetriesExhausted(text, code=code)
-        if code == "CLUSTERDOWN":
-            self._refreshes.request()
-        await asyncio.sleep(pause)
-        attempt.address, attempt.asking = self._target(slot, attempt.replica), False
-        return False
-
-    async def _connection_for(
-        self, slot: int, args: tuple[Any, ...], attempt: _Attempt
-    ) -> Multiplexer | None:
-        """The connection to send to, connecting if needed and waiting while it is
-        congested; None means "try again" (after a failed connect, which sent nothing
-        and so is safe to retry)."""
-        if self._pool.closed:  # not a transient failure: no retry, no refresh
-            raise RedisConnectionError(f"{command_label(args)}: the client is closed")
+    # -- slow path hooks (the slow path itself is BaseClient._retry) -------------------
+    async def _find_target(self, slot: int | None, args: tuple[Any, ...], attempt: _Attempt) -> bool:
+        """A slot with no known owner (or, for a replica read, no replica): refresh and
+        look again. A replica read waits for a replica until the deadline, as for
+        CLUSTERDOWN: between a failover and the old master's resync a shard has none."""
+        assert slot is not None  # a pinned command always has its node
+        await self._refreshes.wait()
+        attempt.address = self._target(slot, attempt.replica)
+        if attempt.address is None and attempt.replica:
+            attempt.transient += 1
+            pause = self._backoff(attempt.transient)
+            if self._now() + pause < attempt.deadline:
+                self._refreshes.request()
+                await asyncio.sleep(pause)
+                return False
         if attempt.address is None:
-            await self._refreshes.wait()
-            attempt.address = self._target(slot, attempt.replica)
-            if attempt.address is None and attempt.replica:
-                # between a failover and the resync of the old master, a shard has no
-                # replica: wait for one, as for CLUSTERDOWN, until the deadline
-                attempt.transient += 1
-                pause = self._backoff(attempt.transient)
-                if self._now() + pause < attempt.deadline:
-                    self._refreshes.request()
-                    await asyncio.sleep(pause)
-                    return None
-            if attempt.address is None:
-                served = "has no replica that answers" if attempt.replica else "is not served by any node"
-                raise ClusterDownError(f"{command_label(args)}: slot {slot} {served}")
-        try:
-            return await self._ready(attempt.address, args, attempt.deadline)
-        except RedisConnectionError as exc:
-            if self._pool.closed:
-                raise
-            self.counters["reconnects"] += 1
-            attempt.connect_failures += 1
-            if attempt.connect_failures > self.retry_attempts:
-                raise wrap_failure(exc, attempt.address, args) from exc
-            await asyncio.sleep(self._backoff(attempt.connect_failures))
-            if not attempt.asking:
-                attempt.address = self._target(slot, attempt.replica)
-            return None
+            served = "has no replica that answers" if attempt.replica else "is not served by any node"
+            raise ClusterDownError(f"{command_label(args)}: slot {slot} {served}")
+        return True
 
-    def _backoff(self, attempt: int) -> float:
-        return min(self.retry_backoff * 2.0 ** (attempt - 1), RETRY_BACKOFF_MAX)
+    def _layout_changed(self) -> None:
+        self._refreshes.request()
 
-    def _target(self, slot: int, replica: bool) -> str | None:
+    def _target(self, slot: int | None, replica: bool) -> str | None:
         """Where the command's next try goes: the slot's owner; for a replica read, a
         replica of it that is not suspect (with "prefer_replica", the owner when there
         is none). None: no such node is known (the caller refreshes, then gives up)."""
+        assert slot is not None  # only an unpinned command asks where to go
         owner = self._lookup(slot)
         if not replica or owner is None:
             return owner
@@ -509,21 +400,6 @@ class ClusterClient(BaseClient):
             "seeds": list(self.seeds),
             "read_from": self.read_from,
         }
-
-
-class _Attempt:
-    """One command's progress through the slow path."""
-
-    __slots__ = ("address", "asking", "connect_failures", "deadline", "redirects", "replica", "transient")
-
-    def __init__(self, address: str | None, deadline: float, replica: bool = False) -> None:
-        self.address = address
-        self.deadline = deadline  # every wait and retry of the command ends here
-        self.replica = replica  # a read for a replica of the slot's shard
-        self.asking = False  # the next send goes to an ASK target, preceded by ASKING
-        self.redirects = 0  # MOVED/ASK hops so far
-        self.transient = 0  # TRYAGAIN/CLUSTERDOWN answers so far
-        self.connect_failures = 0
 
 
 async def _gather_or_raise(coroutines: Iterable[Coroutine[Any, Any, Any]]) -> list[Any]:

@@ -19,7 +19,7 @@ class StandaloneClient(BaseClient):
         """`options`: connections_per_node, connect_timeout, command_timeout (see BaseClient)."""
         super().__init__(stages, **options)
         self.address = parse_address(address)
-        self._install_routes(None, self.address, self._node_retry)
+        self._install_routes(None, self.address, self._retry)
 
     @classmethod
     async def connect(cls, address: str = "127.0.0.1:6379", **options: Any) -> StandaloneClient:
@@ -66,7 +66,7 @@ class StandaloneClient(BaseClient):
         return await self._keyed(None, args)
 
     def _run_transaction(self, keys: list[bytes], request: Transaction) -> Coroutine[Any, Any, Any]:
-        return self._node_retry(self.address, request, NOT_SENT)
+        return self._retry(None, request, self.address, NOT_SENT)
 
     async def _blocking_keyed(self, key: object, args: tuple[Any, ...], seconds: float) -> Any:
         reply = await self._blocking(self.address, args, seconds + self.command_timeout)

@@ -47,10 +47,10 @@ __all__ = ["SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped", "fused_
 class HotPath:
     """What a dispatch variant builds from: the client's stage objects and slow paths.
 
-    `retry` is the client's slow path for a command that could not take the one-hop
-    route (`_retry` in cluster mode, `_node_retry` standalone); `failure` turns a
-    standalone error reply into the typed error. `address` is the standalone server,
-    None in cluster mode (where `slot_map` is set)."""
+    `retry` is the client's one slow path (`BaseClient._retry`) for a command that could
+    not take the one-hop route, an error reply included; a standalone command is pinned
+    to its server (slot None). `address` is the standalone server, None in cluster mode
+    (where `slot_map` is set)."""
 
     impl: Impl
     selector: NodeSelector  # the pool's
@@ -58,7 +58,6 @@ class HotPath:
     address: str | None
     composed: Callable[..., Any]  # the client's readable keyed route
     retry: Callable[..., Any]
-    failure: Callable[..., BaseException]
     single: Callable[..., Any]  # args -> the slow path's request object
     not_sent: object
     foreign_loop: Callable[[RuntimeError], BaseException]
@@ -124,15 +123,16 @@ $encode
     return $result
 """)
 # The slow paths, per mode: the cluster client's `_retry` follows redirects and retries
-# TRYAGAIN; the standalone client's `_node_retry` reconnects, and an error reply is final.
+# TRYAGAIN; a standalone command is pinned to its server (slot None): an error reply is
+# raised there unless it is TRYAGAIN or CLUSTERDOWN.
 SLOW = {
     "cluster": {
         "retry": Template("retry(slot, Single(encode, $args), address, $outcome)"),
         "error_reply": Template("reply = await retry(slot, Single(encode, $args), address, reply)"),
     },
     "standalone": {
-        "retry": Template("retry(address, Single(encode, $args), $outcome)"),
-        "error_reply": Template("raise failure(reply, address, $args)"),
+        "retry": Template("retry(None, Single(encode, $args), address, $outcome)"),
+        "error_reply": Template("reply = await retry(None, Single(encode, $args), address, reply)"),
     },
 }
 
@@ -243,7 +243,6 @@ def _namespace(path: HotPath) -> dict[str, Any]:
         "encode": impl.encoder,
         "address": path.address,
         "retry": path.retry,
-        "failure": path.failure,
         "Single": path.single,
         "NOT_SENT": path.not_sent,
         "foreign_loop": path.foreign_loop,

@@ -15,6 +15,7 @@ from rediscluster_opt import (
     ResponseError,
     RetriesExhausted,
     Stages,
+    StandaloneClient,
     TooManyRedirects,
 )
 from rediscluster_opt.stages import REGISTRY
@@ -298,3 +299,21 @@ async def test_a_blocking_command_takes_moved_and_clusterdown_as_any_command_doe
             assert await client.blpop("foo", timeout=1) == (b"foo", b"popped")
             assert client.counters["clusterdown"] == 2 and client.counters["moved"] == 1
             assert client._lookup(12182) == new.address
+
+
+async def test_one_slow_path_for_pinned_commands_too(stages):
+    """A standalone command and a keyless one go through the same slow path as a keyed
+    one, pinned to their node: TRYAGAIN is retried there, a redirect is not followed."""
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        answers = iter([b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"])
+        node.handlers[b"GET"] = lambda args: next(answers, b"$2\r\nok\r\n")
+        node.handlers[b"DBSIZE"] = lambda args: f"-MOVED 1 {node.address}\r\n".encode()
+        async with await StandaloneClient.connect(node.address, stages=stages, command_timeout=2.0) as alone:
+            assert await alone.get("k") == b"ok"
+            assert alone.counters["tryagain"] == 1
+        client = await connect(node, stages)
+        async with client:
+            with pytest.raises(ResponseError, match="MOVED"):
+                await client.execute_command("DBSIZE", target=node.address)
+            assert client.counters["moved"] == 0
