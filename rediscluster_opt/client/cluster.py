@@ -3,7 +3,8 @@
 The hot path (`_keyed` -> `_route`) is: slot hash, slot-map lookup, node selection,
 submit, redirect check, each a stage function chosen at construction. Everything else
 (connecting, MOVED/ASK, TRYAGAIN/CLUSTERDOWN, unassigned slots, connection loss,
-backpressure) is the slow path `_retry`.
+backpressure) is the one slow path every client shares, `BaseClient._retry`; this class
+gives it the cluster's routing (`_target`, `_find_target`, `_move_slot`).
 
 Redirect policy: MOVED retries at the address the error names, patches that one slot at
 once and asks for a refresh; ASK sends ASKING and the command together to the target with
@@ -14,8 +15,7 @@ whole on a refresh or a MOVED reply, with the slot-map stage patched in the same
 the refresh schedule (`client.refresh`: one refresh at a time, rate-limited, periodic),
 suspect tracking (`client.suspects`: a timeout or a lost connection marks a node; the
 topology is refreshed until its slots move, when its connections are closed so waiting
-commands fail over at once, or until it answers again) and one command's progress
-through the slow path (`_Attempt`).
+commands fail over at once, or until it answers again) and the shared slow path.
 """
 
 from __future__ import annotations
