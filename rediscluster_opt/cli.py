@@ -46,9 +46,11 @@ class MissingExtra(Exception):
 def check_extra(command: str) -> None:
     """Raise MissingExtra when a module of the extra `command` needs is not installed."""
     extra = NEEDS.get(command)
-    for module in EXTRAS.get(extra or "", ()):
+    if extra is None:
+        return
+    for module in EXTRAS[extra]:
         if importlib.util.find_spec(module) is None:
-            raise MissingExtra(command, extra or "", module)
+            raise MissingExtra(command, extra, module)
 
 
 CLIENT_SPECS = (
@@ -456,7 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         check_extra(args.command)
         return args.handler(args)
     except ModuleNotFoundError as exc:  # an import the extras table does not list
-        extra = NEEDS.get(args.command, "lab")
+        extra = NEEDS.get(args.command)
+        if extra is None:  # a command of the core install: a real bug, not a missing extra
+            raise
         print(f"rcopt: error: {MissingExtra(args.command, extra, exc.name or str(exc))}", file=sys.stderr)
         return 2
     except (MissingExtra, LocalClusterError, ValueError, OSError) as exc:  # FileNotFoundError names the path

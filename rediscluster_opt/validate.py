@@ -3,6 +3,8 @@ way: "<name> must be a positive integer, got 2.5". A leaf module: imports nothin
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["check_number"]
 
 
@@ -25,8 +27,6 @@ def check_number(
     accepted = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, accepted):
         raise error(f"{name} {rule}, got {value!r}")
-    if not value == value or value in (float("inf"), float("-inf")):  # NaN is not equal to itself
-        raise error(f"{name} {rule}, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         raise error(f"{name} {rule}, got {value!r}")
     return value

@@ -412,7 +412,7 @@ class BaseClient(Commands):
         if not isinstance(exc, NotSentError) and not (
             request.repeatable and (self.resend_writes or request.read_only)
         ):
-            raise self._maybe_applied(exc, address, args)
+            raise self._maybe_applied(exc, address, args) from exc
         if self._now() >= deadline:
             raise wrap_failure(exc, address, args) from exc
         self.counters["retries"] += 1
@@ -421,11 +421,9 @@ class BaseClient(Commands):
         self, exc: BaseException, address: str | None, args: tuple[Any, ...]
     ) -> MaybeAppliedError:
         self.counters["maybe_applied"] += 1
-        error = MaybeAppliedError(
+        return MaybeAppliedError(
             f"{command_label(args)} on {address}: {exc}; it had been sent, so it may have been applied"
         )
-        error.__cause__ = exc
-        return error
 
     async def _send(self, request: Request, mux: Multiplexer, asking: bytes | None, deadline: float) -> Any:
         """A slow path's send, ending by the command's deadline: the connection's own

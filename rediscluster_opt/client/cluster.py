@@ -272,11 +272,9 @@ class ClusterClient(BaseClient):
         slot = self._slot_of(to_bytes(key))
         attempt = _Attempt(self._lookup(slot), self._now() + seconds + self.command_timeout)
         while True:
-            if attempt.address is None:
-                await self._refreshes.wait()
-                attempt.address = self._lookup(slot)
-                if attempt.address is None:
-                    raise ClusterDownError(f"{command_label(args)}: slot {slot} is not served by any node")
+            if attempt.address is None:  # refresh and look again, or ClusterDownError
+                await self._find_target(slot, args, attempt)
+            assert attempt.address is not None
             remaining = attempt.deadline - self._now()
             if remaining <= 0:
                 raise RedisTimeoutError(
