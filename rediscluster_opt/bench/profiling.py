@@ -23,10 +23,7 @@ def _hot_path() -> list[str]:
     from ..stages import REGISTRY
     from ..stages.traits import hot_functions
 
-    routes = [
-        "rediscluster_opt.client.cluster.ClusterClient._route",
-        "rediscluster_opt.client.base.BaseClient._call_node",
-    ]
+    routes = ["rediscluster_opt.client.base.BaseClient._route"]
     variants = [f"{function.__module__}.{function.__qualname__}" for _, function in hot_functions(REGISTRY)]
     return list(dict.fromkeys([*routes, *variants]))
 

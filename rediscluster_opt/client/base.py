@@ -213,24 +213,28 @@ class BaseClient(Commands):
         # the function objects it is given, even where they share one code object
         return list({id(function): function for function in found}.values())
 
-    # -- one node -----------------------------------------------------------------------
-    async def _call_node(self, address: str, args: tuple[Any, ...]) -> Any:
-        """Send one command to one node, pinned there: the one-hop route of keyless
-        commands, topology reads and the standalone client; anything else (an error
-        reply among them) takes the slow path, which raises it unless it is TRYAGAIN or
-        CLUSTERDOWN."""
+    # -- one hop: the readable route ------------------------------------------------
+    async def _route(self, slot: int | None, address: str | None, args: tuple[Any, ...]) -> Any:
+        """One command to one node and back, stage by stage: the composed route of keyed
+        commands (`slot` set, `address` its owner or None when unknown) and the route of
+        commands pinned to one node (`slot` None: keyless commands, topology reads, the
+        standalone client). A keyed command's reply crosses the redirect stage (its
+        per-reply cost is what US-007 measures); anything but a plain reply, an error
+        reply among them, takes the one slow path, `_retry`. The fused routes
+        (`stages.dispatch`) are generated from these same steps."""
         mux = self._pick(address)
         if mux is None or mux.congested:
-            return await self._retry(None, Single(self._encode, args), address, NOT_SENT)
+            return await self._retry(slot, Single(self._encode, args), address, NOT_SENT)
         try:
             reply = await mux.execute(self._encode(args))
         except (RedisConnectionError, TimeoutError) as exc:
-            return await self._retry(None, Single(self._encode, args), address, exc)
+            return await self._retry(slot, Single(self._encode, args), address, exc)
         except RuntimeError as exc:
             raise self._foreign_loop(exc) from exc
-        if type(reply) is ReplyError:  # raised there, unless TRYAGAIN or CLUSTERDOWN
-            return await self._retry(None, Single(self._encode, args), address, reply)
-        return reply
+        redirect = None if slot is None else self._check_redirect(reply)
+        if redirect is None and type(reply) is not ReplyError:
+            return reply
+        return await self._retry(slot, Single(self._encode, args), address, reply, redirect)
 
     # -- the slow path: one for every command that did not make the one-hop route ---
     async def _retry(
@@ -238,7 +242,7 @@ class BaseClient(Commands):
         slot: int | None,
         request: Request,
         address: str | None,
-        outcome: Any,
+        outcome: object,
         redirect: Redirect | None = None,
         replica: bool = False,
     ) -> Any:
@@ -248,7 +252,9 @@ class BaseClient(Commands):
         command is pinned to `address` (a standalone server, a keyless command, a
         topology read), so nothing moves it elsewhere and a redirect is an error.
         `redirect`: the MOVED/ASK already parsed from `outcome`, so it is not parsed
-        twice. `replica`: a read for a replica of the slot's shard (see `_target`)."""
+        twice. `replica`: a read for a replica of the slot's shard (see `_target`).
+        `outcome` is how the last try ended: a reply (an error reply among them), the
+        connection error or timeout that ended it, or NOT_SENT when nothing was sent."""
         attempt = _Attempt(address, self._deadline(), replica, pinned=slot is None)
         while True:
             if isinstance(outcome, (RedisConnectionError, TimeoutError)):  # not a ReplyError
@@ -563,7 +569,8 @@ class Transaction:
         return mux.execute_group([asking, *self.payloads] if asking else self.payloads)
 
     @staticmethod
-    def reply(replies: list[Any]) -> Any:
+    def reply(replies: object) -> object:
+        assert isinstance(replies, list)  # what `send` (execute_group) answers
         for reply in replies[:-1]:
             if type(reply) is ReplyError:
                 return reply
@@ -593,7 +600,7 @@ class Single:
         return mux.execute_pair(asking, payload) if asking else mux.execute(payload)
 
     @staticmethod
-    def reply(reply: Any) -> Any:
+    def reply(reply: object) -> object:
         return reply
 
 

@@ -1,6 +1,6 @@
 """Multiplexed Redis Cluster client.
 
-The hot path (`_keyed` -> `_route`) is: slot hash, slot-map lookup, node selection,
+The composed hot path (`_keyed` -> `BaseClient._route`) is: slot hash, slot-map lookup, node selection,
 submit, redirect check, each a stage function chosen at construction. Everything else
 (connecting, MOVED/ASK, TRYAGAIN/CLUSTERDOWN, unassigned slots, connection loss,
 backpressure) is the one slow path every client shares, `BaseClient._retry`; this class
@@ -27,7 +27,7 @@ from typing import Any
 
 from ..core.address import parse_address, split_address
 from ..core.commands import is_read_only
-from ..core.resp import ReplyError, to_bytes
+from ..core.resp import to_bytes
 from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
 from ..core.url import parse_url
@@ -35,7 +35,6 @@ from ..errors import (
     AuthenticationError,
     ClusterDownError,
     CrossSlotError,
-    RedisConnectionError,
     RedisError,
     RedisTimeoutError,
     ResponseError,
@@ -173,26 +172,11 @@ class ClusterClient(BaseClient):
     def _composed_route(self) -> tuple[Callable[..., Any], ...]:
         if self.read_from != "primary":
             return (ClusterClient._keyed_reads, ClusterClient._route_read, ClusterClient._retry)
-        return (ClusterClient._keyed, ClusterClient._route)
+        return (ClusterClient._keyed, BaseClient._route)
 
     def _keyed(self, key: Any, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
-        return self._route(self._slot_of(key if type(key) is bytes else to_bytes(key)), args)
-
-    async def _route(self, slot: int, args: tuple[Any, ...]) -> Any:
-        address = self._lookup(slot)
-        mux = self._pick(address)
-        if mux is None or mux.congested:
-            return await self._retry(slot, Single(self._encode, args), address, NOT_SENT)
-        try:
-            reply = await mux.execute(self._encode(args))
-        except (RedisConnectionError, TimeoutError) as exc:
-            return await self._retry(slot, Single(self._encode, args), address, exc)
-        except RuntimeError as exc:
-            raise self._foreign_loop(exc) from exc
-        redirect = self._check_redirect(reply)
-        if redirect is None and type(reply) is not ReplyError:
-            return reply
-        return await self._retry(slot, Single(self._encode, args), address, reply, redirect)
+        slot = self._slot_of(key if type(key) is bytes else to_bytes(key))
+        return self._route(slot, self._lookup(slot), args)
 
     # -- slow path hooks (the slow path itself is BaseClient._retry) -------------------
     async def _find_target(self, slot: int | None, args: tuple[Any, ...], attempt: _Attempt) -> bool:
@@ -235,7 +219,7 @@ class ClusterClient(BaseClient):
         slot = self._slot_of(key if type(key) is bytes else to_bytes(key))
         if is_read_only(args):
             return self._route_read(slot, args)
-        return self._route(slot, args)
+        return self._route(slot, self._lookup(slot), args)
 
     async def _route_read(self, slot: int, args: tuple[Any, ...]) -> Any:
         """A read for a replica of the slot's shard, through the slow path's steps as a
@@ -295,7 +279,7 @@ class ClusterClient(BaseClient):
 
         async def send(slot: int, indexes: list[int]) -> tuple[list[int], Any]:
             args = (command, *(part for i in indexes for part in items[i]))
-            return indexes, await self._route(slot, args)
+            return indexes, await self._route(slot, self._lookup(slot), args)
 
         if len(groups) <= 1:
             return [await send(slot, indexes) for slot, indexes in groups.items()]
@@ -310,10 +294,10 @@ class ClusterClient(BaseClient):
                 )
         if target == "all":
             masters = self.topology.masters
-            replies = await _gather_or_raise(self._call_node(a, args) for a in masters)
+            replies = await _gather_or_raise(self._route(None, a, args) for a in masters)
             return dict(zip(masters, replies, strict=True))
         address = parse_address(target) if target else random.choice(self.topology.masters)
-        return await self._call_node(address, args)
+        return await self._route(None, address, args)
 
     # -- topology ---------------------------------------------------------------------
     async def refresh_topology(self) -> Topology:
@@ -348,13 +332,13 @@ class ClusterClient(BaseClient):
     async def _fetch_topology(self, address: str) -> Topology:
         host = split_address(address)[0]
         try:
-            shards = await self._call_node(address, (b"CLUSTER", b"SHARDS"))
+            shards = await self._route(None, address, (b"CLUSTER", b"SHARDS"))
             return parse_cluster_shards(shards, host, tls=self.tls)
         except ResponseError as exc:
             if "cluster support disabled" in exc.message:
                 raise
         # CLUSTER SHARDS is Redis >= 7.0; older servers only know CLUSTER SLOTS.
-        return parse_cluster_slots(await self._call_node(address, (b"CLUSTER", b"SLOTS")), host)
+        return parse_cluster_slots(await self._route(None, address, (b"CLUSTER", b"SLOTS")), host)
 
     def _install(self, topology: Topology) -> None:
         self.topology = topology

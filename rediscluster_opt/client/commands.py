@@ -16,7 +16,13 @@ import builtins
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any
 
-from ..core.commands import blocking_seconds, command_keys, command_name, shared_connection_problem
+from ..core.commands import (
+    blocking_seconds,
+    command_keys,
+    command_name,
+    set_result,
+    shared_connection_problem,
+)
 from ..errors import UnsafeCommandError
 
 __all__ = ["Commands"]
@@ -93,8 +99,7 @@ class Commands:
             args.append(b"XX")
         if keepttl:
             args.append(b"KEEPTTL")
-        reply = await self._keyed(key, tuple(args))
-        return True if reply == b"OK" else None
+        return set_result(await self._keyed(key, tuple(args)))
 
     async def psetex(self, key: Key, milliseconds: int, value: Value) -> bool:
         return bool(await self._keyed(key, (b"PSETEX", key, milliseconds, value)) == b"OK")

@@ -46,11 +46,11 @@ class StandaloneClient(BaseClient):
     _route_stages = BaseClient._route_stages - {"slot_hash", "slot_map", "redirect"}  # no slots here
 
     def _composed_route(self) -> tuple[Callable[..., Any], ...]:
-        return (StandaloneClient._keyed, BaseClient._call_node)
+        return (StandaloneClient._keyed, BaseClient._route)
 
     def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         # A plain function returning the coroutine: no extra coroutine frame per command.
-        return self._call_node(self.address, args)
+        return self._route(None, self.address, args)
 
     async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
         if not items:

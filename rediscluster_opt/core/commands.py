@@ -30,6 +30,7 @@ __all__ = [
     "command_name",
     "is_read_only",
     "is_repeatable",
+    "set_result",
     "shared_connection_problem",
 ]
 
@@ -225,6 +226,12 @@ def is_repeatable(args: Sequence[Any]) -> bool:
     if name == b"SET":  # SET k v [EX s]: yes; with NX/XX/GET the second run answers differently
         return not any(_as_bytes(a).upper() in _SET_NOT_REPEATABLE for a in args[3:])
     return name in _RESENT
+
+
+def set_result(reply: object) -> bool | None:
+    """What `set` returns for SET's reply: True when set, None when NX/XX (or a GET
+    option's nil) kept it from being set. The shaped SET route returns the same."""
+    return True if reply == b"OK" else None
 
 
 def _as_bytes(value: object) -> bytes:

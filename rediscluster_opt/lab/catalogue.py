@@ -20,7 +20,7 @@ __all__ = ["AA", "STAGE_STORIES", "STORIES", "Story"]
 AA = "A/A twin"
 PRD, TARGET = "PRD", "project target"
 _S = "rediscluster_opt.stages."
-_ROUTE = "rediscluster_opt.client.cluster.ClusterClient._route"
+_ROUTE = "rediscluster_opt.client.base.BaseClient._route"
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import Any
 
 from hiredis import pack_command
 
+from ..core.commands import set_result
 from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.slots import SLOT_MASK
 from ..errors import RedisConnectionError
@@ -85,19 +86,20 @@ CALLED = {
     "encoder": "payload = encode($args)",
 }
 
-# Command methods with a shaped fast path: method -> (command, how its reply is shaped).
-# Single-key commands of fixed arity whose method returns the reply as is, and SET,
-# whose plain form (no options) is shaped and whose options take the general method.
-SHAPES: dict[str, tuple[bytes, str]] = {
-    "get": (b"GET", "reply"),
-    "set": (b"SET", "True if reply == b'OK' else None"),
-    "incr": (b"INCR", "reply"),
-    "incrby": (b"INCRBY", "reply"),
-    "decr": (b"DECR", "reply"),
-    "decrby": (b"DECRBY", "reply"),
-    "ttl": (b"TTL", "reply"),
-    "pttl": (b"PTTL", "reply"),
-    "hget": (b"HGET", "reply"),
+# Command methods with a shaped fast path: method -> (command, how its reply is shaped:
+# None returns it as is). Single-key commands of fixed arity, and SET, whose plain form
+# (no options) is shaped and whose options take the general method; its reply goes
+# through the function the general method uses.
+SHAPES: dict[str, tuple[bytes, Callable[[Any], Any] | None]] = {
+    "get": (b"GET", None),
+    "set": (b"SET", set_result),
+    "incr": (b"INCR", None),
+    "incrby": (b"INCRBY", None),
+    "decr": (b"DECR", None),
+    "decrby": (b"DECRBY", None),
+    "ttl": (b"TTL", None),
+    "pttl": (b"PTTL", None),
+    "hget": (b"HGET", None),
 }
 
 # The route's template, rendered once per route by `string.Template` ($name fields: the
@@ -153,7 +155,7 @@ class Fused(Composed):
     """One generated coroutine for every keyed command; per connection, submit and writer
     fused into one `execute` where the pair has a fused form (`EXECUTE`)."""
 
-    shapes: dict[str, tuple[bytes, str]] = {}
+    shapes: dict[str, tuple[bytes, Callable[[Any], Any] | None]] = {}
 
     def routes(self, path: HotPath) -> Routes:
         return _build(path, self.shapes, type(self).__name__.lower())
@@ -175,7 +177,7 @@ def fused_execute(submit: Any, writer: Any) -> Callable[[bytes], Any] | None:
     return fuse(writer) if fuse is not None else None
 
 
-def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Routes:
+def _build(path: HotPath, shapes: dict[str, tuple[bytes, Callable[[Any], Any] | None]], name: str) -> Routes:
     impl = path.impl
     cluster = path.address is None
     chosen = {"node_select": type(path.selector), "encoder": impl.encoder}
@@ -194,9 +196,13 @@ def _build(path: HotPath, shapes: dict[str, tuple[bytes, str]], name: str) -> Ro
     )
     sources = [keyed]
     namespace = _namespace(path)
-    for method, (command, result) in shapes.items():
+    for method, (command, shaping) in shapes.items():
         general = getattr(type(path.commands), method)
         namespace[f"general_{method}"] = general.__get__(path.commands)
+        result = "reply"
+        if shaping is not None:
+            namespace[shaping.__name__] = shaping
+            result = f"{shaping.__name__}(reply)"
         sources.append(_shape_source(method, command, result, general, snippets, cluster))
     source = "\n".join(sources)
     code = _compiled(source)
