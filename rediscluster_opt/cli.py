@@ -418,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument(
         "--mode", choices=list(modes()), default="default", help="run lengths (modes.json)"
     )
-    experiments.add_argument("--only", nargs="*", help="run only these stories, e.g. US-002 US-003")
+    experiments.add_argument(
+        "--only", nargs="*", help="run only these stories, by id or id prefix (the modules in experiments/)"
+    )
     experiments.add_argument(
         "--reference", action="store_true", help="also publish the run to results/reference/"
     )
@@ -429,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument(
         "--allow-destructive",
         action="store_true",
-        help="allow steps that change the target beyond the lab's own rcopt: keys (US-007's slot "
+        help="allow steps that change the target beyond the lab's own rcopt: keys (the live slot "
         "migration); without it they are skipped on any cluster but the local one",
     )
     experiments.set_defaults(handler=_experiments_command)

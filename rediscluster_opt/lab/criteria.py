@@ -54,6 +54,7 @@ class Recorded:
     text: str
     metric: str
     fmt: str = "{:,.0f}"
+    needs: str = ""  # what the figure needs beyond a plain run, said when it is missing
 
 
 def skip_reason(metric: str, skipped: Mapping[str, str]) -> str | None:
@@ -113,7 +114,12 @@ def recorded(
                 "item": item.text,
                 "metric": item.metric,
                 "value": value.as_dict() if value else None,
-                "measured": value.text(item.fmt) if value else f"skipped: {why}" if why else "not measured",
+                "measured": value.text(item.fmt)
+                if value
+                else f"skipped: {why}"
+                if why
+                else "not measured" + (f" (needs {item.needs})" if item.needs else ""),
+                "needs": why or item.needs,
             }
         )
     return out

@@ -19,7 +19,9 @@ from typing import Any
 from ..results import load_record, repo_relative
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
-from .parameters import modes
+from .builder import KERNELSPEC, path_of
+from .parameters import modes, parameter_names
+from .registry import StoryNotFound, stories
 
 __all__ = ["PAPERMILL_KERNEL", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
 
@@ -53,10 +55,20 @@ def run_notebooks(
         raise SystemExit(f"experiments: unknown mode {mode!r}; choose one of: {', '.join(modes())}")
     notebooks = notebooks or root() / "notebooks"
     results = results or root() / "results"
-    if not any(notebooks.glob("US-*.ipynb")):
+    try:
+        found = stories()
+    except StoryNotFound as exc:
+        raise SystemExit(f"experiments: {exc}") from None
+    chosen = [s for s in found.values() if not only or any(s.id.startswith(o) for o in only)]
+    if not chosen:
+        raise SystemExit(f"experiments: no story matches {' '.join(only or [])}; stories: {', '.join(found)}")
+    books = {story.id: path_of(story, notebooks) for story in chosen}
+    missing = [path.name for path in books.values() if not path.exists()]
+    if missing:
         raise SystemExit(
-            f"experiments: no story notebooks in {notebooks}: the stories run from a checkout of "
-            f"rediscluster_opt (run there, or set {ENV} to it)"
+            f"experiments: no notebook {', '.join(missing)} in {notebooks}: the stories run from a "
+            f"checkout of rediscluster_opt (run there, or set {ENV} to it); a new story's notebook "
+            "comes from `python -m rediscluster_opt.lab.builder`"
         )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = results / "runs" / stamp
@@ -64,20 +76,19 @@ def run_notebooks(
     figures.mkdir(parents=True, exist_ok=True)
     # Folders are handed over relative to the workspace root where they can be, so an
     # executed notebook does not carry this machine's paths.
-    parameters = {
+    given = {
         **modes()[mode],
         **(extra or {}),
         "results_dir": repo_relative(results / "cluster"),
         "figures_dir": repo_relative(figures),
     }
-    books = sorted(notebooks.glob("US-*.ipynb"))
-    if only:
-        books = [b for b in books if any(b.name.startswith(o) for o in only)]
     started = time.monotonic()
-    for number, book in enumerate(books, 1):
+    for number, (story_id, book) in enumerate(books.items(), 1):
         elapsed = time.monotonic() - started
         print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {elapsed:.0f} s)", flush=True)
         output = run_dir / book.name
+        # Only the story's own parameters: papermill would inject (and warn about) the rest.
+        parameters = {name: given[name] for name in parameter_names(found[story_id].parameters)}
         try:
             with exported_root():  # the kernel resolves results_dir and figures_dir as we do
                 papermill.execute_notebook(
@@ -89,6 +100,7 @@ def run_notebooks(
                     progress_bar=False,
                     kernel_name=PAPERMILL_KERNEL,
                 )
+            _keep_kernelspec(output)
         except PapermillExecutionError as exc:
             print(
                 f"\nexperiments: {book.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
@@ -98,6 +110,16 @@ def run_notebooks(
             raise SystemExit(1) from None
     write_summary_md(run_dir, results / "summary.md", mode)
     return run_dir
+
+
+def _keep_kernelspec(executed: Path) -> None:
+    """papermill writes the kernel it ran into the executed notebook; give it back the one
+    every notebook names, so a published notebook opens in the project's kernel."""
+    import nbformat
+
+    book = nbformat.read(executed, as_version=4)
+    book.metadata["kernelspec"] = dict(KERNELSPEC)
+    nbformat.write(book, executed)
 
 
 def _num(value: Any, fmt: str = "{:,.0f}") -> str:
@@ -228,16 +250,18 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
             lines += ["", "Recorded (no threshold):", ""]
             lines += [f"- {r['item']}: {r['measured']}" for r in s["recorded"]]
         lines += ["", "Records: " + ", ".join(f"`{p}`" for p in s["records"])]
-    final = next((s for s in summaries if s["story"] == "US-008"), None)
+    # The closing tables come from the summary that carries the client benchmark's table
+    # (a story's `summary` hook adds it: the final comparison's).
+    final = next((s for s in summaries if s.get("client_table")), None)
     if final:
         lines += [
             "",
-            "## REST benchmark (US-008), median [min–max] over the repeats",
+            f"## REST benchmark ({final['story']}), median [min–max] over the repeats",
             "",
             _rest_table(final.get("rest_table", [])),
         ]
-        lines += ["", "## Client benchmark (US-008), median [min–max]", ""]
-        lines.append(_client_table(final.get("client_table", [])))
+        lines += ["", f"## Client benchmark ({final['story']}), median [min–max]", ""]
+        lines.append(_client_table(final["client_table"]))
     target.write_text("\n".join(lines) + "\n")
     return target
 

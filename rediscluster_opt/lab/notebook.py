@@ -12,18 +12,20 @@ from typing import Any
 
 from ..bench.adapters import PEERS
 from ..results import repo_relative
-from ..workspace import locate
+from ..workspace import adopt_notebook_root, locate
 from . import plots
 from .criteria import headline, tally
+from .engine import headline_level, load_story_run, run_story
 from .frame import cprofile_frame, line_profile_frame, summary_frame, trials_frame
-from .parameters import Parameters, check_parameters
-from .stories import AA, STORIES, StoryRun, headline_level, load_story_run, run_story
+from .parameters import NotebookParameterError, Parameters, check_parameters, parameter_names
+from .registry import story as find_story
+from .story import AA, StoryRun
 
 __all__ = [
     "acceptance_table",
+    "categories",
     "check_parameters",
     "cprofile_table",
-    "in_process_table",
     "flamegraphs",
     "headline_text",
     "latency_figure",
@@ -37,11 +39,16 @@ __all__ = [
     "rest_table",
     "roles_table",
     "run",
+    "save_figure",
+    "skipped_lines",
     "story_figures",
+    "story_parameters",
+    "story_table",
     "summary_table",
     "throughput_figure",
     "verdict_figure",
     "verdict_paragraph",
+    "workload_text",
     "write_summary",
 ]
 
@@ -58,12 +65,27 @@ _CATEGORY = {
 }
 
 
+def story_parameters(story_id: str, namespace: dict[str, Any]) -> Parameters:
+    """The story's parameters, validated, from the notebook's namespace (its parameters
+    cell, after papermill's injected values): each parameter the story lists must be
+    there; the others keep their defaults, which the story does not read. The kernel
+    finds its workspace (and so the story modules) first."""
+    adopt_notebook_root()
+    names = parameter_names(find_story(story_id).parameters)
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise NotebookParameterError(
+            f"the parameters cell of {story_id} lacks {', '.join(missing)}; regenerate the notebook"
+        )
+    return check_parameters(**{name: namespace[name] for name in names})
+
+
 def run(story_id: str, params: Parameters) -> StoryRun:
     """Measure the story, or with rerun=False reload its latest saved record."""
     return run_story(story_id, params) if params.rerun else load_story_run(story_id, params)
 
 
-def _categories(run: StoryRun) -> dict[str, str]:
+def categories(run: StoryRun) -> dict[str, str]:
     """config label -> colour role; the first role named for a label wins (a config that
     is both "cumulative before" and "baseline" is drawn as before)."""
     out: dict[str, str] = {}
@@ -74,7 +96,7 @@ def _categories(run: StoryRun) -> dict[str, str]:
     return out
 
 
-def _workload(run: StoryRun, record: dict[str, Any] | None = None) -> str:
+def workload_text(run: StoryRun, record: dict[str, Any] | None = None) -> str:
     """Modes, concurrency, keys, value size and trial length of the run's (or `record`'s)
     benchmark, for figure titles."""
     p = (record or run.record)["parameters"]
@@ -88,7 +110,8 @@ def _workload(run: StoryRun, record: dict[str, Any] | None = None) -> str:
     )
 
 
-def _save(fig: Any, params: Parameters, run: StoryRun, name: str) -> Path:
+def save_figure(fig: Any, params: Parameters, run: StoryRun, name: str) -> Path:
+    """Save a figure as `<story>_<name>.png` among the run's figures, and show it."""
     folder = params.figures_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}_{name}.png"
@@ -138,22 +161,24 @@ def summary_table(run: StoryRun):
 def throughput_figure(run: StoryRun, params: Parameters) -> Path:
     fig = plots.bars_by_role(
         trials_frame([run.record]),
-        _categories(run),
-        title=f"{run.story.id}: throughput and CPU per op ({_workload(run)})",
+        categories(run),
+        title=f"{run.story.id}: throughput and CPU per op ({workload_text(run)})",
     )
-    return _save(fig, params, run, "throughput")
+    return save_figure(fig, params, run, "throughput")
 
 
 def latency_figure(run: StoryRun, params: Parameters) -> Path:
     fig = plots.latency_percentiles(
-        trials_frame([run.record]), title=f"{run.story.id}: latency ({_workload(run)})"
+        trials_frame([run.record]), title=f"{run.story.id}: latency ({workload_text(run)})"
     )
-    return _save(fig, params, run, "latency")
+    return save_figure(fig, params, run, "latency")
 
 
 def verdict_figure(run: StoryRun, params: Parameters) -> Path:
-    fig = plots.verdicts(run.acceptance, title=f"{run.story.id}: verdicts with intervals ({_workload(run)})")
-    return _save(fig, params, run, "verdicts")
+    fig = plots.verdicts(
+        run.acceptance, title=f"{run.story.id}: verdicts with intervals ({workload_text(run)})"
+    )
+    return save_figure(fig, params, run, "verdicts")
 
 
 def _profile_ops(run: StoryRun) -> dict[tuple[str, int], float]:
@@ -197,7 +222,7 @@ def profile_figure(run: StoryRun, params: Parameters) -> Path:
         _profile_ops(run),
         title=f"{run.story.id}: cProfile own time per operation",
     )
-    return _save(fig, params, run, "profile")
+    return save_figure(fig, params, run, "profile")
 
 
 def line_table(run: StoryRun, top: int = 15):
@@ -214,7 +239,7 @@ def line_figure(run: StoryRun, params: Parameters) -> Path:
         line_profile_frame([run.profile_record]) if run.profile_record else _empty(),
         title=f"{run.story.id}: top lines (line_profiler)",
     )
-    return _save(fig, params, run, "lines")
+    return save_figure(fig, params, run, "lines")
 
 
 def _empty():
@@ -231,7 +256,7 @@ def flame_file(story_id: str, config: str) -> str:
 
 def record_paths(run: StoryRun) -> list[str]:
     """The story's record files, repo-relative."""
-    return [repo_relative(p) for p in (run.path, *run.linked_paths().values()) if p]
+    return [repo_relative(p) for p in (run.path, *(found.path for found in run.linked.values()))]
 
 
 def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
@@ -274,16 +299,6 @@ def micro_table(run: StoryRun, name: str = "wall"):
     return frame
 
 
-def in_process_table(run: StoryRun):
-    """US-009: frames and ns per GET per arm, in-process against the fake transport."""
-    import pandas as pd
-
-    from .inlining import in_process_table as rows
-
-    data = run.extra.get("in_process")
-    return pd.DataFrame(rows(data)) if data else None
-
-
 def rest_table(run: StoryRun):
     """REST scenarios: req/s standalone and cluster, cluster p50/p99 and the drop."""
     import pandas as pd
@@ -294,48 +309,13 @@ def rest_table(run: StoryRun):
 
 
 def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
-    """The figures only some stories have (declared in `Story.figures`)."""
-    out = []
-    micro = run.extra.get("micro", {})
-    for name in run.story.figures:
-        if name == "slot_hash_ns" and micro.get("wall"):
-            fig = plots.slot_hash_ns(
-                [r for r in micro["wall"] if r["ns"]], title=f"{run.story.id}: slot hash cost"
-            )
-        elif name == "blocks_per_command" and micro.get("allocations"):
-            fig = plots.blocks_per_command(
-                micro["allocations"], title=f"{run.story.id}: memory per pending command"
-            )
-        elif name == "writes_per_command":
-            fig = plots.writes_per_command(
-                trials_frame([run.record]),
-                _categories(run),
-                title=f"{run.story.id}: socket writes per command ({_workload(run)})",
-            )
-        elif name == "migration_timeline" and run.extra.get("migration"):
-            fig = plots.migration_timeline(
-                run.extra["migration"], title=f"{run.story.id}: live slot migration"
-            )
-        elif name == "rest_bars" and run.rest_record is not None:
-            fig = plots.rest_bars(run.rest_record["summary"]["rest"], title=f"{run.story.id}: REST scenarios")
-        elif name == "tls_cost" and run.tls_record is not None:
-            fig = plots.tls_cost(run.measured, title=f"{run.story.id}: what TLS costs ({_workload(run)})")
-        elif name == "concurrency_sweep" and run.sweep_record is not None:
-            fig = plots.concurrency_sweep(
-                trials_frame([run.sweep_record]),
-                title=f"{run.story.id}: by concurrency ({_workload(run, run.sweep_record)})",
-            )
-        elif name == "cost_waterfall" and run.extra.get("in_process"):
-            from .inlining import waterfall
+    """The figures only this story has (its module's `figures`)."""
+    return run.story.figures(run, params) if run.story.figures is not None else []
 
-            fig = plots.cost_waterfall(
-                waterfall(run.extra["in_process"]),
-                title=f"{run.story.id}: where each µs per GET goes (in-process, cluster, C=64)",
-            )
-        else:
-            continue
-        out.append(_save(fig, params, run, name))
-    return out
+
+def story_table(run: StoryRun, name: str) -> Any:
+    """One of the story's own tables (its module's `tables`)."""
+    return run.story.tables[name](run)
 
 
 def acceptance_table(run: StoryRun):
@@ -388,12 +368,14 @@ def headline_text(run: StoryRun) -> str:
 def verdict_paragraph(run: StoryRun) -> str:
     """A paragraph generated from the data: what was compared, the lead verdict against its
     noise floor, which metric was steadier, and how every criterion came out."""
-    if run.story.id == "US-010":
-        return resilience_paragraph(run)
+    if run.story.paragraph is not None:
+        return run.story.paragraph(run)
     rows = run.acceptance
     counts = tally(rows)
     level = run.record["parameters"]["concurrency"]
-    lines = [f"**{run.story.id} verdict** ({_workload(run)}; verdicts read at C={headline_level(level)})."]
+    lines = [
+        f"**{run.story.id} verdict** ({workload_text(run)}; verdicts read at C={headline_level(level)})."
+    ]
     lines.append(f"Lead: {_lead_text(run)}.")
     lead = headline(rows)
     if lead is not None and sum(1 for r in rows if r["headline"] and r["control"]) >= 2:
@@ -406,10 +388,10 @@ def verdict_paragraph(run: StoryRun) -> str:
         named = [r["criterion"] for r in rows if r["verdict"] == state]
         if named:
             lines.append(f"{state}: " + "; ".join(named) + ".")
-    return " ".join([*lines, *_skipped_lines(rows)])
+    return " ".join([*lines, *skipped_lines(rows)])
 
 
-def _skipped_lines(rows: list[dict[str, Any]]) -> list[str]:
+def skipped_lines(rows: list[dict[str, Any]]) -> list[str]:
     """One line per reason a criterion was skipped on this target."""
     reasons: dict[str, int] = Counter(r["needs"] for r in rows if r["verdict"] == "skipped")
     return [f"Skipped ({n}): {why}." for why, n in reasons.items()]
@@ -422,7 +404,7 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
     path = folder / f"{run.story.id}.summary.json"
     data = {
         "story": run.story.id,
-        "title": STORIES[run.story.id].title,
+        "title": run.story.title,
         "headline": headline_text(run),
         "paragraph": verdict_paragraph(run),
         "tally": tally(run.acceptance),
@@ -433,97 +415,7 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
     }
     if run.rest_record is not None:
         data["rest_table"] = run.rest_record["summary"]["rest"]
-    if run.story.id == "US-008":
-        data["client_table"] = [
-            {
-                "config": row["config"],
-                "mode": row["mode"],
-                "concurrency": row["concurrency"],
-                **{
-                    f"{k}_{stat}": row[k][stat]
-                    for k in ("ops_per_s", "p50_us", "p99_us", "cpu_us_per_op")
-                    for stat in ("median", "min", "max")
-                },
-            }
-            for row in run.record["summary"]["rows"]
-        ]
+    if run.story.summary is not None:
+        data |= run.story.summary(run)
     path.write_text(json.dumps(data, indent=1, default=str))
     return Path(repo_relative(path))  # shown in the notebook: no machine path
-
-
-# -- US-010, resilience ------------------------------------------------------------------
-def fault_table(run: StoryRun):
-    """Per fault and client, over the repeats: successes, errors by type, wrong values,
-    time to serve again after the promotion or restart, peak RSS growth."""
-    import pandas as pd
-
-    from .resilience import FAULTS
-
-    rows = []
-    for trial in run.record["trials"]:
-        if trial.get("status") != "ok":
-            rows.append({"fault": trial["scenario"], "client": trial["config"], "ok": "failed"})
-            continue
-        errors = Counter(trial["errors_victim"]) + Counter(trial["errors_elsewhere"])
-        rows.append(
-            {
-                "fault": FAULTS[trial["fault"]].title,
-                "client": trial["client"],
-                "repeat": trial["repeat"],
-                "ok": trial["ops"],
-                "errors by type": ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none",
-                "wrong": trial["wrong"],
-                "served again after (s)": _round(trial.get("recovery_s")),
-                "peak RSS growth (MB)": round(trial["peak_rss_growth_mb"]),
-                **({"flood errors": trial["flood_errors"]} if "flood_errors" in trial else {}),
-                **_single_execution_columns(trial),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _single_execution_columns(trial: dict[str, Any]) -> dict[str, Any]:
-    """The kill storm's state-dependent writes: replies unlike a single execution's, and
-    how many unknown outcomes were read back."""
-    if "single_execution" not in trial:
-        return {}
-    found = trial["single_execution"]
-    if found is None:
-        return {"unlike a single execution": "not run (no generic command in this adapter)"}
-    counts = found["counts"]
-    return {
-        "unlike a single execution": found["problems"],
-        "outcomes read back": counts.get("resolved", 0),
-    }
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def fault_figures(run: StoryRun, params: Parameters) -> list[Path]:
-    """One timeline figure per fault, every client side by side."""
-    from .resilience import FAULTS
-
-    paths = []
-    for name in dict.fromkeys(t["scenario"] for t in run.record["trials"]):
-        trials = [t for t in run.record["trials"] if t["scenario"] == name]
-        fig = plots.fault_timelines(trials, title=f"{run.story.id}: {FAULTS[name].title}")
-        paths.append(_save(fig, params, run, f"fault_{name}"))
-    return paths
-
-
-def resilience_paragraph(run: StoryRun) -> str:
-    """The verdict paragraph of US-010, from the data."""
-    rows = run.acceptance
-    p = run.record["parameters"]
-    lines = [
-        f"**{run.story.id} verdict** ({len(p['faults'])} faults x {p['fault_repeats']} runs, "
-        f"ours vs redis-py and valkey-glide, {p['command_timeout_s']:g} s command timeout)."
-    ]
-    lines.append(", ".join(f"{n} {state}" for state, n in tally(rows).items()) + ".")
-    for state in ("NOT met", "inconclusive", "not measured"):
-        named = [f"{r['criterion']} ({r['measured']})" for r in rows if r["verdict"] == state]
-        if named:
-            lines.append(f"{state}: " + "; ".join(named) + ".")
-    return " ".join([*lines, *_skipped_lines(rows)])

@@ -8,6 +8,7 @@ each mode runs; relative result folders are taken from the repository root.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from functools import cache
 from importlib import resources
@@ -21,7 +22,15 @@ from ..defaults import SEEDS, STANDALONE
 from ..validate import check_number
 from ..workspace import adopt_notebook_root, resolve
 
-__all__ = ["NotebookParameterError", "Parameters", "check_parameters", "modes"]
+__all__ = [
+    "BENCH",
+    "COMMON",
+    "NotebookParameterError",
+    "Parameters",
+    "check_parameters",
+    "modes",
+    "parameter_names",
+]
 
 
 @cache
@@ -100,6 +109,22 @@ class Parameters:
         return target_from(self.seeds, self.standalone)
 
 
+# Every story's notebook lists these: where to run, how big a run, where its files go.
+COMMON = ("seeds", "standalone", "smoke", "pin", "rerun", "results_dir", "figures_dir")
+# What a story that runs the client benchmark (lab.engine.bench) reads besides.
+BENCH = ("duration", "warmup", "repeats", "concurrency", "value_size", "key_count", "flamegraphs")
+
+
+def parameter_names(story_parameters: tuple[str, ...]) -> list[str]:
+    """The parameters a story's notebook lists: the common ones and the story's own, in
+    the order `Parameters` declares them."""
+    wanted = set(COMMON) | set(story_parameters)
+    unknown = wanted - {f.name for f in fields(Parameters)}
+    if unknown:
+        raise NotebookParameterError(f"a story names unknown parameter(s) {', '.join(sorted(unknown))}")
+    return [f.name for f in fields(Parameters) if f.name in wanted]
+
+
 def _fail(name: str, problem: str, value: object) -> NotebookParameterError:
     return NotebookParameterError(f"invalid notebook parameter {name!r}: {problem}, got {value!r}")
 
@@ -112,7 +137,7 @@ def _number(name: str, value: object, integer: bool = False, allow_zero: bool = 
     return checked if integer else float(checked)
 
 
-def _list(name: str, value: object, item: Any) -> tuple:
+def _list(name: str, value: object, item: Any) -> tuple[Any, ...]:
     items = [value] if isinstance(value, (str, int)) and not isinstance(value, bool) else value
     if not isinstance(items, (list, tuple)) or not items:
         raise _fail(name, "must be a non-empty list", value)
@@ -176,7 +201,7 @@ def _folder(name: str, value: object) -> str:
     return value
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "seeds": lambda n, v: _list(n, v, lambda x: _endpoint(n, x)),
     "standalone": lambda n, v: None if v in (None, "") else _endpoint(n, v),
     "allow_destructive": lambda n, v: None if v is None else _flag(n, v),

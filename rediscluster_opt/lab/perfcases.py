@@ -24,7 +24,7 @@ from ..core.resp import ReplyError, encode_command
 from ..core.topology import SlotRange, Topology
 from ..stages import REGISTRY
 
-__all__ = ["CASES", "Case", "cases_for", "five_masters"]
+__all__ = ["CASES", "Case", "case_name", "cases_for", "five_masters"]
 
 Work = Callable[[], Any]
 
@@ -41,7 +41,11 @@ class Case:
 
     @property
     def name(self) -> str:
-        return f"{self.stage}.{self.variant}.{self.param}"
+        return _name(self.stage, self.variant, self.param)
+
+
+def _name(stage: str, variant: str, param: str) -> str:
+    return f"{stage}.{variant}.{param}"
 
 
 def five_masters() -> Topology:
@@ -142,6 +146,17 @@ def _build_cases() -> dict[str, Case]:
 
 
 CASES = _build_cases()
+
+
+def case_name(stage: str, variant: str, param: str) -> str:
+    """A case's name as a story reads its figures: the one spelling the cases are built
+    with, refused (KeyError naming it) when no such case is built."""
+    name = _name(stage, variant, param)
+    if name not in CASES:
+        raise KeyError(
+            f"no micro-benchmark case {name!r}; cases of {stage}: {[c.name for c in cases_for(stage)]}"
+        )
+    return name
 
 
 def cases_for(stage: str, param: str | None = None) -> list[Case]:

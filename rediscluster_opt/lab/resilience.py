@@ -291,7 +291,7 @@ def _restore(cluster: LocalCluster) -> None:
 
 # -- the story: every fault x client x repeat -----------------------------------------
 def run_resilience(
-    params: Any, *, main_cluster: LocalCluster | None, skipped: str = ""
+    params: Any, experiment: str, *, main_cluster: LocalCluster | None, skipped: str = ""
 ) -> tuple[dict[str, Any], Path]:
     """Run the story's trials and save their record; returns (record, path). Failover
     faults get a replica cluster of their own, started here and stopped at the end.
@@ -318,7 +318,7 @@ def run_resilience(
                     trial.update(index=len(trials), repeat=repeat, config=client, concurrency=2 * WORKERS)
                     trials.append(trial)
                     run = f"run {repeat + 1}/{params.fault_repeats}"
-                    print(f"US-010 {run}: {fault.name} / {client}: {_brief(trial)}", flush=True)
+                    print(f"{experiment} {run}: {fault.name} / {client}: {_brief(trial)}", flush=True)
                     if trial["status"] == "failed":
                         notes.append(f"{fault.name} / {client}: {trial.get('stderr_tail', '')[-300:]}")
     finally:
@@ -343,7 +343,7 @@ def run_resilience(
         {"client": c, "label": c, "loop": "asyncio", **({"stages": OPTIMIZED} if c == "ours" else {})}
         for c in CLIENTS
     ]
-    record = new_record("US-010", parameters, configurations, environment(), trials, notes)
+    record = new_record(experiment, parameters, configurations, environment(), trials, notes)
     record["extra"] = {
         "measured": {k: v.as_dict() if v else None for k, v in measured(trials).items()},
         "skipped": dict.fromkeys(CLIENTS, skipped) if main_cluster is None else {},
@@ -427,6 +427,17 @@ def _settle(params: Any) -> float:
     return 1.0 if params.smoke else 2.0
 
 
+# The figures `measured` gives per client (see `fault_metric`).
+WRONG_VALUES, RECOVERY_CRASH_S, RECOVERY_HANG_S = "wrong_values", "recovery_crash_s", "recovery_hang_s"
+CLIENT_KILL_ERRORS, GRACEFUL_ERRORS, FLOOD_RSS_MB = "client_kill_errors", "graceful_errors", "flood_rss_mb"
+ELSEWHERE_ERRORS, RESEND_WRONG_REPLIES = "elsewhere_errors", "resend_wrong_replies"
+
+
+def fault_metric(client: str, figure: str) -> str:
+    """The metric of one client's `figure` over the fault runs."""
+    return f"{client}.{figure}"
+
+
 def measured(trials: list[dict[str, Any]]) -> dict[str, Interval | None]:
     """The story's figures per client: `<client>.<figure>`. Times and memory are medians
     over the runs with their spread; "zero" targets are exact totals over every run, so a
@@ -452,15 +463,18 @@ def measured(trials: list[dict[str, Any]]) -> dict[str, Interval | None]:
             return Interval.exact(sum(count(t) for t in chosen)) if chosen else None
 
         failovers = [t for t in mine if FAULTS[t["fault"]].recovery_from]
-        out[f"{client}.wrong_values"] = total(runs(None), lambda t: t["wrong"])
-        out[f"{client}.recovery_crash_s"] = recovery("kill_replica")
-        out[f"{client}.recovery_hang_s"] = recovery("sigstop_replica")
-        out[f"{client}.client_kill_errors"] = total(runs("client_kill"), lambda t: t["errors"])
-        out[f"{client}.graceful_errors"] = total(runs("graceful_failover"), lambda t: t["errors"])
-        out[f"{client}.flood_rss_mb"] = spread("write_flood", "peak_rss_growth_mb")
-        out[f"{client}.elsewhere_errors"] = total(failovers, lambda t: sum(t["errors_elsewhere"].values()))
         stormed = [t for t in runs("kill_storm") if t.get("single_execution")]
-        out[f"{client}.resend_wrong_replies"] = total(stormed, lambda t: t["single_execution"]["problems"])
+        figures = {
+            WRONG_VALUES: total(runs(None), lambda t: t["wrong"]),
+            RECOVERY_CRASH_S: recovery("kill_replica"),
+            RECOVERY_HANG_S: recovery("sigstop_replica"),
+            CLIENT_KILL_ERRORS: total(runs("client_kill"), lambda t: t["errors"]),
+            GRACEFUL_ERRORS: total(runs("graceful_failover"), lambda t: t["errors"]),
+            FLOOD_RSS_MB: spread("write_flood", "peak_rss_growth_mb"),
+            ELSEWHERE_ERRORS: total(failovers, lambda t: sum(t["errors_elsewhere"].values())),
+            RESEND_WRONG_REPLIES: total(stormed, lambda t: t["single_execution"]["problems"]),
+        }
+        out |= {fault_metric(client, figure): value for figure, value in figures.items()}
     return out
 
 

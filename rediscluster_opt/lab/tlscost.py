@@ -1,4 +1,4 @@
-"""What TLS costs, measured in US-008: every client (ours and the peers) against the local
+"""What TLS costs: every client (ours and the peers) against the local
 cluster and against a TLS twin of it, interleaved in one run, so each client's
 TLS / plain ratio of throughput and of client CPU per operation is paired per repeat.
 
@@ -20,7 +20,7 @@ from ..localcluster import LocalCluster
 from ..results import paired_ratio
 from ..results.stats import Interval
 
-__all__ = ["TLS_PORTS", "TLS_SUFFIX", "measured_tls", "run_tls_cost"]
+__all__ = ["TLS_CLIENTS", "TLS_PORTS", "TLS_SUFFIX", "measured_tls", "run_tls_cost", "tls_metric"]
 
 TLS_PORTS = (7800, 7801, 7802, 7803, 7804)
 TLS_SUFFIX = " (TLS)"
@@ -28,9 +28,15 @@ TLS_SUFFIX = " (TLS)"
 # open 64 TLS connections; measured here: about 40 ms each, against well under 1 ms in
 # plain TCP. The warm-up must cover that, or the handshakes are what gets measured.
 TLS_WARMUP_S = 3.0
+TLS_CLIENTS = ("ours", "redis-py", "coredis", "valkey-glide")  # the names `measured_tls` gives
 
 
-def run_tls_cost(params: Any, plain: LocalCluster, level: int) -> dict[str, Any]:
+def tls_metric(client: str, figure: str) -> str:
+    """TLS / plain `figure` ("throughput" or "cpu") of a client."""
+    return f"tls.{client}.{figure}"
+
+
+def run_tls_cost(params: Any, plain: LocalCluster, level: int, experiment: str) -> dict[str, Any]:
     """The interleaved record: each client plain and over TLS (ours alone in a smoke run),
     after a warm-up long enough for every client's TLS connections to be open."""
     twin = LocalCluster(
@@ -49,7 +55,7 @@ def run_tls_cost(params: Any, plain: LocalCluster, level: int) -> dict[str, Any]
     try:
         return run_benchmark(
             configs,
-            experiment="US-008-tls",
+            experiment=experiment,
             target=Target(seeds=tuple(plain.seeds[:1]), standalone=None),
             targets=targets,
             modes=("cluster",),
@@ -74,6 +80,6 @@ def measured_tls(record: dict[str, Any]) -> dict[str, Interval | None]:
         if label.endswith(TLS_SUFFIX):
             continue
         name = "ours" if config["client"] == "ours" else config["client"]
-        out[f"tls.{name}.throughput"] = paired_ratio(record, label + TLS_SUFFIX, label)
-        out[f"tls.{name}.cpu"] = paired_ratio(record, label + TLS_SUFFIX, label, "cpu_us_per_op")
+        out[tls_metric(name, "throughput")] = paired_ratio(record, label + TLS_SUFFIX, label)
+        out[tls_metric(name, "cpu")] = paired_ratio(record, label + TLS_SUFFIX, label, "cpu_us_per_op")
     return out

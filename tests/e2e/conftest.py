@@ -1,4 +1,8 @@
+import json
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +33,28 @@ async def standalone_client(local_cluster, stages):
 def prefix():
     """A unique key prefix, so tests never see each other's keys."""
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class QuickRun:
+    """Every story notebook executed once by the main job in quick mode (results in a
+    temporary folder); the generic checks are in test_notebooks, a story's own in
+    tests/e2e/stories/."""
+
+    results: Path
+    run_dir: Path
+
+    @property
+    def figures(self) -> Path:
+        return self.run_dir / "figures"
+
+    def summary(self, story_id: str) -> dict[str, Any]:
+        return json.loads((self.figures / f"{story_id}.summary.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def quick_run(local_cluster, tmp_path_factory):
+    from rediscluster_opt.lab.main import run_notebooks
+
+    results = tmp_path_factory.mktemp("results")
+    return QuickRun(results, run_notebooks("quick", results=results))

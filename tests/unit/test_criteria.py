@@ -2,9 +2,11 @@
 
 import pytest
 
-from rediscluster_opt.lab.catalogue import STORIES
 from rediscluster_opt.lab.criteria import Criterion, evaluate, headline, tally
+from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.results.stats import Interval
+
+STORIES = stories()
 
 ALL = [(story.id, c) for story in STORIES.values() for c in story.criteria]
 

@@ -8,8 +8,9 @@ from unittest.mock import MagicMock
 import pytest
 
 from rediscluster_opt.lab import parameters as parameters_module
+from rediscluster_opt.lab.compare import cumulative_stages, ordered, roles
 from rediscluster_opt.lab.parameters import NotebookParameterError, Parameters, check_parameters, modes
-from rediscluster_opt.lab.stories import STORIES, cumulative_stages
+from rediscluster_opt.lab.registry import stage_stories, stories, story
 from rediscluster_opt.stages import Stages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,21 +75,24 @@ def test_a_target_may_be_urls_with_the_password_in_the_environment(monkeypatch):
 
 
 def test_cumulative_configuration_ends_at_the_optimized_preset():
-    assert cumulative_stages("US-002") == Stages.baseline().replace(slot_hash="crc_hqx", slot_map="flat")
-    assert cumulative_stages("US-007") == Stages.optimized().replace(dispatch="composed")
-    assert cumulative_stages("US-009") == Stages.optimized()
-    assert list(STORIES)[:8] == [f"US-00{i}" for i in range(1, 9)] and list(STORIES) == sorted(STORIES)
+    assert cumulative_stages(story("US-002")) == Stages.baseline().replace(
+        slot_hash="crc_hqx", slot_map="flat"
+    )
+    assert cumulative_stages(story("US-007")) == Stages.optimized().replace(dispatch="composed")
+    assert cumulative_stages(story("US-009")) == Stages.optimized()
+    found = list(stories())
+    assert found[:8] == [f"US-00{i}" for i in range(1, 9)] and found == sorted(found)
 
 
 def test_every_stage_story_runs_an_aa_twin_of_its_before_configuration():
-    from rediscluster_opt.lab.stories import AA, STAGE_STORIES, _ordered, _roles
+    from rediscluster_opt.lab.story import AA
 
-    for story in STAGE_STORIES:
-        roles = _roles(story)
-        assert roles[AA].stages == roles["cumulative before"].stages
-        assert roles[AA].label != roles["cumulative before"].label
-        labels = [c.label for c in _ordered(roles)]
-        assert labels[:3] == [roles[r].label for r in ("cumulative before", AA, "cumulative after")]
+    for each in stage_stories():
+        found = roles(each)
+        assert found[AA].stages == found["cumulative before"].stages
+        assert found[AA].label != found["cumulative before"].label
+        labels = [c.label for c in ordered(found)]
+        assert labels[:3] == [found[r].label for r in ("cumulative before", AA, "cumulative after")]
         assert len(labels) == len(set(labels))
 
 
@@ -307,13 +311,15 @@ def test_result_folders_are_kept_as_given_and_resolved_from_the_workspace_root(m
 
 
 def test_without_a_standalone_server_the_standalone_comparisons_are_skipped():
-    from rediscluster_opt.lab.stories import STANDALONE_METRICS, _no_standalone, _served
+    from rediscluster_opt.lab.engine import served, without_standalone
 
     alone = check_parameters(standalone=None)
-    assert _served(alone, ("cluster", "standalone")) == ("cluster",)
-    assert set(_no_standalone(alone)) == set(STANDALONE_METRICS)
-    assert all("needs a standalone server" in why for why in _no_standalone(alone).values())
-    assert _no_standalone(Parameters()) == {} and _served(Parameters(), ("standalone",)) == ("standalone",)
+    metrics = ("ops.standalone", "bare.standalone")
+    assert served(alone, ("cluster", "standalone")) == ("cluster",)
+    assert set(without_standalone(alone, metrics)) == set(metrics)
+    assert all("needs a standalone server" in why for why in without_standalone(alone, metrics).values())
+    assert without_standalone(Parameters(), metrics) == {}
+    assert served(Parameters(), ("standalone",)) == ("standalone",)
 
 
 def test_the_summary_names_the_version_the_measured_servers_reported():

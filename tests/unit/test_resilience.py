@@ -3,10 +3,12 @@ faults themselves run in tests/e2e/test_faults.py and in the US-010 notebook).""
 
 import pytest
 
-from rediscluster_opt.lab.catalogue import STORIES
 from rediscluster_opt.lab.criteria import evaluate
 from rediscluster_opt.lab.parameters import NotebookParameterError, check_parameters
+from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.lab.resilience import FAULTS, INJECT, measured
+
+STORIES = stories()
 
 
 def trial(client, fault, **fields):

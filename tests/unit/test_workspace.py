@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rediscluster_opt import workspace
 from rediscluster_opt.localcluster import default_data_dir
 from rediscluster_opt.results import load_record, new_record, save_record
@@ -55,3 +57,13 @@ def test_an_exported_root_reaches_child_processes_and_is_restored(monkeypatch, t
         child = subprocess.run([sys.executable, "-c", code], cwd="/", capture_output=True, text=True)
         assert child.stdout.strip() == str(root) == str(tmp_path)
     assert "RCOPT_ROOT" not in os.environ
+
+
+def test_the_main_job_outside_a_checkout_says_it_needs_one(tmp_path, monkeypatch):
+    from rediscluster_opt.lab.main import run_notebooks
+
+    monkeypatch.setenv("RCOPT_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit) as caught:
+        run_notebooks("quick", results=tmp_path / "results")
+    assert "they live in a checkout of rediscluster_opt" in str(caught.value)
+    assert str(tmp_path / "experiments") in str(caught.value)

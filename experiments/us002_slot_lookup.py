@@ -1,0 +1,89 @@
+"""US-002: slot lookup, the key's CRC16 and the slot -> node map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rediscluster_opt.lab import engine, perfcases, plots
+from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab.compare import compare_stages
+from rediscluster_opt.lab.criteria import Criterion
+from rediscluster_opt.lab.engine import by_case, exact, ratio_of
+from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.story import (
+    PRD,
+    TARGET,
+    Story,
+    StoryRun,
+    exact_criterion,
+    gain_criteria,
+    share_criterion,
+)
+from rediscluster_opt.results import Interval
+
+_S = "rediscluster_opt.stages."
+CRC_NS = "micro.crc_ns"
+FLAT_O1, FLAT_VS_RANGES = "micro.flat_o1", "micro.flat_vs_ranges"
+LOCKS, BYTES = "hot.slot_map.locks", "hot.slot_map.bytes"
+
+CRC_64B = perfcases.case_name("slot_hash", "crc_hqx", "k64")
+FLAT_FIRST, FLAT_LAST = (
+    perfcases.case_name("slot_map", "flat", "s0"),
+    perfcases.case_name("slot_map", "flat", "s16383"),
+)
+RANGES_LAST = perfcases.case_name("slot_map", "ranges", "s16383")
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    lengths = ("k8", "k64", "k512") if params.smoke else ("k8", "k16", "k64", "k256", "k512")
+    cases = [c.name for c in perfcases.cases_for("slot_hash") if c.param in lengths]
+    cases += [c.name for c in perfcases.cases_for("slot_map")]
+    found = compare_stages(story, params, micro_cases=cases)
+    wall = {r["case"]: r for r in found.micro["wall"]}
+    crc = wall.get(CRC_64B)
+    instructions = by_case(found.micro["instructions"]["rows"], "instructions_per_call")
+    hot = {r["case"]: r for r in found.micro["hot_path"]}
+    found.measured |= {
+        CRC_NS: Interval(**crc["ns"]) if crc and crc["ns"] else None,
+        FLAT_O1: ratio_of(instructions, FLAT_LAST, FLAT_FIRST),
+        FLAT_VS_RANGES: ratio_of(instructions, FLAT_LAST, RANGES_LAST),
+        LOCKS: exact(hot[FLAT_LAST]["lock_operations_per_call"]),
+        BYTES: exact(hot[FLAT_LAST]["peak_bytes_allocated"]),
+    }
+    extra = {"roles": found.names, "micro": found.micro}
+    return engine.save_run(
+        story, params, found.record, found.measured, extra=extra, linked={"profile": found.profile}
+    )
+
+
+def figures(run: StoryRun, params: Parameters) -> list[Path]:
+    wall = [r for r in run.extra.get("micro", {}).get("wall", []) if r["ns"]]
+    if not wall:
+        return []
+    fig = plots.slot_hash_ns(wall, title=f"{run.story.id}: slot hash cost")
+    return [nb.save_figure(fig, params, run, "slot_hash_ns")]
+
+
+STORY = Story(
+    "US-002", "slot_lookup", "Slot lookup: CRC16 and the slot map",
+    """Slot lookup: the key's CRC16 (bit-by-bit Python vs `binascii.crc_hqx`) and the slot -> node map (a
+range list scanned under a lock vs a flat 16384-entry table). Is CRC16 under 1 µs per call? Is the
+topology read lock-free and allocation-free, and the lookup O(1)? Does the lookup's profile share fall?""",
+    run,
+    ("slot_hash", "slot_map"),
+    ("rediscluster_opt.client.cluster.ClusterClient._keyed", _S + "slot_hash.slot_bitwise",
+     _S + "slot_hash.slot_crc_hqx", _S + "slot_map.RangeScanSlotMap.lookup", _S + "slot_map.FlatSlotMap.lookup"),
+    ("slot_bitwise", "slot_crc_hqx", "slot_table", "lookup", "crc16_bitwise", "hash_tag"),
+    criteria=(
+        Criterion("crc_hqx slot hash under 1 µs per call, 64 B key (ns)", CRC_NS, "<", 1000, PRD, fmt="{:.0f}"),
+        exact_criterion("slot map O(1): flat lookup instructions, last / first slot", FLAT_O1, "<=", 1.05),
+        exact_criterion("instructions per lookup at the last slot, flat / ranges", FLAT_VS_RANGES, "<", 1, TARGET),
+        exact_criterion("topology read lock-free: lock operations per lookup (flat)", LOCKS, "<=", 0),
+        exact_criterion("topology read allocation-free: bytes over 1000 lookups (flat)", BYTES, "<=", 0),
+        share_criterion("slot hashing and lookup"),
+        *gain_criteria(),
+    ),
+    micro_tables=("wall", "instructions", "hot_path"),
+    parameters=(*BENCH, "cachegrind"),
+    figures=figures,
+)  # fmt: skip

@@ -1,0 +1,114 @@
+"""US-007: MOVED/ASK detection on the no-redirect path, then a live slot migration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rediscluster_opt.bench.sync import run_sync
+from rediscluster_opt.lab import engine, perfcases, plots
+from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab.compare import compare_stages, roles
+from rediscluster_opt.lab.criteria import Recorded
+from rediscluster_opt.lab.engine import NOT_ALLOWED, by_case, exact, ratio_of
+from rediscluster_opt.lab.migration import migrate_under_load
+from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.story import (
+    Section,
+    Story,
+    StoryRun,
+    exact_criterion,
+    gain_criteria,
+    share_criterion,
+)
+from rediscluster_opt.stages import Stages
+
+_S = "rediscluster_opt.stages."
+_ROUTE = "rediscluster_opt.client.base.BaseClient._route"
+FIRST_BYTE_VS_REGEX, NO_REDIRECT_BYTES = "micro.first_byte_vs_regex", "hot.redirect.bytes"
+MIGRATION = "migration"  # the prefix of every migration figure, skipped together
+FAILURES, ASK, MOVED, RECOVER_MS = (f"{MIGRATION}.{m}" for m in ("failures", "ask", "moved", "recover_ms"))
+FIRST_BYTE_200B = perfcases.case_name("redirect", "first_byte", "bulk200")
+REGEX_200B = perfcases.case_name("redirect", "regex", "bulk200")
+NO_REDIRECT = [perfcases.case_name("redirect", "first_byte", k) for k in ("bulk200", "nil", "integer")]
+
+
+def _migrate(params: Parameters, stages: Stages, workers: int) -> dict[str, Any]:
+    return run_sync(lambda: migrate_under_load(params.target, stages, workers=workers))  # type: ignore[no-any-return]
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    found = compare_stages(story, params, micro_cases=[c.name for c in perfcases.cases_for("redirect")])
+    instructions = by_case(found.micro["instructions"]["rows"], "instructions_per_call")
+    hot = {r["case"]: r for r in found.micro["hot_path"]}
+    workers = 8 if params.smoke else 16
+    configs = roles(story)
+    allowed = engine.destructive_allowed(params)
+    migrations = {
+        role: _migrate(params, configs[role].stage_set(), workers)
+        for role in ("baseline", "cumulative after")
+        if allowed
+    }
+    found.measured |= {
+        FIRST_BYTE_VS_REGEX: ratio_of(instructions, FIRST_BYTE_200B, REGEX_200B),
+        NO_REDIRECT_BYTES: exact(max(hot[case]["peak_bytes_allocated"] for case in NO_REDIRECT)),
+    }
+    after = migrations.get("cumulative after")
+    if after is not None:
+        found.measured |= {
+            FAILURES: exact(sum(m["wrong"] + m["errors"] for m in migrations.values())),
+            ASK: exact(after["ask"]),
+            MOVED: exact(after["moved"]),
+            RECOVER_MS: exact(after["recover_ms"]),
+        }
+    skipped = {} if allowed else {MIGRATION: f"needs {NOT_ALLOWED}"}
+    extra = {"roles": found.names, "micro": found.micro, "migration": migrations}
+    return engine.save_run(
+        story,
+        params,
+        found.record,
+        found.measured,
+        extra=extra,
+        linked={"profile": found.profile},
+        skipped=skipped,
+    )
+
+
+def figures(run: StoryRun, params: Parameters) -> list[Path]:
+    if not run.extra.get("migration"):
+        return []
+    fig = plots.migration_timeline(run.extra["migration"], title=f"{run.story.id}: live slot migration")
+    return [nb.save_figure(fig, params, run, "migration_timeline")]
+
+
+STORY = Story(
+    "US-007", "redirects", "MOVED/ASK detection on the no-redirect path",
+    """MOVED/ASK detection on the common no-redirect path: rendering every reply as text for a regex vs a
+type and first-byte check. Then a live slot migration under load: callers must see correct values
+through ASK and MOVED, with zero wrong answers.""",
+    run,
+    ("redirect",),
+    (_S + "redirect.redirect_regex", _S + "redirect.redirect_first_byte", _ROUTE),
+    ("redirect_regex", "redirect_first_byte", "_as_text"),
+    criteria=(
+        exact_criterion("no-redirect check, 200 B reply: instructions first_byte / regex", FIRST_BYTE_VS_REGEX,
+                        "<", 1),
+        exact_criterion("no allocation on the no-redirect path: bytes over 1000 checks", NO_REDIRECT_BYTES, "<=", 0),
+        exact_criterion("wrong answers + errors in a live slot migration (both stage sets)", FAILURES, "<=", 0),
+        exact_criterion("ASK redirects seen and followed in the migration", ASK, ">", 0),
+        exact_criterion("MOVED redirects seen and followed in the migration", MOVED, ">", 0),
+        share_criterion("redirect detection"),
+        *gain_criteria(),
+    ),
+    recorded=(Recorded("ms from the end of the move to routing at the new owner", RECOVER_MS, "{:.1f}"),),
+    micro_tables=("wall", "instructions", "hot_path"),
+    parameters=(*BENCH, "allow_destructive", "cachegrind"),
+    figures=figures,
+    sections=(
+        Section(
+            "## Live slot migration under load",
+            ("import pandas as pd\n\n"
+             'pd.DataFrame(run.extra["migration"]).T.drop(columns=["timeline"], errors="ignore")',),
+        ),
+    ),
+)  # fmt: skip

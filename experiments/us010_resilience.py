@@ -1,0 +1,209 @@
+"""US-010: resilience under production faults, for our client and its peers in turn.
+Not a speed story: its notebook has a shape of its own and its criteria are absolute."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rediscluster_opt.lab import engine, plots
+from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab.criteria import Criterion, Recorded, tally
+from rediscluster_opt.lab.engine import NEEDS_LOCAL
+from rediscluster_opt.lab.parameters import Parameters
+from rediscluster_opt.lab.resilience import (
+    CLIENT_KILL_ERRORS,
+    ELSEWHERE_ERRORS,
+    FAULTS,
+    FLOOD_RSS_MB,
+    GRACEFUL_ERRORS,
+    RECOVERY_CRASH_S,
+    RECOVERY_HANG_S,
+    RESEND_WRONG_REPLIES,
+    WRONG_VALUES,
+    fault_metric,
+    run_resilience,
+)
+from rediscluster_opt.lab.story import TARGET, Cell, Story, StoryRun
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    """Faults need servers this machine runs (signals, DEBUG, restarts), so against any
+    other target it records no trial and skips every criterion, saying why."""
+    local = engine.local_cluster(params)
+    if local is None:
+        print(f"{story.id} skipped: {NEEDS_LOCAL}; the target is {params.target.describe()}")
+    record, path = run_resilience(params, story.id, main_cluster=local, skipped=NEEDS_LOCAL)
+    return StoryRun(story, record, path)
+
+
+def _ours(
+    text: str,
+    figure: str,
+    comparison: str,
+    threshold: float,
+    fault: str,
+    fmt: str = "{:.2f}",
+    headline: bool = False,
+) -> Criterion:
+    """A figure of our client over the runs of `fault` (a median with its spread, or an
+    exact total for "zero" targets); no A/A control: the faults are the treatment and the
+    targets are absolute. `fault` says what a run needs to measure it."""
+    return Criterion(
+        text,
+        fault_metric("ours", figure),
+        comparison,
+        threshold,
+        TARGET,
+        fmt=fmt,
+        headline=headline,
+        needs=fault,
+    )
+
+
+def fault_table(run: StoryRun) -> Any:
+    """Per fault and client, over the repeats: successes, errors by type, wrong values,
+    time to serve again after the promotion or restart, peak RSS growth."""
+    import pandas as pd
+
+    rows = []
+    for trial in run.record["trials"]:
+        if trial.get("status") != "ok":
+            rows.append({"fault": trial["scenario"], "client": trial["config"], "ok": "failed"})
+            continue
+        errors = Counter(trial["errors_victim"]) + Counter(trial["errors_elsewhere"])
+        rows.append(
+            {
+                "fault": FAULTS[trial["fault"]].title,
+                "client": trial["client"],
+                "repeat": trial["repeat"],
+                "ok": trial["ops"],
+                "errors by type": ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none",
+                "wrong": trial["wrong"],
+                "served again after (s)": _round(trial.get("recovery_s")),
+                "peak RSS growth (MB)": round(trial["peak_rss_growth_mb"]),
+                **({"flood errors": trial["flood_errors"]} if "flood_errors" in trial else {}),
+                **_single_execution_columns(trial),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _single_execution_columns(trial: dict[str, Any]) -> dict[str, Any]:
+    """The kill storm's state-dependent writes: replies unlike a single execution's, and
+    how many unknown outcomes were read back."""
+    if "single_execution" not in trial:
+        return {}
+    found = trial["single_execution"]
+    if found is None:
+        return {"unlike a single execution": "not run (no generic command in this adapter)"}
+    return {
+        "unlike a single execution": found["problems"],
+        "outcomes read back": found["counts"].get("resolved", 0),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def figures(run: StoryRun, params: Parameters) -> list[Path]:
+    """One timeline figure per fault, every client side by side."""
+    paths = []
+    for name in dict.fromkeys(t["scenario"] for t in run.record["trials"]):
+        trials = [t for t in run.record["trials"] if t["scenario"] == name]
+        fig = plots.fault_timelines(trials, title=f"{run.story.id}: {FAULTS[name].title}")
+        paths.append(nb.save_figure(fig, params, run, f"fault_{name}"))
+    return paths
+
+
+def paragraph(run: StoryRun) -> str:
+    """The verdict paragraph, from the data."""
+    rows = run.acceptance
+    p = run.record["parameters"]
+    lines = [
+        f"**{run.story.id} verdict** ({len(p['faults'])} faults x {p['fault_repeats']} runs, "
+        f"ours vs redis-py and valkey-glide, {p['command_timeout_s']:g} s command timeout)."
+    ]
+    lines.append(", ".join(f"{n} {state}" for state, n in tally(rows).items()) + ".")
+    for state in ("NOT met", "inconclusive", "not measured"):
+        named = [f"{r['criterion']} ({r['measured']})" for r in rows if r["verdict"] == state]
+        if named:
+            lines.append(f"{state}: " + "; ".join(named) + ".")
+    return " ".join([*lines, *nb.skipped_lines(rows)])
+
+
+def cells(story: Story) -> list[Cell]:
+    """The common frame (parameters, run, criteria, verdict) with fault timelines where the
+    speed stories have ratio plots and profiles."""
+    from rediscluster_opt.lab import builder
+
+    return [
+        *builder.opening(story),
+        ("markdown",
+         "## Run\n\n`faults` picks the faults, `fault_repeats` how often each runs per client and "
+         "`flood_commands` the size of the write flood. Every (fault, client) runs in its own process; "
+         "the cluster is brought back to health between runs. With `rerun = False` nothing is measured: "
+         "the latest saved record is redrawn."),
+        ("code", builder.run_cell(story)),
+        ("markdown", "## Faults, clients and outcomes"),
+        ("code", 'nb.story_table(run, "faults")'),
+        ("markdown",
+         "## Timelines\n\nSuccesses per second (from 250 ms bins) on the node the fault hits (solid) "
+         "and on another node (dotted); errors per bin below. The fault is at 0 s; dashed: the "
+         "replica's promotion, or the restart."),
+        ("code", "figures = nb.story_figures(run, params)"),
+        ("markdown",
+         "## Acceptance criteria\n\nAbsolute targets on our client (issue #11), over the runs; the "
+         "peers' figures are recorded beside them, measured in the same run."),
+        *builder.closing(),
+    ]  # fmt: skip
+
+
+STORY = Story(
+    "US-010", "resilience", "Resilience under production faults",
+    """Production clusters crash, hang, fail over, kill connections and get flooded. Each fault
+runs under a checked SET/GET load (every caller reads back its own values, so a reply handed to
+the wrong caller is caught) for our optimized client, redis-py and valkey-glide in turn, each
+in its own process and with the same 1 s command timeout. Failover faults run on a cluster
+with one replica per master (1.5 s node timeout) that the story starts on ports 7500-7505. Each
+fault gets a timeline (successes and errors per 250 ms, the fault and the promotion marked) and a
+table: errors by type, wrong values, time to serve again after the promotion, peak RSS growth.
+Not a speed story: the criteria are absolute (issue #11), judged on our client. A client that
+never serves the failed slots again within its run is counted at the whole rest of the run.""",
+    run,
+    criteria=(
+        _ours("wrong values, every fault (zero)", WRONG_VALUES, "<=", 0, "any fault", "{:.0f}"),
+        _ours("served again after a crashed master's promotion, s", RECOVERY_CRASH_S, "<=", 1.0,
+              "fault kill_replica"),
+        _ours("served again after a hung master's promotion, s", RECOVERY_HANG_S, "<=", 1.0,
+              "fault sigstop_replica", headline=True),
+        _ours("errors under CLIENT KILL x5 (zero)", CLIENT_KILL_ERRORS, "<=", 0, "fault client_kill", "{:.0f}"),
+        _ours("errors during a graceful failover (zero)", GRACEFUL_ERRORS, "<=", 0, "fault graceful_failover",
+              "{:.0f}"),
+        _ours("peak RSS growth under the write flood, MB", FLOOD_RSS_MB, "<", 400, "fault write_flood", "{:.0f}"),
+        _ours("errors of untouched masters' callers during failovers (zero)", ELSEWHERE_ERRORS, "<=", 0,
+              "a failover fault", "{:.0f}"),
+        _ours("replies unlike a single execution's under a CLIENT KILL storm (zero)", RESEND_WRONG_REPLIES,
+              "<=", 0, "fault kill_storm", "{:.0f}"),
+    ),
+    recorded=tuple(
+        Recorded(f"{peer}: {what}", fault_metric(peer, figure), fmt, needs=fault)
+        for peer in ("redis-py", "valkey-glide")
+        for what, figure, fmt, fault in (
+            ("wrong values", WRONG_VALUES, "{:.0f}", "any fault"),
+            ("served again after a crashed master's promotion, s", RECOVERY_CRASH_S, "{:.2f}", "fault kill_replica"),
+            ("served again after a hung master's promotion, s", RECOVERY_HANG_S, "{:.2f}", "fault sigstop_replica"),
+            ("errors under CLIENT KILL x5", CLIENT_KILL_ERRORS, "{:.0f}", "fault client_kill"),
+            ("replies unlike a single execution's under a CLIENT KILL storm", RESEND_WRONG_REPLIES, "{:.0f}",
+             "fault kill_storm"),
+            ("peak RSS growth under the write flood, MB", FLOOD_RSS_MB, "{:.0f}", "fault write_flood"),
+        )
+    ),
+    parameters=("faults", "fault_repeats", "flood_commands"),
+    figures=figures,
+    tables={"faults": fault_table},
+    cells=cells,
+    paragraph=paragraph,
+)  # fmt: skip

@@ -1,0 +1,215 @@
+"""Write notebooks/<id>_<slug>.ipynb, one per story, from the story modules (lab.registry).
+
+The notebooks are thin on purpose: a tagged parameters cell listing the parameters the
+story uses, one call that runs the story (or, with rerun=False, reloads its latest
+record), then tables, figures and a verdict paragraph generated from the data. A story
+adds sections of its own (`Story.sections`) or, when it is not a speed comparison, gives
+its whole shape (`Story.cells`, built from `opening`, `run_cell` and `closing`). Edit the
+story module and rerun (`python -m rediscluster_opt.lab.builder`) rather than editing a
+notebook by hand; cell ids are stable, so an unchanged story regenerates byte for byte
+(a unit test checks it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+
+from ..workspace import root
+from .parameters import modes, parameter_names
+from .registry import stories
+from .story import Cell, Story
+
+__all__ = [
+    "KERNELSPEC",
+    "cells",
+    "closing",
+    "code",
+    "md",
+    "notebook",
+    "opening",
+    "path_of",
+    "run_cell",
+    "write_all",
+]
+
+# The project's .venv, registered by `make lab`; executed notebooks keep it too (lab.main).
+KERNELSPEC = {"name": "rediscluster_opt", "display_name": "Python (rediscluster_opt)", "language": "python"}
+
+COMMENTS = {
+    "seeds": "the local cluster, or an existing cluster's host:port seeds",
+    "repeats": "interleaved repeats: the pairs behind every interval (5+ for a bootstrap)",
+    "smoke": "smallest possible run: checks the notebook, not the numbers",
+    "pin": "client and redis-server processes on disjoint CPUs",
+    "flamegraphs": "py-spy flame graphs (SVG) of before and after",
+    "cachegrind": "instruction counts of the stage micro-benchmarks (valgrind)",
+    "rerun": "False: redraw from the latest saved record, measure nothing",
+    "results_dir": "relative folders are taken from the repository root",
+}
+
+
+def parameters_cell(story: Story) -> str:
+    defaults = modes()["default"]
+    lines = [
+        "# Parameters: papermill overrides these (rediscluster_opt/lab/modes.json holds the run modes).",
+        "# Only this story's; lab.parameters documents every one.",
+    ]
+    for name in parameter_names(story.parameters):
+        comment = f"  # {COMMENTS[name]}" if name in COMMENTS else ""
+        lines.append(f"{name} = {defaults[name]!r}{comment}")
+    return "\n".join(lines)
+
+
+def opening(story: Story) -> list[Cell]:
+    """Title and introduction, the parameters, and their check."""
+    checked = (
+        "from rediscluster_opt.lab import notebook as nb\n\n"
+        f'params = nb.story_parameters("{story.id}", globals())\nparams'
+    )
+    return [
+        ("markdown", f"# {story.id}: {story.title}\n\n{story.intro}"),
+        ("parameters", parameters_cell(story)),
+        ("code", checked),
+    ]
+
+
+def run_cell(story: Story) -> str:
+    return f'run = nb.run("{story.id}", params)\nprint("records:", *nb.record_paths(run))'
+
+
+def closing() -> list[Cell]:
+    """The criteria, the recorded figures, the verdict paragraph and the summary file."""
+    return [
+        ("code", "nb.acceptance_table(run)"),
+        ("code", "nb.recorded_table(run)"),
+        ("code", "from IPython.display import Markdown\n\nMarkdown(nb.verdict_paragraph(run))"),
+        ("code", "nb.write_summary(run, params, figures)"),
+    ]
+
+
+def cells(story: Story) -> list[Cell]:
+    """(kind, source) of every cell, kind being 'markdown', 'code' or 'parameters'."""
+    if story.cells is not None:
+        return story.cells(story)
+    out: list[Cell] = [
+        *opening(story),
+        md(
+            "## Run\n\nEvery trial runs in its own process; configurations are interleaved (A B A B ...) "
+            "over the repeats and compared pairwise per repeat. With `rerun = False` nothing is measured: "
+            "the latest saved record is redrawn."
+        ),
+        code(run_cell(story)),
+        md(
+            "## Roles\n\nbaseline, isolated, cumulative before/after, and the A/A twin: the 'before' "
+            "configuration run a second time, whose ratio to 'before' is this run's noise floor."
+        ),
+        code("nb.roles_table(run)"),
+        code("nb.summary_table(run)"),
+        md("## Verdicts at a glance\n\nEach ratio criterion with its interval; the grey band is the "
+           "A/A noise."),
+        code("figures = [nb.verdict_figure(run, params), nb.throughput_figure(run, params), "
+             "nb.latency_figure(run, params)]"),
+    ]  # fmt: skip
+    for section in story.sections:
+        out += [md(section.markdown), *(code(source) for source in section.code)]
+    for name in story.micro_tables:
+        out += [md(f"## Micro-benchmark: {name.replace('_', ' ')}"), code(f'nb.micro_table(run, "{name}")')]
+    if story.figures is not None:
+        out += [md("## Story figures"), code("figures += nb.story_figures(run, params)")]
+    out += [
+        md(
+            "## Profiles\n\ncProfile (own time per operation, qualified names) for each compared "
+            "configuration, line_profiler over the functions this story touches, and py-spy flame "
+            "graphs, which sample without slowing the hot path. Profiled runs are compared only "
+            "with profiled runs."
+        ),
+        code("nb.cprofile_table(run)"),
+        code("figures.append(nb.profile_figure(run, params))"),
+        code("nb.line_table(run)"),
+        code("figures.append(nb.line_figure(run, params))"),
+        code(
+            "from IPython.display import SVG, display\n\n"
+            "flames = nb.flamegraphs(run, params)\n"
+            "figures += flames\n"
+            "for flame in flames:\n"
+            "    print(flame.name)\n"
+            "    display(SVG(filename=str(flame)))"
+        ),
+        md(
+            "## Acceptance criteria\n\nEach criterion is data (the story's module in `experiments/`): "
+            "met when its whole interval clears the threshold beyond the A/A noise, NOT met when it "
+            "misses it, inconclusive otherwise, not measured when the figure is missing."
+        ),
+        *closing(),
+    ]
+    return out
+
+
+def md(text: str) -> Cell:
+    return ("markdown", text)
+
+
+def code(text: str) -> Cell:
+    return ("code", text)
+
+
+def explorer_cells() -> list[Cell]:
+    return [
+        (
+            "markdown",
+            """# Stage explorer
+
+Pick one variant per stage, then **Run**: a short interleaved benchmark of that combination
+(`chosen`) against the baseline and optimized presets, plus the peers you tick, in a child
+process while this kernel stays responsive. Each run adds a row to the history; **Export
+records** copies the session's records (the usual schema) into `results/cluster/`. The
+dropdowns list the registry's variants, so a new variant appears here by itself. Short
+trials on a shared machine are noisy: read the whiskers and the A/B ratio's interval, and
+measure for real in the story notebooks.""",
+        ),
+        (
+            "code",
+            "from rediscluster_opt.lab.explorer import Explorer\n\nexplorer = Explorer()\nexplorer.show()",
+        ),
+    ]
+
+
+def notebook(story: Story | None) -> nbformat.NotebookNode:
+    """A story's notebook, or with None the stage explorer's."""
+    book = nbformat.v4.new_notebook()
+    slug = story.slug if story else "explorer"
+    for number, (kind, source) in enumerate(cells(story) if story else explorer_cells(), 1):
+        if kind == "markdown":
+            cell = nbformat.v4.new_markdown_cell(source)
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
+        cell["id"] = f"{slug}-{number:02d}"  # stable: regenerating changes nothing
+        book.cells.append(cell)
+    book.metadata["kernelspec"] = dict(KERNELSPEC)
+    book.metadata["language_info"] = {"name": "python"}
+    return book
+
+
+def path_of(story: Story, folder: Path) -> Path:
+    return folder / f"{story.id}_{story.slug}.ipynb"
+
+
+def write_all(folder: Path | None = None) -> list[Path]:
+    folder = folder or root() / "notebooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for story in stories().values():
+        path = path_of(story, folder)
+        nbformat.write(notebook(story), path)
+        paths.append(path)
+    nbformat.write(notebook(None), folder / "explorer.ipynb")
+    return [*paths, folder / "explorer.ipynb"]
+
+
+if __name__ == "__main__":
+    for written in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else None):
+        print(written)

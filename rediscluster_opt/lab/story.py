@@ -1,0 +1,179 @@
+"""What a story is: its declaration (`Story`, written in its own module under
+`experiments/`) and one run of it (`StoryRun`, what the notebook draws from).
+
+A story module holds everything that is only that story's: id, slug, title, introduction,
+criteria and the metric names they read (module constants its runner fills), its runner,
+its figures, the notebook sections it adds and the parameters it uses. The engine
+(`lab.engine`, `lab.compare`, `lab.notebook`, `lab.builder`) serves every story alike and
+never names one; `lab.registry` finds the modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..bench.profiling import HOT_PATH
+from ..results import Interval
+from .criteria import Criterion, Recorded, evaluate, recorded
+
+if TYPE_CHECKING:
+    from .parameters import Parameters
+
+__all__ = [
+    "AA",
+    "PRD",
+    "TARGET",
+    "Cell",
+    "Section",
+    "Story",
+    "StoryRun",
+    "exact_criterion",
+    "gain_criteria",
+    "share_criterion",
+]
+
+AA = "A/A twin"
+PRD, TARGET = "PRD", "project target"
+
+Cell = tuple[str, str]  # (kind, source): kind is "markdown", "code" or "parameters"
+Runner = Callable[["Story", "Parameters"], "StoryRun"]
+Figures = Callable[["StoryRun", "Parameters"], list[Path]]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A notebook section a story adds to the common shape (after the micro-benchmark
+    tables): a heading with its text, then code cells. Code runs with `nb` (lab.notebook),
+    `run` and `params` in scope, and may add paths to `figures`."""
+
+    markdown: str
+    code: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)  # a story is itself: compared and hashed by identity
+class Story:
+    """One story as its module declares it.
+
+    `run` measures and saves (see `lab.engine`); `figures` draws the figures only this
+    story has; `tables` are its own tables by name (`nb.story_table(run, name)` shows one);
+    `sections` adds notebook sections; `cells` replaces the common notebook
+    shape altogether (a story that is not a speed comparison); `paragraph` replaces the
+    generated verdict paragraph; `summary` adds fields to the story's summary for
+    summary.md. `parameters` names the notebook parameters the story reads beyond the
+    common ones (`lab.parameters.COMMON`)."""
+
+    id: str
+    slug: str
+    title: str
+    intro: str
+    run: Runner
+    stages: tuple[str, ...] = ()  # the stages it switches (a stage story: see lab.compare)
+    line_functions: tuple[str, ...] = tuple(HOT_PATH)
+    share_functions: tuple[str, ...] = ()  # bare names whose profile share the PRD wants reduced
+    criteria: tuple[Criterion, ...] = ()
+    recorded: tuple[Recorded, ...] = ()
+    micro_tables: tuple[str, ...] = ()  # lab.notebook.micro_table names shown in the notebook
+    parameters: tuple[str, ...] = ()
+    figures: Figures | None = None
+    tables: Mapping[str, Callable[[StoryRun], Any]] = field(default_factory=dict)
+    sections: tuple[Section, ...] = ()
+    cells: Callable[[Story], list[Cell]] | None = None
+    paragraph: Callable[[StoryRun], str] | None = None
+    summary: Callable[[StoryRun], dict[str, Any]] | None = None
+
+    def metrics(self) -> set[str]:
+        """Every metric its criteria and recorded figures read."""
+        return {c.metric for c in self.criteria} | {r.metric for r in self.recorded}
+
+
+@dataclass
+class Linked:
+    """A record a story record links to (its profiles, its REST run, ...) and where it is."""
+
+    record: dict[str, Any]
+    path: Path
+
+
+@dataclass
+class StoryRun:
+    """A story's saved record, with the records it links to by kind (`linked`)."""
+
+    story: Story
+    record: dict[str, Any]
+    path: Path
+    linked: dict[str, Linked] = field(default_factory=dict)
+
+    def linked_record(self, kind: str) -> dict[str, Any] | None:
+        found = self.linked.get(kind)
+        return found.record if found else None
+
+    @property
+    def profile_record(self) -> dict[str, Any] | None:
+        return self.linked_record("profile")
+
+    @property
+    def rest_record(self) -> dict[str, Any] | None:
+        return self.linked_record("rest")
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return self.record.get("extra", {})  # type: ignore[no-any-return]
+
+    @property
+    def measured(self) -> dict[str, Interval | None]:
+        return {k: Interval.from_dict(v) for k, v in self.extra.get("measured", {}).items()}
+
+    @property
+    def acceptance(self) -> list[dict[str, Any]]:
+        """Verdicts from the story's current criteria over the measured figures."""
+        return evaluate(self.story.criteria, self.measured, self.extra.get("skipped"))
+
+    @property
+    def recorded(self) -> list[dict[str, Any]]:
+        return recorded(self.story.recorded, self.measured, self.extra.get("skipped"))
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return self.extra.get("roles", {})  # type: ignore[no-any-return]
+
+
+# -- criteria most stories share ------------------------------------------------------------
+# The metrics a stage comparison fills (lab.compare.gain_metrics): cumulative after /
+# before, its A/A twin / before, and this story's stages alone / the baseline.
+THROUGHPUT_GAIN, THROUGHPUT_AA, THROUGHPUT_ISOLATED = (
+    "throughput.gain",
+    "throughput.aa",
+    "throughput.isolated",
+)
+CPU_GAIN, CPU_AA = "cpu.gain", "cpu.aa"
+PROFILE_SHARE = "profile.share"  # lab.compare.share_ratio
+
+
+def gain_criteria(what: str = "cumulative after / before") -> tuple[Criterion, ...]:
+    """Throughput and CPU per op of the cumulative step, each against its A/A control,
+    and this story's stages alone against the baseline."""
+    return (
+        Criterion(
+            f"cluster throughput, {what}", THROUGHPUT_GAIN, ">=", 1, TARGET, THROUGHPUT_AA, headline=True
+        ),
+        Criterion(f"client CPU per op, {what}", CPU_GAIN, "<=", 1, TARGET, CPU_AA, headline=True),
+        Criterion(
+            "cluster throughput, isolated / baseline", THROUGHPUT_ISOLATED, ">=", 1, TARGET, THROUGHPUT_AA
+        ),
+    )
+
+
+def share_criterion(what: str) -> Criterion:
+    return Criterion(f"profile share of {what}, after / before (reduced)", PROFILE_SHARE, "<", 1, PRD)
+
+
+def exact_criterion(
+    text: str, metric: str, comparison: str, threshold: float, source: str = PRD
+) -> Criterion:
+    """A criterion on a deterministic count or ratio (no A/A noise to clear); instruction
+    counts need valgrind's cachegrind."""
+    needs = "cachegrind" if "instructions" in text else ""
+    return Criterion(text, metric, comparison, threshold, source, fmt="{:.3g}", needs=needs)
