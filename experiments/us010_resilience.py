@@ -144,8 +144,8 @@ def cells(story: Story) -> list[Cell]:
         ("markdown",
          "## Run\n\n`faults` picks the faults, `fault_repeats` how often each runs per client and "
          "`flood_commands` the size of the write flood. Every (fault, client) runs in its own process; "
-         "the cluster is brought back to health between runs. With `rerun = False` nothing is measured: "
-         "the latest saved record is redrawn."),
+         "the cluster is brought back to health between runs. As opened (`rerun = False`) nothing is "
+         "measured: the latest saved run is drawn, the committed reference's until you measure your own."),
         ("code", builder.run_cell(story)),
         ("markdown", "## Faults, clients and outcomes"),
         ("code", 'nb.story_table(run, "faults")'),

@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m ipykernel install --user --name rediscluster_opt \
   --display-name "Python (rediscluster_opt)" >/dev/null || exit $?
 
+# No news prompt and no update check in this environment's JupyterLab.
+.venv/bin/python -m rediscluster_opt.lab.labsettings >/dev/null || exit $?
+
 # Results and figures the notebooks write go under the repository (the workspace root).
 export RCOPT_ROOT="${RCOPT_ROOT:-$PWD}"
 

@@ -45,13 +45,18 @@ COMMENTS = {
     "pin": "client and redis-server processes on disjoint CPUs",
     "flamegraphs": "py-spy flame graphs (SVG) of before and after",
     "cachegrind": "instruction counts of the stage micro-benchmarks (valgrind)",
-    "rerun": "False: redraw from the latest saved record, measure nothing",
+    "rerun": "False: draw the latest saved run (the committed reference's at first); True: measure",
     "results_dir": "relative folders are taken from the repository root",
 }
 
 
+# A notebook as opened draws the latest saved run (the committed reference until you
+# measure your own), so a newcomer sees results at once; the main job passes rerun=True.
+OPENED = {"rerun": False}
+
+
 def parameters_cell(story: Story) -> str:
-    defaults = modes()["default"]
+    defaults = {**modes()["default"], **OPENED}
     lines = [
         "# Parameters: papermill overrides these (rediscluster_opt/lab/modes.json holds the run modes).",
         "# Only this story's; lab.parameters documents every one.",
@@ -97,8 +102,9 @@ def cells(story: Story) -> list[Cell]:
         *opening(story),
         md(
             "## Run\n\nEvery trial runs in its own process; configurations are interleaved (A B A B ...) "
-            "over the repeats and compared pairwise per repeat. With `rerun = False` nothing is measured: "
-            "the latest saved record is redrawn."
+            "over the repeats and compared pairwise per repeat. As opened (`rerun = False`) nothing is "
+            "measured: the latest saved run is drawn, the committed reference's until you measure your "
+            "own; set `rerun = True` to measure."
         ),
         code(run_cell(story)),
         md(

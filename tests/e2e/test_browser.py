@@ -40,6 +40,9 @@ def lab(tmp_path_factory, local_cluster):
     base = tmp_path_factory.mktemp("lab")
     notebooks = base / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
+    from rediscluster_opt.lab.labsettings import quiet
+
+    quiet()  # as make lab does: no news prompt
     kernels = base / "prefix"
     subprocess.run(
         [
@@ -171,6 +174,7 @@ def test_the_explorer_runs_a_changed_stage_and_shows_its_effect(page, lab):
 @pytest.mark.parametrize("name", STORIES)
 def test_every_story_notebook_opens_with_its_parameters(page, lab, name):
     _open(page, lab, name)
+    assert page.get_by_text("official Jupyter news").count() == 0  # no news prompt greets a newcomer
     assert page.locator(f"{NOTEBOOK} .jp-Cell").count() > 5
     parameters = page.locator(f"{NOTEBOOK} .jp-CodeCell", has_text="# Parameters: papermill overrides these")
     assert parameters.count() == 1 and "seeds =" in parameters.first.inner_text()

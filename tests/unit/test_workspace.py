@@ -40,7 +40,8 @@ def test_records_and_the_cluster_data_go_under_the_root(monkeypatch, tmp_path):
 
 
 def test_a_notebook_kernel_in_notebooks_takes_the_folder_above(monkeypatch, tmp_path):
-    monkeypatch.delenv("RCOPT_ROOT", raising=False)
+    # set (empty) through monkeypatch first, so the value adopt_notebook_root writes is undone
+    monkeypatch.setenv("RCOPT_ROOT", "")
     (tmp_path / "notebooks").mkdir()
     monkeypatch.chdir(tmp_path / "notebooks")
     assert workspace.adopt_notebook_root() == tmp_path
@@ -67,3 +68,22 @@ def test_the_main_job_outside_a_checkout_says_it_needs_one(tmp_path, monkeypatch
         run_notebooks("quick", results=tmp_path / "results")
     assert "they live in a checkout of rediscluster_opt" in str(caught.value)
     assert str(tmp_path / "experiments") in str(caught.value)
+
+
+def test_the_lab_settings_silence_the_news_prompt_and_keep_other_overrides(tmp_path):
+    import json
+
+    from rediscluster_opt.lab.labsettings import quiet
+
+    settings = tmp_path / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True)
+    (settings / "overrides.json").write_text(
+        json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "x"}})
+    )
+    written = json.loads(quiet(tmp_path).read_text())
+    assert written["@jupyterlab/apputils-extension:themes"] == {"theme": "x"}
+    assert written["@jupyterlab/apputils-extension:notification"] == {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    }
+    assert json.loads(quiet(tmp_path).read_text()) == written  # idempotent
