@@ -9,11 +9,7 @@ different runs are never compared.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..child import ChildFailed, ChildRefused, start_child
 from ..results import metric_of, new_record, repo_relative
 from ..validate import check_number
 from .adapters import ClientConfig, Target
@@ -28,7 +25,7 @@ from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
 from .sync import run_sync
 from .target import BenchmarkError, check_target, populate, server_pids
-from .trial import merge_results
+from .trial import merge_results, trial
 from .workload import Workload
 
 __all__ = ["BenchmarkError", "PROFILES", "run_benchmark"]
@@ -43,48 +40,21 @@ def _run_trial_process(
 ) -> dict[str, Any]:
     """One trial in `processes` child processes (pinned to `client_cpus` when given),
     their measured windows aligned and their results merged; a crash or a hang becomes a
-    failed trial with the child's stderr tail, never an exception."""
-
-    def pin() -> None:  # runs in the child before it executes Python
-        if client_cpus:
-            os.sched_setaffinity(0, client_cpus)
-
+    failed trial with the tail of the child's output, never an exception."""
     if processes > 1:  # time to start Python, import and connect, before the common start
         spec = {**spec, "start_at": time.time() + STARTUP_S * processes}
-    with tempfile.TemporaryDirectory(prefix="rcopt-trial-") as folder:
-        spec_path = os.path.join(folder, "spec.json")
-        with open(spec_path, "w") as handle:
-            json.dump(spec, handle)
-        paths = [os.path.join(folder, f"result{n}") for n in range(processes)]
-        children = []
-        for path in paths:
-            with open(f"{path}.stderr", "w") as stderr:  # a file: a chatty child never blocks
-                children.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "rediscluster_opt.bench.trial", spec_path, f"{path}.json"],
-                        stdout=subprocess.DEVNULL,
-                        stderr=stderr,
-                        preexec_fn=pin if client_cpus else None,
-                    )
-                )
-        deadline = time.monotonic() + timeout + (STARTUP_S * processes if processes > 1 else 0)
-        results = []
-        for child, path in zip(children, paths, strict=True):
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-                failure = None if child.returncode == 0 else f"trial process exited with {child.returncode}"
-            except subprocess.TimeoutExpired:
-                failure = f"killed after the {timeout:.0f} s deadline"
-            if failure is None and os.path.exists(f"{path}.json"):
-                with open(f"{path}.json") as handle:
-                    results.append(json.load(handle))
-                continue
+    children = [start_child(trial, spec, cpus=client_cpus) for _ in range(processes)]
+    deadline = time.monotonic() + timeout + (STARTUP_S * processes if processes > 1 else 0)
+    results = []
+    for child in children:
+        try:
+            results.append(child.result(deadline - time.monotonic()))
+        except (ChildFailed, ChildRefused) as exc:
             for other in children:
                 other.kill()
-                other.wait()
-            with open(f"{path}.stderr", errors="replace") as handle:
-                tail = handle.read()[-2000:]
-            return {"status": "failed", "reason": failure or "no result written", "stderr_tail": tail}
+            reason = exc.reason if isinstance(exc, ChildFailed) else str(exc)
+            tail = exc.output_tail if isinstance(exc, ChildFailed) else ""
+            return {"status": "failed", "reason": f"trial process {reason}", "stderr_tail": tail}
     return {"status": "ok", **(merge_results(results) if processes > 1 else results[0])}
 
 

@@ -1,6 +1,4 @@
-"""One closed-loop trial, run in its own process:
-
-    python -m rediscluster_opt.bench.trial SPEC.json RESULT.json
+"""One closed-loop trial, run in its own process (`trial`, through `rediscluster_opt.child`).
 
 C tasks each keep one request in flight against the target for a warm-up, then for the
 measured duration. Every reply is checked; a wrong reply makes the trial invalid. The
@@ -16,7 +14,6 @@ runner merges (percentiles of averages would be wrong) and then drops.
 from __future__ import annotations
 
 import asyncio
-import json
 import resource
 import sys
 import time
@@ -25,7 +22,7 @@ from typing import Any
 from .adapters import ClientConfig, Target, open_adapter
 from .workload import Workload
 
-__all__ = ["merge_results", "percentiles", "run_trial"]
+__all__ = ["merge_results", "percentiles", "run_trial", "trial"]
 
 PERCENTILES = (50, 90, 99, 99.9)
 
@@ -299,20 +296,11 @@ def _stop_pyspy(state: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "pyspy", "flamegraph": state["output"], "log": text[-300:]}
 
 
-def main(argv: list[str]) -> int:
-    spec_path, result_path = argv
-    with open(spec_path) as handle:
-        spec = json.load(handle)
+def trial(spec: dict[str, Any]) -> dict[str, Any]:
+    """The child's entry point (`rediscluster_opt.child`): one trial on the event loop the
+    configuration names."""
     if spec["config"].get("loop", "uvloop") == "uvloop":
         import uvloop
 
-        result = uvloop.run(run_trial(spec))
-    else:
-        result = asyncio.run(run_trial(spec))
-    with open(result_path, "w") as handle:
-        json.dump(result, handle)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        return uvloop.run(run_trial(spec))
+    return asyncio.run(run_trial(spec))

@@ -2,7 +2,7 @@
 short interleaved benchmark of that combination against both presets (and the peers you
 tick), and see the effect within seconds.
 
-The measurement runs in a child process (`python -m rediscluster_opt.lab.explorer SPEC`),
+The measurement runs in a child process (`measure_plan`, through `rediscluster_opt.child`),
 so the kernel's event loop is never blocked: its progress lines stream into the output
 area while the widgets stay usable. Each run adds a row to a history table; `export`
 copies the session's records (the usual schema) into the results folder.
@@ -14,8 +14,6 @@ history rows) is plain code, tested without a browser.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 
 from ..bench.adapters import PEERS, ClientConfig
 from ..bench.target import split_seeds
+from ..child import ChildFailed, ChildRefused, Refused, run_child_streaming
 from ..defaults import SEEDS, STANDALONE
 from ..results import RESULTS_DIR, load_record, paired_ratio, save_record
 from ..stages import OPTIMIZED, REGISTRY, Stages
@@ -232,26 +231,16 @@ class Explorer:
         return row
 
     async def _measure(self, plan: Plan) -> tuple[list[Path], str | None]:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "rediscluster_opt.lab.explorer",
-            json.dumps(asdict(plan)),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        lines: list[str] = []
-        assert child.stdout is not None
-        async for raw in child.stdout:
-            line = raw.decode(errors="replace").rstrip()
-            lines.append(line)
-            self.progress.append_stdout(line + "\n")
-        await child.wait()
-        result = next((json.loads(line[7:]) for line in reversed(lines) if line.startswith("RESULT ")), None)
-        if child.returncode != 0 or result is None:
-            error = next((line for line in reversed(lines) if line.startswith("error: ")), None)
-            return [], (error[7:] if error else f"the benchmark process exited with {child.returncode}")
-        return [Path(p) for p in result], None
+        try:
+            paths = await run_child_streaming(measure_plan, asdict(plan), self._progress)
+        except ChildRefused as exc:
+            return [], str(exc)
+        except ChildFailed as exc:
+            return [], f"the benchmark process {exc.reason}"
+        return [Path(p) for p in paths], None
+
+    def _progress(self, line: str) -> None:
+        self.progress.append_stdout(line + "\n")
 
     # -- showing ----------------------------------------------------------------------
     def _redraw(self, record: dict[str, Any], profile: dict[str, Any] | None) -> None:
@@ -321,20 +310,14 @@ def _html_table(rows: list[dict[str, Any]]) -> str:
     return f"<b>history</b><table class='explorer-history'><tr>{head}</tr>{body}</table>"
 
 
-def main(argv: list[str]) -> int:
-    """The child process: measure one plan, print progress, then `RESULT [paths]`."""
+def measure_plan(spec: dict[str, Any]) -> list[str]:
+    """The child's entry point (`rediscluster_opt.child`): measure one plan, printing
+    progress; returns the two records' paths. A bad plan or target is refused with the
+    reason (shown in the explorer), not a traceback."""
     from ..bench.target import BenchmarkError
 
     try:
-        given = json.loads(argv[0])
-        plan = Plan(**{**given, "peers": tuple(given["peers"]), "seeds": tuple(given["seeds"])})
-        paths = run_plan(plan)
+        plan = Plan(**{**spec, "peers": tuple(spec["peers"]), "seeds": tuple(spec["seeds"])})
+        return [str(path) for path in run_plan(plan)]
     except (BenchmarkError, ValueError, OSError) as exc:
-        print(f"error: {exc}", flush=True)
-        return 2
-    print("RESULT " + json.dumps([str(p) for p in paths]), flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        raise Refused(str(exc)) from None

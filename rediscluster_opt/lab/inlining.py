@@ -14,17 +14,15 @@ installed before one starts.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import timeit
 from typing import Any
 
+from ..child import run_child
 from ..results import Interval, interval
 from ..stages import Stages
 from . import inprocess
 
-__all__ = ["ARMS", "encode_ns", "in_process", "measured_in_process"]
+__all__ = ["ARMS", "encode_ns", "in_process", "measure", "measured_in_process"]
 
 # arm label -> stages (or the bare calibration arm)
 ARMS: dict[str, Any] = {
@@ -53,8 +51,10 @@ def encode_ns(repeats: int, number: int) -> dict[str, list[float]]:
     return out
 
 
-def _measure(smoke: bool) -> dict[str, Any]:
-    """Everything, in this process (on uvloop when it is installed)."""
+def measure(spec: dict[str, Any]) -> dict[str, Any]:
+    """The child's entry point (`rediscluster_opt.child`): everything, in this process (on
+    uvloop when it is installed); `spec["smoke"]` makes it short."""
+    smoke = bool(spec["smoke"])
     try:
         import uvloop
 
@@ -76,17 +76,8 @@ def _measure(smoke: bool) -> dict[str, Any]:
 
 
 def in_process(smoke: bool) -> dict[str, Any]:
-    """`_measure` in a child process; its JSON on stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "rediscluster_opt.lab.inlining", "--smoke" if smoke else "--full"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the in-process measurement failed: {done.stderr[-2000:]}")
-    data: dict[str, Any] = json.loads(done.stdout)
-    return data
+    """`measure` in a fresh process, so the interpreter's state is the same every run."""
+    return run_child(measure, {"smoke": smoke}, timeout=900)
 
 
 def waterfall(data: dict[str, Any], mode: str = "cluster") -> dict[str, dict[str, float]]:
@@ -145,7 +136,3 @@ def in_process_table(data: dict[str, Any]) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-if __name__ == "__main__":
-    print(json.dumps(_measure(smoke="--smoke" in sys.argv)))

@@ -27,10 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..bench.sync import run_sync
+from ..child import run_child, start_child
 from ..core.resp import encode_command
 from ..results import interval
 from ..stages import REGISTRY
-from .perfcases import CASES
+from .perfcases import CASES, count_calls, time_cases
 
 __all__ = [
     "allocations_per_pending_command",
@@ -46,7 +47,6 @@ PYPERF_OPTIONS = {
     True: ["-p", "1", "-n", "3", "-w", "1", "--loops", "1000"],
     False: ["-p", "3", "-n", "3", "-w", "1", "--min-time", "0.05"],
 }
-_CASE_MODULE = [sys.executable, "-m", "rediscluster_opt.lab.perfcases"]
 
 
 def _describe(name: str) -> dict[str, str]:
@@ -58,12 +58,13 @@ def wall_times(names: Sequence[str], smoke: bool = False) -> list[dict[str, Any]
     """ns per call for each case, measured by pyperf (one worker process per value set)."""
     import pyperf
 
+    unknown = [name for name in names if name not in CASES]
+    if unknown or not names:
+        raise ValueError(f"unknown or no micro-benchmark case(s) {unknown}; known: {', '.join(CASES)}")
     with tempfile.TemporaryDirectory(prefix="rcopt-pyperf-") as folder:
         output = os.path.join(folder, "suite.json")
-        command = [*_CASE_MODULE, "--cases", ",".join(names), "-o", output, "-q", *PYPERF_OPTIONS[smoke]]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        if done.returncode != 0:
-            raise RuntimeError(f"pyperf run failed ({done.returncode}): {done.stderr[-1500:]}")
+        spec = {"cases": list(names), "output": output, "options": PYPERF_OPTIONS[smoke]}
+        run_child(time_cases, spec, timeout=1800)
         suite = pyperf.BenchmarkSuite.load(output)
     rows = []
     for bench in suite.get_benchmarks():
@@ -106,24 +107,15 @@ def valgrind_problem() -> str | None:
 
 
 def _instructions(name: str, calls: int) -> int:
-    command = [
-        "valgrind",
-        "--tool=cachegrind",
-        "--cache-sim=no",
-        "--cachegrind-out-file=/dev/null",
-        *_CASE_MODULE,
-        "--count",
-        name,
-        "--calls",
-        str(calls),
-    ]
+    valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     # A fixed hash seed keeps dict and set layouts, and so the count, the same every run.
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
-    for line in done.stderr.splitlines():
+    child = start_child(count_calls, {"case": name, "calls": calls}, prefix=valgrind, env=env, stable=True)
+    child.result(900)
+    for line in child.output.splitlines():
         if "I   refs:" in line or "I refs:" in line:
             return int(line.split(":", 1)[1].strip().replace(",", ""))
-    raise RuntimeError(f"cachegrind gave no instruction count for {name}: {done.stderr[-800:]}")
+    raise RuntimeError(f"cachegrind gave no instruction count for {name}: {child.output[-800:]}")
 
 
 def instruction_counts(names: Sequence[str], calls: int = 20_000) -> dict[str, Any]:

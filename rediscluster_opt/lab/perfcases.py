@@ -2,20 +2,19 @@
 
 A case is one stage variant doing one representative unit of work (hash a 16 B key, look
 up the last slot, encode a GET, check a 200 B reply for a redirect...). Cases come from
-`REGISTRY`, so a new variant is measured without an edit here. The same cases run two ways:
+`REGISTRY`, so a new variant is measured without an edit here. The same cases run two
+ways, each in a child process (`rediscluster_opt.child`, started by `lab.micro`):
 
-    python -m rediscluster_opt.lab.perfcases --cases A,B -o out.json [pyperf options]
-        pyperf: worker processes, calibration, warm-ups; wall time per call.
-    python -m rediscluster_opt.lab.perfcases --count CASE --calls N
-        N calls and nothing else, for `valgrind --tool=cachegrind` to count instructions
-        (deterministic: the same on every run, whatever else the machine does).
+- `time_cases`: pyperf's master process (worker processes, calibration, warm-ups; wall
+  time per call). pyperf starts its workers as `python -m rediscluster_opt.lab.perfcases`.
+- `count_calls`: N calls and nothing else, for `valgrind --tool=cachegrind` to count
+  instructions (deterministic: the same on every run, whatever else the machine does).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -174,7 +173,10 @@ def _time_async(case: Case) -> Callable[[int], float]:
     return time_func
 
 
-def _pyperf(selected: list[str]) -> None:
+def _runner() -> Any:
+    """pyperf's runner for the cases: its worker processes start this module
+    (`python -m rediscluster_opt.lab.perfcases --worker ... --cases ...`, pyperf's own
+    protocol) and time the cases `--cases` names."""
     import pyperf
 
     def pass_cases(command: list[str], args: argparse.Namespace) -> None:
@@ -182,8 +184,11 @@ def _pyperf(selected: list[str]) -> None:
 
     runner = pyperf.Runner(add_cmdline_args=pass_cases, program_args=("-m", "rediscluster_opt.lab.perfcases"))
     runner.argparser.add_argument("--cases", required=True)
-    runner.parse_args()
-    for name in selected:
+    return runner
+
+
+def _bench(runner: Any, names: list[str]) -> None:
+    for name in names:
         case = CASES[name]
         if case.asynchronous:
             runner.bench_time_func(name, _time_async(case))
@@ -191,35 +196,28 @@ def _pyperf(selected: list[str]) -> None:
             runner.bench_func(name, case.make())
 
 
-def _count(name: str, calls: int) -> None:
-    """Build the case, then make `calls` calls: the instructions of a run with N calls
-    minus those of a run with 0 are the cost of N calls."""
-    case = CASES[name]
+def time_cases(spec: dict[str, Any]) -> None:
+    """The child's entry point (`rediscluster_opt.child`) for wall times: pyperf's master
+    process over `spec["cases"]`, writing its suite to `spec["output"]` (pyperf's JSON)."""
+    runner = _runner()
+    runner.parse_args(["--cases", ",".join(spec["cases"]), "-o", spec["output"], "-q", *spec["options"]])
+    _bench(runner, spec["cases"])
+
+
+def count_calls(spec: dict[str, Any]) -> None:
+    """The child's entry point for instruction counts (run under cachegrind): build the
+    case, then make `spec["calls"]` calls. The instructions of a run with N calls minus
+    those of a run with 0 are the cost of N calls."""
+    case = CASES[spec["case"]]
     if case.asynchronous:
-        asyncio.run(case.make()(calls))
+        asyncio.run(case.make()(spec["calls"]))
         return
     work = case.make()
-    for _ in range(calls):
+    for _ in range(spec["calls"]):
         work()
 
 
-def main(argv: list[str]) -> int:
-    if "--count" in argv:
-        parser = argparse.ArgumentParser(prog="python -m rediscluster_opt.lab.perfcases")
-        parser.add_argument("--count", required=True, choices=sorted(CASES), metavar="CASE")
-        parser.add_argument("--calls", type=int, required=True)
-        args = parser.parse_args(argv)
-        _count(args.count, args.calls)
-        return 0
-    selected = next((argv[i + 1] for i, a in enumerate(argv) if a == "--cases"), "")
-    names = [n for n in selected.split(",") if n]
-    unknown = [n for n in names if n not in CASES]
-    if unknown or not names:
-        print(f"perfcases: unknown or no case(s) {unknown}; known: {', '.join(CASES)}", file=sys.stderr)
-        return 2
-    _pyperf(names)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+if __name__ == "__main__":  # a pyperf worker
+    runner = _runner()
+    arguments = runner.parse_args()
+    _bench(runner, arguments.cases.split(","))

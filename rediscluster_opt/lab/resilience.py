@@ -1,10 +1,10 @@
-"""US-010, resilience: each production fault, run for our client and its peers in turn.
+"""Production faults, each run for our client and its peers in turn (the resilience story).
 
-Every (fault, client, repeat) is one trial in its own process (`python -m
-rediscluster_opt.lab.resilience <spec-json>`), which opens the client through the bench
+Every (fault, client, repeat) is one trial in its own process (`fault_trial`, through
+`rediscluster_opt.child`), which opens the client through the bench
 adapters (same per-command timeout for every library), starts a checked SET/GET load on
 the node the fault hits and on another, injects the fault, keeps the load going, and
-prints one JSON trial: outcomes by type, wrong values, a 250 ms timeline, the time to
+returns one trial: outcomes by type, wrong values, a 250 ms timeline, the time to
 serve again after the promotion (or restart), and the peak RSS growth. Between trials
 the cluster is brought back to health. Failover faults run on a cluster with replicas
 that this module starts on its own ports (and stops); the others on the lab's cluster.
@@ -13,12 +13,9 @@ that this module starts on its own ports (and stops); the others on the lab's cl
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -30,6 +27,7 @@ from typing import Any
 from ..admin import command
 from ..bench.adapters import ClientConfig, PeerUnavailable, Target, open_adapter
 from ..bench.environment import environment
+from ..child import ChildFailed, ChildRefused, Refused, run_child
 from ..core.address import split_address
 from ..core.topology import parse_cluster_shards
 from ..localcluster import LocalCluster
@@ -364,31 +362,14 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
     }
     base: dict[str, Any] = {"mode": "cluster", "scenario": fault.name, "valid": True}
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "rediscluster_opt.lab.resilience", json.dumps(spec)],
-            capture_output=True,
-            text=True,
-            timeout=TRIAL_LIMIT,
-        )
-    except subprocess.TimeoutExpired as exc:  # a client that never finishes is a finding too
+        result = run_child(fault_trial, spec, timeout=TRIAL_LIMIT)
+    except ChildRefused as exc:  # the peer is not installed
+        return {**base, "status": "failed", "valid": False, "reason": str(exc), "stderr_tail": ""}
+    except ChildFailed as exc:  # a client that never finishes (or crashes) is a finding too
+        failed = {"status": "failed", "valid": False, "reason": exc.reason, "stderr_tail": exc.output_tail}
+        return {**base, **failed}
+    finally:
         _restore(cluster)
-        tail = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
-        reason = f"did not finish within {TRIAL_LIMIT:g} s"
-        return {**base, "status": "failed", "valid": False, "reason": reason, "stderr_tail": tail[-2000:]}
-    try:
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        result = None
-    _restore(cluster)
-    if done.returncode != 0 or result is None:
-        reason = "peer not installed" if done.returncode == 3 else f"exit {done.returncode}"
-        return {
-            **base,
-            "status": "failed",
-            "valid": False,
-            "reason": reason,
-            "stderr_tail": done.stderr[-2000:],
-        }
     ok = result["outcomes"].get("ok", 0)
     errors = sum(n for kind, n in result["outcomes"].items() if kind not in ("ok", "wrong value"))
     errors += sum(result.get("flood_errors", {}).values())
@@ -478,15 +459,10 @@ def measured(trials: list[dict[str, Any]]) -> dict[str, Interval | None]:
     return out
 
 
-def main(argv: list[str]) -> int:
+def fault_trial(spec: dict[str, Any]) -> dict[str, Any]:
+    """The child's entry point (`rediscluster_opt.child`): one fault, one client. A peer
+    that is not installed refuses the trial (it is reported, not crashed)."""
     try:
-        result = asyncio.run(_trial(json.loads(argv[0])))
+        return asyncio.run(_trial(spec))
     except PeerUnavailable as exc:
-        print(f"skipped: {exc}", file=sys.stderr)
-        return 3
-    print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+        raise Refused(f"peer not installed: {exc}") from None

@@ -64,12 +64,7 @@ def test_pyperf_wall_times_in_worker_processes():
 
 
 def test_an_unknown_case_is_named():
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [sys.executable, "-m", "rediscluster_opt.lab.perfcases", "--cases", "nope"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2 and "unknown or no case(s) ['nope']" in done.stderr
+    with pytest.raises(ValueError, match=r"unknown or no micro-benchmark case\(s\) \['nope'\]"):
+        micro.wall_times(["nope"])
+    with pytest.raises(KeyError, match="no micro-benchmark case 'slot_map.flat.s7'"):
+        perfcases.case_name("slot_map", "flat", "s7")
