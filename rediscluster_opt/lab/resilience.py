@@ -37,7 +37,16 @@ from ..stages import OPTIMIZED
 from .faults import CheckedLoad, keys_on, replica_of, resident_bytes, signal_node, wait_for_promotion
 from .single_execution import SingleExecutionLoad, kill_storm
 
-__all__ = ["CLIENTS", "FAULTS", "REPLICA_LAYOUT", "run_resilience"]
+__all__ = [
+    "CLIENTS",
+    "FAULTS",
+    "REPLICA_LAYOUT",
+    "Fault",
+    "Injection",
+    "Scene",
+    "fault_trial",
+    "run_resilience",
+]
 
 CLIENTS = ("ours", "redis-py", "valkey-glide")
 COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a caller
@@ -47,31 +56,24 @@ FLOOD_VALUE = 100_000  # bytes
 TRIAL_LIMIT = 180.0  # seconds: a trial still running by then is recorded as failed
 
 
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    title: str
-    needs_replicas: bool = False
-    recovery_from: str = ""  # "promotion" or "restart": the moment recovery is timed from
-    settle: float = 0.0  # extra seconds of load after the fault, beyond the run's default
+@dataclass
+class Scene:
+    """What an injection acts on and writes to: the cluster, the master the fault hits,
+    the client under test (its adapter), the moments that matter (`marks`, monotonic
+    seconds: "promotion", "restart", "end"), the trial's spec and the checked load on the
+    victim."""
+
+    cluster: LocalCluster
+    victim: str
+    adapter: Any
+    marks: dict[str, float]
+    spec: dict[str, Any]
+    load: CheckedLoad
 
 
-FAULTS = {
-    f.name: f
-    for f in (
-        Fault("kill_replica", "master kill -9, replica promoted", True, "promotion"),
-        Fault("sigstop_replica", "master SIGSTOP (hung), replica promoted", True, "promotion"),
-        Fault("graceful_failover", "CLUSTER FAILOVER", True, "promotion"),
-        # a restarted master answers CLUSTERDOWN until it has rejoined: give it time
-        Fault("kill_restart", "master kill -9 without replica, restarted after 1 s", False, "restart", 3.0),
-        Fault("debug_sleep", "DEBUG SLEEP 1 s on a master"),
-        Fault("client_pause", "CLIENT PAUSE 1 s on a master"),
-        Fault("client_kill", "CLIENT KILL of every connection, 5 times"),
-        Fault("kill_storm", "CLIENT KILL every 50 ms for 2 s, under writes whose reply depends on the state"),
-        Fault("cancel_storm", "callers cancelling commands mid-flight for 2 s"),
-        Fault("write_flood", "concurrent 100 KB SETs to a node that stalls 0.5 s"),
-    )
-}
+# An injection acts on the servers (signals, DEBUG, CLIENT ...) and returns extra fields
+# for the trial's record.
+Injection = Callable[[Scene], Awaitable[dict[str, Any]]]
 
 
 # -- one trial, in its own process -----------------------------------------------------
@@ -119,7 +121,7 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(0.5)
         baseline = peak = resident_bytes()
         marks["fault"] = time.monotonic()
-        extra = await INJECT[fault.name](cluster, victim, adapter, marks, spec, on_victim)
+        extra = await fault.inject(Scene(cluster, victim, adapter, marks, spec, on_victim))
         await asyncio.sleep(spec["settle"])
     finally:
         stop.set()
@@ -148,71 +150,71 @@ async def _trial(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _fail_master(sig, cluster, victim, adapter, marks, spec, load):
+async def _fail_master(sig: signal.Signals, scene: Scene) -> dict[str, Any]:
     """SIGKILL (a crash) or SIGSTOP (a hang) the master; mark its replica's promotion."""
-    host, port = split_address(victim)
-    replica = replica_of(cluster, victim)
-    signal_node(cluster, port, sig)
-    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
+    host, port = split_address(scene.victim)
+    replica = replica_of(scene.cluster, scene.victim)
+    signal_node(scene.cluster, port, sig)
+    scene.marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
     return {}
 
 
-async def _graceful(cluster, victim, adapter, marks, spec, load):
-    host, _ = split_address(victim)
-    replica = replica_of(cluster, victim)
+async def _graceful(scene: Scene) -> dict[str, Any]:
+    host, _ = split_address(scene.victim)
+    replica = replica_of(scene.cluster, scene.victim)
     await asyncio.to_thread(command, host, replica, "CLUSTER", "FAILOVER")
-    marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
+    scene.marks["promotion"] = await asyncio.to_thread(wait_for_promotion, host, replica, 60)
     return {}
 
 
-async def _kill_restart(cluster, victim, adapter, marks, spec, load):
-    _, port = split_address(victim)
-    signal_node(cluster, port, signal.SIGKILL)
+async def _kill_restart(scene: Scene) -> dict[str, Any]:
+    _, port = split_address(scene.victim)
+    signal_node(scene.cluster, port, signal.SIGKILL)
     await asyncio.sleep(1.0)
-    await asyncio.to_thread(cluster.start_node, port)
-    marks["restart"] = time.monotonic()
+    await asyncio.to_thread(scene.cluster.start_node, port)
+    scene.marks["restart"] = time.monotonic()
     return {}
 
 
-async def _debug_sleep(cluster, victim, adapter, marks, spec, load):
-    host, port = split_address(victim)
+async def _debug_sleep(scene: Scene) -> dict[str, Any]:
+    host, port = split_address(scene.victim)
     await asyncio.to_thread(command, host, port, "DEBUG", "SLEEP", "1", timeout=5)
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     return {}
 
 
-async def _client_pause(cluster, victim, adapter, marks, spec, load):
-    host, port = split_address(victim)
+async def _client_pause(scene: Scene) -> dict[str, Any]:
+    host, port = split_address(scene.victim)
     await asyncio.to_thread(command, host, port, "CLIENT", "PAUSE", "1000")
     await asyncio.sleep(1.0)
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     return {}
 
 
-async def _client_kill(cluster, victim, adapter, marks, spec, load):
+async def _client_kill(scene: Scene) -> dict[str, Any]:
     for _ in range(5):
-        for address in cluster.seeds:
+        for address in scene.cluster.seeds:
             host, port = split_address(address)
             await asyncio.to_thread(command, host, port, "CLIENT", "KILL", "TYPE", "normal")
         await asyncio.sleep(0.2)
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     return {}
 
 
-async def _kill_storm(cluster, victim, adapter, marks, spec, load):
+async def _kill_storm(scene: Scene) -> dict[str, Any]:
     """Every connection killed every 50 ms for 2 s, while callers run SADD, HSET, SETBIT,
     SET/DEL, INCR and SET/GET whose single-execution replies they know: a client that
     sends an applied command again and returns the second reply is caught."""
-    if adapter.command is None:
+    if scene.adapter.command is None:
         return {"single_execution": None}
-    exact = SingleExecutionLoad(adapter.command, f"rcopt:res:{os.getpid()}:exact", workers=8)
+    exact = SingleExecutionLoad(scene.adapter.command, f"rcopt:res:{os.getpid()}:exact", workers=8)
     stop, calm = asyncio.Event(), asyncio.Event()
     running = asyncio.ensure_future(exact.run(stop))
-    storm = asyncio.ensure_future(kill_storm(cluster.seeds, calm))
+    storm = asyncio.ensure_future(kill_storm(scene.cluster.seeds, calm))
     await asyncio.sleep(2.0)
     calm.set()
     killed = await storm
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     stop.set()
     await asyncio.wait_for(running, 60)
     counts = dict(exact.counts)
@@ -220,59 +222,76 @@ async def _kill_storm(cluster, victim, adapter, marks, spec, load):
                                  "killed": killed}}  # fmt: skip
 
 
-async def _cancel_storm(cluster, victim, adapter, marks, spec, load):
+async def _cancel_storm(scene: Scene) -> dict[str, Any]:
     """Callers that give up after a random few microseconds, beside the checked load:
     a reply to a cancelled command must never reach anyone else."""
     cancelled = 0
-    keys = load.keys
+    keys = scene.load.keys
     deadline = time.monotonic() + 2.0
 
     async def impatient() -> None:
         nonlocal cancelled
         while time.monotonic() < deadline:
             try:
-                await asyncio.wait_for(adapter.get(random.choice(keys)), random.uniform(0, 0.0005))
+                await asyncio.wait_for(scene.adapter.get(random.choice(keys)), random.uniform(0, 0.0005))
             except TimeoutError:
                 cancelled += 1
             except Exception:  # noqa: BLE001  # an error here is the client's answer, not ours to judge
                 pass
 
     await asyncio.gather(*(impatient() for _ in range(32)))
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     return {"cancelled": cancelled}
 
 
-async def _write_flood(cluster, victim, adapter, marks, spec, load):
-    host, port = split_address(victim)
+async def _write_flood(scene: Scene) -> dict[str, Any]:
+    host, port = split_address(scene.victim)
     value = os.urandom(FLOOD_VALUE)
-    keys = load.keys[:10]
+    keys = scene.load.keys[:10]
     sleeping = asyncio.ensure_future(
         asyncio.to_thread(command, host, port, "DEBUG", "SLEEP", "0.5", timeout=10)
     )
     await asyncio.sleep(0.05)
     outcomes = await asyncio.gather(
-        *(adapter.set(keys[i % len(keys)], value) for i in range(spec["flood_commands"])),
+        *(scene.adapter.set(keys[i % len(keys)], value) for i in range(scene.spec["flood_commands"])),
         return_exceptions=True,
     )
     await sleeping
-    marks["end"] = time.monotonic()
+    scene.marks["end"] = time.monotonic()
     errors = Counter(type(o).__name__ for o in outcomes if isinstance(o, BaseException))
     return {"flood_commands": len(outcomes), "flood_errors": dict(errors)}
 
 
-# fault name -> async (cluster, victim, adapter, marks, spec, load) -> extra trial fields
-INJECT: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
-    "kill_replica": partial(_fail_master, signal.SIGKILL),
-    "sigstop_replica": partial(_fail_master, signal.SIGSTOP),
-    "graceful_failover": _graceful,
-    "kill_restart": _kill_restart,
-    "debug_sleep": _debug_sleep,
-    "client_pause": _client_pause,
-    "client_kill": _client_kill,
-    "kill_storm": _kill_storm,
-    "cancel_storm": _cancel_storm,
-    "write_flood": _write_flood,
-}
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    title: str
+    inject: Injection
+    needs_replicas: bool = False
+    recovery_from: str = ""  # "promotion" or "restart": the moment recovery is timed from
+    settle: float = 0.0  # extra seconds of load after the fault, beyond the run's default
+
+
+FAULTS = {
+    f.name: f
+    for f in (
+        Fault("kill_replica", "master kill -9, replica promoted", partial(_fail_master, signal.SIGKILL),
+              True, "promotion"),
+        Fault("sigstop_replica", "master SIGSTOP (hung), replica promoted",
+              partial(_fail_master, signal.SIGSTOP), True, "promotion"),
+        Fault("graceful_failover", "CLUSTER FAILOVER", _graceful, True, "promotion"),
+        # a restarted master answers CLUSTERDOWN until it has rejoined: give it time
+        Fault("kill_restart", "master kill -9 without replica, restarted after 1 s", _kill_restart,
+              False, "restart", 3.0),
+        Fault("debug_sleep", "DEBUG SLEEP 1 s on a master", _debug_sleep),
+        Fault("client_pause", "CLIENT PAUSE 1 s on a master", _client_pause),
+        Fault("client_kill", "CLIENT KILL of every connection, 5 times", _client_kill),
+        Fault("kill_storm", "CLIENT KILL every 50 ms for 2 s, under writes whose reply depends on the state",
+              _kill_storm),
+        Fault("cancel_storm", "callers cancelling commands mid-flight for 2 s", _cancel_storm),
+        Fault("write_flood", "concurrent 100 KB SETs to a node that stalls 0.5 s", _write_flood),
+    )
+}  # fmt: skip
 
 
 def _restore(cluster: LocalCluster) -> None:
