@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rediscluster_opt.lab import engine, perfcases, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.engine import by_case, exact, ratio_of
+from rediscluster_opt.lab.instruments import perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
     PRD,
     TARGET,

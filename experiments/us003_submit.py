@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, micro, perfcases, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages, cumulative_stages
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.engine import by_case, ratio_of
+from rediscluster_opt.lab.instruments import micro, perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
     TARGET,
     THROUGHPUT_AA,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, perfcases
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import cumulative_stages, gain_metrics, previous_stages, share_ratio
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.engine import by_case, exact, headline_level, ratio_of
+from rediscluster_opt.lab.instruments import perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.story import (
     AA,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages, cumulative_stages
 from rediscluster_opt.lab.criteria import Criterion, Recorded
-from rediscluster_opt.lab.frame import trials_frame
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
+from rediscluster_opt.lab.presentation.frame import trials_frame
 from rediscluster_opt.lab.story import (
     PRD,
     TARGET,

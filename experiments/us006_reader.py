@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, perfcases
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages, previous_stages
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.engine import by_case, cprofiles, ratio_of
+from rediscluster_opt.lab.instruments import perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.story import (
     PRD,

@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from rediscluster_opt.bench.sync import run_sync
-from rediscluster_opt.lab import engine, perfcases, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages, roles
 from rediscluster_opt.lab.criteria import Recorded
 from rediscluster_opt.lab.engine import NOT_ALLOWED, by_case, exact, ratio_of
-from rediscluster_opt.lab.migration import migrate_under_load
+from rediscluster_opt.lab.instruments import perfcases
+from rediscluster_opt.lab.instruments.migration import migrate_under_load
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
     Section,
     Story,

@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import NEEDS_LOCAL_TLS, cprofiles, headline_level
+from rediscluster_opt.lab.instruments.tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
     AA,
     CPU_AA,
@@ -26,7 +28,6 @@ from rediscluster_opt.lab.story import (
     StoryRun,
     exact_criterion,
 )
-from rediscluster_opt.lab.tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
 from rediscluster_opt.results import Interval, interval, paired_ratio, pairs
 
 SCENARIOS = ("get_single", "get_list", "post", "mixed")  # the PRD's REST scenarios

@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine, inlining, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import gain_metrics, ordered, roles, share_ratio
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
-from rediscluster_opt.lab.frame import trials_frame
-from rediscluster_opt.lab.inlining import (
+from rediscluster_opt.lab.instruments import inlining
+from rediscluster_opt.lab.instruments.inlining import (
     FRAMES_COMPOSED,
     FRAMES_OVER_BARE,
     FRAMES_SHAPED,
@@ -23,8 +22,11 @@ from rediscluster_opt.lab.inlining import (
     INPROCESS_OVER_BARE,
     PREFIX_VS_PACK,
 )
-from rediscluster_opt.lab.inprocess import BARE
+from rediscluster_opt.lab.instruments.inprocess import BARE
 from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
+from rediscluster_opt.lab.presentation.frame import trials_frame
 from rediscluster_opt.lab.story import (
     AA,
     CPU_AA,

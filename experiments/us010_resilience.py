@@ -7,12 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from rediscluster_opt.lab import engine, plots
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded, tally
 from rediscluster_opt.lab.engine import NEEDS_LOCAL
-from rediscluster_opt.lab.parameters import Parameters
-from rediscluster_opt.lab.resilience import (
+from rediscluster_opt.lab.instruments.resilience import (
     CLIENT_KILL_ERRORS,
     ELSEWHERE_ERRORS,
     FAULTS,
@@ -25,6 +23,9 @@ from rediscluster_opt.lab.resilience import (
     fault_metric,
     run_resilience,
 )
+from rediscluster_opt.lab.parameters import Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import TARGET, Cell, Story, StoryRun
 
 
@@ -137,7 +138,7 @@ def paragraph(run: StoryRun) -> str:
 def cells(story: Story) -> list[Cell]:
     """The common frame (parameters, run, criteria, verdict) with fault timelines where the
     speed stories have ratio plots and profiles."""
-    from rediscluster_opt.lab import builder
+    from rediscluster_opt.lab.presentation import builder
 
     return [
         *builder.opening(story),

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
   --display-name "Python (rediscluster_opt)" >/dev/null || exit $?
 
 # No news prompt and no update check in this environment's JupyterLab.
-.venv/bin/python -m rediscluster_opt.lab.labsettings >/dev/null || exit $?
+.venv/bin/python -m rediscluster_opt.lab.presentation.labsettings >/dev/null || exit $?
 
 # Results and figures the notebooks write go under the repository (the workspace root).
 export RCOPT_ROOT="${RCOPT_ROOT:-$PWD}"

@@ -16,7 +16,7 @@ from ..bench.workload import Workload
 from ..localcluster import LocalCluster, default_data_dir
 from ..results import Interval, interval, load_record, metric_of, repo_relative, save_record, summarize
 from ..workspace import root
-from . import micro, perfcases
+from .instruments import micro, perfcases
 from .parameters import Parameters
 from .registry import story as find_story
 from .story import AA, Linked, Story, StoryRun

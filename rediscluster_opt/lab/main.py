@@ -19,8 +19,8 @@ from typing import Any
 from ..results import load_record, repo_relative
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
-from .builder import KERNELSPEC, path_of
 from .parameters import modes, parameter_names
+from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
 
 __all__ = ["PAPERMILL_KERNEL", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
@@ -68,7 +68,7 @@ def run_notebooks(
         raise SystemExit(
             f"experiments: no notebook {', '.join(missing)} in {notebooks}: the stories run from a "
             f"checkout of rediscluster_opt (run there, or set {ENV} to it); a new story's notebook "
-            "comes from `python -m rediscluster_opt.lab.builder`"
+            "comes from `python -m rediscluster_opt.lab.presentation.builder`"
         )
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     run_dir = results / "runs" / stamp
@@ -304,7 +304,7 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
 def relink(record: dict[str, Any], reference: Path) -> None:
     """Point a published record's links at the published copies: the story's profile and
     REST records in `reference/records/`, its flame graphs in `reference/figures/`."""
-    from .notebook import flame_file
+    from .presentation.notebook import flame_file
 
     links = (record.get("extra") or {}).get("records") or {}
     for kind, path in links.items():

@@ -85,7 +85,7 @@ class Parameters:
     rerun: bool = _default("rerun")  # False: redraw from the latest saved record, measure nothing
     results_dir: str = _default("results_dir")
     figures_dir: str = _default("figures_dir")
-    faults: tuple[str, ...] = _default("faults")  # US-010's faults (lab/resilience.py FAULTS)
+    faults: tuple[str, ...] = _default("faults")  # US-010's faults (lab/instruments/resilience.py FAULTS)
     fault_repeats: int = _default("fault_repeats")  # runs of each fault per client
     flood_commands: int = _default("flood_commands")  # concurrent 100 KB SETs in the write flood
 
@@ -178,7 +178,7 @@ def _member(name: str, value: object, choices: Any) -> str:
 
 
 def _fault(name: str, value: object) -> str:
-    from .resilience import FAULTS  # the registry lives with the experiment
+    from .instruments.resilience import FAULTS  # the registry lives with the experiment
 
     return _member(name, value, FAULTS)
 

@@ -4,7 +4,7 @@
 A story module holds everything that is only that story's: id, slug, title, introduction,
 criteria and the metric names they read (module constants its runner fills), its runner,
 its figures, the notebook sections it adds and the parameters it uses. The engine
-(`lab.engine`, `lab.compare`, `lab.notebook`, `lab.builder`) serves every story alike and
+(`lab.engine`, `lab.compare`, `lab.presentation`) serves every story alike and
 never names one; `lab.registry` finds the modules.
 """
 
@@ -46,7 +46,7 @@ Figures = Callable[["StoryRun", "Parameters"], list[Path]]
 @dataclass(frozen=True)
 class Section:
     """A notebook section a story adds to the common shape (after the micro-benchmark
-    tables): a heading with its text, then code cells. Code runs with `nb` (lab.notebook),
+    tables): a heading with its text, then code cells. Code runs with `nb` (lab.presentation.notebook),
     `run` and `params` in scope, and may add paths to `figures`."""
 
     markdown: str
@@ -75,7 +75,7 @@ class Story:
     share_functions: tuple[str, ...] = ()  # bare names whose profile share the PRD wants reduced
     criteria: tuple[Criterion, ...] = ()
     recorded: tuple[Recorded, ...] = ()
-    micro_tables: tuple[str, ...] = ()  # lab.notebook.micro_table names shown in the notebook
+    micro_tables: tuple[str, ...] = ()  # presentation.notebook.micro_table names shown in the notebook
     parameters: tuple[str, ...] = ()
     figures: Figures | None = None
     tables: Mapping[str, Callable[[StoryRun], Any]] = field(default_factory=dict)

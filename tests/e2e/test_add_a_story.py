@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
-from rediscluster_opt.lab import notebook as nb
+from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.story import TARGET, Story, StoryRun
@@ -71,7 +71,11 @@ def test_a_new_story_is_one_module_and_its_notebook(local_cluster, tmp_path):
     env = {**os.environ, "RCOPT_ROOT": str(tree)}
     python = [sys.executable, "-m"]
     subprocess.run(
-        [*python, "rediscluster_opt.lab.builder"], env=env, cwd=tree, check=True, capture_output=True
+        [*python, "rediscluster_opt.lab.presentation.builder"],
+        env=env,
+        cwd=tree,
+        check=True,
+        capture_output=True,
     )
     done = subprocess.run(
         [*python, "rediscluster_opt.cli", "experiments", "--mode", "quick", "--only", "US-099"],

@@ -10,7 +10,7 @@ from rediscluster_opt.bench.report import format_table
 from rediscluster_opt.bench.runner import BenchmarkError, run_benchmark
 from rediscluster_opt.bench.target import server_pids
 from rediscluster_opt.bench.workload import Workload
-from rediscluster_opt.lab.frame import (
+from rediscluster_opt.lab.presentation.frame import (
     cprofile_frame,
     line_profile_frame,
     load_frame,

@@ -40,7 +40,7 @@ def lab(tmp_path_factory, local_cluster):
     base = tmp_path_factory.mktemp("lab")
     notebooks = base / "notebooks"
     shutil.copytree(ROOT / "notebooks", notebooks)
-    from rediscluster_opt.lab.labsettings import quiet
+    from rediscluster_opt.lab.presentation.labsettings import quiet
 
     quiet()  # as make lab does: no news prompt
     kernels = base / "prefix"

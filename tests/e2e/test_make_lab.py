@@ -108,7 +108,7 @@ def test_make_lab_stops_the_cluster_it_started_on_ctrl_c(tmp_path):
 
 async def test_the_explorer_measures_a_combination_and_shows_it(local_cluster, tmp_path):
     """The explorer's run without a browser: child process, records, history, chart."""
-    from rediscluster_opt.lab.explorer import Explorer
+    from rediscluster_opt.lab.presentation.explorer import Explorer
 
     explorer = Explorer(tmp_path)
     explorer.stage_pickers["parser"].value = "python"

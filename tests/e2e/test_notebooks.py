@@ -14,9 +14,9 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from rediscluster_opt.lab.builder import path_of
 from rediscluster_opt.lab.main import PAPERMILL_KERNEL, modes, run_notebooks
 from rediscluster_opt.lab.parameters import parameter_names
+from rediscluster_opt.lab.presentation.builder import path_of
 from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.results import load_records, validate_record
 

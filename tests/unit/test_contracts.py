@@ -11,7 +11,7 @@ import pytest
 
 from rediscluster_opt.core.redirect import Redirect
 from rediscluster_opt.core.resp import NEED_DATA, ReplyError
-from rediscluster_opt.lab.perfcases import five_masters
+from rediscluster_opt.lab.instruments.perfcases import five_masters
 from rediscluster_opt.stages import REGISTRY, Impl, Stages, contracts
 
 # stage -> number of positional parameters its constructor or function takes

@@ -10,7 +10,7 @@ import types
 import pytest
 
 from rediscluster_opt import Stages
-from rediscluster_opt.lab.inprocess import BARE, FakeServerTransport, fake_client, frames_per_get
+from rediscluster_opt.lab.instruments.inprocess import BARE, FakeServerTransport, fake_client, frames_per_get
 from rediscluster_opt.stages import REGISTRY
 
 FUSED = [name for name in REGISTRY["dispatch"] if name != "composed"]
@@ -157,7 +157,7 @@ def test_every_variant_describes_what_runs_and_a_fused_route_runs_what_it_says()
     client reports as its hot path are the ones a GET really runs: the generated route
     for a fused client (never the composed `_route`), the composed route otherwise."""
     from rediscluster_opt.bench.profiling import HOT_PATH, resolve_function
-    from rediscluster_opt.lab.inprocess import STAGE_OF
+    from rediscluster_opt.lab.instruments.inprocess import STAGE_OF
     from rediscluster_opt.stages.traits import hot_functions, traits_of
 
     for stage, function in hot_functions(REGISTRY):

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ipywidgets")
 
-from rediscluster_opt.lab.explorer import CHOSEN, Explorer, Plan, history_row  # noqa: E402
+from rediscluster_opt.lab.presentation.explorer import CHOSEN, Explorer, Plan, history_row  # noqa: E402
 from rediscluster_opt.stages import OPTIMIZED, REGISTRY  # noqa: E402
 
 

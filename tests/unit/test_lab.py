@@ -206,7 +206,7 @@ def test_the_latency_figure_keeps_modes_and_concurrencies_apart():
     matplotlib.use("Agg")
     import pandas as pd
 
-    from rediscluster_opt.lab.plots import latency_percentiles
+    from rediscluster_opt.lab.presentation.plots import latency_percentiles
 
     rows = [
         {
@@ -241,7 +241,7 @@ def test_bars_are_coloured_by_role():
     import pandas as pd
     from matplotlib.colors import to_hex
 
-    from rediscluster_opt.lab.plots import ROLE_COLOURS, bars_by_role
+    from rediscluster_opt.lab.presentation.plots import ROLE_COLOURS, bars_by_role
 
     rows = [
         {
@@ -342,7 +342,7 @@ def test_a_saved_figure_is_shown_from_its_file_and_closed(tmp_path, monkeypatch,
     import IPython.display
     import matplotlib.pyplot as plt
 
-    from rediscluster_opt.lab import notebook
+    from rediscluster_opt.lab.presentation import notebook
 
     shown = []
     monkeypatch.setattr(IPython, "get_ipython", lambda: MagicMock() if in_notebook else None)
@@ -367,7 +367,7 @@ def test_line_profile_bars_draw_source_lines_that_hold_dollar_signs(tmp_path):
     matplotlib.use("Agg")
     import pandas as pd
 
-    from rediscluster_opt.lab import plots
+    from rediscluster_opt.lab.presentation import plots
 
     code = "        payload = b'*2\\r\\n$3\\r\\nGET\\r\\n$%d\\r\\n%b\\r\\n' % (len(key), key)"
     row = {"config": "optimized", "function": "get", "line": 9, "code": code, "time_s": 0.01}

@@ -3,7 +3,7 @@ and pyperf wall times (a smoke-sized run)."""
 
 import pytest
 
-from rediscluster_opt.lab import micro, perfcases
+from rediscluster_opt.lab.instruments import micro, perfcases
 from rediscluster_opt.stages import REGISTRY
 
 

@@ -4,8 +4,8 @@ the story modules or the parameters."""
 import json
 from pathlib import Path
 
-from rediscluster_opt.lab import builder
 from rediscluster_opt.lab.parameters import COMMON, parameter_names
+from rediscluster_opt.lab.presentation import builder
 from rediscluster_opt.lab.registry import stories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,8 @@ def test_regenerating_changes_no_committed_notebook(tmp_path):
     for path in written:
         committed = ROOT / "notebooks" / path.name
         assert path.read_bytes() == committed.read_bytes(), (
-            f"{path.name} differs from the generator: run `python -m rediscluster_opt.lab.builder`"
+            f"{path.name} differs from the generator: "
+            "run `python -m rediscluster_opt.lab.presentation.builder`"
         )
 
 

@@ -4,9 +4,9 @@ faults themselves run in tests/e2e/test_faults.py and in the US-010 notebook).""
 import pytest
 
 from rediscluster_opt.lab.criteria import evaluate
+from rediscluster_opt.lab.instruments.resilience import FAULTS, measured
 from rediscluster_opt.lab.parameters import NotebookParameterError, check_parameters
 from rediscluster_opt.lab.registry import stories
-from rediscluster_opt.lab.resilience import FAULTS, measured
 
 STORIES = stories()
 

@@ -138,7 +138,7 @@ ALLOWED = {
 
 def _imported_packages(path: Path) -> set[str]:
     found = set()
-    sibling = 1 if path.parent == PACKAGE else 2  # the relative level that leaves one's own package
+    sibling = len(path.relative_to(PACKAGE).parts)  # the relative level that leaves one's own layer
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
             parts = (node.module or "").split(".")
@@ -160,7 +160,7 @@ def test_no_layer_imports_from_a_layer_above_it(layer):
     for leaf in LEAVES:
         assert _imported_packages(PACKAGE / f"{leaf}.py") - {leaf} == set(), leaf
     module = PACKAGE / f"{layer}.py"  # a one-module layer (tls.py) or a package
-    paths = [module] if module.exists() else list((PACKAGE / layer).glob("*.py"))
+    paths = [module] if module.exists() else list((PACKAGE / layer).rglob("*.py"))
     assert paths, layer
     for path in paths:
         imported = _imported_packages(path) - {layer}

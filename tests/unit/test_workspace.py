@@ -73,7 +73,7 @@ def test_the_main_job_outside_a_checkout_says_it_needs_one(tmp_path, monkeypatch
 def test_the_lab_settings_silence_the_news_prompt_and_keep_other_overrides(tmp_path):
     import json
 
-    from rediscluster_opt.lab.labsettings import quiet
+    from rediscluster_opt.lab.presentation.labsettings import quiet
 
     settings = tmp_path / "share" / "jupyter" / "lab" / "settings"
     settings.mkdir(parents=True)

@@ -10,16 +10,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import PEERS
-from ..results import repo_relative
-from ..workspace import adopt_notebook_root, locate
+from ...bench.adapters import PEERS
+from ...results import repo_relative
+from ...workspace import adopt_notebook_root, locate
+from ..criteria import headline, tally
+from ..engine import headline_level, load_story_run, run_story
+from ..parameters import NotebookParameterError, Parameters, check_parameters, parameter_names
+from ..registry import story as find_story
+from ..story import AA, StoryRun
 from . import plots
-from .criteria import headline, tally
-from .engine import headline_level, load_story_run, run_story
 from .frame import cprofile_frame, line_profile_frame, summary_frame, trials_frame
-from .parameters import NotebookParameterError, Parameters, check_parameters, parameter_names
-from .registry import story as find_story
-from .story import AA, StoryRun
 
 __all__ = [
     "acceptance_table",

@@ -5,7 +5,7 @@ story uses, one call that runs the story (or, with rerun=False, reloads its late
 record), then tables, figures and a verdict paragraph generated from the data. A story
 adds sections of its own (`Story.sections`) or, when it is not a speed comparison, gives
 its whole shape (`Story.cells`, built from `opening`, `run_cell` and `closing`). Edit the
-story module and rerun (`python -m rediscluster_opt.lab.builder`) rather than editing a
+story module and rerun (`python -m rediscluster_opt.lab.presentation.builder`) rather than editing a
 notebook by hand; cell ids are stable, so an unchanged story regenerates byte for byte
 (a unit test checks it).
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import nbformat
 
-from ..workspace import root
-from .parameters import modes, parameter_names
-from .registry import stories
-from .story import Cell, Story
+from ...workspace import root
+from ..parameters import modes, parameter_names
+from ..registry import stories
+from ..story import Cell, Story
 
 __all__ = [
     "KERNELSPEC",
@@ -70,7 +70,7 @@ def parameters_cell(story: Story) -> str:
 def opening(story: Story) -> list[Cell]:
     """Title and introduction, the parameters, and their check."""
     checked = (
-        "from rediscluster_opt.lab import notebook as nb\n\n"
+        "from rediscluster_opt.lab.presentation import notebook as nb\n\n"
         f'params = nb.story_parameters("{story.id}", globals())\nparams'
     )
     return [
@@ -177,7 +177,8 @@ measure for real in the story notebooks.""",
         ),
         (
             "code",
-            "from rediscluster_opt.lab.explorer import Explorer\n\nexplorer = Explorer()\nexplorer.show()",
+            "from rediscluster_opt.lab.presentation.explorer import Explorer\n\n"
+            "explorer = Explorer()\nexplorer.show()",
         ),
     ]
 

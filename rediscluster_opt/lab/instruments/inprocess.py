@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 import hiredis
 
-from ..client import ClusterClient, StandaloneClient
-from ..core.topology import SlotRange, Topology
-from ..mux.multiplexer import Multiplexer
-from ..stages import REGISTRY, Stages
-from ..stages.traits import hot_functions
+from ...client import ClusterClient, StandaloneClient
+from ...core.topology import SlotRange, Topology
+from ...mux.multiplexer import Multiplexer
+from ...stages import REGISTRY, Stages
+from ...stages.traits import hot_functions
 
 __all__ = [
     "BARE",
@@ -84,7 +84,7 @@ class FakeServerTransport(asyncio.Transport):
 
 def fake_bare(mode: str = "cluster", reply: bytes = REPLY) -> Any:
     """The calibration arm wired to fake nodes, like `fake_client`."""
-    from ..bench.bare import _Bare, _Connection
+    from ...bench.bare import _Bare, _Connection
 
     loop = asyncio.get_running_loop()
     count = len(FAKE_NODES) if mode == "cluster" else 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..results import RESULTS_DIR, load_records
+from ...results import RESULTS_DIR, load_records
 
 __all__ = ["cprofile_frame", "line_profile_frame", "load_frame", "summary_frame", "trials_frame"]
 

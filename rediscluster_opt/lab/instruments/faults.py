@@ -20,10 +20,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..admin import command
-from ..core.address import split_address
-from ..core.slots import crc16_table, hash_tag
-from ..localcluster import LocalCluster, wait_until
+from ...admin import command
+from ...core.address import split_address
+from ...core.slots import crc16_table, hash_tag
+from ...localcluster import LocalCluster, wait_until
 
 __all__ = [
     "CheckedLoad",

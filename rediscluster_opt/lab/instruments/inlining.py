@@ -17,9 +17,9 @@ from __future__ import annotations
 import timeit
 from typing import Any
 
-from ..child import run_child
-from ..results import Interval, interval
-from ..stages import Stages
+from ...child import run_child
+from ...results import Interval, interval
+from ...stages import Stages
 from . import inprocess
 
 __all__ = ["ARMS", "encode_ns", "in_process", "measure", "measured_in_process"]

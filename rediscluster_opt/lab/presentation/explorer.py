@@ -20,13 +20,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..bench.adapters import PEERS, ClientConfig
-from ..bench.target import split_seeds
-from ..child import ChildFailed, ChildRefused, Refused, run_child_streaming
-from ..defaults import SEEDS, STANDALONE
-from ..results import RESULTS_DIR, load_record, paired_ratio, save_record
-from ..stages import OPTIMIZED, REGISTRY, Stages
-from ..workspace import adopt_notebook_root
+from ...bench.adapters import PEERS, ClientConfig
+from ...bench.target import split_seeds
+from ...child import ChildFailed, ChildRefused, Refused, run_child_streaming
+from ...defaults import SEEDS, STANDALONE
+from ...results import RESULTS_DIR, load_record, paired_ratio, save_record
+from ...stages import OPTIMIZED, REGISTRY, Stages
+from ...workspace import adopt_notebook_root
 
 __all__ = ["CHOSEN", "Explorer", "Plan", "history_row", "run_plan"]
 
@@ -57,9 +57,9 @@ class Plan:
 def run_plan(plan: Plan) -> tuple[Path, Path]:
     """Measure `plan` (in this process: the explorer calls it in a child) and save two
     records: the interleaved comparison, and a cProfile run of the chosen combination."""
-    from ..bench.runner import run_benchmark
-    from ..bench.target import target_from
-    from ..bench.workload import Workload
+    from ...bench.runner import run_benchmark
+    from ...bench.target import target_from
+    from ...bench.workload import Workload
 
     target = target_from(list(plan.seeds), plan.standalone if plan.mode == "standalone" else None)
     common = {
@@ -314,7 +314,7 @@ def measure_plan(spec: dict[str, Any]) -> list[str]:
     """The child's entry point (`rediscluster_opt.child`): measure one plan, printing
     progress; returns the two records' paths. A bad plan or target is refused with the
     reason (shown in the explorer), not a traceback."""
-    from ..bench.target import BenchmarkError
+    from ...bench.target import BenchmarkError
 
     try:
         plan = Plan(**{**spec, "peers": tuple(spec["peers"]), "seeds": tuple(spec["seeds"])})

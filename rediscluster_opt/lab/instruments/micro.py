@@ -26,11 +26,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..bench.sync import run_sync
-from ..child import run_child, start_child
-from ..core.resp import encode_command
-from ..results import interval
-from ..stages import REGISTRY
+from ...bench.sync import run_sync
+from ...child import run_child, start_child
+from ...core.resp import encode_command
+from ...results import interval
+from ...stages import REGISTRY
 from .perfcases import CASES, count_calls, time_cases
 
 __all__ = [

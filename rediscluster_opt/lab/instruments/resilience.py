@@ -24,16 +24,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..admin import command
-from ..bench.adapters import ClientConfig, PeerUnavailable, Target, open_adapter
-from ..bench.environment import environment
-from ..child import ChildFailed, ChildRefused, Refused, run_child
-from ..core.address import split_address
-from ..core.topology import parse_cluster_shards
-from ..localcluster import LocalCluster
-from ..results import new_record, save_record
-from ..results.stats import Interval, interval
-from ..stages import OPTIMIZED
+from ...admin import command
+from ...bench.adapters import ClientConfig, PeerUnavailable, Target, open_adapter
+from ...bench.environment import environment
+from ...child import ChildFailed, ChildRefused, Refused, run_child
+from ...core.address import split_address
+from ...core.topology import parse_cluster_shards
+from ...localcluster import LocalCluster
+from ...results import new_record, save_record
+from ...results.stats import Interval, interval
+from ...stages import OPTIMIZED
 from .faults import CheckedLoad, keys_on, replica_of, resident_bytes, signal_node, wait_for_promotion
 from .single_execution import SingleExecutionLoad, kill_storm
 

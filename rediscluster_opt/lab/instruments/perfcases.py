@@ -6,7 +6,7 @@ up the last slot, encode a GET, check a 200 B reply for a redirect...). Cases co
 ways, each in a child process (`rediscluster_opt.child`, started by `lab.micro`):
 
 - `time_cases`: pyperf's master process (worker processes, calibration, warm-ups; wall
-  time per call). pyperf starts its workers as `python -m rediscluster_opt.lab.perfcases`.
+  time per call). pyperf starts its workers as `python -m rediscluster_opt.lab.instruments.perfcases`.
 - `count_calls`: N calls and nothing else, for `valgrind --tool=cachegrind` to count
   instructions (deterministic: the same on every run, whatever else the machine does).
 """
@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core.resp import ReplyError, encode_command
-from ..core.topology import SlotRange, Topology
-from ..stages import REGISTRY
+from ...core.resp import ReplyError, encode_command
+from ...core.topology import SlotRange, Topology
+from ...stages import REGISTRY
 
 __all__ = ["CASES", "Case", "case_name", "cases_for", "five_masters"]
 
@@ -175,14 +175,16 @@ def _time_async(case: Case) -> Callable[[int], float]:
 
 def _runner() -> Any:
     """pyperf's runner for the cases: its worker processes start this module
-    (`python -m rediscluster_opt.lab.perfcases --worker ... --cases ...`, pyperf's own
+    (`python -m rediscluster_opt.lab.instruments.perfcases --worker ... --cases ...`, pyperf's own
     protocol) and time the cases `--cases` names."""
     import pyperf
 
     def pass_cases(command: list[str], args: argparse.Namespace) -> None:
         command.extend(["--cases", args.cases])
 
-    runner = pyperf.Runner(add_cmdline_args=pass_cases, program_args=("-m", "rediscluster_opt.lab.perfcases"))
+    runner = pyperf.Runner(
+        add_cmdline_args=pass_cases, program_args=("-m", "rediscluster_opt.lab.instruments.perfcases")
+    )
     runner.argparser.add_argument("--cases", required=True)
     return runner
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bench.adapters import ClientConfig, Target
-from ..bench.runner import run_benchmark
-from ..bench.workload import Workload
-from ..localcluster import LocalCluster
-from ..results import paired_ratio
-from ..results.stats import Interval
+from ...bench.adapters import ClientConfig, Target
+from ...bench.runner import run_benchmark
+from ...bench.workload import Workload
+from ...localcluster import LocalCluster
+from ...results import paired_ratio
+from ...results.stats import Interval
 
 __all__ = ["TLS_CLIENTS", "TLS_PORTS", "TLS_SUFFIX", "measured_tls", "run_tls_cost", "tls_metric"]
 

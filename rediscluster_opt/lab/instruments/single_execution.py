@@ -25,8 +25,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..admin import command as admin_command
-from ..core.address import split_address
+from ...admin import command as admin_command
+from ...core.address import split_address
 
 __all__ = ["SingleExecutionLoad", "kill_storm"]
 

@@ -7,11 +7,11 @@ import asyncio
 import time
 from typing import Any, cast
 
-from ..bench.adapters import Target
-from ..client import ClusterClient
-from ..core.address import split_address
-from ..defaults import KEY_PREFIX
-from ..stages import Stages
+from ...bench.adapters import Target
+from ...client import ClusterClient
+from ...core.address import split_address
+from ...defaults import KEY_PREFIX
+from ...stages import Stages
 
 __all__ = ["migrate_under_load", "move_slot"]
 
