@@ -8,7 +8,7 @@ from rediscluster_opt.lab.compare import cumulative_stages, gain_metrics, previo
 from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.engine import by_case, exact, headline_level, ratio_of
 from rediscluster_opt.lab.instruments import perfcases
-from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.parameters import BENCH, Parameters, integers
 from rediscluster_opt.lab.story import (
     AA,
     CPU_AA,
@@ -17,6 +17,7 @@ from rediscluster_opt.lab.story import (
     TARGET,
     THROUGHPUT_AA,
     THROUGHPUT_GAIN,
+    Own,
     Story,
     StoryRun,
     exact_criterion,
@@ -37,14 +38,23 @@ def per_connections(n: int) -> str:
     return f"throughput.x{n}"
 
 
+CONNECTIONS = Own(
+    "connections",
+    {"default": (1, 2, 4), "quick": (1, 2)},
+    integers,
+    "connections per node swept (the original's threads x multiplexers)",
+)
+
+
 def run(story: Story, params: Parameters) -> StoryRun:
+    connections: tuple[int, ...] = params.own[CONNECTIONS.name]
     before, after = previous_stages(story), cumulative_stages(story)
     configs = [
         ClientConfig("ours", stages.as_dict(), connections_per_node=n, name=f"{name} x{n}")
-        for n in params.connections
+        for n in connections
         for name, stages in (("locked", before), ("lock-free", after))
     ]
-    first = params.connections[0]
+    first = connections[0]
     twin = ClientConfig("ours", before.as_dict(), connections_per_node=first, name=f"locked x{first} ({AA})")
     configs.insert(1, twin)
     record = engine.bench(params, configs, story.id)
@@ -58,7 +68,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
         **gain_metrics(record, names, level),
         **{
             per_connections(n): paired_ratio(record, f"lock-free x{n}", f"locked x{n}", concurrency=level)
-            for n in params.connections
+            for n in connections
         },
         PROFILE_SHARE: share_ratio(profile, names, story.share_functions),
         LOCKS: exact(hot[LOCKFREE_X4]["lock_operations_per_call"]),
@@ -90,5 +100,6 @@ the bookkeeping itself can differ.""",
                   CPU_AA, headline=True),
     ),
     micro_tables=("wall", "instructions", "hot_path"),
-    parameters=(*BENCH, "connections", "cachegrind"),
+    parameters=(*BENCH, "cachegrind"),
+    own=(CONNECTIONS,),
 )  # fmt: skip

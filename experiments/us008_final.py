@@ -12,7 +12,7 @@ from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import NEEDS_LOCAL_TLS, cprofiles, headline_level
 from rediscluster_opt.lab.instruments.tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
-from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.parameters import BENCH, Parameters, members
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
@@ -23,14 +23,22 @@ from rediscluster_opt.lab.story import (
     TARGET,
     THROUGHPUT_AA,
     THROUGHPUT_GAIN,
+    Own,
     Section,
     Story,
     StoryRun,
     exact_criterion,
 )
+from rediscluster_opt.rest.loadgen import SCENARIOS as LOADGEN_SCENARIOS
 from rediscluster_opt.results import Interval, interval, paired_ratio, pairs
 
 SCENARIOS = ("get_single", "get_list", "post", "mixed")  # the PRD's REST scenarios
+REST_SCENARIOS = Own(
+    "rest_scenarios",
+    {"default": SCENARIOS, "quick": ("get_single", "mixed")},
+    lambda name, value: members(name, value, LOADGEN_SCENARIOS),
+    "the REST scenarios run (the PRD's four by default)",
+)
 REST_AA, REST_STANDALONE, DROP_CHANGE = "rest.aa", "rest.get_single.standalone", "rest.drop_change"
 STANDALONE, CLUSTER_OVER_STANDALONE = "throughput.standalone", "ratio.cluster_over_standalone"
 NEW_HOTSPOTS = "profile.new_hotspots"
@@ -119,7 +127,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
     rest_peers = [] if params.smoke else peers
     backends = [b for b in [baseline, rest_twin, optimized, *rest_peers] if b.available()]
     rest = engine.rest(
-        params, backends, f"{story.id}-rest", list(params.rest_scenarios), ("standalone", "cluster")
+        params, backends, f"{story.id}-rest", list(params.own[REST_SCENARIOS.name]), ("standalone", "cluster")
     )
     where: dict[str, Any] = {"concurrency": level}
     measured = {
@@ -223,7 +231,8 @@ ratios of throughput and of client CPU per operation.""",
         for client in TLS_CLIENTS
         for what, metric in (("throughput", "throughput"), ("client CPU per op", "cpu"))
     ),
-    parameters=(*BENCH, "peers", "rest_duration", "rest_warmup", "rest_repeats", "rest_scenarios"),
+    parameters=(*BENCH, "peers", "rest_duration", "rest_warmup", "rest_repeats"),
+    own=(REST_SCENARIOS,),
     figures=figures,
     sections=(Section("## REST benchmark", ("nb.rest_table(run)",)),),
     summary=summary,

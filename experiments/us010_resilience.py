@@ -20,13 +20,30 @@ from rediscluster_opt.lab.instruments.resilience import (
     RECOVERY_HANG_S,
     RESEND_WRONG_REPLIES,
     WRONG_VALUES,
+    FaultPlan,
     fault_metric,
     run_resilience,
 )
-from rediscluster_opt.lab.parameters import Parameters
+from rediscluster_opt.lab.parameters import Parameters, members, positive_integer
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation import plots
-from rediscluster_opt.lab.story import TARGET, Cell, Story, StoryRun
+from rediscluster_opt.lab.story import TARGET, Cell, Own, Story, StoryRun
+
+FAULT_NAMES = Own(
+    "faults",
+    {"default": tuple(FAULTS), "quick": ("sigstop_replica", "kill_storm")},
+    lambda name, value: members(name, value, FAULTS, allow_empty=True),
+    "the faults run (lab/instruments/resilience.py FAULTS)",
+)
+FAULT_REPEATS = Own(
+    "fault_repeats", {"default": 2, "quick": 1, "full": 5}, positive_integer, "runs of each fault per client"
+)
+FLOOD_COMMANDS = Own(
+    "flood_commands",
+    {"default": 10_000, "quick": 2_000},
+    positive_integer,
+    "concurrent 100 KB SETs in the write flood",
+)
 
 
 def run(story: Story, params: Parameters) -> StoryRun:
@@ -35,7 +52,13 @@ def run(story: Story, params: Parameters) -> StoryRun:
     local = engine.local_cluster(params)
     if local is None:
         print(f"{story.id} skipped: {NEEDS_LOCAL}; the target is {params.target.describe()}")
-    record, path = run_resilience(params, story.id, main_cluster=local, skipped=NEEDS_LOCAL)
+    plan = FaultPlan(
+        faults=tuple(params.own[FAULT_NAMES.name]),
+        repeats=params.own[FAULT_REPEATS.name],
+        flood_commands=params.own[FLOOD_COMMANDS.name],
+        smoke=params.smoke,
+    )
+    record, path = run_resilience(params, story.id, plan, main_cluster=local, skipped=NEEDS_LOCAL)
     return StoryRun(story, record, path)
 
 
@@ -202,7 +225,7 @@ never serves the failed slots again within its run is counted at the whole rest 
             ("peak RSS growth under the write flood, MB", FLOOD_RSS_MB, "{:.0f}", "fault write_flood"),
         )
     ),
-    parameters=("faults", "fault_repeats", "flood_commands"),
+    own=(FAULT_NAMES, FAULT_REPEATS, FLOOD_COMMANDS),
     figures=figures,
     tables={"faults": fault_table},
     cells=cells,

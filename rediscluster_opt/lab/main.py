@@ -19,7 +19,7 @@ from typing import Any
 from ..results import load_record, repo_relative
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
-from .parameters import modes, parameter_names
+from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
 
@@ -77,7 +77,6 @@ def run_notebooks(
     # Folders are handed over relative to the workspace root where they can be, so an
     # executed notebook does not carry this machine's paths.
     given = {
-        **modes()[mode],
         **(extra or {}),
         "results_dir": repo_relative(results / "cluster"),
         "figures_dir": repo_relative(figures),
@@ -87,8 +86,10 @@ def run_notebooks(
         elapsed = time.monotonic() - started
         print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {elapsed:.0f} s)", flush=True)
         output = run_dir / book.name
-        # Only the story's own parameters: papermill would inject (and warn about) the rest.
-        parameters = {name: given[name] for name in parameter_names(found[story_id].parameters)}
+        # Only the story's parameters: papermill would inject (and warn about) the rest.
+        story = found[story_id]
+        names = parameter_names(story)
+        parameters = {**story_values(story, mode), **{k: v for k, v in given.items() if k in names}}
         try:
             with exported_root():  # the kernel resolves results_dir and figures_dir as we do
                 papermill.execute_notebook(

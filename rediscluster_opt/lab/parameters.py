@@ -8,12 +8,12 @@ each mode runs; relative result folders are taken from the repository root.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..bench.adapters import PEERS, Target
 from ..core.address import parse_address
@@ -22,14 +22,22 @@ from ..defaults import SEEDS, STANDALONE
 from ..validate import check_number
 from ..workspace import adopt_notebook_root, resolve
 
+if TYPE_CHECKING:
+    from .story import Story
+
 __all__ = [
     "BENCH",
     "COMMON",
     "NotebookParameterError",
     "Parameters",
     "check_parameters",
+    "check_story_parameters",
+    "integers",
+    "members",
     "modes",
     "parameter_names",
+    "positive_integer",
+    "story_values",
 ]
 
 
@@ -70,14 +78,12 @@ class Parameters:
     warmup: float = _default("warmup")
     repeats: int = _default("repeats")  # interleaved repeats of every trial (pairs per comparison)
     concurrency: tuple[int, ...] = _default("concurrency")
-    connections: tuple[int, ...] = _default("connections")  # US-004's connections-per-node sweep
     value_size: int = _default("value_size")
     key_count: int = _default("key_count")
     peers: tuple[str, ...] = _default("peers")
     rest_duration: float = _default("rest_duration")  # seconds per REST scenario
     rest_warmup: float = _default("rest_warmup")
     rest_repeats: int = _default("rest_repeats")
-    rest_scenarios: tuple[str, ...] = _default("rest_scenarios")  # US-008's REST scenarios
     smoke: bool = _default("smoke")  # smallest possible run: checks the notebook, not the numbers
     pin: bool = _default("pin")  # client and servers on disjoint CPUs
     flamegraphs: bool = _default("flamegraphs")  # py-spy flame graphs of before and after
@@ -85,9 +91,9 @@ class Parameters:
     rerun: bool = _default("rerun")  # False: redraw from the latest saved record, measure nothing
     results_dir: str = _default("results_dir")
     figures_dir: str = _default("figures_dir")
-    faults: tuple[str, ...] = _default("faults")  # US-010's faults (lab/instruments/resilience.py FAULTS)
-    fault_repeats: int = _default("fault_repeats")  # runs of each fault per client
-    flood_commands: int = _default("flood_commands")  # concurrent 100 KB SETs in the write flood
+    # The parameters only one story reads, by name (`Story.own`: that story's module
+    # declares them, with their values per run mode and their check).
+    own: Mapping[str, Any] = field(default_factory=dict)
 
     # The folders are kept as given (relative to the workspace root by default), so records
     # and notebooks carry no machine paths; these resolve them from the root, whatever the cwd.
@@ -115,14 +121,38 @@ COMMON = ("seeds", "standalone", "smoke", "pin", "rerun", "results_dir", "figure
 BENCH = ("duration", "warmup", "repeats", "concurrency", "value_size", "key_count", "flamegraphs")
 
 
-def parameter_names(story_parameters: tuple[str, ...]) -> list[str]:
-    """The parameters a story's notebook lists: the common ones and the story's own, in
-    the order `Parameters` declares them."""
-    wanted = set(COMMON) | set(story_parameters)
-    unknown = wanted - {f.name for f in fields(Parameters)}
+def parameter_names(story: Story) -> list[str]:
+    """The parameters a story's notebook lists: the common ones and the engine's it reads,
+    in the order `Parameters` declares them, then its own (`Story.own`)."""
+    wanted = set(COMMON) | set(story.parameters)
+    engine = [f.name for f in fields(Parameters) if f.name != "own"]
+    unknown = wanted - set(engine)
     if unknown:
-        raise NotebookParameterError(f"a story names unknown parameter(s) {', '.join(sorted(unknown))}")
-    return [f.name for f in fields(Parameters) if f.name in wanted]
+        raise NotebookParameterError(f"{story.id} names unknown parameter(s) {', '.join(sorted(unknown))}")
+    return [name for name in engine if name in wanted] + [own.name for own in story.own]
+
+
+def story_values(story: Story, mode: str) -> dict[str, Any]:
+    """Each parameter of the story's notebook with its value in run mode `mode`."""
+    table = modes()[mode]
+    own = {o.name: o.value(mode) for o in story.own}
+    return {name: own[name] if name in own else table[name] for name in parameter_names(story)}
+
+
+def check_story_parameters(story: Story, values: Mapping[str, Any]) -> Parameters:
+    """Validate a story notebook's parameters (its own ones by its module's checks); a
+    name the story does not list is refused."""
+    adopt_notebook_root()
+    own = {o.name: o for o in story.own}
+    unknown = sorted(set(values) - set(parameter_names(story)))
+    if unknown:
+        raise NotebookParameterError(
+            f"unknown notebook parameter(s) {', '.join(unknown)} for {story.id}; "
+            f"known: {', '.join(parameter_names(story))}"
+        )
+    checked = {name: own[name].check(name, value) for name, value in values.items() if name in own}
+    engine = {name: value for name, value in values.items() if name not in own}
+    return replace(check_parameters(**engine), own=checked)
 
 
 def _fail(name: str, problem: str, value: object) -> NotebookParameterError:
@@ -177,16 +207,20 @@ def _member(name: str, value: object, choices: Any) -> str:
     return value  # type: ignore[return-value]  # checked against the registry above
 
 
-def _fault(name: str, value: object) -> str:
-    from .instruments.resilience import FAULTS  # the registry lives with the experiment
+def integers(name: str, value: object) -> tuple[int, ...]:
+    """A non-empty list of positive integers (a story's own parameter may use it)."""
+    return _list(name, value, lambda x: _number(name, x, integer=True))
 
-    return _member(name, value, FAULTS)
+
+def positive_integer(name: str, value: object) -> int:
+    return _number(name, value, integer=True)  # type: ignore[no-any-return]
 
 
-def _scenario(name: str, value: object) -> str:
-    from ..rest.loadgen import SCENARIOS
-
-    return _member(name, value, SCENARIOS)
+def members(name: str, value: object, choices: Any, allow_empty: bool = False) -> tuple[str, ...]:
+    """A list drawn from a registry (faults, scenarios); empty only where allowed."""
+    if allow_empty and value in ([], ()):
+        return ()
+    return _list(name, value, lambda x: _member(name, x, choices))
 
 
 def _flag(name: str, value: object) -> bool:
@@ -211,16 +245,13 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "rest_warmup": lambda n, v: _number(n, v, allow_zero=True),
     **{
         k: (lambda n, v: _number(n, v, integer=True))
-        for k in ("repeats", "rest_repeats", "value_size", "key_count", "fault_repeats", "flood_commands")
+        for k in ("repeats", "rest_repeats", "value_size", "key_count")
     },
-    "concurrency": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
-    "connections": lambda n, v: _list(n, v, lambda x: _number(n, x, integer=True)),
-    "peers": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _member(n, x, PEERS)),
+    "concurrency": integers,
+    "peers": lambda n, v: members(n, v, PEERS, allow_empty=True),
     **{k: _flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
     "results_dir": _folder,
     "figures_dir": _folder,
-    "faults": lambda n, v: () if v in ([], ()) else _list(n, v, lambda x: _fault(n, x)),
-    "rest_scenarios": lambda n, v: _list(n, v, lambda x: _scenario(n, x)),
 }
 
 
@@ -228,7 +259,7 @@ def check_parameters(**values: Any) -> Parameters:
     """Validate the notebook's parameters; unknown names are refused too. A notebook
     calls this first, so this is also where its kernel finds the workspace root."""
     adopt_notebook_root()
-    known = {f.name for f in fields(Parameters)}
+    known = {f.name for f in fields(Parameters)} - {"own"}
     unknown = sorted(set(values) - known)
     if unknown:
         raise NotebookParameterError(

@@ -27,6 +27,7 @@ __all__ = [
     "PRD",
     "TARGET",
     "Cell",
+    "Own",
     "Section",
     "Story",
     "StoryRun",
@@ -53,6 +54,22 @@ class Section:
     code: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Own:
+    """A notebook parameter only this story reads: its value per run mode (the "default"
+    mode's is the notebook's default and stands in for a mode that names none), the check
+    a given value must pass (`lab.parameters` has `integers`, `members`, ...), and the
+    comment beside it in the parameters cell. The runner reads it as `params.own[name]`."""
+
+    name: str
+    modes: Mapping[str, Any]
+    check: Callable[[str, object], Any]
+    comment: str = ""
+
+    def value(self, mode: str) -> Any:
+        return self.modes.get(mode, self.modes["default"])
+
+
 @dataclass(frozen=True, eq=False)  # a story is itself: compared and hashed by identity
 class Story:
     """One story as its module declares it.
@@ -77,6 +94,7 @@ class Story:
     recorded: tuple[Recorded, ...] = ()
     micro_tables: tuple[str, ...] = ()  # presentation.notebook.micro_table names shown in the notebook
     parameters: tuple[str, ...] = ()
+    own: tuple[Own, ...] = ()
     figures: Figures | None = None
     tables: Mapping[str, Callable[[StoryRun], Any]] = field(default_factory=dict)
     sections: tuple[Section, ...] = ()

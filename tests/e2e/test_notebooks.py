@@ -14,8 +14,8 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from rediscluster_opt.lab.main import PAPERMILL_KERNEL, modes, run_notebooks
-from rediscluster_opt.lab.parameters import parameter_names
+from rediscluster_opt.lab.main import PAPERMILL_KERNEL, run_notebooks
+from rediscluster_opt.lab.parameters import story_values
 from rediscluster_opt.lab.presentation.builder import path_of
 from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.results import load_records, validate_record
@@ -30,10 +30,10 @@ def test_there_is_one_notebook_per_story():
     assert books == sorted(path_of(s, ROOT / "notebooks").name for s in STORIES.values())
 
 
-def quick_lacks(needs: str) -> bool:
-    """Whether the quick mode's parameters lack what a figure says it needs: the one
-    reason a quick run may leave a figure unmeasured."""
-    quick = modes()["quick"]
+def quick_lacks(story, needs: str) -> bool:
+    """Whether the story's quick-mode parameters lack what a figure says it needs: the
+    one reason a quick run may leave a figure unmeasured."""
+    quick = story_values(story, "quick")
     if needs == "cachegrind":
         return not quick["cachegrind"]
     if needs.startswith(("the peer", "the full sweep")):  # a smoke run keeps to ours, one level
@@ -41,14 +41,14 @@ def quick_lacks(needs: str) -> bool:
     if found := re.fullmatch(r"(\w+) including (\S+)", needs):
         return found[2] not in {str(v) for v in quick[found[1]]}
     if found := re.fullmatch(r"fault (\w+)", needs):
-        return found[1] not in quick["faults"]
+        return found[1] not in quick.get("faults", ())
     return False
 
 
-def _explained(row):
+def _explained(story, row):
     """A figure the quick run leaves out: skipped on this target with the reason, or
     needing something the quick mode lacks."""
-    return row["verdict"] == "skipped" or quick_lacks(row["needs"])
+    return row["verdict"] == "skipped" or quick_lacks(story, row["needs"])
 
 
 def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
@@ -58,7 +58,7 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
         for row in summary["acceptance"]:
             assert row["verdict"] in ("met", "NOT met", "inconclusive", "not measured", "skipped"), row
             if row["verdict"] in ("not measured", "skipped"):
-                assert _explained(row), (story.id, row["criterion"], row["measured"])
+                assert _explained(story, row), (story.id, row["criterion"], row["measured"])
             else:
                 assert row["effect"]["n"] >= 1 and row["effect"]["low"] <= row["effect"]["high"]
             if row["control"] and row["effect"]:
@@ -88,7 +88,7 @@ def test_every_metric_a_story_reads_is_measured_or_explained(quick_run):
         for metric in story.metrics():
             row = rows[metric]
             produced = row.get("effect") or row.get("value")
-            assert produced or row["measured"].startswith("skipped: ") or quick_lacks(row["needs"]), (
+            assert produced or row["measured"].startswith("skipped: ") or quick_lacks(story, row["needs"]), (
                 story.id,
                 metric,
                 row["measured"],
@@ -113,7 +113,7 @@ def test_the_run_s_records_and_summary(quick_run):
 
 def _quick(story, **overrides):
     """The quick mode's values of the parameters the story's notebook lists."""
-    return {name: modes()["quick"][name] for name in parameter_names(story.parameters)} | overrides
+    return story_values(story, "quick") | overrides
 
 
 SAMPLE = STORIES["US-002"]  # any story of the common shape

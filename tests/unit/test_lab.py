@@ -22,18 +22,34 @@ def test_defaults_come_from_the_default_mode_and_values_are_normalised():
     assert check_parameters() == Parameters()
     default = modes()["default"]
     for field in fields(Parameters):
-        if field.name not in ("results_dir", "figures_dir"):
+        if field.name not in ("results_dir", "figures_dir", "own"):
             value = getattr(Parameters(), field.name)
             assert (list(value) if isinstance(value, tuple) else value) == default[field.name], field.name
     assert Parameters().results_dir.endswith("results/cluster")  # relative folders: from the repo root
 
 
 def test_every_mode_sets_only_known_parameters_and_every_parameter_has_a_check():
-    known = {f.name for f in fields(Parameters)}
+    known = {f.name for f in fields(Parameters)} - {"own"}
     assert set(parameters_module._CHECKS) == known
     for name, values in modes().items():
         assert set(values) == known, name
         check_parameters(**values)
+
+
+def test_each_story_has_a_value_for_every_parameter_in_every_mode_and_checks_its_own():
+    from rediscluster_opt.lab.parameters import check_story_parameters, parameter_names, story_values
+
+    for each in stories().values():
+        for mode in modes():
+            values = story_values(each, mode)
+            assert list(values) == parameter_names(each), (each.id, mode)
+            checked = check_story_parameters(each, values)
+            assert set(checked.own) == {own.name for own in each.own}, (each.id, mode)
+        with pytest.raises(NotebookParameterError, match="unknown notebook parameter"):
+            check_story_parameters(each, {**story_values(each, "quick"), "no_such_thing": 1})
+    node_selection = story("US-004")
+    assert story_values(node_selection, "quick")["connections"] == (1, 2)
+    assert story_values(node_selection, "full")["connections"] == (1, 2, 4)  # the default mode's stands in
 
 
 @pytest.mark.parametrize(

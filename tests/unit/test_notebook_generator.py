@@ -29,7 +29,7 @@ def test_each_notebook_lists_its_story_s_parameters_and_cell_ids_are_stable():
         assert len(tagged) == 1, story.id
         source = "".join(tagged[0]["source"])
         listed = [line.split(" = ")[0] for line in source.splitlines() if " = " in line and line[0] != "#"]
-        assert listed == parameter_names(story.parameters), story.id
+        assert listed == parameter_names(story), story.id
         assert set(COMMON) <= set(listed)
         assert [c["id"] for c in book["cells"]] == [
             f"{story.slug}-{n:02d}" for n in range(1, len(book["cells"]) + 1)
@@ -38,5 +38,5 @@ def test_each_notebook_lists_its_story_s_parameters_and_cell_ids_are_stable():
 
 
 def test_a_resilience_notebook_lists_no_benchmark_parameters():
-    names = parameter_names(stories()["US-010"].parameters)
+    names = parameter_names(stories()["US-010"])
     assert "value_size" not in names and "concurrency" not in names and "faults" in names

@@ -5,7 +5,7 @@ import pytest
 
 from rediscluster_opt.lab.criteria import evaluate
 from rediscluster_opt.lab.instruments.resilience import FAULTS, measured
-from rediscluster_opt.lab.parameters import NotebookParameterError, check_parameters
+from rediscluster_opt.lab.parameters import NotebookParameterError
 from rediscluster_opt.lab.registry import stories
 
 STORIES = stories()
@@ -73,8 +73,14 @@ def test_figures_per_client_and_the_verdicts_they_give():
 
 
 def test_fault_parameters_are_checked():
-    assert check_parameters(faults=["client_kill"]).faults == ("client_kill",)
+    from rediscluster_opt.lab.parameters import check_story_parameters, story_values
+
+    resilience = STORIES["US-010"]
+    quick = story_values(resilience, "quick")
+    assert check_story_parameters(resilience, {**quick, "faults": ["client_kill"]}).own["faults"] == (
+        "client_kill",
+    )
     with pytest.raises(NotebookParameterError, match="'faults'.*client_kill"):
-        check_parameters(faults=["power_cut"])
+        check_story_parameters(resilience, {**quick, "faults": ["power_cut"]})
     with pytest.raises(NotebookParameterError, match="'fault_repeats'"):
-        check_parameters(fault_repeats=0)
+        check_story_parameters(resilience, {**quick, "fault_repeats": 0})

@@ -62,7 +62,7 @@ def test_every_story_module_declares_a_story_the_engine_can_run():
     assert list(found) == sorted(found) and len(found) >= 10
     for each in found.values():
         assert callable(each.run) and each.title and each.intro, each.id
-        parameter_names(each.parameters)  # every parameter it names exists
+        parameter_names(each)  # every parameter it names exists
         texts = [c.text for c in each.criteria]
         assert len(texts) == len(set(texts)), each.id
         assert all(metric for metric in each.metrics()), each.id

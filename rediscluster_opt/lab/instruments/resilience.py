@@ -40,6 +40,7 @@ from .single_execution import SingleExecutionLoad, kill_storm
 __all__ = [
     "CLIENTS",
     "FAULTS",
+    "FaultPlan",
     "REPLICA_LAYOUT",
     "Fault",
     "Injection",
@@ -307,14 +308,30 @@ def _restore(cluster: LocalCluster) -> None:
 
 
 # -- the story: every fault x client x repeat -----------------------------------------
+@dataclass(frozen=True)
+class FaultPlan:
+    """What a resilience run does: which faults, how often each runs per client, the
+    size of the write flood, and whether it is a smoke run (shorter settling)."""
+
+    faults: tuple[str, ...]
+    repeats: int
+    flood_commands: int
+    smoke: bool
+
+    @property
+    def settle(self) -> float:
+        """Seconds the load keeps running after the fault (or the promotion)."""
+        return 1.0 if self.smoke else 2.0
+
+
 def run_resilience(
-    params: Any, experiment: str, *, main_cluster: LocalCluster | None, skipped: str = ""
+    params: Any, experiment: str, plan: FaultPlan, *, main_cluster: LocalCluster | None, skipped: str = ""
 ) -> tuple[dict[str, Any], Path]:
-    """Run the story's trials and save their record; returns (record, path). Failover
+    """Run the trials of `plan` and save their record; returns (record, path). Failover
     faults get a replica cluster of their own, started here and stopped at the end.
     Without `main_cluster` (a target the lab cannot fault) nothing runs and every
-    criterion is skipped with the reason `skipped`."""
-    faults = [FAULTS[name] for name in params.faults] if main_cluster is not None else []
+    criterion is skipped with the reason `skipped`. `params`: the target and folders."""
+    faults = [FAULTS[name] for name in plan.faults] if main_cluster is not None else []
     trials: list[dict[str, Any]] = []
     notes: list[str] = [f"skipped: {skipped}"] if main_cluster is None else []
     replica_cluster = LocalCluster(
@@ -326,15 +343,15 @@ def run_resilience(
     )
     started = replica_cluster.up() if any(f.needs_replicas for f in faults) else False
     try:
-        for repeat in range(params.fault_repeats):
+        for repeat in range(plan.repeats):
             for fault in faults:
                 cluster = replica_cluster if fault.needs_replicas else main_cluster
                 assert cluster is not None  # faults run only with a main cluster
                 for client in CLIENTS:
-                    trial = _run_trial(cluster, fault, client, params)
+                    trial = _run_trial(cluster, fault, client, plan)
                     trial.update(index=len(trials), repeat=repeat, config=client, concurrency=2 * WORKERS)
                     trials.append(trial)
-                    run = f"run {repeat + 1}/{params.fault_repeats}"
+                    run = f"run {repeat + 1}/{plan.repeats}"
                     print(f"{experiment} {run}: {fault.name} / {client}: {_brief(trial)}", flush=True)
                     if trial["status"] == "failed":
                         notes.append(f"{fault.name} / {client}: {trial.get('stderr_tail', '')[-300:]}")
@@ -344,17 +361,17 @@ def run_resilience(
     parameters = {
         "modes": ["cluster"],
         "concurrency": [2 * WORKERS],
-        "duration_s": _settle(params),
-        "repeats": params.fault_repeats,
+        "duration_s": plan.settle,
+        "repeats": plan.repeats,
         "faults": [f.name for f in faults],
-        "fault_repeats": params.fault_repeats,
-        "flood_commands": params.flood_commands,
+        "fault_repeats": plan.repeats,
+        "flood_commands": plan.flood_commands,
         "flood_value_bytes": FLOOD_VALUE,
         "command_timeout_s": COMMAND_TIMEOUT,
         "workers_per_load": WORKERS,
         "replica_layout": REPLICA_LAYOUT,
         "seeds": list(main_cluster.seeds if main_cluster else params.target.seeds),
-        "smoke": params.smoke,
+        "smoke": plan.smoke,
     }
     configurations = [
         {"client": c, "label": c, "loop": "asyncio", **({"stages": OPTIMIZED} if c == "ours" else {})}
@@ -368,7 +385,7 @@ def run_resilience(
     return record, save_record(record, params.results_path)
 
 
-def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) -> dict[str, Any]:
+def _run_trial(cluster: LocalCluster, fault: Fault, client: str, plan: FaultPlan) -> dict[str, Any]:
     spec = {
         "fault": fault.name,
         "client": client,
@@ -376,8 +393,8 @@ def _run_trial(cluster: LocalCluster, fault: Fault, client: str, params: Any) ->
         "replicas": cluster.replicas,
         "node_timeout": cluster.node_timeout,
         "data_dir": str(cluster.data_dir),
-        "settle": _settle(params) + fault.settle,
-        "flood_commands": params.flood_commands,
+        "settle": plan.settle + fault.settle,
+        "flood_commands": plan.flood_commands,
     }
     base: dict[str, Any] = {"mode": "cluster", "scenario": fault.name, "valid": True}
     try:
@@ -420,11 +437,6 @@ def _served_again(trial: dict[str, Any]) -> float:
     if trial["recovery_s"] is not None:
         return float(trial["recovery_s"])
     return float(trial["elapsed_s"] - trial["marks"][FAULTS[trial["fault"]].recovery_from])
-
-
-def _settle(params: Any) -> float:
-    """Seconds the load keeps running after the fault (or the promotion)."""
-    return 1.0 if params.smoke else 2.0
 
 
 # The figures `measured` gives per client (see `fault_metric`).

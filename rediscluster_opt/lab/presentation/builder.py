@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 
 from ...workspace import root
-from ..parameters import modes, parameter_names
+from ..parameters import story_values
 from ..registry import stories
 from ..story import Cell, Story
 
@@ -56,14 +56,15 @@ OPENED = {"rerun": False}
 
 
 def parameters_cell(story: Story) -> str:
-    defaults = {**modes()["default"], **OPENED}
+    values = {**story_values(story, "default"), **OPENED}
+    comments = {**COMMENTS, **{own.name: own.comment for own in story.own if own.comment}}
     lines = [
         "# Parameters: papermill overrides these (rediscluster_opt/lab/modes.json holds the run modes).",
         "# Only this story's; lab.parameters documents every one.",
     ]
-    for name in parameter_names(story.parameters):
-        comment = f"  # {COMMENTS[name]}" if name in COMMENTS else ""
-        lines.append(f"{name} = {defaults[name]!r}{comment}")
+    for name, value in values.items():
+        comment = f"  # {comments[name]}" if name in comments else ""
+        lines.append(f"{name} = {value!r}{comment}")
     return "\n".join(lines)
 
 

@@ -15,7 +15,13 @@ from ...results import repo_relative
 from ...workspace import adopt_notebook_root, locate
 from ..criteria import headline, tally
 from ..engine import headline_level, load_story_run, run_story
-from ..parameters import NotebookParameterError, Parameters, check_parameters, parameter_names
+from ..parameters import (
+    NotebookParameterError,
+    Parameters,
+    check_parameters,
+    check_story_parameters,
+    parameter_names,
+)
 from ..registry import story as find_story
 from ..story import AA, StoryRun
 from . import plots
@@ -71,13 +77,14 @@ def story_parameters(story_id: str, namespace: dict[str, Any]) -> Parameters:
     there; the others keep their defaults, which the story does not read. The kernel
     finds its workspace (and so the story modules) first."""
     adopt_notebook_root()
-    names = parameter_names(find_story(story_id).parameters)
+    story = find_story(story_id)
+    names = parameter_names(story)
     missing = [name for name in names if name not in namespace]
     if missing:
         raise NotebookParameterError(
             f"the parameters cell of {story_id} lacks {', '.join(missing)}; regenerate the notebook"
         )
-    return check_parameters(**{name: namespace[name] for name in names})
+    return check_story_parameters(story, {name: namespace[name] for name in names})
 
 
 def run(story_id: str, params: Parameters) -> StoryRun:
