@@ -62,6 +62,16 @@ def skip_reason(metric: str, skipped: Mapping[str, str]) -> str | None:
     return next((why for key, why in skipped.items() if metric == key or metric.startswith(key + ".")), None)
 
 
+def _shown(value: Interval | None, fmt: str, skipped_because: str | None, needs: str) -> str:
+    """How a figure reads in a table: its interval, why this target skipped it, or that
+    it was not measured (and what it needs)."""
+    if value is not None:
+        return value.text(fmt)
+    if skipped_because:
+        return f"skipped: {skipped_because}"
+    return "not measured" + (f" (needs {needs})" if needs else "")
+
+
 def evaluate(
     criteria: Iterable[Criterion],
     measured: Mapping[str, Interval | None],
@@ -86,11 +96,7 @@ def evaluate(
                 "headline": c.headline,
                 "effect": effect.as_dict() if effect else None,
                 "control": control.as_dict() if control else None,
-                "measured": effect.text(c.fmt)
-                if effect
-                else f"skipped: {why}"
-                if why
-                else "not measured" + (f" (needs {c.needs})" if c.needs else ""),
+                "measured": _shown(effect, c.fmt, why, c.needs),
                 "needs": why or c.needs,
                 "aa": control.text("{:.2f}") if control else "",
                 "verdict": state,
@@ -114,11 +120,7 @@ def recorded(
                 "item": item.text,
                 "metric": item.metric,
                 "value": value.as_dict() if value else None,
-                "measured": value.text(item.fmt)
-                if value
-                else f"skipped: {why}"
-                if why
-                else "not measured" + (f" (needs {item.needs})" if item.needs else ""),
+                "measured": _shown(value, item.fmt, why, item.needs),
                 "needs": why or item.needs,
             }
         )
