@@ -46,9 +46,10 @@ Figures = Callable[["StoryRun", "Parameters"], list[Path]]
 
 @dataclass(frozen=True)
 class Section:
-    """A notebook section a story adds to the common shape (after the micro-benchmark
-    tables): a heading with its text, then code cells. Code runs with `nb` (lab.presentation.notebook),
-    `run` and `params` in scope, and may add paths to `figures`."""
+    """A notebook section a story adds to the common shape (after the verdict figures,
+    before the micro-benchmark tables): a heading with its text, then code cells. The
+    code runs with `nb` (lab.presentation.notebook), `run` and `params` in scope, and may
+    add paths to `figures`."""
 
     markdown: str
     code: tuple[str, ...] = ()
