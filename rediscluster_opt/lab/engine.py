@@ -250,6 +250,9 @@ def save_run(
         "title": story.title,
         **(extra or {}),
         "measured": {k: v.as_dict() for k, v in measured.items() if v is not None},
+        # the figures the runner produced no value for (an instrument switched off, such
+        # as cachegrind): named, so a metric no runner fills is told apart from these
+        "unmeasured": sorted(k for k, v in measured.items() if v is None),
         "skipped": {**without_standalone(params, standalone_metrics), **(skipped or {})},
     }
     run = StoryRun(story, record, Path())

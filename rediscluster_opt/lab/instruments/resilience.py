@@ -378,8 +378,10 @@ def run_resilience(
         for c in CLIENTS
     ]
     record = new_record(experiment, parameters, configurations, environment(), trials, notes)
+    figures = measured(trials)
     record["extra"] = {
-        "measured": {k: v.as_dict() if v else None for k, v in measured(trials).items()},
+        "measured": {k: v.as_dict() for k, v in figures.items() if v is not None},
+        "unmeasured": sorted(k for k, v in figures.items() if v is None),
         "skipped": dict.fromkeys(CLIENTS, skipped) if main_cluster is None else {},
     }
     return record, save_record(record, params.results_path)
