@@ -151,7 +151,7 @@ def paragraph(run: StoryRun) -> str:
         f"ours vs redis-py and valkey-glide, {p['command_timeout_s']:g} s command timeout)."
     ]
     lines.append(", ".join(f"{n} {state}" for state, n in tally(rows).items()) + ".")
-    for state in ("NOT met", "inconclusive", "not measured"):
+    for state in ("NOT met", "inconclusive", "indicative", "not measured"):
         named = [f"{r['criterion']} ({r['measured']})" for r in rows if r["verdict"] == state]
         if named:
             lines.append(f"{state}: " + "; ".join(named) + ".")

@@ -19,13 +19,14 @@ def _fmt(spread: dict[str, Any], digits: int = 0) -> str:
 
 
 def _interval(data: dict[str, Any] | None, digits: int = 2) -> str:
-    """A paired ratio with its interval and how it was made, e.g. '1.30 [1.22–1.37] (bootstrap 95%, n=5)'."""
+    """A paired ratio with its interval and how it was made, e.g.
+    '1.30 [1.22–1.37] (order statistic, n=6, coverage 96.9%)'."""
     if not data:
         return "-"
     if "low" not in data:  # schema 1 records kept min/max only
         return _fmt(data, digits)
     found = Interval(**data)
-    return f"{found.text('{:.' + str(digits) + 'f}')} ({found.method}, n={found.n})"
+    return f"{found.text('{:.' + str(digits) + 'f}')} ({found.label})"
 
 
 def format_table(record: dict[str, Any], markdown: bool = False) -> str:

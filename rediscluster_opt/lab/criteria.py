@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..results.stats import COMPARISONS, Interval, verdict
+from ..results.stats import COMPARISONS, VERDICTS, Interval, verdict
 
 __all__ = ["Criterion", "Recorded", "evaluate", "headline", "recorded", "skip_reason", "tally"]
 
@@ -97,6 +97,7 @@ def evaluate(
                 "effect": effect.as_dict() if effect else None,
                 "control": control.as_dict() if control else None,
                 "measured": _shown(effect, c.fmt, why, c.needs),
+                "interval": effect.label if effect else "",
                 "needs": why or c.needs,
                 "aa": control.text("{:.2f}") if control else "",
                 "verdict": state,
@@ -128,7 +129,7 @@ def recorded(
 
 
 def tally(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {state: 0 for state in ("met", "NOT met", "inconclusive", "not measured", "skipped")}
+    counts = {state: 0 for state in (*VERDICTS, "skipped")}
     for row in rows:
         counts[row["verdict"]] += 1
     return counts

@@ -218,10 +218,12 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
     )
     lines = [f"# Experiment summary ({mode} mode, {run_dir.name})", "", *_header(summaries, run_dir)]
     lines += [
-        "A verdict is a paired ratio (one pair per interleaved repeat) with its 95 % interval "
-        "(bootstrap; min–max below 5 pairs), judged against the threshold widened by the A/A "
-        "control (the same configuration run as two arms): **met** when the whole interval "
-        "clears it, **NOT met** when the whole interval misses it, **inconclusive** otherwise.",
+        "A verdict is a paired ratio (one pair per interleaved repeat): the median pair with its "
+        "order-statistic interval, whose coverage is exact for its number of pairs (the "
+        "`interval` column), judged against the threshold widened by the A/A control (the same "
+        "configuration run as two arms): **met** when the whole interval clears it, **NOT met** "
+        "when the whole interval misses it, **inconclusive** otherwise; **indicative** in place "
+        "of met or NOT met when the interval covers less than 90 % (too few pairs to count).",
         "",
     ]
     for s in summaries:
@@ -238,10 +240,10 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
         if s["acceptance"]:
             lines.append(
                 table(
-                    ["criterion", "source", "needs", "measured [interval]", "A/A", "verdict"],
+                    ["criterion", "source", "needs", "measured [interval]", "interval", "A/A", "verdict"],
                     [
                         [a["criterion"], a["source"], f"{a['comparison']} {a['threshold']:g}", a["measured"],
-                         a["aa"] or "-", a["verdict"]]
+                         a.get("interval") or "-", a["aa"] or "-", a["verdict"]]
                         for a in s["acceptance"]
                     ],
                     markdown=True,

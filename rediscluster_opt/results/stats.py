@@ -1,19 +1,25 @@
 """Paired statistics and three-state verdicts.
 
 An A-vs-B comparison is a list of ratios, one per interleaved repeat (A and B ran seconds
-apart, so machine drift cancels within a pair). It is summarised by the median ratio and a
-95 % interval: a bootstrap over the pairs when there are at least `MIN_BOOTSTRAP` of them,
-otherwise the exact min-max, labelled as such (a bootstrap of three numbers says nothing
-the three numbers do not).
+apart, so machine drift cancels within a pair). It is summarised by the median ratio and
+the distribution-free order-statistic interval of the median: the k-th smallest and k-th
+largest pair, with k as large as keeps the coverage at or above 95 %. That coverage is
+exact for any continuous distribution and is known for every n, so the interval says what
+it has: 5 pairs give the min-max with 93.8 %, 6 give the min-max with 96.9 %, 2 give
+50 %. A percentile bootstrap of the median of so few pairs returns the same min-max while
+claiming 95 %.
 
 A verdict compares an interval with a threshold, widened by the A/A control's spread (the
 same configuration run as two arms): an effect only counts when it clears both the
 threshold and the noise the control shows. The states follow `pyperf compare_to` and
-`asv compare`: met, NOT met, inconclusive; "not measured" when there is no figure.
+`asv compare`: met, NOT met, inconclusive; "not measured" when there is no figure. An
+effect whose interval covers less than `INDICATIVE_BELOW` (90 %) is "indicative" where it
+would have been met or NOT met: too few pairs to count either way.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,32 +27,52 @@ from typing import Any
 
 __all__ = [
     "COMPARISONS",
+    "INDICATIVE_BELOW",
     "MIN_BOOTSTRAP",
     "Interval",
     "VERDICTS",
     "interval",
+    "median_coverage",
     "ratio_of_medians",
     "verdict",
 ]
 
-MIN_BOOTSTRAP = 5
+MIN_BOOTSTRAP = 5  # ratio_of_medians: below this many values per sample, min-max
 CONFIDENCE = 0.95
+INDICATIVE_BELOW = 0.90
 RESAMPLES = 4000
-VERDICTS = ("met", "NOT met", "inconclusive", "not measured")
+ORDER_STATISTIC = "order statistic"
+VERDICTS = ("met", "NOT met", "inconclusive", "indicative", "not measured")
 COMPARISONS = (">=", ">", "<=", "<")
 
 
 @dataclass(frozen=True)
 class Interval:
     """A median with the interval around it. `method` says how the interval was made:
-    'bootstrap 95%', 'min-max' (fewer than MIN_BOOTSTRAP samples) or 'exact' (one
-    deterministic figure, e.g. an instruction count)."""
+    'order statistic' (with its exact `coverage` for this n), 'exact' (one deterministic
+    figure, e.g. an instruction count), or in older records 'bootstrap 95%' and 'min-max'
+    (coverage not known)."""
 
     median: float
     low: float
     high: float
     n: int
     method: str
+    coverage: float | None = None  # the probability the interval holds the true median
+
+    @property
+    def label(self) -> str:
+        """How the interval was made, for tables: method, n and actual coverage."""
+        if self.method == "exact":
+            return "exact"
+        covered = f", coverage {self.coverage:.1%}" if self.coverage is not None else ""
+        return f"{self.method}, n={self.n}{covered}"
+
+    @property
+    def indicative(self) -> bool:
+        """Too few pairs for a verdict: an interval whose coverage is known to be below
+        INDICATIVE_BELOW."""
+        return self.coverage is not None and self.coverage < INDICATIVE_BELOW
 
     @property
     def width(self) -> float:
@@ -70,20 +96,27 @@ class Interval:
         return cls(value, value, value, 1, "exact")
 
 
-def interval(values: Sequence[float], *, seed: int = 0) -> Interval | None:
-    """Median of `values` with a 95 % percentile-bootstrap interval of the median, or the
-    min-max below MIN_BOOTSTRAP values. The bootstrap is seeded, so a record always
-    yields the same interval. None for no values."""
-    data = [float(v) for v in values if v is not None]
+def median_coverage(n: int, k: int) -> float:
+    """The probability that the k-th smallest and the k-th largest of n independent draws
+    from a continuous distribution enclose its median: 1 - 2 P(Binomial(n, 1/2) < k)."""
+    below = sum(math.comb(n, i) for i in range(k)) / 2**n
+    return max(0.0, 1 - 2 * below)
+
+
+def interval(values: Sequence[float]) -> Interval | None:
+    """Median of `values` with its order-statistic interval: the k-th smallest and k-th
+    largest value for the largest k whose coverage stays at or above CONFIDENCE (the
+    min-max, k = 1, when even that falls short, with the coverage it has). None for no
+    values."""
+    data = sorted(float(v) for v in values if v is not None)
     if not data:
         return None
-    median = statistics.median(data)
-    if len(data) < MIN_BOOTSTRAP:
-        return Interval(median, min(data), max(data), len(data), "min-max")
-    import numpy as np
-
-    low, high = _central(_resampled_medians(data, np.random.default_rng(seed)))
-    return Interval(median, low, high, len(data), f"bootstrap {CONFIDENCE:.0%}")
+    n = len(data)
+    k = 1
+    while k + 1 <= n // 2 and median_coverage(n, k + 1) >= CONFIDENCE:
+        k += 1
+    coverage = median_coverage(n, k)
+    return Interval(statistics.median(data), data[k - 1], data[n - k], n, ORDER_STATISTIC, coverage)
 
 
 def ratio_of_medians(
@@ -129,7 +162,8 @@ def verdict(
 ) -> str:
     """'met' when the whole interval clears the threshold by more than the control's
     spread, 'NOT met' when the whole interval misses it by more than that spread,
-    'inconclusive' otherwise, 'not measured' without an effect.
+    'inconclusive' otherwise, 'not measured' without an effect; 'indicative' in place of
+    met or NOT met when the effect's interval covers less than INDICATIVE_BELOW.
 
     The control is an A/A ratio (ideally 1.0); its interval, stretched to include 1.0,
     scales the threshold into a band [threshold * low, threshold * high] that the effect
@@ -149,6 +183,8 @@ def verdict(
     else:
         clears = effect.high <= band_low if comparison == "<=" else effect.high < band_low
         misses = effect.low > band_high if comparison == "<=" else effect.low >= band_high
+    if (clears or misses) and effect.indicative:
+        return "indicative"
     if clears:
         return "met"
     if misses:

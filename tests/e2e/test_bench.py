@@ -66,7 +66,8 @@ def test_interleaving_and_paired_ratios(local_cluster):
     pairs = sorted(by[(r, "optimized")] / by[(r, "baseline")] for r in (0, 1))
     assert ratio["ratio"]["low"] == pytest.approx(pairs[0])
     assert ratio["ratio"]["high"] == pytest.approx(pairs[1])
-    assert ratio["ratio"]["method"] == "min-max" and ratio["ratio"]["n"] == 2
+    assert ratio["ratio"]["method"] == "order statistic" and ratio["ratio"]["n"] == 2
+    assert ratio["ratio"]["coverage"] == 0.5
     assert ratio["cpu_ratio"]["n"] == 2
 
 

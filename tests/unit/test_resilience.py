@@ -65,11 +65,17 @@ def test_figures_per_client_and_the_verdicts_they_give():
     assert figures["redis-py.recovery_hang_s"].median == 2.5
     assert figures["valkey-glide.wrong_values"] is None
     verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, figures)}
-    assert verdicts["ours.recovery_crash_s"] == "met"
-    assert verdicts["ours.recovery_hang_s"] == "NOT met"
+    # Two runs (or one) are too few for a median's verdict: their range holds it half the
+    # time (never, for one), so a time or memory figure is indicative; a "zero" target is
+    # an exact total over every run and gets a verdict.
+    assert verdicts["ours.recovery_crash_s"] == "indicative"
+    assert verdicts["ours.recovery_hang_s"] == "indicative"
+    assert verdicts["ours.flood_rss_mb"] == "indicative"
     assert verdicts["ours.elsewhere_errors"] == "NOT met"
-    assert verdicts["ours.flood_rss_mb"] == "met"
     assert verdicts["ours.graceful_errors"] == "not measured"
+    runs = [trial("ours", "kill_replica", recovery_s=0.1 * i) for i in range(1, 7)]
+    six = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, measured(runs))}
+    assert six["ours.recovery_crash_s"] == "met"  # six runs: the min-max holds the median 96.9 %
 
 
 def test_fault_parameters_are_checked():

@@ -49,14 +49,22 @@ def test_pairs_are_taken_per_repeat_and_failed_trials_drop_their_pair():
     record["trials"][1]["status"] = "failed"  # a's repeat 1
     assert pairs(record, "b", "a") == [(200, 100), (300, 120)]
     found = paired_ratio(record, "b", "a")
-    assert (found.median, found.low, found.high, found.n, found.method) == (2.25, 2.0, 2.5, 2, "min-max")
+    assert (found.median, found.low, found.high, found.n, found.method) == (
+        2.25,
+        2.0,
+        2.5,
+        2,
+        "order statistic",
+    )
+    assert found.coverage == 0.5  # the range of 2 pairs holds the median half the time
 
 
 def test_summary_ratios_carry_intervals_for_throughput_and_cpu_per_op():
     record = _record({"a": [100, 100, 100, 100, 100], "b": [150, 160, 140, 150, 155]})
     (ratio,) = record["summary"]["ratios"]
     assert ratio["config"] == "b" and ratio["reference"] == "a"
-    assert ratio["ratio"]["median"] == 1.5 and ratio["ratio"]["method"] == "bootstrap 95%"
+    assert ratio["ratio"]["median"] == 1.5 and ratio["ratio"]["method"] == "order statistic"
+    assert ratio["ratio"]["coverage"] == pytest.approx(1 - 2 / 32)  # the min-max of 5
     assert 1.4 <= ratio["ratio"]["low"] <= 1.5 <= ratio["ratio"]["high"] <= 1.6
     # Same CPU seconds for more operations: the CPU per op ratio is the inverse of throughput.
     assert ratio["cpu_ratio"]["median"] == pytest.approx(1 / 1.5)

@@ -4,36 +4,58 @@ import statistics
 
 import pytest
 
-from rediscluster_opt.results.stats import MIN_BOOTSTRAP, Interval, interval, ratio_of_medians, verdict
+from rediscluster_opt.results.stats import Interval, interval, median_coverage, ratio_of_medians, verdict
 
 
-def test_fewer_than_five_pairs_give_the_exact_min_max_labelled_as_such():
+def test_few_pairs_give_their_min_max_with_the_coverage_it_has():
     found = interval([1.10, 1.30, 1.20])
-    assert found == Interval(1.20, 1.10, 1.30, 3, "min-max")
-    assert found.text() == "1.20 [1.10–1.30]"
+    assert found == Interval(1.20, 1.10, 1.30, 3, "order statistic", coverage=0.75)
+    assert found.text() == "1.20 [1.10–1.30]" and found.label == "order statistic, n=3, coverage 75.0%"
+    assert found.indicative  # below 90 %: no verdict rests on it
     assert interval([]) is None
+    assert interval([2.0]).coverage == 0.0  # one value never brackets the median
 
 
-def test_a_constant_sample_has_a_zero_width_bootstrap_interval():
-    found = interval([1.25] * 8)
-    assert (found.median, found.low, found.high, found.n) == (1.25, 1.25, 1.25, 8)
-    assert found.method == "bootstrap 95%"
-
-
-def test_bootstrap_interval_of_the_median_is_inside_the_sample_and_seeded():
+def test_the_interval_is_the_widest_pair_of_order_statistics_that_keeps_95_percent():
+    assert median_coverage(5, 1) == pytest.approx(0.9375) and median_coverage(6, 1) == pytest.approx(0.96875)
     sample = [0.91, 0.97, 1.02, 1.04, 1.05, 1.08, 1.13, 1.30, 1.41]
     found = interval(sample)
     assert found.median == statistics.median(sample) == 1.05
-    # The median of a resample of 9 lies between the 2nd and 8th order statistics
-    # with far more than 95 % probability, so the interval can never reach the extremes.
-    assert sample[1] <= found.low <= found.median <= found.high <= sample[-2]
-    assert interval(sample) == found  # seeded: a record always gives the same interval
+    # n = 9: the 2nd and 8th values cover 96.1 %; the 3rd and 7th only 82.0 %
+    assert (found.low, found.high) == (0.97, 1.30) and found.coverage == pytest.approx(0.9609375)
+    assert interval(list(reversed(sample))) == found and not found.indicative
+    constant = interval([1.25] * 8)
+    assert (constant.median, constant.low, constant.high, constant.n) == (1.25, 1.25, 1.25, 8)
+
+
+@pytest.mark.parametrize("n", [2, 5, 6, 9, 15])
+def test_the_stated_coverage_is_the_coverage_a_skewed_distribution_gets(n):
+    """10,000 samples of n from a lognormal (skewed, like throughput ratios): the share of
+    intervals holding the true median matches the coverage each one states."""
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    true_median = 1.0  # of exp(N(0, 0.5))
+    samples = np.exp(rng.normal(0.0, 0.5, size=(10_000, n)))
+    found = [interval(row) for row in samples]
+    held = sum(1 for f in found if f.low <= true_median <= f.high) / len(found)
+    stated = found[0].coverage
+    assert all(f.coverage == stated for f in found)
+    assert held == pytest.approx(stated, abs=0.015), (n, held, stated)
 
 
 def test_more_pairs_of_the_same_spread_give_a_narrower_interval():
     few = interval([0.9, 1.0, 1.1, 0.95, 1.05])
     many = interval([0.9, 1.0, 1.1, 0.95, 1.05] * 8)
-    assert MIN_BOOTSTRAP == 5 and many.high - many.low < few.high - few.low
+    assert many.high - many.low < few.high - few.low and many.coverage >= 0.95
+
+
+def test_a_verdict_on_too_few_pairs_is_indicative():
+    two = interval([1.5, 1.6])  # clears 1.0 by far, but the range of 2 holds the median half the time
+    assert verdict(two, ">=", 1.0) == "indicative" and verdict(two, "<", 1.0) == "indicative"
+    assert verdict(interval([0.9, 1.2]), ">=", 1.0) == "inconclusive"  # straddles: inconclusive anyway
+    six = interval([1.5, 1.6, 1.55, 1.52, 1.58, 1.61])
+    assert verdict(six, ">=", 1.0) == "met" and verdict(Interval.exact(0.0), "<=", 0) == "met"
 
 
 @pytest.mark.parametrize(

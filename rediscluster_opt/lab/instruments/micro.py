@@ -1,7 +1,7 @@
 """Micro-benchmarks of single stage variants (the cases of `lab.perfcases`), three ways:
 
 - `wall_times`: pyperf in worker processes (calibration, warm-ups), ns per call as mean ±
-  std and a bootstrap interval of the median; Welch's t-test between two variants.
+  std and the order-statistic interval of the median; Welch's t-test between two variants.
 - `instruction_counts`: valgrind's cachegrind, instructions per call. Deterministic, so a
   verdict on them does not depend on the machine's noise. Skipped, with the reason, where
   valgrind cannot run.

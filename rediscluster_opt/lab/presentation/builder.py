@@ -40,7 +40,7 @@ KERNELSPEC = {"name": "rediscluster_opt", "display_name": "Python (rediscluster_
 
 COMMENTS = {
     "seeds": "the local cluster, or an existing cluster's host:port seeds",
-    "repeats": "interleaved repeats: the pairs behind every interval (5+ for a bootstrap)",
+    "repeats": "interleaved repeats: the pairs behind every interval (6+ for 95 % coverage)",
     "smoke": "smallest possible run: checks the notebook, not the numbers",
     "pin": "client and redis-server processes on disjoint CPUs",
     "flamegraphs": "py-spy flame graphs (SVG) of before and after",
@@ -147,7 +147,9 @@ def cells(story: Story) -> list[Cell]:
         md(
             "## Acceptance criteria\n\nEach criterion is data (the story's module in `experiments/`): "
             "met when its whole interval clears the threshold beyond the A/A noise, NOT met when it "
-            "misses it, inconclusive otherwise, not measured when the figure is missing."
+            "misses it, inconclusive otherwise, indicative instead of either when the interval "
+            "covers the median less than 90 % of the time (too few pairs; the `interval` column "
+            "gives each one's coverage), not measured when the figure is missing."
         ),
         *closing(),
     ]

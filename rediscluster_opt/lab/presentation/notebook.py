@@ -327,7 +327,8 @@ def story_table(run: StoryRun, name: str) -> Any:
 
 def acceptance_table(run: StoryRun):
     """Each criterion: threshold, source, effect with interval, the A/A control beside it,
-    and the verdict (met / NOT met / inconclusive / not measured / skipped)."""
+    how the interval was made (method, n, coverage), and the verdict (met / NOT met /
+    inconclusive / indicative / not measured / skipped)."""
     import pandas as pd
 
     rows = [
@@ -336,12 +337,14 @@ def acceptance_table(run: StoryRun):
             "source": r["source"],
             "needs": f"{r['comparison']} {r['threshold']:g}",
             "measured": r["measured"],
+            "interval": r.get("interval", ""),
             "A/A": r["aa"],
             "verdict": r["verdict"],
         }
         for r in run.acceptance
     ]
-    return pd.DataFrame(rows, columns=["criterion", "source", "needs", "measured", "A/A", "verdict"])
+    columns = ["criterion", "source", "needs", "measured", "interval", "A/A", "verdict"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def recorded_table(run: StoryRun):
@@ -391,7 +394,7 @@ def verdict_paragraph(run: StoryRun) -> str:
             f"(relative width) on this machine, so it is the steadier metric here."
         )
     lines.append(", ".join(f"{n} {state}" for state, n in counts.items()) + ".")
-    for state in ("NOT met", "inconclusive", "not measured"):
+    for state in ("NOT met", "inconclusive", "indicative", "not measured"):
         named = [r["criterion"] for r in rows if r["verdict"] == state]
         if named:
             lines.append(f"{state}: " + "; ".join(named) + ".")

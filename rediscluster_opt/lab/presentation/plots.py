@@ -152,7 +152,7 @@ def verdicts(rows: list[dict[str, Any]], *, title: str = "") -> Any:
     ratio_rows = [r for r in rows if r["effect"] and r["effect"]["median"] > 0 and r["threshold"] > 0]
     fig, axes = _figure(1, 1, width=10, height=0.55 * max(3, len(ratio_rows)) + 1.2)
     ax = axes[0][0]
-    colours = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#ff7f0e"}
+    colours = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#ff7f0e", "indicative": "#9467bd"}
     for y, row in enumerate(ratio_rows):
         effect, threshold = row["effect"], row["threshold"]
         if row["control"]:
