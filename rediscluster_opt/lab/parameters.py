@@ -135,7 +135,8 @@ def parameter_names(story: Story) -> list[str]:
 def story_values(story: Story, mode: str) -> dict[str, Any]:
     """Each parameter of the story's notebook with its value in run mode `mode`."""
     table = modes()[mode]
-    own = {o.name: o.value(mode) for o in story.own}
+    # as JSON gives them (lists, not tuples): papermill passes a tuple on as its text
+    own = {o.name: list(v) if isinstance(v := o.value(mode), tuple) else v for o in story.own}
     return {name: own[name] if name in own else table[name] for name in parameter_names(story)}
 
 
