@@ -92,5 +92,8 @@ def test_a_new_story_is_one_module_and_its_notebook(local_cluster, tmp_path):
     summary_path = next((tree / "results" / "runs").glob("*/figures/US-099.summary.json"))
     summary = json.loads(summary_path.read_text())
     (verdict,) = summary["acceptance"]
-    assert verdict["verdict"] == "met" and verdict["effect"]["low"] > 1
+    # quick mode's 2 repeats clear the floor, but their range holds the median only half
+    # the time: the verdict says so rather than "met"
+    assert verdict["effect"]["low"] > 1 and verdict["effect"]["coverage"] == 0.5
+    assert verdict["verdict"] == "indicative"
     assert "US-099_toy_ops.png" in summary["figures"]
