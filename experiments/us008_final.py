@@ -10,7 +10,7 @@ from typing import Any
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
-from rediscluster_opt.lab.engine import NEEDS_LOCAL_TLS, cprofiles, headline_level
+from rediscluster_opt.lab.engine import LOCAL, cprofiles, headline_level
 from rediscluster_opt.lab.instruments.tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
 from rediscluster_opt.lab.parameters import BENCH, Parameters, members
 from rediscluster_opt.lab.presentation import notebook as nb
@@ -44,6 +44,7 @@ STANDALONE, CLUSTER_OVER_STANDALONE = "throughput.standalone", "ratio.cluster_ov
 NEW_HOTSPOTS = "profile.new_hotspots"
 TLS = "tls"  # the prefix of the TLS figures, skipped together
 PEERS_RUN = "the peer in `peers`, installed; a smoke run measures ours alone"
+NEEDS_LOCAL_TLS = f"needs {LOCAL} as the plain arm beside the TLS twin it starts"
 
 
 def rest_metric(scenario: str, figure: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded, tally
-from rediscluster_opt.lab.engine import NEEDS_LOCAL
+from rediscluster_opt.lab.engine import LOCAL
 from rediscluster_opt.lab.instruments.resilience import (
     CLIENT_KILL_ERRORS,
     ELSEWHERE_ERRORS,
@@ -29,6 +29,7 @@ from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import TARGET, Cell, Own, Story, StoryRun
 
+NEEDS_LOCAL = f"needs {LOCAL}: its faults signal, pause and restart server processes on this machine"
 FAULT_NAMES = Own(
     "faults",
     {"default": tuple(FAULTS), "quick": ("sigstop_replica", "kill_storm")},

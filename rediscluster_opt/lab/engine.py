@@ -22,7 +22,7 @@ from .registry import story as find_story
 from .story import AA, Linked, Story, StoryRun
 
 __all__ = [
-    "NEEDS_LOCAL",
+    "LOCAL",
     "NOT_ALLOWED",
     "bench",
     "by_case",
@@ -47,9 +47,7 @@ __all__ = [
 
 NO_STANDALONE = "a standalone server (standalone=..., STANDALONE= for make)"
 NOT_ALLOWED = "--allow-destructive (ALLOW_DESTRUCTIVE=1 for make): it changes a cluster that is not ours"
-LOCAL = "the local cluster (rcopt cluster up, the default target)"
-NEEDS_LOCAL = f"needs {LOCAL}: its faults signal, pause and restart server processes on this machine"
-NEEDS_LOCAL_TLS = f"needs {LOCAL} as the plain arm beside the TLS twin it starts"
+LOCAL = "the local cluster (rcopt cluster up, the default target)"  # what `local_cluster` finds
 
 
 def headline_level(levels: Sequence[int]) -> int:

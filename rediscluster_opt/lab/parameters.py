@@ -143,7 +143,6 @@ def story_values(story: Story, mode: str) -> dict[str, Any]:
 def check_story_parameters(story: Story, values: Mapping[str, Any]) -> Parameters:
     """Validate a story notebook's parameters (its own ones by its module's checks); a
     name the story does not list is refused."""
-    adopt_notebook_root()
     own = {o.name: o for o in story.own}
     unknown = sorted(set(values) - set(parameter_names(story)))
     if unknown:
