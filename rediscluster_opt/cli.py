@@ -376,9 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         choices=PROFILES,
         default=None,
-        help="pyspy: flame graph SVG per trial",
+        help="cprofile, line (line_profiler) or pyspy (sampled stacks per trial, folded into the record)",
     )
-    add("--flame-dir", type=Path, default=Path("results/flames"), help="where --profile pyspy writes SVGs")
+    add(
+        "--flame-dir",
+        type=Path,
+        default=Path("results/flames"),
+        help="where --profile pyspy leaves py-spy's raw stacks (the folded format flame graph tools read)",
+    )
     add("--no-pin", action="store_true", help="do not pin the client and the servers to disjoint CPUs")
     _add_target_and_output(bench, experiment="bench")
     bench.set_defaults(handler=_bench_command)

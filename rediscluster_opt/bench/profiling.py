@@ -1,4 +1,4 @@
-"""Turn cProfile and line_profiler output into plain data for result records."""
+"""Turn cProfile, line_profiler and py-spy output into plain data for result records."""
 
 from __future__ import annotations
 
@@ -7,11 +7,47 @@ import io
 import linecache
 import pstats
 import sysconfig
+from collections import Counter
 from typing import Any
 
 from ..workspace import PACKAGE_PARENT
 
-__all__ = ["cprofile_top", "line_profile_rows", "portable", "resolve_function"]
+__all__ = ["MACHINERY", "cprofile_top", "fold_stacks", "line_profile_rows", "portable", "resolve_function"]
+
+# Files of the machinery around the measured code (the child's entry, runpy, the event
+# loops, importlib, threads), as py-spy names them: their frames are folded away, so a
+# flame graph starts where the trial's own code does.
+MACHINERY = (
+    "runpy.py",
+    "asyncio/",
+    "<frozen ",
+    "selectors.py",
+    "threading.py",
+    "concurrent/",
+    "uvloop/",
+    "rediscluster_opt/child.py",
+)
+
+
+def fold_stacks(raw: str) -> dict[str, int]:
+    """py-spy's raw output (a line per stack: 'frame;frame;... count', each frame
+    'function (file:line)') as stacks of 'function (file)', root first, with the
+    MACHINERY frames dropped and line numbers too (one function, one frame), so that the
+    same code path sums to one stack."""
+    stacks: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [_function_and_file(frame) for frame in stack.split(";")]
+        kept = [f"{name} ({file})" for name, file in frames if not file.startswith(MACHINERY)]
+        stacks[";".join(kept) or "(event loop)"] += int(count)
+    return dict(stacks)
+
+
+def _function_and_file(frame: str) -> tuple[str, str]:
+    name, _, where = frame.rpartition(" (")
+    return (name or frame), where.rstrip(")").rsplit(":", 1)[0]
 
 
 def _hot_path() -> list[str]:

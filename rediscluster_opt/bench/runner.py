@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..child import ChildFailed, ChildRefused, start_child
-from ..results import metric_of, new_record, repo_relative
+from ..results import metric_of, new_record
 from ..validate import check_number
 from .adapters import ClientConfig, Target
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
@@ -118,7 +118,8 @@ def run_benchmark(
     return the result record (not yet saved: see `results.save_record`).
 
     profile: None, "cprofile", "line" (line_profiler over `line_functions`) or "pyspy"
-    (a sampled flame graph SVG per trial, written to `flame_dir`). processes: client
+    (py-spy's sampled stacks per trial, folded into the record; its raw output stays in
+    `flame_dir`, in the folded format flame graph tools read). processes: client
     processes per trial, each with `concurrency` tasks, their figures merged. targets:
     configuration label -> the target it runs against instead of `target` (plain vs TLS in
     one interleaved run). pin: client and servers on disjoint CPUs when the machine has at
@@ -178,12 +179,10 @@ def run_benchmark(
                 "warmup": warmup,
                 "profile": profile,
                 "line_functions": list(line_functions) if line_functions else None,
-                "flamegraph": str(Path(flame_dir) / f"{experiment}_{number:03d}.svg") if flame_dir else None,
+                "stacks_file": f"{flame_dir}/{experiment}_{number:03d}.folded" if flame_dir else None,
             }
             cpu_before = cpu_seconds_of(pids_by_mode[mode])
             outcome = _run_trial_process(spec, deadline, client_cpus, processes)
-            if (outcome.get("profile") or {}).get("flamegraph"):  # records keep no machine paths
-                outcome["profile"]["flamegraph"] = repo_relative(outcome["profile"]["flamegraph"])
             outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
             trials.append(
                 {

@@ -25,6 +25,7 @@ from .workload import Workload
 __all__ = ["merge_results", "percentiles", "run_trial", "trial"]
 
 PERCENTILES = (50, 90, 99, 99.9)
+PYSPY_RATE_HZ = 500  # samples per second: about a thousand per 2 s trial
 
 
 def percentiles(samples_ns: list[int]) -> dict[str, float]:
@@ -205,8 +206,6 @@ def _start_pyspy(output: str, seconds: float) -> Any:
     binary = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or shutil.which("py-spy")
     if binary is None:
         return {"error": "py-spy is not installed (pip install py-spy)"}
-    # py-spy writes its command line into the SVG's title: run it by name, from the output
-    # folder, so the flame graph carries no path of this machine.
     folder, name = os.path.split(os.path.abspath(output))
     command = [
         "py-spy",
@@ -216,9 +215,10 @@ def _start_pyspy(output: str, seconds: float) -> Any:
         "--duration",
         str(max(1, round(seconds))),
         "--rate",
-        "250",
+        str(PYSPY_RATE_HZ),
+        "--function",  # one frame per function, whatever line it was on
         "--format",
-        "flamegraph",
+        "raw",  # folded stacks: the record keeps them (bench.profiling.fold_stacks)
         "--output",
         name,
         "--nonblocking",
@@ -247,7 +247,7 @@ def _start_profiler(
     if kind is None:
         return None
     if kind == "pyspy":
-        return _start_pyspy((spec or {}).get("flamegraph") or "flamegraph.svg", duration)
+        return _start_pyspy((spec or {}).get("stacks_file") or "stacks.folded", duration)
     if kind == "cprofile":
         import cProfile
 
@@ -292,8 +292,19 @@ def _stop_pyspy(state: dict[str, Any]) -> dict[str, Any]:
         output, _ = process.communicate()
     text = output.decode(errors="replace").strip()
     if process.returncode != 0 or not os.path.exists(state["output"]):
-        return {"kind": "pyspy", "flamegraph": None, "error": f"py-spy could not sample: {text[-300:]}"}
-    return {"kind": "pyspy", "flamegraph": state["output"], "log": text[-300:]}
+        return {"kind": "pyspy", "stacks": None, "error": f"py-spy could not sample: {text[-300:]}"}
+    from .profiling import MACHINERY, fold_stacks
+
+    with open(state["output"], encoding="utf-8", errors="replace") as raw:
+        stacks = fold_stacks(raw.read())
+    return {
+        "kind": "pyspy",
+        "stacks": stacks,
+        "samples": sum(stacks.values()),
+        "rate_hz": PYSPY_RATE_HZ,
+        "folded": list(MACHINERY),
+        "log": text[-300:],
+    }
 
 
 def trial(spec: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,11 @@ so; it is never met by default. One the run could not measure on its target (a m
 a foreign cluster does not allow, a comparison with no standalone server) is "skipped"
 with the reason. Facts that are only recorded (a baseline figure, a
 profile's top 5) are `Recorded` items, listed apart and never counted as met.
+
+A criterion only counts when it discriminates: one the "before" configuration (or the
+A/A twin standing in for it) meets as well is "holds before too", and a latency criterion
+that only restates throughput (p50 in a closed loop is about connections / rate) is shown
+but not counted.
 """
 
 from __future__ import annotations
@@ -16,11 +21,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..results.stats import COMPARISONS, VERDICTS, Interval, verdict
+from ..results.stats import COMPARISONS, VERDICTS, Interval, clears, noise_band, verdict
 
-__all__ = ["Criterion", "Recorded", "evaluate", "headline", "recorded", "skip_reason", "tally"]
+__all__ = [
+    "HOLDS_BEFORE",
+    "RESTATED",
+    "STATES",
+    "VERDICT_COLUMNS",
+    "Criterion",
+    "Recorded",
+    "evaluate",
+    "headline",
+    "recorded",
+    "skip_reason",
+    "tally",
+    "verdict_rows",
+]
 
 SOURCES = ("PRD", "project target")
+HOLDS_BEFORE = "holds before too"  # the before configuration meets it as well: not evidence
+RESTATED = "restates another"  # shown with its verdict, counted under the figure it restates
+STATES = (*VERDICTS, HOLDS_BEFORE, "skipped", RESTATED)  # what `tally` counts
 
 
 @dataclass(frozen=True)
@@ -39,6 +60,13 @@ class Criterion:
     fmt: str = "{:.2f}"
     headline: bool = False
     needs: str = ""  # what the figure needs beyond a plain run (e.g. "cachegrind"), said when missing
+    # The same figure with the "before" configuration (or its A/A twin) in place of the
+    # "after": when its whole interval clears the threshold too, the criterion does not
+    # tell before from after and is "holds before too".
+    before: str | None = None
+    additive: bool = False  # the threshold is a difference, and `control` an A/A difference
+    restates: str = ""  # the figure this criterion only restates (e.g. "throughput"): not counted
+    unit: str = "ratio"  # what the figure counts: verdict plots draw one panel per unit
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -72,6 +100,18 @@ def _shown(value: Interval | None, fmt: str, skipped_because: str | None, needs:
     return "not measured" + (f" (needs {needs})" if needs else "")
 
 
+def _met_by_both(c: Criterion, effect: Interval | None, before: Interval, control: Interval | None) -> bool:
+    """Whether the effect clears the criterion's noise band and the before figure clears
+    the bare threshold too: then the criterion does not tell before from after (however
+    few the pairs, which is why an indicative verdict is checked as well)."""
+    band = noise_band(c.threshold, control, c.additive)
+    return (
+        effect is not None
+        and clears(effect, c.comparison, *band)
+        and clears(before, c.comparison, c.threshold, c.threshold)
+    )
+
+
 def evaluate(
     criteria: Iterable[Criterion],
     measured: Mapping[str, Interval | None],
@@ -82,7 +122,10 @@ def evaluate(
     for c in criteria:
         effect = measured.get(c.metric)
         control = measured.get(c.control) if c.control else None
-        state = verdict(effect, c.comparison, c.threshold, control)
+        before = measured.get(c.before) if c.before else None
+        state = verdict(effect, c.comparison, c.threshold, control, additive=c.additive)
+        if before is not None and state in ("met", "indicative") and _met_by_both(c, effect, before, control):
+            state = HOLDS_BEFORE
         why = skip_reason(c.metric, skipped or {}) if effect is None else None
         if why is not None:
             state = "skipped"
@@ -96,10 +139,15 @@ def evaluate(
                 "headline": c.headline,
                 "effect": effect.as_dict() if effect else None,
                 "control": control.as_dict() if control else None,
+                "control_metric": c.control or "",
+                "additive": c.additive,
+                "unit": c.unit,
                 "measured": _shown(effect, c.fmt, why, c.needs),
                 "interval": effect.label if effect else "",
                 "needs": why or c.needs,
-                "aa": control.text("{:.2f}") if control else "",
+                "aa": control.text(c.fmt if c.additive else "{:.2f}") if control else "",
+                "before": before.text(c.fmt) if before else "",
+                "restates": c.restates,
                 "verdict": state,
                 "met": state == "met",
             }
@@ -128,10 +176,33 @@ def recorded(
     return out
 
 
+VERDICT_COLUMNS = ("criterion", "source", "needs", "measured", "interval", "A/A", "before", "verdict")
+
+
+def verdict_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Evaluated criteria as table rows (VERDICT_COLUMNS), for the notebook and summary.md:
+    one that restates another figure says so beside its verdict."""
+    return [
+        {
+            "criterion": r["criterion"],
+            "source": r["source"],
+            "needs": f"{r['comparison']} {r['threshold']:g}",
+            "measured": r["measured"],
+            "interval": r.get("interval") or "-",
+            "A/A": r["aa"] or "-",
+            "before": r.get("before") or "-",
+            "verdict": r["verdict"] + (f" (restates {r['restates']})" if r.get("restates") else ""),
+        }
+        for r in rows
+    ]
+
+
 def tally(rows: list[dict[str, Any]]) -> dict[str, int]:
-    counts = {state: 0 for state in (*VERDICTS, "skipped")}
+    """Criteria per state; one that restates another figure counts under RESTATED, not
+    under its verdict."""
+    counts = dict.fromkeys(STATES, 0)
     for row in rows:
-        counts[row["verdict"]] += 1
+        counts[RESTATED if row.get("restates") else row["verdict"]] += 1
     return counts
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from ..results import load_record, repo_relative
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
+from .criteria import VERDICT_COLUMNS, verdict_rows
 from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
@@ -223,7 +224,10 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
         "`interval` column), judged against the threshold widened by the A/A control (the same "
         "configuration run as two arms): **met** when the whole interval clears it, **NOT met** "
         "when the whole interval misses it, **inconclusive** otherwise; **indicative** in place "
-        "of met or NOT met when the interval covers less than 90 % (too few pairs to count).",
+        "of met or NOT met when the interval covers less than 90 % (too few pairs to count). "
+        "A met criterion that the `before` figure (the before configuration, or its A/A twin) "
+        "meets too is **holds before too**, and a latency criterion that only restates throughput "
+        "is shown but not counted: neither tells before from after.",
         "",
     ]
     for s in summaries:
@@ -238,17 +242,8 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
             lines += [f"Measured separately: commit `{commit}`, {created}.", ""]
         lines += [s.get("paragraph", ""), ""]
         if s["acceptance"]:
-            lines.append(
-                table(
-                    ["criterion", "source", "needs", "measured [interval]", "interval", "A/A", "verdict"],
-                    [
-                        [a["criterion"], a["source"], f"{a['comparison']} {a['threshold']:g}", a["measured"],
-                         a.get("interval") or "-", a["aa"] or "-", a["verdict"]]
-                        for a in s["acceptance"]
-                    ],
-                    markdown=True,
-                )
-            )  # fmt: skip
+            rows = verdict_rows(s["acceptance"])
+            lines.append(table(list(VERDICT_COLUMNS), [list(r.values()) for r in rows], markdown=True))
         if s.get("recorded"):
             lines += ["", "Recorded (no threshold):", ""]
             lines += [f"- {r['item']}: {r['measured']}" for r in s["recorded"]]

@@ -171,18 +171,27 @@ CPU_GAIN, CPU_AA = "cpu.gain", "cpu.aa"
 PROFILE_SHARE = "profile.share"  # lab.compare.share_ratio
 
 
-def gain_criteria(what: str = "cumulative after / before") -> tuple[Criterion, ...]:
-    """Throughput and CPU per op of the cumulative step, each against its A/A control,
-    and this story's stages alone against the baseline."""
-    return (
+def gain_criteria(what: str = "cumulative after / before", isolated: bool = True) -> tuple[Criterion, ...]:
+    """Throughput and CPU per op of the cumulative step, each against its A/A control (which
+    is also the "before" figure: the twin in place of the after), and this story's stages
+    alone against the baseline; `isolated=False` for the first stage story, whose
+    cumulative before is the baseline, so the isolated criterion would count it twice."""
+    cumulative = (
         Criterion(
-            f"cluster throughput, {what}", THROUGHPUT_GAIN, ">=", 1, TARGET, THROUGHPUT_AA, headline=True
+            f"cluster throughput, {what}", THROUGHPUT_GAIN, ">=", 1, TARGET, THROUGHPUT_AA, headline=True,
+            before=THROUGHPUT_AA,
         ),
-        Criterion(f"client CPU per op, {what}", CPU_GAIN, "<=", 1, TARGET, CPU_AA, headline=True),
         Criterion(
-            "cluster throughput, isolated / baseline", THROUGHPUT_ISOLATED, ">=", 1, TARGET, THROUGHPUT_AA
+            f"client CPU per op, {what}", CPU_GAIN, "<=", 1, TARGET, CPU_AA, headline=True, before=CPU_AA
         ),
-    )
+    )  # fmt: skip
+    if not isolated:
+        return cumulative
+    alone = Criterion(
+        "cluster throughput, isolated / baseline", THROUGHPUT_ISOLATED, ">=", 1, TARGET, THROUGHPUT_AA,
+        before=THROUGHPUT_AA,
+    )  # fmt: skip
+    return (*cumulative, alone)
 
 
 def share_criterion(what: str) -> Criterion:
@@ -190,9 +199,17 @@ def share_criterion(what: str) -> Criterion:
 
 
 def exact_criterion(
-    text: str, metric: str, comparison: str, threshold: float, source: str = PRD
+    text: str,
+    metric: str,
+    comparison: str,
+    threshold: float,
+    source: str = PRD,
+    before: str | None = None,
+    unit: str = "ratio",
 ) -> Criterion:
     """A criterion on a deterministic count or ratio (no A/A noise to clear); instruction
-    counts need valgrind's cachegrind."""
+    counts need valgrind's cachegrind. `before`: the same figure for the before variant."""
     needs = "cachegrind" if "instructions" in text else ""
-    return Criterion(text, metric, comparison, threshold, source, fmt="{:.3g}", needs=needs)
+    return Criterion(
+        text, metric, comparison, threshold, source, fmt="{:.3g}", needs=needs, before=before, unit=unit
+    )

@@ -31,8 +31,10 @@ __all__ = [
     "MIN_BOOTSTRAP",
     "Interval",
     "VERDICTS",
+    "clears",
     "interval",
     "median_coverage",
+    "noise_band",
     "ratio_of_medians",
     "verdict",
 ]
@@ -59,6 +61,9 @@ class Interval:
     n: int
     method: str
     coverage: float | None = None  # the probability the interval holds the true median
+    # Which of "low", "median" and "high" are only lower bounds: they fell on a value that is
+    # censored (a recovery that had not happened when its run's window closed).
+    at_least: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -82,14 +87,20 @@ class Interval:
     def text(self, fmt: str = "{:.2f}") -> str:
         if self.method == "exact":
             return fmt.format(self.median)
-        return f"{fmt.format(self.median)} [{fmt.format(self.low)}–{fmt.format(self.high)}]"
+
+        def shown(name: str) -> str:
+            return (">" if name in self.at_least else "") + fmt.format(getattr(self, name))
+
+        return f"{shown('median')} [{shown('low')}–{shown('high')}]"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Interval | None:
-        return cls(**data) if data else None
+        if not data:
+            return None
+        return cls(**{**data, "at_least": tuple(data.get("at_least", ()))})
 
     @classmethod
     def exact(cls, value: float) -> Interval:
@@ -103,20 +114,30 @@ def median_coverage(n: int, k: int) -> float:
     return max(0.0, 1 - 2 * below)
 
 
-def interval(values: Sequence[float]) -> Interval | None:
+def interval(values: Sequence[float], censored: Sequence[float] = ()) -> Interval | None:
     """Median of `values` with its order-statistic interval: the k-th smallest and k-th
     largest value for the largest k whose coverage stays at or above CONFIDENCE (the
     min-max, k = 1, when even that falls short, with the coverage it has). None for no
-    values."""
-    data = sorted(float(v) for v in values if v is not None)
+    values.
+
+    `censored` are right-censored values: runs whose event had not happened when they
+    ended, each known only to exceed its value. They rank above every observed value, and
+    a bound (or the median) that falls on one is marked in `at_least`."""
+    observed = sorted(float(v) for v in values if v is not None)
+    data = [(v, False) for v in observed] + [(float(v), True) for v in sorted(censored)]
     if not data:
         return None
     n = len(data)
     k = 1
     while k + 1 <= n // 2 and median_coverage(n, k + 1) >= CONFIDENCE:
         k += 1
-    coverage = median_coverage(n, k)
-    return Interval(statistics.median(data), data[k - 1], data[n - k], n, ORDER_STATISTIC, coverage)
+    middle = data[(n - 1) // 2 : n // 2 + 1]  # one value for odd n, two for even
+    median = (statistics.mean(v for v, _ in middle), any(is_censored for _, is_censored in middle))
+    bounds = {"low": data[k - 1], "median": median, "high": data[n - k]}
+    at_least = tuple(name for name, (_, is_censored) in bounds.items() if is_censored)
+    return Interval(
+        median[0], data[k - 1][0], data[n - k][0], n, ORDER_STATISTIC, median_coverage(n, k), at_least
+    )
 
 
 def ratio_of_medians(
@@ -157,36 +178,56 @@ def _central(estimates: Any) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def noise_band(threshold: float, control: Interval | None, additive: bool = False) -> tuple[float, float]:
+    """The band an effect must clear: the threshold widened by the A/A control's spread.
+    A ratio control (ideally 1.0), stretched to include 1.0, scales the threshold into
+    [threshold * low, threshold * high]; a difference control (`additive`, ideally 0),
+    stretched to include 0, shifts it into [threshold + low, threshold + high]."""
+    if control is None:
+        return threshold, threshold
+    if additive:
+        return threshold + min(control.low, 0.0), threshold + max(control.high, 0.0)
+    band = threshold * min(control.low, 1.0), threshold * max(control.high, 1.0)
+    return (band[1], band[0]) if threshold < 0 else band  # scaling a negative threshold flips it
+
+
+def clears(effect: Interval, comparison: str, low: float, high: float) -> bool:
+    """Whether the whole interval lies on the criterion's side of the band [low, high]."""
+    if comparison in (">=", ">"):
+        return effect.low >= high if comparison == ">=" else effect.low > high
+    if "high" in effect.at_least:  # its top is only a lower bound: it clears no upper limit
+        return False
+    return effect.high <= low if comparison == "<=" else effect.high < low
+
+
 def verdict(
-    effect: Interval | None, comparison: str, threshold: float, control: Interval | None = None
+    effect: Interval | None,
+    comparison: str,
+    threshold: float,
+    control: Interval | None = None,
+    *,
+    additive: bool = False,
 ) -> str:
     """'met' when the whole interval clears the threshold by more than the control's
-    spread, 'NOT met' when the whole interval misses it by more than that spread,
-    'inconclusive' otherwise, 'not measured' without an effect; 'indicative' in place of
-    met or NOT met when the effect's interval covers less than INDICATIVE_BELOW.
-
-    The control is an A/A ratio (ideally 1.0); its interval, stretched to include 1.0,
-    scales the threshold into a band [threshold * low, threshold * high] that the effect
-    must clear."""
+    spread (`noise_band`), 'NOT met' when the whole interval misses it by more than that
+    spread, 'inconclusive' otherwise, 'not measured' without an effect; 'indicative' in
+    place of met or NOT met when the effect's interval covers less than INDICATIVE_BELOW.
+    A censored median (most runs never saw the event within their window) at or past an
+    upper limit misses it: "recovers within 1 s" is not met by a run still waiting."""
     if comparison not in COMPARISONS:
         raise ValueError(f"unknown comparison {comparison!r}; choose one of {', '.join(COMPARISONS)}")
     if effect is None:
         return "not measured"
-    low_factor = min(control.low, 1.0) if control else 1.0
-    high_factor = max(control.high, 1.0) if control else 1.0
-    band_low, band_high = threshold * low_factor, threshold * high_factor
-    if threshold < 0:  # scaling a negative threshold flips the band
-        band_low, band_high = band_high, band_low
-    if comparison in (">=", ">"):
-        clears = effect.low >= band_high if comparison == ">=" else effect.low > band_high
-        misses = effect.high < band_low if comparison == ">=" else effect.high <= band_low
-    else:
-        clears = effect.high <= band_low if comparison == "<=" else effect.high < band_low
-        misses = effect.low > band_high if comparison == "<=" else effect.low >= band_high
-    if (clears or misses) and effect.indicative:
+    band_low, band_high = noise_band(threshold, control, additive)
+    if comparison in ("<", "<=") and "median" in effect.at_least and effect.median >= threshold:
+        return "NOT met"
+    opposite = {">=": "<", ">": "<=", "<=": ">", "<": ">="}[comparison]
+    met = clears(effect, comparison, band_low, band_high)
+    missed = clears(effect, opposite, band_low, band_high)
+    if (met or missed) and effect.indicative:
         return "indicative"
-    if clears:
+    if met:
         return "met"
-    if misses:
+    if missed:
         return "NOT met"
     return "inconclusive"

@@ -89,7 +89,7 @@ def test_client_and_servers_are_pinned_to_disjoint_cpus_and_it_is_recorded(local
     assert unpinned["environment"]["pinning"] == {"enabled": False, "reason": "switched off"}
 
 
-def test_pyspy_writes_a_flame_graph_of_the_measured_window(local_cluster, tmp_path):
+def test_pyspy_folds_the_stacks_of_the_measured_window_into_the_record(local_cluster, tmp_path):
     import shutil
 
     configs = [ClientConfig.parse("optimized")]
@@ -100,9 +100,13 @@ def test_pyspy_writes_a_flame_graph_of_the_measured_window(local_cluster, tmp_pa
     if profile.get("error"):
         assert shutil.which("py-spy") is None or "could not sample" in profile["error"]
         pytest.skip(f"py-spy cannot attach here: {profile['error']}")
-    svg = tmp_path / profile["flamegraph"].rsplit("/", 1)[1]
-    assert svg.exists() and svg.read_text().lstrip().startswith("<?xml")
-    assert "_closed_loop" in svg.read_text()  # the trial's own loop was sampled
+    stacks = profile["stacks"]
+    assert profile["samples"] == sum(stacks.values()) > 0
+    assert any("_closed_loop" in stack for stack in stacks)  # the trial's own loop was sampled
+    assert not any("runpy.py" in stack or "asyncio/" in stack for stack in stacks)  # folded away
+    assert "rediscluster_opt/" in "".join(stacks) and str(tmp_path) not in json.dumps(record)
+    (raw,) = tmp_path.glob("*.folded")  # py-spy's own output stays for flame graph tools
+    assert "_closed_loop" in raw.read_text()
 
 
 def test_several_processes_run_one_trial_together_and_their_figures_merge(local_cluster):

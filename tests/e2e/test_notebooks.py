@@ -14,12 +14,13 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
+from rediscluster_opt.lab.criteria import STATES
 from rediscluster_opt.lab.main import PAPERMILL_KERNEL, run_notebooks
 from rediscluster_opt.lab.parameters import story_values
+from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import path_of
 from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.results import load_records, validate_record
-from rediscluster_opt.results.stats import VERDICTS
 
 ROOT = Path(__file__).resolve().parents[2]
 STORIES = stories()
@@ -57,7 +58,7 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
         assert (quick_run.run_dir / path_of(story, Path()).name).exists()
         summary = quick_run.summary(story.id)
         for row in summary["acceptance"]:
-            assert row["verdict"] in VERDICTS or row["verdict"] == "skipped", row
+            assert row["verdict"] in STATES, row
             if row["verdict"] in ("not measured", "skipped"):
                 assert _explained(story, row), (story.id, row["criterion"], row["measured"])
             else:
@@ -67,7 +68,8 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
         if story.criteria:
             assert any(summary["headline"].startswith(r["criterion"] + ": ") for r in summary["acceptance"])
         if story.cells is None:  # the common shape: speed plots, and one flame graph (quick: the after one)
-            names = {f"{story.id}_{name}.png" for name in COMMON_FIGURES}
+            drawn = [n for n in COMMON_FIGURES if story.criteria or n != "verdicts"]  # no criteria: no plot
+            names = {f"{story.id}_{name}.png" for name in drawn}
             assert names <= set(summary["figures"]), story.id
         if story.figures is not None:
             assert len(summary["figures"]) > (0 if story.cells else len(COMMON_FIGURES)), story.id
@@ -98,22 +100,26 @@ def test_every_metric_a_story_reads_is_produced_by_its_runner(quick_run):
                 row["needs"] != "cachegrind" and quick_lacks(story, row["needs"])
             )
             assert metric in produced or absent, (story.id, metric, row["measured"])
+        for c in story.criteria:  # its A/A and its "before" figure come with the figure itself
+            if c.metric in produced:
+                assert {m for m in (c.control, c.before) if m} <= produced, (story.id, c.text)
 
 
 def test_the_run_s_records_and_summary(quick_run):
     if shutil.which("py-spy") or (ROOT / ".venv/bin/py-spy").exists():
         speed = {s.id for s in STORIES.values() if s.cells is None}
-        assert {f.name.split("_flame_")[0] for f in quick_run.figures.glob("*_flame_*.svg")} == speed
+        assert {f.name.split("_flame_")[0] for f in quick_run.figures.glob("*_flame_*.png")} == speed
     records = load_records(quick_run.results / "cluster")
     for record in records:
         validate_record(record)
     assert {r["experiment"] for r in records} >= set(STORIES)
     text = (quick_run.results / "summary.md").read_text()
     assert all(f"**{s}" in text for s in STORIES)
-    assert "| criterion | source | needs | measured [interval] | interval | A/A | verdict |" in text
+    assert "| criterion | source | needs | measured | interval | A/A | before | verdict |" in text
     for story in STORIES.values():  # executed notebooks name the project's kernel, as the sources do
         book = (quick_run.run_dir / path_of(story, Path()).name).read_text()
         assert '"name": "rediscluster_opt"' in book
+        assert plots.NO_DATA not in book, story.id  # every panel of every figure drew data
 
 
 def _quick(story, **overrides):

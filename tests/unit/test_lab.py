@@ -192,7 +192,7 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     assert all("reference/records/" in p for p in published["records"])
     text = summary.read_text()
     assert "[throughput](figures/US-002_throughput.png)" in text
-    assert "| c | PRD | >= 1 | 1.30 [1.22–1.37] | - | 1.00 [0.93–1.08] | met |" in text
+    assert "| c | PRD | >= 1 | 1.30 [1.22–1.37] | - | 1.00 [0.93–1.08] | - | met |" in text
 
     # A partial run (--only US-010) replaces that story's files and keeps the others.
     later = tmp_path / "runs" / "r2"

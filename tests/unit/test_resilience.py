@@ -62,7 +62,9 @@ def test_figures_per_client_and_the_verdicts_they_give():
     assert (figures["ours.recovery_crash_s"].low, figures["ours.recovery_crash_s"].high) == (0.2, 0.4)
     assert figures["ours.graceful_errors"] is None  # not run: "not measured", never met
     assert figures["redis-py.wrong_values"].median == 1
-    assert figures["redis-py.recovery_hang_s"].median == 2.5
+    hung = figures["redis-py.recovery_hang_s"]  # never served again: known only to exceed 2.5 s
+    assert hung.median == 2.5 and hung.at_least == ("low", "median", "high")
+    assert hung.text() == ">2.50 [>2.50–>2.50]"
     assert figures["valkey-glide.wrong_values"] is None
     verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, figures)}
     # Two runs (or one) are too few for a median's verdict: their range holds it half the
@@ -76,6 +78,33 @@ def test_figures_per_client_and_the_verdicts_they_give():
     runs = [trial("ours", "kill_replica", recovery_s=0.1 * i) for i in range(1, 7)]
     six = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, measured(runs))}
     assert six["ours.recovery_crash_s"] == "met"  # six runs: the min-max holds the median 96.9 %
+
+
+def test_a_recovery_that_did_not_happen_within_its_window_fails_rather_than_passing():
+    # Four of six runs were never served again in the 2.5 s their window left after the
+    # promotion: the median run was still waiting past 1 s, so "served again within 1 s" is
+    # missed, not met with the time left, and the figure reads as a lower bound.
+    runs = [trial("ours", "kill_replica", recovery_s=0.2) for _ in range(2)]
+    runs += [trial("ours", "kill_replica") for _ in range(4)]
+    figures = measured(runs)
+    assert figures["ours.recovery_crash_s"].text() == ">2.50 [0.20–>2.50]"
+    verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, figures)}
+    assert verdicts["ours.recovery_crash_s"] == "NOT met"
+    # A window that closed 0.6 s after the promotion says nothing about 1 s: inconclusive.
+    short = [trial("ours", "kill_replica", recovery_s=0.2) for _ in range(2)]
+    short += [trial("ours", "kill_replica", elapsed_s=3.1) for _ in range(4)]
+    verdicts = {r["metric"]: r["verdict"] for r in evaluate(STORIES["US-010"].criteria, measured(short))}
+    assert verdicts["ours.recovery_crash_s"] == "inconclusive"
+    # One censored run of six: the median was timed, but the interval's top is only a lower
+    # bound, so it clears no upper limit.
+    one = [trial("ours", "kill_replica", recovery_s=0.1 * i) for i in range(1, 6)]
+    one.append(trial("ours", "kill_replica", elapsed_s=3.0))
+    (row,) = [
+        r
+        for r in evaluate(STORIES["US-010"].criteria, measured(one))
+        if r["metric"] == "ours.recovery_crash_s"
+    ]
+    assert row["verdict"] == "inconclusive" and row["measured"].endswith("–>0.50]")
 
 
 def test_fault_parameters_are_checked():

@@ -99,6 +99,7 @@ def _paired(numerator: list[float], denominator: list[float]) -> Interval | None
 INPROCESS_GAIN, INPROCESS_AA = "inprocess.gain", "inprocess.aa"  # ns per GET, shaped / composed; A/A
 INPROCESS_FUSED, INPROCESS_OVER_BARE = "inprocess.fused", "inprocess.over_bare"
 FRAMES_COMPOSED, FRAMES_SHAPED, FRAMES_OVER_BARE = "frames.composed", "frames.shaped", "frames.over_bare"
+FRAMES_OVER_BARE_BEFORE = "frames.over_bare.composed"
 PREFIX_VS_PACK = "encode.prefix_vs_pack"
 
 
@@ -115,6 +116,7 @@ def measured_in_process(data: dict[str, Any]) -> dict[str, Interval | None]:
         FRAMES_COMPOSED: Interval.exact(frames["composed"]),
         FRAMES_SHAPED: Interval.exact(frames["shaped"]),
         FRAMES_OVER_BARE: Interval.exact(frames["shaped"] - frames[inprocess.BARE]),
+        FRAMES_OVER_BARE_BEFORE: Interval.exact(frames["composed"] - frames[inprocess.BARE]),
         PREFIX_VS_PACK: _paired(encode["prefix"], encode["pack_command"]),
     }
 

@@ -72,7 +72,7 @@ def opening(story: Story) -> list[Cell]:
     """Title and introduction, the parameters, and their check."""
     checked = (
         "from rediscluster_opt.lab.presentation import notebook as nb\n\n"
-        f'params = nb.story_parameters("{story.id}", globals())\nparams'
+        f'params = nb.story_parameters("{story.id}", globals())'
     )
     return [
         ("markdown", f"# {story.id}: {story.title}\n\n{story.intro}"),
@@ -85,12 +85,33 @@ def run_cell(story: Story) -> str:
     return f'run = nb.run("{story.id}", params)\nprint("records:", *nb.record_paths(run))'
 
 
-def closing() -> list[Cell]:
-    """The criteria, the recorded figures, the verdict paragraph and the summary file."""
+READING = (
+    "How to read it: each criterion is data (the story's module in `experiments/`), judged on its "
+    "interval (the `interval` column: method, pairs, coverage). **met** when the whole interval "
+    "clears the threshold beyond the A/A noise; **NOT met** when it misses it; **inconclusive** "
+    "otherwise; **indicative** instead of either when the interval covers the median less than "
+    "90 % of the time (too few pairs); **holds before too** when the `before` figure meets it as "
+    "well, so it does not tell before from after; *restates* marks a figure that only says again "
+    "what another one said. None of the last three counts. docs/measurement.md has the rules."
+)
+
+
+def verdict_cells() -> list[Cell]:
+    """Right after the run: the verdict paragraph, then every criterion, then how to read
+    them, so the first screen under the title answers the story's question."""
     return [
-        ("code", "nb.acceptance_table(run)"),
-        ("code", "nb.recorded_table(run)"),
+        ("markdown", "## Verdict"),
         ("code", "from IPython.display import Markdown\n\nMarkdown(nb.verdict_paragraph(run))"),
+        ("code", "nb.acceptance_table(run)"),
+        ("markdown", READING),
+    ]
+
+
+def closing() -> list[Cell]:
+    """The recorded figures and the summary file."""
+    return [
+        ("markdown", "## Recorded figures\n\nMeasured and kept, with no threshold: never counted as met."),
+        ("code", "nb.recorded_table(run)"),
         ("code", "nb.write_summary(run, params, figures)"),
     ]
 
@@ -101,23 +122,22 @@ def cells(story: Story) -> list[Cell]:
         return story.cells(story)
     out: list[Cell] = [
         *opening(story),
-        md(
-            "## Run\n\nEvery trial runs in its own process; configurations are interleaved (A B A B ...) "
-            "over the repeats and compared pairwise per repeat. As opened (`rerun = False`) nothing is "
-            "measured: the latest saved run is drawn, the committed reference's until you measure your "
-            "own; set `rerun = True` to measure."
-        ),
         code(run_cell(story)),
+        *verdict_cells(),
+        md("## Verdicts at a glance\n\nEach criterion with its interval, in panels by unit; the grey "
+           "band is the threshold widened by the A/A noise."),
+        code("figures = nb.verdict_figures(run, params)"),
         md(
-            "## Roles\n\nbaseline, isolated, cumulative before/after, and the A/A twin: the 'before' "
-            "configuration run a second time, whose ratio to 'before' is this run's noise floor."
+            "## How it ran\n\nEvery trial runs in its own process; configurations are interleaved "
+            "(A B A B ...) over the repeats and compared pairwise per repeat. As opened (`rerun = False`) "
+            "nothing is measured: the latest saved run is drawn, the committed reference's until you "
+            "measure your own; set `rerun = True` to measure. The roles: baseline, isolated, cumulative "
+            "before/after, and the A/A twin, the 'before' configuration run a second time, whose ratio "
+            "to 'before' is this run's noise floor."
         ),
         code("nb.roles_table(run)"),
         code("nb.summary_table(run)"),
-        md("## Verdicts at a glance\n\nEach ratio criterion with its interval; the grey band is the "
-           "A/A noise."),
-        code("figures = [nb.verdict_figure(run, params), nb.throughput_figure(run, params), "
-             "nb.latency_figure(run, params)]"),
+        code("figures += [nb.throughput_figure(run, params), nb.latency_figure(run, params)]"),
     ]  # fmt: skip
     for section in story.sections:
         out += [md(section.markdown), *(code(source) for source in section.code)]
@@ -136,21 +156,7 @@ def cells(story: Story) -> list[Cell]:
         code("figures.append(nb.profile_figure(run, params))"),
         code("nb.line_table(run)"),
         code("figures.append(nb.line_figure(run, params))"),
-        code(
-            "from IPython.display import SVG, display\n\n"
-            "flames = nb.flamegraphs(run, params)\n"
-            "figures += flames\n"
-            "for flame in flames:\n"
-            "    print(flame.name)\n"
-            "    display(SVG(filename=str(flame)))"
-        ),
-        md(
-            "## Acceptance criteria\n\nEach criterion is data (the story's module in `experiments/`): "
-            "met when its whole interval clears the threshold beyond the A/A noise, NOT met when it "
-            "misses it, inconclusive otherwise, indicative instead of either when the interval "
-            "covers the median less than 90 % of the time (too few pairs; the `interval` column "
-            "gives each one's coverage), not measured when the figure is missing."
-        ),
+        code("figures += nb.flamegraphs(run, params)"),
         *closing(),
     ]
     return out

@@ -12,8 +12,9 @@ from typing import Any
 
 from ...bench.adapters import PEERS
 from ...results import repo_relative
+from ...results.stability import ADVICE, stability_warnings
 from ...workspace import adopt_notebook_root, locate
-from ..criteria import headline, tally
+from ..criteria import HOLDS_BEFORE, VERDICT_COLUMNS, headline, tally, verdict_rows
 from ..engine import headline_level, load_story_run, run_story
 from ..parameters import (
     NotebookParameterError,
@@ -51,8 +52,9 @@ __all__ = [
     "story_parameters",
     "story_table",
     "summary_table",
+    "table",
     "throughput_figure",
-    "verdict_figure",
+    "verdict_figures",
     "verdict_paragraph",
     "workload_text",
     "write_summary",
@@ -98,8 +100,8 @@ def categories(run: StoryRun) -> dict[str, str]:
     out: dict[str, str] = {}
     for role, label in run.roles.items():
         out.setdefault(label, _CATEGORY.get(role, "variant"))
-    for label in PEERS:
-        out.setdefault(label, "peer")
+    for label in PEERS:  # a peer has a colour of its own, by name (plots.ROLE_COLOURS)
+        out.setdefault(label, label if label in plots.ROLE_COLOURS else "peer")
     return out
 
 
@@ -123,7 +125,10 @@ def save_figure(fig: Any, params: Parameters, run: StoryRun, name: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run.story.id}_{name}.png"
     fig.savefig(path, dpi=plots.DPI)
+    empty = plots.empty_panels(fig)
     _show(fig, path)
+    if empty:
+        print(f"note: {path.name}: {', '.join(repr(e) for e in empty)} {plots.NO_DATA}")
     return path
 
 
@@ -138,6 +143,30 @@ def _show(fig: Any, path: Path) -> None:
     if get_ipython() is not None:
         display(Image(filename=str(path), width=round(fig.get_figwidth() * SHOWN_DPI)))
     plt.close(fig)
+
+
+def table(frame: Any, empty: str = "nothing to show") -> Any:
+    """A frame as a notebook shows it: no index, no text cut short, numbers with units'
+    precision (thousands separators from 1,000, three significant digits below), "–" for
+    a missing value; `empty` said in words when there are no rows (rather than pandas'
+    "Empty DataFrame")."""
+    from IPython.display import Markdown
+
+    if frame is None or frame.empty:
+        return Markdown(f"*{empty}*")
+    return (
+        frame.style.hide(axis="index")
+        .format(_number, na_rep="–")
+        .set_properties(**{"text-align": "left", "white-space": "pre-wrap"})
+    )
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int) or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 def roles_table(run: StoryRun):
@@ -157,12 +186,12 @@ def roles_table(run: StoryRun):
                 "stages": ", ".join(f"{k}={v}" for k, v in stages.items()),
             }
         )
-    return pd.DataFrame(rows)
+    return table(pd.DataFrame(rows), "no roles recorded")
 
 
 def summary_table(run: StoryRun):
     """Median ops/s with min/max, p50/p99 and CPU per op, per configuration and cell."""
-    return summary_frame(trials_frame([run.record]))
+    return table(summary_frame(trials_frame([run.record])), "no trials in this record")
 
 
 def throughput_figure(run: StoryRun, params: Parameters) -> Path:
@@ -181,11 +210,15 @@ def latency_figure(run: StoryRun, params: Parameters) -> Path:
     return save_figure(fig, params, run, "latency")
 
 
-def verdict_figure(run: StoryRun, params: Parameters) -> Path:
+def verdict_figures(run: StoryRun, params: Parameters) -> list[Path]:
+    """The verdict plot, when a criterion was measured (none for a story that only records
+    figures, or a target that measured none of them: the table says why)."""
+    if not any(row["effect"] for row in run.acceptance):
+        return []
     fig = plots.verdicts(
         run.acceptance, title=f"{run.story.id}: verdicts with intervals ({workload_text(run)})"
     )
-    return save_figure(fig, params, run, "verdicts")
+    return [save_figure(fig, params, run, "verdicts")]
 
 
 def _profile_ops(run: StoryRun) -> dict[tuple[str, int], float]:
@@ -196,28 +229,22 @@ def _profile_ops(run: StoryRun) -> dict[tuple[str, int], float]:
     }
 
 
-def cprofile_table(run: StoryRun, top: int = 10):
-    """Top cost centres by own time per profiled configuration, with ns per operation."""
+def cprofile_table(run: StoryRun, top: int = 15):
+    """The `top` functions by own time per operation (cProfile, mean over the profiled
+    repeats), one column per profiled configuration, in ns per operation."""
     frame = cprofile_frame([run.profile_record]) if run.profile_record else None
     if frame is None or frame.empty:
-        return frame
+        return table(None, "no cProfile runs in this record")
     ops = _profile_ops(run)
-    frame["own_ns_per_op"] = [
+    frame["ns"] = [
         r.own_s / ops[(r.config, r.repeat)] * 1e9 if ops.get((r.config, r.repeat)) else None
         for r in frame.itertuples()
     ]
-    columns = [
-        "config",
-        "repeat",
-        "rank",
-        "qualname",
-        "location",
-        "calls",
-        "own_ns_per_op",
-        "own_share",
-        "cum_s",
-    ]
-    return frame[frame["rank"] <= top][[c for c in columns if c in frame]]
+    name = "qualname" if "qualname" in frame and frame["qualname"].notna().all() else "function"
+    per_op = frame.groupby([name, "config"], sort=False)["ns"].mean().unstack("config")
+    leaders = per_op.max(axis=1).nlargest(top).index
+    shown = per_op.loc[leaders].reset_index().rename(columns={name: "function (own ns per op)"})
+    return table(shown)
 
 
 def profile_figure(run: StoryRun, params: Parameters) -> Path:
@@ -236,9 +263,10 @@ def line_table(run: StoryRun, top: int = 15):
     """The most expensive lines of the functions this story touches (line_profiler)."""
     frame = line_profile_frame([run.profile_record]) if run.profile_record else None
     if frame is None or frame.empty:
-        return frame
+        return table(None, "no line_profiler run in this record")
     frame = frame[frame["hits"] > 0].sort_values("time_s", ascending=False).head(top)
-    return frame[["function", "line", "hits", "time_s", "per_hit_ns", "share", "code"]]
+    columns = {"time_s": "time, s", "per_hit_ns": "ns per hit", "share": "share of its function"}
+    return table(frame[["function", "line", "hits", *columns, "code"]].rename(columns=columns))
 
 
 def line_figure(run: StoryRun, params: Parameters) -> Path:
@@ -255,10 +283,14 @@ def _empty():
     return pd.DataFrame()
 
 
-def flame_file(story_id: str, config: str) -> str:
-    """The name a configuration's flame graph has beside a story's figures."""
-    safe = "".join(ch if ch.isalnum() else "-" for ch in config).strip("-")
-    return f"{story_id}_flame_{safe}.svg"
+def flame_file(story_id: str, config: str, suffix: str = ".svg") -> str:
+    """The name a configuration's flame graph has beside a story's figures (an SVG from
+    py-spy in records before stacks were folded into them, a PNG drawn from the stacks)."""
+    return f"{story_id}_flame_{_safe(config)}{suffix}"
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text).strip("-")
 
 
 def record_paths(run: StoryRun) -> list[str]:
@@ -267,21 +299,34 @@ def record_paths(run: StoryRun) -> list[str]:
 
 
 def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
-    """The py-spy flame graphs (SVG) of the profiled configurations, copied next to the
-    figures; prints why where py-spy could not attach."""
+    """A flame graph per profiled configuration, drawn from the sampled stacks its record
+    keeps (the event loop's and runpy's frames folded away), saved and shown beside the
+    figures; an older record's py-spy SVG is copied and shown as it is. Prints why where
+    py-spy could not sample."""
+    from IPython.display import SVG, display
+
     out = []
-    folder = params.figures_path
     for trial in (run.profile_record or {}).get("trials", []):
         profile = trial.get("profile") or {}
         if profile.get("kind") != "pyspy":
+            continue
+        if profile.get("stacks"):
+            sampled = f"py-spy, {profile['samples']:,} samples at {profile['rate_hz']} Hz"
+            title = (
+                f"{run.story.id}: where {trial['config']} spends its time ({trial['mode']}, "
+                f"C={trial['concurrency']}; {sampled}; runpy, event loop and importlib frames folded)"
+            )
+            fig = plots.flame_graph(profile["stacks"], title=title)
+            out.append(save_figure(fig, params, run, f"flame_{_safe(trial['config'])}"))
             continue
         source = locate(profile["flamegraph"]) if profile.get("flamegraph") else None
         if source is None or not source.exists():
             print(f"no flame graph for {trial['config']}: {profile.get('error', 'file missing')}")
             continue
-        target = folder / flame_file(run.story.id, trial["config"])
+        target = params.figures_path / flame_file(run.story.id, trial["config"])
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)
+        display(SVG(filename=str(target)))
         out.append(target)
     if not out and params.flamegraphs:
         print("no flame graphs in this run (py-spy missing or could not attach; see the messages above)")
@@ -303,7 +348,7 @@ def micro_table(run: StoryRun, name: str = "wall"):
         frame["ns_median"] = [r["median"] if r else None for r in frame["ns"]]
         frame["ns_interval"] = [f"[{r['low']:.0f}–{r['high']:.0f}]" if r else "" for r in frame["ns"]]
         frame = frame.drop(columns=["ns", "values_ns"])
-    return frame
+    return table(frame, f"no {name.replace('_', ' ')} micro-benchmark in this record")
 
 
 def rest_table(run: StoryRun):
@@ -311,8 +356,8 @@ def rest_table(run: StoryRun):
     import pandas as pd
 
     if run.rest_record is None:
-        return None
-    return pd.DataFrame(run.rest_record["summary"]["rest"])
+        return table(None, "no REST run in this record")
+    return table(pd.DataFrame(run.rest_record["summary"]["rest"]))
 
 
 def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
@@ -322,36 +367,27 @@ def story_figures(run: StoryRun, params: Parameters) -> list[Path]:
 
 def story_table(run: StoryRun, name: str) -> Any:
     """One of the story's own tables (its module's `tables`)."""
-    return run.story.tables[name](run)
+    return table(run.story.tables[name](run), f"no {name.replace('_', ' ')} data in this record")
 
 
 def acceptance_table(run: StoryRun):
-    """Each criterion: threshold, source, effect with interval, the A/A control beside it,
-    how the interval was made (method, n, coverage), and the verdict (met / NOT met /
-    inconclusive / indicative / not measured / skipped)."""
+    """Each criterion: threshold, source, effect with interval, how the interval was made
+    (method, n, coverage), the A/A control and the "before" figure beside it, and the
+    verdict (lab.criteria.STATES)."""
     import pandas as pd
 
-    rows = [
-        {
-            "criterion": r["criterion"],
-            "source": r["source"],
-            "needs": f"{r['comparison']} {r['threshold']:g}",
-            "measured": r["measured"],
-            "interval": r.get("interval", ""),
-            "A/A": r["aa"],
-            "verdict": r["verdict"],
-        }
-        for r in run.acceptance
-    ]
-    columns = ["criterion", "source", "needs", "measured", "interval", "A/A", "verdict"]
-    return pd.DataFrame(rows, columns=columns)
+    rows = verdict_rows(run.acceptance)
+    frame = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    return table(frame, "this story declares no criteria: it records figures (below)")
 
 
 def recorded_table(run: StoryRun):
     """Figures the story records without a threshold (never counted as met)."""
     import pandas as pd
 
-    return pd.DataFrame(run.recorded, columns=["item", "measured"])
+    return table(
+        pd.DataFrame(run.recorded, columns=["item", "measured"]), "nothing recorded beyond the criteria"
+    )
 
 
 def _lead_text(run: StoryRun) -> str:
@@ -381,24 +417,63 @@ def verdict_paragraph(run: StoryRun) -> str:
     if run.story.paragraph is not None:
         return run.story.paragraph(run)
     rows = run.acceptance
-    counts = tally(rows)
     level = run.record["parameters"]["concurrency"]
     lines = [
         f"**{run.story.id} verdict** ({workload_text(run)}; verdicts read at C={headline_level(level)})."
     ]
     lines.append(f"Lead: {_lead_text(run)}.")
     lead = headline(rows)
+    if lead is not None and lead["effect"] and lead["threshold"] == 1:
+        lines.append(_meaning(lead))
     if lead is not None and sum(1 for r in rows if r["headline"] and r["control"]) >= 2:
         lines.append(
             f"The lead is the {lead['metric'].split('.')[0]} verdict: its A/A control was the narrowest "
             f"(relative width) on this machine, so it is the steadier metric here."
         )
-    lines.append(", ".join(f"{n} {state}" for state, n in counts.items()) + ".")
-    for state in ("NOT met", "inconclusive", "indicative", "not measured"):
-        named = [r["criterion"] for r in rows if r["verdict"] == state]
-        if named:
-            lines.append(f"{state}: " + "; ".join(named) + ".")
-    return " ".join([*lines, *skipped_lines(rows)])
+    return " ".join([*lines, *state_lines(rows), *skipped_lines(rows), *warning_lines(run)])
+
+
+def _meaning(row: dict[str, Any]) -> str:
+    """What a ratio against 1 says in words: the change in percent with its interval, and
+    the A/A twin's beside it (how much the same configuration varied against itself)."""
+
+    def change(median: float, low: float, high: float) -> str:
+        return f"{median - 1:+.1%} ({low - 1:+.1%} to {high - 1:+.1%})"
+
+    effect, control = row["effect"], row["control"]
+    text = f"That is a change of {change(effect['median'], effect['low'], effect['high'])}"
+    if control:
+        text += f" where the A/A twin varied by {change(control['median'], control['low'], control['high'])}"
+    better = "higher" if row["comparison"] in (">", ">=") else "lower"
+    return f"{text}; {better} is better."
+
+
+def state_lines(rows: list[dict[str, Any]], figures: bool = False) -> list[str]:
+    """The tally, then every criterion not met by name (with its figure when `figures`),
+    then those not counted because they restate another figure."""
+
+    def named(row: dict[str, Any]) -> str:
+        return f"{row['criterion']} ({row['measured']})" if figures else row["criterion"]
+
+    lines = [", ".join(f"{n} {state}" for state, n in tally(rows).items() if n) + "."]
+    for state in ("NOT met", "inconclusive", "indicative", HOLDS_BEFORE, "not measured"):
+        found = [named(r) for r in rows if r["verdict"] == state and not r.get("restates")]
+        if found:
+            lines.append(f"{state}: " + "; ".join(found) + ".")
+    restated = [f"{r['criterion']} ({r['verdict']})" for r in rows if r.get("restates")]
+    if restated:
+        lines.append("Not counted, restating another figure: " + "; ".join(restated) + ".")
+    return lines
+
+
+def warning_lines(run: StoryRun, shown: int = 3) -> list[str]:
+    """The run's stability warnings (results.stability), the first few by name, with the
+    advice; nothing for a steady run."""
+    found = stability_warnings(run.acceptance, run.record.get("summary", {}).get("rows", []))
+    if not found:
+        return []
+    more = f"; and {len(found) - shown} more" if len(found) > shown else ""
+    return [f"**Unstable:** {'; '.join(found[:shown])}{more}. {ADVICE}"]
 
 
 def skipped_lines(rows: list[dict[str, Any]]) -> list[str]:

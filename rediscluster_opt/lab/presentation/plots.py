@@ -6,36 +6,77 @@ colours bars by role, and names its workload in the title.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from ...results.stats import Interval
+
 __all__ = [
+    "CLIENT_COLOURS",
+    "NO_DATA",
     "ROLE_COLOURS",
+    "VERDICT_COLOURS",
     "bars_by_role",
     "blocks_per_command",
     "latency_percentiles",
     "line_profile_bars",
     "migration_timeline",
     "fault_timelines",
+    "flame_graph",
     "profile_costs",
     "concurrency_sweep",
     "cost_waterfall",
+    "empty_panels",
     "rest_bars",
+    "rss_over_time",
     "slot_hash_ns",
     "tls_cost",
     "verdicts",
+    "NOT_COUNTED",
     "writes_per_command",
 ]
 
+# One colour, one meaning, in every figure (docs/experiments.md, "Reading the figures"):
+# configurations by role, peers by name, verdicts by state. Green and red mean verdicts only;
+# black marks thresholds, events and reference lines.
 ROLE_COLOURS = {
     "before": "#8c8c8c",
     "A/A": "#c7c7c7",
     "after": "#1f77b4",
     "isolated": "#9ecae1",
     "variant": "#ff7f0e",
-    "peer": "#2ca02c",
-    "calibration": "#525252",
+    "calibration": "#404040",
+    "redis-py": "#9467bd",
+    "valkey-glide": "#8c564b",
+    "coredis": "#e377c2",
+    "aioredis-cluster": "#bcbd22",
+    "peer": "#17becf",  # a peer without a colour of its own
 }
+# Clients by name: ours is the "after" of every comparison, a calibration arm is calibration.
+CLIENT_COLOURS = {
+    "ours": ROLE_COLOURS["after"],
+    "calibration:bare": ROLE_COLOURS["calibration"],
+    **ROLE_COLOURS,
+}
+VERDICT_COLOURS = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#e6b400"}
+# States that count neither way are drawn hollow, edged in the colour they would have had.
+NOT_COUNTED = ("indicative", "holds before too")
+MARK = "black"
 DPI = 150
+
+
+NO_DATA = "has no data"  # said under a figure with an empty panel (the quick run's tests look for it)
+
+
+def empty_panels(fig: Any) -> list[str]:
+    """The titles (or positions) of a figure's panels that draw no data: only reference
+    lines, spans or text, which is what a panel looks like when its data went missing."""
+
+    def draws_data(ax: Any) -> bool:
+        artists = [*ax.lines, *ax.patches, *ax.collections, *ax.images]
+        return any(a.get_transform().contains_branch(ax.transData) for a in artists)
+
+    return [ax.get_title() or f"panel {i + 1}" for i, ax in enumerate(fig.axes) if not draws_data(ax)]
 
 
 def _wrap(text: str, width: int = 90) -> str:
@@ -147,33 +188,70 @@ def latency_percentiles(trials: Any, *, title: str = "") -> Any:
 
 
 def verdicts(rows: list[dict[str, Any]], *, title: str = "") -> Any:
-    """Each ratio criterion as a point with its interval, its threshold as a tick, and
-    the A/A band (the threshold scaled by the control's interval) shaded behind it."""
-    ratio_rows = [r for r in rows if r["effect"] and r["effect"]["median"] > 0 and r["threshold"] > 0]
-    fig, axes = _figure(1, 1, width=10, height=0.55 * max(3, len(ratio_rows)) + 1.2)
-    ax = axes[0][0]
-    colours = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#ff7f0e", "indicative": "#9467bd"}
-    for y, row in enumerate(ratio_rows):
-        effect, threshold = row["effect"], row["threshold"]
-        if row["control"]:
-            low, high = min(row["control"]["low"], 1.0), max(row["control"]["high"], 1.0)
-            ax.fill_betweenx([y - 0.4, y + 0.4], threshold * low, threshold * high, color="#dddddd")
-        ax.plot([threshold, threshold], [y - 0.4, y + 0.4], color="black", linewidth=1)
-        ax.errorbar(
-            [effect["median"]],
-            [y],
-            xerr=[[effect["median"] - effect["low"]], [effect["high"] - effect["median"]]],
-            fmt="o",
-            color=colours.get(row["verdict"], "grey"),
-            capsize=3,
-        )
-    ax.set_yticks(range(len(ratio_rows)))
-    ax.set_yticklabels([_wrap(f"{r['criterion']} ({r['verdict']})", 60) for r in ratio_rows], fontsize=7)
-    ax.set_xscale("log")
-    ax.invert_yaxis()
-    ax.set_xlabel("measured (log scale); black tick = threshold, grey band = A/A noise around it")
-    ax.set_title(_wrap(title or "Verdicts", 80), fontsize=10)
+    """Every measured criterion as a point with its interval, one panel per unit (ratios on
+    a log axis, counts, ns, seconds... on linear axes from zero), the threshold as a black
+    tick and the band the A/A noise widens it into shaded behind it. Colour is the verdict
+    (VERDICT_COLOURS); a hollow point counts neither way; an arrow is a censored bound (a
+    value only known to be larger). Criteria with no figure are counted in the footer."""
+    import matplotlib.pyplot as plt
+
+    from ...results.stats import noise_band
+
+    drawn = [r for r in rows if r["effect"]]
+    units = list(dict.fromkeys(r.get("unit", "ratio") for r in drawn)) or ["ratio"]
+    panels = [[r for r in drawn if r.get("unit", "ratio") == unit] for unit in units]
+    heights = [0.45 * max(2, len(p)) + 0.9 for p in panels]
+    fig, axes = plt.subplots(
+        len(units), 1, figsize=(10, sum(heights)), squeeze=False, constrained_layout=True, dpi=DPI,
+        gridspec_kw={"height_ratios": heights},
+    )  # fmt: skip
+    for ax, unit, panel in zip((a[0] for a in axes), units, panels, strict=True):
+        for y, row in enumerate(panel):
+            effect, threshold = row["effect"], row["threshold"]
+            control = Interval.from_dict(row["control"])
+            low, high = noise_band(threshold, control, row.get("additive", False))
+            if high > low:
+                ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#dddddd")
+            ax.plot([threshold, threshold], [y - 0.4, y + 0.4], color=MARK, linewidth=1)
+            colour = VERDICT_COLOURS.get(row["verdict"], MARK)
+            hollow = row["verdict"] in NOT_COUNTED or row.get("restates")
+            ax.errorbar(
+                [effect["median"]], [y],
+                xerr=[[effect["median"] - effect["low"]], [effect["high"] - effect["median"]]],
+                fmt="o", color=colour, markerfacecolor="white" if hollow else colour, capsize=3,
+            )  # fmt: skip
+            if "high" in effect.get("at_least", ()):  # censored: the true value lies further right
+                ax.annotate("", (effect["high"] * 1.25 + 0.1, y), (effect["high"], y),
+                            arrowprops={"arrowstyle": "->", "color": colour})  # fmt: skip
+        values = [v for r in panel for v in (r["effect"]["low"], r["effect"]["high"], r["threshold"])]
+        if unit == "ratio" and min(values) > 0:
+            ax.set_xscale("log")
+            ax.set_xlim(min(values) / 1.3, max(values) * 1.3)
+            ticks = [m * 10**e for e in range(-3, 4) for m in (1, 2, 3, 5)]
+            ax.set_xticks([t for t in ticks if min(values) / 1.3 <= t <= max(values) * 1.3], minor=False)
+            ax.xaxis.set_major_formatter(_plain_numbers())
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        else:  # linear, with zero and the threshold in view (a panel of zeros spans 0 to 1)
+            low, high = min(0.0, *values), max(0.0, *values)
+            margin = 0.08 * ((high - low) or 1.0)
+            ax.set_xlim(low - margin, (high or 1.0) + margin)
+        ax.set_yticks(range(len(panel)))
+        labels = [f"{r['criterion']} ({_state_text(r)})" for r in panel]
+        ax.set_yticklabels([_wrap(text, 70) for text in labels], fontsize=7)
+        ax.set_ylim(len(panel) - 0.5, -0.5)
+        ax.set_xlabel(f"{unit}{' (log scale)' if ax.get_xscale() == 'log' else ''}", fontsize=8)
+    missing = Counter(r["verdict"] for r in rows if not r["effect"])
+    note = "; ".join(f"{n} {state}" for state, n in missing.items())
+    footer = (
+        "black tick: threshold; grey band: widened by the A/A noise; hollow: not counted; arrow: censored"
+    )
+    fig.supxlabel(footer + (f". Not drawn: {note}." if note else ""), fontsize=7)
+    fig.suptitle(_wrap(title or "Verdicts", 80), fontsize=10)
     return fig
+
+
+def _state_text(row: dict[str, Any]) -> str:
+    return str(row["verdict"]) + (f", restates {row['restates']}" if row.get("restates") else "")
 
 
 def profile_costs(profile: Any, ops: dict[str, float], *, top: int = 10, title: str = "") -> Any:
@@ -278,8 +356,11 @@ def writes_per_command(trials: Any, roles: dict[str, str], *, title: str = "") -
 
 def migration_timeline(migrations: dict[str, dict[str, Any]], *, title: str = "") -> Any:
     """Throughput per 50 ms and cumulative ASK/MOVED during the live slot migration, one
-    panel per stage set, the move marked."""
+    column per stage set on one shared time axis, y axes from zero; the move is shaded and
+    its duration is in each column's title (the servers carry the load while they migrate,
+    so the move's length differs with the client)."""
     fig, axes = _figure(2, max(1, len(migrations)), width=5.5, height=3)
+    end = max((p["t_s"] for run in migrations.values() for p in run.get("timeline") or []), default=1.0)
     for column, (role, run) in enumerate(migrations.items()):
         points = run.get("timeline") or []
         top, bottom = axes[0][column], axes[1][column]
@@ -288,84 +369,113 @@ def migration_timeline(migrations: dict[str, dict[str, Any]], *, title: str = ""
             (b["ops"] - a["ops"]) / max(1e-9, b["t_s"] - a["t_s"])
             for a, b in zip(points, points[1:], strict=False)
         ]
-        top.plot(times, rates)
+        top.plot(times, rates, color=ROLE_COLOURS["after" if "after" in role else "before"])
         top.set_ylabel("ops/s")
-        top.set_title(f"{role}: {run['wrong']} wrong, {run['errors']} errors", fontsize=9)
-        bottom.plot([p["t_s"] for p in points], [p["ask"] for p in points], label="ASK", color="#1f77b4")
-        bottom.set_ylabel("ASK (cumulative)", color="#1f77b4")
-        moved = bottom.twinx()  # MOVED counts are few: their own axis keeps them visible
-        moved.plot([p["t_s"] for p in points], [p["moved"] for p in points], label="MOVED", color="#d62728")
-        moved.set_ylabel("MOVED (cumulative)", color="#d62728")
+        took = (
+            f"move took {run['move_ended_s'] - run['move_started_s']:.1f} s, "
+            if "move_started_s" in run
+            else ""
+        )
+        top.set_title(f"{role}: {took}{run['wrong']} wrong, {run['errors']} errors", fontsize=9)
+        bottom.plot([p["t_s"] for p in points], [p["ask"] for p in points], label="ASK", color=MARK)
+        bottom.plot([p["t_s"] for p in points], [p["moved"] for p in points], "--", label="MOVED", color=MARK)
+        bottom.set_yscale("symlog")  # MOVED counts are few beside ASK's: both stay visible
+        bottom.yaxis.set_major_formatter(_plain_numbers())
+        bottom.set_ylabel("redirects (cumulative)")
         bottom.set_xlabel("s since the callers started")
+        bottom.legend(fontsize=7, loc="upper left")
         for ax in (top, bottom):
+            ax.set_xlim(0, end)
+            ax.set_ylim(bottom=0)
             if "move_started_s" in run:
                 ax.axvspan(run["move_started_s"], run["move_ended_s"], color="#ffdd99", alpha=0.5)
     fig.suptitle(_wrap(title or "Live slot migration (shaded: the slot is moving)"), fontsize=10)
     return fig
 
 
-def rest_bars(rest_table: list[dict[str, Any]], *, title: str = "") -> Any:
-    """req/s per scenario and backend, standalone beside cluster, with the drop written."""
+def rest_bars(
+    rest_table: list[dict[str, Any]], roles: dict[str, str] | None = None, *, title: str = ""
+) -> Any:
+    """req/s per scenario and backend: standalone (hatched, lighter) beside cluster, each
+    bar the median over the repeats with min-max whiskers, coloured by the backend's role;
+    above each pair, how much throughput the backend loses from standalone to cluster."""
     import numpy as np
 
+    roles = roles or {}
     scenarios = list(dict.fromkeys(r["scenario"] for r in rest_table))
-    fig, axes = _figure(1, max(1, len(scenarios)), width=4.2, height=3.8)
+    fig, axes = _figure(1, max(1, len(scenarios)), width=4.4, height=4.0)
     for index, scenario in enumerate(scenarios):
         ax = axes[0][index]
         rows = [r for r in rest_table if r["scenario"] == scenario]
         x = np.arange(len(rows))
-        standalone = [r["standalone_req_s"] or 0 for r in rows]
-        cluster = [r["cluster_req_s"] or 0 for r in rows]
-        ax.bar(x - 0.2, standalone, 0.4, label="standalone", color="#9ecae1")
-        ax.bar(x + 0.2, cluster, 0.4, label="cluster", color="#1f77b4")
+        colours = [
+            ROLE_COLOURS.get(roles.get(r["config"], r["config"]), ROLE_COLOURS["variant"]) for r in rows
+        ]
+        for offset, mode, style in (
+            (-0.2, "standalone", {"alpha": 0.45, "hatch": "//"}),
+            (0.2, "cluster", {}),
+        ):
+            medians = [r[f"{mode}_req_s"] or 0 for r in rows]
+            whiskers = [
+                [m - (r.get(f"{mode}_req_s_min") or m) for m, r in zip(medians, rows, strict=True)],
+                [(r.get(f"{mode}_req_s_max") or m) - m for m, r in zip(medians, rows, strict=True)],
+            ]
+            ax.bar(x + offset, medians, 0.4, yerr=whiskers, capsize=2, color=colours, edgecolor=MARK,
+                   linewidth=0.5, label=mode, **style)  # fmt: skip
         for i, r in enumerate(rows):
             if r["drop"] is not None:
-                ax.annotate(f"{r['drop']:+.0%}", (i + 0.2, cluster[i]), ha="center", va="bottom", fontsize=7)
+                top = max(r.get("cluster_req_s_max") or 0, r.get("standalone_req_s_max") or 0)
+                ax.annotate(f"drop {r['drop']:.0%}", (i, top), ha="center", va="bottom", fontsize=6)
         ax.set_xticks(x)
         ax.set_xticklabels([r["config"] for r in rows], rotation=25, ha="right", fontsize=7)
         ax.set_title(scenario, fontsize=9)
-        ax.set_ylabel("req/s (median)")
-    axes[0][0].legend(fontsize=7)
+        ax.set_ylabel("req/s (median, min-max)")
+        ax.set_ylim(top=ax.get_ylim()[1] * 1.08)
+    handles, _ = axes[0][0].get_legend_handles_labels()
+    axes[0][0].legend(handles, ["standalone (hatched)", "cluster"], fontsize=7)
     fig.suptitle(
-        _wrap(title or "REST scenarios: standalone vs cluster (label: standalone->cluster drop)"), fontsize=10
-    )
+        _wrap(title or "REST scenarios: standalone vs cluster; 'drop' is the throughput lost from standalone "
+              "to cluster"), fontsize=10,
+    )  # fmt: skip
     return fig
 
 
 def tls_cost(measured: dict[str, Any], *, title: str = "") -> Any:
     """TLS / plain per client: throughput and client CPU per op, median with the interval
-    as whiskers; 1.0 (no cost) is marked."""
+    as whiskers and written on the bar, on log axes (one client's cost may be 30 times
+    another's); 1.0, no cost, is marked."""
     clients = [k.split(".")[1] for k in measured if k.startswith("tls.") and k.endswith(".throughput")]
-    fig, axes = _figure(1, 2, width=5.0, height=3.6)
+    fig, axes = _figure(1, 2, width=5.0, height=3.8)
     for ax, (metric, label) in zip(
         axes[0], (("throughput", "throughput"), ("cpu", "client CPU per op")), strict=True
     ):
-        cells = [measured.get(f"tls.{c}.{metric}") for c in clients]
-        shown = [(c, cell) for c, cell in zip(clients, cells, strict=True) if cell is not None]
+        shown = [(c, cell) for c in clients if (cell := measured.get(f"tls.{c}.{metric}")) is not None]
         medians = [cell.median for _, cell in shown]
         errors = [
             [cell.median - cell.low for _, cell in shown],
             [cell.high - cell.median for _, cell in shown],
         ]
-        colours = [CLIENT_COLOURS.get(c, "#7f7f7f") for c, _ in shown]
+        colours = [CLIENT_COLOURS.get(c, ROLE_COLOURS["peer"]) for c, _ in shown]
         ax.bar(
-            range(len(shown)),
-            medians,
-            yerr=errors,
-            color=colours,
-            capsize=4,
-            edgecolor="black",
-            linewidth=0.5,
+            range(len(shown)), medians, yerr=errors, color=colours, capsize=4, edgecolor=MARK, linewidth=0.5
         )
-        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
+        for i, (_, cell) in enumerate(shown):
+            ax.annotate(f"{cell.median:.2f}", (i, cell.high), ha="center", va="bottom", fontsize=7)
+        ax.axhline(1.0, color=MARK, linestyle="--", linewidth=1)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_plain_numbers())
         ax.set_xticks(range(len(shown)))
         ax.set_xticklabels([c for c, _ in shown], rotation=20, ha="right", fontsize=8)
-        ax.set_title(f"{label}: TLS / plain", fontsize=9)
+        ax.set_title(f"{label}: TLS / plain (log scale)", fontsize=9)
     fig.suptitle(_wrap(title or "What TLS costs each client (cluster, interleaved)"), fontsize=10)
     return fig
 
 
-CLIENT_COLOURS = {"ours": "#1f77b4", "redis-py": "#d62728", "valkey-glide": "#2ca02c", "coredis": "#9467bd"}
+def _plain_numbers() -> Any:
+    """A tick formatter that writes 0.5, 2, 30 rather than 10^0."""
+    import matplotlib.pyplot as plt
+
+    return plt.FuncFormatter(lambda value, _: f"{value:g}")
 
 
 def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:
@@ -408,6 +518,103 @@ def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:
         top.legend(fontsize=7, loc="lower right")
     fig.suptitle(_wrap(title), fontsize=10)
     return fig
+
+
+def rss_over_time(trials: list[dict[str, Any]], limit_mb: float, *, title: str = "") -> Any:
+    """A fault that is itself the load (the write flood): each client's RSS growth over
+    time, one line per run, the peak marked, against the criterion's limit (dashed); the
+    flood starts at 0 and ends at the dotted line of its colour."""
+    fig, axes = _figure(1, 1, width=8.0, height=4.0)
+    ax = axes[0][0]
+    labelled: set[str] = set()
+    for trial in (t for t in trials if t.get("status") == "ok"):
+        client = trial["client"]
+        colour = CLIENT_COLOURS.get(client, ROLE_COLOURS["peer"])
+        peaks = [t["peak_rss_growth_mb"] for t in trials if t.get("status") == "ok" and t["client"] == client]
+        label = None if client in labelled else f"{client} (peak {max(peaks):.0f} MB)"
+        labelled.add(client)
+        series = trial.get("rss_growth_mb") or []
+        if series:
+            ax.plot([t for t, _ in series], [mb for _, mb in series], color=colour, label=label)
+        end = trial["marks"].get("end")
+        if end is not None:  # older records kept only the peak: drawn at the flood's end
+            ax.axvline(end, color=colour, linestyle=":", linewidth=1)
+            if not series:
+                ax.plot([end], [trial["peak_rss_growth_mb"]], "o", color=colour, label=label)
+    ax.axhline(limit_mb, color=MARK, linestyle="--", linewidth=1, label=f"criterion: < {limit_mb:g} MB")
+    ax.axvline(0, color=MARK, linewidth=0.8)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("s since the flood started")
+    ax.set_ylabel("client RSS growth, MB")
+    ax.legend(fontsize=7)
+    fig.suptitle(_wrap(title or "Client memory under the write flood"), fontsize=10)
+    return fig
+
+
+# Flame graph frames are tinted by where their code lives, pale so that role colours keep
+# their meaning: our package, Python's standard library, any other package.
+FLAME_TINTS = {"ours": "#c6dbef", "stdlib": "#e5e5e5", "other": "#fdf0b4"}
+
+
+def flame_graph(stacks: dict[str, int], *, title: str = "", min_share: float = 0.002) -> Any:
+    """Folded stacks ('function (file);...' -> samples, root first; see
+    bench.profiling.fold_stacks) as a flame graph: the root at the bottom, each frame as
+    wide as its share of the samples, children ordered by weight, labels where they fit
+    (the function's name; its file in the frame's tint). Frames under `min_share` of the
+    samples are left out."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    total = sum(stacks.values()) or 1
+    tree: dict[tuple[str, ...], int] = Counter()
+    for stack, count in stacks.items():
+        frames = tuple(stack.split(";"))
+        for depth in range(1, len(frames) + 1):
+            tree[frames[:depth]] += count
+    depth = max((len(path) for path in tree), default=1)
+    fig, axes = _figure(1, 1, width=12, height=0.26 * depth + 1.2)
+    ax = axes[0][0]
+
+    children: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+    for path in sorted(tree, key=lambda p: -tree[p]):
+        children.setdefault(path[:-1], []).append(path)
+
+    def draw(path: tuple[str, ...], left: float) -> None:
+        for child in children.get(path, []):
+            width = tree[child] / total
+            if width < min_share:
+                continue
+            name, _, where = child[-1].rpartition(" (")
+            origin = _origin(where)
+            y = len(child) - 1
+            ax.add_patch(Rectangle((left, y), width, 0.95, facecolor=FLAME_TINTS[origin], edgecolor="white"))
+            room = int(width * 220)  # characters that fit at this figure width and font size
+            if room >= 4:
+                label = name if len(name) <= room else name[: room - 1] + "…"
+                ax.text(left + 0.002, y + 0.45, label.replace("$", r"\$"), fontsize=6, va="center")
+            draw(child, left)
+            left += width
+
+    draw((), 0.0)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, depth)
+    ax.set_yticks([])
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda share, _: f"{share:.0%}"))
+    ax.set_xlabel(f"share of {total:,} samples (frames under {min_share:.1%} left out)")
+    for spine in ("top", "right", "left"):
+        ax.spines[spine].set_visible(False)
+    ax.set_title(_wrap(title or "Flame graph", 110), fontsize=9)
+    return fig
+
+
+def _origin(file: str) -> str:
+    """Whose code a py-spy file name ('package/module.py', shortened) is: FLAME_TINTS' key."""
+    import sys
+
+    top = file.split("/", 1)[0].removesuffix(".py")
+    if top == "rediscluster_opt":
+        return "ours"
+    return "stdlib" if top in sys.stdlib_module_names else "other"
 
 
 def concurrency_sweep(trials: Any, *, title: str = "") -> Any:

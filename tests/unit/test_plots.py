@@ -1,0 +1,118 @@
+"""The figures draw what their data says: every panel has data, verdicts sit in panels by
+unit, censored values are arrows, and flame graphs start at the trial's own code."""
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from rediscluster_opt.bench.profiling import fold_stacks  # noqa: E402
+from rediscluster_opt.lab.criteria import Criterion, evaluate  # noqa: E402
+from rediscluster_opt.lab.presentation import plots  # noqa: E402
+from rediscluster_opt.results.stats import Interval, interval  # noqa: E402
+
+SIX = {"n": 6, "method": "order statistic", "coverage": 0.969}
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    import matplotlib.pyplot as plt
+
+    yield
+    plt.close("all")
+
+
+def test_a_panel_with_only_reference_lines_is_empty():
+    import matplotlib.pyplot as plt
+
+    fig, (drawn, bare) = plt.subplots(1, 2)
+    drawn.bar([1], [2])
+    bare.axvline(0)
+    bare.axhline(400)
+    bare.axvspan(0, 1)
+    bare.set_title("flood")
+    assert plots.empty_panels(fig) == ["flood"]
+
+
+def test_verdicts_sit_in_panels_by_unit_and_zero_criteria_are_drawn():
+    criteria = [
+        Criterion("throughput", "gain", ">=", 1, "PRD", "aa"),
+        Criterion("ns per hash", "ns", "<", 1000, "PRD", unit="ns per call"),
+        Criterion("lock operations", "locks", "<=", 0, "PRD", unit="lock operations"),
+        Criterion("drop change", "drop", "<", 0, "PRD", "drop.aa", additive=True, unit="difference"),
+        Criterion("not run", "missing", ">=", 1, "PRD"),
+    ]
+    measured = {
+        "gain": Interval(1.3, 1.2, 1.4, **SIX),
+        "aa": Interval(1.0, 0.95, 1.05, **SIX),
+        "ns": Interval(525, 520, 530, **SIX),
+        "locks": Interval.exact(0),
+        "drop": Interval(-0.15, -0.2, -0.1, **SIX),
+        "drop.aa": Interval(-0.02, -0.05, 0.01, **SIX),
+    }
+    fig = plots.verdicts(evaluate(criteria, measured))
+    assert [ax.get_xlabel() for ax in fig.axes] == [
+        "ratio (log scale)",
+        "ns per call",
+        "lock operations",
+        "difference",
+    ]
+    assert plots.empty_panels(fig) == []
+    locks = fig.axes[2]
+    assert locks.get_xlim()[0] < 0 < locks.get_xlim()[1]  # a zero figure and threshold are in view
+    assert "Not drawn: 1 not measured" in fig._supxlabel.get_text()
+
+
+def test_a_censored_recovery_is_drawn_as_an_arrow():
+    criterion = Criterion("served again within 1 s", "recovery", "<=", 1.0, "project target", unit="s")
+    measured = {"recovery": interval([0.2, 0.3], censored=[2.5, 2.5, 2.5, 2.5])}
+    (row,) = evaluate([criterion], measured)
+    fig = plots.verdicts([row])
+    arrows = [t for t in fig.axes[0].texts if getattr(t, "arrow_patch", None) is not None]
+    assert row["verdict"] == "NOT met" and len(arrows) == 1
+
+
+def test_fold_stacks_drops_the_machinery_and_line_numbers():
+    raw = (
+        "<module> (runpy.py:198);_run_code (runpy.py:88);run (asyncio/runners.py:190);"
+        "Handle._run (asyncio/events.py:84);task (rediscluster_opt/bench/trial.py:110);"
+        "BaseClient._route (rediscluster_opt/client/base.py:167) 40\n"
+        "<module> (runpy.py:198);Handle._run (asyncio/events.py:84);"
+        "task (rediscluster_opt/bench/trial.py:112);"
+        "BaseClient._route (rediscluster_opt/client/base.py:170) 2\n"
+        "<module> (runpy.py:198);BaseEventLoop._run_once (asyncio/base_events.py:1900) 5\n"
+        "not a stack line\n"
+    )
+    stacks = fold_stacks(raw)
+    route = "task (rediscluster_opt/bench/trial.py);BaseClient._route (rediscluster_opt/client/base.py)"
+    assert stacks == {route: 42, "(event loop)": 5}
+
+
+def test_a_flame_graph_draws_every_frame_with_its_share():
+    stacks = {"task (rediscluster_opt/bench/trial.py);get (rediscluster_opt/client/commands.py)": 90,
+              "task (rediscluster_opt/bench/trial.py);send (selectors.py)": 10}  # fmt: skip
+    fig = plots.flame_graph(stacks, title="US-000: where optimized spends its time")
+    (ax,) = fig.axes
+    widths = sorted(round(p.get_width(), 2) for p in ax.patches)
+    assert widths == [0.1, 0.9, 1.0]  # the root frame, and its two children
+    assert {t.get_text() for t in ax.texts} >= {"task", "get"}
+    assert plots.empty_panels(fig) == []
+
+
+def test_rest_bars_carry_whiskers_and_say_drop():
+    row = {"scenario": "get_single", "config": "baseline", "drop": 0.5,
+           "standalone_req_s": 100.0, "standalone_req_s_min": 90.0, "standalone_req_s_max": 110.0,
+           "cluster_req_s": 50.0, "cluster_req_s_min": 40.0, "cluster_req_s_max": 60.0}  # fmt: skip
+    fig = plots.rest_bars([row, {**row, "config": "optimized", "drop": 0.1}], {"baseline": "before"})
+    (ax,) = fig.axes
+    assert len(ax.containers) == 4  # two bar groups and their error bars
+    assert {t.get_text() for t in ax.texts} == {"drop 50%", "drop 10%"}
+    assert ax.patches[0].get_facecolor()[:3] == matplotlib.colors.to_rgb(plots.ROLE_COLOURS["before"])
+
+
+def test_colours_keep_one_meaning():
+    # Green and red are verdicts only; every role and peer has a colour no verdict uses.
+    roles = set(plots.ROLE_COLOURS.values())
+    assert not roles & set(plots.VERDICT_COLOURS.values())
+    assert len(roles) == len(plots.ROLE_COLOURS)
+    assert plots.CLIENT_COLOURS["ours"] == plots.ROLE_COLOURS["after"]
