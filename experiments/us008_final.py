@@ -65,13 +65,12 @@ def _rest_criteria(scenario: str) -> tuple[Criterion, ...]:
     the same figure of the baseline's A/A twin. autocannon holds a fixed number of
     connections (a closed loop), so the median latency is about connections / rate: the
     p50 criterion restates req/s and is not counted; p99, the tail, is its own figure."""
-    lead = scenario == "get_single"
     needs = f"rest_scenarios including {scenario}"
 
     def criterion(figure: str, text: str, comparison: str, restates: str = "") -> Criterion:
         aa = rest_metric(scenario, figure, aa=True)
         return Criterion(f"REST {scenario}: {text} optimized / baseline", rest_metric(scenario, figure),
-                         comparison, 1, PRD, aa, headline=lead and figure == "gain", needs=needs, before=aa,
+                         comparison, 1, PRD, aa, needs=needs, before=aa,
                          restates=restates)  # fmt: skip
 
     return (

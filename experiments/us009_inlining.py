@@ -133,7 +133,9 @@ def figures(run: StoryRun, params: Parameters) -> list[Path]:
     sweep = run.linked_record("sweep")
     if sweep is not None:
         fig = plots.concurrency_sweep(
-            trials_frame([sweep]), title=f"{run.story.id}: by concurrency ({nb.workload_text(run, sweep)})"
+            trials_frame([sweep]),
+            nb.categories(run),
+            title=f"{run.story.id}: by concurrency ({nb.workload_text(run, sweep)})",
         )
         out.append(nb.save_figure(fig, params, run, "concurrency_sweep"))
     if run.extra.get("in_process"):

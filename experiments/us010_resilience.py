@@ -203,11 +203,13 @@ the failed slots again within its run is censored: its time to serve again is on
 exceed the time the run had left (shown as "> t"), and it fails a time target.""",
     run,
     criteria=(
-        _ours("wrong values, every fault (zero)", WRONG_VALUES, "<=", 0, "any fault"),
+        # The headline: an exact total over every run, so it counts at any number of runs;
+        # the recovery times are medians, whose verdicts count from 5 runs (MODE=full).
+        _ours("wrong values, every fault (zero)", WRONG_VALUES, "<=", 0, "any fault", headline=True),
         _ours("served again after a crashed master's promotion, s", RECOVERY_CRASH_S, "<=", 1.0,
               "fault kill_replica", "{:.2f}", unit="s"),
         _ours("served again after a hung master's promotion, s", RECOVERY_HANG_S, "<=", 1.0,
-              "fault sigstop_replica", "{:.2f}", headline=True, unit="s"),
+              "fault sigstop_replica", "{:.2f}", unit="s"),
         _ours("errors under CLIENT KILL x5 (zero)", CLIENT_KILL_ERRORS, "<=", 0, "fault client_kill"),
         _ours("errors during a graceful failover (zero)", GRACEFUL_ERRORS, "<=", 0, "fault graceful_failover"),
         _ours("peak RSS growth under the write flood, MB", FLOOD_RSS_MB, "<", FLOOD_LIMIT_MB, "fault write_flood",

@@ -157,6 +157,7 @@ def test_the_explorer_runs_a_changed_stage_and_shows_its_effect(page, lab):
     trial = page.locator(".widget-text", has=page.locator("label", has_text="trial s")).locator("input")
     trial.fill("0.5")
     trial.press("Enter")
+    assert not page.locator("img.widget-image").is_visible()  # no broken-image icon before a run
     run.click()
     try:
         page.wait_for_selector("tr.explorer-history-row", timeout=120_000)
@@ -165,6 +166,7 @@ def test_the_explorer_runs_a_changed_stage_and_shows_its_effect(page, lab):
         raise
     chart = page.locator("img.widget-image")
     assert chart.count() == 1 and (chart.get_attribute("src") or "").startswith("blob:")
+    assert chart.is_visible()
     row = page.locator("tr.explorer-history-row").first.inner_text()
     assert "writer=direct" in row
     assert "run failed" not in page.content() and "explorer error" not in page.content()

@@ -116,3 +116,22 @@ def test_colours_keep_one_meaning():
     assert not roles & set(plots.VERDICT_COLOURS.values())
     assert len(roles) == len(plots.ROLE_COLOURS)
     assert plots.CLIENT_COLOURS["ours"] == plots.ROLE_COLOURS["after"]
+
+
+def test_lines_take_their_role_colour_and_share_a_role_by_style():
+    import pandas as pd
+
+    rows = [
+        {"status": "ok", "valid": True, "config": config, "concurrency": level, "ops_per_s": ops,
+         "client_cpu_us_per_op": 5.0}
+        for config, ops in (("composed", 100.0), ("shaped", 150.0), ("fused", 140.0), ("valkey-glide", 30.0))
+        for level in (1, 16)
+    ]  # fmt: skip
+    roles = {"composed": "before", "shaped": "after", "valkey-glide": "valkey-glide"}
+    fig = plots.concurrency_sweep(pd.DataFrame(rows), roles)
+    lines = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}  # median lines, by config
+    rgb = matplotlib.colors.to_rgb
+    assert rgb(lines["shaped"].get_color()) == rgb(plots.ROLE_COLOURS["after"])
+    assert rgb(lines["valkey-glide"].get_color()) == rgb(plots.ROLE_COLOURS["valkey-glide"])
+    assert rgb(lines["fused"].get_color()) == rgb(plots.ROLE_COLOURS["variant"])
+    assert plots.variant_roles("slot_map") == {"ranges": "before", "flat": "after"}

@@ -125,3 +125,14 @@ def test_processes_merge_by_samples_never_by_averaging_percentiles():
     assert merged["error_kinds"] == {"Timeout": 2} and merged["processes"] == 2
     assert [p["ops"] for p in merged["per_process"]] == [90, 10] and "latency_samples_ns" not in merged
     assert merged["io"]["writes_per_command"] == 0.2
+
+
+def test_the_default_mode_runs_enough_repeats_for_its_verdicts_to_count():
+    # The speed verdicts' intervals reach 95 % and the REST ones the 90 % below which a
+    # verdict is only indicative; the full mode's no less.
+    from rediscluster_opt.lab.parameters import modes
+
+    for mode in ("default", "full"):
+        values = modes()[mode]
+        assert interval(range(values["repeats"])).coverage >= 0.95, mode
+        assert not interval(range(values["rest_repeats"])).indicative, mode

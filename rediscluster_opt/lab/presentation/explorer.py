@@ -140,7 +140,9 @@ class Explorer:
         self.progress = w.Output(
             layout={"max_height": "160px", "overflow": "auto", "border": "1px solid #ddd"}
         )
-        self.chart = w.Image(format="png")
+        # Hidden until the first run draws into it: an Image widget with no picture shows
+        # the browser's broken-image icon.
+        self.chart = w.Image(format="png", layout={"display": "none"})
         self.details = w.HTML()
         self.table = w.HTML()
         self.run_button.on_click(lambda _b: self._start())
@@ -253,7 +255,7 @@ class Explorer:
             CHOSEN: "variant",
             "baseline": "before",
             "optimized": "after",
-            **dict.fromkeys(PEERS, "peer"),
+            **{peer: peer for peer in PEERS},  # each peer in its own colour (plots.ROLE_COLOURS)
         }
         fig = plots.bars_by_role(
             trials_frame([record]), roles, title="ops/s (bars: median, whiskers: min–max, dots: trials)"
@@ -264,6 +266,7 @@ class Explorer:
 
         plt.close(fig)
         self.chart.value = buffer.getvalue()
+        self.chart.layout.display = ""
         cpu = "".join(
             f"<tr><td>{r['config']}</td><td>{(r.get('cpu_us_per_op') or {}).get('median', 0):.1f}</td></tr>"
             for r in record["summary"]["rows"]

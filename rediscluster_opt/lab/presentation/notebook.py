@@ -205,7 +205,7 @@ def throughput_figure(run: StoryRun, params: Parameters) -> Path:
 
 def latency_figure(run: StoryRun, params: Parameters) -> Path:
     fig = plots.latency_percentiles(
-        trials_frame([run.record]), title=f"{run.story.id}: latency ({workload_text(run)})"
+        trials_frame([run.record]), categories(run), title=f"{run.story.id}: latency ({workload_text(run)})"
     )
     return save_figure(fig, params, run, "latency")
 
@@ -254,6 +254,7 @@ def profile_figure(run: StoryRun, params: Parameters) -> Path:
     fig = plots.profile_costs(
         frame if frame is not None else pd.DataFrame(),
         _profile_ops(run),
+        categories(run),
         title=f"{run.story.id}: cProfile own time per operation",
     )
     return save_figure(fig, params, run, "profile")

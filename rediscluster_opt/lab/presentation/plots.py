@@ -151,6 +151,36 @@ def bars_by_role(
     return fig
 
 
+def line_styles(labels: Any, roles: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Colour by role for each line; configurations sharing a role are told apart by
+    their line style."""
+    seen: Counter[str] = Counter()
+    out = {}
+    for label in dict.fromkeys(labels):
+        role = roles.get(label, "variant")
+        out[label] = {
+            "color": ROLE_COLOURS.get(role, ROLE_COLOURS["variant"]),
+            "linestyle": ("-", "--", ":", "-.")[seen[role] % 4],
+        }
+        seen[role] += 1
+    return out
+
+
+def variant_roles(stage: str) -> dict[str, str]:
+    """A stage's variants by role: the baseline preset's is "before", the optimized
+    preset's "after", any other a "variant"."""
+    from ...stages import BASELINE, OPTIMIZED, REGISTRY
+
+    return {
+        variant: "before"
+        if variant == BASELINE[stage]
+        else "after"
+        if variant == OPTIMIZED[stage]
+        else "variant"
+        for variant in REGISTRY[stage]
+    }
+
+
 def _role_legend(fig: Any, used: set[str]) -> None:
     from matplotlib.patches import Patch
 
@@ -159,9 +189,10 @@ def _role_legend(fig: Any, used: set[str]) -> None:
         fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
 
 
-def latency_percentiles(trials: Any, *, title: str = "") -> Any:
+def latency_percentiles(trials: Any, roles: dict[str, str] | None = None, *, title: str = "") -> Any:
     """One panel per (mode, concurrency): p50/p90/p99/p99.9 per configuration, the median
-    over trials as a line and the min-max over trials as a band; log scale."""
+    over trials as a line coloured by role and the min-max over trials as a band; log
+    scale."""
     good = trials[(trials["status"] == "ok") & trials["valid"]]
     cells = _cells(trials)
     fig, axes = _figure(1, max(1, len(cells)))
@@ -170,8 +201,10 @@ def latency_percentiles(trials: Any, *, title: str = "") -> Any:
     for index, (mode, level) in enumerate(cells):
         ax = axes[0][index]
         cell = good[(good["mode"] == mode) & (good["concurrency"] == level)]
+        styles = line_styles(cell["config"], roles or {})
         for label, group in cell.groupby("config", sort=False):
-            line = ax.plot(names, group[columns].median().values, marker="o", label=str(label))[0]
+            style = styles[str(label)]
+            line = ax.plot(names, group[columns].median().values, marker="o", label=str(label), **style)[0]
             ax.fill_between(
                 names,
                 group[columns].min().values,
@@ -254,9 +287,19 @@ def _state_text(row: dict[str, Any]) -> str:
     return str(row["verdict"]) + (f", restates {row['restates']}" if row.get("restates") else "")
 
 
-def profile_costs(profile: Any, ops: dict[str, float], *, top: int = 10, title: str = "") -> Any:
+def profile_costs(
+    profile: Any,
+    ops: dict[str, float],
+    roles: dict[str, str] | None = None,
+    *,
+    top: int = 10,
+    title: str = "",
+) -> Any:
     """Own time per completed operation (ns) of the top cost centres, qualified names
-    (`JoinWriter.send`), one bar per profiled configuration."""
+    (`JoinWriter.send`), one bar per profiled configuration coloured by role: the mean
+    over the profiled repeats, whiskers from the lowest to the highest."""
+    import numpy as np
+
     fig, axes = _figure(1, 1, width=9, height=5)
     ax = axes[0][0]
     if profile.empty:
@@ -268,14 +311,25 @@ def profile_costs(profile: Any, ops: dict[str, float], *, top: int = 10, title: 
         for row in frame.itertuples()
     ]
     name = "qualname" if "qualname" in frame and frame["qualname"].notna().all() else "function"
-    mean = frame.groupby(["config", name])["ns_per_op"].mean().reset_index()
-    leaders = mean.groupby(name)["ns_per_op"].max().nlargest(top).index
-    table = mean[mean[name].isin(leaders)].pivot(index=name, columns="config", values="ns_per_op")
-    table.loc[leaders].plot.barh(ax=ax)
+    stats = frame.groupby([name, "config"], sort=False)["ns_per_op"].agg(["mean", "min", "max"])
+    leaders = stats["mean"].groupby(level=0).max().nlargest(top).index
+    configs = list(dict.fromkeys(frame["config"]))
+    height = 0.8 / max(1, len(configs))
+    styles = line_styles(configs, roles or {})
+    for index, config in enumerate(configs):
+        rows = stats.xs(config, level="config").reindex(leaders)
+        y = np.arange(len(leaders)) + index * height
+        whiskers = [rows["mean"] - rows["min"], rows["max"] - rows["mean"]]
+        ax.barh(y, rows["mean"], height, color=styles[config]["color"], edgecolor=MARK, linewidth=0.4,
+                label=config, xerr=whiskers, capsize=2)  # fmt: skip
+    ax.set_yticks(np.arange(len(leaders)) + 0.4 - height / 2)
+    ax.set_yticklabels(leaders)
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_xlabel("own time per completed operation, ns (cProfile; profiled runs are slower)")
-    ax.set_ylabel("")
+    ax.legend(fontsize=7)
+    ax.set_xlabel(
+        "own time per completed operation, ns (cProfile: mean, range over repeats; profiled runs are slower)"
+    )
     ax.set_title(title or f"Top {top} cost centres")
     return fig
 
@@ -303,6 +357,7 @@ def slot_hash_ns(rows: list[dict[str, Any]], *, title: str = "") -> Any:
     fig, axes = _figure(1, 1, width=7, height=4)
     ax = axes[0][0]
     variants = dict.fromkeys(r["variant"] for r in rows if r["stage"] == "slot_hash")
+    styles = line_styles(variants, variant_roles("slot_hash"))
     for variant in variants:
         points = sorted(
             (int(r["param"][1:]), r["ns"])
@@ -320,8 +375,9 @@ def slot_hash_ns(rows: list[dict[str, Any]], *, title: str = "") -> Any:
             marker="o",
             capsize=3,
             label=variant,
+            **styles[variant],
         )
-    ax.axhline(1000, color="red", linestyle="--", label="1 µs (PRD)")
+    ax.axhline(1000, color=MARK, linestyle="--", label="1 µs (PRD)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("key length, bytes")
@@ -334,7 +390,11 @@ def slot_hash_ns(rows: list[dict[str, Any]], *, title: str = "") -> Any:
 def blocks_per_command(rows: list[dict[str, Any]], *, title: str = "") -> Any:
     fig, axes = _figure(1, 1, width=6, height=3.5)
     ax = axes[0][0]
-    ax.bar([r["variant"] for r in rows], [r["blocks_per_command"] for r in rows], color="#1f77b4")
+    roles = variant_roles("submit")
+    colours = [ROLE_COLOURS[roles.get(r["variant"], "variant")] for r in rows]
+    ax.bar(
+        [r["variant"] for r in rows], [r["blocks_per_command"] for r in rows], color=colours, edgecolor=MARK
+    )
     for i, r in enumerate(rows):
         ax.annotate(
             f"{r['blocks_per_command']:.1f} ({r['bytes_per_command']:.0f} B)",
@@ -504,7 +564,7 @@ def fault_timelines(trials: list[dict[str, Any]], *, title: str = "") -> Any:
             ax.axvline(0, color="black", linewidth=0.8)
             for name, at in trial["marks"].items():
                 if name in ("promotion", "restart"):
-                    ax.axvline(at, color="#ff7f0e", linestyle="--", linewidth=1)
+                    ax.axvline(at, color=MARK, linestyle="--", linewidth=1)
         recovery = trial.get("recovery_s")
         after = (
             f", served {recovery:.2f} s after {'/'.join(k for k in trial['marks'] if k != 'fault')}"
@@ -617,7 +677,7 @@ def _origin(file: str) -> str:
     return "stdlib" if top in sys.stdlib_module_names else "other"
 
 
-def concurrency_sweep(trials: Any, *, title: str = "") -> Any:
+def concurrency_sweep(trials: Any, roles: dict[str, str] | None = None, *, title: str = "") -> Any:
     """Throughput and client CPU per op against concurrency (log scale), one line per
     configuration: the median with min-max whiskers."""
     good = trials[(trials["status"] == "ok") & trials["valid"]]
@@ -625,7 +685,8 @@ def concurrency_sweep(trials: Any, *, title: str = "") -> Any:
     for ax, (metric, label) in zip(
         axes[0], (("ops_per_s", "ops/s"), ("client_cpu_us_per_op", "client CPU µs/op")), strict=True
     ):
-        for config in dict.fromkeys(good["config"]):
+        styles = line_styles(good["config"], roles or {})
+        for config, style in styles.items():
             rows = good[good["config"] == config]
             stats = rows.groupby("concurrency")[metric].agg(["median", "min", "max"]).sort_index()
             ax.errorbar(
@@ -635,6 +696,7 @@ def concurrency_sweep(trials: Any, *, title: str = "") -> Any:
                 marker="o",
                 capsize=3,
                 label=config,
+                **style,
             )
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrency (tasks in flight)")
@@ -653,16 +715,21 @@ def cost_waterfall(costs: dict[str, dict[str, float]], *, title: str = "") -> An
 
     arms = list(costs)
     stages = list(dict.fromkeys(stage for arm in arms for stage in costs[arm]))
-    palette = plt.get_cmap("tab20").colors
+    # Stages in order along one colour scale (blue to yellow): green and red mean verdicts.
+    palette = [plt.get_cmap("cividis")(i / max(1, len(stages) - 1)) for i in range(len(stages))]
     fig, axes = _figure(1, 1, width=8.0, height=0.9 * len(arms) + 1.8)
     ax = axes[0][0]
     left = [0.0] * len(arms)
     for index, stage in enumerate(stages):
         widths = [costs[arm].get(stage, 0.0) / 1000 for arm in arms]
-        ax.barh(arms, widths, left=left, color=palette[index % len(palette)], label=stage, edgecolor="white")
+        colour = palette[index]
+        ax.barh(arms, widths, left=left, color=colour, label=stage, edgecolor="white")
+        ink = "white" if sum(colour[:3]) / 3 < 0.45 else "black"  # readable on a dark segment
         for row, (start, width) in enumerate(zip(left, widths, strict=True)):
             if width >= 0.35:
-                ax.text(start + width / 2, row, f"{width:.1f}", ha="center", va="center", fontsize=7)
+                ax.text(
+                    start + width / 2, row, f"{width:.1f}", ha="center", va="center", fontsize=7, color=ink
+                )
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for row, total in enumerate(left):
         ax.text(total, row, f"  {total:.1f} µs", va="center", fontsize=8)
