@@ -11,7 +11,7 @@ from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import gain_metrics, ordered, roles, share_ratio
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
-from rediscluster_opt.lab.instruments import inlining
+from rediscluster_opt.lab.instruments import inlining, limits
 from rediscluster_opt.lab.instruments.inlining import (
     FRAMES_COMPOSED,
     FRAMES_OVER_BARE,
@@ -79,10 +79,11 @@ def run(story: Story, params: Parameters) -> StoryRun:
     chosen = () if params.smoke else params.peers
     peers = [ClientConfig.parse(p) for p in chosen if p in ("valkey-glide", "redis-py")]
     peers = [p for p in peers if p.available()]
-    record = engine.bench(
-        params, ordered(found, [fused, bare, *peers]), story.id, modes=("cluster", "standalone")
-    )
     level = headline_level(params.concurrency)
+    arms = limits.c_client_arms(params, after, level)  # the C client: the limit, and the servers' own
+    record = engine.bench(
+        params, ordered(found, [fused, bare, *peers, *arms]), story.id, modes=("cluster", "standalone")
+    )
     glide = [p for p in peers if p.label == "valkey-glide"]  # the fastest peer; the 2.5x target is at C=16
     sweep = engine.bench(
         params,
@@ -105,6 +106,19 @@ def run(story: Story, params: Parameters) -> StoryRun:
         BARE_CPU: paired_ratio(record, after.label, bare.label, "cpu_us_per_op", **where),
         **{peer_metric(p.label): paired_ratio(record, after.label, p.label, **where) for p in peers},
         SWEEP_AA: paired_ratio(sweep, found[AA].label, found["cumulative before"].label, concurrency=16),
+        **{
+            limits.c_client_metric(limits.kind(arm), m): paired_ratio(
+                record, after.label, arm.label, mode=m, **where
+            )
+            for arm in arms
+            for m in ("cluster", "standalone")
+        },
+        **{
+            limits.c_client_metric(limits.kind(arm), "cluster", "cpu"): paired_ratio(
+                record, after.label, arm.label, "cpu_us_per_op", **where
+            )
+            for arm in arms
+        },
     }
     levels = sweep["parameters"]["concurrency"]
     if glide and 16 in levels:
@@ -116,7 +130,9 @@ def run(story: Story, params: Parameters) -> StoryRun:
     extra = {
         "roles": {**names, "fused (no shapes)": fused.label, "calibration": bare.label},
         "in_process": data,
-    }
+        "c_client": {"pipeline": max((a.pipeline for a in arms), default=None),
+                     "fractions": limits.fractions(record, arms, level)},
+    }  # fmt: skip
     return engine.save_run(
         story,
         params,
@@ -124,7 +140,10 @@ def run(story: Story, params: Parameters) -> StoryRun:
         measured,
         extra=extra,
         linked={"profile": profile, "sweep": sweep},
-        standalone_metrics=(bare_metric("standalone"),),
+        standalone_metrics=(
+            bare_metric("standalone"),
+            *(limits.c_client_metric(k, "standalone") for k in limits.KINDS),
+        ),
     )
 
 
@@ -145,6 +164,15 @@ def figures(run: StoryRun, params: Parameters) -> list[Path]:
         )
         out.append(nb.save_figure(fig, params, run, "cost_waterfall"))
     return out
+
+
+def c_client_table(run: StoryRun) -> Any:
+    """Every client of the run, per mode, as a fraction of the C client's throughput, with
+    and without pipelining (median paired ratio [interval])."""
+    import pandas as pd
+
+    rows = run.extra.get("c_client", {}).get("fractions")
+    return pd.DataFrame(rows) if rows else None
 
 
 def in_process_table(run: StoryRun) -> Any:
@@ -200,11 +228,25 @@ redirects, retries or backpressure): the least a GET can cost in this runtime, n
         Recorded("in-process ns per GET, shaped / calibration:bare", INPROCESS_OVER_BARE, "{:.2f}"),
         *(Recorded(f"cluster throughput at C={c}, optimized / calibration:bare", sweep_metric(c), "{:.2f}",
                    needs="" if c == SMOKE_SWEEP else FULL_SWEEP) for c in SWEEP),
+        *(Recorded(f"{what}, optimized / redis-benchmark {arm}", limits.c_client_metric(k, mode, figure), "{:.2f}",
+                   needs=limits.NEEDS)
+          for k, arm in limits.KINDS.items()
+          for what, mode, figure in (("cluster throughput", "cluster", "throughput"),
+                                     ("standalone throughput", "standalone", "throughput"),
+                                     ("client CPU per op (cluster)", "cluster", "cpu"))),
     ),
     parameters=(*BENCH, "peers"),
     figures=figures,
-    tables={"in_process": in_process_table},
+    tables={"in_process": in_process_table, "c_client": c_client_table},
     sections=(
+        Section(
+            "## The C client as the limit\n\n`redis-benchmark` against the same servers, pinned to the "
+            "client CPU as every arm is, with the same value size, key count and concurrency: without "
+            "pipelining (a connection-per-request C client) and pipelined as deep as our multiplexer's "
+            "own commands per write (what the servers give a client that costs next to nothing). Each "
+            "client of the run as a fraction of both; redis-benchmark checks no reply.",
+            ('nb.story_table(run, "c_client")',),
+        ),
         Section(
             "## In-process: frames and ns per GET\n\nThe client against a fake transport that answers "
             "every request on the next loop tick: no servers, so only the client's cost (and the fake "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import ssl
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,8 +28,10 @@ __all__ = ["CLIENTS", "PEERS", "ClientConfig", "PeerUnavailable", "Target", "ope
 # client name -> the module that must be importable for it
 CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide"}
 PEERS = tuple(c for c in CLIENTS if c != "ours")  # the real PyPI libraries we compare with
-# Arms that calibrate, never offered as clients: see bench/bare.py.
-CALIBRATIONS = {"calibration:bare": "hiredis"}
+# Arms that calibrate, never offered as clients, with what each needs installed: the bare
+# multiplexer's Python module (bench/bare.py), the C client's program (bench/cclient.py).
+C_CLIENT = "calibration:redis-benchmark"
+CALIBRATIONS = {"calibration:bare": "hiredis", C_CLIENT: "redis-benchmark"}
 LOOPS = ("uvloop", "asyncio")
 
 
@@ -116,6 +119,7 @@ class ClientConfig:
     connections_per_node: int = 1
     loop: str = "uvloop"
     name: str | None = None  # label override
+    pipeline: int = 1  # the C client's pipeline depth (requests in flight per connection)
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS and self.client not in CALIBRATIONS:
@@ -129,15 +133,24 @@ class ClientConfig:
         elif self.stages:
             raise ValueError(f"stages apply to our client only, not to {self.client}")
         check_number("connections_per_node", self.connections_per_node, integer=True)
+        check_number("pipeline", self.pipeline, integer=True)
+        if self.pipeline != 1 and self.client != C_CLIENT:
+            raise ValueError(f"a pipeline depth applies to {C_CLIENT} only, not to {self.client}")
 
     @classmethod
     def parse(cls, text: str, **options: Any) -> ClientConfig:
         """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
         with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
-        'calibration:bare' arm (bench/bare.py)."""
+        'calibration:bare' arm (bench/bare.py), or the C client 'calibration:redis-benchmark'
+        with an optional depth, 'calibration:redis-benchmark:pipeline=16' (bench/cclient.py)."""
         others = {k: v for k, v in options.items() if k == "loop"}  # what a peer or the arm takes
         if text.strip() in CALIBRATIONS:
             return cls(text.strip(), None, **others)
+        if text.strip().startswith(C_CLIENT + ":"):
+            option, _, depth = text.strip()[len(C_CLIENT) + 1 :].partition("=")
+            if option != "pipeline" or not depth.isdigit() or int(depth) < 1:
+                raise ValueError(f"bad option in {text!r}: the C client takes pipeline=N (N >= 1)")
+            return cls(C_CLIENT, None, pipeline=int(depth))
         name, _, changes = text.strip().partition(":")
         if name in ("baseline", "optimized"):
             stages = Stages.baseline() if name == "baseline" else Stages.optimized()
@@ -167,13 +180,15 @@ class ClientConfig:
         if self.name:
             return self.name
         if self.client != "ours":
-            return self.client
+            return self.client + (f" P{self.pipeline}" if self.pipeline != 1 else "")
         label = self.stage_set().label()
         if self.connections_per_node != 1:
             label += f" x{self.connections_per_node}"
         return label if self.loop == "uvloop" else f"{label} ({self.loop})"
 
     def available(self) -> bool:
+        if self.client == C_CLIENT:
+            return shutil.which(CALIBRATIONS[C_CLIENT]) is not None
         module = CLIENTS.get(self.client) or CALIBRATIONS[self.client]
         return importlib.util.find_spec(module) is not None
 
@@ -245,6 +260,8 @@ async def open_adapter(
             ours.execute_command,
             ours.hot_functions,
         )
+    if config.client == C_CLIENT:
+        raise ValueError(f"{C_CLIENT} is a program, not a Python client: a trial runs it (bench/cclient.py)")
     if config.client in CALIBRATIONS:
         from .bare import open_bare
 

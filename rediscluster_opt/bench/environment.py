@@ -42,13 +42,23 @@ def git_state(path: Path | None = None) -> dict[str, Any]:
 
 
 def redis_server_version() -> str | None:
+    return _program_version("redis-server", "v=")
+
+
+def redis_benchmark_version() -> str | None:
+    """The C client arm's version (bench/cclient.py), e.g. '7.0.15'."""
+    return _program_version("redis-benchmark", "")
+
+
+def _program_version(program: str, prefix: str) -> str | None:
+    """The first word after `program --version`'s name that starts with `prefix`."""
     try:
-        out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, timeout=10)
+        out = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    for word in out.stdout.split():
-        if word.startswith("v="):
-            return word[2:]
+    for word in out.stdout.split()[1:]:
+        if word.startswith(prefix) and word[len(prefix) :][:1].isdigit():
+            return word[len(prefix) :]
     return None
 
 
@@ -73,6 +83,7 @@ def environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "redis_server": redis_server_version(),
+        "redis_benchmark": redis_benchmark_version(),
         "packages": {p: _version(p) for p in PACKAGES},
         "git": git_state(),
     }

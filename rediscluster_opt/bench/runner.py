@@ -20,7 +20,7 @@ from typing import Any
 from ..child import ChildFailed, ChildRefused, start_child
 from ..results import metric_of, new_record
 from ..validate import check_number
-from .adapters import ClientConfig, Target
+from .adapters import C_CLIENT, ClientConfig, Target
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
 from .sync import run_sync
@@ -132,6 +132,10 @@ def run_benchmark(
     check_number("processes", processes, integer=True, error=BenchmarkError)
     if processes > 1 and profile:
         raise BenchmarkError("profile one client process at a time: --profile needs --processes 1")
+    if processes > 1 and any(c.client == C_CLIENT for c in configs):
+        raise BenchmarkError(
+            f"{C_CLIENT} runs as one process (its --threads are not ours): use --processes 1"
+        )
     if profile == "pyspy":
         duration = float(math.ceil(duration))  # py-spy samples whole seconds
         flame_dir = Path(flame_dir or tempfile.mkdtemp(prefix="rcopt-flames-"))

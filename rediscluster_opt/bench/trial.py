@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from .adapters import ClientConfig, Target, open_adapter
+from .adapters import C_CLIENT, ClientConfig, Target, open_adapter
 from .workload import Workload
 
 __all__ = ["merge_results", "percentiles", "run_trial", "trial"]
@@ -309,7 +309,11 @@ def _stop_pyspy(state: dict[str, Any]) -> dict[str, Any]:
 
 def trial(spec: dict[str, Any]) -> dict[str, Any]:
     """The child's entry point (`rediscluster_opt.child`): one trial on the event loop the
-    configuration names."""
+    configuration names; the C client's calibration arm runs redis-benchmark instead."""
+    if spec["config"]["client"] == C_CLIENT:
+        from .cclient import trial as c_client_trial
+
+        return c_client_trial(spec)
     if spec["config"].get("loop", "uvloop") == "uvloop":
         import uvloop
 

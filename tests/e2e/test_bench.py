@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rediscluster_opt.bench import runner
-from rediscluster_opt.bench.adapters import ClientConfig, Target
+from rediscluster_opt.bench.adapters import C_CLIENT, ClientConfig, Target
 from rediscluster_opt.bench.report import format_table
 from rediscluster_opt.bench.runner import BenchmarkError, run_benchmark
 from rediscluster_opt.bench.target import server_pids
@@ -87,6 +87,46 @@ def test_client_and_servers_are_pinned_to_disjoint_cpus_and_it_is_recorded(local
     assert all(os.sched_getaffinity(pid) == os.sched_getaffinity(0) for pid in pids)
     unpinned = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=1, pin=False, **SHORT)
     assert unpinned["environment"]["pinning"] == {"enabled": False, "reason": "switched off"}
+
+
+def test_the_c_client_arm_runs_redis_benchmark_pinned_in_both_modes(local_cluster):
+    """redis-benchmark as the limit: it runs in the trial's pinned child, its GETs hit the
+    keys it wrote (a miss would return nil, which costs the servers less), and pipelining
+    lets it go faster than one request in flight per connection."""
+    from rediscluster_opt.admin import command
+    from rediscluster_opt.bench.cclient import KEY
+
+    prefix = KEY.split("{")[0]
+
+    def arm_keys(port):
+        cursor, found = 0, []
+        while True:
+            cursor, keys = command("127.0.0.1", port, "SCAN", cursor, "MATCH", f"{prefix}*", "COUNT", 1000)
+            found += keys
+            if int(cursor) == 0:
+                return found
+
+    for port in range(7000, 7005):  # another run's keys (another key count) would blur the count
+        for key in arm_keys(port):
+            command("127.0.0.1", port, "DEL", key)
+    configs = [ClientConfig.parse(C_CLIENT), ClientConfig.parse(f"{C_CLIENT}:pipeline=16")]
+    record = run_benchmark(configs, concurrency=[16], repeats=1, experiment="c-client", **SHORT)
+    validate_record(record)
+    assert record["environment"]["redis_benchmark"]
+    trials = {(t["config"], t["mode"]): t for t in record["trials"]}
+    assert set(trials) == {(c.label, m) for c in configs for m in ("cluster", "standalone")}
+    for trial in trials.values():
+        assert trial["status"] == "ok" and trial["valid"] and not trial["replies_checked"], trial
+        assert trial["ops"] >= 20_000 and trial["client_cpu_s"] > 0 and trial["latency_us"]["p50"] > 0
+    for mode in ("cluster", "standalone"):
+        assert trials[(f"{C_CLIENT} P16", mode)]["ops_per_s"] > trials[(C_CLIENT, mode)]["ops_per_s"]
+    # every master holds its share of the arm's keys, each a value of the workload's size
+    for port in range(7000, 7005):
+        keys = arm_keys(port)
+        assert len(keys) == trials[(C_CLIENT, "cluster")]["keys_per_master"], port
+        assert command("127.0.0.1", port, "STRLEN", keys[0]) == SHORT["workload"].value_size
+    with pytest.raises(BenchmarkError, match="runs as one process"):
+        run_benchmark(configs[:1], concurrency=[4], repeats=1, processes=2, **SHORT)
 
 
 def test_pyspy_folds_the_stacks_of_the_measured_window_into_the_record(local_cluster, tmp_path):
