@@ -23,7 +23,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import resource
 import shutil
 import subprocess
@@ -56,15 +55,20 @@ def command_line(
     command: list[str],
 ) -> list[str]:
     """redis-benchmark's arguments for one run: the target's first address (a seed, with
-    --cluster, in cluster mode), credentials and TLS as the target has them (the password
-    travels in the environment, see `environment`), and the command last."""
+    --cluster, in cluster mode), credentials and TLS as the target has them, and the
+    command last. redis-benchmark 7 reads its password from `-a` only (not from
+    REDISCLI_AUTH, as redis-cli does), so on a password target it is on this command line
+    while the run lasts, where other users of the machine can list it; it is never
+    recorded."""
     host, _, port = target.address_for(mode)[0].rpartition(":")
     args = [BINARY, "-h", host, "-p", port, "-c", str(concurrency), "-n", str(requests)]
     args += ["-r", str(keyspace), "-P", str(pipeline), "--csv"]
     if mode == "cluster":
         args.append("--cluster")
-    if target.username:
-        args += ["--user", target.username]
+    password = target.password
+    if password:
+        args += ["-a", password]
+        args += ["--user", target.username] if target.username else []
     tls = target.tls
     if tls is not None:
         args.append("--tls")
@@ -73,13 +77,6 @@ def command_line(
         args += ["--key", tls.keyfile] if tls.keyfile else []
         args += [] if tls.verify else ["--insecure"]
     return [*args, *command]
-
-
-def environment(target: Target) -> dict[str, str]:
-    """The child's environment, with the password where redis-benchmark reads it rather
-    than on its command line, which any process on the machine can list."""
-    password = target.password
-    return {**os.environ, **({"REDISCLI_AUTH": password} if password else {})}
 
 
 def parse_csv(text: str) -> dict[str, float]:
@@ -97,11 +94,11 @@ def parse_csv(text: str) -> dict[str, float]:
     }
 
 
-def _run(args: list[str], env: dict[str, str], timeout: float) -> tuple[str, float]:
+def _run(args: list[str], timeout: float) -> tuple[str, float]:
     """One redis-benchmark run: its CSV text and the CPU seconds it used."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise RedisBenchmarkError(f"redis-benchmark ran past {timeout:.0f} s") from exc
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -162,13 +159,12 @@ def trial(spec: dict[str, Any]) -> dict[str, Any]:
     pipeline = int(spec["config"].get("pipeline") or 1)
     masters = _masters(target, mode)
     keyspace = max(1, math.ceil(workload["key_count"] / len(masters)))
-    env = environment(target)
     value = "v" * workload["value_size"]
 
     def run(command: list[str], requests: int, depth: int) -> tuple[str, float]:
         args = command_line(target, mode, concurrency=concurrency, requests=requests, keyspace=keyspace,
                             pipeline=depth, command=command)  # fmt: skip
-        return _run(args, env, timeout=60 + 10 * duration)
+        return _run(args, timeout=60 + 10 * duration)
 
     fill = len(masters) * keyspace * math.ceil(math.log(keyspace) + MISS_EXPONENT)
     run(["SET", KEY, value], fill, 16)
