@@ -5,7 +5,7 @@ stages, and the lab that measures each stage.
     client = await ClusterClient.connect(["127.0.0.1:7000"], stages=Stages.optimized())
 """
 
-from .client import ClusterClient, StandaloneClient
+from .client import ClusterClient, Pipeline, StandaloneClient
 from .errors import (
     AuthenticationError,
     ClusterDownError,
@@ -37,6 +37,7 @@ __all__ = [
     "CrossSlotError",
     "MaybeAppliedError",
     "NotSentError",
+    "Pipeline",
     "ProtocolError",
     "RedisConnectionError",
     "RedisError",

@@ -1,6 +1,7 @@
 """The public clients."""
 
 from .cluster import ClusterClient
+from .pipeline import Pipeline
 from .standalone import StandaloneClient
 
-__all__ = ["ClusterClient", "StandaloneClient"]
+__all__ = ["ClusterClient", "Pipeline", "StandaloneClient"]

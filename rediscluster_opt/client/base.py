@@ -44,6 +44,7 @@ from ..stages.traits import runs
 from ..tls import as_tls_context
 from ..validate import check_number
 from .commands import Commands
+from .pipeline import Pipeline
 
 __all__ = ["BaseClient", "command_label", "url_options", "wrap_failure"]
 
@@ -471,6 +472,54 @@ class BaseClient(Commands):
         except WrongEventLoopError as typed:
             return typed
         return exc
+
+    # -- pipelines ------------------------------------------------------------------------
+    def pipeline(self) -> Pipeline:
+        """Commands queued here and sent together on `await pipe.execute()`, split per
+        node in cluster mode, replies in the caller's order (client/pipeline.py)."""
+        return Pipeline(self)
+
+    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+        """Where a pipelined command goes: its slot and the slot's owner, or (None, the
+        node it is pinned to). The standalone client pins everything to its server."""
+        raise NotImplementedError
+
+    async def _run_pipeline(self, batch: list[tuple[Any, ...]]) -> list[object]:
+        """Each command's reply, or the error it ended in, in the caller's order. First
+        every command is handed to its node's connection, in order and without waiting,
+        so the writer sends each node's share in one write; a command with no open
+        connection, or one without room, takes the slow path at once. Then every reply
+        that is not plain, and every lost send, gets the slow path a single command gets."""
+        self._check_loop()
+        placed = [self._placement(args) for args in batch]
+        first: list[Any] = []
+        settled: list[bool] = []  # True: the slow path's own outcome, nothing more to do
+        for (slot, address), args in zip(placed, batch, strict=True):
+            mux = self._pick(address)
+            if mux is None or mux.congested:
+                first.append(self._retry(slot, Single(self._encode, args), address, NOT_SENT))
+                settled.append(True)
+            else:
+                first.append(mux.execute(self._encode(args)))
+                settled.append(False)
+        outcomes = await asyncio.gather(*first, return_exceptions=True)
+        again = {}  # index -> the slow path for a first try that did not end in a plain reply
+        for index, outcome in enumerate(outcomes):
+            if settled[index]:
+                continue
+            (slot, address), args = placed[index], batch[index]
+            if type(outcome) is ReplyError or not isinstance(outcome, BaseException):  # a reply
+                redirect = None if slot is None else self._check_redirect(outcome)
+                if redirect is not None or type(outcome) is ReplyError:
+                    again[index] = self._retry(slot, Single(self._encode, args), address, outcome, redirect)
+            elif isinstance(outcome, (RedisConnectionError, TimeoutError)):
+                again[index] = self._retry(slot, Single(self._encode, args), address, outcome)
+            elif isinstance(outcome, RuntimeError) and not isinstance(outcome, RedisError):
+                outcomes[index] = self._foreign_loop(outcome)
+        finished = await asyncio.gather(*again.values(), return_exceptions=True)
+        for index, outcome in zip(again, finished, strict=True):
+            outcomes[index] = outcome
+        return list(outcomes)
 
     # -- transactions and blocking commands ----------------------------------------------
     async def transaction(self, *commands: Sequence[Any], raise_on_error: bool = True) -> list[Any]:

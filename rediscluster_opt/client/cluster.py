@@ -26,7 +26,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from ..core.address import parse_address, split_address
-from ..core.commands import is_read_only
+from ..core.commands import command_keys, is_read_only
 from ..core.resp import to_bytes
 from ..core.slots import SLOT_COUNT
 from ..core.topology import Topology, TopologyError, parse_cluster_shards, parse_cluster_slots
@@ -270,6 +270,26 @@ class ClusterClient(BaseClient):
             if attempt.asking:
                 attempt.address, attempt.asking = self._lookup(slot), False
                 await asyncio.sleep(self.retry_backoff)
+
+    # -- pipelines --------------------------------------------------------------------
+    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+        """A keyed command goes to its slot's owner (all its keys must share the slot, as
+        on the server); a keyless one is pinned to any one master."""
+        keys = command_keys(args)
+        if not keys:
+            if not self.topology.masters:
+                raise ClusterDownError(
+                    f"{command_label(args)}: no master is known; the last topology refresh failed"
+                )
+            return None, random.choice(self.topology.masters)
+        slots = {self._slot_of(key) for key in keys}
+        if len(slots) > 1:
+            raise CrossSlotError(
+                f"{command_label(args)}: its keys hash to {len(slots)} slots; in a pipeline, as on the "
+                "server, one command's keys must share a slot (use a hash tag, e.g. {user1}:a and {user1}:b)"
+            )
+        slot = slots.pop()
+        return slot, self._lookup(slot)
 
     # -- multi-key and keyless --------------------------------------------------------
     async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:

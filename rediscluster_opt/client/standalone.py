@@ -48,6 +48,9 @@ class StandaloneClient(BaseClient):
     def _composed_route(self) -> tuple[Callable[..., Any], ...]:
         return (StandaloneClient._keyed, BaseClient._route)
 
+    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+        return None, self.address
+
     def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
         # A plain function returning the coroutine: no extra coroutine frame per command.
         return self._route(None, self.address, args)

@@ -313,3 +313,27 @@ def test_a_checked_load_timeline_shows_a_stall_as_zeros_and_finds_recovery():
     assert [r["errors"] for r in rows] == [1, 0, 0, 0, 0] and rows[-1]["wrong"] == 1
     assert load.recovery_after(10.05) == pytest.approx(1.15)
     assert load.errors() == {"RedisTimeoutError": 1, "wrong value": 1}
+
+
+async def test_a_pipeline_that_loses_its_connection_treats_each_command_as_a_single_one(stages):
+    """The connection drops after the INCR in the middle of a pipeline was read: the GETs
+    around it are answered (those after it sent again, being reads), the INCR, which may
+    have been applied, says so in its place, and nothing is sent twice that should not be."""
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+        node.handlers[b"GET"] = lambda args: encode_reply(b"v")
+        drop_first(node, b"INCR", b":1\r\n")
+        for client in (
+            await ClusterClient.connect([node.address], stages=stages),
+            await StandaloneClient.connect(node.address, stages=stages),
+        ):
+            async with client:
+                pipe = client.pipeline().get("a").incr("n").get("b").get("c")
+                results = await pipe.execute(raise_on_error=False)
+                assert results[0] == b"v" and results[2:] == [b"v", b"v"], results
+                assert isinstance(results[1], MaybeAppliedError) and "INCR" in str(results[1])
+                with pytest.raises(MaybeAppliedError):
+                    drop_first(node, b"INCR", b":1\r\n")
+                    await client.pipeline().incr("n").get("a").execute()
+            drop_first(node, b"INCR", b":1\r\n")
+        assert sum(1 for c in node.commands if c[0] == b"INCR") == 4  # each sent once

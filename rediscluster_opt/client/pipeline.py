@@ -1,0 +1,98 @@
+"""Explicit pipelines: commands queued by the caller and sent together on `execute()`.
+
+The multiplexer already batches concurrent callers (a writer coalesces every command
+queued in one event-loop tick into one write). A pipeline is that batching asked for by
+one caller, without a task per command: every command is handed to its node's connection
+in one go, in the caller's order, so each node's commands leave in one write, and the
+replies come back in the caller's order. In cluster mode the commands are split per node
+by their keys' slot. Each command then gets the same treatment a single command gets
+(`BaseClient._retry`): MOVED and ASK are followed, TRYAGAIN and CLUSTERDOWN retried, a lost
+connection resends only what is safe to resend, each within the command timeout. Errors
+are per command: `execute()` raises the first one in the caller's order once every
+command has finished, or with `raise_on_error=False` returns each error in its command's
+place, as redis-py's pipelines do. It is not a transaction: use `client.transaction()`
+for MULTI/EXEC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..core.commands import blocking_seconds, command_name, set_result, shared_connection_problem
+from ..errors import UnsafeCommandError
+
+if TYPE_CHECKING:
+    from .base import BaseClient
+
+__all__ = ["Pipeline"]
+
+Shape = Callable[[Any], Any] | None  # what a command's reply becomes (None: as it came)
+
+
+class Pipeline:
+    """`client.pipeline()`: queue commands (each method returns the pipeline, so calls
+    chain), then `await pipe.execute()`. A pipeline can be executed once; `len(pipe)` is
+    the number of queued commands."""
+
+    def __init__(self, client: BaseClient) -> None:
+        self._client = client
+        self._commands: list[tuple[tuple[Any, ...], Shape]] = []
+        self._executed = False
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    def execute_command(self, *args: Any) -> Pipeline:
+        """Queue any command by its arguments (routed by its keys, as the client routes
+        it; a keyless command goes to any one master). Blocking commands and commands
+        that change the connection's state are refused here, as on the shared
+        connection."""
+        return self._queue(tuple(args), None)
+
+    def get(self, key: Any) -> Pipeline:
+        return self._queue((b"GET", key), None)
+
+    def set(self, key: Any, value: Any, *, ex: int | None = None, px: int | None = None) -> Pipeline:
+        """SET; its result is True when set, as `client.set` returns."""
+        args: tuple[Any, ...] = (b"SET", key, value)
+        args += (b"EX", ex) if ex is not None else ()
+        args += (b"PX", px) if px is not None else ()
+        return self._queue(args, set_result)
+
+    def delete(self, *keys: Any) -> Pipeline:
+        return self._queue((b"DEL", *keys), None)
+
+    def incr(self, key: Any) -> Pipeline:
+        return self._queue((b"INCR", key), None)
+
+    def _queue(self, args: tuple[Any, ...], shape: Shape) -> Pipeline:
+        if self._executed:
+            raise RuntimeError("this pipeline was executed already; start another with client.pipeline()")
+        name = command_name(args).decode(errors="replace")  # rejects an empty command
+        problem = shared_connection_problem(args)
+        if problem is not None:
+            raise UnsafeCommandError(f"{name} refused in a pipeline: it {problem}")
+        if blocking_seconds(args) is not None:
+            raise UnsafeCommandError(f"{name} refused in a pipeline: it blocks; call it on the client")
+        self._commands.append((args, shape))
+        return self
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send every queued command, wait for all of them, and return their results in
+        the order they were queued (an empty pipeline returns [])."""
+        if self._executed:
+            raise RuntimeError("this pipeline was executed already; start another with client.pipeline()")
+        self._executed = True
+        if not self._commands:
+            return []
+        outcomes = await self._client._run_pipeline([args for args, _ in self._commands])
+        results: list[Any] = []
+        for (_, shape), outcome in zip(self._commands, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if raise_on_error:
+                    raise outcome
+                results.append(outcome)
+            else:
+                results.append(shape(outcome) if shape else outcome)
+        return results
