@@ -33,6 +33,9 @@ PEERS = tuple(c for c in CLIENTS if c != "ours")  # the real PyPI libraries we c
 C_CLIENT = "calibration:redis-benchmark"
 CALIBRATIONS = {"calibration:bare": "hiredis", C_CLIENT: "redis-benchmark"}
 LOOPS = ("uvloop", "asyncio")
+# The garbage collector during a trial's measured window (bench/trial.py): as Python leaves
+# it, everything alive after the warm-up frozen out of its reach (gc.freeze), or off.
+GC_MODES = ("default", "freeze", "off")
 
 
 class PeerUnavailable(RuntimeError):
@@ -120,6 +123,7 @@ class ClientConfig:
     loop: str = "uvloop"
     name: str | None = None  # label override
     pipeline: int = 1  # the C client's pipeline depth (requests in flight per connection)
+    gc: str = "default"  # GC_MODES: the collector during the measured window
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS and self.client not in CALIBRATIONS:
@@ -127,6 +131,10 @@ class ClientConfig:
             raise ValueError(f"unknown client {self.client!r}; choose one of: {choices}")
         if self.loop not in LOOPS:
             raise ValueError(f"unknown event loop {self.loop!r}; choose one of: {', '.join(LOOPS)}")
+        if self.gc not in GC_MODES:
+            raise ValueError(f"unknown gc mode {self.gc!r}; choose one of: {', '.join(GC_MODES)}")
+        if self.gc != "default" and self.client != "ours":
+            raise ValueError(f"a gc mode applies to our client's trials only, not to {self.client}")
         if self.client == "ours":
             # Validates every stage name now, before any trial starts.
             object.__setattr__(self, "stages", self.stage_set().as_dict())
@@ -184,6 +192,7 @@ class ClientConfig:
         label = self.stage_set().label()
         if self.connections_per_node != 1:
             label += f" x{self.connections_per_node}"
+        label += "" if self.gc == "default" else f" (gc {self.gc})"
         return label if self.loop == "uvloop" else f"{label} ({self.loop})"
 
     def available(self) -> bool:

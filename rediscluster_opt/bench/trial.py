@@ -140,6 +140,35 @@ def _ignore(_sample: int) -> None:
     pass
 
 
+class _CollectorMode:
+    """The garbage collector for the measured window (ClientConfig.gc), set up after the
+    warm-up: 'freeze' collects, then moves everything alive into the permanent
+    generation, so the collections the window still makes only scan what it allocates;
+    'off' disables collection. `end` restores the collector and counts the collections
+    the window made, per generation."""
+
+    def __init__(self, mode: str) -> None:
+        import gc
+
+        self._mode = mode
+        if mode == "freeze":
+            gc.collect()
+            gc.freeze()
+        elif mode == "off":
+            gc.disable()
+        self._before = [s["collections"] for s in gc.get_stats()]
+
+    def end(self) -> list[int]:
+        import gc
+
+        made = [s["collections"] - b for s, b in zip(gc.get_stats(), self._before, strict=True)]
+        if self._mode == "freeze":
+            gc.unfreeze()
+        elif self._mode == "off":
+            gc.enable()
+        return made
+
+
 async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     config = ClientConfig.from_dict(spec["config"])
     target = Target(**spec["target"])
@@ -154,6 +183,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         skew = time.time() - spec["start_at"]
     try:
         await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
+        collector = _CollectorMode(config.gc)
         io_before = adapter.io_counters()
         cpu_before = _cpu_seconds()
         running = adapter.hot_functions() if adapter.hot_functions else []
@@ -164,6 +194,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         profile = _stop_profiler(profiler, spec.get("profile"))
         cpu = _cpu_seconds() - cpu_before
         io_after = adapter.io_counters()
+        collections = collector.end()
     finally:
         await adapter.close()
     result: dict[str, Any] = {
@@ -178,6 +209,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "latency_us": percentiles(latencies),
         "client_cpu_s": cpu,
         "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+        "gc": {"mode": config.gc, "collections": collections},
     }
     if io_before is not None and io_after is not None and tally["ops"]:
         delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}

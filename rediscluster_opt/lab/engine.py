@@ -6,6 +6,7 @@ reloads its latest saved run for redrawing. Nothing here names a story.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -172,9 +173,7 @@ def rest(
 
 def twin(config: ClientConfig) -> ClientConfig:
     """`config` as a second arm under another name: the A/A control."""
-    return ClientConfig(
-        config.client, config.stages, config.connections_per_node, config.loop, name=f"{config.label} ({AA})"
-    )
+    return dataclasses.replace(config, name=f"{config.label} ({AA})")
 
 
 # -- figures from records -------------------------------------------------------------------

@@ -38,7 +38,7 @@ def quick_lacks(story, needs: str) -> bool:
     quick = story_values(story, "quick")
     if needs == "cachegrind":
         return not quick["cachegrind"]
-    if needs.startswith(("the peer", "the full sweep")):  # a smoke run keeps to ours, one level
+    if needs.startswith(("the peer", "the full sweep", "a run beyond smoke")):  # a smoke run does less
         return quick["smoke"]
     if found := re.fullmatch(r"(\w+) including (\S+)", needs):
         return found[2] not in {str(v) for v in quick[found[1]]}

@@ -1,0 +1,53 @@
+"""US-011's arms and its answer, from a constructed record (the notebook runs in the
+quick run of tests/e2e/test_notebooks.py)."""
+
+from pathlib import Path
+
+from rediscluster_opt.lab.registry import stories
+from rediscluster_opt.lab.story import CPU_AA, THROUGHPUT_AA, StoryRun
+from rediscluster_opt.results.stats import Interval
+
+STORY = stories()["US-011"]
+
+
+def _module():
+    import importlib
+
+    return importlib.import_module("experiments.us011_runtime")
+
+
+def test_every_setting_is_an_arm_of_its_own_beside_the_default():
+    module = _module()
+    smoke, full = module._configs(smoke=True), module._configs(smoke=False)
+    assert {preset for preset, _ in smoke} == {"optimized"} and {p for p, _ in full} == {
+        "optimized",
+        "baseline",
+    }
+    labels = [c.label for c in full.values()]
+    assert len(set(labels)) == len(labels)
+    assert full[("optimized", "gc freeze")].gc == "freeze" and full[("baseline", "asyncio")].loop == "asyncio"
+
+
+def _run(measured):
+    record = {
+        "parameters": {"modes": ["cluster"], "concurrency": [64], "duration_s": 2.0, "repeats": 6,
+                       "workload": {"key_count": 10000, "value_size": 200}},
+        "extra": {"measured": {k: v.as_dict() for k, v in measured.items()}},
+        "summary": {"rows": []},
+    }  # fmt: skip
+    return StoryRun(STORY, record, Path("x.json"))
+
+
+def test_the_answer_comes_first_and_names_what_pays():
+    module = _module()
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    nothing = _run({**steady, module.metric("optimized", "gc freeze"): Interval(1.0, 0.97, 1.03, **six),
+                    module.collections_metric("optimized", "default"): Interval.exact(0.0)})  # fmt: skip
+    text = module.paragraph(nothing)
+    assert text.split(". ")[1].startswith("No setting pays beyond the A/A noise here")
+    assert "made 0.00 young collections per 1,000 operations" in text
+    pays = _run({**steady, module.metric("optimized", "gc freeze"): Interval(1.2, 1.1, 1.3, **six)})
+    assert "Tuning pays beyond the A/A noise for: gc.freeze() after the warm-up pays" in module.paragraph(
+        pays
+    )
