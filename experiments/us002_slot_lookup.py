@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages
 from rediscluster_opt.lab.criteria import Criterion
-from rediscluster_opt.lab.engine import by_case, exact, ratio_of
+from rediscluster_opt.lab.engine import by_case, exact, ratio_of, wall_ns
 from rediscluster_opt.lab.instruments import perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
@@ -22,7 +21,6 @@ from rediscluster_opt.lab.story import (
     gain_criteria,
     share_criterion,
 )
-from rediscluster_opt.results import Interval
 
 _S = "rediscluster_opt.stages."
 CRC_NS = "micro.crc_ns"
@@ -38,22 +36,19 @@ FLAT_FIRST, FLAT_LAST = (perfcases.case_name("slot_map", "flat", s) for s in ("s
 RANGES_FIRST, RANGES_LAST = (perfcases.case_name("slot_map", "ranges", s) for s in ("s0", "s16383"))
 
 
-def _ns(wall: dict[str, dict[str, Any]], case: str) -> Interval | None:
-    row = wall.get(case)
-    return Interval.from_dict(row["ns"]) if row else None
-
-
 def run(story: Story, params: Parameters) -> StoryRun:
     lengths = ("k8", "k64", "k512") if params.smoke else ("k8", "k16", "k64", "k256", "k512")
     cases = [c.name for c in perfcases.cases_for("slot_hash") if c.param in lengths]
-    cases += [c.name for c in perfcases.cases_for("slot_map")]
+    cases += [
+        c.name for c in perfcases.cases_for("slot_map") if c.variant in ("ranges", "flat")
+    ]  # US-012: the rest
     found = compare_stages(story, params, micro_cases=cases)
     wall = {r["case"]: r for r in found.micro["wall"]}
     instructions = by_case(found.micro["instructions"]["rows"], "instructions_per_call")
     hot = {r["case"]: r for r in found.micro["hot_path"]}
     found.measured |= {
-        CRC_NS: _ns(wall, CRC_64B),
-        CRC_NS_BEFORE: _ns(wall, CRC_64B_BEFORE),
+        CRC_NS: wall_ns(wall, CRC_64B),
+        CRC_NS_BEFORE: wall_ns(wall, CRC_64B_BEFORE),
         FLAT_O1: ratio_of(instructions, FLAT_LAST, FLAT_FIRST),
         RANGES_O1: ratio_of(instructions, RANGES_LAST, RANGES_FIRST),
         FLAT_VS_RANGES: ratio_of(instructions, FLAT_LAST, RANGES_LAST),

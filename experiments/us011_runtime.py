@@ -13,7 +13,8 @@ from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Cell, Story, StoryRun
+from rediscluster_opt.lab.presentation.builder import without_profiles
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
 from rediscluster_opt.results import paired_ratio
 
 PRESETS = ("optimized", "baseline")
@@ -112,28 +113,6 @@ def paragraph(run: StoryRun) -> str:
     return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
 
 
-def cells(story: Story) -> list[Cell]:
-    """The common frame without profiles (the settings change the runtime around the same
-    code, which cProfile does not see: the collector runs in C): the verdict, how it ran,
-    throughput, CPU per op and latency by configuration, the recorded figures."""
-    from rediscluster_opt.lab.presentation import builder
-
-    return [
-        *builder.opening(story),
-        ("code", builder.run_cell(story)),
-        *builder.verdict_cells(),
-        ("code", "figures = nb.verdict_figures(run, params)"),
-        ("markdown",
-         "## How it ran\n\nEvery configuration in its own process, interleaved over the repeats; the "
-         "setting applies to the measured window only, after the same warm-up. The A/A twin is the "
-         "optimized default run a second time."),
-        ("code", "nb.roles_table(run)"),
-        ("code", "nb.summary_table(run)"),
-        ("code", "figures += [nb.throughput_figure(run, params), nb.latency_figure(run, params)]"),
-        *builder.closing(),
-    ]  # fmt: skip
-
-
 def _pays(setting: str, figure: str, headline: bool = False) -> Criterion:
     what, _ = SETTINGS[setting]
     higher = figure == "throughput"
@@ -168,6 +147,6 @@ not measured yet.""",
           for s in ("default", *SETTINGS)),
     ),
     parameters=BENCH,
-    cells=cells,
+    cells=without_profiles,  # the settings change the runtime around the same code: no profiles
     paragraph=paragraph,
 )  # fmt: skip

@@ -200,6 +200,12 @@ def by_case(rows: list[dict[str, Any]], key: str) -> dict[str, float]:
     return {r["case"]: r[key] for r in rows}
 
 
+def wall_ns(wall: dict[str, dict[str, Any]], case: str) -> Interval | None:
+    """A micro case's pyperf ns per call (its interval), from the wall rows by case."""
+    row = wall.get(case)
+    return Interval.from_dict(row["ns"]) if row else None
+
+
 def ratio_of(values: dict[str, float], numerator: str, denominator: str) -> Interval | None:
     a, b = values.get(numerator), values.get(denominator)
     return Interval.exact(a / b) if a is not None and b else None

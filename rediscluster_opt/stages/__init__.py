@@ -46,6 +46,10 @@ SLOT_HASH: dict[str, SlotHash] = {
 SLOT_MAP: dict[str, SlotMapFactory] = {
     "ranges": slot_map.RangeScanSlotMap,
     "flat": slot_map.FlatSlotMap,
+    "tuple": slot_map.TupleSlotMap,
+    "dict": slot_map.DictSlotMap,
+    "array": slot_map.ArraySlotMap,
+    "bytes": slot_map.BytesSlotMap,
 }
 ENCODER: dict[str, Encoder] = {
     "python": encoder.encode_python,

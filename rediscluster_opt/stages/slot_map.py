@@ -1,16 +1,20 @@
-"""Slot-map stage (US-002): slot -> address of the master that serves it.
+"""Slot-map stage (US-002, US-012): slot -> address of the master that serves it.
 
-Both variants are built from a `Topology` and patched in place of one slot on MOVED.
+Every variant is built from a `Topology` and patched for one slot on MOVED. Besides the
+range scan and the flat list, the containers the PRD asks about ("would an unboxed or
+small array beat the vector?"): a tuple, a dict, and node indexes in an unboxed array or
+in bytes beside a list of the nodes.
 """
 
 from __future__ import annotations
 
 import threading
+from array import array
 
 from ..core.topology import Topology
 from .traits import describes
 
-__all__ = ["FlatSlotMap", "RangeScanSlotMap"]
+__all__ = ["ArraySlotMap", "BytesSlotMap", "DictSlotMap", "FlatSlotMap", "RangeScanSlotMap", "TupleSlotMap"]
 
 
 @describes(runs=("lookup",))
@@ -68,3 +72,85 @@ class FlatSlotMap:
         table = list(self._table)
         table[slot] = address
         self._table = table
+
+
+@describes(inline="address = slot_map._table[slot]", runs=("lookup",))
+class TupleSlotMap(FlatSlotMap):
+    """The flat table as a tuple: immutable by type, indexed like the list."""
+
+    def replace(self, topology: Topology) -> None:
+        self._table = tuple(topology.slot_table())  # type: ignore[assignment]
+
+    def patch(self, slot: int, address: str) -> None:
+        table = list(self._table)
+        table[slot] = address
+        self._table = tuple(table)  # type: ignore[assignment]
+
+
+@describes(inline="address = slot_map._table.get(slot)", runs=("lookup",))
+class DictSlotMap:
+    """A dict of the served slots: a hash lookup per command, no entry for a slot no
+    master serves."""
+
+    def __init__(self, topology: Topology) -> None:
+        self.replace(topology)
+
+    def replace(self, topology: Topology) -> None:
+        self._table = {slot: a for slot, a in enumerate(topology.slot_table()) if a is not None}
+
+    def lookup(self, slot: int) -> str | None:
+        return self._table.get(slot)
+
+    def patch(self, slot: int, address: str) -> None:
+        self._table = {**self._table, slot: address}
+
+
+class _IndexedSlotMap:
+    """Node indexes per slot, unboxed, beside the list of nodes (index 0: no master). The
+    node list only grows, and the index is swapped whole, so a lookup that reads the list
+    and then the index (or the other way round, mid-patch) always finds a node the index
+    names."""
+
+    def __init__(self, topology: Topology) -> None:
+        self._nodes: list[str | None] = [None]
+        self.replace(topology)
+
+    def _positions(self, addresses: list[str | None]) -> list[int]:
+        known = {node: i for i, node in enumerate(self._nodes)}
+        for address in addresses:
+            if address not in known:
+                known[address] = len(self._nodes)
+                self._nodes.append(address)
+        return [known[a] for a in addresses]
+
+    def replace(self, topology: Topology) -> None:
+        self._index = self._pack(self._positions(topology.slot_table()))
+
+    def lookup(self, slot: int) -> str | None:
+        return self._nodes[self._index[slot]]
+
+    def patch(self, slot: int, address: str) -> None:
+        positions = list(self._index)
+        positions[slot] = self._positions([address])[0]
+        self._index = self._pack(positions)
+
+    def _pack(self, positions: list[int]) -> array[int] | bytes:
+        raise NotImplementedError
+
+
+@describes(inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",))
+class ArraySlotMap(_IndexedSlotMap):
+    """Node indexes in an `array('H')`: 2 bytes per slot instead of an 8-byte pointer."""
+
+    def _pack(self, positions: list[int]) -> array[int]:
+        return array("H", positions)
+
+
+@describes(inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",))
+class BytesSlotMap(_IndexedSlotMap):
+    """Node indexes in `bytes`: one byte per slot, so at most 255 masters."""
+
+    def _pack(self, positions: list[int]) -> bytes:
+        if len(self._nodes) > 256:
+            raise ValueError(f"the bytes slot map holds at most 255 masters, not {len(self._nodes) - 1}")
+        return bytes(positions)

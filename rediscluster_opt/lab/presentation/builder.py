@@ -162,6 +162,29 @@ def cells(story: Story) -> list[Cell]:
     return out
 
 
+def without_profiles(story: Story) -> list[Cell]:
+    """The common frame without the profile sections, for a story whose arms run the same
+    Python code in another runtime setting or container (what cProfile would show is the
+    same functions): the verdict, how it ran, throughput, CPU per op and latency by
+    configuration, its micro-benchmark tables and sections, the recorded figures."""
+    out: list[Cell] = [
+        *opening(story),
+        code(run_cell(story)),
+        *verdict_cells(),
+        code("figures = nb.verdict_figures(run, params)"),
+        md("## How it ran\n\nEvery configuration in its own process, interleaved over the repeats and "
+           "compared pairwise per repeat; the A/A twin is the reference configuration run a second time."),
+        code("nb.roles_table(run)"),
+        code("nb.summary_table(run)"),
+        code("figures += [nb.throughput_figure(run, params), nb.latency_figure(run, params)]"),
+    ]  # fmt: skip
+    for section in story.sections:
+        out += [md(section.markdown), *(code(source) for source in section.code)]
+    for name in story.micro_tables:
+        out += [md(f"## Micro-benchmark: {name.replace('_', ' ')}"), code(f'nb.micro_table(run, "{name}")')]
+    return [*out, *closing()]
+
+
 def md(text: str) -> Cell:
     return ("markdown", text)
 

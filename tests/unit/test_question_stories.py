@@ -1,5 +1,6 @@
-"""US-011's arms and its answer, from a constructed record (the notebook runs in the
-quick run of tests/e2e/test_notebooks.py)."""
+"""The question stories' arms and answers (US-011 runtime settings, US-012 slot-map
+containers), from constructed records; their notebooks run in the quick run of
+tests/e2e/test_notebooks.py."""
 
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from rediscluster_opt.results.stats import Interval
 STORY = stories()["US-011"]
 
 
-def _module():
+def _module(name="us011_runtime"):
     import importlib
 
-    return importlib.import_module("experiments.us011_runtime")
+    return importlib.import_module(f"experiments.{name}")
 
 
 def test_every_setting_is_an_arm_of_its_own_beside_the_default():
@@ -28,14 +29,14 @@ def test_every_setting_is_an_arm_of_its_own_beside_the_default():
     assert full[("optimized", "gc freeze")].gc == "freeze" and full[("baseline", "asyncio")].loop == "asyncio"
 
 
-def _run(measured):
+def _run(measured, story=STORY):
     record = {
         "parameters": {"modes": ["cluster"], "concurrency": [64], "duration_s": 2.0, "repeats": 6,
                        "workload": {"key_count": 10000, "value_size": 200}},
         "extra": {"measured": {k: v.as_dict() for k, v in measured.items()}},
         "summary": {"rows": []},
     }  # fmt: skip
-    return StoryRun(STORY, record, Path("x.json"))
+    return StoryRun(story, record, Path("x.json"))
 
 
 def test_the_answer_comes_first_and_names_what_pays():
@@ -50,4 +51,24 @@ def test_the_answer_comes_first_and_names_what_pays():
     pays = _run({**steady, module.metric("optimized", "gc freeze"): Interval(1.2, 1.1, 1.3, **six)})
     assert "Tuning pays beyond the A/A noise for: gc.freeze() after the warm-up pays" in module.paragraph(
         pays
+    )
+
+
+def test_the_containers_answer_whether_an_unboxed_array_beats_the_list():
+    module = _module("us012_slot_containers")
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    story = stories()["US-012"]
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    even = {**steady, module.metric("array", "throughput"): Interval(0.99, 0.97, 1.01, **six),
+            module.metric("array", "instructions"): Interval.exact(1.4)}  # fmt: skip
+    text = module.paragraph(_run(even, story))
+    assert "No: no container beats the list beyond its noise here" in text
+    assert (
+        "Node indexes in an unboxed array('H') over the list: instructions per lookup 1.4 (NOT met)" in text
+    )
+    faster = {**steady, module.metric("bytes", "throughput"): Interval(1.2, 1.1, 1.3, **six)}
+    assert (
+        module.paragraph(_run(faster, story))
+        .split(". ")[1]
+        .startswith("Yes, for: node indexes in bytes beats")
     )
