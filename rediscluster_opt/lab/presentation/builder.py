@@ -116,10 +116,39 @@ def closing() -> list[Cell]:
     ]
 
 
+HOW_IT_RAN = (
+    "## How it ran\n\nEvery trial runs in its own process; configurations are interleaved "
+    "(A B A B ...) over the repeats and compared pairwise per repeat. As opened (`rerun = False`) "
+    "nothing is measured: the latest saved run is drawn, the committed reference's until you "
+    "measure your own; set `rerun = True` to measure. The roles table names each configuration's "
+    "part; the A/A twin is the reference configuration run a second time, whose ratio to it is this "
+    "run's noise floor."
+)
+PROFILES = (
+    "## Profiles\n\ncProfile (own time per operation, qualified names) for each compared "
+    "configuration, line_profiler over the functions this story touches, and py-spy flame "
+    "graphs, which sample without slowing the hot path. Profiled runs are compared only "
+    "with profiled runs."
+)
+
+
 def cells(story: Story) -> list[Cell]:
     """(kind, source) of every cell, kind being 'markdown', 'code' or 'parameters'."""
     if story.cells is not None:
         return story.cells(story)
+    return _frame(story, profiles=True)
+
+
+def without_profiles(story: Story) -> list[Cell]:
+    """The common frame without the profile sections, for a story whose arms run the same
+    Python code in another runtime setting or container (cProfile would show the same
+    functions); a story module passes it as its `cells`."""
+    return _frame(story, profiles=False)
+
+
+def _frame(story: Story, profiles: bool) -> list[Cell]:
+    """The common shape: the verdict first, how it ran, the story's sections, micro tables
+    and figures, the profiles (when `profiles`), the recorded figures."""
     out: list[Cell] = [
         *opening(story),
         code(run_cell(story)),
@@ -127,14 +156,7 @@ def cells(story: Story) -> list[Cell]:
         md("## Verdicts at a glance\n\nEach criterion with its interval, in panels by unit; the grey "
            "band is the threshold widened by the A/A noise."),
         code("figures = nb.verdict_figures(run, params)"),
-        md(
-            "## How it ran\n\nEvery trial runs in its own process; configurations are interleaved "
-            "(A B A B ...) over the repeats and compared pairwise per repeat. As opened (`rerun = False`) "
-            "nothing is measured: the latest saved run is drawn, the committed reference's until you "
-            "measure your own; set `rerun = True` to measure. The roles: baseline, isolated, cumulative "
-            "before/after, and the A/A twin, the 'before' configuration run a second time, whose ratio "
-            "to 'before' is this run's noise floor."
-        ),
+        md(HOW_IT_RAN),
         code("nb.roles_table(run)"),
         code("nb.summary_table(run)"),
         code("figures += [nb.throughput_figure(run, params), nb.latency_figure(run, params)]"),
@@ -145,43 +167,15 @@ def cells(story: Story) -> list[Cell]:
         out += [md(f"## Micro-benchmark: {name.replace('_', ' ')}"), code(f'nb.micro_table(run, "{name}")')]
     if story.figures is not None:
         out += [md("## Story figures"), code("figures += nb.story_figures(run, params)")]
-    out += [
-        md(
-            "## Profiles\n\ncProfile (own time per operation, qualified names) for each compared "
-            "configuration, line_profiler over the functions this story touches, and py-spy flame "
-            "graphs, which sample without slowing the hot path. Profiled runs are compared only "
-            "with profiled runs."
-        ),
-        code("nb.cprofile_table(run)"),
-        code("figures.append(nb.profile_figure(run, params))"),
-        code("nb.line_table(run)"),
-        code("figures.append(nb.line_figure(run, params))"),
-        code("figures += nb.flamegraphs(run, params)"),
-        *closing(),
-    ]
-    return out
-
-
-def without_profiles(story: Story) -> list[Cell]:
-    """The common frame without the profile sections, for a story whose arms run the same
-    Python code in another runtime setting or container (what cProfile would show is the
-    same functions): the verdict, how it ran, throughput, CPU per op and latency by
-    configuration, its micro-benchmark tables and sections, the recorded figures."""
-    out: list[Cell] = [
-        *opening(story),
-        code(run_cell(story)),
-        *verdict_cells(),
-        code("figures = nb.verdict_figures(run, params)"),
-        md("## How it ran\n\nEvery configuration in its own process, interleaved over the repeats and "
-           "compared pairwise per repeat; the A/A twin is the reference configuration run a second time."),
-        code("nb.roles_table(run)"),
-        code("nb.summary_table(run)"),
-        code("figures += [nb.throughput_figure(run, params), nb.latency_figure(run, params)]"),
-    ]  # fmt: skip
-    for section in story.sections:
-        out += [md(section.markdown), *(code(source) for source in section.code)]
-    for name in story.micro_tables:
-        out += [md(f"## Micro-benchmark: {name.replace('_', ' ')}"), code(f'nb.micro_table(run, "{name}")')]
+    if profiles:
+        out += [
+            md(PROFILES),
+            code("nb.cprofile_table(run)"),
+            code("figures.append(nb.profile_figure(run, params))"),
+            code("nb.line_table(run)"),
+            code("figures.append(nb.line_figure(run, params))"),
+            code("figures += nb.flamegraphs(run, params)"),
+        ]
     return [*out, *closing()]
 
 
