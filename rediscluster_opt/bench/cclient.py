@@ -30,11 +30,11 @@ import time
 from typing import Any
 
 from ..defaults import KEY_PREFIX
-from .adapters import C_CLIENT, Target
+from .adapters import C_CLIENT, CALIBRATIONS, Target
 
-__all__ = ["ARM", "BINARY", "RedisBenchmarkError", "command_line", "parse_csv", "trial"]
+__all__ = ["BINARY", "RedisBenchmarkError", "command_line", "parse_csv", "trial"]
 
-ARM, BINARY = C_CLIENT, "redis-benchmark"
+BINARY = CALIBRATIONS[C_CLIENT]  # the program the arm runs
 KEY = f"{KEY_PREFIX}rb:{{tag}}:__rand_int__"
 CALIBRATION_REQUESTS = 20_000  # the warm-up run, which also measures the rate to size the timed run
 MISS_EXPONENT = 8  # SETs per key per master: ln(keys) + this, so a key is missed with p ~ e^-8
