@@ -284,10 +284,10 @@ def _empty():
     return pd.DataFrame()
 
 
-def flame_file(story_id: str, config: str, suffix: str = ".svg") -> str:
-    """The name a configuration's flame graph has beside a story's figures (an SVG from
-    py-spy in records before stacks were folded into them, a PNG drawn from the stacks)."""
-    return f"{story_id}_flame_{_safe(config)}{suffix}"
+def flame_file(story_id: str, config: str) -> str:
+    """The name a configuration's py-spy SVG has beside a story's figures, for records made
+    before the stacks were folded into them (newer ones are drawn as PNG by `flamegraphs`)."""
+    return f"{story_id}_flame_{_safe(config)}.svg"
 
 
 def _safe(text: str) -> str:
