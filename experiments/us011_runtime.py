@@ -1,5 +1,6 @@
 """US-011: runtime settings, the PRD's "RTS flags may need tuning per iteration" in
-Python's terms: the garbage collector and the event loop, each against the default."""
+Python's terms: the garbage collector, the event loop and the allocator, each against the
+default."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "gc freeze": ("gc.freeze() after the warm-up", {"gc": "freeze"}),
     "gc off": ("the collector off for the measured window", {"gc": "off"}),
     "asyncio": ("asyncio's own event loop instead of uvloop", {"loop": "asyncio"}),
+    "malloc": ("the C library's malloc for every object (PYTHONMALLOC=malloc)", {"allocator": "malloc"}),
 }
 
 
@@ -98,7 +100,7 @@ def paragraph(run: StoryRun) -> str:
         "Tuning pays beyond the A/A noise for: " + "; ".join(r["criterion"] for r in paying) + "."
         if paying
         else "No setting pays beyond the A/A noise here: the defaults (uvloop, the collector as Python "
-        "sets it) stay."
+        "sets it, pymalloc) stay."
     )
     aa = rows.get(metric("optimized", "gc freeze"), {}).get("aa", "")
     lines = [f"**{run.story.id} verdict** ({nb.workload_text(run)}).", answer]
@@ -123,14 +125,15 @@ def _pays(setting: str, figure: str, headline: bool = False) -> Criterion:
 
 
 STORY = Story(
-    "US-011", "runtime", "Runtime settings: the garbage collector and the event loop",
+    "US-011", "runtime", "Runtime settings: the garbage collector, the event loop, the allocator",
     """The PRD leaves GHC's runtime flags "to tune per iteration". Python's counterparts are the
-garbage collector and the event loop. Each is measured against the default, interleaved in one
-run with an A/A twin of the default: `gc.freeze()` after the warm-up (what is alive then is never
-scanned again), the collector off for the measured window, and asyncio's own loop instead of
-uvloop, on the optimized preset and (in the default mode) on the baseline. Young-generation
-collections per 1,000 operations are recorded beside them. The allocator (`PYTHONMALLOC`) is
-not measured yet.""",
+garbage collector, the event loop and the allocator. Each is measured against the default,
+interleaved in one run with an A/A twin of the default: `gc.freeze()` after the warm-up (what is
+alive then is never scanned again), the collector off for the measured window, asyncio's own loop
+instead of uvloop, and the C library's `malloc` for every object instead of CPython's small-object
+allocator (`PYTHONMALLOC=malloc`, set when the trial's process starts), on the optimized preset
+and (in the default mode) on the baseline. Young-generation collections per 1,000 operations are
+recorded beside them.""",
     run,
     criteria=(
         _pays("gc freeze", "throughput", headline=True),
@@ -139,6 +142,8 @@ not measured yet.""",
         _pays("gc off", "cpu"),
         Criterion("uvloop pays (optimized): throughput, asyncio / uvloop", metric("optimized", "asyncio"), "<", 1,
                   TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA),
+        _pays("malloc", "throughput"),
+        _pays("malloc", "cpu"),
     ),
     recorded=(
         *(Recorded(f"baseline: {SETTINGS[s][0]}, throughput / default", metric("baseline", s), "{:.2f}",

@@ -21,3 +21,23 @@ def hang(spec):
 
 def refuse(spec):
     raise Refused(f"not here: {spec['why']}")
+
+
+def allocator(spec):
+    """Which object allocator this process runs on, as CPython itself reports it
+    (its malloc statistics name pymalloc's size classes only when pymalloc is in use)."""
+    import os
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        stats = out.read().decode()
+    return {"allocator": "pymalloc" if "Small block threshold" in stats else "malloc"}

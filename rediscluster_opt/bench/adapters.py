@@ -36,6 +36,18 @@ LOOPS = ("uvloop", "asyncio")
 # The garbage collector during a trial's measured window (bench/trial.py): as Python leaves
 # it, everything alive after the warm-up frozen out of its reach (gc.freeze), or off.
 GC_MODES = ("default", "freeze", "off")
+# The allocator of a trial's process, chosen before it starts (PYTHONMALLOC): CPython's
+# small-object allocator, or the C library's malloc for every object.
+ALLOCATORS = ("pymalloc", "malloc")
+# Our cluster client's constructor options a configuration may set (seconds; None for
+# refresh_interval: no periodic refresh). They apply to cluster trials only.
+CLUSTER_OPTIONS = ("refresh_interval", "min_refresh_interval")
+
+
+def process_env(allocator: str) -> dict[str, str]:
+    """The environment of a trial process with `allocator` (ALLOCATORS): ours, with the
+    allocator set explicitly, so an inherited PYTHONMALLOC does not pick it."""
+    return {**os.environ, "PYTHONMALLOC": allocator}
 
 
 class PeerUnavailable(RuntimeError):
@@ -124,6 +136,9 @@ class ClientConfig:
     name: str | None = None  # label override
     pipeline: int = 1  # the C client's pipeline depth (requests in flight per connection)
     gc: str = "default"  # GC_MODES: the collector during the measured window
+    allocator: str = "pymalloc"  # ALLOCATORS: the trial process's object allocator
+    free_cap: int | None = None  # the pooled submit's FREE_CAP in the trial process; None keeps it
+    cluster_options: dict[str, float | None] | None = None  # CLUSTER_OPTIONS for ClusterClient
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS and self.client not in CALIBRATIONS:
@@ -135,12 +150,31 @@ class ClientConfig:
             raise ValueError(f"unknown gc mode {self.gc!r}; choose one of: {', '.join(GC_MODES)}")
         if self.gc != "default" and self.client != "ours":
             raise ValueError(f"a gc mode applies to our client's trials only, not to {self.client}")
+        if self.allocator not in ALLOCATORS:
+            choices = ", ".join(ALLOCATORS)
+            raise ValueError(f"unknown allocator {self.allocator!r}; choose one of: {choices}")
+        if self.allocator != "pymalloc" and self.client == C_CLIENT:
+            raise ValueError(f"an allocator applies to Python clients only, not to {self.client}")
         if self.client == "ours":
             # Validates every stage name now, before any trial starts.
             object.__setattr__(self, "stages", self.stage_set().as_dict())
         elif self.stages:
             raise ValueError(f"stages apply to our client only, not to {self.client}")
         check_number("connections_per_node", self.connections_per_node, integer=True)
+        if self.cluster_options:
+            unknown = sorted(set(self.cluster_options) - set(CLUSTER_OPTIONS))
+            if unknown or self.client != "ours":
+                raise ValueError(
+                    f"cluster options {unknown or sorted(self.cluster_options)} do not apply here: "
+                    f"our client takes {', '.join(CLUSTER_OPTIONS)}"
+                )
+            for name, value in self.cluster_options.items():
+                if value is not None or name != "refresh_interval":  # None: no periodic refresh
+                    check_number(name, value, allow_zero=name == "min_refresh_interval", unit="seconds")
+        if self.free_cap is not None:
+            check_number("free_cap", self.free_cap, integer=True, allow_zero=True)
+            if self.client != "ours" or (self.stages or {}).get("submit") != "pooled":
+                raise ValueError("free_cap applies to our client with the pooled submit only")
         check_number("pipeline", self.pipeline, integer=True)
         if self.pipeline != 1 and self.client != C_CLIENT:
             raise ValueError(f"a pipeline depth applies to {C_CLIENT} only, not to {self.client}")
@@ -193,6 +227,12 @@ class ClientConfig:
         if self.connections_per_node != 1:
             label += f" x{self.connections_per_node}"
         label += "" if self.gc == "default" else f" (gc {self.gc})"
+        label += "" if self.free_cap is None else f" (free cap {self.free_cap})"
+        label += "".join(
+            f" ({k}={v:g})" if v is not None else f" ({k}=None)"
+            for k, v in (self.cluster_options or {}).items()
+        )
+        label += "" if self.allocator == "pymalloc" else f" ({self.allocator})"
         return label if self.loop == "uvloop" else f"{label} ({self.loop})"
 
     def available(self) -> bool:
@@ -257,7 +297,7 @@ async def open_adapter(
         if command_timeout is not None:
             options["command_timeout"] = command_timeout
         if mode == "cluster":
-            ours = await ClusterClient.connect(addresses, **options)
+            ours = await ClusterClient.connect(addresses, **options, **(config.cluster_options or {}))
         else:
             ours = await StandaloneClient.connect(addresses[0], **options)
         return Adapter(

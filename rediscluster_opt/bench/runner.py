@@ -20,7 +20,7 @@ from typing import Any
 from ..child import ChildFailed, ChildRefused, start_child
 from ..results import metric_of, new_record
 from ..validate import check_number
-from .adapters import C_CLIENT, ClientConfig, Target
+from .adapters import C_CLIENT, ClientConfig, Target, process_env
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
 from .sync import run_sync
@@ -43,7 +43,8 @@ def _run_trial_process(
     failed trial with the tail of the child's output, never an exception."""
     if processes > 1:  # time to start Python, import and connect, before the common start
         spec = {**spec, "start_at": time.time() + STARTUP_S * processes}
-    children = [start_child(trial, spec, cpus=client_cpus) for _ in range(processes)]
+    env = process_env(spec["config"].get("allocator") or "pymalloc")  # the spec is checked in the child
+    children = [start_child(trial, spec, cpus=client_cpus, env=env) for _ in range(processes)]
     deadline = time.monotonic() + timeout + (STARTUP_S * processes if processes > 1 else 0)
     results = []
     for child in children:

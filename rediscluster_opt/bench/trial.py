@@ -14,6 +14,7 @@ runner merges (percentiles of averages would be wrong) and then drops.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import sys
 import time
@@ -176,6 +177,10 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     concurrency, duration = spec["concurrency"], spec["duration"]
     # Each task's operation plan is drawn before any timing starts.
     plans = [workload.operations(seed) for seed in range(concurrency)]
+    if config.free_cap is not None:  # this process is the trial's own: the class setting is too
+        from ..stages.submit import PooledFutureSubmit
+
+        PooledFutureSubmit.FREE_CAP = config.free_cap
     adapter = await open_adapter(config, spec["mode"], target, concurrency)
     skew = None
     if spec.get("start_at") is not None:  # one of several processes: start together
@@ -210,6 +215,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "client_cpu_s": cpu,
         "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "gc": {"mode": config.gc, "collections": collections},
+        "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
     }
     if io_before is not None and io_after is not None and tally["ops"]:
         delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}
