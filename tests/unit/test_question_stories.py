@@ -72,3 +72,34 @@ def test_the_containers_answer_whether_an_unboxed_array_beats_the_list():
         .split(". ")[1]
         .startswith("Yes, for: node indexes in bytes beats")
     )
+
+
+def test_the_pool_story_compares_the_pool_with_none_and_with_a_small_cap():
+    module = _module("us013_response_pool")
+    arms = module.arms()
+    assert arms["pooled"].stages["submit"] == "pooled" and arms["none"].stages["submit"] == "future"
+    assert arms["small"].free_cap == module.SMALL_CAP and arms["pooled"].free_cap is None
+    assert len({c.label for c in arms.values()}) == 3
+
+
+def test_the_pool_answer_says_keep_or_not_with_its_figure_and_why_no_striping():
+    module = _module("us013_response_pool")
+    story = stories()["US-013"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    slower = {**steady, module.metric("none", "throughput"): Interval(0.9, 0.88, 0.93, **six),
+              module.metric("small", "throughput"): Interval(0.99, 0.97, 1.02, **six)}  # fmt: skip
+    run = _run(slower, story)
+    run.record["extra"]["levels"] = [16, 64, 256]
+    text = module.paragraph(run)
+    assert (
+        "Keep the pool: at C=256, no pool gives 0.90 [0.88–0.93] of the pool's throughput (met, A/A 1.00"
+        in text
+    )
+    assert (
+        f"kept to {module.SMALL_CAP} records gives 0.99 [0.97–1.02] of the default's (inconclusive)" in text
+    )
+    assert module.STRIPING in text
+    even = _run({**steady, module.metric("none", "throughput"): Interval(1.0, 0.97, 1.03, **six)}, story)
+    assert "Not settled: at the highest concurrency, no pool gives" in module.paragraph(even)
+    assert "Not answered" in module.paragraph(_run(steady, story))
