@@ -33,6 +33,7 @@ __all__ = [
     "check_parameters",
     "check_story_parameters",
     "integers",
+    "positive_numbers",
     "members",
     "modes",
     "parameter_names",
@@ -210,6 +211,11 @@ def _member(name: str, value: object, choices: Any) -> str:
 def integers(name: str, value: object) -> tuple[int, ...]:
     """A non-empty list of positive integers (a story's own parameter may use it)."""
     return _list(name, value, lambda x: _number(name, x, integer=True))
+
+
+def positive_numbers(name: str, value: object) -> tuple[float, ...]:
+    """A non-empty list of positive numbers (seconds, sizes)."""
+    return _list(name, value, lambda x: _number(name, x))
 
 
 def positive_integer(name: str, value: object) -> int:

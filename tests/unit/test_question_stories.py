@@ -103,3 +103,33 @@ def test_the_pool_answer_says_keep_or_not_with_its_figure_and_why_no_striping():
     even = _run({**steady, module.metric("none", "throughput"): Interval(1.0, 0.97, 1.03, **six)}, story)
     assert "Not settled: at the highest concurrency, no pool gives" in module.paragraph(even)
     assert "Not answered" in module.paragraph(_run(steady, story))
+
+
+def test_the_refresh_story_runs_the_preset_more_often_and_never():
+    module = _module("us014_refresh_interval")
+    arms = module.arms()
+    assert arms[module.DEFAULT_S].cluster_options is None  # the preset as it ships
+    assert arms[None].cluster_options == {"refresh_interval": None}
+    assert arms[module.OFTEN_S].cluster_options == {"refresh_interval": module.OFTEN_S}
+    assert len({c.label for c in arms.values()}) == len(arms)
+    import inspect
+
+    from rediscluster_opt.client import ClusterClient
+
+    shipped = inspect.signature(ClusterClient.__init__).parameters["refresh_interval"].default
+    assert shipped == module.DEFAULT_S  # the story's "default" is the client's
+
+
+def test_the_refresh_answer_gives_the_cost_and_the_heal_times():
+    module = _module("us014_refresh_interval")
+    story = stories()["US-014"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    free = {**steady, module.metric("throughput", module.OFTEN_S): Interval(1.0, 0.99, 1.01, **six),
+            module.metric("heal", 0.25): Interval(0.12, 0.05, 0.2, **six),
+            module.metric("heal", 10.0): Interval(4.9, 1.2, 8.8, **six)}  # fmt: skip
+    text = module.paragraph(_run(free, story))
+    assert "Refreshing every 0.25 s instead of 10 s shows no cost beyond the noise: throughput 1.00" in text
+    assert "heals in a median 0.120 [0.050–0.200] s at 0.25 s, against 4.90 [1.20–8.80] s at 10 s" in text
+    costly = {**steady, module.metric("throughput", module.OFTEN_S): Interval(0.9, 0.88, 0.92, **six)}
+    assert "instead of 10 s costs: throughput 0.90" in module.paragraph(_run(costly, story))

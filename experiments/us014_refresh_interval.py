@@ -1,0 +1,150 @@
+"""US-014: the topology refresh interval. The PRD asks whether its refresh interval "is too
+conservative"; here what periodic refresh costs in throughput, and what a longer interval
+costs in time to heal a slot that moved without a MOVED reply telling the client."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rediscluster_opt.bench.adapters import ClientConfig
+from rediscluster_opt.lab import engine
+from rediscluster_opt.lab.criteria import Criterion, Recorded
+from rediscluster_opt.lab.engine import headline_level
+from rediscluster_opt.lab.instruments.heal import heal_times
+from rediscluster_opt.lab.parameters import BENCH, Parameters, positive_integer, positive_numbers
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation.builder import without_profiles
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.results import Interval, paired_ratio
+
+DEFAULT_S = 10.0  # ClusterClient's refresh_interval as it ships
+OFTEN_S = 0.25  # the shortest interval the cost is measured at: as often as min_refresh_interval allows
+HEAL_INTERVALS = Own(
+    "heal_intervals",
+    {"default": (0.25, 1.0, 10.0), "quick": (0.25,)},
+    positive_numbers,
+    "refresh intervals (s) whose time to heal a silent move is measured",
+)
+HEAL_REPEATS = Own(
+    "heal_repeats", {"default": 7, "quick": 3}, positive_integer, "silent moves timed per interval"
+)
+
+
+def metric(figure: str, seconds: float | None = None) -> str:
+    """'throughput' or 'cpu' of refreshing every `seconds` (None: never) over the default
+    interval; 'heal' the seconds to heal a silent move at `seconds`."""
+    every = "never" if seconds is None else f"{seconds:g}s"
+    return f"refresh.{every}.{figure}"
+
+
+def arms() -> dict[float | None, ClientConfig]:
+    """Refresh interval -> configuration: the optimized preset with its own interval
+    (DEFAULT_S), more often, and never (only on events)."""
+    default = ClientConfig.parse("optimized")
+    changed = {
+        s: dataclasses.replace(default, cluster_options={"refresh_interval": s}) for s in (1.0, OFTEN_S, None)
+    }
+    return {DEFAULT_S: default, **changed}
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    configs = arms()
+    default = configs[DEFAULT_S]
+    twin = engine.twin(default)
+    others = [c for s, c in configs.items() if s != DEFAULT_S]
+    record = engine.bench(params, [default, twin, *others], story.id)
+    where: dict[str, Any] = {"concurrency": headline_level(params.concurrency)}
+    measured: dict[str, Interval | None] = {
+        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **where),
+        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **where),
+    }
+    for seconds, config in configs.items():
+        if seconds != DEFAULT_S:
+            measured[metric("throughput", seconds)] = paired_ratio(
+                record, config.label, default.label, **where
+            )
+            measured[metric("cpu", seconds)] = paired_ratio(
+                record, config.label, default.label, "cpu_us_per_op", **where
+            )
+    repeats: int = params.own[HEAL_REPEATS.name]
+    heals = [
+        heal_times(params.target, s, repeats, seed=i) for i, s in enumerate(params.own[HEAL_INTERVALS.name])
+    ]
+    for heal in heals:
+        found = heal["summary"]
+        measured[metric("heal", heal["refresh_interval"])] = Interval.from_dict(found) if found else None
+    roles = {"optimized": default.label, AA: twin.label}
+    return engine.save_run(story, params, record, measured, extra={"roles": roles, "heal": heals})
+
+
+def paragraph(run: StoryRun) -> str:
+    """The answer first: what refreshing more often costs, what it buys in time to heal;
+    then the criteria as every story lists them."""
+    rows = {r["metric"]: r for r in run.acceptance}
+    cost = rows.get(metric("throughput", OFTEN_S))
+    heal_often, heal_default = (
+        run.measured.get(metric("heal", OFTEN_S)),
+        run.measured.get(metric("heal", DEFAULT_S)),
+    )
+    lines = [f"**{run.story.id} verdict** ({nb.workload_text(run)})."]
+    if cost is not None and cost["effect"]:
+        costs = {
+            "met": "costs",
+            "NOT met": "costs nothing",
+            "inconclusive": "shows no cost beyond the noise",
+        }.get(cost["verdict"], "is not settled")
+        lines.append(
+            f"Refreshing every {OFTEN_S:g} s instead of {DEFAULT_S:g} s {costs}: throughput {cost['measured']} of "
+            f"the default's ({cost['verdict']}, A/A {cost['aa']})."
+        )
+    if heal_often is not None:
+        slow = f", against {heal_default.text('{:.2f}')} s at {DEFAULT_S:g} s" if heal_default else ""
+        lines.append(
+            f"A slot that moved with no MOVED reply to tell the client heals in a median "
+            f"{heal_often.text('{:.3f}')} s at {OFTEN_S:g} s{slow} (a uniform wait of up to one interval)."
+        )
+    lines.append(
+        "`min_refresh_interval` only spaces refreshes that events ask for (MOVED, a lost node); a silent move "
+        "asks for none, so it does not bound this time."
+    )
+    return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
+
+
+def _costs(figure: str, seconds: float | None, headline: bool = False) -> Criterion:
+    higher = figure == "throughput"
+    every = "never" if seconds is None else f"every {seconds:g} s"
+    text = f"Refreshing {every} costs: {'throughput' if higher else 'client CPU per op'}, {every} / every {DEFAULT_S:g} s"
+    control = THROUGHPUT_AA if higher else CPU_AA
+    return Criterion(text, metric(figure, seconds), "<" if higher else ">", 1, TARGET, control, before=control,
+                     headline=headline)  # fmt: skip
+
+
+STORY = Story(
+    "US-014", "refresh_interval", "The topology refresh interval: its cost, and the time to heal a silent move",
+    f"""The PRD's open question "is the topology refresh interval too conservative?" The client refreshes its
+map every `refresh_interval` ({DEFAULT_S:g} s) and on events (a MOVED reply, a lost node), events at most once
+per `min_refresh_interval` (0.25 s). A MOVED reply heals a moved slot at once; a slot no command touches, or
+whose reads a replica serves, moves without one, and only the periodic refresh heals it. Two measurements:
+the cost, as the optimized preset refreshing every 1 s, every {OFTEN_S:g} s and never, interleaved with the
+preset and its A/A twin; and the time to heal, a silent move timed at each interval (the client's view made
+stale as a move would leave it, with no refresh asked for, at a random point of the refresh cycle).""",
+    run,
+    criteria=(
+        _costs("throughput", OFTEN_S, headline=True),
+        _costs("cpu", OFTEN_S, headline=True),
+        _costs("throughput", 1.0),
+        _costs("throughput", None),
+    ),
+    recorded=(
+        *(Recorded(f"time to heal a silent move, refreshing every {s:g} s (seconds)", metric("heal", s), "{:.3f}",
+                   needs=f"heal_intervals including {s:g}")
+          for s in (0.25, 1.0, 10.0)),
+        Recorded("client CPU per op, every 1 s / every 10 s", metric("cpu", 1.0), "{:.2f}"),
+        Recorded("client CPU per op, never / every 10 s", metric("cpu", None), "{:.2f}"),
+    ),
+    parameters=BENCH,
+    own=(HEAL_INTERVALS, HEAL_REPEATS),
+    cells=without_profiles,  # the arms run the same route: no profiles
+    paragraph=paragraph,
+)  # fmt: skip
