@@ -133,3 +133,30 @@ def test_the_refresh_answer_gives_the_cost_and_the_heal_times():
     assert "heals in a median 0.120 [0.050–0.200] s at 0.25 s, against 4.90 [1.20–8.80] s at 10 s" in text
     costly = {**steady, module.metric("throughput", module.OFTEN_S): Interval(0.9, 0.88, 0.92, **six)}
     assert "instead of 10 s costs: throughput 0.90" in module.paragraph(_run(costly, story))
+
+
+def test_the_cache_answer_weighs_the_best_saving_against_the_cpu_noise():
+    module = _module("us015_topology_cache")
+    story = stories()["US-015"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    small = {**steady, module.metric("bound_local", "saved"): Interval.exact(0.003),
+             module.metric("contextvar", "saved"): Interval.exact(-0.004)}  # fmt: skip
+    text = module.paragraph(_run(small, story))
+    assert "No: the cheapest way, the table as a bound default argument, saves 0.30% of a command's" in text
+    assert "cannot tell apart less than 2.00%" in text and module.UPKEEP in text
+    large = {**steady, module.metric("closure", "saved"): Interval.exact(0.05)}
+    assert (
+        module.paragraph(_run(large, story))
+        .split(". ")[1]
+        .startswith("Yes: the cheapest way, the table as a")
+    )
+    assert "Not answered" in module.paragraph(_run(steady, story))
+
+
+def test_every_way_to_the_table_reads_the_same_owner():
+    from rediscluster_opt.lab.instruments.perfcases import CASES, TABLE_READS
+
+    module = _module("us015_topology_cache")
+    owners = {CASES[module.case(way)].make()() for way in TABLE_READS}
+    assert owners == {"127.0.0.1:7004"}  # the last slot's master in the five-master layout

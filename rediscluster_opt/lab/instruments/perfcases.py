@@ -23,7 +23,7 @@ from ...core.resp import ReplyError, encode_command
 from ...core.topology import SlotRange, Topology
 from ...stages import REGISTRY
 
-__all__ = ["CASES", "Case", "case_name", "cases_for", "five_masters"]
+__all__ = ["CASES", "TABLE_READS", "Case", "case_name", "cases_for", "five_masters"]
 
 Work = Callable[[], Any]
 
@@ -118,8 +118,41 @@ def _lookup(cls: Any, slot: int) -> Work:
     return lambda: lookup(slot)
 
 
+# The ways a route could reach the slot table it indexes (US-015, the PRD's per-thread
+# topology cache): as the fused route does now, an attribute of the slot-map stage it
+# holds in a closure cell; or the table itself as a closure constant, a bound default
+# argument, a context variable, or a thread-local's attribute. The slot is a closure cell
+# in every one, so only the way to the table differs.
+TABLE_READS = ("attribute", "closure", "bound_local", "contextvar", "thread_local")
+
+
+def _table_read(way: str, slot: int) -> Work:
+    import contextvars
+    import threading
+
+    holder = REGISTRY["slot_map"]["flat"](five_masters())
+    table = holder._table
+    if way == "attribute":
+        return lambda: holder._table[slot]
+    if way == "closure":
+        return lambda: table[slot]
+    if way == "bound_local":
+        return lambda table=table: table[slot]  # type: ignore[misc]
+    if way == "contextvar":
+        current: contextvars.ContextVar[list[str]] = contextvars.ContextVar("slot_table")
+        current.set(table)
+        return lambda: current.get()[slot]
+    if way == "thread_local":
+        local = threading.local()
+        local.table = table
+        return lambda: local.table[slot]
+    raise ValueError(f"unknown table read {way!r}; choose one of: {', '.join(TABLE_READS)}")
+
+
 def _build_cases() -> dict[str, Case]:
     cases: list[Case] = []
+    for way in TABLE_READS:
+        cases.append(Case("table_read", way, "s16383", lambda w=way: _table_read(w, 16383)))
     for variant, slot_of in REGISTRY["slot_hash"].items():
         for length in KEY_LENGTHS:
             cases.append(Case("slot_hash", variant, f"k{length}", _call(slot_of, _key(length))))
