@@ -146,15 +146,24 @@ def run_benchmark(
     runnable = [c for c in configs if c.available()]
     targets = targets or {}
     every_target = list({id(t): t for t in [target, *targets.values()]}.values())
+
+    def modes_of(each: Target) -> list[str]:
+        """Every mode for the main target; a configuration's own target without a
+        standalone server (a cluster of another size in a sweep) runs in cluster mode only."""
+        return list(modes) if each is target else [m for m in modes if m != "standalone" or each.standalone]
+
     target_info = {}
     for each in every_target:
-        target_info.update(check_target(each, modes))
+        target_info.update(check_target(each, modes_of(each)))
     say = progress or (lambda _msg: None)
     for each in every_target:
-        for mode in modes:
+        for mode in modes_of(each):
             say(f"populating {workload.key_count} keys of {workload.value_size} B ({mode})")
             run_sync(lambda each=each, mode=mode: populate(each, mode, workload))
-    pids_by_mode = {mode: sorted({p for t in every_target for p in server_pids(t, mode)}) for mode in modes}
+    pids_by_mode = {
+        mode: sorted({p for t in every_target if mode in modes_of(t) for p in server_pids(t, mode)})
+        for mode in modes
+    }
     all_pids = sorted({pid for pids in pids_by_mode.values() for pid in pids})
 
     plan = [
@@ -163,6 +172,7 @@ def run_benchmark(
         for level in levels
         for mode in modes
         for config in runnable
+        if mode in modes_of(targets.get(config.label, target))
     ]
     trials = []
     started = time.monotonic()

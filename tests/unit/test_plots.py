@@ -136,3 +136,32 @@ def test_lines_take_their_role_colour_and_share_a_role_by_style():
     assert rgb(lines["fused"].get_color()) == rgb(plots.ROLE_COLOURS["variant"])
     roles = plots.variant_roles("slot_map")
     assert (roles["ranges"], roles["flat"], roles["array"]) == ("before", "after", "variant")
+
+
+def test_scaling_curves_draw_a_line_per_client_and_series_on_log_axes():
+    def point(client, series, x, ops):
+        return {"client": client, "series": series, "x": x,
+                "ops_per_s": {"median": ops, "low": ops * 0.9, "high": ops * 1.1}}  # fmt: skip
+
+    points = [
+        point(c, s, x, 1000 * x)
+        for c in ("ours", "calibration:bare")
+        for s in ("C=16", "C=64")
+        for x in (3, 6)
+    ]
+    fig = plots.scaling_curves(points, [("ops_per_s", "ops/s")], x_label="masters (N)",
+                               references={"ours": {"ops_per_s": 5000}})  # fmt: skip
+    (ax,) = fig.axes
+    assert ax.get_xscale() == ax.get_yscale() == "log" and not plots.empty_panels(fig)
+    handles, labels = ax.get_legend_handles_labels()
+    assert labels == [
+        "ours standalone",
+        "ours C=16",
+        "ours C=64",
+        "calibration:bare C=16",
+        "calibration:bare C=64",
+    ]
+    colours = {
+        label: getattr(h, "lines", [h])[0].get_color() for h, label in zip(handles, labels, strict=True)
+    }
+    assert colours["ours C=16"] == plots.CLIENT_COLOURS["ours"] != colours["calibration:bare C=16"]

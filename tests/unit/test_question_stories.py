@@ -160,3 +160,49 @@ def test_every_way_to_the_table_reads_the_same_owner():
     module = _module("us015_topology_cache")
     owners = {CASES[module.case(way)].make()() for way in TABLE_READS}
     assert owners == {"127.0.0.1:7004"}  # the last slot's master in the five-master layout
+
+
+def _scaling_point(sweep, client, x, cpu, series="", per_write=None):
+    found = {"sweep": sweep, "client": client, "x": x, "series": series,
+             "cpu_us_per_op": {"median": cpu, "low": cpu, "high": cpu}}  # fmt: skip
+    if per_write is not None:
+        found["commands_per_write"] = {"median": per_write, "low": per_write, "high": per_write}
+    return found
+
+
+def test_the_scaling_story_sweeps_ours_the_bare_arm_and_glide_at_each_size():
+    from rediscluster_opt.lab.parameters import check_parameters
+
+    module = _module("us016_scaling")
+    default = [c.client for c in module.clients(check_parameters())]
+    assert default == ["ours", "calibration:bare", "valkey-glide"]
+    assert [c.client for c in module.clients(check_parameters(smoke=True))] == ["ours", "calibration:bare"]
+    assert module.at_size(module.clients(check_parameters())[1], 12).label == "calibration:bare N=12"
+
+
+def test_the_scaling_answer_says_how_each_cost_grows():
+    module = _module("us016_scaling")
+    story = stories()["US-016"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    measured = {**steady, module.metric("masters", "largest", "over_bare"): Interval(0.7, 0.65, 0.75, **six)}
+    run = _run(measured, story)
+    run.record["extra"].update(
+        sizes=[3, 5, 12],
+        headline_level=64,
+        points=[
+            _scaling_point("masters", "ours", 3, 4.0, "C=64", per_write=18.0),
+            _scaling_point("masters", "ours", 12, 6.0, "C=64", per_write=4.5),
+            _scaling_point("masters", "calibration:bare", 3, 3.0, "C=64"),
+            _scaling_point("masters", "calibration:bare", 12, 4.0, "C=64"),
+            _scaling_point("value", "ours", 16, 4.0),
+            _scaling_point("value", "ours", 65536, 30.0),
+        ],
+    )
+    text = module.paragraph(run)
+    assert (
+        "From 3 to 12 masters at C=64, our client CPU per op goes from 4.00 to 6.00 µs (the bare "
+        "multiplexer's from 3.00 to 4.00), and commands per write from 18.0 to 4.5 (C/N: 21.3 to 5.3); at 12 "
+        "masters ours is 0.70 [0.65–0.75] of the bare arm (NOT met)." in text
+    )
+    assert "By value size, from 16 B to 65536 B our CPU per op goes from 4.00 to 30.00 µs." in text
