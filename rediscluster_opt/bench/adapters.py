@@ -42,6 +42,9 @@ ALLOCATORS = ("pymalloc", "malloc")
 # Our cluster client's constructor options a configuration may set (seconds; None for
 # refresh_interval: no periodic refresh). They apply to cluster trials only.
 CLUSTER_OPTIONS = ("refresh_interval", "min_refresh_interval")
+# The clients a configuration may batch explicitly (ClientConfig.batch): each through its
+# own pipeline or batch API (Adapter.get_many).
+BATCHING = ("ours", "redis-py", "valkey-glide")
 
 
 def process_env(allocator: str) -> dict[str, str]:
@@ -139,6 +142,9 @@ class ClientConfig:
     allocator: str = "pymalloc"  # ALLOCATORS: the trial process's object allocator
     free_cap: int | None = None  # the pooled submit's FREE_CAP in the trial process; None keeps it
     cluster_options: dict[str, float | None] | None = None  # CLUSTER_OPTIONS for ClusterClient
+    # Commands per request through the client's explicit pipeline (None: single commands,
+    # batched implicitly); a trial then runs concurrency / batch tasks, as many in flight.
+    batch: int | None = None
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS and self.client not in CALIBRATIONS:
@@ -171,6 +177,10 @@ class ClientConfig:
             for name, value in self.cluster_options.items():
                 if value is not None or name != "refresh_interval":  # None: no periodic refresh
                     check_number(name, value, allow_zero=name == "min_refresh_interval", unit="seconds")
+        if self.batch is not None:
+            check_number("batch", self.batch, integer=True)
+        if self.batch is not None and self.client not in BATCHING:
+            raise ValueError(f"explicit batches apply to {', '.join(BATCHING)} only, not to {self.client}")
         if self.free_cap is not None:
             check_number("free_cap", self.free_cap, integer=True, allow_zero=True)
             if self.client != "ours" or (self.stages or {}).get("submit") != "pooled":
@@ -221,9 +231,10 @@ class ClientConfig:
     def label(self) -> str:
         if self.name:
             return self.name
+        batched = f" (pipelines of {self.batch})" if self.batch is not None else ""
         if self.client != "ours":
-            return self.client + (f" P{self.pipeline}" if self.pipeline != 1 else "")
-        label = self.stage_set().label()
+            return self.client + (f" P{self.pipeline}" if self.pipeline != 1 else "") + batched
+        label = self.stage_set().label() + batched
         if self.connections_per_node != 1:
             label += f" x{self.connections_per_node}"
         label += "" if self.gc == "default" else f" (gc {self.gc})"
@@ -259,6 +270,7 @@ class Adapter:
         io_counters: Any = None,
         command: Any = None,
         hot_functions: Any = None,
+        get_many: Any = None,
     ) -> None:
         self.get = get  # key -> bytes | None
         self.set = set_  # (key, value, px=None) -> truthy on success
@@ -266,6 +278,7 @@ class Adapter:
         self.close = close  # () -> awaitable
         self.command = command  # (*args) -> the reply, or None where not wrapped
         self.hot_functions = hot_functions  # () -> the functions a command runs (ours), for profilers
+        self.get_many = get_many  # keys -> their values in order, in one explicit pipeline or batch
         self._io_counters = io_counters
 
     def io_counters(self) -> dict[str, int] | None:
@@ -300,6 +313,13 @@ async def open_adapter(
             ours = await ClusterClient.connect(addresses, **options, **(config.cluster_options or {}))
         else:
             ours = await StandaloneClient.connect(addresses[0], **options)
+
+        async def get_many(keys: list[bytes]) -> list[object]:
+            pipe = ours.pipeline()
+            for key in keys:
+                pipe.get(key)
+            return await pipe.execute()
+
         return Adapter(
             ours.get,
             ours.set,
@@ -308,6 +328,7 @@ async def open_adapter(
             ours.io_counters,
             ours.execute_command,
             ours.hot_functions,
+            get_many,
         )
     if config.client == C_CLIENT:
         raise ValueError(f"{C_CLIENT} is a program, not a Python client: a trial runs it (bench/cclient.py)")
@@ -338,7 +359,15 @@ async def open_adapter(
             client = redis_asyncio.Redis(
                 host=nodes[0][0], port=nodes[0][1], max_connections=limit, **timeouts
             )
-        return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command)
+
+        async def redis_py_get_many(keys: list[bytes]) -> list[object]:
+            pipe = client.pipeline() if mode == "cluster" else client.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+            return await pipe.execute()  # type: ignore[no-any-return]
+
+        return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
+                       get_many=redis_py_get_many)  # fmt: skip
     if config.client == "coredis":
         import coredis
 
@@ -357,6 +386,8 @@ async def open_adapter(
 
         return Adapter(client.get, client.set, delete, lambda: client.__aexit__(None, None, None))
     from glide import (
+        Batch,
+        ClusterBatch,
         ExpirySet,
         ExpiryType,
         GlideClient,
@@ -394,7 +425,14 @@ async def open_adapter(
     def glide_command(*args: Any) -> Any:  # glide routes a custom command by its key
         return client.custom_command([a if isinstance(a, (str, bytes)) else str(a) for a in args])
 
-    return Adapter(client.get, glide_set, glide_delete, client.close, command=glide_command)
+    async def glide_get_many(keys: list[bytes]) -> list[object]:
+        batch = ClusterBatch(is_atomic=False) if mode == "cluster" else Batch(is_atomic=False)
+        for key in keys:
+            batch.get(key)
+        return await client.exec(batch, raise_on_error=True)  # type: ignore[arg-type]
+
+    return Adapter(client.get, glide_set, glide_delete, client.close, command=glide_command,
+                   get_many=glide_get_many)  # fmt: skip
 
 
 def _redis_py_tls(tls: TLSSettings | None) -> dict[str, Any]:

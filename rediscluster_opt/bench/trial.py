@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+from ..child import Refused
 from .adapters import C_CLIENT, ClientConfig, Target, open_adapter
 from .workload import Workload
 
@@ -92,7 +93,7 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _closed_loop(adapter: Any, plans: list, seconds: float, record: bool):
+async def _closed_loop(adapter: Any, plans: list, seconds: float, record: bool, batch: int | None = None):
     loop = asyncio.get_running_loop()
     running = [True]
     loop.call_later(seconds, running.clear)  # cheaper to test per operation than a clock
@@ -125,8 +126,33 @@ async def _closed_loop(adapter: Any, plans: list, seconds: float, record: bool):
                     wrong_examples.append(f"{'GET' if is_get else 'SET'} {key!r} -> {reply!r:.80}")
         return done, wrong, errors, latencies
 
+    async def batched(ops: Any) -> tuple[int, int, int, list[int]]:
+        # `batch` GETs per request through the client's explicit pipeline; a latency is
+        # a request's, an error fails the request's every command.
+        done = wrong = errors = 0
+        latencies: list[int] = []
+        keep = latencies.append if record else _ignore
+        get_many, size = adapter.get_many, batch or 1
+        while running:
+            drawn = [next(ops) for _ in range(size)]
+            start = clock()
+            try:
+                replies = await get_many([key for _, key, _ in drawn])
+            except Exception as exc:
+                errors += size
+                error_kinds[type(exc).__name__] = error_kinds.get(type(exc).__name__, 0) + 1
+                continue
+            keep(clock() - start)
+            done += size
+            for reply, (_, key, value) in zip(replies, drawn, strict=True):
+                if reply != value:
+                    wrong += 1
+                    if len(wrong_examples) < 3:
+                        wrong_examples.append(f"GET {key!r} (pipelined) -> {reply!r:.80}")
+        return done, wrong, errors, latencies
+
     started = time.perf_counter()
-    results = await asyncio.gather(*(task(ops) for ops in plans))
+    results = await asyncio.gather(*((task if batch is None else batched)(ops) for ops in plans))
     elapsed = time.perf_counter() - started
     tally = {
         "ops": sum(r[0] for r in results),
@@ -175,8 +201,15 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     target = Target(**spec["target"])
     workload = Workload(**spec["workload"])
     concurrency, duration = spec["concurrency"], spec["duration"]
-    # Each task's operation plan is drawn before any timing starts.
-    plans = [workload.operations(seed) for seed in range(concurrency)]
+    batch = config.batch
+    if batch is not None and (workload.kind != "get" or batch > concurrency):
+        raise Refused(
+            f"pipelines of {batch} run GETs only, at a concurrency of at least {batch} commands in flight "
+            f"(workload {workload.kind!r}, concurrency {concurrency})"
+        )
+    # Each task's operation plan is drawn before any timing starts; a batching
+    # configuration keeps as many commands in flight as concurrency / batch pipelines.
+    plans = [workload.operations(seed) for seed in range(concurrency // (batch or 1))]
     if config.free_cap is not None:  # this process is the trial's own: the class setting is too
         from ..stages.submit import PooledFutureSubmit
 
@@ -187,14 +220,16 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
         skew = time.time() - spec["start_at"]
     try:
-        await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False)
+        if batch is not None and adapter.get_many is None:
+            raise Refused(f"{config.client} has no explicit pipeline in the bench adapters")
+        await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False, batch=batch)
         collector = _CollectorMode(config.gc)
         io_before = adapter.io_counters()
         cpu_before = _cpu_seconds()
         running = adapter.hot_functions() if adapter.hot_functions else []
         profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
         tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
-            adapter, plans, duration, record=True
+            adapter, plans, duration, record=True, batch=batch
         )
         profile = _stop_profiler(profiler, spec.get("profile"))
         cpu = _cpu_seconds() - cpu_before

@@ -252,3 +252,22 @@ def test_bad_input_fails_before_any_trial(local_cluster, options, message):
 def test_bad_client_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         ClientConfig.parse(spec)
+
+
+def test_explicit_pipelines_of_each_batching_client_check_every_reply(local_cluster):
+    """Ours, redis-py and valkey-glide, each through its own pipeline or batch API, in both
+    modes: every command of every pipeline counted and its value checked; a pipeline larger
+    than the commands in flight is refused with the reason."""
+    configs = [ClientConfig("ours", ClientConfig.parse("optimized").stages, batch=10)]
+    configs += [ClientConfig(peer, batch=10) for peer in ("redis-py", "valkey-glide")]
+    record = run_benchmark(configs, concurrency=[40], repeats=1, experiment="batches", **SHORT)
+    validate_record(record)
+    assert len(record["trials"]) == 2 * sum(c.available() for c in configs)
+    for trial in record["trials"]:
+        assert trial["status"] == "ok", trial.get("stderr_tail")
+        assert trial["valid"] and trial["wrong"] == 0 and trial["errors"] == 0 and trial["ops"] % 10 == 0
+    ours = [t for t in record["trials"] if t["config"] == configs[0].label]
+    assert all(t["io"]["commands_per_write"] >= 2 for t in ours)  # a pipeline's share of a node in one write
+    refused = run_benchmark(configs[:1], modes=["cluster"], concurrency=[5], repeats=1, **SHORT)
+    (trial,) = refused["trials"]
+    assert trial["status"] == "failed" and "pipelines of 10 run GETs only" in trial["reason"]
