@@ -34,8 +34,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
         CLUSTER_OVER_STANDALONE: paired_ratio(
             record, baseline.label, baseline.label, concurrency=level, denominator_mode="standalone"
         ),
-        THROUGHPUT_AA: paired_ratio(record, twin.label, baseline.label, concurrency=level),
-        CPU_AA: paired_ratio(record, twin.label, baseline.label, "cpu_us_per_op", concurrency=level),
+        **engine.aa_control(record, twin.label, baseline.label, concurrency=level),
         TOP5: exact(float(len(top[0]))) if top else None,
         LINE_FUNCTIONS: exact(float(sum(1 for f in lines[0]["profile"]["functions"] if f["total_s"] > 0)))
         if lines

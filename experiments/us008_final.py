@@ -163,8 +163,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
     measured = {
         THROUGHPUT_GAIN: paired_ratio(record, optimized.label, baseline.label, **where),
         CPU_GAIN: paired_ratio(record, optimized.label, baseline.label, "cpu_us_per_op", **where),
-        THROUGHPUT_AA: paired_ratio(record, twin.label, optimized.label, **where),
-        CPU_AA: paired_ratio(record, twin.label, optimized.label, "cpu_us_per_op", **where),
+        **engine.aa_control(record, twin.label, optimized.label, **where),
         STANDALONE: paired_ratio(record, optimized.label, baseline.label, mode="standalone", **where),
         CLUSTER_OVER_STANDALONE: paired_ratio(
             record, optimized.label, optimized.label, denominator_mode="standalone", **where

@@ -16,7 +16,6 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
-from rediscluster_opt.results import paired_ratio
 
 PRESETS = ("optimized", "baseline")
 BEYOND_SMOKE = "a run beyond smoke (a smoke run keeps to the optimized preset)"
@@ -67,18 +66,12 @@ def run(story: Story, params: Parameters) -> StoryRun:
     record = engine.bench(params, [default, twin, *(c for k, c in configs.items() if k != ("optimized", "default"))],
                           story.id)  # fmt: skip
     where: dict[str, Any] = {"concurrency": headline_level(params.concurrency)}
-    measured = {
-        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **where),
-        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **where),
-    }
+    measured = engine.aa_control(record, twin.label, default.label, **where)
     for (preset, setting), config in configs.items():
-        if setting == "default":
-            continue
-        base = configs[(preset, "default")].label
-        measured[metric(preset, setting)] = paired_ratio(record, config.label, base, **where)
-        measured[metric(preset, setting, "cpu")] = paired_ratio(
-            record, config.label, base, "cpu_us_per_op", **where
-        )
+        if setting != "default":
+            base = configs[(preset, "default")].label
+            throughput, cpu = engine.ratio_pair(record, config.label, base, **where)
+            measured |= {metric(preset, setting): throughput, metric(preset, setting, "cpu"): cpu}
     for (preset, setting), config in configs.items():
         found = _per_1k_ops(record, config.label)
         measured[collections_metric(preset, setting)] = engine.exact(found)

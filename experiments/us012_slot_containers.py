@@ -15,7 +15,7 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
-from rediscluster_opt.results import Interval, paired_ratio
+from rediscluster_opt.results import Interval
 
 LIST = "flat"  # the optimized preset's container, the one the others are measured against
 CONTAINERS = {
@@ -44,20 +44,16 @@ def run(story: Story, params: Parameters) -> StoryRun:
     record = engine.bench(params, [default, twin, *arms.values()], story.id)
     where: dict[str, Any] = {"concurrency": headline_level(params.concurrency)}
     list_case = perfcases.case_name("slot_map", LIST, LAST)
-    measured: dict[str, Interval | None] = {
-        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **where),
-        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **where),
-    }
+    measured = engine.aa_control(record, twin.label, default.label, **where)
     for container, config in arms.items():
         case = perfcases.case_name("slot_map", container, LAST)
         ns, list_ns = wall_ns(wall, case), wall_ns(wall, list_case)
+        throughput, cpu = engine.ratio_pair(record, config.label, default.label, **where)
         measured |= {
             metric(container, "instructions"): ratio_of(instructions, case, list_case),
             metric(container, "ns"): Interval.exact(ns.median / list_ns.median) if ns and list_ns else None,
-            metric(container, "throughput"): paired_ratio(record, config.label, default.label, **where),
-            metric(container, "cpu"): paired_ratio(
-                record, config.label, default.label, "cpu_us_per_op", **where
-            ),
+            metric(container, "throughput"): throughput,
+            metric(container, "cpu"): cpu,
         }
     roles = {"optimized": default.label, AA: twin.label}
     return engine.save_run(story, params, record, measured, extra={"roles": roles, "micro": micro})

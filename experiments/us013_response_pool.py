@@ -14,7 +14,6 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters, integers
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
-from rediscluster_opt.results import paired_ratio
 from rediscluster_opt.stages.submit import PooledFutureSubmit
 
 SMALL_CAP = 8  # records kept: well below what is in flight per node at every level swept
@@ -56,18 +55,12 @@ def run(story: Story, params: Parameters) -> StoryRun:
     record = engine.bench(params, [default, twin, configs["none"], configs["small"]], story.id,
                           concurrency=list(levels))  # fmt: skip
     top: dict[str, Any] = {"concurrency": max(levels)}
-    measured = {
-        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **top),
-        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **top),
-    }
+    measured = engine.aa_control(record, twin.label, default.label, **top)
     for arm in ("none", "small"):
-        label = configs[arm].label
         for level in (None, *levels):
             where = top if level is None else {"concurrency": level}
-            measured[metric(arm, "throughput", level)] = paired_ratio(record, label, default.label, **where)
-            measured[metric(arm, "cpu", level)] = paired_ratio(
-                record, label, default.label, "cpu_us_per_op", **where
-            )
+            throughput, cpu = engine.ratio_pair(record, configs[arm].label, default.label, **where)
+            measured |= {metric(arm, "throughput", level): throughput, metric(arm, "cpu", level): cpu}
     roles = {"optimized": default.label, AA: twin.label}
     extra = {"roles": roles, "levels": list(levels), "free_cap": PooledFutureSubmit.FREE_CAP}
     return engine.save_run(story, params, record, measured, extra=extra)

@@ -16,7 +16,7 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters, positive_integer,
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
-from rediscluster_opt.results import Interval, paired_ratio
+from rediscluster_opt.results import Interval
 
 DEFAULT_S = 10.0  # ClusterClient's refresh_interval as it ships
 OFTEN_S = 0.25  # the shortest interval the cost is measured at: as often as min_refresh_interval allows
@@ -55,18 +55,11 @@ def run(story: Story, params: Parameters) -> StoryRun:
     others = [c for s, c in configs.items() if s != DEFAULT_S]
     record = engine.bench(params, [default, twin, *others], story.id)
     where: dict[str, Any] = {"concurrency": headline_level(params.concurrency)}
-    measured: dict[str, Interval | None] = {
-        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **where),
-        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **where),
-    }
+    measured = engine.aa_control(record, twin.label, default.label, **where)
     for seconds, config in configs.items():
         if seconds != DEFAULT_S:
-            measured[metric("throughput", seconds)] = paired_ratio(
-                record, config.label, default.label, **where
-            )
-            measured[metric("cpu", seconds)] = paired_ratio(
-                record, config.label, default.label, "cpu_us_per_op", **where
-            )
+            throughput, cpu = engine.ratio_pair(record, config.label, default.label, **where)
+            measured |= {metric("throughput", seconds): throughput, metric("cpu", seconds): cpu}
     repeats: int = params.own[HEAL_REPEATS.name]
     heals = [
         heal_times(params.target, s, repeats, seed=i) for i, s in enumerate(params.own[HEAL_INTERVALS.name])

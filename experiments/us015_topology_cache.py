@@ -14,8 +14,8 @@ from rediscluster_opt.lab.instruments.perfcases import TABLE_READS, case_name
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
-from rediscluster_opt.results import Interval, paired_ratio
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, Story, StoryRun
+from rediscluster_opt.results import Interval
 
 NOW = "attribute"  # what the fused route does: `slot_map._table[slot]`, slot_map in a closure cell
 WAYS = {
@@ -51,10 +51,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
     twin = engine.twin(default)
     record = engine.bench(params, [default, twin], story.id)
     where: dict[str, Any] = {"concurrency": headline_level(params.concurrency)}
-    measured: dict[str, Interval | None] = {
-        THROUGHPUT_AA: paired_ratio(record, twin.label, default.label, **where),
-        CPU_AA: paired_ratio(record, twin.label, default.label, "cpu_us_per_op", **where),
-    }
+    measured = engine.aa_control(record, twin.label, default.label, **where)
     cpu_ns = _cpu_ns_per_op(record, default.label, where["concurrency"])
     now = wall_ns(wall, case(NOW))
     for way in WAYS:

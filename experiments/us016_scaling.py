@@ -19,7 +19,7 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positiv
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.lab.story import AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
 from rediscluster_opt.results import Interval, paired_ratio
 
 BARE, GLIDE = "calibration:bare", "valkey-glide"
@@ -118,8 +118,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
         record = engine.bench(params, [ours, twin, *arms[1:], *sized], story.id, concurrency=list(levels),
                               repeats=repeats, modes=("cluster", "standalone"), targets=targets)  # fmt: skip
     top: dict[str, Any] = {"concurrency": headline}
-    measured[THROUGHPUT_AA] = paired_ratio(record, twin.label, ours.label, **top)
-    measured[CPU_AA] = paired_ratio(record, twin.label, ours.label, "cpu_us_per_op", **top)
+    measured |= engine.aa_control(record, twin.label, ours.label, **top)
     every = sorted({*sizes, main_masters})
     for masters in every:
 

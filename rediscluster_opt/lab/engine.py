@@ -15,12 +15,21 @@ from ..bench.adapters import ClientConfig
 from ..bench.runner import run_benchmark
 from ..bench.workload import Workload
 from ..localcluster import LocalCluster, default_data_dir
-from ..results import Interval, interval, load_record, metric_of, repo_relative, save_record, summarize
+from ..results import (
+    Interval,
+    interval,
+    load_record,
+    metric_of,
+    paired_ratio,
+    repo_relative,
+    save_record,
+    summarize,
+)
 from ..workspace import root
 from .instruments import micro, perfcases
 from .parameters import Parameters
 from .registry import story as find_story
-from .story import AA, Linked, Story, StoryRun
+from .story import AA, CPU_AA, THROUGHPUT_AA, Linked, Story, StoryRun
 
 __all__ = [
     "LOCAL",
@@ -177,6 +186,23 @@ def twin(config: ClientConfig) -> ClientConfig:
 
 
 # -- figures from records -------------------------------------------------------------------
+def ratio_pair(
+    record: dict[str, Any], numerator: str, denominator: str, **where: Any
+) -> tuple[Interval | None, Interval | None]:
+    """numerator / denominator, paired per repeat: (throughput, client CPU per op)."""
+    return (
+        paired_ratio(record, numerator, denominator, **where),
+        paired_ratio(record, numerator, denominator, "cpu_us_per_op", **where),
+    )
+
+
+def aa_control(record: dict[str, Any], twin: str, config: str, **where: Any) -> dict[str, Interval | None]:
+    """The A/A control of configuration `config`: its twin over it, in throughput and in
+    CPU per op, under the names the criteria read (THROUGHPUT_AA, CPU_AA)."""
+    throughput, cpu = ratio_pair(record, twin, config, **where)
+    return {THROUGHPUT_AA: throughput, CPU_AA: cpu}
+
+
 def exact(value: float | None) -> Interval | None:
     """A deterministic figure (a count, an instruction ratio) as an interval of width 0."""
     return Interval.exact(value) if value is not None else None
