@@ -206,3 +206,35 @@ def test_the_scaling_answer_says_how_each_cost_grows():
         "masters ours is 0.70 [0.65–0.75] of the bare arm (NOT met)." in text
     )
     assert "By value size, from 16 B to 65536 B our CPU per op goes from 4.00 to 30.00 µs." in text
+
+
+def test_the_batching_story_runs_every_size_beside_implicit_batching_and_the_peers():
+    module = _module("us017_batching")
+    found = module.arms((1, 10, 100), peers=True)
+    assert found[("ours", 0)].batch is None and [found[("ours", n)].batch for n in (1, 10, 100)] == [
+        1,
+        10,
+        100,
+    ]
+    assert found[("redis-py", 100)].batch == found[("valkey-glide", 100)].batch == 100
+    assert len({c.label for c in found.values()}) == len(found)
+    assert set(module.arms((10,), peers=False)) == {("ours", 0), ("ours", 10)}
+
+
+def test_the_batching_answer_leads_with_pipelines_of_100():
+    module = _module("us017_batching")
+    story = stories()["US-017"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    measured = {**steady, module.metric("ours", 100, "throughput"): Interval(1.4, 1.3, 1.5, **six),
+                module.metric("ours", 10, "throughput"): Interval(1.1, 1.0, 1.2, **six),
+                module.metric("redis-py", 100, "over"): Interval(4.0, 3.5, 4.5, **six)}  # fmt: skip
+    run = _run(measured, story)
+    run.record["extra"]["in_flight"] = 1000
+    text = module.paragraph(run)
+    assert (
+        "Pipelines of 100 GETs give 1.40 [1.30–1.50] of the throughput of the multiplexer's implicit" in text
+    )
+    assert "at the same 1000 commands in flight (met" in text
+    assert "ours is 4.00 [3.50–4.50]x redis-py's." in text
+    assert "by pipeline size, 10: 1.10 [1.00–1.20]; 100: 1.40 [1.30–1.50]." in text
