@@ -479,44 +479,48 @@ class BaseClient(Commands):
         node in cluster mode, replies in the caller's order (client/pipeline.py)."""
         return Pipeline(self)
 
-    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+    def _placement(self, args: tuple[Any, ...], key: Any = None) -> tuple[int | None, str | None]:
         """Where a pipelined command goes: its slot and the slot's owner, or (None, the
-        node it is pinned to). The standalone client pins everything to its server."""
+        node it is pinned to); `key`, when the caller knows the command's one key, spares
+        finding it. The standalone client pins everything to its server."""
         raise NotImplementedError
 
-    async def _run_pipeline(self, batch: list[tuple[Any, ...]]) -> list[object]:
+    async def _run_pipeline(self, batch: list[tuple[Any, ...]], keys: Sequence[Any]) -> list[object]:
         """Each command's reply, or the error it ended in, in the caller's order. First
         every command is handed to its node's connection, in order and without waiting,
         so the writer sends each node's share in one write; a command with no open
         connection, or one without room, takes the slow path at once. Then every reply
-        that is not plain, and every lost send, gets the slow path a single command gets."""
+        that is not plain, and every lost send, gets the slow path a single command gets.
+        `keys`: each command's one key where the pipeline knows it, else None."""
         self._check_loop()
-        placed = [self._placement(args) for args in batch]
+        placed = [self._placement(args, key) for args, key in zip(batch, keys, strict=True)]
         first: list[Any] = []
         settled: list[bool] = []  # True: the slow path's own outcome, nothing more to do
         for (slot, address), args in zip(placed, batch, strict=True):
             mux = self._pick(address)
-            if mux is None or mux.congested:
-                first.append(self._retry(slot, Single(self._encode, args), address, NOT_SENT))
+            if mux is None or mux.congested:  # started now, as a task: it waits for room on its own
+                first.append(
+                    asyncio.ensure_future(self._retry(slot, Single(self._encode, args), address, NOT_SENT))
+                )
                 settled.append(True)
-            else:
-                first.append(mux.execute(self._encode(args)))
+            else:  # a future as it is; a submit stage's coroutine started now, so it sends now
+                first.append(asyncio.ensure_future(mux.execute(self._encode(args))))
                 settled.append(False)
-        outcomes = await asyncio.gather(*first, return_exceptions=True)
+        outcomes = await _settled(first)
         again = {}  # index -> the slow path for a first try that did not end in a plain reply
         for index, outcome in enumerate(outcomes):
-            if settled[index]:
-                continue
+            kind = type(outcome)
+            if settled[index] or (kind is not ReplyError and not isinstance(outcome, BaseException)):
+                continue  # a plain reply (every redirect is an error reply: the contract)
             (slot, address), args = placed[index], batch[index]
-            if type(outcome) is ReplyError or not isinstance(outcome, BaseException):  # a reply
+            if kind is ReplyError:
                 redirect = None if slot is None else self._check_redirect(outcome)
-                if redirect is not None or type(outcome) is ReplyError:
-                    again[index] = self._retry(slot, Single(self._encode, args), address, outcome, redirect)
+                again[index] = self._retry(slot, Single(self._encode, args), address, outcome, redirect)
             elif isinstance(outcome, (RedisConnectionError, TimeoutError)):
                 again[index] = self._retry(slot, Single(self._encode, args), address, outcome)
             elif isinstance(outcome, RuntimeError) and not isinstance(outcome, RedisError):
                 outcomes[index] = self._foreign_loop(outcome)
-        finished = await asyncio.gather(*again.values(), return_exceptions=True)
+        finished = await _settled([asyncio.ensure_future(retry) for retry in again.values()])
         for index, outcome in zip(again, finished, strict=True):
             outcomes[index] = outcome
         return list(outcomes)
@@ -674,3 +678,23 @@ class _Attempt:
         self.redirects = 0  # MOVED/ASK hops so far
         self.transient = 0  # TRYAGAIN/CLUSTERDOWN answers so far
         self.connect_failures = 0
+
+
+async def _settled(waits: list[Any]) -> list[object]:
+    """What each future ended in, in order: its result, or the exception it raised; as
+    `gather(return_exceptions=True)` does, but awaited in turn with no callback per item.
+    A node's share of a pipeline is answered in one read, so by a command's turn its
+    reply is mostly there already and awaiting it costs next to nothing. The caller's own
+    cancellation is raised, not recorded."""
+    outcomes: list[object] = []
+    for waiting in waits:
+        try:
+            outcomes.append(await waiting)
+        except asyncio.CancelledError as exc:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            outcomes.append(exc)
+        except Exception as exc:  # the command's own error, in its place
+            outcomes.append(exc)
+    return outcomes

@@ -272,9 +272,12 @@ class ClusterClient(BaseClient):
                 await asyncio.sleep(self.retry_backoff)
 
     # -- pipelines --------------------------------------------------------------------
-    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+    def _placement(self, args: tuple[Any, ...], key: Any = None) -> tuple[int | None, str | None]:
         """A keyed command goes to its slot's owner (all its keys must share the slot, as
         on the server); a keyless one is pinned to any one master."""
+        if key is not None:  # the command's one key, as the pipeline's own method knows it
+            slot = self._slot_of(key if type(key) is bytes else to_bytes(key))
+            return slot, self._lookup(slot)
         keys = command_keys(args)
         if not keys:
             if not self.topology.masters:

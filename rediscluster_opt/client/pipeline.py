@@ -37,7 +37,8 @@ class Pipeline:
 
     def __init__(self, client: BaseClient) -> None:
         self._client = client
-        self._commands: list[tuple[tuple[Any, ...], Shape]] = []
+        # (arguments, what the reply becomes, the key when the method knows it has one)
+        self._commands: list[tuple[tuple[Any, ...], Shape, Any]] = []
         self._executed = False
 
     def __len__(self) -> int:
@@ -51,20 +52,20 @@ class Pipeline:
         return self._queue(tuple(args), None)
 
     def get(self, key: Any) -> Pipeline:
-        return self._queue((b"GET", key), None)
+        return self._known((b"GET", key), None, key)
 
     def set(self, key: Any, value: Any, *, ex: int | None = None, px: int | None = None) -> Pipeline:
         """SET; its result is True when set, as `client.set` returns."""
         args: tuple[Any, ...] = (b"SET", key, value)
         args += (b"EX", ex) if ex is not None else ()
         args += (b"PX", px) if px is not None else ()
-        return self._queue(args, set_result)
+        return self._known(args, set_result, key)
 
     def delete(self, *keys: Any) -> Pipeline:
         return self._queue((b"DEL", *keys), None)
 
     def incr(self, key: Any) -> Pipeline:
-        return self._queue((b"INCR", key), None)
+        return self._known((b"INCR", key), None, key)
 
     def _queue(self, args: tuple[Any, ...], shape: Shape) -> Pipeline:
         if self._executed:
@@ -75,7 +76,16 @@ class Pipeline:
             raise UnsafeCommandError(f"{name} refused in a pipeline: it {problem}")
         if blocking_seconds(args) is not None:
             raise UnsafeCommandError(f"{name} refused in a pipeline: it blocks; call it on the client")
-        self._commands.append((args, shape))
+        self._commands.append((args, shape, None))
+        return self
+
+    def _known(self, args: tuple[Any, ...], shape: Shape, key: Any) -> Pipeline:
+        """A command of this class's own (GET, SET, INCR): neither blocking nor changing
+        the connection, with one key the method names, so nothing needs checking or
+        finding per command (a pipeline of 100 GETs paid four name parses per command)."""
+        if self._executed:
+            raise RuntimeError("this pipeline was executed already; start another with client.pipeline()")
+        self._commands.append((args, shape, key))
         return self
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
@@ -86,9 +96,10 @@ class Pipeline:
         self._executed = True
         if not self._commands:
             return []
-        outcomes = await self._client._run_pipeline([args for args, _ in self._commands])
+        commands = self._commands
+        outcomes = await self._client._run_pipeline([c[0] for c in commands], [c[2] for c in commands])
         results: list[Any] = []
-        for (_, shape), outcome in zip(self._commands, outcomes, strict=True):
+        for (_, shape, _), outcome in zip(commands, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 if raise_on_error:
                     raise outcome

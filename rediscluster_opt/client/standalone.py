@@ -48,7 +48,7 @@ class StandaloneClient(BaseClient):
     def _composed_route(self) -> tuple[Callable[..., Any], ...]:
         return (StandaloneClient._keyed, BaseClient._route)
 
-    def _placement(self, args: tuple[Any, ...]) -> tuple[int | None, str | None]:
+    def _placement(self, args: tuple[Any, ...], key: Any = None) -> tuple[int | None, str | None]:
         return None, self.address
 
     def _keyed(self, key: object, args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:

@@ -337,3 +337,24 @@ async def test_a_pipeline_that_loses_its_connection_treats_each_command_as_a_sin
                     await client.pipeline().incr("n").get("a").execute()
             drop_first(node, b"INCR", b":1\r\n")
         assert sum(1 for c in node.commands if c[0] == b"INCR") == 4  # each sent once
+
+
+async def test_a_pipeline_settles_each_command_in_place_and_a_cancelled_caller_stays_cancelled():
+    """What each of a pipeline's futures ended in, in order (an error or a cancelled
+    command in its own place); the caller's own cancellation is raised, not recorded."""
+    from rediscluster_opt.client.base import _settled
+
+    loop = asyncio.get_running_loop()
+    done, failed, cancelled = loop.create_future(), loop.create_future(), loop.create_future()
+    done.set_result(b"v")
+    failed.set_exception(TimeoutError("late"))
+    cancelled.cancel()
+    outcomes = await _settled([done, failed, cancelled])
+    assert outcomes[0] == b"v" and isinstance(outcomes[1], TimeoutError)
+    assert isinstance(outcomes[2], asyncio.CancelledError)
+    never = loop.create_future()
+    waiting = asyncio.ensure_future(_settled([never]))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
