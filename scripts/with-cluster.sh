@@ -8,10 +8,15 @@ cd "$(dirname "$0")/.."
 rcopt=.venv/bin/rcopt
 read -r -a where <<< "${RCOPT_CLUSTER_ARGS:-}"
 
-# Two stories start clusters of their own and stop them: US-010 a replica cluster, US-008
-# a TLS twin for its TLS comparison. If a story is killed midway, their servers are
-# stopped here (by their pid files, ours only).
+# Three stories start clusters of their own and stop them: US-010 a replica cluster, US-008
+# a TLS twin for its TLS comparison, US-016 a cluster per size it sweeps. If a story is
+# killed midway, their servers are stopped here (by their pid files, ours only; `down`
+# also finds every node folder in a data folder, whatever ports are named).
 stop_story_clusters() {
+  for sized in .rcopt/scaling/masters-*; do
+    [ -d "$sized" ] || continue
+    "$rcopt" cluster down --data-dir "$sized" --ports 7900-7902 --standalone-port 0 >/dev/null 2>&1 || true
+  done
   if [ -d .rcopt/resilience ]; then
     "$rcopt" cluster down --data-dir .rcopt/resilience --ports 7500-7502 --standalone-port 0 >/dev/null 2>&1 || true
   fi
