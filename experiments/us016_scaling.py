@@ -69,6 +69,12 @@ def clients(params: Parameters) -> list[ClientConfig]:
     return [ClientConfig.parse("optimized"), ClientConfig.parse(BARE), *peers]
 
 
+def swept_sizes(requested: tuple[int, ...], target_masters: int) -> tuple[int, ...]:
+    """The sizes to start clusters of: the target is measured as it is, so a size equal to
+    its own is not started twice."""
+    return tuple(n for n in dict.fromkeys(requested) if n != target_masters)
+
+
 def at_size(config: ClientConfig, masters: int) -> ClientConfig:
     return dataclasses.replace(config, name=f"{config.label} N={masters}")
 
@@ -88,8 +94,8 @@ def run(story: Story, params: Parameters) -> StoryRun:
     levels: tuple[int, ...] = params.own[LEVELS.name]
     headline = headline_level(levels)
     local = engine.local_cluster(params)
-    sizes: tuple[int, ...] = params.own[SIZES.name] if local else ()
     main_masters = len(node_addresses(params.target, "cluster"))  # the target is a point of the sweep too
+    sizes = swept_sizes(params.own[SIZES.name], main_masters) if local else ()
     names = {c.client: c.label for c in arms}
     measured: dict[str, Interval | None] = {}
     points: list[dict[str, Any]] = []

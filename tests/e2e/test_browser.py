@@ -25,6 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook on show
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"  # errors, warnings
 
+
 def _one_per_shape() -> list[str]:
     """The first story notebook of each shape: the common one or a story's own cells,
     with or without sections of its own (each opening starts a kernel, about 2 s)."""
@@ -35,6 +36,8 @@ def _one_per_shape() -> list[str]:
     for story in stories().values():
         shapes.setdefault((story.cells, bool(story.sections)), path_of(story, Path()).name)
     return sorted(shapes.values())
+
+
 FLAGS = [  # as root, on a machine with a closed network: no sandbox, no background traffic
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync",

@@ -178,6 +178,7 @@ def test_the_scaling_story_sweeps_ours_the_bare_arm_and_glide_at_each_size():
     assert default == ["ours", "calibration:bare", "valkey-glide"]
     assert [c.client for c in module.clients(check_parameters(smoke=True))] == ["ours", "calibration:bare"]
     assert module.at_size(module.clients(check_parameters())[1], 12).label == "calibration:bare N=12"
+    assert module.swept_sizes((3, 5, 6, 3), target_masters=5) == (3, 6)  # the target is one point
 
 
 def test_the_scaling_answer_says_how_each_cost_grows():
