@@ -278,7 +278,9 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
             for old in (reference / folder).glob(f"*{story}[._-]*"):
                 old.unlink()
     for notebook in run_dir.glob("*.ipynb"):
-        shutil.copy2(notebook, reference / "notebooks" / notebook.name)
+        copy = reference / "notebooks" / notebook.name
+        shutil.copy2(notebook, copy)
+        _relative_papermill_paths(copy)
     moved: dict[str, str] = {}
     for summary_path in (run_dir / "figures").glob("*.summary.json"):
         for path in json.loads(summary_path.read_text())["records"]:
@@ -297,6 +299,23 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
         relink(record, reference)
         record_path.write_text(json.dumps(record, indent=1, default=str))
     return write_summary_md(reference, reference / "summary.md", mode)
+
+
+def _relative_papermill_paths(notebook: Path) -> None:
+    """papermill records where it read and wrote the notebook, as given (absolute when the
+    run was started with absolute paths): the published copy keeps them repo-relative, so
+    it names no machine's folders."""
+    data = json.loads(notebook.read_text())
+    papermill = data.get("metadata", {}).get("papermill")
+    if not isinstance(papermill, dict):
+        return
+    paths = {
+        key: papermill[key] for key in ("input_path", "output_path") if isinstance(papermill.get(key), str)
+    }
+    relative = {key: repo_relative(Path(path)) for key, path in paths.items()}
+    if relative != paths:
+        papermill.update(relative)
+        notebook.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def relink(record: dict[str, Any], reference: Path) -> None:

@@ -156,7 +156,11 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
 
     run = tmp_path / "runs" / "r1"
     (run / "figures").mkdir(parents=True)
-    (run / "US-002_slot_lookup.ipynb").write_text("{}")
+    from rediscluster_opt.workspace import root
+
+    papermill = {"input_path": str(root() / "notebooks" / "US-002_slot_lookup.ipynb"),
+                 "output_path": str(run / "US-002_slot_lookup.ipynb")}  # fmt: skip
+    (run / "US-002_slot_lookup.ipynb").write_text(json.dumps({"metadata": {"papermill": papermill}}))
     (run / "figures" / "US-002_throughput.png").write_bytes(b"png")
     records = tmp_path / "cluster"
     records.mkdir()
@@ -180,7 +184,8 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     (reference / "keep.json").write_text("{}")
     summary = publish_reference(run, tmp_path, "default")
     assert (reference / "keep.json").exists() and not (reference / "figures" / "old.png").exists()
-    assert (reference / "notebooks" / "US-002_slot_lookup.ipynb").exists()
+    notebook = json.loads((reference / "notebooks" / "US-002_slot_lookup.ipynb").read_text())
+    assert notebook["metadata"]["papermill"]["input_path"] == "notebooks/US-002_slot_lookup.ipynb"
     assert sorted(p.name for p in (reference / "records").iterdir()) == sorted([profile.name, story.name])
     copied = json.loads((reference / "records" / story.name).read_text())
     assert copied["extra"]["records"]["profile"].endswith(f"reference/records/{profile.name}")
@@ -207,7 +212,8 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
         )
     )
     text = publish_reference(later, tmp_path, "default", stories=["US-010"]).read_text()
-    assert (reference / "notebooks" / "US-002_slot_lookup.ipynb").exists()
+    notebook = json.loads((reference / "notebooks" / "US-002_slot_lookup.ipynb").read_text())
+    assert notebook["metadata"]["papermill"]["input_path"] == "notebooks/US-002_slot_lookup.ipynb"
     assert (reference / "notebooks" / "US-010_resilience.ipynb").exists()
     assert sorted(p.name for p in (reference / "records").iterdir()) == sorted(
         [profile.name, story.name, resilience.name]
