@@ -16,11 +16,11 @@ WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
 .PHONY: test experiments rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
-	@scripts/bootstrap.sh dev,lab,peers
-	@scripts/with-cluster.sh $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@scripts/bootstrap.sh dev,lab,peers,compiled
+	@scripts/with-cluster.sh scripts/test-builds.sh $(PYTEST_ARGS)
 
 experiments:
-	@scripts/bootstrap.sh lab,peers
+	@scripts/bootstrap.sh lab,peers,compiled
 	@$(WITH_CLUSTER) $(VENV)/bin/rcopt experiments --mode $(MODE) $(TARGET_ARGS) \
 	  $(if $(ALLOW_DESTRUCTIVE),--allow-destructive) $(EXPERIMENTS_ARGS)
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .compiled import BuildError
 from .defaults import CLUSTER_PORTS, SEEDS, STANDALONE, STANDALONE_PORT
 from .localcluster import LocalCluster, LocalClusterError, parse_ports
 
@@ -456,7 +457,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--absolute", action="store_true", help="also compare absolute medians across the runs"
     )
     compare.set_defaults(handler=_compare_command)
+
+    build = commands.add_parser(
+        "build", help="compile the hot path with mypyc (the compiled build), or say its state"
+    )
+    build.add_argument("--force", action="store_true", help="compile again even when current")
+    build.add_argument("--status", action="store_true", help="only say whether a current build exists")
+    build.set_defaults(handler=_build_command)
     return parser
+
+
+def _build_command(args: argparse.Namespace) -> int:
+    from . import compiled
+
+    folder = compiled.build_dir()
+    if args.status:
+        ready = (folder / compiled.MANIFEST).is_file()
+        print(f"compiled build of these sources: {'ready' if ready else 'not built'} ({folder})")
+        chosen = os.environ.get(compiled.ENV, "")
+        print(f"this process runs: {compiled.loaded()} (${compiled.ENV}={chosen!r})")
+        return 0 if ready else 1
+    compiled.build(force=args.force)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -470,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"rcopt: error: {MissingExtra(args.command, extra, exc.name or str(exc))}", file=sys.stderr)
         return 2
-    except (MissingExtra, LocalClusterError, ValueError, OSError) as exc:  # FileNotFoundError names the path
+    # FileNotFoundError names the path
+    except (MissingExtra, LocalClusterError, BuildError, ValueError, OSError) as exc:
         print(f"rcopt: error: {exc}", file=sys.stderr)
         return 2
 

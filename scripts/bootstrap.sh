@@ -84,3 +84,19 @@ if [[ ",$extras," == *",lab,"* ]] && { ! command -v node >/dev/null || ! command
     echo "bootstrap: Node.js and npm are needed for the REST benchmark (sudo apt-get install nodejs npm)" >&2
     exit 1; }
 fi
+
+# The compiled build of the hot path (rcopt build: mypyc and a C compiler), kept beside the
+# pure package and used only where asked for (RCOPT_BUILD=compiled, or an @compiled bench
+# arm). Without a compiler or Python's headers it is skipped, saying so, and everything
+# runs pure; with them, a failed build is a bug and stops here.
+if [[ ",$extras," == *",compiled,"* ]]; then
+  headers=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+  command -v gcc >/dev/null || apt_install gcc || true
+  [ -f "$headers/Python.h" ] || apt_install python3-dev || true
+  if ! command -v gcc >/dev/null || [ ! -f "$headers/Python.h" ]; then
+    echo "bootstrap: no C compiler or no Python.h; the compiled build is skipped (pure Python runs)" >&2
+  elif ! .venv/bin/rcopt build --status >/dev/null; then
+    echo "bootstrap: compiling the hot path with mypyc (rcopt build, about a minute)"
+    .venv/bin/rcopt build
+  fi
+fi

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
+from .. import compiled
 from ..core.address import split_address
 from ..core.commands import auth_command
 from ..core.url import ConnectionSpec, TLSSettings
@@ -47,10 +48,11 @@ CLUSTER_OPTIONS = ("refresh_interval", "min_refresh_interval")
 BATCHING = ("ours", "redis-py", "valkey-glide")
 
 
-def process_env(allocator: str) -> dict[str, str]:
-    """The environment of a trial process with `allocator` (ALLOCATORS): ours, with the
-    allocator set explicitly, so an inherited PYTHONMALLOC does not pick it."""
-    return {**os.environ, "PYTHONMALLOC": allocator}
+def process_env(allocator: str, build: str = "pure") -> dict[str, str]:
+    """The environment of a trial process with `allocator` (ALLOCATORS) and our client's
+    `build` (pure or compiled): ours, with both set explicitly, so an inherited
+    PYTHONMALLOC or RCOPT_BUILD does not pick them."""
+    return {**os.environ, "PYTHONMALLOC": allocator, compiled.ENV: build}
 
 
 class PeerUnavailable(RuntimeError):
@@ -145,6 +147,7 @@ class ClientConfig:
     # Commands per request through the client's explicit pipeline (None: single commands,
     # batched implicitly); a trial then runs concurrency / batch tasks, as many in flight.
     batch: int | None = None
+    build: str = "pure"  # our client's build in the trial process: "pure" or "compiled"
 
     def __post_init__(self) -> None:
         if self.client not in CLIENTS and self.client not in CALIBRATIONS:
@@ -161,6 +164,10 @@ class ClientConfig:
             raise ValueError(f"unknown allocator {self.allocator!r}; choose one of: {choices}")
         if self.allocator != "pymalloc" and self.client == C_CLIENT:
             raise ValueError(f"an allocator applies to Python clients only, not to {self.client}")
+        if self.build not in ("pure", "compiled"):
+            raise ValueError(f"unknown build {self.build!r}; choose pure or compiled")
+        if self.build != "pure" and self.client != "ours":
+            raise ValueError(f"a build applies to our client only, not to {self.client}")
         if self.client == "ours":
             # Validates every stage name now, before any trial starts.
             object.__setattr__(self, "stages", self.stage_set().as_dict())
@@ -194,8 +201,14 @@ class ClientConfig:
         """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
         with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
         'calibration:bare' arm (bench/bare.py), or the C client 'calibration:redis-benchmark'
-        with an optional depth, 'calibration:redis-benchmark:pipeline=16' (bench/cclient.py)."""
+        with an optional depth, 'calibration:redis-benchmark:pipeline=16' (bench/cclient.py).
+        Our client takes a build after '@': 'optimized@compiled' ('@pure' is the default)."""
         others = {k: v for k, v in options.items() if k == "loop"}  # what a peer or the arm takes
+        head, at, build = text.strip().rpartition("@")
+        if at and build in ("pure", "compiled") and head.split(":")[0] in ("baseline", "optimized"):
+            return cls.parse(head, **{**options, "build": build})
+        if at and head.split(":")[0] in ("baseline", "optimized"):
+            raise ValueError(f"unknown build {build!r} in {text!r}; choose @pure or @compiled")
         if text.strip() in CALIBRATIONS:
             return cls(text.strip(), None, **others)
         if text.strip().startswith(C_CLIENT + ":"):
@@ -244,13 +257,22 @@ class ClientConfig:
             for k, v in (self.cluster_options or {}).items()
         )
         label += "" if self.allocator == "pymalloc" else f" ({self.allocator})"
+        label += "" if self.build == "pure" else f" @{self.build}"
         return label if self.loop == "uvloop" else f"{label} ({self.loop})"
 
     def available(self) -> bool:
+        if self.build == "compiled":
+            return (compiled.build_dir() / compiled.MANIFEST).is_file()
         if self.client == C_CLIENT:
             return shutil.which(CALIBRATIONS[C_CLIENT]) is not None
         module = CLIENTS.get(self.client) or CALIBRATIONS[self.client]
         return importlib.util.find_spec(module) is not None
+
+    def missing(self) -> str:
+        """Why `available()` is False."""
+        if self.build == "compiled":
+            return "the compiled build of these sources is not built (run `rcopt build`)"
+        return f"{self.client} is not installed"
 
     def as_dict(self) -> dict:
         return {**asdict(self), "label": self.label}

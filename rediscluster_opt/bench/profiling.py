@@ -57,11 +57,10 @@ def _hot_path() -> list[str]:
     functions its configuration really runs (`BaseClient.hot_functions`), generated
     routes included."""
     from ..stages import REGISTRY
-    from ..stages.traits import hot_functions
+    from ..stages.traits import hot_names
 
     routes = ["rediscluster_opt.client.base.BaseClient._route"]
-    variants = [f"{function.__module__}.{function.__qualname__}" for _, function in hot_functions(REGISTRY)]
-    return list(dict.fromkeys([*routes, *variants]))
+    return list(dict.fromkeys([*routes, *hot_names(REGISTRY)]))
 
 
 HOT_PATH = _hot_path()

@@ -43,7 +43,8 @@ def _run_trial_process(
     failed trial with the tail of the child's output, never an exception."""
     if processes > 1:  # time to start Python, import and connect, before the common start
         spec = {**spec, "start_at": time.time() + STARTUP_S * processes}
-    env = process_env(spec["config"].get("allocator") or "pymalloc")  # the spec is checked in the child
+    config = spec["config"]  # checked in the child
+    env = process_env(config.get("allocator") or "pymalloc", config.get("build") or "pure")
     children = [start_child(trial, spec, cpus=client_cpus, env=env) for _ in range(processes)]
     deadline = time.monotonic() + timeout + (STARTUP_S * processes if processes > 1 else 0)
     results = []
@@ -142,7 +143,7 @@ def run_benchmark(
         flame_dir = Path(flame_dir or tempfile.mkdtemp(prefix="rcopt-flames-"))
         flame_dir.mkdir(parents=True, exist_ok=True)
 
-    notes = [f"{c.label}: {c.client} is not installed; skipped" for c in configs if not c.available()]
+    notes = [f"{c.label}: {c.missing()}; skipped" for c in configs if not c.available()]
     runnable = [c for c in configs if c.available()]
     targets = targets or {}
     every_target = list({id(t): t for t in [target, *targets.values()]}.values())

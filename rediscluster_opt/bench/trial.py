@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Any
 
+from .. import compiled
 from ..child import Refused
 from .adapters import C_CLIENT, ClientConfig, Target, open_adapter
 from .workload import Workload
@@ -210,6 +211,11 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     # Each task's operation plan is drawn before any timing starts; a batching
     # configuration keeps as many commands in flight as concurrency / batch pipelines.
     plans = [workload.operations(seed) for seed in range(concurrency // (batch or 1))]
+    if config.client == "ours":  # the build the configuration names, or a refusal that says why
+        try:
+            compiled.require(config.build)
+        except compiled.BuildError as exc:
+            raise Refused(str(exc)) from None
     if config.free_cap is not None:  # this process is the trial's own: the class setting is too
         from ..stages.submit import PooledFutureSubmit
 
@@ -251,6 +257,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "gc": {"mode": config.gc, "collections": collections},
         "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
+        "build": compiled.loaded(),
     }
     if io_before is not None and io_after is not None and tally["ops"]:
         delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}

@@ -8,8 +8,9 @@ import asyncio
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, ClassVar
 
+from ..compiled import loaded as loaded_build
 from ..core.address import split_address
 from ..core.commands import (
     auth_command,
@@ -194,7 +195,7 @@ class BaseClient(Commands):
             self._route_functions = [routes.keyed, *routes.commands.values()]
 
     # the stages a keyed command crosses with this kind of client (for `hot_functions`)
-    _route_stages = frozenset(f.name for f in fields(Impl))
+    _route_stages: ClassVar[frozenset[str]] = frozenset(f.name for f in fields(Impl))
 
     def _composed_route(self) -> tuple[Callable[..., Any], ...]:
         """The functions of this client's readable keyed route (for `hot_functions`)."""
@@ -597,6 +598,7 @@ class BaseClient(Commands):
     def describe(self) -> dict[str, Any]:
         return {
             "client": type(self).__name__,
+            "build": loaded_build(),
             "stages": self.stages.as_dict(),
             "label": self.stages.label(),
             "dispatch": self._dispatch,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ResponseError
+from ..errors import ReplyError
 
 __all__ = [
     "NEED_DATA",
@@ -36,16 +36,6 @@ class _NeedData:
 
 
 NEED_DATA = _NeedData()
-
-
-class ReplyError(ResponseError):
-    """A server error reply (``-ERR ...``) as the parsers deliver it: a value in the reply
-    stream, not yet tied to a node or command. Internal: the client raises it as a
-    `ResponseError` naming node and command, and one nested in an array (EXEC, MGET of a
-    script) is still a `ResponseError`, so `except ResponseError` catches both."""
-
-    def __init__(self, message: str = "") -> None:  # the parsers pass the text only
-        super().__init__(message)
 
 
 class RespProtocolError(Exception):

@@ -118,11 +118,12 @@ def _parse_one(url: str) -> ConnectionSpec:
     options = {k: v[-1] for k, v in parse_qs(query).items()}
     from_env = options.pop("password_env", None)
     user, colon, secret = userinfo.partition(":")
-    username = unquote(user) or None
-    password = unquote(secret) if colon else None
+    username: str | None = unquote(user) or None
+    password: str | None = unquote(secret) if colon else None
     if at and not colon and from_env is None:
         # redis-py: "redis://secret@host" is a password alone, not a user
-        username, password = None, username
+        password = username
+        username = None
     if from_env is not None:
         if from_env not in os.environ:
             raise ValueError(f"URL {redacted(url)!r} names password_env={from_env}, which is not set")

@@ -7,16 +7,19 @@ complete reply of one read first, then resolved in one batch.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..core.resp import NEED_DATA
 from .contracts import Deliverer, Parser
-from .traits import describes
+from .traits import Traits
 
 __all__ = ["BatchDelivery", "PerReplyDelivery"]
 
 
-@describes(runs=("data_received",))
 class PerReplyDelivery:
     """Baseline: parse one reply, hand it to its waiter, parse the next."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("data_received",))
 
     def __init__(self, parser: Parser, submit: Deliverer) -> None:
         self.reads = 0
@@ -35,9 +38,10 @@ class PerReplyDelivery:
             reply = self._gets()
 
 
-@describes(runs=("data_received",))
 class BatchDelivery:
     """Optimized: drain every complete reply of this read, then resolve them in one call."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("data_received",))
 
     def __init__(self, parser: Parser, submit: Deliverer) -> None:
         self.reads = 0

@@ -30,7 +30,7 @@ from binascii import crc_hqx
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from string import Template
-from typing import Any
+from typing import Any, ClassVar
 
 from hiredis import pack_command
 
@@ -39,7 +39,7 @@ from ..core.resp import ReplyError, encode_command, to_bytes
 from ..core.slots import SLOT_MASK
 from ..errors import RedisConnectionError
 from .contracts import Impl, NodeSelector, SlotMap
-from .traits import describes, traits_of
+from .traits import Traits, traits_of
 
 __all__ = ["SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped", "fused_execute"]
 
@@ -60,7 +60,7 @@ class HotPath:
     composed: Callable[..., Any]  # the client's readable keyed route
     retry: Callable[..., Any]
     single: Callable[..., Any]  # args -> the slow path's request object
-    not_sent: object
+    not_sent: Any  # a sentinel; not `object`, which a mypyc-compiled dataclass cannot resolve
     foreign_loop: Callable[[RuntimeError], BaseException]
     commands: Any  # the client, for the general form of a shaped command (SET with options)
 
@@ -139,10 +139,11 @@ SLOW = {
 }
 
 
-@describes(runs=())  # builds routes once; nothing of it runs per command
 class Composed:
     """The client's own route, one call per stage; each connection's `execute` is its
     submit stage's `call`, which calls the writer stage's `send`."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=())  # builds routes once; nothing of it runs per command
 
     def routes(self, path: HotPath) -> Routes:
         return Routes(path.composed, description={"dispatch": "composed"})

@@ -10,17 +10,18 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from .traits import describes
+from .traits import Traits
 
 __all__ = ["LockFreeSelector", "LockedSelector"]
 
 
-@describes(runs=("pick",))
 class LockedSelector:
     """Baseline: a lock around the lookup and one round-robin counter for the whole pool,
     incremented on every command even when a node has a single connection."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("pick",))
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -49,17 +50,18 @@ class LockedSelector:
             return [m for muxes in self._nodes.values() for m in muxes]
 
 
-@describes(
-    inline="""
-        mux = selector._single.get(address)
-        if mux is None:
-            mux = pick(address)
-    """,
-    runs=("pick",),
-)
 class LockFreeSelector:
     """Optimized: immutable maps replaced whole on change and read without a lock; a node
     with one connection is a plain dict hit, several use that node's own cycle."""
+
+    TRAITS: ClassVar[Traits] = Traits(
+        inline="""
+            mux = selector._single.get(address)
+            if mux is None:
+                mux = pick(address)
+        """,
+        runs=("pick",),
+    )
 
     def __init__(self) -> None:
         self._single: dict[str | None, Any] = {}  # None (no owner) never has an entry

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import threading
 from array import array
+from typing import ClassVar
 
 from ..core.topology import Topology
-from .traits import describes
+from .traits import Traits
 
 __all__ = ["ArraySlotMap", "BytesSlotMap", "DictSlotMap", "FlatSlotMap", "RangeScanSlotMap", "TupleSlotMap"]
 
 
-@describes(runs=("lookup",))
 class RangeScanSlotMap:
     """Baseline: the list of slot ranges, scanned per lookup, read under a lock (the
     straightforward port of "topology lives in a shared variable")."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("lookup",))
 
     def __init__(self, topology: Topology) -> None:
         self._lock = threading.Lock()
@@ -53,10 +55,11 @@ class RangeScanSlotMap:
             self._ranges = ranges
 
 
-@describes(inline="address = slot_map._table[slot]", runs=("lookup",))
 class FlatSlotMap:
     """Optimized: an immutable 16384-entry list, swapped whole on change; a lookup is one
     attribute read and one index."""
+
+    TRAITS: ClassVar[Traits] = Traits(inline="address = slot_map._table[slot]", runs=("lookup",))
 
     def __init__(self, topology: Topology) -> None:
         self.replace(topology)
@@ -74,23 +77,33 @@ class FlatSlotMap:
         self._table = table
 
 
-@describes(inline="address = slot_map._table[slot]", runs=("lookup",))
-class TupleSlotMap(FlatSlotMap):
-    """The flat table as a tuple: immutable by type, indexed like the list."""
+class TupleSlotMap:
+    """The flat table as a tuple: immutable by type, indexed like the list. Not a
+    subclass of FlatSlotMap: its table has another type (which the compiled build
+    checks on every assignment)."""
+
+    TRAITS: ClassVar[Traits] = Traits(inline="address = slot_map._table[slot]", runs=("lookup",))
+
+    def __init__(self, topology: Topology) -> None:
+        self.replace(topology)
 
     def replace(self, topology: Topology) -> None:
-        self._table = tuple(topology.slot_table())  # type: ignore[assignment]
+        self._table = tuple(topology.slot_table())
+
+    def lookup(self, slot: int) -> str | None:
+        return self._table[slot]
 
     def patch(self, slot: int, address: str) -> None:
         table = list(self._table)
         table[slot] = address
-        self._table = tuple(table)  # type: ignore[assignment]
+        self._table = tuple(table)
 
 
-@describes(inline="address = slot_map._table.get(slot)", runs=("lookup",))
 class DictSlotMap:
     """A dict of the served slots: a hash lookup per command, no entry for a slot no
     master serves."""
+
+    TRAITS: ClassVar[Traits] = Traits(inline="address = slot_map._table.get(slot)", runs=("lookup",))
 
     def __init__(self, topology: Topology) -> None:
         self.replace(topology)
@@ -138,17 +151,23 @@ class _IndexedSlotMap:
         raise NotImplementedError
 
 
-@describes(inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",))
 class ArraySlotMap(_IndexedSlotMap):
     """Node indexes in an `array('H')`: 2 bytes per slot instead of an 8-byte pointer."""
+
+    TRAITS: ClassVar[Traits] = Traits(
+        inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",)
+    )
 
     def _pack(self, positions: list[int]) -> array[int]:
         return array("H", positions)
 
 
-@describes(inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",))
 class BytesSlotMap(_IndexedSlotMap):
     """Node indexes in `bytes`: one byte per slot, so at most 255 masters."""
+
+    TRAITS: ClassVar[Traits] = Traits(
+        inline="address = slot_map._nodes[slot_map._index[slot]]", runs=("lookup",)
+    )
 
     def _pack(self, positions: list[int]) -> bytes:
         if len(self._nodes) > 256:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from .traits import describes
+from .traits import Traits
 from .writer import JoinWriter
 
 __all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
@@ -34,10 +34,11 @@ class _EventWaiter:
         self.result: object = None
 
 
-@describes(runs=("call", "deliver_one", "deliver_many"))
 class EventSubmit:
     """Baseline: an Event (plus a result holder) per command, and `asyncio.wait_for` per
     command for its timeout, the first thing one writes with asyncio's toolbox."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("call", "deliver_one", "deliver_many"))
 
     def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
         self._pending: deque[_EventWaiter] = deque()
@@ -52,7 +53,7 @@ class EventSubmit:
         waiter = _EventWaiter()
         self._pending.append(waiter)
         self._send(payload)
-        del payload  # not kept alive in this frame while the reply is awaited
+        payload = b""  # not kept alive in this frame while the reply is awaited
         await asyncio.wait_for(waiter.event.wait(), self._timeout)
         return _outcome(waiter)
 
@@ -171,10 +172,11 @@ class _DeadlineSweep:
         raise NotImplementedError
 
 
-@describes(runs=("call", "deliver_one", "deliver_many"))
 class FutureSubmit(_DeadlineSweep):
     """A bare `loop.create_future()` per command, queued with its deadline as a tuple;
     timeouts come from the per-connection sweep, not a timer per command."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("call", "deliver_one", "deliver_many"))
 
     def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         return iter(self._pending)
@@ -215,14 +217,15 @@ class _Pending:
     deadline: float
 
 
-@describes(runs=("call", "deliver_one", "deliver_many"))
 class PooledFutureSubmit(_DeadlineSweep):
     """Like `FutureSubmit`, but the pending records are recycled through a free list
     instead of allocating a tuple per command (the PRD's SlotPool idea). Every record
     comes from the free list (ASK pairs included) and the list keeps at most `FREE_CAP`,
     so memory after a burst of commands is bounded."""
 
-    FREE_CAP = 1024
+    TRAITS: ClassVar[Traits] = Traits(runs=("call", "deliver_one", "deliver_many"))
+
+    FREE_CAP: ClassVar[int] = 1024
 
     def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
         super().__init__(loop, send, timeout)

@@ -13,8 +13,9 @@ commands' callers that nothing was sent, so they may be sent again.
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
-from .traits import describes
+from .traits import Traits
 
 __all__ = ["DirectWriter", "JoinWriter", "WritelinesWriter"]
 
@@ -23,9 +24,10 @@ def _discard(data: bytes | bytearray | memoryview) -> None:
     """Write target once the connection is gone: its commands were already failed."""
 
 
-@describes(runs=("send",))
 class DirectWriter:
     """Baseline: one `transport.write` per command."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("send",))
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.writes = 0
@@ -43,14 +45,15 @@ class DirectWriter:
         self.writes += 1
 
 
-@describes(runs=("send", "_flush", "_emit"))
 class JoinWriter:
     """Queue commands; once per loop tick write them as one `b"".join`-ed buffer.
     `PooledFutureSubmit.fused_execute` fills the same queue (`_queue`, `_queued`,
     `_scheduled`, `_flush`, `_call_soon`, `FLUSH_BYTES`) with `send`'s steps: change
     them together."""
 
-    FLUSH_BYTES = 256 * 1024
+    TRAITS: ClassVar[Traits] = Traits(runs=("send", "_flush", "_emit"))
+
+    FLUSH_BYTES: ClassVar[int] = 256 * 1024
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.writes = 0
@@ -99,10 +102,11 @@ class JoinWriter:
             transport.write(b"".join(queue))
 
 
-@describes(runs=("send", "_flush", "_emit"))
 class WritelinesWriter(JoinWriter):
     """Like `JoinWriter`, but hands the list to `transport.writelines`: a vectored send on
     uvloop and on CPython >= 3.12; on 3.11's selector loop it joins internally."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("send", "_flush", "_emit"))
 
     def _emit(self, transport: asyncio.WriteTransport, queue: list[bytes]) -> None:
         transport.writelines(queue)

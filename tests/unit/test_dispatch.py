@@ -116,6 +116,7 @@ def test_describe_says_what_was_inlined_and_what_is_called():
     assert asyncio.run(describe(Stages.baseline())) == {"dispatch": "composed"}
 
 
+@pytest.mark.pure_only("counts Python frames per GET")
 def test_frames_per_get_fused_is_within_two_of_the_bare_design():
     """Deterministic: every arm runs the same fake server on the same kind of loop, so the
     loop's and the benchmark caller's frames cancel in the differences."""
@@ -152,6 +153,7 @@ def test_the_generated_route_can_be_read_where_it_runs(mode):
     assert inspect.getsource(client.get).startswith("async def get(")
 
 
+@pytest.mark.pure_only("names the Python functions a GET runs (compiled methods lack qualified names)")
 def test_every_variant_describes_what_runs_and_a_fused_route_runs_what_it_says():
     """Traits sit on the variants; the profilers' lists come from them. The functions a
     client reports as its hot path are the ones a GET really runs: the generated route

@@ -12,6 +12,7 @@ def test_every_registered_variant_has_cases():
         assert {c.variant for c in perfcases.cases_for(stage)} == set(REGISTRY[stage]), stage
 
 
+@pytest.mark.pure_only("counts lock calls and allocations in Python frames")
 def test_hot_path_checks_see_locks_and_allocations():
     rows = {
         r["case"]: r

@@ -168,6 +168,7 @@ async def test_a_closed_connection_refuses_new_commands_as_not_sent():
             await mux.execute(cmd("DEL", "k"))
 
 
+@pytest.mark.pure_only("patches Multiplexer.open, which the compiled pool calls directly")
 async def test_a_connection_lost_before_the_pool_installs_it_is_never_installed(monkeypatch):
     """CLIENT KILL right after a connect completed, while the pool still waited for the
     node's other connections: installed, the dead connection would refuse every command

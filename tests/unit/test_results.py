@@ -129,6 +129,7 @@ LEAVES = {
     "defaults",
     "workspace",
     "child",
+    "compiled",
 }  # modules that import nothing of the package
 ALLOWED = {
     "core": {"errors"},  # the parsers deliver error replies as ResponseError values
