@@ -16,7 +16,7 @@ WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
 .PHONY: test experiments rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
-	@scripts/bootstrap.sh dev,lab,peers,compiled
+	@RCOPT_DEFER_BUILD=1 scripts/bootstrap.sh dev,lab,peers,compiled
 	@scripts/with-cluster.sh scripts/test-builds.sh $(PYTEST_ARGS)
 
 experiments:

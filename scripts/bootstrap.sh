@@ -88,14 +88,15 @@ fi
 # The compiled build of the hot path (rcopt build: mypyc and a C compiler), kept beside the
 # pure package and used only where asked for (RCOPT_BUILD=compiled, or an @compiled bench
 # arm). Without a compiler or Python's headers it is skipped, saying so, and everything
-# runs pure; with them, a failed build is a bug and stops here.
+# runs pure; with them, a failed build is a bug and stops here. RCOPT_DEFER_BUILD=1 leaves
+# the build to the caller (make test builds it while the pure tests run).
 if [[ ",$extras," == *",compiled,"* ]]; then
   headers=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
   command -v gcc >/dev/null || apt_install gcc || true
   [ -f "$headers/Python.h" ] || apt_install python3-dev || true
   if ! command -v gcc >/dev/null || [ ! -f "$headers/Python.h" ]; then
     echo "bootstrap: no C compiler or no Python.h; the compiled build is skipped (pure Python runs)" >&2
-  elif ! .venv/bin/rcopt build --status >/dev/null; then
+  elif [ -z "${RCOPT_DEFER_BUILD:-}" ] && ! .venv/bin/rcopt build --status >/dev/null; then
     echo "bootstrap: compiling the hot path with mypyc (rcopt build, about a minute)"
     .venv/bin/rcopt build
   fi

@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import hiredis
 
+from ...child import run_child
 from ...client import ClusterClient, StandaloneClient
 from ...core.topology import SlotRange, Topology
 from ...mux.multiplexer import Multiplexer
 from ...stages import REGISTRY, Stages
 from ...stages.traits import hot_functions
+from .micro import build_env
 
 __all__ = [
     "BARE",
@@ -200,6 +202,44 @@ def interleaved_ns(
     for _ in range(repeats):
         for label, arm in arms.items():
             figures[label].append(ns_per_get(arm, mode, **options))
+    return figures
+
+
+def _ns_of_arms(spec: dict[str, Any]) -> dict[str, Any]:
+    """Child entry: ns per GET of each arm once, on the build this process loaded."""
+    from ... import compiled
+
+    arms = {
+        label: arm if isinstance(arm, str) else Stages.from_dict(arm) for label, arm in spec["arms"].items()
+    }
+    ns = {
+        label: ns_per_get(arm, spec["mode"], spec["calls"], spec["concurrency"])
+        for label, arm in arms.items()
+    }
+    return {"build": compiled.loaded(), "ns": ns}
+
+
+def interleaved_builds_ns(
+    arms: dict[str, Stages | str],
+    builds: Sequence[str],
+    mode: str = "cluster",
+    repeats: int = 5,
+    calls: int = 20000,
+    concurrency: int = 64,
+) -> dict[str, dict[str, list[float]]]:
+    """ns per GET of each arm on each of our client's builds (build -> label -> values):
+    one child process per build and repeat, the builds interleaved (A B A B ...), each
+    child checked to have loaded the build it was started for."""
+    spec = {"arms": {k: v if isinstance(v, str) else v.as_dict() for k, v in arms.items()}, "mode": mode,
+            "calls": calls, "concurrency": concurrency}  # fmt: skip
+    figures: dict[str, dict[str, list[float]]] = {b: {label: [] for label in arms} for b in builds}
+    for _ in range(repeats):
+        for build in builds:
+            found = run_child(_ns_of_arms, spec, timeout=600, env=build_env(build))
+            if found["build"] != build:
+                raise RuntimeError(f"a child asked for the {build} build ran the {found['build']} one")
+            for label, ns in found["ns"].items():
+                figures[build][label].append(ns)
     return figures
 
 

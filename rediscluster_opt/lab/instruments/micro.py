@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ... import compiled
 from ...bench.sync import run_sync
 from ...child import run_child, start_child
 from ...core.resp import encode_command
@@ -54,8 +55,14 @@ def _describe(name: str) -> dict[str, str]:
     return {"case": name, "stage": case.stage, "variant": case.variant, "param": case.param}
 
 
-def wall_times(names: Sequence[str], smoke: bool = False) -> list[dict[str, Any]]:
-    """ns per call for each case, measured by pyperf (one worker process per value set)."""
+def build_env(build: str | None) -> dict[str, str] | None:
+    """The environment of a measuring child on our client's `build` (None: this one's)."""
+    return None if build is None else {**os.environ, compiled.ENV: build}
+
+
+def wall_times(names: Sequence[str], smoke: bool = False, build: str | None = None) -> list[dict[str, Any]]:
+    """ns per call for each case, measured by pyperf (one worker process per value set),
+    on our client's `build` (pure or compiled; None: this process's)."""
     import pyperf
 
     unknown = [name for name in names if name not in CASES]
@@ -64,7 +71,7 @@ def wall_times(names: Sequence[str], smoke: bool = False) -> list[dict[str, Any]
     with tempfile.TemporaryDirectory(prefix="rcopt-pyperf-") as folder:
         output = os.path.join(folder, "suite.json")
         spec = {"cases": list(names), "output": output, "options": PYPERF_OPTIONS[smoke]}
-        run_child(time_cases, spec, timeout=1800)
+        run_child(time_cases, spec, timeout=1800, env=build_env(build))
         suite = pyperf.BenchmarkSuite.load(output)
     rows = []
     for bench in suite.get_benchmarks():
@@ -106,10 +113,10 @@ def valgrind_problem() -> str | None:
     return None
 
 
-def _instructions(name: str, calls: int) -> int:
+def _instructions(name: str, calls: int, build: str | None = None) -> int:
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     # A fixed hash seed keeps dict and set layouts, and so the count, the same every run.
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env = {**(build_env(build) or os.environ), "PYTHONHASHSEED": "0"}
     child = start_child(count_calls, {"case": name, "calls": calls}, prefix=valgrind, env=env, stable=True)
     child.result(900)
     for line in child.output.splitlines():
@@ -118,7 +125,7 @@ def _instructions(name: str, calls: int) -> int:
     raise RuntimeError(f"cachegrind gave no instruction count for {name}: {child.output[-800:]}")
 
 
-def instruction_counts(names: Sequence[str], calls: int = 20_000) -> dict[str, Any]:
+def instruction_counts(names: Sequence[str], calls: int = 20_000, build: str | None = None) -> dict[str, Any]:
     """{"rows": instructions per call per case} or {"rows": [], "skipped": reason}. Each
     case runs twice under cachegrind, with `calls` calls and with none; the difference
     divided by `calls` is its cost, start-up and set-up excluded."""
@@ -127,7 +134,7 @@ def instruction_counts(names: Sequence[str], calls: int = 20_000) -> dict[str, A
         return {"rows": [], "skipped": problem}
     jobs = [(name, n) for name in names for n in (0, calls)]
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job), jobs), strict=True))
+        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job, build), jobs), strict=True))
     rows = [
         {
             **_describe(name),
