@@ -62,11 +62,13 @@ class ResponseError(RedisError):
 
 class ReplyError(ResponseError):
     """A server error reply (``-ERR ...``) as the parsers deliver it: a value in the reply
-    stream, not yet tied to a node or command. Defined here, not in `core.resp` (which
-    exports it), because a class the compiled build compiles must not subclass one it
-    leaves pure: instances of it corrupted memory under mypyc. Internal: the client raises it as a
+    stream, not yet tied to a node or command. Internal: the client raises it as a
     `ResponseError` naming node and command, and one nested in an array (EXEC, MGET of a
-    script) is still a `ResponseError`, so `except ResponseError` catches both."""
+    script) is still a `ResponseError`, so `except ResponseError` catches both.
+
+    Defined here, not in `core.resp` (which exports it): a class the compiled build
+    compiles must not subclass one it leaves pure, and compiled, its instances corrupted
+    memory (found by the hypothesis tests of the parsers)."""
 
     def __init__(self, message: str = "") -> None:  # the parsers pass the text only
         super().__init__(message)

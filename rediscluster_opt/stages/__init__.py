@@ -4,7 +4,7 @@ A variant is chosen once, when a client is built: the hot path then calls plain 
 and bound methods picked up front and never branches on stage names per command.
 
 To add a variant: write it next to its siblings, to the stage's contract in
-`stages/contracts.py` (with `@describes(...)` from `stages/traits.py` for what the fused
+`stages/contracts.py` (with its `Traits` from `stages/traits.py` for what the fused
 route may splice in and what runs per command), add one line to its stage's table below,
 and the tests parametrized over `REGISTRY` (the contract check among them) pick it up.
 

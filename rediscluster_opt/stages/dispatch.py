@@ -11,7 +11,7 @@
   general encoder runs; every other command takes the fused route.
 
 CPython has no inliner; this is its stand-in for the PRD's INLINE pragmas. A stage variant
-is inlined when it carries source for it (`stages.traits`: `@describes(inline=...)`, next
+is inlined when it carries source for it (`stages.traits`: `Traits(inline=...)`, next
 to the code it restates, so nothing here names a variant) and called as a function
 otherwise, so every combination in `REGISTRY` fuses. Behaviour is the composed route's: the slow paths
 (connecting, backpressure, MOVED/ASK/TRYAGAIN, connection loss, timeouts) are the
