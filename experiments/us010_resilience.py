@@ -157,7 +157,8 @@ def paragraph(run: StoryRun) -> str:
     p = run.record["parameters"]
     lines = [
         f"**{run.story.id} verdict** ({len(p['faults'])} faults x {p['fault_repeats']} runs, "
-        f"ours vs redis-py and valkey-glide, {p['command_timeout_s']:g} s command timeout)."
+        f"{' vs '.join(c['label'] for c in run.record['configurations'])}, "
+        f"{p['command_timeout_s']:g} s command timeout)."
     ]
     return " ".join([*lines, *nb.state_lines(rows, figures=True), *nb.skipped_lines(rows)])
 
@@ -220,7 +221,7 @@ exceed the time the run had left (shown as "> t"), and it fails a time target.""
               "<=", 0, "fault kill_storm"),
     ),
     recorded=tuple(
-        Recorded(f"{peer}: {what}", fault_metric(peer, figure), fmt, needs=fault)
+        Recorded(f"{peer}: {what}", fault_metric(peer, figure), fmt, needs=f"{fault}, in a run beyond smoke")
         for peer in ("redis-py", "valkey-glide")
         for what, figure, fmt, fault in (
             ("wrong values", WRONG_VALUES, "{:.0f}", "any fault"),

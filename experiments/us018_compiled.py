@@ -51,14 +51,15 @@ def metric(*parts: str) -> str:
     return ".".join(("compiled", *parts))
 
 
-def _cases() -> list[str]:
+def _cases(smoke: bool = False) -> list[str]:
+    """The stage cases; a smoke run takes the preset's variants only."""
     return [perfcases.case_name(stage, variant, param)
-            for stage, pairs in STAGE_CASES.items() for variant, param in pairs]  # fmt: skip
+            for stage, pairs in STAGE_CASES.items() for variant, param in pairs[: 1 if smoke else None]]  # fmt: skip
 
 
 def _micro(params: Parameters) -> dict[str, Any]:
     """Wall ns and instruction counts of the stage cases on each build."""
-    cases = _cases()
+    cases = _cases(params.smoke)
     out: dict[str, Any] = {}
     for build in BUILDS:
         instructions = (
@@ -77,15 +78,12 @@ def _micro_figures(found: dict[str, Any]) -> dict[str, Interval | None]:
     measured: dict[str, Interval | None] = {}
     ns = {b: {r["case"]: r["ns"]["median"] for r in found[b]["wall"] if r["ns"]} for b in BUILDS}
     counts = {b: by_case(found[b]["instructions"]["rows"], "instructions_per_call") for b in BUILDS}
-    for case in _cases():
+    for case in _cases():  # each figure named even when its instrument was off (None)
         stage, variant, _ = case.split(".")
-        if ns["pure"].get(case) and case in ns["compiled"]:
-            measured[metric("stage", stage, variant, "ns")] = Interval.exact(
-                ns["compiled"][case] / ns["pure"][case]
-            )
-        if counts["pure"].get(case) and case in counts["compiled"]:
-            measured[metric("stage", stage, variant, "instructions")] = Interval.exact(
-                counts["compiled"][case] / counts["pure"][case]
+        for figure, found_values in (("ns", ns), ("instructions", counts)):
+            pure, built = found_values["pure"].get(case), found_values["compiled"].get(case)
+            measured[metric("stage", stage, variant, figure)] = (
+                Interval.exact(built / pure) if pure and built else None
             )
     return measured
 
@@ -97,8 +95,14 @@ def _paired(numerator: list[float], denominator: list[float]) -> Interval | None
 def _in_process(params: Parameters) -> tuple[dict[str, Any], dict[str, Interval | None]]:
     rounds = params.own[ROUNDS.name]
     calls = 2_000 if params.smoke else 20_000
-    raw, measured = {}, {}
+    raw: dict[str, Any] = {}
+    measured: dict[str, Interval | None] = {}
     for mode in MODES:
+        if params.smoke and mode != "cluster":  # a smoke run checks the story: cluster only
+            measured |= dict.fromkeys(
+                [metric("inprocess", arm, mode) for arm in ("shaped", "composed", "bare", "aa")]
+            )
+            continue
         ns = inprocess.interleaved_builds_ns(IN_PROCESS_ARMS, BUILDS, mode, repeats=rounds, calls=calls)
         raw[mode] = ns
         for arm in ("shaped", "composed", "bare"):
@@ -118,7 +122,8 @@ def run(story: Story, params: Parameters) -> StoryRun:
     ready = built.available()
     cclient = limits.c_client_arms(params, built, level) if ready and not params.smoke else []
     configs = [pure, twin, built, *composed.values(), bare, *peers, *cclient]
-    record = engine.bench(params, configs, story.id, concurrency=list(levels), modes=MODES)
+    modes = ("cluster",) if params.smoke else MODES  # a smoke run checks the story: cluster only
+    record = engine.bench(params, configs, story.id, concurrency=list(levels), modes=modes)
     measured = engine.aa_control(record, twin.label, pure.label, mode="cluster", concurrency=level)
     for mode in MODES:
         throughput, cpu = engine.ratio_pair(record, built.label, pure.label, mode=mode, concurrency=level)

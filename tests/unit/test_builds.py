@@ -69,3 +69,27 @@ def test_what_is_compiled_and_what_stays_pure():
     assert "rediscluster_opt.stages.contracts" not in compiled.COMPILED  # runtime-checkable Protocols
     assert not any(name.endswith("__init__") for name in compiled.COMPILED)
     assert not any(name.startswith("rediscluster_opt.client.") for name in compiled.COMPILED)
+
+
+def test_rcopt_build_status_says_whether_these_sources_are_built(tmp_path, monkeypatch, capsys):
+    from rediscluster_opt.cli import main
+
+    monkeypatch.setattr(compiled, "BUILDS_DIR", tmp_path)
+    assert main(["build", "--status"]) == 1
+    assert "not built" in capsys.readouterr().out
+    (tmp_path / compiled.source_key()).mkdir()
+    (tmp_path / compiled.source_key() / compiled.MANIFEST).write_text('{"files": {}}')
+    assert main(["build", "--status"]) == 0
+    assert "ready" in capsys.readouterr().out
+
+
+def test_a_build_without_a_c_compiler_is_refused_naming_what_to_install(tmp_path, monkeypatch, capsys):
+    from rediscluster_opt.cli import main
+
+    monkeypatch.setattr(compiled, "BUILDS_DIR", tmp_path)
+    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
+    with pytest.raises(compiled.BuildError, match="no C compiler .*apt-get install gcc"):
+        compiled.build(force=True)
+    assert main(["build"]) == 2  # the command says it in one line, no traceback
+    assert "rcopt: error: no C compiler" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing half-built is left
