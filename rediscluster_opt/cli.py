@@ -470,10 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _build_command(args: argparse.Namespace) -> int:
     from . import compiled
 
-    folder = compiled.build_dir()
     if args.status:
-        ready = (folder / compiled.MANIFEST).is_file()
-        print(f"compiled build of these sources: {'ready' if ready else 'not built'} ({folder})")
+        ready = compiled.ready()
+        print(
+            f"compiled build of these sources: {'ready' if ready else 'not built'} ({compiled.build_dir()})"
+        )
         chosen = os.environ.get(compiled.ENV, "")
         print(f"this process runs: {compiled.loaded()} (${compiled.ENV}={chosen!r})")
         return 0 if ready else 1

@@ -49,6 +49,7 @@ __all__ = [
     "build",
     "build_dir",
     "loaded",
+    "ready",
     "require",
     "select",
     "source_key",
@@ -116,6 +117,11 @@ class _CompiledFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, location, loader=loader)
 
 
+def ready() -> bool:
+    """Whether a whole build of the current sources exists."""
+    return _manifest(build_dir()) is not None
+
+
 def _manifest(folder: Path) -> dict[str, str] | None:
     try:
         files = json.loads((folder / MANIFEST).read_text())["files"]
@@ -129,8 +135,10 @@ def _manifest(folder: Path) -> dict[str, str] | None:
 def select(requested: str | None = None) -> str:
     """Pick the build for this process (once, before the package imports its modules)."""
     choice = (requested or os.environ.get(ENV) or "pure").strip().lower()
-    if choice not in BUILDS:
-        raise BuildError(f"{ENV}={choice!r} is not a build; choose one of {', '.join(BUILDS)}")
+    if choice not in BUILDS:  # said, not raised: this runs on import, where a raise is a traceback
+        warnings.warn(f"{ENV}={choice!r} is not a build (choose one of {', '.join(BUILDS)}); "
+                      "running the pure build", RuntimeWarning, stacklevel=3)  # fmt: skip
+        return loaded()
     if choice == "pure" or any(isinstance(f, _CompiledFinder) for f in sys.meta_path):
         return loaded()
     folder = build_dir()
@@ -172,7 +180,7 @@ def build(force: bool = False, quiet: bool = False) -> Path:
     inputs); only the extension files move into the build folder, which appears whole or
     not at all. Older builds are removed."""
     target = build_dir()
-    if not force and _manifest(target) is not None:
+    if not force and ready():
         return target
     try:
         import mypyc  # noqa: F401  (only to say clearly what is missing)

@@ -262,7 +262,7 @@ class ClientConfig:
 
     def available(self) -> bool:
         if self.build == "compiled":
-            return (compiled.build_dir() / compiled.MANIFEST).is_file()
+            return compiled.ready()
         if self.client == C_CLIENT:
             return shutil.which(CALIBRATIONS[C_CLIENT]) is not None
         module = CLIENTS.get(self.client) or CALIBRATIONS[self.client]
