@@ -48,6 +48,7 @@ __all__ = [
     "BuildError",
     "build",
     "build_dir",
+    "environ",
     "loaded",
     "ready",
     "require",
@@ -163,6 +164,11 @@ def loaded() -> str:
     """The build this process runs: "compiled" when the client's modules are extensions."""
     finder = next((f for f in sys.meta_path if isinstance(f, _CompiledFinder)), None)
     return "compiled" if finder is not None else "pure"
+
+
+def environ(build: str) -> dict[str, str]:
+    """This process's environment for a child that must run `build`."""
+    return {**os.environ, ENV: build}
 
 
 def require(build: str) -> None:

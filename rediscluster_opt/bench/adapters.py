@@ -52,7 +52,7 @@ def process_env(allocator: str, build: str = "pure") -> dict[str, str]:
     """The environment of a trial process with `allocator` (ALLOCATORS) and our client's
     `build` (pure or compiled): ours, with both set explicitly, so an inherited
     PYTHONMALLOC or RCOPT_BUILD does not pick them."""
-    return {**os.environ, "PYTHONMALLOC": allocator, compiled.ENV: build}
+    return {**compiled.environ(build), "PYTHONMALLOC": allocator}
 
 
 class PeerUnavailable(RuntimeError):

@@ -66,6 +66,15 @@ def test_a_process_gets_the_build_it_asks_for(local_cluster, build, tmp_path):
 
 
 @needs_build
+def test_micro_benchmarks_time_the_build_they_are_asked_for():
+    from rediscluster_opt.lab.instruments import micro
+
+    for build in ("pure", "compiled"):  # pyperf's workers start with a clean environment
+        (row,) = micro.wall_times(["slot_hash.bitwise.k16"], smoke=True, build=build)
+        assert row["build"] == build and row["ns"]["median"] > 0
+
+
+@needs_build
 def test_the_bench_runs_both_builds_side_by_side(local_cluster):
     configs = [ClientConfig.parse("optimized@pure"), ClientConfig.parse("optimized@compiled")]
     record = run_benchmark(

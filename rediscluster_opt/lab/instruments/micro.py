@@ -57,7 +57,7 @@ def _describe(name: str) -> dict[str, str]:
 
 def build_env(build: str | None) -> dict[str, str] | None:
     """The environment of a measuring child on our client's `build` (None: this one's)."""
-    return None if build is None else {**os.environ, compiled.ENV: build}
+    return None if build is None else compiled.environ(build)
 
 
 def wall_times(names: Sequence[str], smoke: bool = False, build: str | None = None) -> list[dict[str, Any]]:
@@ -75,11 +75,17 @@ def wall_times(names: Sequence[str], smoke: bool = False, build: str | None = No
         suite = pyperf.BenchmarkSuite.load(output)
     rows = []
     for bench in suite.get_benchmarks():
+        ran = bench.get_metadata().get("rcopt_build")
+        if build is not None and ran != build:
+            raise RuntimeError(
+                f"pyperf's workers for {bench.get_name()} ran the {ran} build, not the {build} one"
+            )
         values = [v * 1e9 for v in bench.get_values()]
         spread = interval(values)
         rows.append(
             {
                 **_describe(bench.get_name()),
+                "build": ran,
                 "ns_mean": bench.mean() * 1e9,
                 "ns_std": bench.stdev() * 1e9 if len(values) > 1 else 0.0,
                 "ns": spread.as_dict() if spread else None,

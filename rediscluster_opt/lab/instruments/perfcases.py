@@ -223,6 +223,9 @@ def _runner() -> Any:
 
 
 def _bench(runner: Any, names: list[str]) -> None:
+    from ... import compiled
+
+    runner.metadata["rcopt_build"] = compiled.loaded()  # what the worker ran, for wall_times to check
     for name in names:
         case = CASES[name]
         if case.asynchronous:
@@ -234,8 +237,20 @@ def _bench(runner: Any, names: list[str]) -> None:
 def time_cases(spec: dict[str, Any]) -> None:
     """The child's entry point (`rediscluster_opt.child`) for wall times: pyperf's master
     process over `spec["cases"]`, writing its suite to `spec["output"]` (pyperf's JSON)."""
+    from ... import compiled
+
     runner = _runner()
-    runner.parse_args(["--cases", ",".join(spec["cases"]), "-o", spec["output"], "-q", *spec["options"]])
+    # pyperf's workers get a clean environment: RCOPT_BUILD is passed on, so they run this build
+    arguments = [
+        "--cases",
+        ",".join(spec["cases"]),
+        "-o",
+        spec["output"],
+        "-q",
+        "--inherit-environ",
+        compiled.ENV,
+    ]
+    runner.parse_args([*arguments, *spec["options"]])
     _bench(runner, spec["cases"])
 
 
