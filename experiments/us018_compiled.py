@@ -188,6 +188,11 @@ def paragraph(run: StoryRun) -> str:
     if stages:
         lines.append("Per stage (the preset's variant, compiled / pure, instructions where counted): "
                      + ", ".join(stages) + ".")  # fmt: skip
+    slower = [f"{stage}.{variant} ({figure} {found.text()})"
+              for stage, pairs in STAGE_CASES.items() for variant, _ in pairs for figure in ("instructions", "ns")
+              if (found := run.measured.get(metric("stage", stage, variant, figure))) and found.median > 1]  # fmt: skip
+    if slower:
+        lines.append("Not faster compiled: " + ", ".join(slower) + ".")
     return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
 
 
