@@ -17,7 +17,7 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positiv
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Section, Story, StoryRun
-from rediscluster_opt.results import Interval, interval, paired_ratio
+from rediscluster_opt.results import Interval, paired_interval, paired_ratio
 from rediscluster_opt.stages import Stages
 
 BUILDS = ("pure", "compiled")
@@ -88,8 +88,9 @@ def _micro_figures(found: dict[str, Any]) -> dict[str, Interval | None]:
     return measured
 
 
-def _paired(numerator: list[float], denominator: list[float]) -> Interval | None:
-    return interval([a / b for a, b in zip(numerator, denominator, strict=False) if b])
+def _modes(params: Parameters) -> tuple[str, ...]:
+    """The modes measured: a smoke run checks the story, in cluster mode only."""
+    return ("cluster",) if params.smoke else MODES
 
 
 def _in_process(params: Parameters) -> tuple[dict[str, Any], dict[str, Interval | None]]:
@@ -98,7 +99,7 @@ def _in_process(params: Parameters) -> tuple[dict[str, Any], dict[str, Interval 
     raw: dict[str, Any] = {}
     measured: dict[str, Interval | None] = {}
     for mode in MODES:
-        if params.smoke and mode != "cluster":  # a smoke run checks the story: cluster only
+        if mode not in _modes(params):
             measured |= dict.fromkeys(
                 [metric("inprocess", arm, mode) for arm in ("shaped", "composed", "bare", "aa")]
             )
@@ -106,8 +107,10 @@ def _in_process(params: Parameters) -> tuple[dict[str, Any], dict[str, Interval 
         ns = inprocess.interleaved_builds_ns(IN_PROCESS_ARMS, BUILDS, mode, repeats=rounds, calls=calls)
         raw[mode] = ns
         for arm in ("shaped", "composed", "bare"):
-            measured[metric("inprocess", arm, mode)] = _paired(ns["compiled"][arm], ns["pure"][arm])
-        measured[metric("inprocess", "aa", mode)] = _paired(ns["pure"]["shaped twin"], ns["pure"]["shaped"])
+            measured[metric("inprocess", arm, mode)] = paired_interval(ns["compiled"][arm], ns["pure"][arm])
+        measured[metric("inprocess", "aa", mode)] = paired_interval(
+            ns["pure"]["shaped twin"], ns["pure"]["shaped"]
+        )
     return raw, measured
 
 
@@ -122,8 +125,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
     ready = built.available()
     cclient = limits.c_client_arms(params, built, level) if ready and not params.smoke else []
     configs = [pure, twin, built, *composed.values(), bare, *peers, *cclient]
-    modes = ("cluster",) if params.smoke else MODES  # a smoke run checks the story: cluster only
-    record = engine.bench(params, configs, story.id, concurrency=list(levels), modes=modes)
+    record = engine.bench(params, configs, story.id, concurrency=list(levels), modes=_modes(params))
     measured = engine.aa_control(record, twin.label, pure.label, mode="cluster", concurrency=level)
     for mode in MODES:
         throughput, cpu = engine.ratio_pair(record, built.label, pure.label, mode=mode, concurrency=level)

@@ -1,7 +1,7 @@
 """The compiled build: the client's hot path compiled to C by mypyc, beside the pure package.
 
-`rcopt build` compiles the modules in `COMPILED` (the pure core, the stages, the
-multiplexer and the clients; they are mypy-strict already) into extension modules kept in
+`rcopt build` compiles the modules in `COMPILED` (the pure core, the stages and the
+multiplexer; they are mypy-strict already) into extension modules kept in
 `rediscluster_opt/_compiled/<key>/`, where `<key>` hashes their sources and the Python
 ABI. The pure package stays as it is, so both builds sit side by side and a process picks
 one when it first imports the package, from `$RCOPT_BUILD`:
@@ -20,7 +20,8 @@ Loading: a finder placed first on `sys.meta_path` serves exactly the compiled mo
 (and mypyc's shared library) from the build folder; every other module of the package,
 the `__init__` files included, still comes from the sources. Not compiled, and why:
 `__init__` files (re-exports; a compiled package `__init__` would hide its pure
-siblings) and `stages/contracts.py` (its Protocols must stay runtime-checkable).
+siblings), `stages/contracts.py` (its Protocols must stay runtime-checkable) and
+`client/` (mypyc 2.4 passes its `**options` on to the compiled base constructor wrongly).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def select(requested: str | None = None) -> str:
         warnings.warn(f"{ENV}={choice!r} is not a build (choose one of {', '.join(BUILDS)}); "
                       "running the pure build", RuntimeWarning, stacklevel=3)  # fmt: skip
         return loaded()
-    if choice == "pure" or any(isinstance(f, _CompiledFinder) for f in sys.meta_path):
+    if choice == "pure" or loaded() == "compiled":
         return loaded()
     folder = build_dir()
     files = _manifest(folder)
@@ -197,6 +198,9 @@ def build(force: bool = False, quiet: bool = False) -> Path:
     compiler = sysconfig.get_config_var("CC") or "cc"
     if shutil.which(compiler.split()[0]) is None:
         raise BuildError(f"no C compiler ({compiler}); install gcc (Debian: apt-get install gcc)")
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if not headers.is_file():  # else gcc fails deep in mypyc's output
+        raise BuildError(f"no {headers}: install Python's headers (Debian: apt-get install python3-dev)")
     with tempfile.TemporaryDirectory(prefix="rcopt-build-") as scratch:
         work = Path(scratch)
         shutil.copytree(

@@ -11,7 +11,7 @@ from .records import (
     save_record,
     validate_record,
 )
-from .stats import Interval, interval, verdict
+from .stats import Interval, interval, paired_interval, verdict
 from .summary import METRICS, metric_of, new_record, paired_ratio, pairs, summarize
 from .types import Record, Trial
 
@@ -25,6 +25,7 @@ __all__ = [
     "load_records",
     "metric_of",
     "new_record",
+    "paired_interval",
     "paired_ratio",
     "Record",
     "Trial",

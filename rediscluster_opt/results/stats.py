@@ -35,6 +35,7 @@ __all__ = [
     "interval",
     "median_coverage",
     "noise_band",
+    "paired_interval",
     "ratio_of_medians",
     "verdict",
 ]
@@ -138,6 +139,12 @@ def interval(values: Sequence[float], censored: Sequence[float] = ()) -> Interva
     return Interval(
         median[0], data[k - 1][0], data[n - k][0], n, ORDER_STATISTIC, median_coverage(n, k), at_least
     )
+
+
+def paired_interval(numerator: Sequence[float], denominator: Sequence[float]) -> Interval | None:
+    """The median of the ratios of paired values (the i-th of one over the i-th of the
+    other, as interleaved rounds pair them) with its order-statistic interval."""
+    return interval([a / b for a, b in zip(numerator, denominator, strict=False) if b])
 
 
 def ratio_of_medians(

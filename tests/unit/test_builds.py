@@ -94,3 +94,10 @@ def test_a_build_without_a_c_compiler_is_refused_naming_what_to_install(tmp_path
     assert main(["build"]) == 2  # the command says it in one line, no traceback
     assert "rcopt: error: no C compiler" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing half-built is left
+
+
+def test_a_build_without_pythons_headers_is_refused_naming_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(compiled, "BUILDS_DIR", tmp_path)
+    monkeypatch.setattr(compiled.sysconfig, "get_paths", lambda: {"include": str(tmp_path / "no-headers")})
+    with pytest.raises(compiled.BuildError, match="Python.h: install Python's headers .*python3-dev"):
+        compiled.build(force=True)

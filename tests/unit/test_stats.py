@@ -136,3 +136,13 @@ def test_the_default_mode_runs_enough_repeats_for_its_verdicts_to_count():
         values = modes()[mode]
         assert interval(range(values["repeats"])).coverage >= 0.95, mode
         assert not interval(range(values["rest_repeats"])).indicative, mode
+
+
+def test_a_paired_interval_is_taken_over_the_ratios_of_pairs():
+    from rediscluster_opt.results import paired_interval
+
+    found = paired_interval([2.0, 6.0, 3.0], [1.0, 2.0, 3.0])  # ratios 2, 3, 1
+    assert (
+        found is not None and found.median == 2.0 and (found.low, found.high) == (1.0, 3.0) and found.n == 3
+    )
+    assert paired_interval([1.0], [0.0]) is None  # a zero denominator pairs with nothing

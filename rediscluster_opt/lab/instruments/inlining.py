@@ -18,7 +18,7 @@ import timeit
 from typing import Any
 
 from ...child import run_child
-from ...results import Interval, interval
+from ...results import Interval, interval, paired_interval
 from ...stages import Stages
 from . import inprocess
 
@@ -91,10 +91,6 @@ def waterfall(data: dict[str, Any], mode: str = "cluster") -> dict[str, dict[str
     return out
 
 
-def _paired(numerator: list[float], denominator: list[float]) -> Interval | None:
-    return interval([a / b for a, b in zip(numerator, denominator, strict=False) if b])
-
-
 # The figures `measured_in_process` gives, by the names a story's criteria read them.
 INPROCESS_GAIN, INPROCESS_AA = "inprocess.gain", "inprocess.aa"  # ns per GET, shaped / composed; A/A
 INPROCESS_FUSED, INPROCESS_OVER_BARE = "inprocess.fused", "inprocess.over_bare"
@@ -109,15 +105,15 @@ def measured_in_process(data: dict[str, Any]) -> dict[str, Interval | None]:
     ns, frames = cluster["ns"], cluster["frames"]
     encode = data["encode_ns"]
     return {
-        INPROCESS_GAIN: _paired(ns["shaped"], ns["composed"]),
-        INPROCESS_AA: _paired(ns[TWIN], ns["composed"]),
-        INPROCESS_FUSED: _paired(ns["fused"], ns["composed"]),
-        INPROCESS_OVER_BARE: _paired(ns["shaped"], ns[inprocess.BARE]),
+        INPROCESS_GAIN: paired_interval(ns["shaped"], ns["composed"]),
+        INPROCESS_AA: paired_interval(ns[TWIN], ns["composed"]),
+        INPROCESS_FUSED: paired_interval(ns["fused"], ns["composed"]),
+        INPROCESS_OVER_BARE: paired_interval(ns["shaped"], ns[inprocess.BARE]),
         FRAMES_COMPOSED: Interval.exact(frames["composed"]),
         FRAMES_SHAPED: Interval.exact(frames["shaped"]),
         FRAMES_OVER_BARE: Interval.exact(frames["shaped"] - frames[inprocess.BARE]),
         FRAMES_OVER_BARE_BEFORE: Interval.exact(frames["composed"] - frames[inprocess.BARE]),
-        PREFIX_VS_PACK: _paired(encode["prefix"], encode["pack_command"]),
+        PREFIX_VS_PACK: paired_interval(encode["prefix"], encode["pack_command"]),
     }
 
 
