@@ -13,7 +13,7 @@ TARGET ?= $(SEEDS)
 # The target options, quoted for the shell (URLs carry ? and &).
 TARGET_ARGS = $(if $(TARGET),--target '$(TARGET)') $(if $(STANDALONE),--standalone '$(STANDALONE)')
 WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
-.PHONY: test experiments rest-bench lab cluster-up cluster-down cluster-status lint
+.PHONY: test experiments reference docs rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
 	@RCOPT_DEFER_BUILD=1 scripts/bootstrap.sh dev,lab,peers,compiled
@@ -23,6 +23,12 @@ experiments:
 	@scripts/bootstrap.sh lab,peers,compiled
 	@$(WITH_CLUSTER) $(VENV)/bin/rcopt experiments --mode $(MODE) $(TARGET_ARGS) \
 	  $(if $(ALLOW_DESTRUCTIVE),--allow-destructive) $(EXPERIMENTS_ARGS)
+
+# Every story at this commit, published to results/reference/ (refuses a dirty tree);
+# then `make docs` renders README.md and docs/ from it.
+reference:
+	@scripts/bootstrap.sh lab,peers,compiled
+	@$(WITH_CLUSTER) $(VENV)/bin/rcopt reference --mode $(MODE)
 
 rest-bench:
 	@scripts/bootstrap.sh lab,peers

@@ -237,12 +237,37 @@ def _experiments_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference_command(args: argparse.Namespace) -> int:
+    from .lab.reference import make_reference
+
+    summary = make_reference(args.results, mode=args.mode, only=args.only)
+    print(f"reference: published: {summary}")
+    return 0
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    from .lab.history import format_history, import_run, plot_history
+    from .workspace import root
+
+    folder = args.folder or root() / "results" / "history"
+    for run in args.add or ():
+        for path in import_run(run, folder):
+            print(f"history: added {path}")
+    print(format_history(folder, args.story))
+    if args.plot:
+        print(f"history: plot {plot_history(folder, args.plot, args.story)}")
+    return 0
+
+
 def _report_command(args: argparse.Namespace) -> int:
+    from .bench.environment import staleness_text
     from .bench.report import compact_table, format_table
     from .results import load_record
 
     record = load_record(args.record)
     print(compact_table(record) if args.compact else format_table(record, markdown=args.markdown))
+    commit = ((record.get("environment") or {}).get("git") or {}).get("commit")
+    print(f"\n{staleness_text(commit)}")
     return 0
 
 
@@ -441,6 +466,35 @@ def build_parser() -> argparse.ArgumentParser:
         "migration); without it they are skipped on any cluster but the local one",
     )
     experiments.set_defaults(handler=_experiments_command)
+
+    reference = commands.add_parser(
+        "reference",
+        help="every story in one run at this commit, published to results/reference/ (refuses a dirty tree)",
+    )
+    reference.add_argument(
+        "--mode", choices=list(modes()), default="default", help="run lengths (modes.json)"
+    )
+    reference.add_argument(
+        "--only", nargs="*", help="only these stories (a partial reference, for trying it out)"
+    )
+    reference.add_argument("--results", type=Path, default=None, help="where it goes (default results/)")
+    reference.set_defaults(handler=_reference_command)
+
+    history = commands.add_parser(
+        "history", help="each headline figure across commits (results/history/), with its steps beyond A/A"
+    )
+    history.add_argument("--story", help="only stories whose id starts with this")
+    history.add_argument("--plot", type=Path, help="also draw the figures across commits to this file (.png)")
+    history.add_argument(
+        "--add",
+        type=Path,
+        nargs="*",
+        help="add entries for a published run first (e.g. an old results/reference)",
+    )
+    history.add_argument(
+        "--folder", type=Path, default=None, help="the history folder (default results/history)"
+    )
+    history.set_defaults(handler=_history_command)
 
     report = commands.add_parser("report", help="print a result record's tables")
     report.add_argument("record", type=Path, help="a record file, e.g. results/cluster/<stamp>_bench.json")

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..results import repo_relative
 
-__all__ = ["cpu_model", "environment", "git_state"]
+__all__ = ["CLIENT_PACKAGES", "cpu_model", "environment", "git_state", "staleness", "staleness_text"]
 
 PACKAGES = ("rediscluster_opt", "hiredis", "uvloop", "redis", "coredis", "valkey-glide", "psutil")
 
@@ -39,6 +39,60 @@ def git_state(path: Path | None = None) -> dict[str, Any]:
     except (OSError, subprocess.TimeoutExpired):
         return {"commit": None, "dirty": None}
     return {"commit": commit or None, "dirty": bool(dirty) if commit else None}
+
+
+# The client's own packages: a change there can move a measured figure (the lab, the
+# results layer and the docs cannot).
+CLIENT_PACKAGES = (
+    "rediscluster_opt/core",
+    "rediscluster_opt/stages",
+    "rediscluster_opt/mux",
+    "rediscluster_opt/client",
+)
+
+
+def _git(where: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", str(where), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def staleness(commit: str | None, path: Path | None = None) -> dict[str, Any] | None:
+    """How far the checked-out code is from `commit`: commits since (all, and those that
+    touch the client's packages) and lines changed there. None when this checkout does
+    not have the commit (a shallow clone, or no git)."""
+    where = path or Path(__file__).resolve().parents[2]
+    if not commit or _git(where, "cat-file", "-e", f"{commit}^{{commit}}") is None:
+        return None
+    behind = _git(where, "rev-list", "--count", f"{commit}..HEAD")
+    touching = _git(where, "rev-list", "--count", f"{commit}..HEAD", "--", *CLIENT_PACKAGES)
+    numstat = _git(where, "diff", "--numstat", commit, "HEAD", "--", *CLIENT_PACKAGES)
+    if behind is None or touching is None or numstat is None:
+        return None
+    lines = sum(
+        int(a) + int(d) for a, d, *_ in (row.split("\t") for row in numstat.splitlines()) if a.isdigit()
+    )
+    return {"commit": commit, "behind": int(behind), "touching": int(touching), "lines": lines}
+
+
+def staleness_text(commit: str | None, path: Path | None = None, *, behind: bool = True) -> str:
+    """One sentence on how far the code is from `commit`. `behind=False` leaves out the
+    count of all commits, which every commit changes: what a committed document says."""
+    found = staleness(commit, path)
+    if found is None:
+        where = (commit or "unknown")[:10]
+        return f"measured at `{where}`, which this checkout does not have: staleness unknown"
+    packages = ", ".join(p.rsplit("/", 1)[1] for p in CLIENT_PACKAGES)
+    client = (
+        "the client's packages are unchanged since"
+        if not found["touching"]
+        else f"{found['touching']} commit(s) since changed the client's packages ({packages}), "
+        f"{found['lines']:,} lines"
+    )
+    total = f"{found['behind']} commit(s) behind the checked-out code; " if behind else ""
+    return f"measured at `{commit[:10]}`: {total}{client}"
 
 
 def redis_server_version() -> str | None:

@@ -16,20 +16,33 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..bench.environment import staleness_text
 from ..results import load_record, repo_relative
+from ..results.history import load_entries, machine_of, write_entry
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
 from .criteria import VERDICT_COLUMNS, verdict_rows
+from .docs import STALENESS
+from .history import history_entry
 from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
 
-__all__ = ["PAPERMILL_KERNEL", "modes", "publish_reference", "run_notebooks", "write_summary_md"]
+__all__ = [
+    "PAPERMILL_KERNEL",
+    "RUN_FILE",
+    "StoriesFailed",
+    "modes",
+    "publish_reference",
+    "run_notebooks",
+    "write_summary_md",
+]
 
 # The notebooks name the kernel `make lab` registers (rediscluster_opt); papermill runs
 # them in the "python3" kernel of the environment it runs in, this one, which needs no
 # registration (so CI and a fresh clone work without `make lab`).
 PAPERMILL_KERNEL = "python3"
+RUN_FILE = "run.json"  # in a run folder: its mode, kind, wall time, each story's duration, failures
 
 
 def run_notebooks(
@@ -39,10 +52,12 @@ def run_notebooks(
     results: Path | None = None,
     only: list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    kind: str = "experiments",
 ) -> Path:
     """Execute the notebooks (default `<root>/notebooks`, results to `<root>/results`);
-    returns the run folder. Raises SystemExit(1) on a failing notebook after saying which
-    cell failed and where the partial notebook is."""
+    returns the run folder, and adds an entry of `kind` to `<results>/history/`. A failing
+    notebook is named (its cell, and where the partial notebook is) and the others still
+    run; then StoriesFailed (a SystemExit(1)) is raised."""
     import logging
 
     import papermill
@@ -82,15 +97,19 @@ def run_notebooks(
         "results_dir": repo_relative(results / "cluster"),
         "figures_dir": repo_relative(figures),
     }
-    started = time.monotonic()
+    started, durations, failed = time.monotonic(), {}, {}
+    previous = previous_durations(results / "history", mode)
     for number, (story_id, book) in enumerate(books.items(), 1):
         elapsed = time.monotonic() - started
-        print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {elapsed:.0f} s)", flush=True)
+        left = estimate_left(durations, [s for s in books if s not in durations], previous)
+        print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {_clock(elapsed)}"
+              f"{f', about {_clock(left)} left' if left is not None else ''})", flush=True)  # fmt: skip
         output = run_dir / book.name
         # Only the story's parameters: papermill would inject (and warn about) the rest.
         story = found[story_id]
         names = parameter_names(story)
         parameters = {**story_values(story, mode), **{k: v for k, v in given.items() if k in names}}
+        begun = time.monotonic()
         try:
             with exported_root():  # the kernel resolves results_dir and figures_dir as we do
                 papermill.execute_notebook(
@@ -104,14 +123,59 @@ def run_notebooks(
                 )
             _keep_kernelspec(output)
         except PapermillExecutionError as exc:
-            print(
-                f"\nexperiments: {book.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
-                file=sys.stderr,
-            )
+            # A failing story stops nothing else: the others run, the summary marks it.
+            failed[story_id] = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+            print(f"\nexperiments: {book.name} failed in {failed[story_id]}", file=sys.stderr)
             print(f"experiments: the partially executed notebook is {output}", file=sys.stderr)
-            raise SystemExit(1) from None
+        durations[story_id] = time.monotonic() - begun
+    run = {"mode": mode, "kind": kind, "wall_s": round(time.monotonic() - started, 1),
+           "durations": {k: round(v, 1) for k, v in durations.items()}, "failed": failed}  # fmt: skip
+    (run_dir / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n")
     write_summary_md(run_dir, results / "summary.md", mode)
+    entry = history_entry(run_dir, run)
+    if entry is not None:
+        write_entry(entry, results / "history")
+    if failed:
+        raise StoriesFailed(run_dir, failed)
     return run_dir
+
+
+class StoriesFailed(SystemExit):
+    """Stories failed (the others ran, and the summary was written): exit status 1, with
+    the run folder and what failed, for a caller that still publishes."""
+
+    def __init__(self, run_dir: Path, failed: dict[str, str]) -> None:
+        super().__init__(1)
+        self.run_dir, self.failed = run_dir, failed
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def previous_durations(history: Path, mode: str) -> dict[str, float]:
+    """Each story's duration in the latest history entry of this mode on this machine:
+    what the progress line's estimate of what is left reads."""
+    from ..bench.environment import environment
+
+    machine = machine_of(environment())
+    for entry in reversed(load_entries(history)):
+        if entry["mode"] == mode and entry["machine"] == machine:
+            return {k: v["duration_s"] for k, v in entry["stories"].items() if "duration_s" in v}
+    return {}
+
+
+def estimate_left(done: dict[str, float], waiting: list[str], previous: dict[str, float]) -> float | None:
+    """Seconds left: each waiting story's duration last time, else the mean of this run's
+    stories so far; None before anything is known."""
+    mean = sum(done.values()) / len(done) if done else None
+    guesses = [previous.get(story, mean) for story in waiting]
+    if not waiting:
+        return 0.0
+    if any(g is None for g in guesses):
+        return None
+    return float(sum(g for g in guesses if g is not None))
 
 
 def _keep_kernelspec(executed: Path) -> None:
@@ -159,6 +223,28 @@ def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
         f"- packages: {packages}",
         "",
     ]
+
+
+def _run_lines(run_dir: Path, summaries: list[dict[str, Any]]) -> list[str]:
+    """How the run went (run.json): its kind, wall time, stories run and failed, and how
+    far the code it measured is from the checked-out code (a block `rcopt docs` renews)."""
+    path = run_dir / RUN_FILE
+    if not path.exists():
+        return []
+    run = json.loads(path.read_text())
+    failed = run.get("failed") or {}
+    commits = {c for s in summaries if (c := _measured_at(s)[0])}
+    lines = [
+        f"- {run['kind']} run: {len(run.get('durations') or {})} stories in {_clock(run['wall_s'])}"
+        + (" at one commit" if len(commits) == 1 else f" at {len(commits)} commits"),
+        *(
+            f"- **{story} failed** ({why}): its results are missing or partial"
+            for story, why in failed.items()
+        ),
+    ]
+    if len(commits) == 1:
+        lines += [f"- {STALENESS.wrap(staleness_text(next(iter(commits)), behind=False))}"]
+    return lines
 
 
 def _server_version(env: dict[str, Any]) -> str | None:
@@ -217,7 +303,14 @@ def write_summary_md(run_dir: Path, target: Path, mode: str) -> Path:
     base = (
         figures_dir.relative_to(target.parent) if figures_dir.is_relative_to(target.parent) else figures_dir
     )
-    lines = [f"# Experiment summary ({mode} mode, {run_dir.name})", "", *_header(summaries, run_dir)]
+    header = _header(summaries, run_dir)
+    lines = [
+        f"# Experiment summary ({mode} mode, {run_dir.name})",
+        "",
+        *header[:-1],
+        *_run_lines(run_dir, summaries),
+    ]
+    lines += [""] if header else []
     lines += [
         "A verdict is a paired ratio (one pair per interleaved repeat): the median pair with its "
         "order-statistic interval, whose coverage is exact for its number of pairs (the "
@@ -277,6 +370,8 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
         for story in stories or ():
             for old in (reference / folder).glob(f"*{story}[._-]*"):
                 old.unlink()
+    if (run_dir / RUN_FILE).exists():
+        shutil.copy2(run_dir / RUN_FILE, reference / RUN_FILE)
     for notebook in run_dir.glob("*.ipynb"):
         copy = reference / "notebooks" / notebook.name
         shutil.copy2(notebook, copy)

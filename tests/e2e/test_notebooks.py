@@ -21,6 +21,7 @@ from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import path_of
 from rediscluster_opt.lab.registry import stories
 from rediscluster_opt.results import load_records, validate_record
+from rediscluster_opt.results.history import load_entries
 
 ROOT = Path(__file__).resolve().parents[2]
 STORIES = stories()
@@ -120,6 +121,14 @@ def test_the_run_s_records_and_summary(quick_run):
         book = (quick_run.run_dir / path_of(story, Path()).name).read_text()
         assert '"name": "rediscluster_opt"' in book
         assert plots.NO_DATA not in book, story.id  # every panel of every figure drew data
+    # The run says how it went, and adds its entry to the history.
+    run = json.loads((quick_run.run_dir / "run.json").read_text())
+    assert set(run["durations"]) == set(STORIES) and run["failed"] == {} and run["kind"] == "experiments"
+    assert f"- experiments run: {len(STORIES)} stories in " in text and "<!-- rcopt:staleness -->" in text
+    (entry,) = load_entries(quick_run.results / "history")
+    assert entry["mode"] == "quick" and set(entry["stories"]) == set(STORIES)
+    assert all(found["metrics"] for story, found in entry["stories"].items()
+               if any(c.headline for c in STORIES[story].criteria))  # fmt: skip
 
 
 def _quick(story, **overrides):
@@ -178,10 +187,11 @@ def test_an_invalid_parameter_is_named(parameters, message, tmp_path):
     assert message in caught.value.evalue
 
 
-def test_a_failing_notebook_stops_the_run_and_says_where(local_cluster, tmp_path, capsys):
+def test_a_failing_notebook_is_named_and_marked_and_the_run_exits_1(local_cluster, tmp_path, capsys):
     with pytest.raises(SystemExit) as caught:
         run_notebooks("quick", results=tmp_path, only=[SAMPLE.id], extra={"repeats": 0})
     assert caught.value.code == 1
+    assert f"**{SAMPLE.id} failed** (cell " in (tmp_path / "summary.md").read_text()
     err = capsys.readouterr().err
     assert f"{path_of(SAMPLE, Path()).name} failed in cell" in err
     assert "NotebookParameterError: invalid notebook parameter 'repeats'" in err

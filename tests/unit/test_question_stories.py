@@ -239,3 +239,55 @@ def test_the_batching_answer_leads_with_pipelines_of_100():
     assert "at the same 1000 commands in flight (met" in text
     assert "ours is 4.00 [3.50–4.50]x redis-py's." in text
     assert "by pipeline size, 10: 1.10 [1.00–1.20]; 100: 1.40 [1.30–1.50]." in text
+
+
+def test_the_ablation_sets_back_one_stage_per_arm_beside_the_preset_and_the_baseline():
+    from rediscluster_opt.stages import BASELINE, OPTIMIZED
+
+    module = _module("us019_ablation")
+    changed = {stage for stage in OPTIMIZED if OPTIMIZED[stage] != BASELINE[stage]}
+    assert {a.split("=")[0] for a in module.ALL} == changed  # every stage the preset changes
+    found = module.arms(module.ALL, ("redis-py",))
+    for ablation in module.ALL:
+        stage, _, variant = ablation.partition("=")
+        differs = {k for k, v in found[ablation].stages.items() if v != OPTIMIZED[k]}
+        assert differs == {stage} and found[ablation].stages[stage] == variant
+    assert found["baseline"].stages == BASELINE and found["redis-py"].client == "redis-py"
+    assert len({c.label for c in found.values()}) == len(found)
+
+
+def test_an_ablation_parameter_names_a_known_variant_other_than_the_presets():
+    import pytest
+
+    from rediscluster_opt.lab.parameters import NotebookParameterError
+
+    module = _module("us019_ablation")
+    assert module._ablations("ablations", ["submit=future"]) == ("submit=future",)
+    for bad in (["submit=pooled"], ["submit=nope"], ["nostage=x"], []):
+        with pytest.raises(NotebookParameterError, match="'ablations'"):
+            module._ablations("ablations", bad)
+
+
+def test_the_ablation_answer_sorts_the_stages_into_pays_costs_and_not_settled():
+    module = _module("us019_ablation")
+    story = stories()["US-019"]
+    six = {"n": 6, "method": "order statistic", "coverage": 0.969}
+    steady = {THROUGHPUT_AA: Interval(1.0, 0.98, 1.02, **six), CPU_AA: Interval(1.0, 0.98, 1.02, **six)}
+    measured = {
+        **steady,
+        module.WHOLE_CPU: Interval(0.2, 0.18, 0.22, **six),
+        module.metric("parser=python", "throughput"): Interval(1.5, 1.4, 1.6, **six),
+        module.metric("parser=python", "cpu"): Interval(0.7, 0.65, 0.75, **six),
+        module.metric("dispatch=fused", "throughput"): Interval(1.01, 0.97, 1.05, **six),
+        module.metric("dispatch=fused", "cpu"): Interval(0.99, 0.95, 1.03, **six),
+        module.metric("writer=direct", "throughput"): Interval(0.9, 0.85, 0.95, **six),
+        module.metric("writer=direct", "cpu"): Interval(1.1, 1.05, 1.15, **six),
+    }
+    run = _run(measured, story)
+    run.record["extra"]["ablations"] = ["parser=python", "dispatch=fused", "writer=direct"]
+    text = module.paragraph(run)
+    assert "The whole preset runs at 0.20 [0.18–0.22] of the baseline's client CPU per op." in text
+    assert "Pays inside the preset (its removal is slower beyond the A/A band): parser." in text
+    assert "Costs inside the preset (its removal is faster): writer." in text
+    assert "Not settled by this run (within the A/A band): dispatch over fused." in text
+    assert "parser=python: 1.50 [1.40–1.60] and 0.70 [0.65–0.75]" in text

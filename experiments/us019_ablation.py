@@ -1,0 +1,164 @@
+"""US-019: what each stage contributes inside the final configuration. A leave-one-out
+ablation of the optimized preset: the preset, and the preset with one stage set back to its
+naive variant (one arm per stage), interleaved in one run with an A/A twin, the baseline
+and the peers. The stage stories measured each step on top of the ones before it; this
+measures each step with all the others in place, which is what the preset ships. The
+presets follow its verdicts (tests/unit/test_presets.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rediscluster_opt.bench.adapters import ClientConfig
+from rediscluster_opt.lab import engine
+from rediscluster_opt.lab.criteria import Criterion
+from rediscluster_opt.lab.parameters import BENCH, Parameters, members
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation.builder import without_profiles
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.stages import BASELINE, OPTIMIZED, REGISTRY
+
+# Every stage the preset changes, set back to its naive variant; and, where the stage's own
+# story left the last rung open, set back one rung: the pooled submit over the plain future
+# (US-003), the shaped route over the fused one (US-009).
+RUNGS = ("submit=future", "dispatch=fused")
+ALL = (*(f"{stage}={BASELINE[stage]}" for stage in OPTIMIZED if OPTIMIZED[stage] != BASELINE[stage]), *RUNGS)
+CONTESTED = ("submit=future", "delivery=per_reply", "dispatch=fused")  # inconclusive in their own stories
+
+
+def named(ablation: str) -> str:
+    """'submit' for the naive rung, 'submit over future' for another."""
+    stage, _, variant = ablation.partition("=")
+    return stage if variant == BASELINE[stage] else f"{stage} over {variant}"
+
+
+# Every change one arm can make: a stage set to any variant but the preset's.
+ABLATABLE = tuple(
+    f"{stage}={v}" for stage, variants in REGISTRY.items() for v in variants if v != OPTIMIZED[stage]
+)
+
+
+def _ablations(name: str, value: object) -> tuple[str, ...]:
+    return members(name, value, ABLATABLE)
+
+
+ABLATIONS = Own("ablations", {"default": ALL, "quick": CONTESTED}, _ablations,
+                "stage=variant: the preset with that one stage changed, one arm each")  # fmt: skip
+
+
+def metric(ablation: str, figure: str) -> str:
+    """`figure` ('throughput' or 'cpu') of the preset over the preset with `ablation`
+    ('stage=variant'): above 1 in throughput, or below 1 in CPU per op, the stage pays."""
+    return f"ablation.{ablation}.{figure}"
+
+
+WHOLE_THROUGHPUT, WHOLE_CPU = "whole.throughput", "whole.cpu"  # the preset / the baseline
+
+
+def arms(ablations: tuple[str, ...], peers: tuple[str, ...]) -> dict[str, ClientConfig]:
+    """'optimized', 'baseline', one per ablation (by its 'stage=variant'), and the peers."""
+    out = {"optimized": ClientConfig.parse("optimized"), "baseline": ClientConfig.parse("baseline")}
+    out |= {a: ClientConfig.parse(f"optimized:{a}") for a in ablations}
+    return out | {peer: ClientConfig.parse(peer) for peer in peers}
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    ablations: tuple[str, ...] = params.own[ABLATIONS.name]
+    configs = arms(ablations, () if params.smoke else params.peers)
+    preset = configs["optimized"]
+    twin = engine.twin(preset)
+    level = engine.headline_level(params.concurrency)
+    record = engine.bench(
+        params, [preset, twin, *(c for k, c in configs.items() if k != "optimized")], story.id
+    )
+    where: dict[str, Any] = {"concurrency": level}
+    measured = engine.aa_control(record, twin.label, preset.label, **where)
+    for name, config in configs.items():
+        if name == "optimized" or name in params.peers:
+            continue
+        throughput, cpu = engine.ratio_pair(record, preset.label, config.label, **where)
+        if name == "baseline":
+            measured |= {WHOLE_THROUGHPUT: throughput, WHOLE_CPU: cpu}
+        else:
+            measured |= {metric(name, "throughput"): throughput, metric(name, "cpu"): cpu}
+    roles = {"optimized": preset.label, AA: twin.label, "baseline": configs["baseline"].label}
+    return engine.save_run(
+        story, params, record, measured, extra={"roles": roles, "ablations": list(ablations)}
+    )
+
+
+def stage_verdict(rows: dict[str, dict[str, Any]], ablation: str) -> str:
+    """'pays' when the throughput or the CPU verdict of removing it is met (and neither
+    is NOT met), 'costs' when one is NOT met, else 'not settled'."""
+    verdicts = {rows[m]["verdict"] for f in ("throughput", "cpu") if (m := metric(ablation, f)) in rows}
+    if "NOT met" in verdicts:
+        return "costs"
+    return "pays" if "met" in verdicts else "not settled"
+
+
+def paragraph(run: StoryRun) -> str:
+    """The answer first: which stages pay inside the preset, which cost, which the noise
+    does not settle; then every stage's figures, then the criteria."""
+    rows = {r["metric"]: r for r in run.acceptance}
+    ablations = [a for a in run.extra.get("ablations", ALL) if metric(a, "throughput") in rows]
+    lines = [f"**{run.story.id} verdict** ({nb.workload_text(run)})."]
+    whole = rows.get(WHOLE_CPU)
+    if whole and whole["effect"]:
+        lines.append(f"The whole preset runs at {whole['measured']} of the baseline's client CPU per op.")
+    by_verdict: dict[str, list[str]] = {}
+    for ablation in ablations:
+        by_verdict.setdefault(stage_verdict(rows, ablation), []).append(named(ablation))
+    said = {"pays": "Pays inside the preset (its removal is slower beyond the A/A band)",
+            "costs": "Costs inside the preset (its removal is faster)",
+            "not settled": "Not settled by this run (within the A/A band)"}  # fmt: skip
+    lines += [f"{text}: {', '.join(by_verdict[key])}." for key, text in said.items() if by_verdict.get(key)]
+    figures = [
+        f"{a}: {rows[metric(a, 'throughput')]['measured']} and {rows[metric(a, 'cpu')]['measured']}"
+        for a in ablations
+        if rows[metric(a, "throughput")]["effect"]
+        and metric(a, "cpu") in rows
+        and rows[metric(a, "cpu")]["effect"]
+    ]
+    if figures:
+        lines.append("The preset over the preset with one stage set back (throughput, then CPU per op), "
+                     + "; ".join(figures) + ".")  # fmt: skip
+    return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
+
+
+def _criteria(ablation: str) -> tuple[Criterion, ...]:
+    stage, _, variant = ablation.partition("=")
+    what = f"{stage}={OPTIMIZED[stage]} pays inside the preset (against {variant})"
+    needs = f"ablations including {ablation}"
+    return (
+        Criterion(f"{what}: throughput, preset / without it", metric(ablation, "throughput"), ">", 1, TARGET,
+                  THROUGHPUT_AA, before=THROUGHPUT_AA, needs=needs),
+        Criterion(f"{what}: client CPU per op, preset / without it", metric(ablation, "cpu"), "<", 1, TARGET,
+                  CPU_AA, before=CPU_AA, needs=needs),
+    )  # fmt: skip
+
+
+STORY = Story(
+    "US-019", "ablation", "Leave one out: what each stage contributes inside the optimized preset",
+    """The stage stories (US-002..US-009) measured each optimization on top of the ones before it, in the order
+the PRD lists them. What ships is the optimized preset, where every stage sits beside all the others: a step that
+paid on a slow route may not pay once the rest is fast, and one whose own verdict was inconclusive may still pay
+(or cost) here. A leave-one-out ablation: the preset, and the preset with exactly one stage set back to its naive
+variant, one arm per stage (and, where a stage's own story left the last rung open, one rung down: the plain future submit and the fused
+route), interleaved in one run
+with an A/A twin of the preset, the baseline and the peers. Each verdict is the preset over its ablated arm:
+above 1 in throughput, or below 1 in client CPU per op, beyond the A/A band, means the stage pays where it is. The
+presets follow these verdicts: a variant stays in the optimized preset only with a met verdict here, or a reason
+written beside the preset (`stages.KEPT_WITHOUT_A_VERDICT`), and a unit test checks the reference for it.""",
+    run,
+    criteria=(
+        Criterion("The whole preset over the baseline: client CPU per op", WHOLE_CPU, "<", 1, TARGET, CPU_AA,
+                  before=CPU_AA, headline=True),
+        Criterion("The whole preset over the baseline: throughput", WHOLE_THROUGHPUT, ">", 1, TARGET, THROUGHPUT_AA,
+                  before=THROUGHPUT_AA, headline=True),
+        *(c for ablation in ALL for c in _criteria(ablation)),
+    ),
+    parameters=(*BENCH, "peers"),
+    own=(ABLATIONS,),
+    cells=without_profiles,  # the arms differ by one stage each: profiles are the stage stories'
+    paragraph=paragraph,
+)  # fmt: skip

@@ -1,0 +1,131 @@
+"""How the headline figures move from commit to commit: `results/history/`, one small JSON
+entry per reference or `make experiments` run (commit, date, machine, mode, each story's
+headline criteria with their intervals and A/A controls), and the steps between them.
+
+A series is one criterion of one story on one machine in one run mode: entries from
+another machine or mode are never joined to it, since their absolute figures differ. A
+step between two neighbouring entries of a series counts as a regression or an
+improvement when the change is larger than the A/A band (the wider of the two entries'
+A/A spreads around 1), and names the commit range it happened in, as asv's `find` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .stats import Interval
+
+__all__ = [
+    "EXACT_BAND",
+    "Point",
+    "Step",
+    "load_entries",
+    "machine_of",
+    "series",
+    "steps",
+    "write_entry",
+]
+
+SCHEMA = 1
+# A figure with no A/A control is a deterministic count (instructions, allocations):
+# a step smaller than this is a toolchain's rounding, not a change of the code.
+EXACT_BAND = 0.01
+
+
+def machine_of(environment: dict[str, Any]) -> str:
+    """The machine a record names: CPU model and count (a container's host name says less)."""
+    return f"{environment.get('cpu_model') or '?'}, {environment.get('cpu_count') or '?'} CPUs"
+
+
+def write_entry(entry: dict[str, Any], folder: Path) -> Path:
+    """`<created>_<commit>_<kind>.json` in `folder` (made when missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = entry["created"].replace("-", "").replace(":", "")[:16]
+    path = folder / f"{stamp}_{(entry['commit'] or 'unknown')[:10]}_{entry['kind']}.json"
+    path.write_text(json.dumps(entry, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_entries(folder: Path) -> list[dict[str, Any]]:
+    """Every entry in `folder`, oldest first."""
+    found = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(found, key=lambda e: e["created"])
+
+
+@dataclass(frozen=True)
+class Point:
+    """One entry's figure of a series."""
+
+    commit: str
+    created: str
+    kind: str
+    effect: Interval
+    control: Interval | None
+    verdict: str
+
+
+SeriesKey = tuple[str, str, str, str]  # (machine, mode, story, metric)
+
+
+def series(entries: Iterable[dict[str, Any]]) -> dict[SeriesKey, list[Point]]:
+    """Each (machine, mode, story, metric) with its points in the entries' order."""
+    out: dict[SeriesKey, list[Point]] = {}
+    for entry in entries:
+        for story, found in entry["stories"].items():
+            for metric, row in found["metrics"].items():
+                if row.get("effect") is None:
+                    continue
+                control = Interval.from_dict(row["control"]) if row.get("control") else None
+                point = Point(
+                    entry["commit"] or "unknown", entry["created"], entry["kind"],
+                    Interval.from_dict(row["effect"]), control, row["verdict"],
+                )  # fmt: skip
+                out.setdefault((entry["machine"], entry["mode"], story, metric), []).append(point)
+    return out
+
+
+def _band(control: Interval | None) -> float:
+    """How far from 1 the A/A control reaches (its noise), or EXACT_BAND without one."""
+    if control is None:
+        return EXACT_BAND
+    return max(abs(control.low - 1), abs(control.high - 1), EXACT_BAND)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A change between two neighbouring points of a series beyond the A/A band."""
+
+    first: str  # the last commit before the step
+    last: str  # the first commit after it
+    change: float  # later / earlier median
+    band: float
+    kind: str  # "regression" or "improvement"
+
+    def text(self) -> str:
+        return (
+            f"{self.kind} of {self.change - 1:+.0%} (A/A band {self.band:.0%}) "
+            f"between {self.first[:7]} and {self.last[:7]}"
+        )
+
+
+def steps(points: list[Point], comparison: str) -> list[Step]:
+    """The steps of a series larger than the A/A band. `comparison` is the criterion's
+    ('>' / '>=': higher is better; '<' / '<=': lower is better)."""
+    higher_is_better = comparison.startswith(">")
+    found: list[Step] = []
+    for before, after in zip(points, points[1:], strict=False):
+        if not before.effect.median:
+            continue
+        change = after.effect.median / before.effect.median
+        band = max(_band(before.control), _band(after.control))
+        if abs(change - 1) <= band:
+            continue
+        better = (change > 1) == higher_is_better
+        found.append(
+            Step(before.commit, after.commit, change, band, "improvement" if better else "regression")
+        )
+    return found

@@ -1,0 +1,173 @@
+"""The history of headline figures (results/history/), the reference's refusal of a dirty
+tree, the staleness sentence, and the progress estimate: from constructed entries and
+throwaway git repositories, no server."""
+
+import subprocess
+from pathlib import Path
+
+from rediscluster_opt.bench.environment import CLIENT_PACKAGES, staleness, staleness_text
+from rediscluster_opt.lab.docs import Block, render_blocks
+from rediscluster_opt.lab.history import entry_from_summaries, format_history, import_run
+from rediscluster_opt.lab.main import estimate_left
+from rediscluster_opt.lab.reference import dirty_files
+from rediscluster_opt.results.history import load_entries, series, steps, write_entry
+from rediscluster_opt.results.stats import Interval
+
+SIX = {"n": 6, "method": "order statistic", "coverage": 0.969}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _row(metric, median, aa=(0.98, 1.02), comparison="<=", lead=True):
+    return {
+        "criterion": f"the {metric}", "metric": metric, "comparison": comparison, "threshold": 1,
+        "headline": lead, "verdict": "met",
+        "effect": Interval(median, median * 0.98, median * 1.02, **SIX).as_dict(),
+        "control": Interval(1.0, *aa, **SIX).as_dict(),
+    }  # fmt: skip
+
+
+def _entry(commit, created, median, machine="AMD EPYC", aa=(0.98, 1.02)):
+    summary = {"story": "US-002", "title": "slots", "acceptance": [_row("cpu.gain", median, aa)]}
+    env = {"cpu_model": machine, "cpu_count": 2, "git": {"commit": commit, "dirty": False}, "python": "3.11"}
+    return entry_from_summaries([summary], env, kind="reference", mode="default", created=created)
+
+
+def test_an_entry_keeps_each_storys_headline_criteria_and_marks_the_lead():
+    summary = {"story": "US-002", "title": "t", "acceptance": [
+        _row("cpu.gain", 0.7), _row("throughput.gain", 1.3, aa=(0.9, 1.1), comparison=">="),
+        _row("not.a.headline", 2.0, lead=False)]}  # fmt: skip
+    env = {"cpu_model": "X", "cpu_count": 2, "git": {"commit": "abc", "dirty": False}}
+    entry = entry_from_summaries(
+        [summary],
+        env,
+        kind="experiments",
+        mode="default",
+        created="2026-12-03T04:00:00Z",
+        durations={"US-002": 12.5},
+    )
+    metrics = entry["stories"]["US-002"]["metrics"]
+    assert set(metrics) == {"cpu.gain", "throughput.gain"}
+    assert metrics["cpu.gain"]["lead"] and not metrics["throughput.gain"]["lead"]  # the narrower A/A leads
+    assert (
+        entry["machine"] == "X, 2 CPUs"
+        and entry["commit"] == "abc"
+        and entry["stories"]["US-002"]["duration_s"] == 12.5
+    )
+
+
+def test_a_step_beyond_the_aa_band_is_named_with_its_commit_range(tmp_path):
+    for commit, day, median in (("a", 1, 0.70), ("b", 2, 0.71), ("c", 3, 0.90)):
+        write_entry(_entry(commit * 40, f"2026-12-0{day}T00:00:00Z", median), tmp_path)
+    found = series(load_entries(tmp_path))
+    points = found[("AMD EPYC, 2 CPUs", "default", "US-002", "cpu.gain")]
+    assert [p.commit[0] for p in points] == ["a", "b", "c"]
+    (step,) = steps(points, "<=")  # 0.70 -> 0.71 is inside the 2 % band; 0.71 -> 0.90 is not
+    assert step.kind == "regression" and step.first == "b" * 40 and step.last == "c" * 40
+    assert "regression of +27% (A/A band 2%) between bbbbbbb and ccccccc" == step.text()
+    assert steps(points, ">=")[0].kind == "improvement"  # higher is better there
+    text = format_history(tmp_path)
+    assert "-> regression of +27%" in text and "US-002 the cpu.gain (<= 1); AMD EPYC, 2 CPUs, default" in text
+
+
+def test_entries_from_another_machine_are_never_joined_into_one_series(tmp_path):
+    write_entry(_entry("a" * 40, "2026-12-01T00:00:00Z", 0.7), tmp_path)
+    write_entry(_entry("b" * 40, "2026-12-02T00:00:00Z", 0.9, machine="Intel Xeon"), tmp_path)
+    found = series(load_entries(tmp_path))
+    assert len(found) == 2 and all(len(points) == 1 for points in found.values())
+    assert "no step" not in format_history(tmp_path) and "->" not in format_history(tmp_path)
+
+
+def test_a_wide_aa_band_hides_a_step_of_the_same_size(tmp_path):
+    write_entry(_entry("a" * 40, "2026-12-01T00:00:00Z", 0.70, aa=(0.7, 1.3)), tmp_path)
+    write_entry(_entry("b" * 40, "2026-12-02T00:00:00Z", 0.85, aa=(0.7, 1.3)), tmp_path)
+    (points,) = series(load_entries(tmp_path)).values()
+    assert steps(points, "<=") == [] and "no step beyond the A/A band" in format_history(tmp_path)
+
+
+def test_the_old_reference_imports_as_one_entry_per_commit_it_was_measured_at(tmp_path):
+    written = import_run(ROOT / "results" / "reference", tmp_path)
+    entries = load_entries(tmp_path)
+    assert len(written) == len(entries) >= 1
+    commits = [e["commit"] for e in entries]
+    assert len(set(commits)) == len(commits)  # a composite reference splits by commit
+    stories = [s for e in entries for s in e["stories"]]
+    assert len(stories) == len(set(stories)) and all(e["kind"] == "imported" for e in entries)
+
+
+def _git(where, *args):
+    subprocess.run(["git", "-C", str(where), *args], check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_staleness_counts_commits_and_the_lines_they_changed_in_the_client_packages(tmp_path):
+    _git(tmp_path, "init", "-q")
+    package = tmp_path / CLIENT_PACKAGES[0]
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    _git(tmp_path, "add", ".")
+    measured = _git(tmp_path, "commit", "-qm", "one")
+    (tmp_path / "README.md").write_text("docs\n")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "docs only")
+    assert staleness(measured, tmp_path) == {"commit": measured, "behind": 1, "touching": 0, "lines": 0}
+    assert "the client's packages are unchanged since" in staleness_text(measured, tmp_path)
+    (package / "a.py").write_text("x = 2\ny = 3\n")
+    _git(tmp_path, "commit", "-qam", "code")
+    assert staleness(measured, tmp_path) == {"commit": measured, "behind": 2, "touching": 1, "lines": 3}
+    text = staleness_text(measured, tmp_path, behind=False)
+    assert (
+        "1 commit(s) since changed the client's packages" in text
+        and "3 lines" in text
+        and "behind" not in text
+    )
+    assert "staleness unknown" in staleness_text("0" * 40, tmp_path)
+
+
+def test_the_reference_refuses_a_tree_with_changes(tmp_path):
+    assert dirty_files(tmp_path) is None  # not a checkout
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.txt").write_text("a")
+    assert dirty_files(tmp_path) == ["a.txt"]
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "a")
+    assert dirty_files(tmp_path) == []
+
+
+def test_the_estimate_of_what_is_left_uses_last_runs_durations_then_this_runs_mean():
+    assert estimate_left({}, ["US-001", "US-002"], {}) is None
+    assert estimate_left({}, ["US-001", "US-002"], {"US-001": 60.0, "US-002": 30.0}) == 90.0
+    assert estimate_left({"US-001": 10.0, "US-002": 30.0}, ["US-003", "US-004"], {"US-004": 5.0}) == 25.0
+    assert estimate_left({"US-001": 10.0}, [], {}) == 0.0
+
+
+def test_blocks_are_renewed_by_their_renderer_and_unknown_ones_are_named():
+    text = f"a {Block('x').wrap('old')} b {Block('y').wrap('kept')}\n"
+    renewed, unknown = render_blocks(text, {"x": lambda: "new"})
+    assert renewed == f"a {Block('x').wrap('new')} b {Block('y').wrap('kept')}\n" and unknown == ["y"]
+
+
+def test_a_reference_with_a_failed_story_still_publishes_then_exits_1(tmp_path, monkeypatch):
+    import pytest
+
+    from rediscluster_opt.lab import reference
+    from rediscluster_opt.lab.main import StoriesFailed
+
+    published = []
+    monkeypatch.setattr(reference, "dirty_files", lambda where: [])
+
+    def fails(mode, **options):
+        assert options["kind"] == "reference"
+        raise StoriesFailed(tmp_path / "runs" / "x", {"US-003": "cell 4: ValueError: no"})
+
+    monkeypatch.setattr(reference, "run_notebooks", fails)
+    monkeypatch.setattr(reference, "publish_reference", lambda run_dir, *a, **k: published.append(run_dir))
+    with pytest.raises(SystemExit) as caught:
+        reference.make_reference(tmp_path)
+    assert caught.value.code == 1 and published == [tmp_path / "runs" / "x"]
+    monkeypatch.setattr(reference, "dirty_files", lambda where: ["README.md"])
+    with pytest.raises(SystemExit, match=r"the tree has changes \(README.md\); commit or stash them"):
+        reference.make_reference(tmp_path)
