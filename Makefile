@@ -30,6 +30,10 @@ reference:
 	@scripts/bootstrap.sh lab,peers,compiled
 	@$(WITH_CLUSTER) $(VENV)/bin/rcopt reference --mode $(MODE)
 
+docs:
+	@scripts/bootstrap.sh lab
+	@$(VENV)/bin/rcopt docs
+
 rest-bench:
 	@scripts/bootstrap.sh lab,peers
 	@$(WITH_CLUSTER) $(VENV)/bin/rcopt rest --duration $(DURATION) $(TARGET_ARGS)

@@ -15,7 +15,7 @@ from rediscluster_opt.lab.criteria import Criterion
 from rediscluster_opt.lab.parameters import BENCH, Parameters, members
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Section, Story, StoryRun
 from rediscluster_opt.stages import BASELINE, OPTIMIZED, REGISTRY
 
 # Every stage the preset changes, set back to its naive variant; and, where the stage's own
@@ -96,6 +96,29 @@ def stage_verdict(rows: dict[str, dict[str, Any]], ablation: str) -> str:
     return "pays" if "met" in verdicts else "not settled"
 
 
+def against_the_rule(
+    rows: dict[str, dict[str, Any]], ablations: list[str], kept: dict[str, str]
+) -> list[str]:
+    """What breaks the presets' rule in a run's verdicts (`rows` by metric): a preset
+    variant that does not pay against one of its ablations with no reason in `kept`
+    (stage -> why the preset keeps it), and a reason kept for a stage that pays against
+    every ablation (a stale excuse)."""
+    found = []
+    for stage in {a.partition("=")[0] for a in ablations}:
+        verdicts = {a: stage_verdict(rows, a) for a in ablations if a.partition("=")[0] == stage}
+        failing = {a: v for a, v in verdicts.items() if v != "pays"}
+        if failing and stage not in kept:
+            found += [
+                f"{stage}={OPTIMIZED[stage]} against {a}: {v}, and no reason to keep it"
+                for a, v in failing.items()
+            ]
+        if not failing and stage in kept:
+            found.append(
+                f"{stage}={OPTIMIZED[stage]} pays against every ablation: its reason to be kept is stale"
+            )
+    return sorted(found)
+
+
 def paragraph(run: StoryRun) -> str:
     """The answer first: which stages pay inside the preset, which cost, which the noise
     does not settle; then every stage's figures, then the criteria."""
@@ -123,6 +146,24 @@ def paragraph(run: StoryRun) -> str:
         lines.append("The preset over the preset with one stage set back (throughput, then CPU per op), "
                      + "; ".join(figures) + ".")  # fmt: skip
     return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
+
+
+def ablation_rows(run: StoryRun) -> list[dict[str, str]]:
+    """Per stage set back: the preset over that arm in throughput and in CPU per op, and
+    what the two verdicts say together (`stage_verdict`)."""
+    rows = {r["metric"]: r for r in run.acceptance}
+    out = []
+    for ablation in run.extra.get("ablations", ALL):
+        throughput, cpu = rows.get(metric(ablation, "throughput")), rows.get(metric(ablation, "cpu"))
+        if throughput is None or cpu is None:
+            continue
+        stage, _, variant = ablation.partition("=")
+        out.append({
+            "stage": f"{stage}={OPTIMIZED[stage]}", "set back to": variant,
+            "throughput, preset / without": throughput["measured"], "CPU per op, preset / without": cpu["measured"],
+            "A/A (throughput, CPU)": f"{throughput['aa']}, {cpu['aa']}", "inside the preset": stage_verdict(rows, ablation),
+        })  # fmt: skip
+    return out
 
 
 def _criteria(ablation: str) -> tuple[Criterion, ...]:
@@ -159,6 +200,12 @@ written beside the preset (`stages.KEPT_WITHOUT_A_VERDICT`), and a unit test che
     ),
     parameters=(*BENCH, "peers"),
     own=(ABLATIONS,),
+    tables={"ablation": ablation_rows},
+    sections=(
+        Section("## Each stage inside the preset\n\nThe preset over the preset with that one stage set back, paired per "
+                "repeat: above 1 in throughput, or below 1 in CPU per op, beyond the A/A band, the stage pays where "
+                "it sits.", ('nb.story_table(run, "ablation")',)),
+    ),
     cells=without_profiles,  # the arms differ by one stage each: profiles are the stage stories'
     paragraph=paragraph,
 )  # fmt: skip

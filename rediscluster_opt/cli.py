@@ -30,7 +30,9 @@ EXTRAS = {
         "line_profiler", "fastjsonschema", "orjson", "granian", "uvicorn", "httptools",
     ),
 }  # fmt: skip
-NEEDS = {"bench": "lab", "rest": "lab", "experiments": "lab", "report": "lab", "compare": "lab"}
+NEEDS = dict.fromkeys(
+    ("bench", "rest", "experiments", "reference", "report", "compare", "docs", "history"), "lab"
+)
 
 
 class MissingExtra(Exception):
@@ -243,6 +245,25 @@ def _reference_command(args: argparse.Namespace) -> int:
     summary = make_reference(args.results, mode=args.mode, only=args.only)
     print(f"reference: published: {summary}")
     return 0
+
+
+def _docs_command(args: argparse.Namespace) -> int:
+    from .lab.docs import DocsError, render_all
+    from .workspace import root
+
+    try:
+        problems = render_all(root(), check=args.check)
+    except DocsError as exc:
+        print(f"docs: {exc}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"docs: {problem}", file=sys.stderr)
+    if not problems:
+        print(
+            "docs: every measured figure is rendered from results/reference/"
+            + (" and current" if args.check else "")
+        )
+    return 1 if problems else 0
 
 
 def _history_command(args: argparse.Namespace) -> int:
@@ -479,6 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.add_argument("--results", type=Path, default=None, help="where it goes (default results/)")
     reference.set_defaults(handler=_reference_command)
+
+    docs = commands.add_parser(
+        "docs", help="render the measured figures of README.md and docs/ from results/reference/"
+    )
+    docs.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a document is not current"
+    )
+    docs.set_defaults(handler=_docs_command)
 
     history = commands.add_parser(
         "history", help="each headline figure across commits (results/history/), with its steps beyond A/A"

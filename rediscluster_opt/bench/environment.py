@@ -74,7 +74,18 @@ def staleness(commit: str | None, path: Path | None = None) -> dict[str, Any] | 
     lines = sum(
         int(a) + int(d) for a, d, *_ in (row.split("\t") for row in numstat.splitlines()) if a.isdigit()
     )
-    return {"commit": commit, "behind": int(behind), "touching": int(touching), "lines": lines}
+    named = _git(where, "log", "--format=%h %s", f"{commit}..HEAD", "--", *CLIENT_PACKAGES) or ""
+    return {
+        "commit": commit, "behind": int(behind), "touching": int(touching), "lines": lines,
+        "changes": named.splitlines(),
+    }  # fmt: skip
+
+
+def _named(changes: list[str], shown: int = 3) -> str:
+    """The commits that changed the client, by hash and subject, when few enough to read."""
+    if not changes or len(changes) > shown:
+        return ""
+    return ": " + "; ".join(f"`{c.split(' ', 1)[0]}` {c.split(' ', 1)[-1][:80]}" for c in changes)
 
 
 def staleness_text(commit: str | None, path: Path | None = None, *, behind: bool = True) -> str:
@@ -89,7 +100,7 @@ def staleness_text(commit: str | None, path: Path | None = None, *, behind: bool
         "the client's packages are unchanged since"
         if not found["touching"]
         else f"{found['touching']} commit(s) since changed the client's packages ({packages}), "
-        f"{found['lines']:,} lines"
+        f"{found['lines']:,} lines" + _named(found["changes"])
     )
     total = f"{found['behind']} commit(s) behind the checked-out code; " if behind else ""
     return f"measured at `{commit[:10]}`: {total}{client}"

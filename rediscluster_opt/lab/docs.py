@@ -1,22 +1,61 @@
-"""Documents rendered from the reference (`rcopt docs`): every measured figure in README.md,
-docs/ and the reference's summary.md sits in a block between two markers,
+"""Documents rendered from the reference (`rcopt docs`).
+
+Every measured figure in README.md and docs/ sits in a block between two markers,
 `<!-- rcopt:NAME -->` and `<!-- /rcopt:NAME -->`, whose text a renderer writes from the
-reference's records. `rcopt docs` rewrites the blocks; `rcopt docs --check` (and the unit
-test) fails when a committed document differs from what the reference renders.
+reference (results/reference/: the story summaries, records and run.json). `rcopt docs`
+rewrites the blocks; `rcopt docs --check` and tests/unit/test_docs.py fail when a
+committed document differs from what the reference renders, or names a block no
+renderer knows. A NAME is a kind and its arguments, separated by colons:
+
+| block | renders |
+|---|---|
+| `measured-at` | the reference's commit, machine, date, mode and wall time |
+| `staleness` | how far the client's packages moved since that commit |
+| `wall` | the reference run's wall time |
+| `lead:US-008` | the story's lead verdict (summary.md's line) |
+| `paragraph:US-013` | the story's verdict paragraph: its answer, figures and criteria |
+| `figure:US-008:peer.redis-py` | one criterion's or recorded figure, `0.74 [0.67–0.79]` |
+| `verdict:US-008:peer.redis-py` | that criterion's verdict |
+| `aa:US-008:peer.redis-py` | the A/A control it was judged against |
+| `verdicts:US-009:metric,metric` | a table of those criteria: figure, A/A, verdict |
+| `table:US-018:c_client` | one of the story's own tables (its module's `tables`) |
+| `leads` | every story's lead verdict and tally |
+| `rest-table`, `client-table` | the final story's REST and client-benchmark tables |
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-__all__ = ["STALENESS", "Block", "render_blocks"]
+__all__ = [
+    "DOCUMENTS",
+    "STALENESS",
+    "Block",
+    "DocsError",
+    "Reference",
+    "hand_written_figures",
+    "render_blocks",
+    "render_document",
+    "renderers",
+    "render_all",
+]
+
+# The documents rendered from the reference, relative to the workspace root.
+DOCUMENTS = ("README.md", "docs/*.md", "CONTRIBUTING.md", "results/reference/summary.md")
+
+
+class DocsError(LookupError):
+    """A block the reference cannot fill: the message names the block and what is missing."""
 
 
 @dataclass(frozen=True)
 class Block:
-    """A named block of a document; its text comes from a renderer of the same name."""
+    """A named block of a document; its text comes from the renderer of its kind."""
 
     name: str
 
@@ -33,19 +72,217 @@ class Block:
 
 
 STALENESS = Block("staleness")
-_BLOCK = re.compile(r"<!-- rcopt:([\w.-]+) -->(.*?)<!-- /rcopt:\1 -->", re.S)
+_BLOCK = re.compile(r"<!-- rcopt:(\S+?) -->(.*?)<!-- /rcopt:\1 -->", re.S)
 
 
-def render_blocks(text: str, renderers: Mapping[str, Callable[[], str]]) -> tuple[str, list[str]]:
-    """`text` with every block's content renewed by its renderer; also the names of the
-    blocks no renderer knows (an error: a figure nothing keeps true)."""
+def render_blocks(text: str, renderers: Mapping[str, Callable[..., str]]) -> tuple[str, list[str]]:
+    """`text` with every block's content renewed by the renderer of its kind (the name's
+    part before the first colon; the rest, split at colons, are its arguments); also the
+    names of the blocks no renderer knows."""
     unknown: list[str] = []
 
     def renew(found: re.Match[str]) -> str:
-        name = found[1]
-        if name not in renderers:
-            unknown.append(name)
+        kind, *arguments = found[1].split(":")
+        if kind not in renderers:
+            unknown.append(found[1])
             return found[0]
-        return Block(name).wrap(renderers[name]())
+        return Block(found[1]).wrap(renderers[kind](*arguments))
 
     return _BLOCK.sub(renew, text), unknown
+
+
+# A figure written by hand: a median with its interval (`0.74 [0.67–0.79]`). Code spans and
+# blocks are left out: an example in backticks is not a measurement.
+_INTERVAL = re.compile(r"\d[\d.,]*%?\s?\[-?\d[\d.,]*%?\s?[–-]\s?-?\d")
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+def hand_written_figures(text: str) -> list[str]:
+    """Intervals outside the rendered blocks and code: figures nothing keeps true."""
+    bare = _CODE.sub("", _BLOCK.sub("", text))
+    return [line.strip() for line in bare.splitlines() if _INTERVAL.search(line)]
+
+
+@dataclass
+class Reference:
+    """The published reference, read once: story summaries by id, and run.json."""
+
+    folder: Path
+    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> Reference:
+        summaries = {}
+        for path in sorted((folder / "figures").glob("*.summary.json")):
+            found = json.loads(path.read_text())
+            summaries[found["story"]] = found
+        run_file = folder / "run.json"
+        return cls(folder, summaries, json.loads(run_file.read_text()) if run_file.exists() else {})
+
+    def summary(self, story: str) -> dict[str, Any]:
+        if story not in self.summaries:
+            raise DocsError(f"the reference in {self.folder} has no story {story}")
+        return self.summaries[story]
+
+    def row(self, story: str, metric: str) -> dict[str, Any]:
+        """A criterion's row, or a recorded figure's, of the story's summary."""
+        found = self.summary(story)
+        rows: list[dict[str, Any]] = [*found.get("acceptance", []), *found.get("recorded", [])]
+        for row in rows:
+            if row.get("metric") == metric:
+                return row
+        raise DocsError(f"{story} in the reference has no figure {metric!r}")
+
+    def first_record(self) -> dict[str, Any]:
+        from ..results import load_record
+        from ..workspace import locate
+
+        for found in self.summaries.values():
+            for path in found["records"]:
+                if locate(path).exists():
+                    return load_record(path)
+        raise DocsError(f"no record of the reference in {self.folder}")
+
+    def commits(self) -> list[str]:
+        """The commits the stories were measured at, oldest story first."""
+        from ..results import load_record
+        from ..workspace import locate
+
+        out: list[str] = []
+        for found in self.summaries.values():
+            path = next((p for p in found["records"] if locate(p).exists()), None)
+            commit = (load_record(path)["environment"].get("git") or {}).get("commit") if path else None
+            if commit and commit not in out:
+                out.append(commit)
+        return out
+
+    def story_run(self, story_id: str) -> Any:
+        """The story's run from its published record, as its notebook loads it."""
+        from ..results import load_record
+        from ..workspace import locate
+        from .registry import story
+        from .story import StoryRun
+
+        declared = story(story_id)
+        for path in self.summary(story_id)["records"]:
+            record = load_record(path)
+            if record.get("experiment") == story_id:
+                run = StoryRun(declared, record, locate(path))
+                return run
+        raise DocsError(f"{story_id}: no story record in the reference")
+
+
+def _clock(seconds: float) -> str:
+    hours, rest = divmod(round(seconds / 60), 60)
+    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
+
+
+def _markdown(rows: Any) -> str:
+    """A story table (a pandas frame or a list of dicts) as a Markdown table."""
+    from ..results.tables import table
+
+    records = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows or [])
+    if not records:
+        return "(no rows in the reference)"
+    header = list(records[0])
+    body = [["-" if r.get(k) is None else str(r.get(k)) for k in header] for r in records]
+    return table(header, body, markdown=True)
+
+
+def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
+    """Each block kind's renderer over `reference`."""
+    from ..bench.environment import staleness_text
+    from ..results.history import machine_of
+    from ..results.tables import table
+    from .criteria import tally
+    from .main import _client_table, _rest_table
+
+    def measured_at() -> str:
+        record = reference.first_record()
+        commits = reference.commits()
+        where = f"commit `{commits[0][:7]}`" if len(commits) == 1 else f"{len(commits)} commits"
+        wall = reference.run.get("wall_s")
+        how = f"`make reference`, {_clock(wall)} of wall time" if wall else "a run before `make reference`"
+        return (
+            f"measured at {where} on {machine_of(record['environment'])}, {record['created'][:10]}, "
+            f"{reference.run.get('mode', 'default')} mode, by {how}"
+        )
+
+    def staleness() -> str:
+        commits = reference.commits()
+        if len(commits) != 1:
+            return f"a composite of {len(commits)} commits: staleness is per story (summary.md)"
+        return staleness_text(commits[0], behind=False)
+
+    def verdicts(story: str, metrics: str) -> str:
+        rows = [reference.row(story, m) for m in metrics.split(",")]
+        body = [
+            [r.get("criterion") or r["item"], r["measured"], r.get("aa") or "", r.get("verdict", "recorded")]
+            for r in rows
+        ]
+        return "\n" + table(["criterion", "measured", "A/A", "verdict"], body, markdown=True) + "\n"
+
+    def leads() -> str:
+        body = []
+        for story, found in reference.summaries.items():
+            counts = ", ".join(f"{n} {state}" for state, n in tally(found.get("acceptance", [])).items() if n)
+            body.append([f"{story} {found['title']}", found["headline"], counts or "no criteria"])
+        return "\n" + table(["story", "lead verdict", "criteria"], body, markdown=True) + "\n"
+
+    def final(key: str) -> dict[str, Any]:
+        found = next((s for s in reference.summaries.values() if s.get(key)), None)
+        if found is None:
+            raise DocsError(f"no story of the reference has a {key}")
+        return found
+
+    return {
+        "measured-at": measured_at,
+        "staleness": staleness,
+        "wall": lambda: _clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
+        "lead": lambda story: reference.summary(story)["headline"],
+        "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
+        "figure": lambda story, metric: reference.row(story, metric)["measured"],
+        "verdict": lambda story, metric: reference.row(story, metric)["verdict"],
+        "aa": lambda story, metric: reference.row(story, metric).get("aa") or "-",
+        "verdicts": verdicts,
+        "table": lambda story, name: "\n" + _markdown(reference.story_run(story).story.tables[name](
+            reference.story_run(story))) + "\n",
+        "leads": leads,
+        "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", [])) + "\n",
+        "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"]) + "\n",
+    }  # fmt: skip
+
+
+def render_document(path: Path, reference: Reference) -> tuple[str, str]:
+    """(committed text, rendered text) of one document; DocsError for an unknown block."""
+    text = path.read_text()
+    rendered, unknown = render_blocks(text, renderers(reference))
+    if unknown:
+        raise DocsError(f"{path}: no renderer for block(s) {', '.join(unknown)}")
+    return text, rendered
+
+
+def documents(where: Path) -> list[Path]:
+    return sorted({p for pattern in DOCUMENTS for p in where.glob(pattern)})
+
+
+def render_all(where: Path, *, check: bool) -> list[str]:
+    """Render every document under `where` from its reference; with `check`, write
+    nothing. Returns the problems: documents that differ from the rendering (with
+    `check`), and figures written by hand outside any block."""
+    reference = Reference.load(where / "results" / "reference")
+    problems = []
+    for path in documents(where):
+        text, rendered = render_document(path, reference)
+        name = path.relative_to(where)
+        if rendered != text:
+            if check:
+                problems.append(f"{name}: differs from what the reference renders (run `rcopt docs`)")
+            else:
+                path.write_text(rendered)
+        if path.parent.name != "reference":  # summary.md is generated whole
+            problems += [
+                f"{name}: a figure written by hand: {line}" for line in hand_written_figures(rendered)
+            ]
+    return problems

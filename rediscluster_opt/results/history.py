@@ -77,13 +77,12 @@ def series(entries: Iterable[dict[str, Any]]) -> dict[SeriesKey, list[Point]]:
     for entry in entries:
         for story, found in entry["stories"].items():
             for metric, row in found["metrics"].items():
-                if row.get("effect") is None:
+                effect = Interval.from_dict(row.get("effect"))
+                if effect is None:  # not measured in that run
                     continue
-                control = Interval.from_dict(row["control"]) if row.get("control") else None
-                point = Point(
-                    entry["commit"] or "unknown", entry["created"], entry["kind"],
-                    Interval.from_dict(row["effect"]), control, row["verdict"],
-                )  # fmt: skip
+                control = Interval.from_dict(row.get("control"))
+                point = Point(entry["commit"] or "unknown", entry["created"], entry["kind"], effect, control,
+                              row["verdict"])  # fmt: skip
                 out.setdefault((entry["machine"], entry["mode"], story, metric), []).append(point)
     return out
 

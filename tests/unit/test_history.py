@@ -69,6 +69,15 @@ def test_a_step_beyond_the_aa_band_is_named_with_its_commit_range(tmp_path):
     assert "-> regression of +27%" in text and "US-002 the cpu.gain (<= 1); AMD EPYC, 2 CPUs, default" in text
 
 
+def test_the_plot_draws_one_panel_per_headline_criterion(tmp_path):
+    from rediscluster_opt.lab.history import plot_history
+
+    for commit, day, median in (("a", 1, 0.70), ("c", 3, 0.90)):
+        write_entry(_entry(commit * 40, f"2026-12-0{day}T00:00:00Z", median), tmp_path / "history")
+    target = plot_history(tmp_path / "history", tmp_path / "history.png")
+    assert target.stat().st_size > 1000 and target.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_entries_from_another_machine_are_never_joined_into_one_series(tmp_path):
     write_entry(_entry("a" * 40, "2026-12-01T00:00:00Z", 0.7), tmp_path)
     write_entry(_entry("b" * 40, "2026-12-02T00:00:00Z", 0.9, machine="Intel Xeon"), tmp_path)
@@ -113,17 +122,18 @@ def test_staleness_counts_commits_and_the_lines_they_changed_in_the_client_packa
     (tmp_path / "README.md").write_text("docs\n")
     _git(tmp_path, "add", ".")
     _git(tmp_path, "commit", "-qm", "docs only")
-    assert staleness(measured, tmp_path) == {"commit": measured, "behind": 1, "touching": 0, "lines": 0}
+    found = staleness(measured, tmp_path)
+    assert (found["behind"], found["touching"], found["lines"], found["changes"]) == (1, 0, 0, [])
     assert "the client's packages are unchanged since" in staleness_text(measured, tmp_path)
     (package / "a.py").write_text("x = 2\ny = 3\n")
     _git(tmp_path, "commit", "-qam", "code")
-    assert staleness(measured, tmp_path) == {"commit": measured, "behind": 2, "touching": 1, "lines": 3}
-    text = staleness_text(measured, tmp_path, behind=False)
-    assert (
-        "1 commit(s) since changed the client's packages" in text
-        and "3 lines" in text
-        and "behind" not in text
+    found = staleness(measured, tmp_path)
+    assert (found["behind"], found["touching"], found["lines"]) == (2, 1, 3) and found["changes"][0].endswith(
+        " code"
     )
+    text = staleness_text(measured, tmp_path, behind=False)
+    assert "1 commit(s) since changed the client's packages" in text and "3 lines: `" in text
+    assert text.endswith("` code") and "behind" not in text
     assert "staleness unknown" in staleness_text("0" * 40, tmp_path)
 
 

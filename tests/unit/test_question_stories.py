@@ -291,3 +291,7 @@ def test_the_ablation_answer_sorts_the_stages_into_pays_costs_and_not_settled():
     assert "Costs inside the preset (its removal is faster): writer." in text
     assert "Not settled by this run (within the A/A band): dispatch over fused." in text
     assert "parser=python: 1.50 [1.40–1.60] and 0.70 [0.65–0.75]" in text
+    rows = {r["set back to"]: r for r in module.ablation_rows(run)}
+    assert rows["python"]["stage"] == "parser=hiredis" and rows["python"]["inside the preset"] == "pays"
+    assert rows["fused"]["throughput, preset / without"] == "1.01 [0.97–1.05]"
+    assert rows["direct"]["inside the preset"] == "costs"
