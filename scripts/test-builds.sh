@@ -3,9 +3,10 @@
 #   1. everything, on the pure build (with the arguments given, PYTEST_ARGS);
 #   2. the tests of what the compiled build compiles (core/, stages/, mux/: the unit tests
 #      of the protocol, the stages, the multiplexer and the policies over them, and the
-#      end-to-end tests of commands, pipelines, routing and the builds), on the compiled
-#      build; RCOPT_COMPILED_SUITE=wide adds the end-to-end resends, AUTH and TLS (about
-#      45 s more, kept out of CI's 15 minutes). client/ stays pure in both builds, so the
+#      end-to-end tests of the builds, which run commands through the compiled modules
+#      against the cluster), on the compiled build; RCOPT_COMPILED_SUITE=wide adds the
+#      end-to-end commands, pipelines, routing, resends, AUTH and TLS (about 70 s more,
+#      kept out of CI's 15 minutes). client/ stays pure in both builds, so the
 #      lab's tests and the cluster-wide fault and resilience tests, which test the
 #      client's policies, run once.
 # The compiled build (rcopt build, about a minute of gcc) is made meanwhile, where a C
@@ -21,11 +22,11 @@ COMPILED_SUITE=(
   tests/unit/test_fault_policy.py tests/unit/test_batching.py tests/unit/test_refresh.py
   tests/unit/test_url.py tests/unit/test_tls.py tests/unit/test_options.py
   tests/unit/test_unsafe_commands.py tests/unit/test_contracts.py tests/unit/test_builds.py
-  tests/e2e/test_commands.py tests/e2e/test_pipelines.py tests/e2e/test_routing.py
   tests/e2e/test_builds.py
 )
 if [ "${RCOPT_COMPILED_SUITE:-}" = wide ]; then
-  COMPILED_SUITE+=(tests/e2e/test_resends.py tests/e2e/test_auth.py tests/e2e/test_tls.py)
+  COMPILED_SUITE+=(tests/e2e/test_commands.py tests/e2e/test_pipelines.py tests/e2e/test_routing.py
+                   tests/e2e/test_resends.py tests/e2e/test_auth.py tests/e2e/test_tls.py)
 fi
 headers=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 build_log=$(mktemp)
