@@ -135,24 +135,21 @@ class Reference:
         raise DocsError(f"{story} in the reference has no figure {metric!r}")
 
     def first_record(self) -> dict[str, Any]:
-        from ..results import load_record
-        from ..workspace import locate
+        from .history import first_record
 
-        for found in self.summaries.values():
-            for path in found["records"]:
-                if locate(path).exists():
-                    return load_record(path)
-        raise DocsError(f"no record of the reference in {self.folder}")
+        found = next((r for s in self.summaries.values() if (r := first_record(s)) is not None), None)
+        if found is None:
+            raise DocsError(f"no record of the reference in {self.folder}")
+        return found
 
     def commits(self) -> list[str]:
         """The commits the stories were measured at, oldest story first."""
-        from ..results import load_record
-        from ..workspace import locate
+        from .history import first_record
 
         out: list[str] = []
         for found in self.summaries.values():
-            path = next((p for p in found["records"] if locate(p).exists()), None)
-            commit = (load_record(path)["environment"].get("git") or {}).get("commit") if path else None
+            record = first_record(found)
+            commit = ((record or {}).get("environment", {}).get("git") or {}).get("commit")
             if commit and commit not in out:
                 out.append(commit)
         return out
@@ -173,11 +170,6 @@ class Reference:
         raise DocsError(f"{story_id}: no story record in the reference")
 
 
-def _clock(seconds: float) -> str:
-    hours, rest = divmod(round(seconds / 60), 60)
-    return f"{hours} h {rest:02d} min" if hours else f"{rest} min"
-
-
 def _markdown(rows: Any) -> str:
     """A story table (a pandas frame or a list of dicts) as a Markdown table."""
     from ..results.tables import table
@@ -196,14 +188,14 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
     from ..results.history import machine_of
     from ..results.tables import table
     from .criteria import tally
-    from .main import _client_table, _rest_table
+    from .main import _client_table, _rest_table, clock
 
     def measured_at() -> str:
         record = reference.first_record()
         commits = reference.commits()
         where = f"commit `{commits[0][:7]}`" if len(commits) == 1 else f"{len(commits)} commits"
         wall = reference.run.get("wall_s")
-        how = f"`make reference`, {_clock(wall)} of wall time" if wall else "a run before `make reference`"
+        how = f"`make reference`, {clock(wall)} of wall time" if wall else "a run before `make reference`"
         return (
             f"measured at {where} on {machine_of(record['environment'])}, {record['created'][:10]}, "
             f"{reference.run.get('mode', 'default')} mode, by {how}"
@@ -239,7 +231,7 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
     return {
         "measured-at": measured_at,
         "staleness": staleness,
-        "wall": lambda: _clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
+        "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
         "lead": lambda story: reference.summary(story)["headline"],
         "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
         "figure": lambda story, metric: reference.row(story, metric)["measured"],

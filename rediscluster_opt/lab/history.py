@@ -14,7 +14,14 @@ from ..results.history import Point, load_entries, series, steps, write_entry
 from ..workspace import locate
 from .criteria import headline
 
-__all__ = ["entry_from_summaries", "format_history", "history_entry", "import_run", "plot_history"]
+__all__ = [
+    "entry_from_summaries",
+    "first_record",
+    "format_history",
+    "history_entry",
+    "import_run",
+    "plot_history",
+]
 
 
 def _row(row: dict[str, Any], lead: bool) -> dict[str, Any]:
@@ -76,7 +83,9 @@ def _summaries(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((folder / "figures").glob("*.summary.json"))]
 
 
-def _first_record(summary: dict[str, Any]) -> dict[str, Any] | None:
+def first_record(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """The first of a story summary's records that exists here (the story's own record
+    comes first): what says which commit and machine the story ran on."""
     for path in summary["records"]:
         if locate(path).exists():
             return load_record(path)
@@ -87,7 +96,7 @@ def history_entry(run_dir: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     """The entry of a run just made (its `run.json` facts in `run`); None when no story
     saved a record (nothing to say which commit and machine it ran on)."""
     summaries = _summaries(run_dir)
-    record = next((r for s in summaries if (r := _first_record(s)) is not None), None)
+    record = next((r for s in summaries if (r := first_record(s)) is not None), None)
     if record is None:
         return None
     return entry_from_summaries(
@@ -102,7 +111,7 @@ def import_run(folder: Path, history: Path, *, kind: str = "imported", mode: str
     each belong at their own commit."""
     groups: dict[tuple[Any, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for summary in _summaries(folder):
-        record = _first_record(summary)
+        record = first_record(summary)
         if record is None:
             continue
         env = record["environment"]

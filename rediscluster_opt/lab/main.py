@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.environment import staleness_text
-from ..results import load_record, repo_relative
+from ..results import repo_relative
 from ..results.history import load_entries, machine_of, write_entry
 from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
 from .criteria import VERDICT_COLUMNS, verdict_rows
 from .docs import STALENESS
-from .history import history_entry
+from .history import first_record, history_entry
 from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
@@ -102,8 +102,8 @@ def run_notebooks(
     for number, (story_id, book) in enumerate(books.items(), 1):
         elapsed = time.monotonic() - started
         left = estimate_left(durations, [s for s in books if s not in durations], previous)
-        print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {_clock(elapsed)}"
-              f"{f', about {_clock(left)} left' if left is not None else ''})", flush=True)  # fmt: skip
+        print(f"\n=== [{number}/{len(books)}] {book.name} (mode {mode}, elapsed {clock(elapsed)}"
+              f"{f', about {clock(left)} left' if left is not None else ''})", flush=True)  # fmt: skip
         output = run_dir / book.name
         # Only the story's parameters: papermill would inject (and warn about) the rest.
         story = found[story_id]
@@ -149,8 +149,11 @@ class StoriesFailed(SystemExit):
         self.run_dir, self.failed = run_dir, failed
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """'42 s', '3 min 05 s', '1 h 42 min': a duration as a reader takes it in."""
     minutes, rest = divmod(int(seconds), 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
 
 
@@ -202,8 +205,8 @@ def _spread(row: dict[str, Any], key: str, fmt: str = "{:,.0f}") -> str:
 
 def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
     """The machine, versions and commit the run was measured on, from its records."""
-    found = (load_record(p) for s in summaries for p in s["records"] if _exists(p))
-    record = next((r for r in found if "environment" in r), None)
+    found = (first_record(s) for s in summaries)
+    record = next((r for r in found if r is not None and "environment" in r), None)
     if record is None:
         return []
     env = record["environment"]
@@ -235,7 +238,7 @@ def _run_lines(run_dir: Path, summaries: list[dict[str, Any]]) -> list[str]:
     failed = run.get("failed") or {}
     commits = {c for s in summaries if (c := _measured_at(s)[0])}
     lines = [
-        f"- {run['kind']} run: {len(run.get('durations') or {})} stories in {_clock(run['wall_s'])}"
+        f"- {run['kind']} run: {len(run.get('durations') or {})} stories in {clock(run['wall_s'])}"
         + (" at one commit" if len(commits) == 1 else f" at {len(commits)} commits"),
         *(
             f"- **{story} failed** ({why}): its results are missing or partial"
@@ -254,16 +257,11 @@ def _server_version(env: dict[str, Any]) -> str | None:
 
 def _measured_at(summary: dict[str, Any]) -> tuple[str | None, str | None]:
     """(commit, created) of a story's first record; Nones when it is missing."""
-    path = next((p for p in summary["records"] if _exists(p)), None)
-    if path is None:
+    record = first_record(summary)
+    if record is None:
         return None, None
-    record = load_record(path)
     git = record.get("environment", {}).get("git") or {}
     return git.get("commit"), record.get("created")
-
-
-def _exists(path: str) -> bool:
-    return locate(path).exists()
 
 
 def _rest_table(rows: list[dict[str, Any]]) -> str:
