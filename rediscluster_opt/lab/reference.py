@@ -14,21 +14,29 @@ from pathlib import Path
 from ..workspace import root
 from .main import StoriesFailed, publish_reference, run_notebooks
 
-__all__ = ["dirty_files", "make_reference"]
+__all__ = ["OUTPUTS", "dirty_files", "make_reference"]
+
+# What runs write into the tree and nothing measured reads: the history's entries (a
+# `make experiments` run before the reference adds one).
+OUTPUTS = ("results/history/",)
 
 
 def dirty_files(where: Path) -> list[str] | None:
-    """Tracked files changed and untracked files not ignored, as `git status` names them;
-    None when `where` is not a git checkout."""
+    """Tracked files changed and untracked files not ignored, as `git status` names them,
+    but for the runs' own outputs (OUTPUTS); None when `where` is not a git checkout."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(where), "status", "--porcelain"], capture_output=True, text=True, timeout=30
+            ["git", "-C", str(where), "status", "--porcelain", "--untracked-files=all"],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:
         return None
-    return [line[3:] for line in done.stdout.splitlines() if line.strip()]
+    changed = [line[3:] for line in done.stdout.splitlines() if line.strip()]
+    return [path for path in changed if not path.startswith(OUTPUTS)]
 
 
 def make_reference(
