@@ -11,6 +11,7 @@ renderer knows. A NAME is a kind and its arguments, separated by colons:
 |---|---|
 | `measured-at` | the reference's commit, machine, date, mode and wall time |
 | `staleness` | how far the client's packages moved since that commit |
+| `commit` | that commit, short |
 | `wall` | the reference run's wall time |
 | `lead:US-008` | the story's lead verdict (summary.md's line) |
 | `paragraph:US-013` | the story's verdict paragraph: its answer, figures and criteria |
@@ -72,7 +73,8 @@ class Block:
 
 
 STALENESS = Block("staleness")
-_BLOCK = re.compile(r"<!-- rcopt:(\S+?) -->(.*?)<!-- /rcopt:\1 -->", re.S)
+# A marker in backticks is a document talking about markers, not a block.
+_BLOCK = re.compile(r"(?<!`)<!-- rcopt:(\S+?) -->(.*?)<!-- /rcopt:\1 -->", re.S)
 
 
 def render_blocks(text: str, renderers: Mapping[str, Callable[..., str]]) -> tuple[str, list[str]]:
@@ -231,6 +233,7 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
     return {
         "measured-at": measured_at,
         "staleness": staleness,
+        "commit": lambda: ", ".join(f"`{c[:7]}`" for c in reference.commits()),
         "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
         "lead": lambda story: reference.summary(story)["headline"],
         "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
