@@ -368,7 +368,7 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
         for story in stories or ():
             for old in (reference / folder).glob(f"*{story}[._-]*"):
                 old.unlink()
-    if (run_dir / RUN_FILE).exists():
+    if stories is None and (run_dir / RUN_FILE).exists():  # a partial run does not describe the whole
         shutil.copy2(run_dir / RUN_FILE, reference / RUN_FILE)
     for notebook in run_dir.glob("*.ipynb"):
         copy = reference / "notebooks" / notebook.name
