@@ -17,7 +17,17 @@ def test_help_lists_every_subcommand_with_a_line_each():
         [sys.executable, "-m", "rediscluster_opt", "--help"], capture_output=True, text=True
     )
     assert done.returncode == 0
-    for command in ("cluster", "bench", "rest", "experiments", "report", "compare"):
+    for command in (
+        "cluster",
+        "bench",
+        "rest",
+        "experiments",
+        "reference",
+        "docs",
+        "history",
+        "report",
+        "compare",
+    ):
         assert f"    {command} " in done.stdout, command
     assert build_parser().parse_args(["experiments", "--mode", "quick"]).mode == "quick"
 
@@ -25,10 +35,19 @@ def test_help_lists_every_subcommand_with_a_line_each():
 def test_report_and_compare_on_the_reference_run(capsys):
     record = next((REFERENCE / "records").glob("*_US-008.json"))
     assert main(["report", str(record), "--compact"]) == 0
-    assert "| optimized | cluster |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| optimized | cluster |" in out and re.search(r"measured at `\w+`: \d+ commit\(s\) behind", out)
     assert main(["compare", str(REFERENCE), str(REFERENCE)]) == 0
     out = capsys.readouterr().out
     assert "0 better, 0 worse" in out  # a run against itself changes nothing
+
+
+def test_history_prints_the_committed_entries_and_says_when_there_are_none(capsys, tmp_path):
+    assert main(["history", "--story", "US-002"]) == 0
+    out = capsys.readouterr().out
+    assert "entries in" in out and "US-002 client CPU per op, cumulative after / before (<= 1)" in out
+    assert main(["history", "--folder", str(tmp_path)]) == 0
+    assert "history: no entries in" in capsys.readouterr().out
 
 
 def test_compare_names_a_missing_run(capsys):
