@@ -1,0 +1,49 @@
+"""The presets follow the verdicts: a variant stays in the optimized preset only when
+US-019 (the leave-one-out ablation, in the committed reference) says it pays where it
+ships, or the preset says why it keeps it (`stages.KEPT_WITHOUT_A_VERDICT`)."""
+
+import importlib
+from pathlib import Path
+
+from rediscluster_opt.lab.docs import Reference
+from rediscluster_opt.lab.registry import stories
+from rediscluster_opt.stages import BASELINE, KEPT_WITHOUT_A_VERDICT, OPTIMIZED
+
+ROOT = Path(__file__).resolve().parents[2]
+stories()  # imports the experiments package
+ABLATION = importlib.import_module("experiments.us019_ablation")
+
+
+def _row(metric, verdict):
+    return {"metric": metric, "verdict": verdict}
+
+
+def test_the_rule_flags_a_variant_that_does_not_pay_unless_the_preset_says_why():
+    rows = {r["metric"]: r for r in (
+        _row(ABLATION.metric("parser=python", "throughput"), "met"),
+        _row(ABLATION.metric("parser=python", "cpu"), "met"),
+        _row(ABLATION.metric("submit=event", "throughput"), "met"),
+        _row(ABLATION.metric("submit=event", "cpu"), "met"),
+        _row(ABLATION.metric("submit=future", "throughput"), "inconclusive"),
+        _row(ABLATION.metric("submit=future", "cpu"), "inconclusive"),
+    )}  # fmt: skip
+    ablations = ["parser=python", "submit=event", "submit=future"]
+    (found,) = ABLATION.against_the_rule(rows, ablations, {})
+    assert found == "submit=pooled against submit=future: not settled, and no reason to keep it"
+    assert ABLATION.against_the_rule(rows, ablations, {"submit": "bounded memory"}) == []
+    (stale,) = ABLATION.against_the_rule(rows, ablations, {"submit": "x", "parser": "y"})
+    assert stale == "parser=hiredis pays against every ablation: its reason to be kept is stale"
+
+
+def test_every_preset_variant_pays_in_the_reference_or_the_preset_says_why():
+    summary = Reference.load(ROOT / "results" / "reference").summary("US-019")
+    rows = {r["metric"]: r for r in summary["acceptance"]}
+    ran = [a for a in ABLATION.ALL if ABLATION.metric(a, "throughput") in rows]
+    assert ran == list(ABLATION.ALL)  # the reference ablated every stage the preset changes
+    assert ABLATION.against_the_rule(rows, ran, KEPT_WITHOUT_A_VERDICT) == []
+
+
+def test_each_reason_names_a_stage_the_preset_changes_and_says_why():
+    for stage, why in KEPT_WITHOUT_A_VERDICT.items():
+        assert OPTIMIZED[stage] != BASELINE[stage], stage
+        assert len(why.split()) >= 8, stage  # a reason, not a label
