@@ -85,7 +85,11 @@ def _named(changes: list[str], shown: int = 3) -> str:
     """The commits that changed the client, by hash and subject, when few enough to read."""
     if not changes or len(changes) > shown:
         return ""
-    return ": " + "; ".join(f"`{c.split(' ', 1)[0]}` {c.split(' ', 1)[-1][:80]}" for c in changes)
+    return ": " + "; ".join(f"`{c.split(' ', 1)[0]}` {_shortened(c.split(' ', 1)[-1])}" for c in changes)
+
+
+def _shortened(subject: str, width: int = 80) -> str:
+    return subject if len(subject) <= width else subject[:width].rsplit(" ", 1)[0] + " ..."
 
 
 def staleness_text(commit: str | None, path: Path | None = None, *, behind: bool = True) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..child import ChildFailed, ChildRefused, start_child
-from ..results import metric_of, new_record
+from ..results import metric_of, new_record, repo_relative
 from ..validate import check_number
 from .adapters import C_CLIENT, ClientConfig, Target, process_env
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
@@ -33,6 +33,17 @@ __all__ = ["BenchmarkError", "PROFILES", "run_benchmark"]
 MODES = ("cluster", "standalone")
 PROFILES = ("cprofile", "line", "pyspy")
 STARTUP_S = 1.5  # per process of a multi-process trial: start, import, connect
+
+
+def _recorded(target: Target) -> dict[str, Any]:
+    """A target as a record keeps it: its TLS files relative to the workspace root where
+    they lie inside it, so a record names no machine's folders."""
+    data = asdict(target)
+    tls = data.get("tls") or {}
+    for key in ("ca_certs", "certfile", "keyfile"):
+        if tls.get(key):
+            tls[key] = repo_relative(Path(tls[key]))
+    return data
 
 
 def _run_trial_process(
@@ -213,8 +224,8 @@ def run_benchmark(
             say(_describe(outcome))
 
     parameters = {
-        "target": asdict(target),
-        "targets": {label: asdict(t) for label, t in targets.items()},
+        "target": _recorded(target),
+        "targets": {label: _recorded(t) for label, t in targets.items()},
         "modes": list(modes),
         "workload": workload.as_dict(),
         "concurrency": levels,

@@ -53,3 +53,14 @@ def test_a_missing_password_variable_is_named(monkeypatch):
     monkeypatch.delenv("GONE", raising=False)
     with pytest.raises(ValueError, match="password variable GONE is not set"):
         Target(password_env="GONE").client_options()
+
+
+def test_a_recorded_target_names_its_tls_files_relative_to_the_workspace(monkeypatch, tmp_path):
+    from rediscluster_opt.bench.runner import _recorded
+
+    monkeypatch.setenv("RCOPT_ROOT", str(tmp_path))
+    inside = TLSSettings(ca_certs=str(tmp_path / ".rcopt" / "tls" / "ca.crt"), certfile="/etc/ssl/client.pem")
+    recorded = _recorded(Target(seeds=("127.0.0.1:7800",), tls=inside))
+    assert recorded["tls"]["ca_certs"] == ".rcopt/tls/ca.crt"  # no machine's folder in a record
+    assert recorded["tls"]["certfile"] == "/etc/ssl/client.pem"  # outside the workspace: as given
+    assert _recorded(Target())["tls"] is None
