@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..results import load_record
-from ..results.history import Point, load_entries, series, steps, write_entry
+from ..results.history import SCHEMA, Point, load_entries, machine_of, series, steps, write_entry
 from ..workspace import locate
 from .criteria import headline
 
@@ -50,8 +50,6 @@ def entry_from_summaries(
 ) -> dict[str, Any]:
     """One history entry from story summaries (`figures/*.summary.json`): every headline
     criterion of every story, the lead one (the engine's rule) marked."""
-    from ..results.history import SCHEMA, machine_of
-
     stories: dict[str, Any] = {}
     for summary in summaries:
         rows = summary.get("acceptance") or []

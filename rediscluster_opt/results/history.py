@@ -21,6 +21,7 @@ from .stats import Interval
 
 __all__ = [
     "EXACT_BAND",
+    "SCHEMA",
     "Point",
     "Step",
     "load_entries",
