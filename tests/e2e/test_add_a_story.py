@@ -87,8 +87,15 @@ def test_a_new_story_is_one_module_and_its_notebook(local_cluster, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
 
-    changed = sorted(line[3:] for line in _git(tree, "status", "--porcelain").splitlines())
-    assert changed == ["experiments/us099_toy.py", "notebooks/US-099_toy.ipynb"]
+    status = _git(tree, "status", "--porcelain", "--untracked-files=all").splitlines()
+    changed = sorted(line[3:] for line in status)
+    # the story's module and notebook, and the run's entry in the (committed) history
+    (entry,) = [path for path in changed if path.startswith("results/history/")]
+    assert [path for path in changed if path != entry] == [
+        "experiments/us099_toy.py",
+        "notebooks/US-099_toy.ipynb",
+    ]
+    assert "US-099" in json.loads((tree / entry).read_text())["stories"]
     summary_path = next((tree / "results" / "runs").glob("*/figures/US-099.summary.json"))
     summary = json.loads(summary_path.read_text())
     (verdict,) = summary["acceptance"]

@@ -146,12 +146,16 @@ def _show(fig: Any, path: Path) -> None:
 
 
 def table(frame: Any, empty: str = "nothing to show") -> Any:
-    """A frame as a notebook shows it: no index, no text cut short, numbers with units'
-    precision (thousands separators from 1,000, three significant digits below), "–" for
-    a missing value; `empty` said in words when there are no rows (rather than pandas'
-    "Empty DataFrame")."""
+    """A frame (or a list of row dicts) as a notebook shows it: no index, no text cut
+    short, numbers with units' precision (thousands separators from 1,000, three
+    significant digits below), "–" for a missing value; `empty` said in words when there
+    are no rows (rather than pandas' "Empty DataFrame")."""
     from IPython.display import Markdown
 
+    if isinstance(frame, list):  # a story table may give plain rows (dicts)
+        import pandas as pd
+
+        frame = pd.DataFrame(frame) if frame else None
     if frame is None or frame.empty:
         return Markdown(f"*{empty}*")
     return (
