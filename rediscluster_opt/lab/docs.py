@@ -26,6 +26,7 @@ renderer knows. A NAME is a kind and its arguments, separated by colons:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -115,12 +116,11 @@ class Reference:
 
     @classmethod
     def load(cls, folder: Path) -> Reference:
-        summaries = {}
-        for path in sorted((folder / "figures").glob("*.summary.json")):
-            found = json.loads(path.read_text())
-            summaries[found["story"]] = found
+        from .history import summaries_in
+
         run_file = folder / "run.json"
-        return cls(folder, summaries, json.loads(run_file.read_text()) if run_file.exists() else {})
+        run = json.loads(run_file.read_text()) if run_file.exists() else {}
+        return cls(folder, {found["story"]: found for found in summaries_in(folder)}, run)
 
     def summary(self, story: str) -> dict[str, Any]:
         if story not in self.summaries:
@@ -144,17 +144,15 @@ class Reference:
             raise DocsError(f"no record of the reference in {self.folder}")
         return found
 
+    @functools.cached_property
+    def _commits(self) -> list[str]:
+        from .history import measured_commits
+
+        return measured_commits(list(self.summaries.values()))  # reads every story's record: once
+
     def commits(self) -> list[str]:
         """The commits the stories were measured at, oldest story first."""
-        from .history import first_record
-
-        out: list[str] = []
-        for found in self.summaries.values():
-            record = first_record(found)
-            commit = ((record or {}).get("environment", {}).get("git") or {}).get("commit")
-            if commit and commit not in out:
-                out.append(commit)
-        return out
+        return self._commits
 
     def story_run(self, story_id: str) -> Any:
         """The story's run from its published record, as its notebook loads it."""
@@ -224,6 +222,10 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
             body.append([f"{story} {found['title']}", found["headline"], counts or "no criteria"])
         return "\n" + table(["story", "lead verdict", "criteria"], body, markdown=True) + "\n"
 
+    def story_table(story: str, name: str) -> Any:
+        run = reference.story_run(story)
+        return run.story.tables[name](run)
+
     def final(key: str) -> dict[str, Any]:
         found = next((s for s in reference.summaries.values() if s.get(key)), None)
         if found is None:
@@ -241,8 +243,7 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
         "verdict": lambda story, metric: reference.row(story, metric)["verdict"],
         "aa": lambda story, metric: reference.row(story, metric).get("aa") or "-",
         "verdicts": verdicts,
-        "table": lambda story, name: "\n" + _markdown(reference.story_run(story).story.tables[name](
-            reference.story_run(story))) + "\n",
+        "table": lambda story, name: "\n" + _markdown(story_table(story, name)) + "\n",
         "leads": leads,
         "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", [])) + "\n",
         "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"]) + "\n",

@@ -19,6 +19,8 @@ __all__ = [
     "first_record",
     "format_history",
     "history_entry",
+    "measured_commits",
+    "summaries_in",
     "import_run",
     "plot_history",
 ]
@@ -77,7 +79,8 @@ def entry_from_summaries(
     }
 
 
-def _summaries(folder: Path) -> list[dict[str, Any]]:
+def summaries_in(folder: Path) -> list[dict[str, Any]]:
+    """The story summaries of a run folder or a published reference (`figures/`)."""
     return [json.loads(p.read_text()) for p in sorted((folder / "figures").glob("*.summary.json"))]
 
 
@@ -90,10 +93,21 @@ def first_record(summary: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def measured_commits(summaries: list[dict[str, Any]]) -> list[str]:
+    """The commits the stories were measured at, in the summaries' order, once each."""
+    out: list[str] = []
+    for summary in summaries:
+        record = first_record(summary) or {}
+        commit = (record.get("environment", {}).get("git") or {}).get("commit")
+        if commit and commit not in out:
+            out.append(commit)
+    return out
+
+
 def history_entry(run_dir: Path, run: dict[str, Any]) -> dict[str, Any] | None:
     """The entry of a run just made (its `run.json` facts in `run`); None when no story
     saved a record (nothing to say which commit and machine it ran on)."""
-    summaries = _summaries(run_dir)
+    summaries = summaries_in(run_dir)
     record = next((r for s in summaries if (r := first_record(s)) is not None), None)
     if record is None:
         return None
@@ -108,7 +122,7 @@ def import_run(folder: Path, history: Path, *, kind: str = "imported", mode: str
     per commit and machine its stories were measured at, since a composite run's stories
     each belong at their own commit."""
     groups: dict[tuple[Any, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for summary in _summaries(folder):
+    for summary in summaries_in(folder):
         record = first_record(summary)
         if record is None:
             continue

@@ -23,7 +23,7 @@ from ..results.tables import table
 from ..workspace import ENV, exported_root, locate, root
 from .criteria import VERDICT_COLUMNS, verdict_rows
 from .docs import STALENESS
-from .history import first_record, history_entry
+from .history import first_record, history_entry, measured_commits
 from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
@@ -236,7 +236,7 @@ def _run_lines(run_dir: Path, summaries: list[dict[str, Any]]) -> list[str]:
         return []
     run = json.loads(path.read_text())
     failed = run.get("failed") or {}
-    commits = {c for s in summaries if (c := _measured_at(s)[0])}
+    commits = measured_commits(summaries)
     lines = [
         f"- {run['kind']} run: {len(run.get('durations') or {})} stories in {clock(run['wall_s'])}"
         + (" at one commit" if len(commits) == 1 else f" at {len(commits)} commits"),
@@ -246,7 +246,7 @@ def _run_lines(run_dir: Path, summaries: list[dict[str, Any]]) -> list[str]:
         ),
     ]
     if len(commits) == 1:
-        lines += [f"- {STALENESS.wrap(staleness_text(next(iter(commits)), behind=False))}"]
+        lines += [f"- {STALENESS.wrap(staleness_text(commits[0], behind=False))}"]
     return lines
 
 
