@@ -148,8 +148,9 @@ def _bench_command(args: argparse.Namespace) -> int:
     from .bench.report import format_table
     from .bench.runner import run_benchmark
     from .bench.workload import Workload
-    from .results import save_record
+    from .results import save_record, writable_folder
 
+    writable_folder(args.results_dir)  # before minutes of measuring, not after
     configs = [
         ClientConfig.parse(spec, loop=args.loop, connections_per_node=args.connections_per_node)
         for spec in args.clients
@@ -180,8 +181,9 @@ def _rest_command(args: argparse.Namespace) -> int:
     from .bench.adapters import ClientConfig
     from .bench.report import format_table
     from .rest.runner import run_rest_benchmark
-    from .results import save_record
+    from .results import save_record, writable_folder
 
+    writable_folder(args.results_dir)  # before minutes of measuring, not after
     record = run_rest_benchmark(
         [ClientConfig.parse(spec) for spec in args.backends],
         modes=args.modes,
@@ -271,6 +273,8 @@ def _history_command(args: argparse.Namespace) -> int:
     from .workspace import root
 
     folder = args.folder or root() / "results" / "history"
+    if args.folder is not None and not args.folder.is_dir():
+        raise FileNotFoundError(f"no history folder at {args.folder}")
     for run in args.add or ():
         for path in import_run(run, folder):
             print(f"history: added {path}")
@@ -285,7 +289,7 @@ def _report_command(args: argparse.Namespace) -> int:
     from .bench.report import compact_table, format_table
     from .results import load_record
 
-    record = load_record(args.record)
+    record = load_record(args.record, validate=True)
     print(compact_table(record) if args.compact else format_table(record, markdown=args.markdown))
     commit = ((record.get("environment") or {}).get("git") or {}).get("commit")
     print(f"\n{staleness_text(commit)}")

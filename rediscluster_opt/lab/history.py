@@ -80,16 +80,27 @@ def entry_from_summaries(
 
 
 def summaries_in(folder: Path) -> list[dict[str, Any]]:
-    """The story summaries of a run folder or a published reference (`figures/`)."""
-    return [json.loads(p.read_text()) for p in sorted((folder / "figures").glob("*.summary.json"))]
+    """The story summaries of a run folder or a published reference (`figures/`); a
+    ValueError names a file that is not one."""
+    paths = sorted((folder / "figures").glob("*.summary.json"))
+    summaries = []
+    for path in paths:
+        try:
+            summary = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a story summary: not JSON ({exc})") from None
+        if not isinstance(summary, dict) or not isinstance(summary.get("records"), list):
+            raise ValueError(f"{path}: not a story summary: no list of records")
+        summaries.append(summary)
+    return summaries
 
 
-def first_record(summary: dict[str, Any]) -> dict[str, Any] | None:
+def first_record(summary: dict[str, Any], *, validate: bool = False) -> dict[str, Any] | None:
     """The first of a story summary's records that exists here (the story's own record
     comes first): what says which commit and machine the story ran on."""
     for path in summary["records"]:
         if locate(path).exists():
-            return load_record(path)
+            return load_record(path, validate=validate)
     return None
 
 
@@ -121,9 +132,16 @@ def import_run(folder: Path, history: Path, *, kind: str = "imported", mode: str
     """Entries for a published run (e.g. the reference before the history existed): one
     per commit and machine its stories were measured at, since a composite run's stories
     each belong at their own commit."""
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"no run at {folder}: give a run folder (results/runs/<stamp>) or a reference"
+        )
+    summaries = summaries_in(folder)
+    if not summaries:
+        raise ValueError(f"{folder}: not a run folder or a published reference (no figures/*.summary.json)")
     groups: dict[tuple[Any, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for summary in summaries_in(folder):
-        record = first_record(summary)
+    for summary in summaries:
+        record = first_record(summary, validate=True)  # a folder the user named: checked
         if record is None:
             continue
         env = record["environment"]
@@ -164,7 +182,11 @@ def format_history(folder: Path, story: str | None = None) -> str:
         return f"history: no entries in {folder} (a reference or `make experiments` run adds one)"
     criteria = _criteria(entries)
     lines = [f"{len(entries)} entries in {folder}"]
-    for (machine, mode, story_id, metric), points in sorted(series(entries).items(), key=lambda i: i[0][2:]):
+    every = series(entries)
+    if story and not any(key[2].startswith(story) for key in every):
+        known = ", ".join(sorted({key[2] for key in every}))
+        raise ValueError(f"no history entry has a story starting with {story!r} (there are: {known})")
+    for (machine, mode, story_id, metric), points in sorted(every.items(), key=lambda i: i[0][2:]):
         if story and not story_id.startswith(story):
             continue
         row = criteria[(story_id, metric)]

@@ -10,6 +10,7 @@ from .records import (
     repo_relative,
     save_record,
     validate_record,
+    writable_folder,
 )
 from .stats import Interval, interval, paired_interval, verdict
 from .summary import METRICS, metric_of, new_record, paired_ratio, pairs, summarize
@@ -35,4 +36,5 @@ __all__ = [
     "summarize",
     "validate_record",
     "verdict",
+    "writable_folder",
 ]

@@ -29,7 +29,7 @@ def load_run(path: Path | str) -> dict[str, dict[str, Any]]:
     whose figures/*.summary.json name their records (results/runs/<stamp>)."""
     path = Path(path)
     if path.is_file():
-        record = load_record(path)
+        record = load_record(path, validate=True)
         return {record["experiment"]: record}
     if not path.is_dir():
         raise FileNotFoundError(f"no run at {path}: give a record file or a run folder")
@@ -39,10 +39,11 @@ def load_run(path: Path | str) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
     for file in sorted(set(files)):
         try:
-            record = load_record(file)
+            found = json.loads(Path(file).read_text())
         except (OSError, ValueError):
-            continue
-        if isinstance(record, dict) and "experiment" in record and "trials" in record:
+            continue  # not a record: a run's other files
+        if isinstance(found, dict) and "experiment" in found and "trials" in found:
+            record = load_record(file, validate=True)  # one that claims to be: it must be whole
             records[record["experiment"]] = record  # the newest of an experiment wins (sorted by stamp)
     if not records:
         raise FileNotFoundError(f"no result records found in {path}")

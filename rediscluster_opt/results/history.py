@@ -52,8 +52,16 @@ def write_entry(entry: dict[str, Any], folder: Path) -> Path:
 
 
 def load_entries(folder: Path) -> list[dict[str, Any]]:
-    """Every entry in `folder`, oldest first."""
-    found = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    """Every entry in `folder`, oldest first; ValueError names a file that is not one."""
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            entry = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not a history entry: not JSON ({exc})") from None
+        if not isinstance(entry, dict) or not isinstance(entry.get("created"), str):
+            raise ValueError(f"{path}: not a history entry: no 'created' time")
+        found.append(entry)
     return sorted(found, key=lambda e: e["created"])
 
 

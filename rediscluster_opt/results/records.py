@@ -29,6 +29,7 @@ __all__ = [
     "repo_relative",
     "save_record",
     "validate_record",
+    "writable_folder",
 ]
 
 RESULTS_DIR = Path("results/cluster")  # under the workspace root
@@ -81,13 +82,39 @@ def save_record(record: dict[str, Any], folder: Path | str = RESULTS_DIR) -> Pat
     return path
 
 
-def load_record(path: Path | str) -> dict[str, Any]:
+def load_record(path: Path | str, *, validate: bool = False) -> dict[str, Any]:
     """A record, with `_path` naming where it was read from. A relative path that does
-    not exist from here is tried from the workspace root."""
+    not exist from here is tried from the workspace root. InvalidRecord names the file
+    and what is wrong: not JSON (empty, cut short), or, with `validate` (what a user
+    hands the CLI), not of the record's shape. The lab's own readers take what is there."""
     path = locate(path)
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidRecord(f"{path}: not a result record: not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise InvalidRecord(f"{path}: not a result record: a JSON {type(record).__name__}, not an object")
+    if validate:
+        try:
+            validate_record(record)
+        except InvalidRecord as exc:
+            raise InvalidRecord(f"{path}: {exc}") from None
     record["_path"] = str(path)
     return record
+
+
+def writable_folder(folder: Path | str) -> Path:
+    """`folder`, made if missing, once a file could be written in it: checked before a
+    run measures anything, so a bad --results-dir fails in a second, not after minutes."""
+    path = resolve(folder)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".rcopt-write-check-{time.monotonic_ns()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"cannot write results to {path}: {exc.strerror or exc}") from None
+    return path
 
 
 def load_records(folder: Path | str = RESULTS_DIR, experiment: str | None = None) -> list[dict[str, Any]]:

@@ -50,6 +50,43 @@ def test_history_prints_the_committed_entries_and_says_when_there_are_none(capsy
     assert "history: no entries in" in capsys.readouterr().out
 
 
+def test_every_bad_record_or_folder_is_one_line_naming_it_and_exit_2(capsys, tmp_path):
+    """Valid JSON of the wrong shape, an empty or cut-short record, a garbage or missing
+    folder to import, a missing history folder, a story no entry has, and an output folder
+    that cannot be written (refused before anything is measured)."""
+    record = next((REFERENCE / "records").glob("*_US-008.json"))
+    cut = tmp_path / "cut.json"
+    cut.write_text(record.read_text()[:200])
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    shaped = tmp_path / "shape.json"
+    shaped.write_text('{"experiment": "x", "trials": "not a list"}')
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "notes.txt").write_text("hello")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cases = [
+        (["report", str(shaped)], f"{shaped}: not a valid result record"),
+        (["report", str(empty)], f"{empty}: not a result record: not JSON"),
+        (["report", str(cut)], f"{cut}: not a result record: not JSON"),
+        (["history", "--add", str(tmp_path / "missing")], "no run at"),
+        (["history", "--add", str(garbage)], f"{garbage}: not a run folder or a published reference"),
+        (["history", "--folder", str(tmp_path / "nowhere")], "no history folder at"),
+        (["history", "--story", "ZZZ"], "no history entry has a story starting with 'ZZZ'"),
+        (
+            ["bench", "--results-dir", str(blocker / "sub"), "--clients", "optimized"],
+            "cannot write results to",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (argv, captured.err)
+        assert "Traceback" not in captured.out + captured.err
+
+
 def test_compare_names_a_missing_run(capsys):
     assert main(["compare", str(REFERENCE), "/nonexistent/run"]) == 2
     assert "no run at /nonexistent/run" in capsys.readouterr().err
