@@ -7,12 +7,17 @@ submitted; or sooner, once `FLUSH_BYTES` are queued, so one tick's burst of larg
 never piles up here: the transport's buffer is what the multiplexer bounds (backpressure).
 
 `close()` returns how many payloads were dropped unwritten: the multiplexer tells those
-commands' callers that nothing was sent, so they may be sent again.
+commands' callers that nothing was sent, so they may be sent again. A transport that is
+closing (its connection broke; the multiplexer hears of it a callback later) is not
+written to: asyncio would drop the bytes and, after a few, log "socket.send() raised
+exception." for each write, and the commands would pass for written (maybe applied)
+when they never left. Under a CLIENT KILL storm the per-command writer logged thousands.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import ClassVar
 
 from .traits import Traits
@@ -24,6 +29,10 @@ def _discard(data: bytes | bytearray | memoryview) -> None:
     """Write target once the connection is gone: its commands were already failed."""
 
 
+def _open() -> bool:
+    return False
+
+
 class DirectWriter:
     """Baseline: one `transport.write` per command."""
 
@@ -31,16 +40,23 @@ class DirectWriter:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.writes = 0
+        self._dropped = 0  # payloads not written: the transport was closing
         self._write = _discard
+        self._closing: Callable[[], bool] = _open
 
     def attach(self, transport: asyncio.WriteTransport) -> None:
         self._write = transport.write
+        self._closing = transport.is_closing
 
     def close(self) -> int:
         self._write = _discard
-        return 0  # every payload went to the transport at once
+        self._closing = _open
+        return self._dropped  # the rest went to the transport at once
 
     def send(self, payload: bytes) -> None:
+        if self._closing():
+            self._dropped += 1
+            return
         self._write(payload)
         self.writes += 1
 
@@ -85,8 +101,8 @@ class JoinWriter:
     def _flush(self) -> None:
         self._scheduled = False
         queue = self._queue
-        if not queue or self._transport is None:
-            return
+        if not queue or self._transport is None or self._transport.is_closing():
+            return  # a closing transport: `close` counts what is queued as never written
         self._queue = []
         self._queued = 0
         self._emit(self._transport, queue)

@@ -114,6 +114,9 @@ class _Transport:
     def __init__(self):
         self.data = []
 
+    def is_closing(self):
+        return False
+
     def write(self, data):
         self.data.append(bytes(data))
 

@@ -108,38 +108,61 @@ async def test_fail_all_tells_the_unsent_tail_apart(submit):
     assert sent == [b"0", b"1", b"2"]  # one send per entry, so the count maps to entries
 
 
+class RecordingTransport:
+    def __init__(self):
+        self.writes, self.closing = [], False
+
+    def write(self, data):
+        self.writes.append(bytes(data))
+
+    def writelines(self, data):
+        self.writes.append(b"".join(data))
+
+    def is_closing(self):
+        return self.closing
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY["writer"]))
 async def test_every_writer_says_how_many_payloads_it_never_wrote(name):
-    writes = []
-
-    class Transport:
-        def write(self, data):
-            writes.append(bytes(data))
-
-        def writelines(self, data):
-            writes.append(b"".join(data))
-
+    transport = RecordingTransport()
     writer = REGISTRY["writer"][name](asyncio.get_running_loop())
-    writer.attach(Transport())
+    writer.attach(transport)
     payloads = [b"a", b"b", b"c"]
     for payload in payloads:
         writer.send(payload)
     unsent = writer.close()
-    assert b"".join(writes) == b"".join(payloads[: len(payloads) - unsent])  # written = all but the tail
+    written = b"".join(transport.writes)
+    assert written == b"".join(payloads[: len(payloads) - unsent])  # written = all but the tail
     writer.send(b"after close")
     await asyncio.sleep(0)
-    assert b"after close" not in b"".join(writes)
+    assert b"after close" not in b"".join(transport.writes)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY["writer"]))
+async def test_no_writer_writes_to_a_closing_transport_and_each_says_what_it_kept(name):
+    """The connection broke and the multiplexer has not heard yet: what is sent now is
+    not handed to the transport (asyncio would drop it and log a warning per write), and
+    `close` counts it as never written, so its caller learns it was not sent."""
+    transport = RecordingTransport()
+    writer = REGISTRY["writer"][name](asyncio.get_running_loop())
+    writer.attach(transport)
+    writer.send(b"a")
+    await asyncio.sleep(0)
+    transport.closing = True
+    writer.send(b"b")
+    writer.send(b"c")
+    await asyncio.sleep(0)
+    assert b"".join(transport.writes) == b"a"
+    assert writer.close() == 2
 
 
 async def test_join_writer_reports_what_it_never_wrote_and_does_not_copy_large_values():
-    writes = []
-
-    class Transport:
-        def write(self, data):
-            writes.append(data)
+    transport = RecordingTransport()
+    writes = transport.writes
+    transport.write = writes.append  # kept as given: a large value must not be copied
 
     writer = JoinWriter(asyncio.get_running_loop())
-    writer.attach(Transport())
+    writer.attach(transport)
     large = b"x" * JoinWriter.FLUSH_BYTES
     writer.send(b"small")
     writer.send(large)  # crosses the threshold: written at once, not joined
