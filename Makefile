@@ -13,11 +13,20 @@ TARGET ?= $(SEEDS)
 # The target options, quoted for the shell (URLs carry ? and &).
 TARGET_ARGS = $(if $(TARGET),--target '$(TARGET)') $(if $(STANDALONE),--standalone '$(STANDALONE)')
 WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
-.PHONY: test experiments reference docs rest-bench lab cluster-up cluster-down cluster-status lint
+.PHONY: test test-faults experiments reference docs rest-bench lab cluster-up cluster-down cluster-status lint
 
 test:
 	@RCOPT_DEFER_BUILD=1 scripts/bootstrap.sh dev,lab,peers,compiled
 	@scripts/with-cluster.sh scripts/test-builds.sh $(PYTEST_ARGS)
+
+# Every fault of the checked pipeline loads (CLIENT KILL, migration, SIGSTOP and kill -9
+# failovers) at 1, 2 and 4 connections per node and timeouts of 1 and 5 s: 24 runs, about
+# 4 minutes per build; make test runs a covering subset.
+test-faults:
+	@scripts/bootstrap.sh dev,lab,compiled
+	@RCOPT_FAULT_MATRIX=full scripts/with-cluster.sh .venv/bin/python -m pytest tests/e2e/test_pipeline_faults.py $(PYTEST_ARGS)
+	@if .venv/bin/rcopt build --status >/dev/null; then RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX=full \
+	  scripts/with-cluster.sh .venv/bin/python -m pytest tests/e2e/test_pipeline_faults.py $(PYTEST_ARGS); fi
 
 experiments:
 	@scripts/bootstrap.sh lab,peers,compiled

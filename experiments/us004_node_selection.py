@@ -26,7 +26,7 @@ from rediscluster_opt.lab.story import (
 from rediscluster_opt.results import paired_ratio
 
 _S = "rediscluster_opt.stages."
-_ROUTE = "rediscluster_opt.client.base.BaseClient._route"
+_ROUTE = "rediscluster_opt.client.client.Client._route"
 LOCKS, PICK_VS_LOCKED = "hot.node_select.locks", "micro.pick_vs_locked"
 LOCKS_BEFORE = "hot.node_select.locks.locked"
 # The connection counts the sweep's own criteria read, after the first (a run may sweep

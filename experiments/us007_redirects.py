@@ -27,7 +27,7 @@ from rediscluster_opt.results import Interval
 from rediscluster_opt.stages import Stages
 
 _S = "rediscluster_opt.stages."
-_ROUTE = "rediscluster_opt.client.base.BaseClient._route"
+_ROUTE = "rediscluster_opt.client.client.Client._route"
 FIRST_BYTE_VS_REGEX, NO_REDIRECT_BYTES = "micro.first_byte_vs_regex", "hot.redirect.bytes"
 NO_REDIRECT_BYTES_BEFORE = "hot.redirect.bytes.regex"
 MIGRATION = "migration"  # the prefix of every migration figure, skipped together

@@ -8,7 +8,8 @@ import socket
 import ssl
 
 from .core.commands import auth_command
-from .core.resp import NEED_DATA, PythonReader, encode_command
+from .core.resp import NEED_DATA, PythonReader, ReplyError, encode_command
+from .core.secrets import mask_secrets
 
 __all__ = ["command"]
 
@@ -25,13 +26,16 @@ def command(
     """Send one command over a fresh blocking socket (TLS with `tls`) and return its
     reply (an error reply comes back as a value, a `ResponseError`). With `password`
     (and `username` for an ACL user), AUTH goes first; its refusal is returned instead
-    of the command's reply."""
+    of the command's reply, with the credentials masked (a server where AUTH is renamed
+    away echoes its arguments)."""
     with socket.create_connection((host, port), timeout=timeout) as plain:
         sock = plain if tls is None else tls.wrap_socket(plain, server_hostname=host)
         reader = PythonReader()
         if password is not None:
             sock.sendall(encode_command(auth_command(password, username)))
             answer = _read(sock, reader, host, port)
+            if isinstance(answer, ReplyError):
+                return ReplyError(mask_secrets(answer.args[0], (password, username)))
             if answer != b"OK":
                 return answer
         sock.sendall(encode_command(args))

@@ -7,6 +7,7 @@ RedisError
 │   ├── NotSentError       the connection broke before the command was written: safe to resend
 │   ├── MaybeAppliedError  it broke after the command was written: it may have been applied
 │   └── ProtocolError      the server's bytes are not valid RESP
+├── ConfigurationError     an option the servers refuse (a connection setup command's error)
 ├── TLSError               the TLS handshake failed: untrusted certificate, wrong name, no TLS
 ├── WrongEventLoopError    the client was used from an event loop other than its own
 ├── RedisTimeoutError      no reply within the command timeout
@@ -15,7 +16,9 @@ RedisError
     ├── ClusterDownError   CLUSTERDOWN / uncovered slots / no node reachable
     ├── CrossSlotError     a transaction's keys are in different slots (refused before sending)
     ├── TooManyRedirects   more MOVED/ASK redirects for one command than the client allows
-    └── RetriesExhausted   TRYAGAIN still answered after the bounded retries
+    ├── RetriesExhausted   TRYAGAIN still answered after the bounded retries
+    └── OutOfOrderError    a pipeline's command refused (TRYAGAIN, ASK...) after a later one
+                           on its keys ran: not sent again, since it would run out of order
 
 A leaf module: it imports nothing of the package, so every layer may raise these.
 """
@@ -26,9 +29,11 @@ __all__ = [
     "AuthenticationError",
     "ClusterDownError",
     "ClusterError",
+    "ConfigurationError",
     "CrossSlotError",
     "MaybeAppliedError",
     "NotSentError",
+    "OutOfOrderError",
     "ProtocolError",
     "RedisConnectionError",
     "RedisError",
@@ -112,6 +117,12 @@ class ProtocolError(RedisConnectionError):
     """The node sent bytes that are not valid RESP; its connection was closed."""
 
 
+class ConfigurationError(RedisError, ValueError):
+    """A client option the servers refuse: a connection setup command (CLIENT SETNAME for
+    `client_name`, READONLY for `read_from`, one of `setup_commands`...) answered with an
+    error. The message names the option. Not retried: every node answers the same."""
+
+
 class TLSError(RedisError, ConnectionError):
     """The TLS handshake with a node failed: its certificate is not trusted or does not
     name the address dialled, or the node does not speak TLS. Not retried (another try
@@ -155,3 +166,10 @@ class RetriesExhausted(ClusterError):
     def __init__(self, message: str, *, code: str = "") -> None:
         self.code = code
         super().__init__(message)
+
+
+class OutOfOrderError(ClusterError):
+    """A pipeline's command was refused without being run (TRYAGAIN mid-migration, an
+    ASK or MOVED redirect) after a later command of the same pipeline on its keys had
+    run. Sent again, it would run after that command, out of the order queued, so it is
+    not: it did not run, and the caller decides."""

@@ -4,7 +4,8 @@
 #   2. the tests of what the compiled build compiles (core/, stages/, mux/: the unit tests
 #      of the protocol, the stages, the multiplexer and the policies over them, and the
 #      end-to-end tests of the builds, which run commands through the compiled modules
-#      against the cluster), on the compiled build; RCOPT_COMPILED_SUITE=wide adds the
+#      against the cluster, with a smoke of the checked pipeline faults), on the compiled
+#      build; RCOPT_COMPILED_SUITE=wide adds the
 #      end-to-end commands, pipelines, routing, resends, AUTH and TLS (about 70 s more,
 #      kept out of CI's 15 minutes). client/ stays pure in both builds, so the
 #      lab's tests and the cluster-wide fault and resilience tests, which test the
@@ -22,7 +23,8 @@ COMPILED_SUITE=(
   tests/unit/test_fault_policy.py tests/unit/test_batching.py tests/unit/test_refresh.py
   tests/unit/test_url.py tests/unit/test_tls.py tests/unit/test_options.py
   tests/unit/test_unsafe_commands.py tests/unit/test_contracts.py tests/unit/test_builds.py
-  tests/e2e/test_builds.py
+  tests/unit/test_pipeline_policy.py tests/unit/test_failover_policy.py
+  tests/e2e/test_builds.py tests/e2e/test_pipeline_faults.py
 )
 if [ "${RCOPT_COMPILED_SUITE:-}" = wide ]; then
   COMPILED_SUITE+=(tests/e2e/test_commands.py tests/e2e/test_pipelines.py tests/e2e/test_routing.py
@@ -42,7 +44,8 @@ compiled=0
 if [ -n "$building" ]; then
   if wait "$building"; then
     echo "== the compiled build's tests (RCOPT_BUILD=compiled) =="
-    RCOPT_BUILD=compiled .venv/bin/python -m pytest -q "${COMPILED_SUITE[@]}"
+    RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX=${RCOPT_FAULT_MATRIX:-smoke} \
+      .venv/bin/python -m pytest -q "${COMPILED_SUITE[@]}"
     compiled=$?
   else
     echo "== the compiled build failed (rcopt build):" >&2

@@ -3,7 +3,9 @@ the real cluster in end-to-end tests). Commands: PING, ECHO v, GET k, SET k v, A
 SLEEP ms (reply after a delay, holding back later replies as a real server would),
 GARBAGE (reply with invalid RESP). Replies can be cut into chunks of `chunk_size` bytes.
 A handler that returns `DROP` closes the connection instead of replying (a connection
-lost after the command was read). With `ssl` (a server-side context) it speaks TLS only."""
+lost after the command was read), one that returns `(reply, DROP)` answers, then closes
+(a server's protocol error), and one that returns b"" never answers. With `ssl` (a
+server-side context) it speaks TLS only."""
 
 from __future__ import annotations
 
@@ -59,6 +61,9 @@ class FakeRedis:
                     reply = await self._respond(command)
                     if reply is DROP:
                         return
+                    if isinstance(reply, tuple):  # (reply, DROP): answer, then close
+                        await self._send(writer, reply[0])
+                        return
                     await self._send(writer, reply)
         except (ConnectionError, asyncio.CancelledError):
             pass
@@ -88,6 +93,8 @@ class FakeRedis:
         return encode_reply(ReplyError(f"ERR unknown command '{name.decode()}'"))
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if not data:  # a handler that never answers
+            return
         size = self.chunk_size or len(data)
         for start in range(0, len(data), size):
             writer.write(data[start : start + size])

@@ -54,12 +54,12 @@ def _hot_path() -> list[str]:
     """The functions the stories look at with line_profiler, by dotted name: the
     composed routes, and every registered variant's per-command functions as the
     variant's own traits name them (`stages.traits`). A trial of our client adds the
-    functions its configuration really runs (`BaseClient.hot_functions`), generated
+    functions its configuration really runs (`Client.hot_functions`), generated
     routes included."""
     from ..stages import REGISTRY
     from ..stages.traits import hot_names
 
-    routes = ["rediscluster_opt.client.base.BaseClient._route"]
+    routes = ["rediscluster_opt.client.client.Client._route"]
     return list(dict.fromkeys([*routes, *hot_names(REGISTRY)]))
 
 

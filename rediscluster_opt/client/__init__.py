@@ -1,7 +1,8 @@
 """The public clients."""
 
+from .client import Client
 from .cluster import ClusterClient
 from .pipeline import Pipeline
 from .standalone import StandaloneClient
 
-__all__ = ["ClusterClient", "Pipeline", "StandaloneClient"]
+__all__ = ["Client", "ClusterClient", "Pipeline", "StandaloneClient"]

@@ -1,7 +1,7 @@
 """Command methods shared by the cluster and standalone clients.
 
-Each method builds its argument tuple and hands it to one of three routing primitives that
-the concrete client implements:
+Each method builds its argument tuple and hands it to one of the routing primitives of the
+client assembly (client/client.py):
 
 - ``_keyed(key, args)``: a command with one routing key;
 - ``_per_slot(command, items)``: a multi-key command split per slot in cluster mode
@@ -13,7 +13,7 @@ the concrete client implements:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from ..core.commands import (
@@ -39,19 +39,13 @@ class Commands:
     # Commands whose reply needs no shaping are plain functions returning the client's
     # routing coroutine, so `await client.get(k)` runs one coroutine, not two.
 
-    # -- routing primitives, provided by the client ----------------------------------
-    def _keyed(self, key: Key, args: tuple[Any, ...]) -> Awaitable[Any]:
-        raise NotImplementedError
-
-    async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:
-        raise NotImplementedError
-
-    async def _keyless(self, args: tuple[Any, ...], target: str | None) -> Any:
-        raise NotImplementedError
-
-    async def _blocking_keyed(self, key: Key, args: tuple[Any, ...], seconds: float) -> Any:
-        """A blocking command (BLPOP...), on a dedicated connection of the key's node."""
-        raise NotImplementedError
+    # -- routing primitives: the client's own (client/client.py), declared here for the
+    # command methods; no default, so a class missing one fails mypy, not a call.
+    _keyed: Callable[[Key, tuple[Any, ...]], Awaitable[Any]]
+    _per_slot: Callable[[bytes, list[tuple[Any, ...]]], Awaitable[list[tuple[list[int], Any]]]]
+    _keyless: Callable[[tuple[Any, ...], str | None], Awaitable[Any]]
+    # a blocking command (BLPOP...), on a dedicated connection of the key's node
+    _blocking_keyed: Callable[[Key, tuple[Any, ...], float], Awaitable[Any]]
 
     # -- generic ----------------------------------------------------------------------
     async def execute_command(self, *args: Value, key: Key | None = None, target: str | None = None) -> Any:

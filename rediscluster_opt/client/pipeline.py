@@ -2,13 +2,15 @@
 
 The multiplexer already batches concurrent callers (a writer coalesces every command
 queued in one event-loop tick into one write). A pipeline is that batching asked for by
-one caller, without a task per command: every command is handed to its node's connection
-in one go, in the caller's order, so each node's commands leave in one write, and the
-replies come back in the caller's order. In cluster mode the commands are split per node
-by their keys' slot. Each command then gets the same treatment a single command gets
-(`BaseClient._retry`): MOVED and ASK are followed, TRYAGAIN and CLUSTERDOWN retried, a lost
-connection resends only what is safe to resend, each within the command timeout. Errors
-are per command: `execute()` raises the first one in the caller's order once every
+one caller, without a task per command: in cluster mode its commands are split per node
+by their keys' slot, and each node's share goes down one connection in the order queued,
+in one write, whatever `connections_per_node` is (client/conversation.py). Each command
+then gets the treatment a single command gets (client/slowpath.py): MOVED and ASK are
+followed, TRYAGAIN and CLUSTERDOWN retried, a lost connection resends only what is safe
+to resend, and a read never after a later write of its own pipeline that may have run.
+Everything happens in the caller's task: a cancelled caller's pipeline sends nothing
+more. Every command is encoded before anything is sent, so a bad argument sends nothing.
+Errors are per command: `execute()` raises the first one in the caller's order once every
 command has finished, or with `raise_on_error=False` returns each error in its command's
 place, as redis-py's pipelines do. It is not a transaction: use `client.transaction()`
 for MULTI/EXEC.
@@ -23,7 +25,7 @@ from ..core.commands import blocking_seconds, command_name, set_result, shared_c
 from ..errors import UnsafeCommandError
 
 if TYPE_CHECKING:
-    from .base import BaseClient
+    from .client import Client
 
 __all__ = ["Pipeline"]
 
@@ -35,7 +37,7 @@ class Pipeline:
     chain), then `await pipe.execute()`. A pipeline can be executed once; `len(pipe)` is
     the number of queued commands."""
 
-    def __init__(self, client: BaseClient) -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
         # (arguments, what the reply becomes, the key when the method knows it has one)
         self._commands: list[tuple[tuple[Any, ...], Shape, Any]] = []

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import UnsafeCommandError
+
 __all__ = [
     "RESEND_RULES",
     "ResendRule",
@@ -30,6 +32,8 @@ __all__ = [
     "command_name",
     "is_read_only",
     "is_repeatable",
+    "oversized",
+    "refuse_oversized",
     "set_result",
     "shared_connection_problem",
 ]
@@ -226,6 +230,44 @@ def is_repeatable(args: Sequence[Any]) -> bool:
     if name == b"SET":  # SET k v [EX s]: yes; with NX/XX/GET the second run answers differently
         return not any(_as_bytes(a).upper() in _SET_NOT_REPEATABLE for a in args[3:])
     return name in _RESENT
+
+
+# What a server takes in one request by default: each bulk up to proto-max-bulk-len, the
+# whole request up to client-query-buffer-limit. Past either it answers a protocol error
+# and closes the connection, failing every other caller's command in flight on it.
+MAX_BULK_BYTES = 512 * 1024 * 1024
+MAX_REQUEST_BYTES = 1024 * 1024 * 1024
+
+
+def oversized(payload: bytes, args: Sequence[Any], max_bulk: int) -> str | None:
+    """Why the server would refuse this request and close its connection, or None. The
+    hop calls it only for a payload longer than `max_bulk` (one comparison per command),
+    so the arguments are measured only then."""
+    if len(payload) > MAX_REQUEST_BYTES:
+        return (
+            f"the request is {len(payload):,} bytes, over the server's "
+            f"client-query-buffer-limit ({MAX_REQUEST_BYTES:,})"
+        )
+    for position, arg in enumerate(args):
+        size = len(arg) if isinstance(arg, (bytes, bytearray, memoryview)) else len(_as_bytes(arg))
+        if size > max_bulk:
+            return (
+                f"argument {position} is {size:,} bytes, over the server's proto-max-bulk-len "
+                f"({max_bulk:,}; the client's max_bulk_bytes option)"
+            )
+    return None
+
+
+def refuse_oversized(payload: bytes, args: Sequence[Any], max_bulk: int) -> None:
+    """Raise UnsafeCommandError for a request the server would answer by closing the
+    connection every caller shares; called only for a payload over `max_bulk` bytes."""
+    problem = oversized(payload, args, max_bulk)
+    if problem is not None:
+        name = command_name(args).decode("utf-8", "replace")
+        raise UnsafeCommandError(
+            f"{name} refused before sending: {problem}; the server would close the connection "
+            "every caller shares"
+        )
 
 
 def set_result(reply: object) -> bool | None:

@@ -16,7 +16,16 @@ from typing import Any
 from .address import format_address
 from .slots import SLOT_COUNT
 
-__all__ = ["SlotRange", "Topology", "TopologyError", "parse_cluster_shards", "parse_cluster_slots"]
+__all__ = [
+    "SlotRange",
+    "Topology",
+    "TopologyError",
+    "View",
+    "choose_view",
+    "parse_cluster_epoch",
+    "parse_cluster_shards",
+    "parse_cluster_slots",
+]
 
 
 class TopologyError(ValueError):
@@ -34,6 +43,7 @@ class SlotRange:
 @dataclass(frozen=True)
 class Topology:
     ranges: tuple[SlotRange, ...]
+    failed: frozenset[str] = frozenset()  # nodes this view reports failed (CLUSTER SHARDS' health)
 
     def __post_init__(self) -> None:
         previous_end = -1
@@ -71,7 +81,7 @@ class Topology:
                 ranges.append(SlotRange(r.start, slot - 1, r.master, r.replicas))
             if slot < r.end:
                 ranges.append(SlotRange(slot + 1, r.end, r.master, r.replicas))
-        return Topology((*ranges, moved))
+        return Topology((*ranges, moved), self.failed)
 
     @property
     def covered_slots(self) -> int:
@@ -123,10 +133,16 @@ def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1", *, tls
     if not isinstance(reply, list):
         raise TopologyError(f"CLUSTER SHARDS reply is not a list: {reply!r:.200}")
     ranges: list[SlotRange] = []
+    failed: set[str] = set()
     for shard_flat in reply:
         shard = _pairs(shard_flat)
         nodes = [_pairs(n) for n in _list(shard.get("nodes", []), "nodes")]
+        failed.update(
+            _shard_node_address(n, fallback_host, tls) for n in nodes if _text(n.get("health")) == "fail"
+        )
         masters = [n for n in nodes if _text(n.get("role")) == "master"]
+        if len(masters) > 1:  # a failed-over master not yet reconfigured: the live one serves
+            masters = [n for n in masters if _text(n.get("health", "online")) != "fail"] or masters
         slots = shard.get("slots", [])
         if not slots:
             continue  # a shard that serves no slots (e.g. a master being emptied)
@@ -145,7 +161,7 @@ def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1", *, tls
             SlotRange(start, end, master, replicas)
             for start, end in zip(bounds[::2], bounds[1::2], strict=True)
         )
-    return Topology(tuple(ranges))
+    return Topology(tuple(ranges), frozenset(failed))
 
 
 def _slots_node_address(node: object, fallback_host: str) -> str:
@@ -175,3 +191,40 @@ def parse_cluster_slots(reply: object, fallback_host: str = "127.0.0.1") -> Topo
             )
         )
     return Topology(tuple(ranges))
+
+
+def parse_cluster_epoch(reply: object) -> int:
+    """`cluster_current_epoch` from a CLUSTER INFO reply: the highest configuration epoch
+    the node has seen, which every failover raises. 0 when the reply has none (an old or
+    unusual server): such a view is then ordered after any that says."""
+    if not isinstance(reply, (bytes, str)):
+        return 0
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name == "cluster_current_epoch" and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+@dataclass(frozen=True)
+class View:
+    """One node's account of the layout: who said it, what it says, how recent it is."""
+
+    source: str
+    topology: Topology
+    epoch: int = 0
+
+
+def choose_view(views: list[View]) -> View | None:
+    """The view to adopt among those read at one refresh. A node that other views report
+    failed is passed over (a master woken after its replica's promotion describes the
+    cluster as it was, and it would route writes to itself that the cluster then
+    discards); of the rest, the most recent by epoch, the first on a tie. When every
+    answering node is reported failed by another (a split), the most recent view wins."""
+    usable = [view for view in views if view.topology.ranges]
+    if not usable:
+        return None
+    reported = frozenset().union(*(view.topology.failed for view in usable))
+    trusted = [view for view in usable if view.source not in reported] or usable
+    return max(trusted, key=lambda view: view.epoch)  # max keeps the first of equals

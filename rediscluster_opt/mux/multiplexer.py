@@ -7,7 +7,9 @@ transport. Stages do the work; this class wires them together once, at construct
 Backpressure: the transport's buffer is capped at `max_queued_bytes` (its high-water
 mark). Past it the transport calls `pause_writing`, `congested` turns True, and callers
 wait in `wait_capacity` *before* encoding or submitting anything, so a flood holds no
-payloads and a caller that gives up while waiting has sent nothing.
+payloads and a caller that gives up while waiting has sent nothing. A connection is also
+`congested` while `hold` keeps new commands off it (a node that stopped answering: what
+waits in its socket would run, unseen, if it woke as a master the cluster replaced).
 """
 
 from __future__ import annotations
@@ -15,24 +17,48 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..core.address import split_address
 from ..core.resp import ReplyError
+from ..core.secrets import mask_secrets
 from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
     NotSentError,
     ProtocolError,
     RedisConnectionError,
+    RedisError,
     RedisTimeoutError,
-    ResponseError,
     TLSError,
     response_error,
 )
 from ..stages.contracts import Impl
 from ..stages.parser import PARSE_ERRORS
 
-__all__ = ["Multiplexer"]
+__all__ = ["NO_HANDSHAKE", "Handshake", "Multiplexer", "SetupCommand"]
+
+
+@dataclass(frozen=True)
+class SetupCommand:
+    """A command every new connection sends before any caller's, and the client option
+    it comes from, so a refusal names what to change."""
+
+    option: str  # "password", "client_name", "read_from", "setup_commands[2]", ...
+    payload: bytes = field(repr=False)  # AUTH's holds the password
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What a new connection sends first, and the credentials to mask in any answer."""
+
+    commands: tuple[SetupCommand, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+
+NO_HANDSHAKE = Handshake()
 
 
 class Multiplexer(asyncio.Protocol):
@@ -47,7 +73,9 @@ class Multiplexer(asyncio.Protocol):
     ) -> None:
         self.address = address
         self.closed = False
-        self.congested = False  # the transport's buffer is past max_queued_bytes
+        self.congested = False  # the transport's buffer is past max_queued_bytes, or held
+        self._paused = False  # the transport's buffer is past max_queued_bytes
+        self.held = False  # `hold`: no new command until `release`
         self._max_queued = max_queued_bytes
         self._capacity_waiters: deque[asyncio.Future[None]] = deque()
         self._transport: asyncio.Transport | None = None
@@ -60,7 +88,7 @@ class Multiplexer(asyncio.Protocol):
         # for functions that fail at once, so no per-command "is it open?" check is needed.
         self.execute = impl.dispatch().execute(self._submit, self._writer)
         self.execute_pair = self._submit.call_pair
-        self.execute_group = self._submit.call_group
+        self.execute_many = self._submit.call_many
 
     @classmethod
     async def open(
@@ -72,12 +100,14 @@ class Multiplexer(asyncio.Protocol):
         command_timeout: float,
         on_close: Callable[[Multiplexer], None] | None = None,
         max_queued_bytes: int = 8 * 1024 * 1024,
-        setup: tuple[bytes, ...] = (),
+        handshake: Handshake = NO_HANDSHAKE,
         tls: ssl.SSLContext | None = None,
     ) -> Multiplexer:
         """Connect (over TLS with `tls`, checking the certificate names `address`'s
-        host), then send the `setup` commands (AUTH, READONLY...) and check each answer
-        before any caller's command can use the connection."""
+        host), then send the handshake's commands (AUTH, READONLY...) and check each
+        answer before any caller's command can use the connection. A refusal is an
+        AuthenticationError (NOAUTH, WRONGPASS) or a ConfigurationError naming the option,
+        with the credentials masked in the server's text, which may echo them."""
         loop = asyncio.get_running_loop()
         host, port = split_address(address)
         mux = cls(address, impl, loop, command_timeout, on_close, max_queued_bytes)
@@ -97,10 +127,10 @@ class Multiplexer(asyncio.Protocol):
         except OSError as exc:
             raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
         try:
-            for payload in setup:
-                reply = await asyncio.wait_for(mux.execute(payload), connect_timeout)
+            for command in handshake.commands:
+                reply = await asyncio.wait_for(mux.execute(command.payload), connect_timeout)
                 if isinstance(reply, ReplyError):
-                    raise setup_failure(address, payload, reply)
+                    raise setup_failure(address, command, reply, handshake.secrets)
         except TimeoutError:
             mux.close()
             raise RedisConnectionError(
@@ -119,10 +149,23 @@ class Multiplexer(asyncio.Protocol):
         self._writer.attach(self._transport)
 
     def pause_writing(self) -> None:
-        self.congested = True
+        self._paused = self.congested = True
 
     def resume_writing(self) -> None:
-        self.congested = False
+        self._paused = False
+        self.congested = self.held
+        self._admit()
+
+    # -- holding a node that stopped answering -----------------------------------------
+    def hold(self) -> None:
+        """Send nothing more until `release`: callers wait as for room (and the slow path
+        sends elsewhere if the node's slots move); what is in flight stays in flight."""
+        if not self.closed:
+            self.held = self.congested = True
+
+    def release(self) -> None:
+        self.held = False
+        self.congested = self._paused
         self._admit()
 
     # -- backpressure ----------------------------------------------------------------
@@ -134,9 +177,13 @@ class Multiplexer(asyncio.Protocol):
         try:
             await asyncio.wait_for(waiter, timeout)
         except TimeoutError:
+            why = (
+                "it stopped answering, so nothing more is sent to it for now"
+                if self.held
+                else f"over {self._max_queued} bytes were waiting to be written"
+            )
             raise RedisTimeoutError(
-                f"{self.address} did not accept more commands within {timeout:g} s: "
-                f"over {self._max_queued} bytes were waiting to be written; nothing was sent"
+                f"{self.address} did not accept more commands within {timeout:g} s: {why}; nothing was sent"
             ) from None
         finally:
             # A waiter that timed out or was cancelled is done: `_admit` skips it, so it
@@ -168,14 +215,16 @@ class Multiplexer(asyncio.Protocol):
         self._shutdown(RedisConnectionError(f"connection to {self.address} lost{reason}"))
 
     # -- lifecycle -------------------------------------------------------------------
-    def close(self) -> None:
-        self._shutdown(RedisConnectionError(f"connection to {self.address} closed by the client"))
+    def close(self, reason: str = "closed by the client") -> None:
+        self._shutdown(RedisConnectionError(f"connection to {self.address} {reason}"))
 
     def _shutdown(self, error: RedisConnectionError) -> None:
         if self.closed:
             return
         self.closed = True
-        self.execute = self.execute_pair = self.execute_group = _refuser(error)
+        self.held = False
+        self.execute = self.execute_pair = _refuser(error)
+        self.execute_many = _many_refuser(error)
         unsent = self._writer.close()
         if self._transport is not None:
             self._transport.close()
@@ -191,6 +240,12 @@ class Multiplexer(asyncio.Protocol):
     @property
     def in_flight(self) -> int:
         return self._submit.in_flight
+
+    @property
+    def replies(self) -> int:
+        """Replies read so far: a watchdog that sees it stand still with commands in
+        flight knows the node stopped answering before any command times out."""
+        return self._delivery.replies
 
     def io_counters(self) -> dict[str, int]:
         return {
@@ -221,11 +276,31 @@ def tls_failure(address: str, exc: ssl.SSLError) -> Exception:
     return RedisConnectionError(f"cannot connect to {address} over TLS: {exc.reason or exc}")
 
 
-def setup_failure(address: str, payload: bytes, reply: ReplyError) -> ResponseError:
-    """A connection-setup command refused: a typed error naming the node and the command
-    (never its arguments, which may hold a password)."""
-    name = payload.split(b"\r\n")[2].decode("ascii", "replace").upper()
-    return response_error(reply.args[0], node=address, command=f"{name} (connection setup)")
+def setup_failure(
+    address: str, command: SetupCommand, reply: ReplyError, secrets: tuple[str, ...] = ()
+) -> RedisError:
+    """A connection-setup command refused: AuthenticationError for NOAUTH/WRONGPASS, else
+    a ConfigurationError naming the option it came from. Never the command's arguments,
+    which may hold a password; a server that echoes them (`unknown command 'AUTH', with
+    args beginning with: ...`) has each secret masked."""
+    name = command.payload.split(b"\r\n")[2].decode("ascii", "replace").upper()
+    text = mask_secrets(reply.args[0], secrets)
+    error = response_error(text, node=address, command=f"{name} (connection setup)")
+    if isinstance(error, AuthenticationError):
+        return error
+    return ConfigurationError(
+        f"{command.option}: {address} refused {name} when setting up a connection: {text}"
+    )
+
+
+def _many_refuser(error: RedisConnectionError) -> Callable[[Sequence[bytes]], list[asyncio.Future[Any]]]:
+    """`execute_many` of a closed connection: every command fails as not sent."""
+    refuse = _refuser(error)
+
+    def refuse_many(payloads: Sequence[bytes]) -> list[asyncio.Future[Any]]:
+        return [refuse() for _ in payloads]
+
+    return refuse_many
 
 
 def _refuser(error: RedisConnectionError) -> Callable[..., asyncio.Future[Any]]:

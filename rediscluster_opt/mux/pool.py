@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import RedisConnectionError
 from ..stages.contracts import Impl
 from ..validate import check_number
-from .multiplexer import Multiplexer
+from .multiplexer import NO_HANDSHAKE, Handshake, Multiplexer
 
 __all__ = ["MultiplexPool"]
 
@@ -26,13 +26,13 @@ class MultiplexPool:
         connect_timeout: float,
         command_timeout: float,
         max_queued_bytes: int = 8 * 1024 * 1024,
-        setup: tuple[bytes, ...] = (),
+        handshake: Handshake = NO_HANDSHAKE,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         check_number("connections_per_node", connections_per_node, integer=True)
         self._impl = impl
         self._max_queued = max_queued_bytes
-        self._setup = setup
+        self._handshake = handshake
         self._tls = tls
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop of the first connect owns us
         self._per_node = connections_per_node
@@ -75,7 +75,7 @@ class MultiplexPool:
                     command_timeout=self._command_timeout,
                     on_close=self._forget,
                     max_queued_bytes=self._max_queued,
-                    setup=self._setup,
+                    handshake=self._handshake,
                     tls=self._tls,
                 )
                 for _ in range(self._per_node)
@@ -101,12 +101,24 @@ class MultiplexPool:
             self._retired[name] = self._retired.get(name, 0) + value
         self.selector.remove(mux.address, mux)
 
-    def close_node(self, address: str) -> None:
+    def close_node(self, address: str, reason: str = "closed by the client") -> None:
         """Close every connection to `address` (a master that lost its slots while hung):
         its callers fail now, as after a connection loss, rather than at their timeout."""
-        for mux in self.connections():
-            if mux.address == address:
-                mux.close()
+        for mux in self.of(address):
+            mux.close(reason)
+
+    def hold(self, address: str) -> None:
+        """Send nothing more to `address` for now (it stopped answering): see Multiplexer.hold."""
+        for mux in self.of(address):
+            mux.hold()
+
+    def release(self, address: str) -> None:
+        for mux in self.of(address):
+            mux.release()
+
+    def of(self, address: str) -> list[Multiplexer]:
+        """The open connections to `address`."""
+        return [mux for mux in self.connections() if mux.address == address]
 
     def connections(self) -> list[Multiplexer]:
         return self.selector.all()

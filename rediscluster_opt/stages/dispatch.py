@@ -48,10 +48,11 @@ __all__ = ["SHAPES", "Composed", "Fused", "HotPath", "Routes", "Shaped", "fused_
 class HotPath:
     """What a dispatch variant builds from: the client's stage objects and slow paths.
 
-    `retry` is the client's one slow path (`BaseClient._retry`) for a command that could
-    not take the one-hop route, an error reply included; a standalone command is pinned
-    to its server (slot None). `address` is the standalone server, None in cluster mode
-    (where `slot_map` is set)."""
+    `retry` is the client's one slow path (`SlowPath.retry`) for a command that could
+    not take the one-hop route, an error reply included, entered with how the try ended
+    (`not_sent`, `lost(exc)`, `replied(reply)`); a standalone command is pinned to its
+    server (slot None). `address` is the standalone server, None in cluster mode (where
+    `slot_map` is set). A payload over `max_bulk` bytes goes to `refuse_oversized`."""
 
     impl: Impl
     selector: NodeSelector  # the pool's
@@ -63,6 +64,10 @@ class HotPath:
     not_sent: Any  # a sentinel; not `object`, which a mypyc-compiled dataclass cannot resolve
     foreign_loop: Callable[[RuntimeError], BaseException]
     commands: Any  # the client, for the general form of a shaped command (SET with options)
+    max_bulk: int = 512 * 1024 * 1024
+    lost: Callable[[Any], Any] | None = None  # how a lost try enters the slow path
+    replied: Callable[[object], Any] | None = None  # how an error reply enters it
+    refuse_oversized: Callable[[bytes, tuple[Any, ...], int], None] | None = None
 
 
 @dataclass
@@ -113,6 +118,8 @@ $locate
         reply = await $not_sent
     else:
 $encode
+        if len(payload) > max_bulk:
+            refuse_oversized(payload, $args, max_bulk)
         try:
             reply = await mux.execute(payload)
         except (RedisConnectionError, TimeoutError) as exc:
@@ -130,11 +137,11 @@ $encode
 SLOW = {
     "cluster": {
         "retry": Template("retry(slot, Single(encode, $args), address, $outcome)"),
-        "error_reply": Template("reply = await retry(slot, Single(encode, $args), address, reply)"),
+        "error_reply": Template("reply = await retry(slot, Single(encode, $args), address, Replied(reply))"),
     },
     "standalone": {
         "retry": Template("retry(None, Single(encode, $args), address, $outcome)"),
-        "error_reply": Template("reply = await retry(None, Single(encode, $args), address, reply)"),
+        "error_reply": Template("reply = await retry(None, Single(encode, $args), address, Replied(reply))"),
     },
 }
 
@@ -252,6 +259,10 @@ def _namespace(path: HotPath) -> dict[str, Any]:
         "retry": path.retry,
         "Single": path.single,
         "NOT_SENT": path.not_sent,
+        "Lost": path.lost,
+        "Replied": path.replied,
+        "max_bulk": path.max_bulk,
+        "refuse_oversized": path.refuse_oversized,
         "foreign_loop": path.foreign_loop,
         "crc_hqx": crc_hqx,
         "SLOT_MASK": SLOT_MASK,
@@ -281,12 +292,13 @@ def _route_source(
     to_bytes_lines = "\n".join(f"if type({n}) is not bytes:\n    {n} = to_bytes({n})" for n in conversions)
     return ROUTE.substitute(
         name=name,
+        args=args,
         params=", ".join(params),
         prologue=textwrap.indent(prologue, "    "),
         to_bytes=textwrap.indent(to_bytes_lines, "    "),
         locate=textwrap.indent("\n".join(locate), "    "),
         not_sent=slow["retry"].substitute(args=args, outcome="NOT_SENT"),
-        lost=slow["retry"].substitute(args=args, outcome="exc"),
+        lost=slow["retry"].substitute(args=args, outcome="Lost(exc)"),
         error_reply=slow["error_reply"].substitute(args=args),
         encode=textwrap.indent(payload, "        "),
         result=result,

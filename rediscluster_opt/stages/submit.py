@@ -9,11 +9,17 @@ keeps its place, so its late reply is read and dropped and the stream stays in s
 Every entry is handed to the writer as its own `send`, so when a connection dies the
 writer's count of payloads it never wrote is exactly the number of trailing entries
 that were never sent (`fail_all(..., unsent=n)`): those are safe to send again.
+
+`call_many` is a pipeline's way in: its commands are queued back to back, each with a
+future of its own and no per-command deadline. A pipeline of 100k commands is answered
+over seconds, so a deadline counted from its submit would fail its tail while the server
+is still answering; the pipeline waits by progress instead (client/conversation.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
@@ -24,6 +30,7 @@ from .writer import JoinWriter
 __all__ = ["EventSubmit", "FutureSubmit", "PooledFutureSubmit"]
 
 Send = Callable[[bytes], None]
+NO_DEADLINE = math.inf  # a pipeline's entry: the sweep passes it by (see `call_many`)
 
 
 class _EventWaiter:
@@ -34,6 +41,29 @@ class _EventWaiter:
         self.result: object = None
 
 
+class _FutureWaiter:
+    """A pipeline's entry in `EventSubmit`'s FIFO: where a caller's entry sets its event,
+    this one resolves its future (`deliver_one` calls `waiter.event.set()`)."""
+
+    __slots__ = ("future", "result")
+
+    def __init__(self, future: asyncio.Future[object]) -> None:
+        self.future = future
+        self.result: object = None
+
+    @property
+    def event(self) -> _FutureWaiter:
+        return self
+
+    def set(self) -> None:
+        if self.future.done():
+            return
+        if isinstance(self.result, _Failure):
+            self.future.set_exception(self.result.error)
+        else:
+            self.future.set_result(self.result)
+
+
 class EventSubmit:
     """Baseline: an Event (plus a result holder) per command, and `asyncio.wait_for` per
     command for its timeout, the first thing one writes with asyncio's toolbox."""
@@ -41,9 +71,10 @@ class EventSubmit:
     TRAITS: ClassVar[Traits] = Traits(runs=("call", "deliver_one", "deliver_many"))
 
     def __init__(self, loop: asyncio.AbstractEventLoop, send: Send, timeout: float) -> None:
-        self._pending: deque[_EventWaiter] = deque()
+        self._pending: deque[_EventWaiter | _FutureWaiter] = deque()
         self._send = send
         self._timeout = timeout
+        self._new_future = loop.create_future
 
     @property
     def in_flight(self) -> int:
@@ -63,15 +94,15 @@ class EventSubmit:
         self._send(first)
         return await self.call(payload)
 
-    async def call_group(self, payloads: Sequence[bytes]) -> list[object]:
-        """Send commands back to back (nothing can come between them); return every reply."""
-        waiters = [_EventWaiter() for _ in payloads]
-        for waiter, payload in zip(waiters, payloads, strict=True):
-            self._pending.append(waiter)
+    def call_many(self, payloads: Sequence[bytes]) -> list[asyncio.Future[object]]:
+        """Queue and send every payload now, in order; a future per reply, no deadline."""
+        futures = []
+        for payload in payloads:
+            future = self._new_future()
+            self._pending.append(_FutureWaiter(future))
             self._send(payload)
-        # Replies come in order: once the last is in, every one is.
-        await asyncio.wait_for(waiters[-1].event.wait(), self._timeout)
-        return [_outcome(waiter) for waiter in waiters]
+            futures.append(future)
+        return futures
 
     def deliver_one(self, reply: object) -> None:
         waiter = self._pending.popleft()
@@ -137,11 +168,12 @@ class _DeadlineSweep:
         self._handle = None
         now = self._loop.time()
         for future, deadline in self._entries():
+            if future.done() or deadline == NO_DEADLINE:  # a pipeline's entry waits by progress
+                continue
             if deadline > now:
                 self.arm(deadline)
                 return
-            if not future.done():
-                future.set_exception(TimeoutError(f"no reply within {self._timeout:g} s"))
+            future.set_exception(TimeoutError(f"no reply within {self._timeout:g} s"))
 
     def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         """(future, deadline) pairs, oldest first."""
@@ -164,9 +196,18 @@ class _DeadlineSweep:
             if not future.done():
                 future.set_exception(failure)
 
-    def call_group(self, payloads: Sequence[bytes]) -> asyncio.Future[list[object]]:
-        """Send commands back to back (nothing can come between them); every reply."""
-        return asyncio.gather(*[self.call(payload) for payload in payloads])
+    def call_many(self, payloads: Sequence[bytes]) -> list[asyncio.Future[object]]:
+        """Queue and send every payload now, in order; a future per reply, no deadline."""
+        futures = []
+        for payload in payloads:
+            future = self._new_future()
+            self._append_entry(future, NO_DEADLINE)
+            self._send(payload)
+            futures.append(future)
+        return futures
+
+    def _append_entry(self, future: asyncio.Future[object], deadline: float) -> None:
+        raise NotImplementedError
 
     def call(self, payload: bytes) -> asyncio.Future[object]:
         raise NotImplementedError
@@ -180,6 +221,9 @@ class FutureSubmit(_DeadlineSweep):
 
     def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         return iter(self._pending)
+
+    def _append_entry(self, future: asyncio.Future[object], deadline: float) -> None:
+        self._pending.append((future, deadline))
 
     def call(self, payload: bytes) -> asyncio.Future[object]:
         future = self._new_future()
@@ -233,6 +277,12 @@ class PooledFutureSubmit(_DeadlineSweep):
 
     def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         return ((record.future, record.deadline) for record in self._pending)
+
+    def _append_entry(self, future: asyncio.Future[object], deadline: float) -> None:
+        record = self._free.pop() if self._free else _Pending()
+        record.future = future
+        record.deadline = deadline
+        self._pending.append(record)
 
     def call(self, payload: bytes) -> asyncio.Future[object]:
         free = self._free

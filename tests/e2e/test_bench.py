@@ -208,14 +208,14 @@ def test_profiles_name_the_hot_path(local_cluster, kind):
         frame = cprofile_frame([record])
         composed = frame[frame["config"] == configs[0].label]
         assert {"_route", "deliver_many", "data_received"} <= set(composed["function"])
-        assert {"BaseClient._route", "PooledFutureSubmit.deliver_many"} <= set(composed["qualname"])
+        assert {"Client._route", "PooledFutureSubmit.deliver_many"} <= set(composed["qualname"])
         fused = frame[frame["config"] == "optimized"]
         assert {"get", "execute", "deliver_many"} <= set(fused["function"])
         assert "_route" not in set(fused["function"])
         assert frame["own_share"].between(0, 1).all()
     else:
         frame = line_profile_frame([record])
-        route = frame[frame["function"] == "BaseClient._route"]
+        route = frame[frame["function"] == "Client._route"]
         assert (route["hits"] > 0).any()
         assert route["code"].str.contains("execute").any()
         assert "Timer unit" in record["trials"][0]["profile"]["text"]

@@ -15,6 +15,7 @@ from rediscluster_opt import (
     StandaloneClient,
 )
 from rediscluster_opt.admin import command
+from rediscluster_opt.errors import ConfigurationError
 from rediscluster_opt.pytest_plugin import SECURED_ACL_USER, TLS_PASSWORD
 from tests.e2e.conftest import STAGE_SETS
 
@@ -172,3 +173,42 @@ async def test_commands_that_would_corrupt_the_shared_connection_are_refused(clu
     # nothing reached the server, so every later reply still matches its request
     assert await cluster_client.get("still-in-sync") == b"yes"
     assert await cluster_client.execute_command("ECHO", "x", key="still-in-sync") == b"x"
+
+
+async def test_scan_and_keys_go_to_the_nodes_named(local_cluster, prefix):
+    """SCAN and KEYS answer for one node's keys: in cluster mode they need a target, and
+    with one a whole SCAN stays on that node."""
+    async with await ClusterClient.connect(local_cluster.seeds) as client:
+        keys = [f"{prefix}:scan:{i}" for i in range(50)]
+        await client.mset(dict.fromkeys(keys, "v"))
+        with pytest.raises(ValueError, match="SCAN in cluster mode needs target="):
+            await client.execute_command("SCAN", 0)
+        with pytest.raises(ValueError, match="KEYS in cluster mode needs a target"):
+            await client.execute_command("KEYS", f"{prefix}:scan:*")
+        found = set()
+        for master in client.topology.masters:
+            cursor = b"0"
+            while True:
+                cursor, batch = await client.execute_command(
+                    "SCAN", cursor, "MATCH", f"{prefix}:scan:*", "COUNT", 100, target=master
+                )
+                found.update(batch)
+                if cursor == b"0":
+                    break
+        per_node = await client.execute_command("KEYS", f"{prefix}:scan:*", target="all")
+        assert found == {k.encode() for k in keys} == {k for ks in per_node.values() for k in ks}
+
+
+async def test_options_the_servers_refuse_are_named(local_cluster):
+    with pytest.raises(ConfigurationError, match=r"setup_commands\[0\]: 127.0.0.1:\d+ refused CONFIG"):
+        await ClusterClient.connect(
+            local_cluster.seeds, setup_commands=[("CONFIG", "SET", "no-such-option", 1)]
+        )
+    with pytest.raises(ConfigurationError, match="client_name 'my app' has ' '"):
+        await ClusterClient.connect(local_cluster.seeds, client_name="my app")
+    with pytest.raises(ConfigurationError, match=r"setup_commands\[0\]: SELECT is refused in cluster mode"):
+        await ClusterClient.connect(local_cluster.seeds, setup_commands=[("SELECT", 1)])
+    with pytest.raises(ConfigurationError, match=r"setup_commands\[0\]: 127.0.0.1:\d+ refused CONFIG"):
+        await StandaloneClient.connect(
+            local_cluster.standalone_address, setup_commands=[("CONFIG", "SET", "no-such-option", 1)]
+        )

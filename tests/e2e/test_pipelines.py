@@ -91,10 +91,51 @@ async def test_a_slot_that_moved_under_the_pipeline_is_followed_per_command(loca
         await client.set(key, "before")
         owner = client.topology.slot_table()[slot]
         elsewhere = next(m for m in client.topology.masters if m != owner)
-        client._move_slot(slot, elsewhere)  # stale: the slot "moved" as far as the client knows
+        client.router.moved(slot, elsewhere)  # stale: the slot "moved" as far as the client knows
         assert client.topology.slot_table()[slot] == elsewhere
         pipe = client.pipeline().get(key).set(key, "after").set(other, "x").get(key).get(other)
         assert await pipe.execute() == [b"before", True, True, b"after", b"x"]
         assert client.counters["moved"] >= 1 and client.topology.slot_table()[slot] == owner
     finally:
         await client.close()
+
+
+async def test_a_pipeline_of_100k_commands_outlives_a_short_command_timeout(local_cluster, prefix):
+    """The server answers 100,000 GETs over about a second; with command_timeout=0.3 every
+    one is answered, since the deadline is each node's progress, not each command's submit."""
+    client = await ClusterClient.connect(local_cluster.seeds, command_timeout=0.3)
+    async with client:
+        await client.set(f"{prefix}:k", "v")
+        pipe = client.pipeline()
+        for _ in range(100_000):
+            pipe.get(f"{prefix}:k")
+        results = await pipe.execute(raise_on_error=False)
+        assert results == [b"v"] * 100_000, {type(r).__name__ for r in results}
+
+
+async def test_nothing_of_a_pipeline_that_cannot_be_sent_whole_is_sent_and_others_are_unharmed(
+    local_cluster, prefix
+):
+    """A bad argument or a value over max_bulk_bytes in the middle of a pipeline sends
+    nothing of it; a single command or transaction with such a value is refused too, and
+    the shared connection every other caller uses is never closed by the server."""
+    client = await ClusterClient.connect(local_cluster.seeds, max_bulk_bytes=64 * 1024)
+    big = "x" * (64 * 1024 + 1)
+    async with client:
+        others = [asyncio.ensure_future(client.set(f"{prefix}:o{i}", i)) for i in range(20)]
+        with pytest.raises(TypeError):
+            await (
+                client.pipeline()
+                .set(f"{prefix}:a", "1")
+                .execute_command("SET", f"{prefix}:b", object())
+                .execute()
+            )
+        with pytest.raises(UnsafeCommandError, match="max_bulk_bytes"):
+            await client.pipeline().set(f"{prefix}:a", "1").set(f"{prefix}:b", big).execute()
+        with pytest.raises(UnsafeCommandError, match="proto-max-bulk-len"):
+            await client.transaction(("SET", f"{{{prefix}}}:a", "1"), ("SET", f"{{{prefix}}}:b", big))
+        with pytest.raises(UnsafeCommandError, match="proto-max-bulk-len"):
+            await client.set(f"{prefix}:b", big)
+        assert await asyncio.gather(*others) == [True] * 20
+        assert await client.mget(f"{prefix}:a", f"{prefix}:b", f"{{{prefix}}}:a") == [None, None, None]
+        assert client.counters["maybe_applied"] == 0 and client.counters["retries"] == 0

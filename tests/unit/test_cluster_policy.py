@@ -273,7 +273,7 @@ async def test_a_password_protected_cluster_says_authentication_not_cluster_down
     async with FakeRedis() as node:
         node.handlers[b"CLUSTER"] = lambda args: b"-NOAUTH Authentication required.\r\n"
         with pytest.raises(
-            AuthenticationError, match=f"NOAUTH Authentication required.*CLUSTER on {node.address}"
+            AuthenticationError, match=f"NOAUTH Authentication required.*CLUSTER SHARDS on {node.address}"
         ):
             await ClusterClient.connect([node.address])
         serve_all_slots(node)

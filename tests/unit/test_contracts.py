@@ -152,6 +152,30 @@ async def test_submit_and_every_delivery(name, factory):
         assert delivery.reads == 1 and delivery.replies == 2
 
 
+@pytest.mark.parametrize(("name", "factory"), _variants("submit"))
+async def test_call_many_queues_a_pipeline_without_deadlines(name, factory):
+    """A pipeline's entries are sent at once, in order, among ordinary calls; they keep
+    their FIFO place and outlive the per-command timeout (the pipeline waits by progress),
+    while an ordinary call behind them still times out; a lost connection fails them."""
+    sent = []
+    submit = factory(asyncio.get_running_loop(), sent.append, 0.05)
+    before = asyncio.ensure_future(submit.call(b"0"))
+    await asyncio.sleep(0)
+    many = submit.call_many([b"1", b"2"])
+    assert sent == [b"0", b"1", b"2"] and submit.in_flight == 3
+    behind = asyncio.ensure_future(submit.call(b"3"))
+    await asyncio.sleep(0.15)  # past the 50 ms timeout
+    assert isinstance(before.exception(), TimeoutError)
+    assert isinstance(behind.exception(), TimeoutError)  # not held up by the entries before it
+    assert not any(future.done() for future in many)
+    submit.deliver_many([b"a", b"b", b"c", b"d"])  # FIFO places kept: "b" and "c" are the pipeline's
+    assert [future.result() for future in many] == [b"b", b"c"]
+    lost = submit.call_many([b"4", b"5"])
+    submit.fail_all(ConnectionError("lost"), 1, ConnectionAbortedError("never written"))
+    assert type(lost[0].exception()) is ConnectionError
+    assert type(lost[1].exception()) is ConnectionAbortedError
+
+
 def test_the_old_reader_name_still_works_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning, match="stage 'reader' is now called 'delivery'"):
         stages = Stages.optimized().replace(reader="per_reply")

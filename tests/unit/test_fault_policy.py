@@ -362,22 +362,27 @@ async def test_a_pipeline_that_loses_its_connection_treats_each_command_as_a_sin
         assert sum(1 for c in node.commands if c[0] == b"INCR") == 4  # each sent once
 
 
-async def test_a_pipeline_settles_each_command_in_place_and_a_cancelled_caller_stays_cancelled():
-    """What each of a pipeline's futures ended in, in order (an error or a cancelled
-    command in its own place); the caller's own cancellation is raised, not recorded."""
-    from rediscluster_opt.client.base import _settled
+async def test_a_pipeline_waits_by_progress_and_a_cancelled_caller_stays_cancelled():
+    """What each of a node's share of a pipeline ended in, in order (a reply, a lost
+    connection in its own place); a node silent for the patience fails the rest as lost
+    by a timeout and drops their late replies; the caller's own cancellation is raised,
+    and what it waited for is dropped too."""
+    from rediscluster_opt.client.conversation import _outcomes
+    from rediscluster_opt.client.outcome import Lost, Replied
 
     loop = asyncio.get_running_loop()
-    done, failed, cancelled = loop.create_future(), loop.create_future(), loop.create_future()
+    done, failed, late, never = (loop.create_future() for _ in range(4))
     done.set_result(b"v")
-    failed.set_exception(TimeoutError("late"))
-    cancelled.cancel()
-    outcomes = await _settled([done, failed, cancelled])
-    assert outcomes[0] == b"v" and isinstance(outcomes[1], TimeoutError)
-    assert isinstance(outcomes[2], asyncio.CancelledError)
-    never = loop.create_future()
-    waiting = asyncio.ensure_future(_settled([never]))
+    failed.set_exception(NotSentError("not written"))
+    loop.call_later(0.05, late.set_result, b"late")  # progress: under the patience each time
+    outcomes = await _outcomes([done, failed, late, never], patience=0.2)
+    assert outcomes[:3] == [Replied(b"v"), Lost(failed.exception()), Replied(b"late")]
+    assert type(outcomes[3]) is Lost and isinstance(outcomes[3].error, TimeoutError)
+    assert never.cancelled()  # its reply, if it ever comes, is read and dropped
+    pending = loop.create_future()
+    waiting = asyncio.ensure_future(_outcomes([pending], patience=10))
     await asyncio.sleep(0)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
+    assert pending.cancelled()

@@ -76,15 +76,15 @@ def test_fold_stacks_drops_the_machinery_and_line_numbers():
     raw = (
         "<module> (runpy.py:198);_run_code (runpy.py:88);run (asyncio/runners.py:190);"
         "Handle._run (asyncio/events.py:84);task (rediscluster_opt/bench/trial.py:110);"
-        "BaseClient._route (rediscluster_opt/client/base.py:167) 40\n"
+        "Client._route (rediscluster_opt/client/client.py:167) 40\n"
         "<module> (runpy.py:198);Handle._run (asyncio/events.py:84);"
         "task (rediscluster_opt/bench/trial.py:112);"
-        "BaseClient._route (rediscluster_opt/client/base.py:170) 2\n"
+        "Client._route (rediscluster_opt/client/client.py:170) 2\n"
         "<module> (runpy.py:198);BaseEventLoop._run_once (asyncio/base_events.py:1900) 5\n"
         "not a stack line\n"
     )
     stacks = fold_stacks(raw)
-    route = "task (rediscluster_opt/bench/trial.py);BaseClient._route (rediscluster_opt/client/base.py)"
+    route = "task (rediscluster_opt/bench/trial.py);Client._route (rediscluster_opt/client/client.py)"
     assert stacks == {route: 42, "(event loop)": 5}
 
 

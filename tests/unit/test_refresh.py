@@ -55,10 +55,7 @@ async def test_the_periodic_refresh_runs_until_closed():
 
 class FakeMux:
     def __init__(self, address):
-        self.address, self.replies, self.closed = address, 0, False
-
-    def io_counters(self):
-        return {"replies": self.replies}
+        self.address, self.replies, self.closed, self.in_flight, self.held = address, 0, False, 0, False
 
 
 class FakePool:
@@ -68,12 +65,22 @@ class FakePool:
         self.muxes = muxes
 
     def connections(self):
-        return list(self.muxes)
+        return [mux for mux in self.muxes if not mux.closed]
 
-    def close_node(self, address):
-        for mux in self.muxes:
-            if mux.address == address:
-                mux.closed = True
+    def of(self, address):
+        return [mux for mux in self.connections() if mux.address == address]
+
+    def close_node(self, address, reason=""):
+        for mux in self.of(address):
+            mux.closed = True
+
+    def hold(self, address):
+        for mux in self.of(address):
+            mux.held = True
+
+    def release(self, address):
+        for mux in self.of(address):
+            mux.held = False
 
 
 async def test_a_suspect_is_cleared_when_it_answers_and_closed_when_its_slots_move():

@@ -1,9 +1,13 @@
 import pytest
 
+from rediscluster_opt.core.secrets import mask_secrets
 from rediscluster_opt.core.topology import (
     SlotRange,
     Topology,
     TopologyError,
+    View,
+    choose_view,
+    parse_cluster_epoch,
     parse_cluster_shards,
     parse_cluster_slots,
 )
@@ -122,3 +126,50 @@ def test_a_moved_slot_splits_its_range_and_keeps_every_view_in_one_value():
     assert newcomer.replicas["10.0.0.9:7000"] == () and newcomer.slot_table()[5] == "10.0.0.9:7000"
     whole = Topology((SlotRange(7, 7, a),)).moved(7, b)
     assert whole.masters == (b,)  # a master whose last slot moved is no master any more
+
+
+def _shard(port, slots, health="online", role="master"):
+    node = [b"id", b"n%d" % port, b"port", port, b"ip", b"127.0.0.1", b"endpoint", b"127.0.0.1",
+            b"role", role.encode(), b"health", health.encode()]  # fmt: skip
+    return [b"slots", slots, b"nodes", [node]]
+
+
+def test_a_failed_node_is_reported_and_a_shard_keeps_its_live_master():
+    """After a promotion the old master is reported failed (in a shard of its own with no
+    slots, or beside its replica as a second master): the live one serves."""
+    reply = [
+        _shard(7001, [0, 5460]),
+        _shard(7000, [], health="fail"),
+        [b"slots", [5461, 16383], b"nodes", [_shard(7002, [])[3][0], _shard(7003, [], health="fail")[3][0]]],
+    ]
+    topology = parse_cluster_shards(reply)
+    assert topology.failed == frozenset({"127.0.0.1:7000", "127.0.0.1:7003"})
+    assert topology.masters == ("127.0.0.1:7001", "127.0.0.1:7002")
+    assert topology.moved(0, "127.0.0.1:7002").failed == topology.failed  # kept through a MOVED
+
+
+def test_the_view_chosen_is_the_cluster_s_not_a_failed_node_s():
+    own = Topology((SlotRange(0, 16383, "z:1"),))  # the woken master's own story
+    theirs = Topology((SlotRange(0, 16383, "p:1"),), frozenset({"z:1"}))
+    zombie, promoted, other = View("z:1", own, 6), View("p:1", theirs, 7), View("o:1", theirs, 7)
+    assert choose_view([zombie, promoted, other]) is promoted
+    assert choose_view([zombie, other]) is other  # one other view is enough to pass it over
+    assert choose_view([zombie]) is zombie  # nothing says otherwise
+    newer = View("n:1", own, 8)
+    assert choose_view([View("o:1", own, 7), newer]) is newer  # the most recent epoch wins
+    assert choose_view([View("o:1", Topology(()), 9)]) is None  # no slots: not a view to adopt
+
+
+def test_the_epoch_is_read_from_cluster_info_or_taken_as_zero():
+    assert (
+        parse_cluster_epoch(b"cluster_state:ok\r\ncluster_current_epoch:12\r\ncluster_my_epoch:3\r\n") == 12
+    )
+    assert parse_cluster_epoch("cluster_current_epoch:4") == 4
+    for odd in (None, [b"x"], b"cluster_current_epoch:", b"nothing here"):
+        assert parse_cluster_epoch(odd) == 0
+
+
+def test_secrets_are_masked_longest_first():
+    assert mask_secrets("args beginning with: 'userpass' 'user'", ["user", "userpass", None, ""]) == (
+        "args beginning with: '***' '***'"
+    )

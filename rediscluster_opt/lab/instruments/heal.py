@@ -51,8 +51,9 @@ async def _heal(spec: dict[str, Any]) -> dict[str, Any]:
             elsewhere = draw.choice([m for m in client.topology.masters if m != owner])
             # What a move leaves behind in a client nobody told: the snapshot and the map
             # name the old owner's neighbour, and no refresh was asked for.
-            stale = client.topology = client.topology.moved(slot, elsewhere)
-            client._slot_map.patch(slot, elsewhere)
+            router = client.router
+            stale = router.topology = router.topology.moved(slot, elsewhere)
+            router.slot_map.patch(slot, elsewhere)
             started = time.perf_counter()
             while client.topology is stale or client.topology.slot_table()[slot] != owner:
                 await asyncio.sleep(POLL_S)
