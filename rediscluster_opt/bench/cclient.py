@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import resource
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ import time
 from typing import Any
 
 from ..defaults import KEY_PREFIX
+from . import machine
 from .adapters import C_CLIENT, CALIBRATIONS, Target
 
 __all__ = ["BINARY", "RedisBenchmarkError", "command_line", "parse_csv", "trial"]
@@ -171,9 +173,12 @@ def trial(spec: dict[str, Any]) -> dict[str, Any]:
     _fill_gaps(target, masters, keyspace, value)
     warm = parse_csv(run(["GET", KEY], CALIBRATION_REQUESTS, pipeline)[0])
     requests = max(CALIBRATION_REQUESTS, round(warm["rps"] * duration))
+    counted = [*(spec.get("server_pids") or []), os.getppid()]
+    machine_before = machine.read(counted)
     started = time.perf_counter()
     text, cpu = run(["GET", KEY], requests, pipeline)
     wall = time.perf_counter() - started
+    machine_after = machine.read(counted)
     figures = parse_csv(text)
     elapsed = requests / figures["rps"]
     return {
@@ -192,4 +197,11 @@ def trial(spec: dict[str, Any]) -> dict[str, Any]:
         "event_loop": "redis-benchmark (C, ae)",
         "pipeline": pipeline,
         "keys_per_master": keyspace,
+        "machine": machine.window(
+            machine_before,
+            machine_after,
+            cpu,
+            servers=spec.get("server_pids") or [],
+            servers_expected=spec.get("servers_expected", True),
+        ),
     }

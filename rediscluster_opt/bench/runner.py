@@ -1,10 +1,17 @@
 """Run closed-loop trials for a list of client configurations, interleaved, and return a
 result record (see `rediscluster_opt.results` for its schema and statistics).
 
-Order: for each repeat, for each concurrency and mode, every configuration once, in the
-same order (A B C A B C ...). Neighbours in that order run seconds apart, so the ratio of
-two configurations is taken per repeat and then summarised; absolute numbers from
-different runs are never compared.
+Order: for each repeat, for each concurrency and mode, every configuration once, the
+order rotated by one each repeat (A B C, B C A, C A B ...; each trial records its
+`position`), so no configuration always runs first or right after another. Neighbours in
+that order run seconds apart, so the ratio of two configurations is taken per repeat and
+then summarised; absolute numbers from different runs are never compared.
+
+Every trial records whose machine it ran on (`bench.machine`: the CPU third processes
+took during its window, steal, the client's CPU over wall time). A contaminated trial is
+run again, after a quiet second, up to MAX_RERUNS times; the record keeps the ones it
+replaced under `superseded`, and a trial still contaminated after that stays in the
+statistics marked `contaminated`, for the story to say so.
 """
 
 from __future__ import annotations
@@ -20,17 +27,19 @@ from typing import Any
 from ..child import ChildFailed, ChildRefused, start_child
 from ..results import metric_of, new_record, repo_relative
 from ..validate import check_number
+from . import machine
 from .adapters import C_CLIENT, ClientConfig, Target, process_env
 from .cpu import cpu_seconds_of, delta, pinned_servers, plan_pinning
 from .environment import environment
 from .sync import run_sync
-from .target import BenchmarkError, check_target, populate, server_pids
+from .target import BenchmarkError, check_target, is_local, populate, server_pids
 from .trial import merge_results, trial
 from .workload import Workload
 
-__all__ = ["BenchmarkError", "PROFILES", "run_benchmark"]
+__all__ = ["BenchmarkError", "MAX_RERUNS", "PROFILES", "rotated", "run_benchmark"]
 
 MODES = ("cluster", "standalone")
+MAX_RERUNS = 2  # a contaminated trial is run again at most this many times
 PROFILES = ("cprofile", "line", "pyspy")
 STARTUP_S = 1.5  # per process of a multi-process trial: start, import, connect
 
@@ -107,6 +116,14 @@ def _describe(outcome: dict[str, Any]) -> str:
     return f"    {outcome['ops_per_s']:>10,.0f} ops/s  p50 {p50:.0f} µs  CPU {cpu:.1f} µs/op"
 
 
+def rotated(items: Sequence[Any], by: int) -> list[Any]:
+    """`items` rotated left by `by` (the order of one repeat's arms)."""
+    if not items:
+        return []
+    cut = by % len(items)
+    return [*items[cut:], *items[:cut]]
+
+
 def run_benchmark(
     configs: Sequence[ClientConfig | dict],
     *,
@@ -179,26 +196,29 @@ def run_benchmark(
     all_pids = sorted({pid for pids in pids_by_mode.values() for pid in pids})
 
     plan = [
-        (rep, level, mode, config)
+        (rep, level, mode, config, position)
         for rep in range(repeats)
         for level in levels
         for mode in modes
-        for config in runnable
-        if mode in modes_of(targets.get(config.label, target))
+        for position, config in enumerate(
+            c for c in rotated(runnable, rep) if mode in modes_of(targets.get(c.label, target))
+        )
     ]
-    trials = []
+    trials: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
     started = time.monotonic()
     deadline = warmup + duration + 60 + (duration * 4 if profile else 0)
     with pinned_servers(plan_pinning(pin), all_pids) as pinning:
         client_cpus = pinning.get("client_cpus") if pinning["enabled"] else None
-        for number, (rep, level, mode, config) in enumerate(plan, 1):
+        for number, (rep, level, mode, config, position) in enumerate(plan, 1):
             say(
                 f"[{number}/{len(plan)}] {config.label:<28} {mode:<10} C={level:<4} "
                 f"repeat {rep + 1}/{repeats}  (elapsed {time.monotonic() - started:.0f} s)"
             )
+            each = targets.get(config.label, target)
             spec = {
                 "config": asdict(config),
-                "target": asdict(targets.get(config.label, target)),
+                "target": asdict(each),
                 "workload": workload.as_dict(),
                 "mode": mode,
                 "concurrency": level,
@@ -207,21 +227,30 @@ def run_benchmark(
                 "profile": profile,
                 "line_functions": list(line_functions) if line_functions else None,
                 "stacks_file": f"{flame_dir}/{experiment}_{number:03d}.folded" if flame_dir else None,
+                "server_pids": pids_by_mode[mode],
+                "servers_expected": is_local(each, mode),
             }
-            cpu_before = cpu_seconds_of(pids_by_mode[mode])
-            outcome = _run_trial_process(spec, deadline, client_cpus, processes)
-            outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
-            trials.append(
-                {
-                    "index": number - 1,
+            for rerun in range(MAX_RERUNS + 1):
+                cpu_before = cpu_seconds_of(pids_by_mode[mode])
+                outcome = _run_trial_process(spec, deadline, client_cpus, processes)
+                outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
+                found = {
                     "repeat": rep,
+                    "position": position,
                     "config": config.label,
                     "mode": mode,
                     "concurrency": level,
                     **outcome,
+                    "rerun": rerun,
+                    "contaminated": machine.contaminated(outcome.get("machine")),
                 }
-            )
-            say(_describe(outcome))
+                if not found["contaminated"] or rerun == MAX_RERUNS or outcome["status"] != "ok":
+                    trials.append({"index": len(trials), **found})
+                    say(_describe(outcome) + _machine_note(found))
+                    break
+                superseded.append({"index": len(superseded), **found})
+                say(f"{_machine_note(found)}: run again after a quiet second")
+                machine.quiet_moment(all_pids)
 
     parameters = {
         "target": _recorded(target),
@@ -237,4 +266,18 @@ def run_benchmark(
         **(parameters or {}),
     }
     env = {**environment(), **target_info, "pinning": pinning}
-    return new_record(experiment, parameters, [c.as_dict() for c in configs], env, trials, notes)
+    record = new_record(experiment, parameters, [c.as_dict() for c in configs], env, trials, notes)
+    if superseded:
+        record["superseded"] = superseded
+    return record
+
+
+def _machine_note(trial: dict[str, Any]) -> str:
+    """A trial's machine, as the progress line says it when it was not quiet."""
+    figures = trial.get("machine") or {}
+    if not trial.get("contaminated"):
+        return ""
+    return (
+        f"    contaminated: others took {figures.get('foreign', 0):.2f} CPU "
+        f"(steal {figures.get('steal') or 0:.2f}) during the window"
+    )

@@ -191,6 +191,15 @@ def node_addresses(target: Target, mode: str) -> list[str]:
     return list(parse_cluster_slots(reply, fallback_host=split_address(seed)[0]).masters)
 
 
+LOOPBACK = frozenset(("127.0.0.1", "localhost", "::1"))
+
+
+def is_local(target: Target, mode: str) -> bool:
+    """Whether the target's servers in `mode` run on this machine (loopback addresses):
+    then their CPU is theirs, not a third process's, and should be found by `server_pids`."""
+    return all(split_address(a)[0] in LOOPBACK for a in target.address_for(mode))
+
+
 def server_pids(target: Target, mode: str) -> list[int]:
     """pids of local redis-server processes listening on the target's ports (psutil);
     empty for a remote target or without psutil."""

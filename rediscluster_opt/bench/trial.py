@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import compiled
 from ..child import Refused
+from . import machine
 from .adapters import C_CLIENT, ClientConfig, Target, open_adapter
 from .workload import Workload
 
@@ -66,6 +67,7 @@ def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
         "client_cpu_s": sum(r["client_cpu_s"] for r in results),
         "event_loop": results[0]["event_loop"],
         "processes": len(results),
+        "machine": _merged_machine(results),
         "per_process": [
             {
                 "ops": r["ops"],
@@ -87,6 +89,28 @@ def merge_results(results: list[dict[str, Any]]) -> dict[str, Any]:
             "commands_per_write": ops / totals["writes"] if totals["writes"] else None,
         }
     return merged
+
+
+def _merged_machine(results: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The machine figures of one trial run by several processes: each counted the others
+    as foreign, so the foreign share is the busiest window less every client's CPU."""
+    windows = [r.get("machine") for r in results]
+    if not all(windows):
+        return None
+    first = dict(windows[0])  # type: ignore[arg-type]
+    if first.get("busy") is None:
+        return first
+    clients = sum(r["client_cpu_s"] for r in results) / max(w["window_s"] for w in windows)  # type: ignore[index]
+    busy = max(w["busy"] for w in windows)  # type: ignore[index]
+    servers = max(w["servers_cpu"] for w in windows)  # type: ignore[index]
+    runner = max(w["runner_cpu"] for w in windows)  # type: ignore[index]
+    first.update(
+        busy=busy,
+        foreign=round(max(busy - clients - servers - runner, 0.0), 4),
+        steal=max(w["steal"] for w in windows),  # type: ignore[index]
+        client_cpu_over_wall=round(clients / len(windows), 4),
+    )
+    return first
 
 
 def _cpu_seconds() -> float:
@@ -168,6 +192,12 @@ def _ignore(_sample: int) -> None:
     pass
 
 
+def _counted_pids(spec: dict[str, Any]) -> list[int]:
+    """The processes whose CPU is the trial's own besides this one: the target's servers
+    and the runner that started it (this process's parent)."""
+    return [*(spec.get("server_pids") or []), os.getppid()]
+
+
 class _CollectorMode:
     """The garbage collector for the measured window (ClientConfig.gc), set up after the
     warm-up: 'freeze' collects, then moves everything alive into the permanent
@@ -231,6 +261,8 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False, batch=batch)
         collector = _CollectorMode(config.gc)
         io_before = adapter.io_counters()
+        counted = _counted_pids(spec)
+        machine_before = machine.read(counted)
         cpu_before = _cpu_seconds()
         running = adapter.hot_functions() if adapter.hot_functions else []
         profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
@@ -239,6 +271,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         )
         profile = _stop_profiler(profiler, spec.get("profile"))
         cpu = _cpu_seconds() - cpu_before
+        machine_after = machine.read(counted)
         io_after = adapter.io_counters()
         collections = collector.end()
     finally:
@@ -258,6 +291,13 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         "gc": {"mode": config.gc, "collections": collections},
         "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
         "build": compiled.loaded(),
+        "machine": machine.window(
+            machine_before,
+            machine_after,
+            cpu,
+            servers=spec.get("server_pids") or [],
+            servers_expected=spec.get("servers_expected", True),
+        ),
     }
     if io_before is not None and io_after is not None and tally["ops"]:
         delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}

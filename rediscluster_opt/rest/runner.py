@@ -20,11 +20,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..bench import machine
 from ..bench.adapters import ClientConfig, Target
 from ..bench.cpu import cpu_seconds_of, delta
 from ..bench.environment import environment
+from ..bench.runner import MAX_RERUNS, rotated
 from ..bench.sync import run_sync
-from ..bench.target import BenchmarkError, check_target, clear_lab_keys, server_pids
+from ..bench.target import BenchmarkError, check_target, clear_lab_keys, is_local, server_pids
 from ..results import new_record
 from ..validate import check_number
 from .app import USER_KEY
@@ -98,15 +100,19 @@ class AppProcess:
         with urllib.request.urlopen(f"{self.base_url}/_stats", timeout=5) as response:
             return json.loads(response.read())
 
-    def cpu_seconds(self) -> float | None:
-        """CPU of the server and its worker processes (granian serves from a child)."""
+    def pids(self) -> list[int]:
+        """The server's process and its workers (granian serves from a child)."""
         try:
             import psutil
 
             children = [c.pid for c in psutil.Process(self.process.pid).children(recursive=True)]
-        except Exception:  # psutil missing or the process gone: no figure rather than a wrong one
-            return None
-        return cpu_seconds_of([self.process.pid, *children])
+        except Exception:  # psutil missing or the process gone
+            return [self.process.pid]
+        return [self.process.pid, *children]
+
+    def cpu_seconds(self) -> float | None:
+        """CPU of the server and its worker processes; None when one is not readable."""
+        return cpu_seconds_of(self.pids())
 
     def log_tail(self, lines: int = 20) -> str:
         self._log_file.flush()
@@ -197,10 +203,17 @@ def run_rest_benchmark(
     user_id = random.Random().randrange(1, SEED_ROWS + 1)  # chosen once per run, as the original
     pids_by_mode = {mode: server_pids(target, mode) for mode in modes}
 
-    plan = [(rep, mode, backend) for rep in range(repeats) for mode in modes for backend in backends]
+    # the backends' order rotates each repeat (bench.runner): none always runs first
+    plan = [
+        (rep, mode, backend, position)
+        for rep in range(repeats)
+        for mode in modes
+        for position, backend in enumerate(rotated(list(backends), rep))
+    ]
     trials: list[dict[str, Any]] = []
+    superseded: list[dict[str, Any]] = []
     started = time.monotonic()
-    for number, (rep, mode, backend) in enumerate(plan, 1):
+    for number, (rep, mode, backend, position) in enumerate(plan, 1):
         say(
             f"[{number}/{len(plan)}] {backend.label} ({mode}), repeat {rep + 1}/{repeats}"
             f"  (elapsed {time.monotonic() - started:.0f} s)"
@@ -213,36 +226,42 @@ def run_rest_benchmark(
             for name in scenarios:
                 scenario = SCENARIOS[name]
                 base = {
-                    "index": len(trials),
                     "repeat": rep,
+                    "position": position,
                     "config": backend.label,
                     "mode": mode,
                     "scenario": name,
                     "concurrency": scenario.connections,
                     "pipelining": scenario.pipelining,
                 }
-                try:
-                    if warmup > 0:
-                        run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
-                    cpu_app, cpu_servers = app.cpu_seconds(), cpu_seconds_of(pids_by_mode[mode])
-                    result = run_scenario(
-                        scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS
-                    )
-                    app_cpu, servers_cpu = app.cpu_seconds(), cpu_seconds_of(pids_by_mode[mode])
-                except LoadgenError as exc:
-                    trials.append(
-                        {**base, "status": "failed", "reason": str(exc), "stderr_tail": app.log_tail()}
-                    )
-                    say(f"    {name}: FAILED {exc}")
+                for rerun in range(MAX_RERUNS + 1):
+                    try:
+                        trial = _measure(scenario, app, base, duration, warmup, user_id, pids_by_mode[mode],
+                                         is_local(target, mode))  # fmt: skip
+                    except LoadgenError as exc:
+                        trial = {
+                            **base,
+                            "status": "failed",
+                            "reason": str(exc),
+                            "stderr_tail": app.log_tail(),
+                        }
+                        say(f"    {name}: FAILED {exc}")
+                        break
+                    trial["rerun"] = rerun
+                    if not trial["contaminated"] or rerun == MAX_RERUNS:
+                        break
+                    superseded.append({"index": len(superseded), **trial})
+                    taken = trial["machine"]["foreign"]
+                    say(f"    {name}: contaminated, others took {taken:.2f} CPU: run again")
+                    machine.quiet_moment([*pids_by_mode[mode], *app.pids()])
+                trials.append({"index": len(trials), **trial})
+                if trial["status"] != "ok":
                     continue
-                trial = {**base, **_trial_from(result, scenario)}
-                trial["client_cpu_s"] = delta(cpu_app, app_cpu) or 0.0
-                trial["server_cpu_s"] = delta(cpu_servers, servers_cpu)
-                trials.append(trial)
                 p50_ms = trial["latency_us"]["p50"] / 1000
                 say(
                     f"    {name:<11} {trial['ops_per_s']:>10,.0f} req/s  p50 {p50_ms:.0f} ms"
                     f"  non2xx {trial['non2xx']}{'' if trial['valid'] else '  INVALID'}"
+                    + ("  contaminated" if trial["contaminated"] else "")
                 )
             stats = app.stats()
             for trial in trials:
@@ -286,7 +305,49 @@ def run_rest_benchmark(
     env = {**environment(), **target_info, "pinning": pinning}
     record = new_record(experiment, parameters, [b.as_dict() for b in backends], env, trials, [])
     record["summary"]["rest"] = rest_comparison(record)
+    if superseded:
+        record["superseded"] = superseded
     return record
+
+
+def _measure(
+    scenario: Any,
+    app: AppProcess,
+    base: dict[str, Any],
+    duration: float,
+    warmup: float,
+    user_id: int,
+    servers: list[int],
+    servers_expected: bool,
+) -> dict[str, Any]:
+    """One scenario's trial: warm up, then measure, with the app's, the servers' and the
+    load generator's CPU, and whose machine it was (bench.machine)."""
+    if warmup > 0:
+        run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
+    counted = [*servers, os.getpid()]
+    cpu_app, cpu_servers = app.cpu_seconds(), cpu_seconds_of(servers)
+    loadgen_before, machine_before = _children_cpu_s(), machine.read(counted)
+    result = run_scenario(scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS)
+    loadgen_after, machine_after = _children_cpu_s(), machine.read(counted)
+    app_cpu, servers_cpu = app.cpu_seconds(), cpu_seconds_of(servers)
+    trial = {**base, **_trial_from(result, scenario)}
+    trial["client_cpu_s"] = delta(cpu_app, app_cpu) or 0.0
+    trial["server_cpu_s"] = delta(cpu_servers, servers_cpu)
+    # the app and autocannon are the clients here; the runner itself is counted too
+    clients = trial["client_cpu_s"] + (loadgen_after - loadgen_before)
+    trial["machine"] = machine.window(
+        machine_before, machine_after, clients, servers=servers, servers_expected=servers_expected
+    )
+    trial["contaminated"] = machine.contaminated(trial["machine"])
+    return trial
+
+
+def _children_cpu_s() -> float:
+    """CPU of this process's finished children (autocannon, once it has exited)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rest_comparison(record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,13 +1,16 @@
-"""Warnings for a run too noisy to read, in the spirit of pyperf's "the benchmark seems
-unstable": a verdict is only as good as the noise beside it, and a reader who sees
-"inconclusive" should know whether the effect was small or the machine was loud.
+"""What a reader should know about a run's noise before reading its verdicts.
 
-Two signs, with the thresholds docs/measurement.md documents:
-- an A/A control (the same configuration run as two arms) whose interval reaches more than
-  `AA_REACH` away from no difference (1 for a ratio, 0 for a difference): the pairing
-  did not cancel the machine's drift;
-- one configuration's repeats in one cell ranging over more than `REPEAT_SPREAD` of their
-  median (throughput or client CPU per op): the machine changed speed during the run.
+Two facts, each measured rather than guessed from the spread of the figures (a rule on
+the spread fired in every story, so it told a reader nothing):
+
+- **the machine**: each trial records the CPU third processes took during its window
+  (`bench.machine`); a contaminated trial was run again, and one still contaminated after
+  that stays marked. A run is "quiet" when none stayed contaminated, and says how many did
+  otherwise ("contaminated (2 of 54 trials)"); trials re-run are counted apart;
+- **position bias**: an A/A control (the same configuration run as two arms) whose whole
+  interval excludes no difference (1 for a ratio, 0 for a difference) says the order of
+  the arms, not the configurations, moved the figures: the arms' order is rotated each
+  repeat (`bench.runner`), so this should not happen, and is named when it does.
 """
 
 from __future__ import annotations
@@ -17,20 +20,53 @@ from typing import Any
 
 from .stats import Interval
 
-__all__ = ["ADVICE", "AA_REACH", "REPEAT_SPREAD", "stability_warnings"]
-
-AA_REACH = 0.10
-REPEAT_SPREAD = 0.25
-SPREAD_METRICS = {"ops_per_s": "throughput", "cpu_us_per_op": "client CPU per op"}
-ADVICE = (
-    "The run looks unstable: rerun with more repeats (the notebook's `repeats`, `rcopt bench "
-    "--repeats`, or `make experiments MODE=full`), keep the client and the servers pinned to "
-    "different CPUs (the default; not `--no-pin`), and stop other work on the machine. A verdict "
-    "near its threshold may flip."
-)
+__all__ = ["MachineState", "machine_state", "position_bias", "stability_lines"]
 
 
-def _aa_warnings(criteria_rows: Iterable[Mapping[str, Any]]) -> list[str]:
+class MachineState:
+    """The machine figures of one or more records: trials measured, how many stayed
+    contaminated, how many were re-run, and the worst foreign share seen in a kept trial."""
+
+    def __init__(self, records: Iterable[Mapping[str, Any] | None]) -> None:
+        self.trials = self.contaminated = self.rerun = self.unknown = 0
+        self.worst_foreign = 0.0
+        for record in records:
+            if not record:
+                continue
+            self.rerun += len(record.get("superseded") or [])
+            for trial in record.get("trials", []):
+                if trial.get("status") != "ok":
+                    continue
+                self.trials += 1
+                machine = trial.get("machine") or {}
+                if machine.get("foreign") is None:
+                    self.unknown += 1
+                    continue
+                self.worst_foreign = max(self.worst_foreign, float(machine["foreign"]))
+                self.contaminated += bool(trial.get("contaminated"))
+
+    @property
+    def quiet(self) -> bool:
+        return self.contaminated == 0 and self.unknown < self.trials
+
+    def text(self) -> str:
+        """ "quiet", "contaminated (k of n trials)", or why it is not known."""
+        if not self.trials:
+            return "no trials"
+        if self.unknown == self.trials:
+            return "not known (its records hold no machine figures)"
+        rerun = f"; {self.rerun} re-run after contamination" if self.rerun else ""
+        if self.contaminated:
+            return f"contaminated ({self.contaminated} of {self.trials} trials){rerun}"
+        return f"quiet (others took at most {self.worst_foreign:.2f} CPU{rerun})"
+
+
+def machine_state(records: Iterable[Mapping[str, Any] | None]) -> MachineState:
+    return MachineState(records)
+
+
+def position_bias(criteria_rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """A/A controls whose whole interval excludes no difference, by name."""
     out: dict[str, str] = {}
     for row in criteria_rows:
         control = Interval.from_dict(row.get("control"))
@@ -38,29 +74,21 @@ def _aa_warnings(criteria_rows: Iterable[Mapping[str, Any]]) -> list[str]:
         if control is None or name in out:
             continue
         centre = 0.0 if row.get("additive") else 1.0
-        reach = max(abs(control.low - centre), abs(control.high - centre))
-        if reach > AA_REACH:
-            out[name] = f"A/A {name} {control.text()} reaches {reach:.0%} from {centre:g}"
+        if control.low > centre or control.high < centre:
+            out[name] = f"A/A {name} {control.text()} excludes {centre:g}"
     return list(out.values())
 
 
-def _spread_warnings(summary_rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    out = []
-    for row in summary_rows:
-        for metric, what in SPREAD_METRICS.items():
-            spread = row.get(metric) or {}
-            median, low, high = spread.get("median"), spread.get("min"), spread.get("max")
-            if not median or low is None or high is None or spread.get("n", 0) < 2:
-                continue
-            if (high - low) / median > REPEAT_SPREAD:
-                where = f"{row['config']} ({row['mode']}, C={row['concurrency']})"
-                out.append(f"{what} of {where} ranges {low:,.4g}–{high:,.4g} over its repeats")
-    return out
-
-
-def stability_warnings(
-    criteria_rows: Iterable[Mapping[str, Any]], summary_rows: Iterable[Mapping[str, Any]] = ()
+def stability_lines(
+    criteria_rows: Iterable[Mapping[str, Any]], records: Iterable[Mapping[str, Any] | None]
 ) -> list[str]:
-    """What in a run's verdicts (`lab.criteria.evaluate` rows) and its bench record's
-    summary rows is noisier than the thresholds allow; empty for a steady run."""
-    return [*_aa_warnings(criteria_rows), *_spread_warnings(summary_rows)]
+    """What a story's summary says of its run's noise: the machine's state, then any
+    position bias."""
+    lines = [f"**Machine:** {machine_state(records).text()}."]
+    bias = position_bias(criteria_rows)
+    if bias:
+        lines.append(
+            f"**Position bias:** {'; '.join(bias)}: the arms' order moved the figures more than "
+            "their pairing cancels; read the verdicts on that metric with care."
+        )
+    return lines

@@ -55,12 +55,17 @@ def test_both_presets_every_installed_peer_and_the_calibration_arm(local_cluster
 def test_interleaving_and_paired_ratios(local_cluster):
     configs = [ClientConfig.parse("baseline"), ClientConfig.parse("optimized")]
     record = run_benchmark(configs, modes=["cluster"], concurrency=[4], repeats=2, **SHORT)
-    assert [(t["repeat"], t["config"]) for t in record["trials"]] == [
-        (0, "baseline"),
-        (0, "optimized"),
-        (1, "baseline"),
-        (1, "optimized"),
+    # the arms' order rotates each repeat, and each trial records its place
+    assert [(t["repeat"], t["config"], t["position"]) for t in record["trials"]] == [
+        (0, "baseline", 0),
+        (0, "optimized", 1),
+        (1, "optimized", 0),
+        (1, "baseline", 1),
     ]
+    for trial in record["trials"]:  # whose machine it was, in every trial
+        machine = trial["machine"]
+        assert {"foreign", "steal", "client_cpu_over_wall", "loadavg_1m", "servers_cpu"} <= set(machine)
+        assert machine["servers_counted"] and 0 < machine["client_cpu_over_wall"] <= 1.2
     (ratio,) = record["summary"]["ratios"]
     by = {(t["repeat"], t["config"]): t["ops_per_s"] for t in record["trials"]}
     pairs = sorted(by[(r, "optimized")] / by[(r, "baseline")] for r in (0, 1))
@@ -69,6 +74,40 @@ def test_interleaving_and_paired_ratios(local_cluster):
     assert ratio["ratio"]["method"] == "order statistic" and ratio["ratio"]["n"] == 2
     assert ratio["ratio"]["coverage"] == 0.5
     assert ratio["cpu_ratio"]["n"] == 2
+
+
+def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_cluster, tmp_path):
+    """A busy loop on the client's CPU for 3 s: the trial measured beside it records the
+    CPU it took and is run again once the machine is quiet; the record keeps the
+    contaminated one under `superseded`, and the statistics use the quiet one."""
+    import os
+    import subprocess
+    import sys
+
+    from rediscluster_opt.bench.machine import FOREIGN_CPU_LIMIT
+    from rediscluster_opt.results.stability import machine_state
+
+    cpus = sorted(os.sched_getaffinity(0))
+    hog = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"],
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus[-1:]),  # the client's CPU when pinned
+    )
+    try:
+        record = run_benchmark(
+            [ClientConfig.parse("optimized")], modes=["cluster"], concurrency=[8], repeats=1, **SHORT
+        )
+    finally:
+        hog.kill()
+        hog.wait()
+    validate_record(record)
+    (first, *_) = record["superseded"]
+    assert first["contaminated"] and first["machine"]["foreign"] > FOREIGN_CPU_LIMIT, first["machine"]
+    (kept,) = record["trials"]
+    assert not kept["contaminated"] and kept["rerun"] >= 1, kept["machine"]
+    assert machine_state([record]).text().startswith("quiet") and "re-run after contamination" in (
+        machine_state([record]).text()
+    )
+    assert record["summary"]["rows"][0]["ops_per_s"]["n"] == 1  # the superseded trial is not counted
 
 
 def test_client_and_servers_are_pinned_to_disjoint_cpus_and_it_is_recorded(local_cluster):

@@ -219,19 +219,34 @@ def test_new_hotspots_are_functions_not_modules():
     assert new_hotspots([baseline], [cheap]) == []
 
 
-def test_stability_warnings_name_a_wide_aa_and_a_wide_repeat_spread():
-    from rediscluster_opt.results.stability import stability_warnings
+def test_a_run_says_whose_machine_it_had_and_names_a_position_bias():
+    from rediscluster_opt.results.stability import machine_state, position_bias, stability_lines
 
     gain = _criterion("US-005", "throughput.gain")
     steady = {
-        gain.metric: _pairs([1.2] * 6),
-        gain.control: Interval(1.0, 0.97, 1.04, 6, "order statistic", 0.969),
+        gain.metric: _pairs([1.2] * 9),
+        gain.control: Interval(1.0, 0.97, 1.04, 9, "order statistic", 0.961),
     }
-    assert stability_warnings(evaluate([gain], steady)) == []
-    noisy = steady | {gain.control: Interval(1.33, 1.00, 1.67, 6, "order statistic", 0.969)}
-    (warning,) = stability_warnings(evaluate([gain], noisy))
-    assert warning.startswith("A/A throughput.aa 1.33 [1.00–1.67] reaches 67%")
-    spread = {"config": "locked x2", "mode": "cluster", "concurrency": 64,
-              "ops_per_s": {"median": 45000, "min": 37000, "max": 58000, "n": 6}}  # fmt: skip
-    (warning,) = stability_warnings([], [spread])
-    assert warning == "throughput of locked x2 (cluster, C=64) ranges 3.7e+04–5.8e+04 over its repeats"
+    assert position_bias(evaluate([gain], steady)) == []
+    biased = steady | {gain.control: Interval(1.08, 1.03, 1.24, 9, "order statistic", 0.961)}
+    (warning,) = position_bias(evaluate([gain], biased))
+    assert warning == "A/A throughput.aa 1.08 [1.03–1.24] excludes 1"
+
+    def record(*machines, superseded=0):
+        trials = [
+            {"status": "ok", "machine": m, "contaminated": bool(m and m["foreign"] > 0.1)} for m in machines
+        ]
+        return {"trials": trials, "superseded": [{}] * superseded}
+
+    quiet = record({"foreign": 0.02}, {"foreign": 0.04}, superseded=1)
+    loud = record({"foreign": 0.02}, {"foreign": 0.4})
+    assert (
+        machine_state([quiet]).text() == "quiet (others took at most 0.04 CPU; 1 re-run after contamination)"
+    )
+    assert machine_state([quiet, loud]).text() == "contaminated (1 of 4 trials); 1 re-run after contamination"
+    assert not machine_state([loud]).quiet and machine_state([quiet]).quiet
+    assert machine_state([record(None)]).text() == "not known (its records hold no machine figures)"
+    lines = stability_lines(evaluate([gain], biased), [loud])
+    assert lines[0] == "**Machine:** contaminated (1 of 2 trials)." and lines[1].startswith(
+        "**Position bias:**"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...bench.adapters import PEERS
 from ...results import repo_relative
-from ...results.stability import ADVICE, stability_warnings
+from ...results.stability import machine_state, stability_lines
 from ...workspace import adopt_notebook_root, locate
 from ..criteria import HOLDS_BEFORE, VERDICT_COLUMNS, headline, tally, verdict_rows
 from ..engine import headline_level, load_story_run, run_story
@@ -471,14 +471,15 @@ def state_lines(rows: list[dict[str, Any]], figures: bool = False) -> list[str]:
     return lines
 
 
-def warning_lines(run: StoryRun, shown: int = 3) -> list[str]:
-    """The run's stability warnings (results.stability), the first few by name, with the
-    advice; nothing for a steady run."""
-    found = stability_warnings(run.acceptance, run.record.get("summary", {}).get("rows", []))
-    if not found:
-        return []
-    more = f"; and {len(found) - shown} more" if len(found) > shown else ""
-    return [f"**Unstable:** {'; '.join(found[:shown])}{more}. {ADVICE}"]
+def run_records(run: StoryRun) -> list[dict[str, Any]]:
+    """The story's record and every record it links to (profiles, REST...)."""
+    return [run.record, *(linked.record for linked in run.linked.values())]
+
+
+def warning_lines(run: StoryRun) -> list[str]:
+    """Whose machine the run had (quiet, or how many trials stayed contaminated) and any
+    position bias its A/A controls show (results.stability)."""
+    return stability_lines(run.acceptance, run_records(run))
 
 
 def skipped_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -502,6 +503,14 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
         "recorded": run.recorded,
         "figures": [Path(f).name for f in figures],
         "records": record_paths(run),
+    }
+    state = machine_state(run_records(run))
+    data["machine"] = {
+        "state": state.text(),
+        "quiet": state.quiet,
+        "trials": state.trials,
+        "contaminated": state.contaminated,
+        "rerun": state.rerun,
     }
     if run.rest_record is not None:
         data["rest_table"] = run.rest_record["summary"]["rest"]

@@ -1,0 +1,150 @@
+"""Whose machine a trial ran on: the CPU that third processes took during its measured
+window, read from /proc (Linux), so a trial measured while something else ran says so
+and is run again rather than averaged in.
+
+`read` takes a reading: the machine's CPU time by state (/proc/stat) and the CPU time of
+the processes that are the trial's own (the target's servers, the runner that started
+the trial; the client measures its own with getrusage). `window` turns two readings
+into the trial's `machine` figures, in CPUs (seconds of CPU per second of wall time):
+
+- `busy`: every CPU's user, nice, system, irq and softirq time;
+- `ours`: the client's, the servers' and the runner's;
+- `foreign`: busy minus ours, what third processes (and the kernel's own threads) took;
+- `steal`: what the hypervisor gave to other guests;
+- `client_cpu_over_wall`: the client's share of its one CPU (a quiet pinned client at
+  C=64 stays near 1; contention shows as a fall);
+- `loadavg_1m` at the end, and whether the servers' CPU could be read here at all (a
+  remote target's servers use none of this machine's; a local one whose processes are
+  not found would count as foreign, and the record says which).
+
+A window whose foreign share exceeds FOREIGN_CPU_LIMIT is `contaminated`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["FOREIGN_CPU_LIMIT", "MachineReading", "contaminated", "quiet_moment", "read", "window"]
+
+# A tenth of a CPU taken by others during the window: on an idle 2-CPU host the kernel's
+# own threads and the cluster's gossip take about 0.01-0.02, while a third process taking
+# 0.1 of the client's one pinned CPU slows it by up to a tenth, which is as wide as a
+# typical A/A band; the trials the issue found contaminated had 0.3-0.5 taken.
+FOREIGN_CPU_LIMIT = 0.10
+_BUSY = (0, 1, 2, 5, 6)  # user, nice, system, irq, softirq (of /proc/stat's cpu line)
+_STEAL = 7
+
+
+@dataclass(frozen=True)
+class MachineReading:
+    at: float  # monotonic seconds
+    busy_s: float  # CPU seconds of every CPU since boot
+    steal_s: float
+    cpu_s: dict[int, float]  # pid -> its CPU seconds so far (the processes counted as ours)
+    readable: bool  # /proc/stat could be read
+
+
+def _ticks() -> float:
+    try:
+        return float(os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100.0
+
+
+def _process_cpu_s(pid: int, ticks: float) -> float | None:
+    """utime + stime of `pid` (/proc/PID/stat); None when it is gone or not readable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / ticks  # fields 14 and 15 of proc(5)
+
+
+def read(pids: Sequence[int] = ()) -> MachineReading:
+    ticks = _ticks()
+    cpu_s = {pid: value for pid in pids if (value := _process_cpu_s(pid, ticks)) is not None}
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return MachineReading(time.monotonic(), 0.0, 0.0, cpu_s, False)
+    busy = sum(values[i] for i in _BUSY if i < len(values)) / ticks
+    steal = values[_STEAL] / ticks if len(values) > _STEAL else 0.0
+    return MachineReading(time.monotonic(), busy, steal, cpu_s, True)
+
+
+def window(
+    before: MachineReading,
+    after: MachineReading,
+    client_cpu_s: float,
+    *,
+    servers: Sequence[int] = (),
+    servers_expected: bool = True,
+) -> dict[str, Any]:
+    """The trial's machine figures for the window between two readings; `client_cpu_s`:
+    the client's own CPU in it; `servers`: which of the counted pids are the target's
+    servers (the rest are the runner); `servers_expected`: the target is local, so its
+    servers' CPU should have been found."""
+    wall = max(after.at - before.at, 1e-9)
+    counted = {pid: after.cpu_s[pid] - before.cpu_s[pid] for pid in before.cpu_s if pid in after.cpu_s}
+    servers_s = sum(v for pid, v in counted.items() if pid in servers)
+    runner_s = sum(v for pid, v in counted.items() if pid not in servers)
+    figures: dict[str, Any] = {
+        "window_s": round(wall, 4),
+        "cpus": os.cpu_count(),
+        "client_cpu_over_wall": round(client_cpu_s / wall, 4),
+        "servers_cpu": round(servers_s / wall, 4),
+        "runner_cpu": round(runner_s / wall, 4),
+        "loadavg_1m": _loadavg(),
+        "servers_counted": bool(servers) or not servers_expected,
+    }
+    if not (before.readable and after.readable):
+        return {
+            **figures,
+            "busy": None,
+            "foreign": None,
+            "steal": None,
+            "note": "/proc/stat is not readable here",
+        }
+    busy = (after.busy_s - before.busy_s) / wall
+    figures["busy"] = round(busy, 4)
+    figures["steal"] = round((after.steal_s - before.steal_s) / wall, 4)
+    figures["foreign"] = round(max(busy - (client_cpu_s + servers_s + runner_s) / wall, 0.0), 4)
+    if servers_expected and not servers:
+        figures["note"] = "the target's servers were not found here: their CPU counts as foreign"
+    return figures
+
+
+def contaminated(machine: dict[str, Any] | None, limit: float = FOREIGN_CPU_LIMIT) -> bool:
+    """Whether third processes took more than `limit` CPUs during the window (steal too:
+    time the client waited for while another guest ran)."""
+    if not machine or machine.get("foreign") is None:
+        return False
+    return float(machine["foreign"]) + float(machine.get("steal") or 0.0) > limit
+
+
+def quiet_moment(pids: Sequence[int], limit: float = FOREIGN_CPU_LIMIT, patience: float = 30.0) -> bool:
+    """Wait, one second at a time and at most `patience` seconds, for a second in which
+    everything but `pids` took at most `limit` CPUs; whether one came."""
+    give_up = time.monotonic() + patience
+    while True:
+        before = read(pids)
+        time.sleep(1.0)
+        figures = window(before, read(pids), 0.0, servers=list(pids))
+        if not contaminated(figures, limit):
+            return True
+        if time.monotonic() >= give_up:
+            return False
+
+
+def _loadavg() -> float | None:
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return float(loadavg.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
