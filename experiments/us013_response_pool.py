@@ -13,7 +13,7 @@ from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.parameters import BENCH, Parameters, integers
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.lab.story import AA, CPU_AA, NEGLIGIBLE, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
 from rediscluster_opt.stages.submit import PooledFutureSubmit
 
 SMALL_CAP = 8  # records kept: well below what is in flight per node at every level swept
@@ -78,9 +78,11 @@ def paragraph(run: StoryRun) -> str:
         lines.append("Not answered: the pooled and unpooled arms were not both measured.")
     else:
         # The criterion reads "no pool is slower": met means the pool pays.
-        keep = {"met": "Keep the pool", "NOT met": "The pool does not pay"}.get(
-            pays["verdict"], "Not settled"
-        )
+        keep = {
+            "met": "Keep the pool",
+            "NOT met": "The pool does not pay",
+            "equivalent": f"The pool makes no difference that matters (within {pays['equivalence']})",
+        }.get(pays["verdict"], "Not settled")
         lines.append(
             f"{keep}: at {at}, no pool gives {pays['measured']} of the pool's throughput ({pays['verdict']}, "
             f"A/A {pays['aa']})."
@@ -109,11 +111,13 @@ no analog here.""",
     run,
     criteria=(
         Criterion("The pool pays at the highest concurrency: throughput, no pool / pool", metric("none", "throughput"),
-                  "<", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA, headline=True),
+                  "<", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA, headline=True, equivalence=NEGLIGIBLE),
         Criterion("The pool pays at the highest concurrency: client CPU per op, no pool / pool",
-                  metric("none", "cpu"), ">", 1, TARGET, CPU_AA, before=CPU_AA, headline=True),
+                  metric("none", "cpu"), ">", 1, TARGET, CPU_AA, before=CPU_AA, headline=True,
+                  equivalence=NEGLIGIBLE),
         Criterion(f"Its size matters: throughput, a free list of {SMALL_CAP} records / the default",
-                  metric("small", "throughput"), "<", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA),
+                  metric("small", "throughput"), "<", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA,
+                  equivalence=NEGLIGIBLE),
     ),
     recorded=tuple(
         Recorded(f"{what} at C={level}, over the default pool", metric(arm, figure, level), "{:.2f}",

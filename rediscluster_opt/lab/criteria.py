@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..results.stats import COMPARISONS, VERDICTS, Interval, clears, noise_band, verdict
+from ..results.stats import COMPARISONS, VERDICTS, Interval, clears, equivalence_band, noise_band, verdict
 
 __all__ = [
     "HOLDS_BEFORE",
@@ -67,12 +67,19 @@ class Criterion:
     additive: bool = False  # the threshold is a difference, and `control` an A/A difference
     restates: str = ""  # the figure this criterion only restates (e.g. "throughput"): not counted
     unit: str = "ratio"  # what the figure counts: verdict plots draw one panel per unit
+    # A stated negligible band (0.05: no effect beyond +-5 %): an interval wholly inside it
+    # (widened by the control) is "equivalent", the answer "it does not matter".
+    equivalence: float | None = None
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
             raise ValueError(f"criterion {self.text!r}: unknown comparison {self.comparison!r}")
         if self.source not in SOURCES:
             raise ValueError(f"criterion {self.text!r}: source must be one of {SOURCES}")
+        if self.equivalence is not None and not 0 < self.equivalence < 1:
+            raise ValueError(
+                f"criterion {self.text!r}: equivalence is a band such as 0.05, not {self.equivalence}"
+            )
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,9 @@ def evaluate(
         effect = measured.get(c.metric)
         control = measured.get(c.control) if c.control else None
         before = measured.get(c.before) if c.before else None
-        state = verdict(effect, c.comparison, c.threshold, control, additive=c.additive)
+        state = verdict(
+            effect, c.comparison, c.threshold, control, additive=c.additive, equivalence=c.equivalence
+        )
         if before is not None and state in ("met", "indicative") and _met_by_both(c, effect, before, control):
             state = HOLDS_BEFORE
         why = skip_reason(c.metric, skipped or {}) if effect is None else None
@@ -150,9 +159,25 @@ def evaluate(
                 "restates": c.restates,
                 "verdict": state,
                 "met": state == "met",
+                "equivalence": _band_text(c, control) if c.equivalence is not None else "",
             }
         )
     return rows
+
+
+def _band_text(c: Criterion, control: Interval | None) -> str:
+    """The negligible band as a reader takes it: "+-5 %", and with the A/A noise it was
+    widened by on this run, "(0.93-1.08 with the A/A)"."""
+    assert c.equivalence is not None
+    low, high = equivalence_band(c.equivalence, control, c.additive)
+    stated = f"+-{c.equivalence:.0%}"
+    if control is None:
+        return stated
+    return (
+        f"{stated} ({low:.2f}–{high:.2f} with the A/A)"
+        if not c.additive
+        else f"{stated} ({low:+.2f}–{high:+.2f})"
+    )
 
 
 def recorded(
@@ -191,7 +216,9 @@ def verdict_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
             "interval": r.get("interval") or "-",
             "A/A": r["aa"] or "-",
             "before": r.get("before") or "-",
-            "verdict": r["verdict"] + (f" (restates {r['restates']})" if r.get("restates") else ""),
+            "verdict": r["verdict"]
+            + (f": no effect beyond {r['equivalence']}" if r["verdict"] == "equivalent" else "")
+            + (f" (restates {r['restates']})" if r.get("restates") else ""),
         }
         for r in rows
     ]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AA",
+    "NEGLIGIBLE",
     "PRD",
     "TARGET",
     "Cell",
@@ -38,6 +39,10 @@ __all__ = [
 
 AA = "A/A twin"
 PRD, TARGET = "PRD", "project target"
+# The band within which an open question's answer is "it does not matter" (`Criterion`'s
+# `equivalence`): a design choice that moves a GET's cost by less than 5 % is not worth a
+# switch, and 5 % is about the width of a quiet run's A/A control with nine pairs.
+NEGLIGIBLE = 0.05
 
 Cell = tuple[str, str]  # (kind, source): kind is "markdown", "code" or "parameters"
 Runner = Callable[["Story", "Parameters"], "StoryRun"]

@@ -15,6 +15,12 @@ threshold and the noise the control shows. The states follow `pyperf compare_to`
 `asv compare`: met, NOT met, inconclusive; "not measured" when there is no figure. An
 effect whose interval covers less than `INDICATIVE_BELOW` (90 %) is "indicative" where it
 would have been met or NOT met: too few pairs to count either way.
+
+A criterion may also state a negligible band (`equivalence`, say 0.05: no effect beyond
++-5 %): an interval that lies wholly inside it, widened by the control's spread as the
+threshold is, is "equivalent", a decided "it does not matter" (the two one-sided tests'
+idea: the interval excludes every effect as large as the band). Inconclusive is then left
+for intervals that reach past the band without clearing the threshold.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "Interval",
     "VERDICTS",
     "clears",
+    "equivalence_band",
     "interval",
     "median_coverage",
     "noise_band",
@@ -45,7 +52,7 @@ CONFIDENCE = 0.95
 INDICATIVE_BELOW = 0.90
 RESAMPLES = 4000
 ORDER_STATISTIC = "order statistic"
-VERDICTS = ("met", "NOT met", "inconclusive", "indicative", "not measured")
+VERDICTS = ("met", "NOT met", "equivalent", "inconclusive", "indicative", "not measured")
 COMPARISONS = (">=", ">", "<=", "<")
 
 
@@ -198,6 +205,20 @@ def noise_band(threshold: float, control: Interval | None, additive: bool = Fals
     return (band[1], band[0]) if threshold < 0 else band  # scaling a negative threshold flips it
 
 
+def equivalence_band(band: float, control: Interval | None, additive: bool = False) -> tuple[float, float]:
+    """The region of "no effect that matters": 1 +- band for a ratio (0 +- band for a
+    difference), widened by the A/A control's spread as `noise_band` widens a threshold."""
+    if additive:
+        low, high = -band, band
+        if control is not None:
+            low, high = low + min(control.low, 0.0), high + max(control.high, 0.0)
+        return low, high
+    low, high = 1 - band, 1 + band
+    if control is not None:
+        low, high = low * min(control.low, 1.0), high * max(control.high, 1.0)
+    return low, high
+
+
 def clears(effect: Interval, comparison: str, low: float, high: float) -> bool:
     """Whether the whole interval lies on the criterion's side of the band [low, high]."""
     if comparison in (">=", ">"):
@@ -214,11 +235,14 @@ def verdict(
     control: Interval | None = None,
     *,
     additive: bool = False,
+    equivalence: float | None = None,
 ) -> str:
     """'met' when the whole interval clears the threshold by more than the control's
     spread (`noise_band`), 'NOT met' when the whole interval misses it by more than that
-    spread, 'inconclusive' otherwise, 'not measured' without an effect; 'indicative' in
-    place of met or NOT met when the effect's interval covers less than INDICATIVE_BELOW.
+    spread, 'equivalent' when neither and the whole interval lies inside the negligible
+    band `equivalence` (`equivalence_band`), 'inconclusive' otherwise, 'not measured'
+    without an effect; 'indicative' in place of met, NOT met or equivalent when the
+    effect's interval covers less than INDICATIVE_BELOW.
     A censored median (most runs never saw the event within their window) at or past an
     upper limit misses it: "recovers within 1 s" is not met by a run still waiting."""
     if comparison not in COMPARISONS:
@@ -231,10 +255,16 @@ def verdict(
     opposite = {">=": "<", ">": "<=", "<=": ">", "<": ">="}[comparison]
     met = clears(effect, comparison, band_low, band_high)
     missed = clears(effect, opposite, band_low, band_high)
-    if (met or missed) and effect.indicative:
+    negligible = False
+    if equivalence is not None and not (met or missed):
+        low, high = equivalence_band(equivalence, control, additive)
+        negligible = low <= effect.low and effect.high <= high and not effect.at_least
+    if (met or missed or negligible) and effect.indicative:
         return "indicative"
     if met:
         return "met"
     if missed:
         return "NOT met"
+    if negligible:
+        return "equivalent"
     return "inconclusive"

@@ -4,7 +4,14 @@ import statistics
 
 import pytest
 
-from rediscluster_opt.results.stats import Interval, interval, median_coverage, ratio_of_medians, verdict
+from rediscluster_opt.results.stats import (
+    Interval,
+    equivalence_band,
+    interval,
+    median_coverage,
+    ratio_of_medians,
+    verdict,
+)
 
 
 def test_few_pairs_give_their_min_max_with_the_coverage_it_has():
@@ -146,3 +153,27 @@ def test_a_paired_interval_is_taken_over_the_ratios_of_pairs():
         found is not None and found.median == 2.0 and (found.low, found.high) == (1.0, 3.0) and found.n == 3
     )
     assert paired_interval([1.0], [0.0]) is None  # a zero denominator pairs with nothing
+
+
+def test_an_interval_inside_the_negligible_band_is_equivalent():
+    """A ratio near 1 whose whole interval lies within +-5 % (widened by the A/A control)
+    is decided: "equivalent"; one that reaches past the band stays inconclusive; one that
+    clears the threshold is met whatever the band; too few pairs make it indicative."""
+    nine = median_coverage(9, 2)
+    near = Interval(1.01, 0.98, 1.03, 9, "order statistic", nine)
+    wide = Interval(1.01, 0.90, 1.12, 9, "order statistic", nine)
+    aa = Interval(1.00, 0.97, 1.02, 9, "order statistic", nine)
+    assert verdict(near, ">=", 1.0, aa, equivalence=0.05) == "equivalent"
+    assert verdict(near, ">=", 1.0, aa) == "inconclusive"  # no band stated: no such answer
+    assert verdict(wide, ">=", 1.0, aa, equivalence=0.05) == "inconclusive"
+    assert (
+        verdict(Interval(1.2, 1.1, 1.3, 9, "order statistic", nine), ">=", 1.0, aa, equivalence=0.05) == "met"
+    )
+    noisy_aa = Interval(1.0, 0.85, 1.12, 9, "order statistic", nine)
+    low, high = equivalence_band(0.05, noisy_aa)
+    assert low == pytest.approx(0.95 * 0.85) and high == pytest.approx(1.05 * 1.12)
+    assert verdict(wide, ">=", 1.0, noisy_aa, equivalence=0.05) == "equivalent"  # within what the A/A allows
+    few = Interval(1.01, 0.99, 1.02, 3, "order statistic", median_coverage(3, 1))
+    assert verdict(few, ">=", 1.0, aa, equivalence=0.05) == "indicative"
+    difference = Interval(0.01, -0.02, 0.03, 9, "order statistic", nine)
+    assert verdict(difference, "<=", 0.0, None, additive=True, equivalence=0.05) == "equivalent"

@@ -458,10 +458,13 @@ def state_lines(rows: list[dict[str, Any]], figures: bool = False) -> list[str]:
     then those not counted because they restate another figure."""
 
     def named(row: dict[str, Any]) -> str:
-        return f"{row['criterion']} ({row['measured']})" if figures else row["criterion"]
+        text = f"{row['criterion']} ({row['measured']})" if figures else row["criterion"]
+        if row["verdict"] == "equivalent":  # the answer "it does not matter" says how little
+            text += f", no effect beyond {row['equivalence']}"
+        return text
 
     lines = [", ".join(f"{n} {state}" for state, n in tally(rows).items() if n) + "."]
-    for state in ("NOT met", "inconclusive", "indicative", HOLDS_BEFORE, "not measured"):
+    for state in ("NOT met", "equivalent", "inconclusive", "indicative", HOLDS_BEFORE, "not measured"):
         found = [named(r) for r in rows if r["verdict"] == state and not r.get("restates")]
         if found:
             lines.append(f"{state}: " + "; ".join(found) + ".")

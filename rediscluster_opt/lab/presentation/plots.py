@@ -60,7 +60,7 @@ CLIENT_COLOURS = {
     "calibration:bare": ROLE_COLOURS["calibration"],
     **ROLE_COLOURS,
 }
-VERDICT_COLOURS = {"met": "#2ca02c", "NOT met": "#d62728", "inconclusive": "#e6b400"}
+VERDICT_COLOURS = {"met": "#2ca02c", "NOT met": "#d62728", "equivalent": "#00a3a3", "inconclusive": "#e6b400"}
 # States that count neither way are drawn hollow, edged in the colour they would have had.
 NOT_COUNTED = ("indicative", "holds before too")
 MARK = "black"
