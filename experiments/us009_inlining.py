@@ -186,7 +186,7 @@ def in_process_table(run: StoryRun) -> Any:
 STORY = Story(
     "US-009", "inlining", "Inlining the hot path",
     """The PRD asks for INLINE pragmas on the hot path; CPython has no inliner. Its stand-in is the
-`dispatch` stage: `composed` calls one function per stage (about ten Python frames per GET),
+`dispatch` stage: `composed` calls one function per stage (over a dozen Python frames per GET),
 `fused` compiles one route from the chosen stages when the client is built and fuses submit with
 the writer per connection, and `shaped` adds GET/SET/INCR... methods whose RESP prefix is built
 once. Measured against the servers (cluster and standalone, interleaved, with an A/A twin), at

@@ -14,7 +14,7 @@ from rediscluster_opt.lab.instruments.perfcases import TABLE_READS, case_name
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, Story, StoryRun
+from rediscluster_opt.lab.story import AA, CPU_AA, NEGLIGIBLE, TARGET, Story, StoryRun
 from rediscluster_opt.results import Interval
 
 NOW = "attribute"  # what the fused route does: `slot_map._table[slot]`, slot_map in a closure cell
@@ -39,6 +39,9 @@ def metric(way: str, figure: str) -> str:
     return f"table_read.{way}.{figure}"
 
 
+BEST_SAVED = "table_read.best.saved"  # the most any way saves of a command's client CPU
+
+
 def case(way: str) -> str:
     return case_name("table_read", way, "s16383")
 
@@ -60,6 +63,8 @@ def run(story: Story, params: Parameters) -> StoryRun:
         measured[metric(way, "ns")] = Interval.exact(ns.median / now.median) if ns and now else None
         saved = (now.median - ns.median) / cpu_ns if ns and now and cpu_ns else None
         measured[metric(way, "saved")] = engine.exact(saved)
+    savings = [m.median for way in WAYS if (m := measured[metric(way, "saved")]) is not None]
+    measured[BEST_SAVED] = engine.exact(max(savings) if savings else None)
     roles = {"optimized": default.label, AA: twin.label}
     return engine.save_run(story, params, record, measured, extra={"roles": roles, "micro": micro})
 
@@ -110,11 +115,14 @@ variable, or in a thread-local. Each read is measured on its own (pyperf ns, cac
 what the cheapest could save is set against the optimized preset's client CPU per command, measured in the
 same run beside its A/A twin.""",
     run,
-    criteria=tuple(
-        Criterion(f"{what} beats the attribute read: instructions per read, {way} / attribute",
-                  metric(way, "instructions"), "<", 1, TARGET, fmt="{:.3g}", needs="cachegrind",
-                  headline=way == "bound_local")
-        for way, what in WAYS.items()
+    criteria=(
+        # The question is whether a cache is worth its upkeep: the lead reads that answer,
+        # not which read is cheapest per read (one is, by a hair: the per-way criteria).
+        Criterion(f"A cache is worth having: the cheapest way saves at least {NEGLIGIBLE:.0%} of a command's "
+                  "client CPU", BEST_SAVED, ">=", NEGLIGIBLE, TARGET, fmt="{:.2%}", headline=True),
+        *(Criterion(f"{what} beats the attribute read: instructions per read, {way} / attribute",
+                    metric(way, "instructions"), "<", 1, TARGET, fmt="{:.3g}", needs="cachegrind")
+          for way, what in WAYS.items()),
     ),
     recorded=(
         *(Recorded(f"{what}: ns per read / attribute", metric(way, "ns"), "{:.2f}") for way, what in WAYS.items()),
