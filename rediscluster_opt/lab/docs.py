@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..results.stats import Interval
+
 __all__ = [
     "DOCUMENTS",
     "STALENESS",
@@ -159,13 +161,18 @@ class Reference:
         from ..results import load_record
         from ..workspace import locate
         from .registry import story
-        from .story import StoryRun
+        from .story import Linked, StoryRun
 
         declared = story(story_id)
-        for path in self.summary(story_id)["records"]:
+        paths = self.summary(story_id)["records"]
+        for path in paths:
             record = load_record(path)
             if record.get("experiment") == story_id:
                 run = StoryRun(declared, record, locate(path))
+                for kind, linked in (record.get("extra", {}).get("records") or {}).items():
+                    found = next((p for p in paths if linked and Path(p).name == Path(linked).name), None)
+                    if found:  # the records it links to, as the reference holds them
+                        run.linked[kind] = Linked(load_record(found), locate(found))
                 return run
         raise DocsError(f"{story_id}: no story record in the reference")
 
@@ -180,6 +187,24 @@ def _markdown(rows: Any) -> str:
     header = list(records[0])
     body = [["-" if r.get(k) is None else str(r.get(k)) for k in header] for r in records]
     return table(header, body, markdown=True)
+
+
+FEW_PAIRS = 5  # below this many pairs an interval covers the median 88 % of the time or less
+FEW = "few pairs"
+
+
+def interval_label(row: dict[str, Any] | None) -> str:
+    """How a criterion's or recorded figure's interval was made: method, n and coverage."""
+    if not row:
+        return "-"
+    found = Interval.from_dict(row.get("effect") or row.get("value"))
+    return found.label if found is not None else "-"
+
+
+def headline_row(summary: dict[str, Any]) -> dict[str, Any] | None:
+    from .criteria import headline
+
+    return headline(summary.get("acceptance", []))
 
 
 def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
@@ -210,21 +235,52 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
     def verdicts(story: str, metrics: str) -> str:
         rows = [reference.row(story, m) for m in metrics.split(",")]
         body = [
-            [r.get("criterion") or r["item"], r["measured"], r.get("aa") or "", r.get("verdict", "recorded")]
+            [r.get("criterion") or r["item"], r["measured"], interval_label(r), r.get("aa") or "",
+             r.get("verdict", "recorded")]
             for r in rows
-        ]
-        return "\n" + table(["criterion", "measured", "A/A", "verdict"], body, markdown=True) + "\n"
+        ]  # fmt: skip
+        header = ["criterion", "measured", "interval", "A/A", "verdict"]
+        return "\n" + table(header, body, markdown=True) + "\n"
 
     def leads() -> str:
         body = []
         for story, found in reference.summaries.items():
             counts = ", ".join(f"{n} {state}" for state, n in tally(found.get("acceptance", [])).items() if n)
-            body.append([f"{story} {found['title']}", found["headline"], counts or "no criteria"])
-        return "\n" + table(["story", "lead verdict", "criteria"], body, markdown=True) + "\n"
+            lead = headline_row(found)
+            label = interval_label(lead) if lead is not None and lead.get("effect") else "-"
+            body.append([f"{story} {found['title']}", found["headline"], label, counts or "no criteria"])
+        header = ["story", "lead verdict", "its interval", "criteria"]
+        return "\n" + table(header, body, markdown=True) + "\n"
 
     def story_table(story: str, name: str) -> Any:
         run = reference.story_run(story)
         return run.story.tables[name](run)
+
+    def story_note(story: str) -> str:
+        """The line under a story's table: how its bracketed figures were made."""
+        labels = sorted(
+            {interval_label(r) for r in reference.summary(story).get("acceptance", []) if r.get("effect")}
+        )
+        labels = [label for label in labels if label != "exact"]
+        if not labels:
+            return "Figures are exact counts."
+        return f"Bracketed figures: median [interval] of paired ratios, {'; '.join(labels)}."
+
+    def spread_note(key: str, rest: bool = False) -> str:
+        """The line under a final table: its figures are medians with the repeats' spread."""
+        story = next(name for name, found in reference.summaries.items() if found.get(key))
+        run = reference.story_run(story)
+        record = run.rest_record if rest else run.record
+        repeats = (record or {}).get("parameters", {}).get("repeats")
+        n = f"{repeats} repeats" if repeats else "the repeats"
+        few = f" ({FEW}: fewer than {FEW_PAIRS})" if repeats and repeats < FEW_PAIRS else ""
+        return f"median [min–max] over {n} per row: the spread of the repeats, not an interval{few}"
+
+    def figure(story: str, metric: str) -> str:
+        row = reference.row(story, metric)
+        effect = row.get("effect") or row.get("value") or {}
+        few = effect.get("method") not in (None, "exact") and effect.get("n", FEW_PAIRS) < FEW_PAIRS
+        return str(row["measured"]) + (f" ({interval_label(row)}; {FEW})" if few else "")
 
     def final(key: str) -> dict[str, Any]:
         found = next((s for s in reference.summaries.values() if s.get(key)), None)
@@ -239,14 +295,18 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
         "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
         "lead": lambda story: reference.summary(story)["headline"],
         "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
-        "figure": lambda story, metric: reference.row(story, metric)["measured"],
+        "figure": figure,
         "verdict": lambda story, metric: reference.row(story, metric)["verdict"],
         "aa": lambda story, metric: reference.row(story, metric).get("aa") or "-",
         "verdicts": verdicts,
-        "table": lambda story, name: "\n" + _markdown(story_table(story, name)) + "\n",
+        "table": lambda story, name: "\n"
+        + _markdown(story_table(story, name))
+        + f"\n\n{story_note(story)}\n",
         "leads": leads,
-        "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", [])) + "\n",
-        "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"]) + "\n",
+        "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", []))
+        + f"\n\nREST req/s: {spread_note('client_table', rest=True)}.\n",
+        "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"])
+        + f"\n\nEach figure: {spread_note('client_table')}.\n",
     }  # fmt: skip
 
 

@@ -64,3 +64,27 @@ def test_a_block_is_filled_from_the_reference(tmp_path):
     document.write_text(f"redis-py: {figure.wrap('stale')} ({verdict.wrap('?')})\n")
     _, rendered = render_document(document, reference)
     assert rendered == (f"redis-py: {figure.wrap(row['measured'])} ({verdict.wrap(row['verdict'])})\n")
+
+
+def test_rendered_tables_and_few_pair_figures_say_how_their_intervals_were_made(tmp_path):
+    """A verdicts table has the interval's method, n and coverage per row; a final table
+    says its brackets are the repeats' spread over n repeats; an inline figure of fewer
+    than five pairs is marked."""
+    reference = Reference.load(ROOT / "results" / "reference")
+    document = tmp_path / "doc.md"
+    blocks = [
+        Block("verdicts:US-008:throughput.gain"),
+        Block("client-table"),
+        Block("figure:US-010:ours.recovery_hang_s"),
+    ]
+    document.write_text("\n".join(block.wrap("") for block in blocks) + "\n")
+    _, rendered = render_document(document, reference)
+    row = reference.row("US-008", "throughput.gain")
+    assert f"| {row['measured']} | order statistic, n={row['effect']['n']}, coverage " in rendered
+    assert "median [min–max] over 6 repeats per row: the spread of the repeats, not an interval" in rendered
+    hang = reference.row("US-010", "ours.recovery_hang_s")
+    assert (
+        hang["effect"]["n"] < 5
+        and f"{hang['measured']} (order statistic, n={hang['effect']['n']}" in rendered
+    )
+    assert "few pairs)" in rendered

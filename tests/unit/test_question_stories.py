@@ -96,9 +96,7 @@ def test_the_pool_answer_says_keep_or_not_with_its_figure_and_why_no_striping():
         "Keep the pool: at C=256, no pool gives 0.90 [0.88–0.93] of the pool's throughput (met, A/A 1.00"
         in text
     )
-    assert (
-        f"kept to {module.SMALL_CAP} records gives 0.99 [0.97–1.02] of the default's (equivalent)" in text
-    )
+    assert f"kept to {module.SMALL_CAP} records gives 0.99 [0.97–1.02] of the default's (equivalent)" in text
     assert module.STRIPING in text
     even = _run({**steady, module.metric("none", "throughput"): Interval(1.0, 0.97, 1.03, **six)}, story)
     assert "The pool makes no difference that matters (within +-5% (0.93–1.07 with the A/A))" in (
