@@ -10,10 +10,22 @@ from typing import Any
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
+from rediscluster_opt.lab.instruments import micro
+from rediscluster_opt.lab.instruments.perfcases import case_name
 from rediscluster_opt.lab.parameters import BENCH, Parameters, integers
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, NEGLIGIBLE, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
+from rediscluster_opt.lab.story import (
+    AA,
+    CPU_AA,
+    NEGLIGIBLE,
+    TARGET,
+    THROUGHPUT_AA,
+    Own,
+    Story,
+    StoryRun,
+    exact_criterion,
+)
 from rediscluster_opt.stages.submit import PooledFutureSubmit
 
 SMALL_CAP = 8  # records kept: well below what is in flight per node at every level swept
@@ -61,9 +73,47 @@ def run(story: Story, params: Parameters) -> StoryRun:
             where = top if level is None else {"concurrency": level}
             throughput, cpu = engine.ratio_pair(record, configs[arm].label, default.label, **where)
             measured |= {metric(arm, "throughput", level): throughput, metric(arm, "cpu", level): cpu}
+    counts = _counts(params)
+    measured |= counts.pop("measured")
     roles = {"optimized": default.label, AA: twin.label}
-    extra = {"roles": roles, "levels": list(levels), "free_cap": PooledFutureSubmit.FREE_CAP}
+    extra = {
+        "roles": roles,
+        "levels": list(levels),
+        "free_cap": PooledFutureSubmit.FREE_CAP,
+        "counts": counts,
+    }
     return engine.save_run(story, params, record, measured, extra=extra)
+
+
+CYCLES = {
+    arm: case_name("submit", variant, "cycle") for arm, variant in (("pooled", "pooled"), ("none", "future"))
+}
+
+
+def _counts(params: Parameters) -> dict[str, Any]:
+    """The exact figures beside the noisy ones: memory blocks a waiting command holds
+    (tracemalloc) and instructions per submit-and-deliver cycle (cachegrind), no pool over
+    the pool."""
+    held = {
+        r["variant"]: r for r in micro.allocations_per_pending_command(pending=500 if params.smoke else 2000)
+    }
+    instructions: dict[str, Any] = (
+        micro.instruction_counts(list(CYCLES.values()), calls=2_000 if params.smoke else 20_000)
+        if params.cachegrind
+        else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
+    )
+    per_cycle = engine.by_case(instructions["rows"], "instructions_per_call")
+    pooled_blocks = held["pooled"]["blocks_per_command"]
+    return {
+        "held": held,
+        "instructions": instructions,
+        "measured": {
+            metric("none", "blocks"): engine.exact(
+                held["future"]["blocks_per_command"] / pooled_blocks if pooled_blocks else None
+            ),
+            metric("none", "instructions"): engine.ratio_of(per_cycle, CYCLES["none"], CYCLES["pooled"]),
+        },
+    }
 
 
 def paragraph(run: StoryRun) -> str:
@@ -115,6 +165,10 @@ no analog here.""",
         Criterion("The pool pays at the highest concurrency: client CPU per op, no pool / pool",
                   metric("none", "cpu"), ">", 1, TARGET, CPU_AA, before=CPU_AA, headline=True,
                   equivalence=NEGLIGIBLE),
+        exact_criterion("The pool saves what a waiting command holds: memory blocks, no pool / pool",
+                        metric("none", "blocks"), ">", 1, TARGET, unit="ratio"),
+        exact_criterion("The pool saves work per command: instructions per submit and deliver, no pool / pool",
+                        metric("none", "instructions"), ">", 1, TARGET),
         Criterion(f"Its size matters: throughput, a free list of {SMALL_CAP} records / the default",
                   metric("small", "throughput"), "<", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA,
                   equivalence=NEGLIGIBLE),
@@ -127,7 +181,7 @@ no analog here.""",
         for level in (16, 64, 256, 1024)
         for what in (f"{name}: {what_figure}",)
     ),
-    parameters=tuple(p for p in BENCH if p != "concurrency"),  # its own levels instead
+    parameters=(*(p for p in BENCH if p != "concurrency"), "cachegrind"),  # its own levels instead
     own=(LEVELS,),
     cells=without_profiles,  # the arms run the same route with another submit: no profiles
     paragraph=paragraph,

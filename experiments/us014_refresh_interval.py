@@ -16,7 +16,7 @@ from rediscluster_opt.lab.parameters import BENCH, Parameters, positive_integer,
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, NEGLIGIBLE, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
-from rediscluster_opt.results import Interval
+from rediscluster_opt.results import Interval, interval
 
 DEFAULT_S = 10.0  # ClusterClient's refresh_interval as it ships
 OFTEN_S = 0.25  # the shortest interval the cost is measured at: as often as min_refresh_interval allows
@@ -36,6 +36,57 @@ def metric(figure: str, seconds: float | None = None) -> str:
     interval; 'heal' the seconds to heal a silent move at `seconds`."""
     every = "never" if seconds is None else f"{seconds:g}s"
     return f"refresh.{every}.{figure}"
+
+
+SERVER_SHARE = "refresh.0.25s.server_share"  # servers' CPU (in CPUs) refreshing every 0.25 s
+SERVER_US, CLIENT_US = "refresh.server_us", "refresh.client_us"  # CPU per refresh, µs
+REFRESH_BLOCKS = Own("refresh_blocks", {"default": 5, "quick": 1}, positive_integer,
+                     "blocks of back-to-back refreshes whose servers' CPU is read")  # fmt: skip
+PER_BLOCK = {"default": 1000, "quick": 50}  # refreshes per block: /proc counts CPU in 10 ms ticks
+
+
+def refresh_cost(params: Parameters) -> dict[str, Any]:
+    """What one refresh costs, read off the CPU counters rather than the noisy throughput:
+    blocks of back-to-back refreshes, the servers' CPU (/proc) and the client's (getrusage)
+    per refresh in each block."""
+    import resource
+
+    from rediscluster_opt.bench.cpu import cpu_seconds_of
+    from rediscluster_opt.bench.sync import run_sync
+    from rediscluster_opt.bench.target import server_pids
+    from rediscluster_opt.client import ClusterClient
+
+    target = params.target
+    per_block = PER_BLOCK["quick" if params.smoke else "default"]
+
+    def own_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    async def measure() -> dict[str, Any]:
+        pids = server_pids(target, "cluster")
+        client = await ClusterClient.connect(target.seeds, refresh_interval=None, **target.client_options())
+        servers, mine = [], []
+        try:
+            for _ in range(params.own[REFRESH_BLOCKS.name]):
+                server_before, client_before = cpu_seconds_of(pids), own_cpu()
+                for _ in range(per_block):
+                    await client.refresh_topology()
+                server_after, client_after = cpu_seconds_of(pids), own_cpu()
+                if server_before is not None and server_after is not None:
+                    servers.append((server_after - server_before) / per_block * 1e6)
+                mine.append((client_after - client_before) / per_block * 1e6)
+        finally:
+            await client.close()
+        return {
+            "server_us": servers,
+            "client_us": mine,
+            "refreshes_per_block": per_block,
+            "servers": len(pids),
+        }
+
+    found: dict[str, Any] = run_sync(measure)
+    return found
 
 
 def arms() -> dict[float | None, ClientConfig]:
@@ -67,8 +118,14 @@ def run(story: Story, params: Parameters) -> StoryRun:
     for heal in heals:
         found = heal["summary"]
         measured[metric("heal", heal["refresh_interval"])] = Interval.from_dict(found) if found else None
+    cost = refresh_cost(params)
+    measured[SERVER_US] = interval(cost["server_us"])
+    measured[CLIENT_US] = interval(cost["client_us"])
+    measured[SERVER_SHARE] = interval([us / 1e6 / OFTEN_S for us in cost["server_us"]])
     roles = {"optimized": default.label, AA: twin.label}
-    return engine.save_run(story, params, record, measured, extra={"roles": roles, "heal": heals})
+    return engine.save_run(
+        story, params, record, measured, extra={"roles": roles, "heal": heals, "cost": cost}
+    )
 
 
 def paragraph(run: StoryRun) -> str:
@@ -129,6 +186,8 @@ stale as a move would leave it, with no refresh asked for, at a random point of 
         _costs("cpu", OFTEN_S, headline=True),
         _costs("throughput", 1.0),
         _costs("throughput", None),
+        Criterion(f"Refreshing every {OFTEN_S:g} s costs the servers under 1 % of one CPU (CPU counters)", SERVER_SHARE,
+                  "<", 0.01, TARGET, fmt="{:.4f}", unit="CPUs", needs="the target's servers on this machine"),
     ),
     recorded=(
         *(Recorded(f"time to heal a silent move, refreshing every {s:g} s (seconds)", metric("heal", s), "{:.3f}",
@@ -136,9 +195,12 @@ stale as a move would leave it, with no refresh asked for, at a random point of 
           for s in (0.25, 1.0, 10.0)),
         Recorded("client CPU per op, every 1 s / every 10 s", metric("cpu", 1.0), "{:.2f}"),
         Recorded("client CPU per op, never / every 10 s", metric("cpu", None), "{:.2f}"),
+        Recorded("servers' CPU per refresh, µs (every node it asks)", SERVER_US, "{:.0f}",
+                 needs="the target's servers on this machine"),
+        Recorded("client CPU per refresh, µs", CLIENT_US, "{:.0f}"),
     ),
     parameters=BENCH,
-    own=(HEAL_INTERVALS, HEAL_REPEATS),
+    own=(HEAL_INTERVALS, HEAL_REPEATS, REFRESH_BLOCKS),
     cells=without_profiles,  # the arms run the same route: no profiles
     paragraph=paragraph,
 )  # fmt: skip

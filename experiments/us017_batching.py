@@ -25,6 +25,9 @@ IN_FLIGHT = Own("in_flight", {"default": 1000, "quick": 100}, positive_integer,
                 "commands in flight in every arm: single-command tasks, or in_flight / size pipelines")  # fmt: skip
 
 
+WRITES_AA = "batching.writes.aa"  # the implicit arm's twin over it, in writes per command
+
+
 def metric(client: str, size: int, figure: str) -> str:
     """Ours: `figure` ('throughput' or 'cpu') of pipelines of `size` over implicit
     batching; a peer: ours over the peer at that size ('over', throughput)."""
@@ -51,10 +54,15 @@ def run(story: Story, params: Parameters) -> StoryRun:
                           concurrency=[level])  # fmt: skip
     where: dict[str, Any] = {"concurrency": level}
     measured = engine.aa_control(record, twin.label, implicit.label, **where)
+    # socket writes per command, counted by the client: an A/A of its own
+    measured[WRITES_AA] = paired_ratio(record, twin.label, implicit.label, "writes_per_command", **where)
     for (client, size), config in configs.items():
         if client == "ours" and size:
             throughput, cpu = engine.ratio_pair(record, config.label, implicit.label, **where)
             measured |= {metric("ours", size, "throughput"): throughput, metric("ours", size, "cpu"): cpu}
+            measured[metric("ours", size, "writes")] = paired_ratio(
+                record, config.label, implicit.label, "writes_per_command", **where
+            )
         elif client != "ours" and ("ours", size) in configs:
             measured[metric(client, size, "over")] = paired_ratio(record, configs[("ours", size)].label,
                                                                   config.label, **where)  # fmt: skip
@@ -98,6 +106,9 @@ implicit arm; and redis-py's cluster pipeline and valkey-glide's batch (non-atom
         Criterion(f"Pipelines of {PEER_SIZE} keep up with implicit batching: throughput, P{PEER_SIZE} / implicit",
                   metric("ours", PEER_SIZE, "throughput"), ">=", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA,
                   headline=True, needs=f"pipeline_sizes including {PEER_SIZE}"),
+        Criterion(f"Pipelines of {PEER_SIZE} write no more often than implicit batching: socket writes per command, "
+                  f"P{PEER_SIZE} / implicit", metric("ours", PEER_SIZE, "writes"), "<=", 1, TARGET, WRITES_AA,
+                  fmt="{:.3f}", unit="writes", needs=f"pipeline_sizes including {PEER_SIZE}"),
         Criterion(f"Pipelines of {PEER_SIZE}: at least 3x redis-py's cluster pipeline, throughput",
                   metric("redis-py", PEER_SIZE, "over"), ">=", 3, TARGET, THROUGHPUT_AA, needs=BEYOND_SMOKE),
     ),
@@ -106,8 +117,9 @@ implicit arm; and redis-py's cluster pipeline and valkey-glide's batch (non-atom
                  "{:.2f}", needs="the peer valkey-glide (a smoke run leaves the peers out)"),
         *(Recorded(f"pipelines of {n} / implicit, {what}", metric("ours", n, figure), "{:.2f}",
                    needs=f"pipeline_sizes including {n}")
-          for n in (1, 10, 100, 1000) for figure, what in (("throughput", "throughput"), ("cpu", "client CPU per op"))
-          if (n, figure) != (PEER_SIZE, "throughput")),
+          for n in (1, 10, 100, 1000)
+          for figure, what in (("throughput", "throughput"), ("cpu", "client CPU per op"), ("writes", "writes per command"))
+          if (n, figure) not in ((PEER_SIZE, "throughput"), (PEER_SIZE, "writes"))),
     ),
     parameters=tuple(p for p in BENCH if p != "concurrency"),  # in_flight instead
     own=(SIZES, IN_FLIGHT),

@@ -16,7 +16,17 @@ from rediscluster_opt.lab.instruments import inprocess, limits, micro, perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positive_integer
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Section, Story, StoryRun
+from rediscluster_opt.lab.story import (
+    AA,
+    CPU_AA,
+    TARGET,
+    THROUGHPUT_AA,
+    Own,
+    Section,
+    Story,
+    StoryRun,
+    exact_criterion,
+)
 from rediscluster_opt.results import Interval, paired_interval, paired_ratio
 from rediscluster_opt.stages import Stages
 
@@ -57,13 +67,21 @@ def _cases(smoke: bool = False) -> list[str]:
             for stage, pairs in STAGE_CASES.items() for variant, param in pairs[: 1 if smoke else None]]  # fmt: skip
 
 
+# The whole GET in-process (route, command method, submit, the loop's wake-up), counted
+# in instructions: the exact figure where the wall-time one is left open by noise.
+ROUTES = {arm: perfcases.case_name("route", arm, "get") for arm in ("optimized", "composed")}
+
+
 def _micro(params: Parameters) -> dict[str, Any]:
-    """Wall ns and instruction counts of the stage cases on each build."""
+    """Wall ns and instruction counts of the stage cases on each build, and instructions
+    per GET of the whole route."""
     cases = _cases(params.smoke)
     out: dict[str, Any] = {}
     for build in BUILDS:
         instructions = (
-            micro.instruction_counts(cases, calls=2_000 if params.smoke else 20_000, build=build)
+            micro.instruction_counts(
+                [*cases, *ROUTES.values()], calls=2_000 if params.smoke else 20_000, build=build
+            )  # fmt: skip
             if params.cachegrind
             else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
         )
@@ -85,6 +103,14 @@ def _micro_figures(found: dict[str, Any]) -> dict[str, Interval | None]:
             measured[metric("stage", stage, variant, figure)] = (
                 Interval.exact(built / pure) if pure and built else None
             )
+    for arm, case in ROUTES.items():
+        pure, built = counts["pure"].get(case), counts["compiled"].get(case)
+        measured[metric("whole", arm, "instructions")] = (
+            Interval.exact(built / pure) if pure and built else None
+        )
+        for build in BUILDS:
+            per_get = counts[build].get(case)
+            measured[metric("whole", arm, build)] = Interval.exact(per_get) if per_get else None
     return measured
 
 
@@ -260,6 +286,8 @@ route in each build, with an A/A twin, the bare arm, the peers and the C client.
         Criterion("Compiling pays against the servers: client CPU per op, compiled / pure",
                   metric("route", "cpu", "cluster"), "<=", 1, TARGET, CPU_AA, before=CPU_AA, headline=True,
                   needs=NOT_BUILT),
+        exact_criterion("Compiling pays per GET of the whole route: instructions in-process, compiled / pure",
+                        metric("whole", "optimized", "instructions"), "<", 1, TARGET),
         Criterion("Compiling pays in-process: ns per GET of the preset, compiled / pure",
                   metric("inprocess", "shaped", "cluster"), "<", 1, TARGET, metric("inprocess", "aa", "cluster"),
                   before=metric("inprocess", "aa", "cluster"), needs=NOT_BUILT),
@@ -271,6 +299,10 @@ route in each build, with an A/A twin, the bare arm, the peers and the C client.
           if (arm, mode) != ("shaped", "cluster")),
         Recorded("standalone throughput, compiled / pure", metric("route", "throughput", "standalone"), "{:.2f}",
                  needs=NOT_BUILT),
+        Recorded("composed route: instructions per GET in-process, compiled / pure",
+                 metric("whole", "composed", "instructions"), "{:.3f}", needs="cachegrind"),
+        *(Recorded(f"instructions per GET in-process, {arm}, {build} build", metric("whole", arm, build),
+                   "{:,.0f}", needs="cachegrind") for arm in ROUTES for build in BUILDS),
         *(Recorded(f"composed route throughput, {mode}: compiled / pure", metric("composed", "throughput", mode),
                    "{:.2f}", needs=NOT_BUILT) for mode in MODES),
         *(Recorded(f"cluster throughput at C={c}, compiled / pure", metric("route", "throughput", f"c{c}"),

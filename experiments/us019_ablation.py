@@ -12,11 +12,23 @@ from typing import Any
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion
+from rediscluster_opt.lab.instruments import micro
+from rediscluster_opt.lab.instruments.perfcases import case_name
 from rediscluster_opt.lab.parameters import BENCH, Parameters, members
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Own, Section, Story, StoryRun
-from rediscluster_opt.stages import BASELINE, OPTIMIZED, REGISTRY
+from rediscluster_opt.lab.story import (
+    AA,
+    CPU_AA,
+    TARGET,
+    THROUGHPUT_AA,
+    Own,
+    Section,
+    Story,
+    StoryRun,
+    exact_criterion,
+)
+from rediscluster_opt.stages import BASELINE, KEPT_WITHOUT_A_VERDICT, OPTIMIZED, REGISTRY
 
 # Every stage the preset changes, set back to its naive variant; and, where the stage's own
 # story left the last rung open, set back one rung: the pooled submit over the plain future
@@ -81,10 +93,51 @@ def run(story: Story, params: Parameters) -> StoryRun:
             measured |= {WHOLE_THROUGHPUT: throughput, WHOLE_CPU: cpu}
         else:
             measured |= {metric(name, "throughput"): throughput, metric(name, "cpu"): cpu}
+    counts = _kept_counts(params, ablations)
+    measured |= counts.pop("measured")
     roles = {"optimized": preset.label, AA: twin.label, "baseline": configs["baseline"].label}
     return engine.save_run(
-        story, params, record, measured, extra={"roles": roles, "ablations": list(ablations)}
+        story,
+        params,
+        record,
+        measured,
+        extra={"roles": roles, "ablations": list(ablations), "counts": counts},
     )
+
+
+def kept(ablations: tuple[str, ...]) -> list[str]:
+    """The ablations of the stages the preset keeps without a whole-route verdict."""
+    return [a for a in ablations if a.partition("=")[0] in KEPT_WITHOUT_A_VERDICT]
+
+
+def _kept_counts(params: Parameters, ablations: tuple[str, ...]) -> dict[str, Any]:
+    """For each stage kept without a verdict, what no noise moves: instructions per GET
+    of the whole route in-process (cachegrind), the preset over the preset with it set
+    back; and for the submit, the memory blocks a waiting command holds (tracemalloc)."""
+    chosen = kept(ablations)
+    routes = {a: case_name("route", a, "get") for a in ["optimized", *chosen]}
+    instructions = (
+        micro.instruction_counts(list(routes.values()), calls=200 if params.smoke else 2_000)
+        if params.cachegrind and chosen
+        else {"rows": [], "skipped": None if chosen else "no kept stage among the ablations"}
+    )
+    per_get = engine.by_case(instructions["rows"], "instructions_per_call")
+    measured = {
+        metric(a, "instructions"): engine.ratio_of(per_get, routes["optimized"], routes[a]) for a in chosen
+    }
+    held = {}
+    if any(a.startswith("submit=") for a in chosen):
+        held = {
+            r["variant"]: r
+            for r in micro.allocations_per_pending_command(pending=500 if params.smoke else 2000)
+        }
+        for a in chosen:
+            if a.startswith("submit="):
+                ablated = held[a.partition("=")[2]]["blocks_per_command"]
+                measured[metric(a, "blocks")] = engine.exact(
+                    held[OPTIMIZED["submit"]]["blocks_per_command"] / ablated if ablated else None
+                )
+    return {"instructions": instructions, "held": held, "measured": measured}
 
 
 def stage_verdict(rows: dict[str, dict[str, Any]], ablation: str) -> str:
@@ -170,12 +223,20 @@ def _criteria(ablation: str) -> tuple[Criterion, ...]:
     stage, _, variant = ablation.partition("=")
     what = f"{stage}={OPTIMIZED[stage]} pays inside the preset (against {variant})"
     needs = f"ablations including {ablation}"
-    return (
+    noisy = (
         Criterion(f"{what}: throughput, preset / without it", metric(ablation, "throughput"), ">", 1, TARGET,
                   THROUGHPUT_AA, before=THROUGHPUT_AA, needs=needs),
         Criterion(f"{what}: client CPU per op, preset / without it", metric(ablation, "cpu"), "<", 1, TARGET,
                   CPU_AA, before=CPU_AA, needs=needs),
     )  # fmt: skip
+    if stage not in KEPT_WITHOUT_A_VERDICT:
+        return noisy
+    exact = [exact_criterion(f"{what}: instructions per GET of the whole route in-process, preset / without it",
+                             metric(ablation, "instructions"), "<", 1, TARGET)]  # fmt: skip
+    if stage == "submit":
+        exact.append(exact_criterion(f"{what}: memory blocks a waiting command holds, preset / without it",
+                                     metric(ablation, "blocks"), "<", 1, TARGET))  # fmt: skip
+    return (*noisy, *exact)
 
 
 STORY = Story(
@@ -198,7 +259,7 @@ written beside the preset (`stages.KEPT_WITHOUT_A_VERDICT`), and a unit test che
                   before=THROUGHPUT_AA, headline=True),
         *(c for ablation in ALL for c in _criteria(ablation)),
     ),
-    parameters=(*BENCH, "peers"),
+    parameters=(*BENCH, "peers", "cachegrind"),
     own=(ABLATIONS,),
     tables={"ablation": ablation_rows},
     sections=(

@@ -239,7 +239,7 @@ def ratio_of(values: dict[str, float], numerator: str, denominator: str) -> Inte
 
 # The cases whose instructions are counted: one representative unit of work per variant
 # (each count costs two runs under valgrind, about 5 s each).
-COUNTED = {"k16", "s0", "s16383", "get16", "cycle", "bulk200", "x1", "x4"}
+COUNTED = {"k16", "s0", "s16383", "get16", "cycle", "bulk200", "x1", "x4", "get"}
 
 
 def micro_figures(params: Parameters, cases: list[str]) -> dict[str, Any]:

@@ -39,6 +39,10 @@ def _row(row: dict[str, Any], lead: bool) -> dict[str, Any]:
     }
 
 
+def _exact(row: dict[str, Any]) -> bool:
+    return (row.get("effect") or {}).get("method") == "exact"
+
+
 def entry_from_summaries(
     summaries: list[dict[str, Any]],
     environment: dict[str, Any],
@@ -51,15 +55,19 @@ def entry_from_summaries(
     failed: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One history entry from story summaries (`figures/*.summary.json`): every headline
-    criterion of every story, the lead one (the engine's rule) marked."""
+    criterion of every story (the lead one, the engine's rule, marked), every exact count
+    (a deterministic figure moves only with the code, so each is tracked), and whether the
+    story's machine was quiet."""
     stories: dict[str, Any] = {}
     for summary in summaries:
         rows = summary.get("acceptance") or []
         lead = headline(rows)
         story: dict[str, Any] = {
             "title": summary.get("title", ""),
-            "metrics": {r["metric"]: _row(r, r is lead) for r in rows if r.get("headline")},
+            "metrics": {r["metric"]: _row(r, r is lead) for r in rows if r.get("headline") or _exact(r)},
         }
+        if summary.get("machine"):
+            story["machine"] = summary["machine"]
         if durations and summary["story"] in durations:
             story["duration_s"] = durations[summary["story"]]
         stories[summary["story"]] = story

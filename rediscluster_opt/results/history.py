@@ -4,14 +4,20 @@ headline criteria with their intervals and A/A controls), and the steps between 
 
 A series is one criterion of one story on one machine in one run mode: entries from
 another machine or mode are never joined to it, since their absolute figures differ. A
-step between two neighbouring entries of a series counts as a regression or an
-improvement when the change is larger than the A/A band (the wider of the two entries'
-A/A spreads around 1), and names the commit range it happened in, as asv's `find` does.
+step between two neighbouring commits of a series counts as a regression or an
+improvement when the change is larger than its band, and names the commit range it
+happened in, as asv's `find` does. The band: for an exact count (instructions, blocks,
+frames), EXACT_BAND (1 %); for a ratio measured more than once at one commit (separate
+runs, `rcopt headline`), the run-to-run spread those repeats show (the farthest a run's
+median lies from its commit's median), since that is how far a figure moves between runs
+when nothing changed; otherwise the A/A band (the wider of the two entries' A/A spreads
+around 1), a within-run figure that may well understate it.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,7 @@ __all__ = [
     "Step",
     "load_entries",
     "machine_of",
+    "run_to_run",
     "series",
     "steps",
     "write_entry",
@@ -120,16 +127,51 @@ class Step:
         )
 
 
+def run_to_run(points: list[Point]) -> float | None:
+    """The run-to-run spread of a series: at each commit measured more than once, how far
+    a run's median lies from that commit's median (relative), the farthest of them; None
+    when no commit was measured twice."""
+    by_commit: dict[str, list[float]] = {}
+    for point in points:
+        by_commit.setdefault(point.commit, []).append(point.effect.median)
+    spreads = [
+        max(abs(v / statistics.median(values) - 1) for v in values)
+        for values in by_commit.values()
+        if len(values) > 1 and statistics.median(values)
+    ]
+    return max(spreads) if spreads else None
+
+
+def _merged(points: list[Point]) -> list[Point]:
+    """One point per commit, in order of first appearance: a commit measured several
+    times stands at the run whose median is that commit's median (the middle run)."""
+    grouped: dict[str, list[Point]] = {}
+    for point in points:
+        grouped.setdefault(point.commit, []).append(point)
+    merged = []
+    for group in grouped.values():
+        ordered = sorted(group, key=lambda p: p.effect.median)
+        merged.append(ordered[(len(ordered) - 1) // 2])
+    return merged
+
+
 def steps(points: list[Point], comparison: str) -> list[Step]:
-    """The steps of a series larger than the A/A band. `comparison` is the criterion's
-    ('>' / '>=': higher is better; '<' / '<=': lower is better)."""
+    """The steps of a series larger than its band (see the module's docstring).
+    `comparison` is the criterion's ('>' / '>=': higher is better; '<' / '<=': lower)."""
     higher_is_better = comparison.startswith(">")
+    spread = run_to_run(points)
     found: list[Step] = []
-    for before, after in zip(points, points[1:], strict=False):
+    merged = _merged(points)
+    for before, after in zip(merged, merged[1:], strict=False):
         if not before.effect.median:
             continue
         change = after.effect.median / before.effect.median
-        band = max(_band(before.control), _band(after.control))
+        if before.effect.method == "exact" and after.effect.method == "exact":
+            band = EXACT_BAND
+        elif spread is not None:
+            band = max(spread, EXACT_BAND)
+        else:
+            band = max(_band(before.control), _band(after.control))
         if abs(change - 1) <= band:
             continue
         better = (change > 1) == higher_is_better

@@ -5,6 +5,8 @@ throwaway git repositories, no server."""
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from rediscluster_opt.bench.environment import CLIENT_PACKAGES, staleness, staleness_text
 from rediscluster_opt.lab.docs import Block, render_blocks
 from rediscluster_opt.lab.history import entry_from_summaries, format_history, import_run
@@ -184,3 +186,42 @@ def test_a_reference_with_a_failed_story_still_publishes_then_exits_1(tmp_path, 
     monkeypatch.setattr(reference, "dirty_files", lambda where: ["README.md"])
     with pytest.raises(SystemExit, match=r"the tree has changes \(README.md\); commit or stash them"):
         reference.make_reference(tmp_path)
+
+
+def test_exact_counts_are_tracked_and_step_at_one_percent():
+    exact = {"criterion": "instructions", "metric": "instr", "comparison": "<", "threshold": 1,
+             "headline": False, "verdict": "met", "effect": Interval.exact(0.90).as_dict(),
+             "control": None}  # fmt: skip
+    env = {"cpu_model": "X", "cpu_count": 2, "git": {"commit": "a" * 40, "dirty": False}}
+    entries = []
+    for commit, value in (("a", 0.900), ("b", 0.905), ("c", 0.93)):
+        row = {**exact, "effect": Interval.exact(value).as_dict()}
+        summary = {"story": "US-018", "title": "t", "acceptance": [row], "machine": {"quiet": True}}
+        env = {**env, "git": {"commit": commit * 40, "dirty": False}}
+        entries.append(entry_from_summaries([summary], env, kind="reference", mode="default",
+                                            created=f"2026-12-0{len(entries) + 1}T00:00:00Z"))  # fmt: skip
+    assert entries[0]["stories"]["US-018"]["metrics"]["instr"]["effect"]["method"] == "exact"
+    assert entries[0]["stories"]["US-018"]["machine"] == {"quiet": True}
+    ((key, points),) = series(entries).items()
+    (step,) = steps(points, "<")
+    assert (
+        step.kind == "regression" and step.band == 0.01 and step.first.startswith("b")
+    )  # 0.5 % is not a step
+
+
+def test_repeat_runs_at_one_commit_set_the_band_of_a_ratio():
+    """Three runs at commit a (1.00, 1.10, 0.95: 10 % run to run) make a step of 8 % to b
+    no step, where the A/A band (2 %) alone would call it one; the commit's middle run is
+    its figure."""
+    entries = [
+        _entry("a" * 40, "2026-12-01T00:00:00Z", 1.00),
+        _entry("a" * 40, "2026-12-01T01:00:00Z", 1.10),
+        _entry("a" * 40, "2026-12-01T02:00:00Z", 0.95),
+        _entry("b" * 40, "2026-12-02T00:00:00Z", 1.08),
+    ]
+    ((_, points),) = series(entries).items()
+    from rediscluster_opt.results.history import run_to_run
+
+    assert run_to_run(points) == pytest.approx(0.10)
+    assert steps(points, "<=") == []
+    assert steps(points[2:], "<=")  # without the repeats, the A/A band flags it

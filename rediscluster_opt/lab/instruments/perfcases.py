@@ -23,7 +23,7 @@ from ...core.resp import ReplyError, encode_command
 from ...core.topology import SlotRange, Topology
 from ...stages import REGISTRY
 
-__all__ = ["CASES", "TABLE_READS", "Case", "case_name", "cases_for", "five_masters"]
+__all__ = ["CASES", "ROUTES", "TABLE_READS", "Case", "case_name", "cases_for", "five_masters"]
 
 Work = Callable[[], Any]
 
@@ -149,8 +149,52 @@ def _table_read(way: str, slot: int) -> Work:
     raise ValueError(f"unknown table read {way!r}; choose one of: {', '.join(TABLE_READS)}")
 
 
+# Whole GETs as cases: the presets, the composed route, and the optimized preset with any
+# one stage changed ("stage=variant", as US-019's arms are).
+ROUTES = (
+    "optimized",
+    "composed",
+    "baseline",
+    *(f"{stage}={v}" for stage, variants in REGISTRY.items() for v in variants),
+)
+
+
+def route_stages(route: str) -> Any:
+    """The Stages of a route case's variant."""
+    from ...stages import Stages
+
+    if route == "composed":
+        return Stages.optimized().replace(dispatch="composed")
+    if "=" in route:
+        stage, _, variant = route.partition("=")
+        return Stages.optimized().replace(**{stage: variant})
+    return getattr(Stages, route)()
+
+
+def _route_gets(preset: str) -> Callable[[int], Any]:
+    """n GETs through the whole client, one after another, against fake nodes that answer
+    on the next loop tick (lab.instruments.inprocess): the route, the command method, the
+    submit and the loop's wake-up of the caller, all of a GET's client-side cost."""
+    from .inprocess import fake_client
+
+    stages = route_stages(preset)
+    keys = [b"rcopt:bench:%d" % i for i in range(1000)]
+
+    async def run(n: int) -> None:
+        client = fake_client(stages)
+        for key in keys:  # warm: every connection, free list and cache in place
+            await client.get(key)
+        for i in range(n):
+            await client.get(keys[i % 1000])
+        await client.close()
+
+    return run
+
+
 def _build_cases() -> dict[str, Case]:
     cases: list[Case] = []
+    for preset in ROUTES:
+        cases.append(Case("route", preset, "get", lambda p=preset: _route_gets(p), asynchronous=True))
     for way in TABLE_READS:
         cases.append(Case("table_read", way, "s16383", lambda w=way: _table_read(w, 16383)))
     for variant, slot_of in REGISTRY["slot_hash"].items():
