@@ -284,6 +284,29 @@ def _history_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _headline_command(args: argparse.Namespace) -> int:
+    from .lab.headline import HEADLINES, headline_figures, measure
+    from .lab.parameters import Parameters, modes
+    from .results import load_record, writable_folder
+    from .workspace import root
+
+    writable_folder(args.results_dir)
+    values = {k: v for k, v in modes()[args.mode].items() if k in ("duration", "warmup", "repeats", "pin")}
+    target = _target(args)
+    params = Parameters(
+        seeds=tuple(target.url([s]) for s in target.seeds),
+        standalone=target.url([target.standalone]) if target.standalone else None,
+        **values,
+    )
+    record_path, entry_path = measure(params, args.results_dir, args.folder or root() / "results" / "history")
+    figures = headline_figures(load_record(record_path))
+    for headline in HEADLINES:
+        found = figures.get(headline.name)
+        print(f"{headline.text}: {found.text() if found else 'not measured'}")
+    print(f"headline: record {record_path}; history entry {entry_path}")
+    return 0
+
+
 def _report_command(args: argparse.Namespace) -> int:
     from .bench.environment import staleness_text
     from .bench.report import compact_table, format_table
@@ -504,6 +527,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.add_argument("--results", type=Path, default=None, help="where it goes (default results/)")
     reference.set_defaults(handler=_reference_command)
+
+    headline = commands.add_parser(
+        "headline",
+        help="the headline ratios in a run of their own, recorded in results/history/ (run it at separate "
+        "times: the documents show the spread)",
+    )
+    headline.add_argument(
+        "--mode", choices=list(modes()), default="default", help="trial lengths and repeats (modes.json)"
+    )
+    _add_target(headline)
+    headline.add_argument("--results-dir", type=Path, default=Path("results/cluster"))
+    headline.add_argument(
+        "--folder", type=Path, default=None, help="the history folder (default results/history)"
+    )
+    headline.set_defaults(handler=_headline_command)
 
     docs = commands.add_parser(
         "docs", help="render the measured figures of README.md and docs/ from results/reference/"

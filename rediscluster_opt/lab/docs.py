@@ -138,6 +138,13 @@ class Reference:
                 return row
         raise DocsError(f"{story} in the reference has no figure {metric!r}")
 
+    def find(self, story: str, metric: str) -> dict[str, Any] | None:
+        """`row`, or None where the reference has no such story or figure."""
+        try:
+            return self.row(story, metric)
+        except DocsError:
+            return None
+
     def first_record(self) -> dict[str, Any]:
         from .history import first_record
 
@@ -276,6 +283,42 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
         few = f" ({FEW}: fewer than {FEW_PAIRS})" if repeats and repeats < FEW_PAIRS else ""
         return f"median [min–max] over {n} per row: the spread of the repeats, not an interval{few}"
 
+    def headline_spread() -> str:
+        """Each headline ratio: the reference's within-run figure, the same ratio as other
+        stories measured it, and the spread of separate runs at the reference's commit."""
+        from .headline import HEADLINES, spread
+
+        commits = reference.commits()
+        body = []
+        for headline in HEADLINES:
+            found = [
+                (story, row)
+                for story, metric in headline.measured_in
+                if (row := reference.find(story, metric))
+            ]
+            within = (
+                f"{found[0][1]['measured']} ({found[0][0]}; {interval_label(found[0][1])})" if found else "-"
+            )
+            others = "; ".join(f"{story}: {row['measured']}" for story, row in found[1:]) or "-"
+            runs, n = (
+                spread(reference.folder.parent / "history", commits[0], headline.name)
+                if len(commits) == 1
+                else (None, 0)
+            )
+            across = (
+                f"{runs.text()} (median [min–max] of {n} runs' medians)"
+                if runs is not None
+                else "not measured in separate runs at this commit yet (`rcopt headline`)"
+            )
+            body.append([headline.text, within, others, across])
+        header = [
+            "ratio",
+            "within the reference's run",
+            "the same ratio in other stories",
+            "across separate runs",
+        ]
+        return "\n" + table(header, body, markdown=True) + "\n"
+
     def figure(story: str, metric: str) -> str:
         row = reference.row(story, metric)
         effect = row.get("effect") or row.get("value") or {}
@@ -303,6 +346,7 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
         + _markdown(story_table(story, name))
         + f"\n\n{story_note(story)}\n",
         "leads": leads,
+        "headline-spread": headline_spread,
         "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", []))
         + f"\n\nREST req/s: {spread_note('client_table', rest=True)}.\n",
         "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"])

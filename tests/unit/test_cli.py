@@ -25,6 +25,7 @@ def test_help_lists_every_subcommand_with_a_line_each():
         "reference",
         "docs",
         "history",
+        "headline",
         "report",
         "compare",
     ):
