@@ -31,7 +31,7 @@ from rediscluster_opt.stages.submit import PooledFutureSubmit
 SMALL_CAP = 8  # records kept: well below what is in flight per node at every level swept
 LEVELS = Own(
     "pool_levels",
-    {"default": (16, 64, 256), "full": (16, 64, 256, 1024), "quick": (32,)},
+    {"default": (64, 256), "full": (16, 64, 256, 1024), "quick": (32,)},
     integers,
     "concurrencies swept; the verdicts are read at the highest",
 )

@@ -143,6 +143,8 @@ def run_benchmark(
     progress: Callable[[str], None] | None = print,
     processes: int = 1,
     targets: dict[str, Target] | None = None,
+    cluster_only: Sequence[str] = (),
+    warmups: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Run every configuration in every mode and concurrency, `repeats` times, interleaved;
     return the result record (not yet saved: see `results.save_record`).
@@ -152,13 +154,22 @@ def run_benchmark(
     `flame_dir`, in the folded format flame graph tools read). processes: client
     processes per trial, each with `concurrency` tasks, their figures merged. targets:
     configuration label -> the target it runs against instead of `target` (plain vs TLS in
-    one interleaved run). pin: client and servers on disjoint CPUs when the machine has at
-    least two (recorded either way)."""
+    one interleaved run). cluster_only: labels of arms no standalone figure reads (a peer
+    beside a cluster-only ratio), left out of the standalone trials to save their time.
+    warmups: label -> a longer warm-up for an arm that needs one (a client opening a TLS
+    connection per concurrent command). pin: client and servers on disjoint CPUs when the
+    machine has at least two (recorded either way)."""
     configs = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
     target = target or Target()
     workload = workload or Workload()
     levels = [concurrency] if isinstance(concurrency, int) else list(concurrency)
     _check_options(configs, levels, modes, duration, warmup, repeats, profile)
+    warmups = warmups or {}
+    strangers = sorted({*cluster_only, *warmups} - {c.label for c in configs})
+    if strangers:
+        raise BenchmarkError(f"cluster_only and warmups name no configuration: {', '.join(strangers)}")
+    for label, seconds in warmups.items():
+        check_number(f"warmup of {label}", seconds, allow_zero=True, error=BenchmarkError)
     check_number("processes", processes, integer=True, error=BenchmarkError)
     if processes > 1 and profile:
         raise BenchmarkError("profile one client process at a time: --profile needs --processes 1")
@@ -181,6 +192,11 @@ def run_benchmark(
         standalone server (a cluster of another size in a sweep) runs in cluster mode only."""
         return list(modes) if each is target else [m for m in modes if m != "standalone" or each.standalone]
 
+    def runs_in(config: ClientConfig, mode: str) -> bool:
+        if mode == "standalone" and config.label in cluster_only:
+            return False
+        return mode in modes_of(targets.get(config.label, target))
+
     target_info = {}
     for each in every_target:
         target_info.update(check_target(each, modes_of(each)))
@@ -200,14 +216,12 @@ def run_benchmark(
         for rep in range(repeats)
         for level in levels
         for mode in modes
-        for position, config in enumerate(
-            c for c in rotated(runnable, rep) if mode in modes_of(targets.get(c.label, target))
-        )
+        for position, config in enumerate(c for c in rotated(runnable, rep) if runs_in(c, mode))
     ]
     trials: list[dict[str, Any]] = []
     superseded: list[dict[str, Any]] = []
     started = time.monotonic()
-    deadline = warmup + duration + 60 + (duration * 4 if profile else 0)
+    deadline = max([warmup, *warmups.values()]) + duration + 60 + (duration * 4 if profile else 0)
     with pinned_servers(plan_pinning(pin), all_pids) as pinning:
         client_cpus = pinning.get("client_cpus") if pinning["enabled"] else None
         for number, (rep, level, mode, config, position) in enumerate(plan, 1):
@@ -223,7 +237,7 @@ def run_benchmark(
                 "mode": mode,
                 "concurrency": level,
                 "duration": duration,
-                "warmup": warmup,
+                "warmup": warmups.get(config.label, warmup),
                 "profile": profile,
                 "line_functions": list(line_functions) if line_functions else None,
                 "stacks_file": f"{flame_dir}/{experiment}_{number:03d}.folded" if flame_dir else None,
@@ -263,6 +277,8 @@ def run_benchmark(
         "repeats": repeats,
         "profile": profile,
         "processes": processes,
+        **({"cluster_only": list(cluster_only)} if cluster_only else {}),
+        **({"warmups_s": warmups} if warmups else {}),
         **(parameters or {}),
     }
     env = {**environment(), **target_info, "pinning": pinning}

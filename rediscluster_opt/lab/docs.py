@@ -278,22 +278,25 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
         story = next(name for name, found in reference.summaries.items() if found.get(key))
         run = reference.story_run(story)
         record = run.rest_record if rest else run.record
-        repeats = (record or {}).get("parameters", {}).get("repeats")
+        parameters = (record or {}).get("parameters", {})
+        repeats, side = parameters.get("repeats"), parameters.get("side_arms")
         n = f"{repeats} repeats" if repeats else "the repeats"
+        if side:  # the peers beside the compared arms ran fewer
+            n += f" ({', '.join(side)}: {parameters.get('side_repeats')})"
         few = f" ({FEW}: fewer than {FEW_PAIRS})" if repeats and repeats < FEW_PAIRS else ""
         return f"median [min–max] over {n} per row: the spread of the repeats, not an interval{few}"
 
     def headline_spread() -> str:
         """Each headline ratio: the reference's within-run figure, the same ratio as other
         stories measured it, and the spread of separate runs at the reference's commit."""
-        from .headline import HEADLINES, spread
+        from .headline import HEADLINES, measured_in, spread
 
         commits = reference.commits()
         body = []
         for headline in HEADLINES:
             found = [
                 (story, row)
-                for story, metric in headline.measured_in
+                for story, metric in measured_in(headline)
                 if (row := reference.find(story, metric))
             ]
             within = (

@@ -163,8 +163,10 @@ def rest(
     experiment: str,
     scenarios: list[str],
     modes: tuple[str, ...],
+    **options: Any,
 ) -> dict[str, Any]:
-    """A REST benchmark (rest.runner) with the notebook's REST parameters."""
+    """A REST benchmark (rest.runner) with the notebook's REST parameters; `options` go to
+    the runner (side arms, standalone scenarios)."""
     from ..rest.runner import run_rest_benchmark
 
     return run_rest_benchmark(
@@ -177,6 +179,7 @@ def rest(
         experiment=experiment,
         target=params.target,
         parameters={"notebook": params.as_dict()},
+        **options,
     )
 
 

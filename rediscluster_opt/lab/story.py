@@ -107,6 +107,9 @@ class Story:
     cells: Callable[[Story], list[Cell]] | None = None
     paragraph: Callable[[StoryRun], str] | None = None
     summary: Callable[[StoryRun], dict[str, Any]] | None = None
+    # a headline ratio (lab.headline.HEADLINES' names) -> this story's metric of the same
+    # ratio: the documents show the stories that measure one side by side
+    headlines: Mapping[str, str] = field(default_factory=dict)
 
     def metrics(self) -> set[str]:
         """Every metric its criteria and recorded figures read."""
@@ -211,10 +214,12 @@ def exact_criterion(
     source: str = PRD,
     before: str | None = None,
     unit: str = "ratio",
+    needs: str = "",
 ) -> Criterion:
     """A criterion on a deterministic count or ratio (no A/A noise to clear); instruction
-    counts need valgrind's cachegrind. `before`: the same figure for the before variant."""
-    needs = "cachegrind" if "instructions" in text else ""
+    counts need valgrind's cachegrind. `before`: the same figure for the before variant;
+    `needs`: what else the run must include to measure it."""
+    needs = ", ".join(p for p in (needs, "cachegrind" if "instructions" in text else "") if p)
     return Criterion(
         text, metric, comparison, threshold, source, fmt="{:.3g}", needs=needs, before=before, unit=unit
     )

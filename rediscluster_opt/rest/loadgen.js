@@ -47,16 +47,32 @@ if (!build) {
   console.error(`unknown scenario ${cfg.scenario}`);
   process.exit(2);
 }
-autocannon({
+// With a warm-up, autocannon runs twice in this process (no second Node start): the
+// warm-up, then a line 'measuring' on stdout, then the measured run, whose result follows
+// on the next line with this process's CPU during it (the caller brackets the app's and
+// the servers' CPU at that line).
+const options = {
   ...build(),
   connections: cfg.connections,
   pipelining: cfg.pipelining,
-  duration: cfg.duration,
   timeout: 30,
-}, (err, result) => {
-  if (err) {
-    console.error(String(err));
-    process.exit(1);
-  }
-  process.stdout.write(JSON.stringify(result));
-});
+};
+function fail(err) {
+  console.error(String(err));
+  process.exit(1);
+}
+function measure() {
+  process.stdout.write('measuring\n');
+  const start = process.cpuUsage();
+  autocannon({ ...options, duration: cfg.duration }, (err, result) => {
+    if (err) fail(err);
+    const used = process.cpuUsage(start);
+    result.loadgenCpuS = (used.user + used.system) / 1e6;
+    process.stdout.write(JSON.stringify(result) + '\n');
+  });
+}
+if (cfg.warmup > 0) {
+  autocannon({ ...options, duration: cfg.warmup }, (err) => (err ? fail(err) : measure()));
+} else {
+  measure();
+}

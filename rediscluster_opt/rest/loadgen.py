@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,29 +80,58 @@ def ensure_autocannon() -> Path:
 
 
 def run_scenario(
-    scenario: Scenario, base_url: str, duration: float, *, user_id: int, max_user_id: int
+    scenario: Scenario,
+    base_url: str,
+    duration: float,
+    *,
+    user_id: int,
+    max_user_id: int,
+    warmup: float = 0.0,
+    measuring: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """One autocannon run; returns autocannon's own result object."""
+    """One autocannon process: `warmup` seconds, then `measuring()` is called, then
+    `duration` measured seconds; returns autocannon's result of the measured run, with
+    `loadgenCpuS`, autocannon's own CPU during it."""
     config = {
         "scenario": scenario.name,
         "base": base_url,
         "connections": scenario.connections,
         "pipelining": scenario.pipelining,
         "duration": duration,
+        "warmup": warmup,
         "userId": user_id,
         "maxUserId": max_user_id,
     }
     env = {**os.environ, "RCOPT_AUTOCANNON": str(ensure_autocannon())}
+    limit = warmup + duration + 120
+    process = subprocess.Popen(
+        ["node", str(SCRIPT), json.dumps(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    timed_out = threading.Event()
+
+    def kill() -> None:  # a hung autocannon cannot hang the run
+        timed_out.set()
+        process.kill()
+
+    timer = threading.Timer(limit, kill)
+    timer.start()
     try:
-        done = subprocess.run(
-            ["node", str(SCRIPT), json.dumps(config)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=duration + 120,
-        )
-    except subprocess.TimeoutExpired:
-        raise LoadgenError(f"autocannon ({scenario.name}) did not finish in {duration + 120:.0f} s") from None
-    if done.returncode != 0:
-        raise LoadgenError(f"autocannon ({scenario.name}) failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+        assert process.stdout is not None
+        marker = process.stdout.readline().strip()
+        if marker == "measuring" and measuring is not None:
+            measuring()
+        out, err = process.communicate()
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    if timed_out.is_set():
+        raise LoadgenError(f"autocannon ({scenario.name}) did not finish in {limit:.0f} s")
+    if process.returncode != 0 or marker != "measuring":
+        raise LoadgenError(f"autocannon ({scenario.name}) failed: {(err or marker)[-2000:]}")
+    return json.loads(out)

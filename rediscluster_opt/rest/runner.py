@@ -179,7 +179,15 @@ def run_rest_benchmark(
     experiment: str = "rest",
     parameters: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = print,
+    standalone_scenarios: Sequence[str] | None = None,
+    side_arms: Sequence[str] = (),
+    side_repeats: int = 1,
 ) -> dict[str, Any]:
+    """Every backend in every mode and scenario, `repeats` times interleaved; the record
+    (not yet saved). standalone_scenarios: those run in standalone mode (None: all), when
+    standalone figures are read of those alone. side_arms: labels of backends measured for
+    the table beside the compared ones, not for a paired verdict: they run in the first
+    `side_repeats` repeats only."""
     target = target or Target()
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
@@ -190,6 +198,12 @@ def run_rest_benchmark(
     check_number("repeats", repeats, integer=True, error=BenchmarkError)
     if not backends:
         raise BenchmarkError("give at least one backend")
+    strangers = sorted(set(side_arms) - {b.label for b in backends})
+    unknown_standalone = [s for s in standalone_scenarios or () if s not in scenarios]
+    if strangers or unknown_standalone:
+        raise BenchmarkError(f"side_arms or standalone_scenarios name what the run has not: "
+                             f"{', '.join([*strangers, *unknown_standalone])}")  # fmt: skip
+    check_number("side_repeats", side_repeats, integer=True, error=BenchmarkError)
     missing = [b.label for b in backends if not b.available()]
     if missing:
         raise BenchmarkError(f"backend(s) not installed: {', '.join(missing)}")
@@ -208,8 +222,13 @@ def run_rest_benchmark(
         (rep, mode, backend, position)
         for rep in range(repeats)
         for mode in modes
-        for position, backend in enumerate(rotated(list(backends), rep))
+        for position, backend in enumerate(
+            b for b in rotated(list(backends), rep) if rep < side_repeats or b.label not in side_arms
+        )
     ]
+    scenarios_in = {mode: list(scenarios) for mode in modes}
+    if standalone_scenarios is not None and "standalone" in scenarios_in:
+        scenarios_in["standalone"] = [s for s in scenarios if s in standalone_scenarios]
     trials: list[dict[str, Any]] = []
     superseded: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -223,7 +242,7 @@ def run_rest_benchmark(
         app = AppProcess(server, backend, mode, target, db)
         try:
             app.wait_ready()
-            for name in scenarios:
+            for name in scenarios_in[mode]:
                 scenario = SCENARIOS[name]
                 base = {
                     "repeat": rep,
@@ -268,7 +287,7 @@ def run_rest_benchmark(
                 if trial["repeat"] == rep and trial["mode"] == mode and trial["config"] == backend.label:
                     trial["app_counters"] = stats
         except BenchmarkError as exc:
-            for name in scenarios:
+            for name in scenarios_in[mode]:
                 trials.append(
                     {
                         "index": len(trials),
@@ -293,6 +312,8 @@ def run_rest_benchmark(
         "duration_s": duration,
         "warmup_s": warmup,
         "repeats": repeats,
+        **({"side_arms": list(side_arms), "side_repeats": side_repeats} if side_arms else {}),
+        **({"standalone_scenarios": list(standalone_scenarios)} if standalone_scenarios is not None else {}),
         "server": server,
         "get_single_user_id": user_id,
         **(parameters or {}),
@@ -321,33 +342,29 @@ def _measure(
     servers_expected: bool,
 ) -> dict[str, Any]:
     """One scenario's trial: warm up, then measure, with the app's, the servers' and the
-    load generator's CPU, and whose machine it was (bench.machine)."""
-    if warmup > 0:
-        run_scenario(scenario, app.base_url, warmup, user_id=user_id, max_user_id=SEED_ROWS)
+    load generator's CPU, and whose machine it was (bench.machine). autocannon warms up and
+    measures in one process and says when the measured window starts; the counters are
+    read then."""
     counted = [*servers, os.getpid()]
-    cpu_app, cpu_servers = app.cpu_seconds(), cpu_seconds_of(servers)
-    loadgen_before, machine_before = _children_cpu_s(), machine.read(counted)
-    result = run_scenario(scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS)
-    loadgen_after, machine_after = _children_cpu_s(), machine.read(counted)
-    app_cpu, servers_cpu = app.cpu_seconds(), cpu_seconds_of(servers)
+    before: dict[str, Any] = {}
+
+    def measuring() -> None:
+        before.update(app=app.cpu_seconds(), servers=cpu_seconds_of(servers), machine=machine.read(counted))
+
+    result = run_scenario(scenario, app.base_url, duration, user_id=user_id, max_user_id=SEED_ROWS,
+                          warmup=warmup, measuring=measuring)  # fmt: skip
+    machine_after, app_cpu, servers_cpu = machine.read(counted), app.cpu_seconds(), cpu_seconds_of(servers)
     trial = {**base, **_trial_from(result, scenario)}
-    trial["client_cpu_s"] = delta(cpu_app, app_cpu) or 0.0
-    trial["server_cpu_s"] = delta(cpu_servers, servers_cpu)
+    trial["client_cpu_s"] = delta(before["app"], app_cpu) or 0.0
+    trial["server_cpu_s"] = delta(before["servers"], servers_cpu)
+    trial["loadgen_cpu_s"] = result.get("loadgenCpuS", 0.0)
     # the app and autocannon are the clients here; the runner itself is counted too
-    clients = trial["client_cpu_s"] + (loadgen_after - loadgen_before)
+    clients = trial["client_cpu_s"] + trial["loadgen_cpu_s"]
     trial["machine"] = machine.window(
-        machine_before, machine_after, clients, servers=servers, servers_expected=servers_expected
+        before["machine"], machine_after, clients, servers=servers, servers_expected=servers_expected
     )
     trial["contaminated"] = machine.contaminated(trial["machine"])
     return trial
-
-
-def _children_cpu_s() -> float:
-    """CPU of this process's finished children (autocannon, once it has exited)."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def rest_comparison(record: dict[str, Any]) -> list[dict[str, Any]]:

@@ -76,6 +76,18 @@ def test_interleaving_and_paired_ratios(local_cluster):
     assert ratio["cpu_ratio"]["n"] == 2
 
 
+def test_a_cluster_only_arm_skips_standalone_and_an_arm_keeps_its_own_warmup(local_cluster):
+    configs = [ClientConfig.parse("optimized"), ClientConfig.parse("calibration:bare")]
+    record = run_benchmark(configs, concurrency=[4], repeats=1, cluster_only=["calibration:bare"],
+                           warmups={"calibration:bare": 0.6}, **SHORT)  # fmt: skip
+    assert sorted((t["config"], t["mode"]) for t in record["trials"]) == [
+        ("calibration:bare", "cluster"), ("optimized", "cluster"), ("optimized", "standalone"),
+    ]  # fmt: skip
+    assert record["parameters"]["cluster_only"] == ["calibration:bare"]
+    assert record["parameters"]["warmups_s"] == {"calibration:bare": 0.6}
+    assert all(t["status"] == "ok" for t in record["trials"])
+
+
 def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_cluster, tmp_path):
     """A busy loop on the client's CPU for 3 s: the trial measured beside it records the
     CPU it took and is run again once the machine is quiet; the record keeps the
@@ -270,6 +282,8 @@ def test_profiles_name_the_hot_path(local_cluster, kind):
         ({"profile": "perf"}, "unknown profile kind 'perf'; choose one of cprofile, line, pyspy"),
         ({"processes": 0}, "processes must be a positive integer"),
         ({"processes": 2, "profile": "cprofile"}, "needs --processes 1"),
+        ({"cluster_only": ["redis-py"]}, "cluster_only and warmups name no configuration: redis-py"),
+        ({"warmups": {"optimized": -1}}, "warmup of optimized must be"),
         ({"target": Target(seeds=("127.0.0.1:1",))}, "unreachable"),
         ({"target": Target(seeds=("127.0.0.1:7100",))}, "not a cluster node"),
     ],

@@ -37,6 +37,8 @@ def quick_lacks(story, needs: str) -> bool:
     """Whether the story's quick-mode parameters lack what a figure says it needs: the
     one reason a quick run may leave a figure unmeasured."""
     quick = story_values(story, "quick")
+    if ", " in needs:  # several needs: lacking any one leaves the figure out
+        return any(quick_lacks(story, part) for part in needs.split(", "))
     if needs == "cachegrind":
         return not quick["cachegrind"]
     if needs.startswith(("the peer", "the full sweep", "a run beyond smoke")):  # a smoke run does less

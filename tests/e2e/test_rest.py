@@ -11,6 +11,7 @@ import pytest
 
 from rediscluster_opt.admin import command
 from rediscluster_opt.bench.adapters import ClientConfig, Target
+from rediscluster_opt.bench.target import BenchmarkError
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.rest.app import USER_KEY, RestApp
 from rediscluster_opt.rest.data import seed_database
@@ -177,3 +178,41 @@ def test_every_scenario_smoke(local_cluster):
         "post",
         "mixed",
     }
+
+
+def test_side_arms_run_the_first_repeats_and_standalone_its_own_scenarios(local_cluster):
+    ours, peer = ClientConfig.parse("optimized"), ClientConfig.parse("baseline")
+    record = run_rest_benchmark(
+        [ours, peer], modes=["standalone", "cluster"], scenarios=["get_single", "post"], duration=0.5,
+        warmup=0.2, repeats=2, side_arms=[peer.label], side_repeats=1, standalone_scenarios=["get_single"],
+        progress=None,
+    )  # fmt: skip
+    ran = sorted((t["repeat"], t["config"], t["mode"], t["scenario"]) for t in record["trials"])
+    assert ran == sorted(
+        [(0, label, "cluster", s) for label in ("optimized", "baseline") for s in ("get_single", "post")]
+        + [(0, label, "standalone", "get_single") for label in ("optimized", "baseline")]
+        + [(1, "optimized", "cluster", s) for s in ("get_single", "post")]
+        + [(1, "optimized", "standalone", "get_single")]
+    )  # fmt: skip
+    for trial in record["trials"]:  # autocannon warmed up in the same process and timed only the window
+        assert trial["status"] == "ok" and trial["valid"], trial.get("reason")
+        assert trial["loadgen_cpu_s"] > 0 and trial["machine"]["client_cpu_over_wall"] > 0
+        assert trial["autocannon"]["duration"] < 1.0 + 0.5
+    assert record["parameters"]["side_arms"] == ["baseline"] and record["parameters"]["side_repeats"] == 1
+    post = next(
+        r for r in record["summary"]["rest"] if r["scenario"] == "post" and r["config"] == "optimized"
+    )
+    assert post["standalone_req_s"] is None and post["cluster_req_s"] > 0 and post["drop"] is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"side_arms": ["redis-py"]}, "name what the run has not: redis-py"),
+     ({"standalone_scenarios": ["mixed"]}, "name what the run has not: mixed"),
+     ({"side_repeats": 0}, "side_repeats must be a positive integer")],
+)  # fmt: skip
+def test_bad_side_arms_and_standalone_scenarios_fail_before_any_trial(local_cluster, options, message):
+    with pytest.raises(BenchmarkError, match=message):
+        run_rest_benchmark(
+            [ClientConfig.parse("optimized")], scenarios=["get_single"], progress=None, **options
+        )

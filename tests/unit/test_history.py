@@ -225,3 +225,60 @@ def test_repeat_runs_at_one_commit_set_the_band_of_a_ratio():
     assert run_to_run(points) == pytest.approx(0.10)
     assert steps(points, "<=") == []
     assert steps(points[2:], "<=")  # without the repeats, the A/A band flags it
+
+
+def test_a_story_measured_on_a_busy_machine_runs_again_and_a_reference_refuses_one_that_stays(
+    tmp_path, monkeypatch
+):
+    """papermill faked: each execution writes the story's summary with the machine state the
+    script gives it; US-001 is busy once then quiet, US-002 busy every time."""
+    import json
+
+    import papermill
+    import pytest
+
+    from rediscluster_opt.lab import main
+    from rediscluster_opt.lab.main import RUN_FILE, STORY_RERUNS, StoriesFailed, publish_reference
+    from tests.unit.test_lab import _summary
+
+    states = {"US-001": [3, 0], "US-002": [5, 4], "US-003": [0]}
+    runs: list[str] = []
+
+    def execute(book, output, parameters, **options):
+        story = Path(book).name.split("_", 1)[0]
+        runs.append(story)
+        busy = states[story].pop(0)
+        figures = Path(output).parent / "figures"
+        summary = {**_summary(story), "records": [], "figures": []}
+        summary["machine"] = {"state": f"contaminated ({busy} of 9 trials)" if busy else "quiet",
+                              "quiet": not busy, "contaminated": busy, "trials": 9}  # fmt: skip
+        (figures / f"{story}.summary.json").write_text(json.dumps(summary))
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    monkeypatch.setattr(main, "_keep_kernelspec", lambda output: None)
+    monkeypatch.setattr(main, "history_entry", lambda run_dir, run: None)
+    with pytest.raises(StoriesFailed) as caught:
+        main.run_notebooks("default", results=tmp_path, only=["US-001", "US-002", "US-003"], kind="reference")
+    assert runs == ["US-001", "US-001", "US-002", "US-002", "US-003"] and STORY_RERUNS == 1
+    run = json.loads((caught.value.run_dir / RUN_FILE).read_text())
+    assert run["reruns"] == {"US-001": 1, "US-002": 1}
+    assert run["contaminated"] == {"US-002": "contaminated (4 of 9 trials)"}
+    assert caught.value.failed == {"US-002": "contaminated after 2 runs: contaminated (4 of 9 trials)"}
+    summary = publish_reference(caught.value.run_dir, tmp_path, "default").read_text()
+    published = sorted(p.name for p in (tmp_path / "reference" / "figures").iterdir())
+    assert published == ["US-001.summary.json", "US-003.summary.json"]
+    assert sorted(p.name for p in (tmp_path / "reference" / "notebooks").iterdir()) == [
+        "US-001_baseline.ipynb", "US-003_submit.ipynb"
+    ]  # fmt: skip
+    assert "**US-002 failed** (contaminated after 2 runs" in summary
+    assert "run again because other work took the CPU: US-001, US-002" in summary
+
+    # a smoke run (quick) runs each story once and says which stayed busy
+    states.update({"US-001": [3], "US-002": [0]})
+    runs.clear()
+    folder = main.run_notebooks("quick", results=tmp_path / "quick", only=["US-001", "US-002"])
+    assert runs == ["US-001", "US-002"]
+    assert json.loads((folder / RUN_FILE).read_text())["contaminated"] == {
+        "US-001": "contaminated (3 of 9 trials)"
+    }

@@ -33,6 +33,7 @@ ARMS: dict[str, Any] = {
     inprocess.BARE: inprocess.BARE,
 }
 TWIN = "composed (A/A twin)"
+IN_PROCESS_REPEATS = 9  # interleaved rounds of the in-process arms: 9 pairs, as every criterion has
 
 
 def encode_ns(repeats: int, number: int) -> dict[str, list[float]]:
@@ -62,7 +63,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         loop = "uvloop"
     except ImportError:
         loop = "asyncio"
-    repeats, calls = (2, 3_000) if smoke else (7, 20_000)
+    repeats, calls = (2, 3_000) if smoke else (IN_PROCESS_REPEATS, 20_000)
     modes = ("cluster",) if smoke else ("cluster", "standalone")
     arms = {label: arm for label, arm in ARMS.items() if label != TWIN}
     result: dict[str, Any] = {"loop": loop, "calls": calls, "repeats": repeats, "modes": {}}

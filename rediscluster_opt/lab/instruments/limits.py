@@ -64,9 +64,12 @@ def fractions(record: dict[str, Any], arms: list[ClientConfig], level: int) -> l
     rows = []
     for mode in record["parameters"]["modes"]:
         for label in labels:
-            row: dict[str, Any] = {"mode": mode, "client": label}
-            for arm in arms:
-                found = paired_ratio(record, label, arm.label, mode=mode, concurrency=level)
-                row[f"/ {arm.label}"] = found.text() if found else "–"
-            rows.append(row)
+            found = {
+                arm.label: paired_ratio(record, label, arm.label, mode=mode, concurrency=level)
+                for arm in arms
+            }
+            if not any(found.values()):  # an arm measured in cluster mode only
+                continue
+            cells = {f"/ {arm}": ratio.text() if ratio else "–" for arm, ratio in found.items()}
+            rows.append({"mode": mode, "client": label, **cells})
     return rows
