@@ -85,11 +85,13 @@ def window(
     *,
     servers: Sequence[int] = (),
     servers_expected: bool = True,
+    children_cpu_s: float = 0.0,
 ) -> dict[str, Any]:
     """The trial's machine figures for the window between two readings; `client_cpu_s`:
     the client's own CPU in it; `servers`: which of the counted pids are the target's
     servers (the rest are the runner); `servers_expected`: the target is local, so its
-    servers' CPU should have been found."""
+    servers' CPU should have been found; `children_cpu_s`: the CPU of the client's own
+    child processes (py-spy sampling it), the trial's too."""
     wall = max(after.at - before.at, 1e-9)
     counted = {pid: after.cpu_s[pid] - before.cpu_s[pid] for pid in before.cpu_s if pid in after.cpu_s}
     servers_s = sum(v for pid, v in counted.items() if pid in servers)
@@ -100,6 +102,7 @@ def window(
         "client_cpu_over_wall": round(client_cpu_s / wall, 4),
         "servers_cpu": round(servers_s / wall, 4),
         "runner_cpu": round(runner_s / wall, 4),
+        "children_cpu": round(children_cpu_s / wall, 4),
         "loadavg_1m": _loadavg(),
         "servers_counted": bool(servers) or not servers_expected,
     }
@@ -114,7 +117,8 @@ def window(
     busy = (after.busy_s - before.busy_s) / wall
     figures["busy"] = round(busy, 4)
     figures["steal"] = round((after.steal_s - before.steal_s) / wall, 4)
-    figures["foreign"] = round(max(busy - (client_cpu_s + servers_s + runner_s) / wall, 0.0), 4)
+    ours = client_cpu_s + children_cpu_s + servers_s + runner_s
+    figures["foreign"] = round(max(busy - ours / wall, 0.0), 4)
     if servers_expected and not servers:
         figures["note"] = "the target's servers were not found here: their CPU counts as foreign"
     return figures

@@ -113,8 +113,8 @@ def _merged_machine(results: list[dict[str, Any]]) -> dict[str, Any] | None:
     return first
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 
@@ -263,7 +263,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         io_before = adapter.io_counters()
         counted = _counted_pids(spec)
         machine_before = machine.read(counted)
-        cpu_before = _cpu_seconds()
+        cpu_before, children_before = _cpu_seconds(), _cpu_seconds(resource.RUSAGE_CHILDREN)
         running = adapter.hot_functions() if adapter.hot_functions else []
         profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
         tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
@@ -272,6 +272,9 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
         profile = _stop_profiler(profiler, spec.get("profile"))
         cpu = _cpu_seconds() - cpu_before
         machine_after = machine.read(counted)
+        # the trial's own children (py-spy sampling it, which has exited by now) are
+        # the trial's, not a third process's
+        children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
         io_after = adapter.io_counters()
         collections = collector.end()
     finally:
@@ -297,6 +300,7 @@ async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
             cpu,
             servers=spec.get("server_pids") or [],
             servers_expected=spec.get("servers_expected", True),
+            children_cpu_s=children,
         ),
     }
     if io_before is not None and io_after is not None and tally["ops"]:

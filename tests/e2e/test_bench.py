@@ -198,6 +198,8 @@ def test_pyspy_folds_the_stacks_of_the_measured_window_into_the_record(local_clu
     assert "rediscluster_opt/" in "".join(stacks) and str(tmp_path) not in json.dumps(record)
     (raw,) = tmp_path.glob("*.folded")  # py-spy's own output stays for flame graph tools
     assert "_closed_loop" in raw.read_text()
+    # py-spy is the trial's own child: its CPU counts as the trial's, not a third process's
+    assert record["trials"][0]["machine"]["children_cpu"] > 0
 
 
 def test_several_processes_run_one_trial_together_and_their_figures_merge(local_cluster):
