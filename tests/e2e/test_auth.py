@@ -58,6 +58,13 @@ async def test_authentication_failures_are_typed_and_name_the_node(secured_clust
 SECRET = "rcopt-never-shown-7"
 
 
+def _answers_ping(port):
+    try:
+        return command("127.0.0.1", port, "PING") == b"PONG"
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def auth_renamed(tmp_path):
     """A real redis-server on which AUTH is renamed away: it answers AUTH with "unknown
@@ -72,7 +79,8 @@ def auth_renamed(tmp_path):
          "--logfile", str(tmp_path / "redis.log")],
         check=True, timeout=10,
     )  # fmt: skip
-    assert wait_until(lambda: command("127.0.0.1", port, "PING") == b"PONG", 10)
+    # A daemonized server returns before it listens: until it does, a PING is refused.
+    assert wait_until(lambda: _answers_ping(port), 10), (tmp_path / "redis.log").read_text()[-2000:]
     yield f"127.0.0.1:{port}"
     os.kill(int(pidfile.read_text()), signal.SIGTERM)
 
