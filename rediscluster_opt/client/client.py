@@ -45,10 +45,11 @@ from ..mux.dedicated import DedicatedConnections
 from ..mux.multiplexer import Handshake, SetupCommand
 from ..mux.pool import MultiplexPool
 from ..stages import Impl, Stages
-from ..stages.dispatch import HotPath
+from ..stages.contracts import NodeSelector, SlotMap
 from ..stages.traits import runs
 from ..tls import as_tls_context
 from ..validate import check_number
+from . import fused
 from .commands import Commands
 from .conversation import run_pipeline
 from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
@@ -216,10 +217,14 @@ class Client(Commands):
         self._pick = self._pool.pick
         self._encode = self._impl.encoder
         self._check_redirect = self._impl.redirect
+        # what a generated route reads of its client (fused.RouteHost); the cluster
+        # client sets the slot map, the standalone client its address
+        self._selector: NodeSelector = self._pool.selector
+        self._slot_map: SlotMap | None = None
+        self._address: str | None = None
         self._max_bulk = max_bulk_bytes
-        self._retry = self.slow.retry
+        self._retry: fused.RetryRoute = self.slow.retry
         self._dispatch: dict[str, Any] = {"dispatch": "composed"}
-        self._route_functions: list[Callable[..., Any]] = []  # generated ones, once fused
 
     # -- the bounds the slow path uses, readable as before -------------------------------
     @property
@@ -243,32 +248,15 @@ class Client(Commands):
         return self.policy.retry_backoff
 
     # -- building the hot path -------------------------------------------------------------
-    def _install_routes(self, slot_map: Any, address: str | None) -> None:
-        """Let the dispatch stage build the hot path from the chosen stages, once: the
-        keyed route and any shaped command methods become attributes of this client."""
-        path = HotPath(
-            impl=self._impl,
-            selector=self._pool.selector,
-            slot_map=slot_map,
-            address=address,
-            composed=self._keyed,
-            retry=self.slow.retry,
-            single=Single,
-            not_sent=NOT_SENT,
-            foreign_loop=self._foreign_loop,
-            commands=self,
-            max_bulk=self._max_bulk,
-            lost=Lost,
-            replied=Replied,
-            refuse_oversized=refuse_oversized,
-        )
-        routes = self._impl.dispatch().routes(path)
-        self._keyed = routes.keyed
-        for name, method in routes.commands.items():
-            setattr(self, name, method)
-        self._dispatch = routes.description
-        if routes.keyed is not path.composed:
-            self._route_functions = [routes.keyed, *routes.commands.values()]
+    def _install_routes(self) -> None:
+        """When the dispatch stage generates the route, become the class of this stage
+        choice (client/fused.py): its `_keyed` and shaped command methods are that
+        class's, generated once. The composed route is this class's own already."""
+        if not self._impl.dispatch().fused:
+            return
+        routed = fused.routed_class(self, self._impl, cluster=self._slot_map is not None)
+        self.__class__ = routed  # a subclass of this one, only with the generated methods
+        self._dispatch = dict(routed._routing.description)
 
     # the stages a keyed command crosses with this kind of client (for `hot_functions`)
     _route_stages: ClassVar[frozenset[str]] = frozenset(f.name for f in fields(Impl))
@@ -281,7 +269,8 @@ class Client(Commands):
         """What a keyed command runs through with this client's stages, for a line
         profiler: its route (generated or composed), each chosen variant's per-command
         functions (as `stages.traits` name them) and each connection's `execute`."""
-        found: list[Callable[..., Any]] = self._route_functions or list(self._composed_route())
+        routing: fused.Routing | None = getattr(type(self), "_routing", None)
+        found = list(routing.functions.values()) if routing is not None else list(self._composed_route())
         for stage in fields(self._impl):
             if stage.name in self._route_stages:
                 found += runs(getattr(self._impl, stage.name))
@@ -298,7 +287,7 @@ class Client(Commands):
         commands pinned to one node (`slot` None: keyless commands, topology reads, the
         standalone client). A keyed command's reply crosses the redirect stage (its
         per-reply cost is what US-007 measures); anything but a plain reply, an error
-        reply among them, takes the one slow path. The fused routes (`stages.dispatch`)
+        reply among them, takes the one slow path. The fused routes (client/fused.py)
         are generated from these same steps."""
         mux = self._pick(address)
         if mux is None or mux.congested:
@@ -315,7 +304,7 @@ class Client(Commands):
         redirect = None if slot is None else self._check_redirect(reply)
         if redirect is None and type(reply) is not ReplyError:
             return reply
-        return await self._retry(slot, Single(self._encode, args), address, Replied(reply), redirect)
+        return await self.slow.retry(slot, Single(self._encode, args), address, Replied(reply), redirect)
 
     # -- the routing primitives of the command methods -------------------------------------
     async def _per_slot(self, command: bytes, items: list[tuple[Any, ...]]) -> list[tuple[list[int], Any]]:

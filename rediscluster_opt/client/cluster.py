@@ -28,6 +28,7 @@ from ..mux.pool import MultiplexPool
 from ..stages import Impl, Stages
 from ..validate import check_number
 from .client import Client, url_options
+from .fused import subclass_of
 from .outcome import NOT_SENT, Single
 from .router import ClusterRouter
 from .slowpath import RetryPolicy, SlowPath
@@ -114,13 +115,13 @@ class ClusterClient(Client):
         self._slot_map = self.router.slot_map
         self._lookup = self.router.lookup
         if read_from != "primary":
-            self._keyed = self._keyed_reads  # type: ignore[method-assign]
+            self.__class__ = _reading_replicas(type(self))
             self._dispatch = {
                 "dispatch": "composed",
                 "not_fused": f"read_from={read_from} chooses replica or primary per command",
             }
         else:
-            self._install_routes(self._slot_map, None)
+            self._install_routes()
 
     @classmethod
     async def connect(
@@ -206,3 +207,16 @@ class ClusterClient(Client):
             "seeds": list(self.seeds),
             "read_from": self.read_from,
         }
+
+
+_REPLICA_READING: dict[type[ClusterClient], type[ClusterClient]] = {}
+
+
+def _reading_replicas(base: type[ClusterClient]) -> type[ClusterClient]:
+    """The class of a client whose reads may go to replicas: its keyed route asks per
+    command whether the command reads (`_keyed_reads`), so no route is generated. One
+    per client class, made on first use."""
+    found = _REPLICA_READING.get(base)
+    if found is None:
+        found = _REPLICA_READING[base] = subclass_of(base, {"_keyed": base._keyed_reads})
+    return found

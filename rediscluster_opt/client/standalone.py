@@ -22,7 +22,8 @@ class StandaloneClient(Client):
         """`options`: connections_per_node, connect_timeout, command_timeout... (see Client)."""
         self.address = parse_address(address)
         super().__init__(lambda *parts: StandaloneRouter(self.address), stages, **options)
-        self._install_routes(None, self.address)
+        self._address = self.address
+        self._install_routes()
 
     @classmethod
     async def connect(cls, address: str = "127.0.0.1:6379", **options: Any) -> StandaloneClient:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from ..errors import RedisConnectionError
 from ..stages.contracts import Impl
@@ -41,7 +42,9 @@ class MultiplexPool:
         self.selector = impl.node_select()
         self._connecting: dict[str, asyncio.Task[Any]] = {}
         self._retired: dict[str, int] = {}  # io counters of closed connections, kept for stats
-        self.pick = self.selector.pick  # hot path: address -> open Multiplexer or None
+        # hot path: address -> open Multiplexer or None. The selector hands back what this
+        # pool installed in it, so its picks are this pool's Multiplexers.
+        self.pick = cast("Callable[[str | None], Multiplexer | None]", self.selector.pick)
         self.closed = False
 
     async def connect(self, address: str) -> Multiplexer:

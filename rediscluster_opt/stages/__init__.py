@@ -15,6 +15,7 @@ DeprecationWarning, for one release.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -33,7 +34,24 @@ from .contracts import (
     WriterFactory,
 )
 
-__all__ = ["BASELINE", "KEPT_WITHOUT_A_VERDICT", "OPTIMIZED", "REGISTRY", "Impl", "Stages"]
+__all__ = [
+    "BASELINE",
+    "DELIVERY",
+    "DISPATCH",
+    "ENCODER",
+    "KEPT_WITHOUT_A_VERDICT",
+    "NODE_SELECT",
+    "OPTIMIZED",
+    "PARSER",
+    "REDIRECT",
+    "REGISTRY",
+    "SLOT_HASH",
+    "SLOT_MAP",
+    "SUBMIT",
+    "WRITER",
+    "Impl",
+    "Stages",
+]
 
 # stage -> {variant name: implementation}. Each stage's table is typed by its contract
 # (stages/contracts.py), so mypy --strict checks a variant the moment it is registered;
@@ -86,7 +104,9 @@ DISPATCH: dict[str, DispatchFactory] = {
     "fused": dispatch.Fused,
     "shaped": dispatch.Shaped,
 }
-REGISTRY: dict[str, dict[str, Any]] = {  # in Impl's order: one entry per stage
+# Every table by stage name, for choosing by name and listing; resolving a choice reads the
+# typed tables themselves (`Stages.resolve`).
+REGISTRY: dict[str, Mapping[str, object]] = {  # in Impl's order: one entry per stage
     "slot_hash": SLOT_HASH,
     "slot_map": SLOT_MAP,
     "encoder": ENCODER,
@@ -245,5 +265,17 @@ class Stages:
         return min(candidates, key=len)
 
     def resolve(self) -> Impl:
-        """The implementations themselves, looked up once."""
-        return Impl(**{k: REGISTRY[k][v] for k, v in self.as_dict().items()})
+        """The implementations themselves, looked up once, each in its own typed table,
+        so mypy checks every variant against the stage it fills."""
+        return Impl(
+            slot_hash=SLOT_HASH[self.slot_hash],
+            slot_map=SLOT_MAP[self.slot_map],
+            encoder=ENCODER[self.encoder],
+            submit=SUBMIT[self.submit],
+            node_select=NODE_SELECT[self.node_select],
+            writer=WRITER[self.writer],
+            parser=PARSER[self.parser],
+            delivery=DELIVERY[self.delivery],
+            redirect=REDIRECT[self.redirect],
+            dispatch=DISPATCH[self.dispatch],
+        )

@@ -10,7 +10,7 @@ variant is verified the moment it is registered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -18,6 +18,7 @@ from ..core.redirect import Redirect
 from ..core.topology import Topology
 
 __all__ = [
+    "Connection",
     "Deliverer",
     "Dispatch",
     "DispatchFactory",
@@ -90,11 +91,20 @@ class Submit(Protocol):
 SubmitFactory = Callable[[asyncio.AbstractEventLoop, Send, float], Submit]
 
 
+class Connection(Protocol):
+    """What the hot path needs of a multiplexed connection (mux.Multiplexer): whether it
+    has room, and its send-and-wait."""
+
+    @property
+    def congested(self) -> bool: ...
+    def execute(self, payload: bytes, /) -> Awaitable[object]: ...
+
+
 @runtime_checkable
 class NodeSelector(Protocol):
     """node_select: address -> one of that node's connections (None if it has none)."""
 
-    def pick(self, address: str | None) -> Any: ...
+    def pick(self, address: str | None) -> Connection | None: ...
     def install(self, address: str, muxes: Sequence[Any]) -> None: ...
     def remove(self, address: str, mux: Any) -> None: ...
     def all(self) -> list[Any]: ...
@@ -158,11 +168,15 @@ class RedirectCheck(Protocol):
 
 @runtime_checkable
 class Dispatch(Protocol):
-    """dispatch: builds the hot path once, when a client is built: `routes` turns the
-    client's parts (`stages.dispatch.HotPath`) into what it installs
-    (`stages.dispatch.Routes`); `execute` gives each connection its send-and-wait."""
+    """dispatch: whether keyed commands take a generated route (`fused`, built by
+    client/fused.py once per stage choice) and which commands get a shaped method of
+    their own (`shapes`: method name -> `stages.dispatch.Shape`); `execute` gives each
+    connection its send-and-wait."""
 
-    def routes(self, path: Any, /) -> Any: ...
+    @property
+    def fused(self) -> bool: ...
+    @property
+    def shapes(self) -> Mapping[str, Any]: ...
     def execute(self, submit: Submit, writer: Writer, /) -> Callable[[bytes], Awaitable[object]]: ...
 
 

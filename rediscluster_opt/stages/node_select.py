@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from .contracts import Connection
 from .traits import Traits
 
 __all__ = ["LockFreeSelector", "LockedSelector"]
@@ -25,10 +26,10 @@ class LockedSelector:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._nodes: dict[str | None, list[Any]] = {}  # None (no owner) never has an entry
+        self._nodes: dict[str | None, list[Connection]] = {}  # None (no owner) never has an entry
         self._counter = 0
 
-    def pick(self, address: str | None) -> Any:
+    def pick(self, address: str | None) -> Connection | None:
         with self._lock:
             muxes = self._nodes.get(address)
             if not muxes:
@@ -58,17 +59,17 @@ class LockFreeSelector:
         inline="""
             mux = selector._single.get(address)
             if mux is None:
-                mux = pick(address)
+                mux = selector.pick(address)
         """,
         runs=("pick",),
     )
 
     def __init__(self) -> None:
-        self._single: dict[str | None, Any] = {}  # None (no owner) never has an entry
-        self._groups: dict[str | None, Iterator[Any]] = {}
+        self._single: dict[str | None, Connection] = {}  # None (no owner) never has an entry
+        self._groups: dict[str | None, Iterator[Connection]] = {}
         self._members: dict[str, tuple[Any, ...]] = {}
 
-    def pick(self, address: str | None) -> Any:
+    def pick(self, address: str | None) -> Connection | None:
         mux = self._single.get(address)
         if mux is not None:
             return mux

@@ -9,6 +9,7 @@ in bytes beside a list of the nodes.
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from array import array
 from typing import ClassVar
 
@@ -147,8 +148,9 @@ class _IndexedSlotMap:
         positions[slot] = self._positions([address])[0]
         self._index = self._pack(positions)
 
+    @abstractmethod
     def _pack(self, positions: list[int]) -> array[int] | bytes:
-        raise NotImplementedError
+        """`positions` packed as this variant holds its index."""
 
 
 class ArraySlotMap(_IndexedSlotMap):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from abc import abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
@@ -175,9 +176,9 @@ class _DeadlineSweep:
                 return
             future.set_exception(TimeoutError(f"no reply within {self._timeout:g} s"))
 
+    @abstractmethod
     def _entries(self) -> Iterator[tuple[asyncio.Future[object], float]]:
         """(future, deadline) pairs, oldest first."""
-        raise NotImplementedError
 
     def cancel(self) -> None:
         if self._handle is not None:
@@ -206,11 +207,13 @@ class _DeadlineSweep:
             futures.append(future)
         return futures
 
+    @abstractmethod
     def _append_entry(self, future: asyncio.Future[object], deadline: float) -> None:
-        raise NotImplementedError
+        """Queue `future` with its deadline, as this variant keeps its entries."""
 
+    @abstractmethod
     def call(self, payload: bytes) -> asyncio.Future[object]:
-        raise NotImplementedError
+        """Queue and send `payload`; the future of its reply, which fails at the deadline."""
 
 
 class FutureSubmit(_DeadlineSweep):
@@ -314,21 +317,23 @@ class PooledFutureSubmit(_DeadlineSweep):
         now = self._now
         timeout = self._timeout
         arm = self.arm
+        # the writer's declared interface: its queue and how it flushes (JoinWriter.send)
+        queue = writer.queue
         limit = writer.FLUSH_BYTES
-        flush = writer._flush
-        call_soon = writer._call_soon
+        flush = writer.flush
+        call_soon = writer.call_soon
 
         def execute(payload: bytes) -> asyncio.Future[object]:
             record = free.pop() if free else _Pending()
             record.future = future = new_future()
             record.deadline = deadline = now() + timeout
             append_pending(record)
-            writer._queue.append(payload)  # re-read: each flush starts a new list
-            writer._queued += len(payload)
-            if writer._queued >= limit:
+            queue.items.append(payload)  # re-read: each flush starts a new list
+            queue.size += len(payload)
+            if queue.size >= limit:
                 flush()
-            elif not writer._scheduled:
-                writer._scheduled = True
+            elif not queue.scheduled:
+                queue.scheduled = True
                 call_soon(flush)
             if self._handle is None:
                 arm(deadline)

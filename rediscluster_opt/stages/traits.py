@@ -13,8 +13,9 @@ compiles a decorated class as a plain Python class, which is slower and may not 
 compiled one. A function variant uses `describes`, which keeps its traits in a table beside
 it rather than on it (a compiled function takes no attributes).
 
-`inline` uses the fused route's local names (see `stages.dispatch.ROUTE`): `key` (bytes)
--> `slot` -> `address` -> `mux`, and `$args` -> `payload` for an encoder. A variant with
+`inline` uses the fused route's local names (see `client.fused.ROUTE`): `key` (bytes)
+-> `slot` -> `address` -> `mux`, and `$args` -> `payload` for an encoder; `slot_map` and
+`selector` are the client's stage objects, `slot_of` the slot-hash variant itself. A variant with
 no `inline` is called as a function by the fused route. A snippet may read the variant's
 attributes (`slot_map._table`, `selector._single`): the route reads them afresh per
 command, which is right only because such a variant replaces them whole on change

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from .traits import Traits
 
-__all__ = ["DirectWriter", "JoinWriter", "WritelinesWriter"]
+__all__ = ["DirectWriter", "JoinWriter", "TickQueue", "WritelinesWriter"]
 
 
 def _discard(data: bytes | bytearray | memoryview) -> None:
@@ -61,22 +61,33 @@ class DirectWriter:
         self.writes += 1
 
 
-class JoinWriter:
-    """Queue commands; once per loop tick write them as one `b"".join`-ed buffer.
-    `PooledFutureSubmit.fused_execute` fills the same queue (`_queue`, `_queued`,
-    `_scheduled`, `_flush`, `_call_soon`, `FLUSH_BYTES`) with `send`'s steps: change
-    them together."""
+class TickQueue:
+    """What a queueing writer holds until its flush: the payloads, their bytes, and
+    whether a flush is scheduled. It is the writer's interface to a fused submit
+    (`PooledFutureSubmit.fused_execute`), which queues with `JoinWriter.send`'s steps
+    without the call: `send` and that closure are the only code that fills it."""
 
-    TRAITS: ClassVar[Traits] = Traits(runs=("send", "_flush", "_emit"))
+    __slots__ = ("items", "size", "scheduled")
+
+    def __init__(self) -> None:
+        self.items: list[bytes] = []
+        self.size = 0  # bytes in items
+        self.scheduled = False
+
+
+class JoinWriter:
+    """Queue commands; once per loop tick write them as one `b"".join`-ed buffer: `send`
+    queues (`queue`), flushing at once past `FLUSH_BYTES`, else scheduling `flush` with
+    `call_soon`; those four are what a fused submit uses too."""
+
+    TRAITS: ClassVar[Traits] = Traits(runs=("send", "flush", "_emit"))
 
     FLUSH_BYTES: ClassVar[int] = 256 * 1024
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.writes = 0
-        self._queue: list[bytes] = []
-        self._queued = 0  # bytes in _queue
-        self._scheduled = False
-        self._call_soon = loop.call_soon
+        self.queue = TickQueue()
+        self.call_soon = loop.call_soon
         self._transport: asyncio.WriteTransport | None = None
 
     def attach(self, transport: asyncio.WriteTransport) -> None:
@@ -84,28 +95,31 @@ class JoinWriter:
 
     def close(self) -> int:
         self._transport = None
-        unsent = len(self._queue)
-        self._queue = []
-        self._queued = 0
+        queue = self.queue
+        unsent = len(queue.items)
+        queue.items = []
+        queue.size = 0
         return unsent
 
     def send(self, payload: bytes) -> None:
-        self._queue.append(payload)
-        self._queued += len(payload)
-        if self._queued >= self.FLUSH_BYTES:
-            self._flush()  # large values: write now rather than join a growing pile
-        elif not self._scheduled:
-            self._scheduled = True
-            self._call_soon(self._flush)
+        queue = self.queue
+        queue.items.append(payload)
+        queue.size += len(payload)
+        if queue.size >= self.FLUSH_BYTES:
+            self.flush()  # large values: write now rather than join a growing pile
+        elif not queue.scheduled:
+            queue.scheduled = True
+            self.call_soon(self.flush)
 
-    def _flush(self) -> None:
-        self._scheduled = False
-        queue = self._queue
-        if not queue or self._transport is None or self._transport.is_closing():
+    def flush(self) -> None:
+        queue = self.queue
+        queue.scheduled = False
+        items = queue.items
+        if not items or self._transport is None or self._transport.is_closing():
             return  # a closing transport: `close` counts what is queued as never written
-        self._queue = []
-        self._queued = 0
-        self._emit(self._transport, queue)
+        queue.items = []
+        queue.size = 0
+        self._emit(self._transport, items)
         self.writes += 1
 
     def _emit(self, transport: asyncio.WriteTransport, queue: list[bytes]) -> None:
@@ -122,7 +136,7 @@ class WritelinesWriter(JoinWriter):
     """Like `JoinWriter`, but hands the list to `transport.writelines`: a vectored send on
     uvloop and on CPython >= 3.12; on 3.11's selector loop it joins internally."""
 
-    TRAITS: ClassVar[Traits] = Traits(runs=("send", "_flush", "_emit"))
+    TRAITS: ClassVar[Traits] = Traits(runs=("send", "flush", "_emit"))
 
     def _emit(self, transport: asyncio.WriteTransport, queue: list[bytes]) -> None:
         transport.writelines(queue)

@@ -10,8 +10,9 @@ import types
 import pytest
 
 from rediscluster_opt import Stages
-from rediscluster_opt.lab.instruments.inprocess import BARE, FakeServerTransport, fake_client, frames_per_get
+from rediscluster_opt.lab.instruments.inprocess import BARE, frames_per_get
 from rediscluster_opt.stages import REGISTRY
+from rediscluster_opt.testing.fake import FakeServerTransport, fake_client
 
 FUSED = [name for name in REGISTRY["dispatch"] if name != "composed"]
 # Both presets, and each preset with any one stage swapped for each of its variants.
@@ -180,8 +181,71 @@ def test_every_variant_describes_what_runs_and_a_fused_route_runs_what_it_says()
         return {f.__qualname__ for f in functions}
 
     fused = asyncio.run(hot(Stages.optimized()))
-    assert {"keyed", "get", "PooledFutureSubmit.fused_execute.<locals>.execute"} <= fused
+    assert {"_keyed", "get", "PooledFutureSubmit.fused_execute.<locals>.execute"} <= fused
     assert "Client._route" not in fused
     composed = asyncio.run(hot(Stages.baseline()))
     expected = {"ClusterClient._keyed", "Client._route", "EventSubmit.call", "DirectWriter.send"}
     assert expected <= composed
+
+
+def test_a_generated_route_is_a_method_of_the_client_s_class_made_once_per_stage_choice():
+    from rediscluster_opt.client.cluster import ClusterClient
+    from rediscluster_opt.client.commands import Commands
+
+    async def build():
+        clients = [fake_client(Stages.optimized()), fake_client(Stages.optimized()),
+                   fake_client(Stages.optimized().replace(slot_hash="table")), fake_client(Stages.baseline()),
+                   fake_client(Stages.optimized(), "standalone")]  # fmt: skip
+        for client in clients:
+            await client.close()
+        return clients
+
+    shaped, twin, other, composed, standalone = asyncio.run(build())
+    assert type(shaped) is type(twin) and type(shaped) is not type(other)
+    assert "get" in vars(type(shaped)) and shaped.get.__func__ is type(shaped).get
+    assert isinstance(shaped, ClusterClient) and type(shaped).__name__ == "ClusterClient"
+    assert type(composed) is ClusterClient and type(composed).get is Commands.get
+    assert type(standalone) is not type(shaped) and type(standalone).__name__ == "StandaloneClient"
+
+
+def _self_uses(source):
+    """(attribute, call or None) for every `self.<attribute>` the source reads: the call's
+    positional argument count and keyword names where it is called."""
+    import ast
+
+    tree = ast.parse(source)
+    calls = {id(node.func): node for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            yield node.attr, calls.get(id(node))
+
+
+@pytest.mark.parametrize("mode", ["cluster", "standalone"])
+@pytest.mark.parametrize("stages", COMBINATIONS, ids=lambda s: s.label())
+def test_a_generated_route_reads_its_client_through_the_typed_seam_only(stages, mode):
+    """Every `self.` of the generated source is a member of `RouteHost`, and each call
+    fits the signature of what the client puts there (`SlowPath.retry`,
+    `Client._foreign_loop`): a change to either fails here, not in a GET."""
+    import inspect
+    import typing
+
+    from rediscluster_opt.client.client import Client
+    from rediscluster_opt.client.fused import RouteHost, generate
+    from rediscluster_opt.client.slowpath import SlowPath
+
+    members = set(typing.get_type_hints(RouteHost)) | {"_foreign_loop"}
+    signatures = {
+        "_retry": inspect.signature(SlowPath.retry),
+        "_foreign_loop": inspect.signature(Client._foreign_loop),
+    }
+    shaped = ("get", "set", "incr", "incrby", "decr", "decrby", "ttl", "pttl", "hget")
+    general = {name: getattr(Client, name) for name in shaped}
+    for dispatch in FUSED:
+        routing = generate(stages.replace(dispatch=dispatch).resolve(), mode == "cluster", general)
+        uses = list(_self_uses(routing.source))
+        assert {name for name, _ in uses} - {"_retry", "_foreign_loop"} and uses
+        for name, call in uses:
+            assert name in members, name
+            if call is not None:
+                fake = [object()] * (1 + len(call.args))  # self, then the call's arguments
+                signatures[name].bind(*fake, **{k.arg: object() for k in call.keywords})
