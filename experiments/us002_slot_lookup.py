@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.compare import compare_stages
@@ -67,8 +68,43 @@ def figures(run: StoryRun, params: Parameters) -> list[Path]:
     wall = [r for r in run.extra.get("micro", {}).get("wall", []) if r["ns"]]
     if not wall:
         return []
-    fig = plots.slot_hash_ns(wall, title=f"{run.story.id}: slot hash cost")
+    fig = slot_hash_ns(wall, title=f"{run.story.id}: slot hash cost")
     return [nb.save_figure(fig, params, run, "slot_hash_ns")]
+
+
+def slot_hash_ns(rows: list[dict[str, Any]], *, title: str = "") -> Any:
+    """ns per CRC16 slot hash against key length, per variant, with the PRD's 1 µs line."""
+    fig, axes = plots.figure(1, 1, width=7, height=4)
+    ax = axes[0][0]
+    variants = dict.fromkeys(r["variant"] for r in rows if r["stage"] == "slot_hash")
+    styles = plots.line_styles(variants, plots.variant_roles("slot_hash"))
+    for variant in variants:
+        points = sorted(
+            (int(r["param"][1:]), r["ns"])
+            for r in rows
+            if r["stage"] == "slot_hash" and r["variant"] == variant
+        )
+        x = [p[0] for p in points]
+        ax.errorbar(
+            x,
+            [p[1]["median"] for p in points],
+            yerr=[
+                [p[1]["median"] - p[1]["low"] for p in points],
+                [p[1]["high"] - p[1]["median"] for p in points],
+            ],
+            marker="o",
+            capsize=3,
+            label=variant,
+            **styles[variant],
+        )
+    ax.axhline(1000, color=plots.MARK, linestyle="--", label="1 µs (PRD)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("key length, bytes")
+    ax.set_ylabel("ns per call (pyperf median, 95% interval)")
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Slot hash cost by key length")
+    return fig
 
 
 STORY = Story(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
@@ -56,8 +57,32 @@ def figures(run: StoryRun, params: Parameters) -> list[Path]:
     allocations = run.extra.get("micro", {}).get("allocations")
     if not allocations:
         return []
-    fig = plots.blocks_per_command(allocations, title=f"{run.story.id}: memory per pending command")
+    fig = blocks_per_command(allocations, title=f"{run.story.id}: memory per pending command")
     return [nb.save_figure(fig, params, run, "blocks_per_command")]
+
+
+def blocks_per_command(rows: list[dict[str, Any]], *, title: str = "") -> Any:
+    fig, axes = plots.figure(1, 1, width=6, height=3.5)
+    ax = axes[0][0]
+    roles = plots.variant_roles("submit")
+    colours = [plots.ROLE_COLOURS[roles.get(r["variant"], "variant")] for r in rows]
+    ax.bar(
+        [r["variant"] for r in rows],
+        [r["blocks_per_command"] for r in rows],
+        color=colours,
+        edgecolor=plots.MARK,
+    )
+    for i, r in enumerate(rows):
+        ax.annotate(
+            f"{r['blocks_per_command']:.1f} ({r['bytes_per_command']:.0f} B)",
+            (i, r["blocks_per_command"]),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylabel("memory blocks held per pending command")
+    ax.set_title(title or "What a waiting command holds (tracemalloc)")
+    return fig
 
 
 STORY = Story(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
@@ -51,12 +52,18 @@ def run(story: Story, params: Parameters) -> StoryRun:
 
 
 def figures(run: StoryRun, params: Parameters) -> list[Path]:
-    fig = plots.writes_per_command(
+    fig = writes_per_command(
         trials_frame([run.record]),
         nb.categories(run),
         title=f"{run.story.id}: socket writes per command ({nb.workload_text(run)})",
     )
     return [nb.save_figure(fig, params, run, "writes_per_command")]
+
+
+def writes_per_command(trials: Any, roles: dict[str, str], *, title: str = "") -> Any:
+    return plots.bars_by_role(
+        trials, roles, metrics=("writes_per_command",), title=title or "Socket writes per command"
+    )
 
 
 STORY = Story(
@@ -66,7 +73,7 @@ STORY = Story(
 and commands per write come from the client's own counters.""",
     run,
     ("writer",),
-    (_S + "writer.DirectWriter.send", _S + "writer.JoinWriter.send", _S + "writer.JoinWriter._flush",
+    (_S + "writer.DirectWriter.send", _S + "writer.JoinWriter.send", _S + "writer.JoinWriter.flush",
      _S + "writer.WritelinesWriter._emit"),
     ("send", "_flush", "_emit", "write", "writelines"),
     criteria=(

@@ -11,7 +11,6 @@ from rediscluster_opt.lab.compare import compare_stages, roles
 from rediscluster_opt.lab.criteria import Recorded
 from rediscluster_opt.lab.engine import NOT_ALLOWED, by_case, exact, ratio_of
 from rediscluster_opt.lab.instruments import perfcases
-from rediscluster_opt.lab.instruments.migration import migrate_under_load
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation import plots
@@ -25,6 +24,7 @@ from rediscluster_opt.lab.story import (
 )
 from rediscluster_opt.results import Interval
 from rediscluster_opt.stages import Stages
+from rediscluster_opt.testing.migration import migrate_under_load
 
 _S = "rediscluster_opt.stages."
 _ROUTE = "rediscluster_opt.client.client.Client._route"
@@ -88,8 +88,49 @@ def run(story: Story, params: Parameters) -> StoryRun:
 def figures(run: StoryRun, params: Parameters) -> list[Path]:
     if not run.extra.get("migration"):
         return []
-    fig = plots.migration_timeline(run.extra["migration"], title=f"{run.story.id}: live slot migration")
+    fig = migration_timeline(run.extra["migration"], title=f"{run.story.id}: live slot migration")
     return [nb.save_figure(fig, params, run, "migration_timeline")]
+
+
+def migration_timeline(migrations: dict[str, dict[str, Any]], *, title: str = "") -> Any:
+    """Throughput per 50 ms and cumulative ASK/MOVED during the live slot migration, one
+    column per stage set on one shared time axis, y axes from zero; the move is shaded and
+    its duration is in each column's title (the servers carry the load while they migrate,
+    so the move's length differs with the client)."""
+    fig, axes = plots.figure(2, max(1, len(migrations)), width=5.5, height=3)
+    end = max((p["t_s"] for run in migrations.values() for p in run.get("timeline") or []), default=1.0)
+    for column, (role, run) in enumerate(migrations.items()):
+        points = run.get("timeline") or []
+        top, bottom = axes[0][column], axes[1][column]
+        times = [p["t_s"] for p in points[1:]]
+        rates = [
+            (b["ops"] - a["ops"]) / max(1e-9, b["t_s"] - a["t_s"])
+            for a, b in zip(points, points[1:], strict=False)
+        ]
+        top.plot(times, rates, color=plots.ROLE_COLOURS["after" if "after" in role else "before"])
+        top.set_ylabel("ops/s")
+        took = (
+            f"move took {run['move_ended_s'] - run['move_started_s']:.1f} s, "
+            if "move_started_s" in run
+            else ""
+        )
+        top.set_title(f"{role}: {took}{run['wrong']} wrong, {run['errors']} errors", fontsize=9)
+        bottom.plot([p["t_s"] for p in points], [p["ask"] for p in points], label="ASK", color=plots.MARK)
+        bottom.plot(
+            [p["t_s"] for p in points], [p["moved"] for p in points], "--", label="MOVED", color=plots.MARK
+        )
+        bottom.set_yscale("symlog")  # MOVED counts are few beside ASK's: both stay visible
+        bottom.yaxis.set_major_formatter(plots.plain_numbers())
+        bottom.set_ylabel("redirects (cumulative)")
+        bottom.set_xlabel("s since the callers started")
+        bottom.legend(fontsize=7, loc="upper left")
+        for ax in (top, bottom):
+            ax.set_xlim(0, end)
+            ax.set_ylim(bottom=0)
+            if "move_started_s" in run:
+                ax.axvspan(run["move_started_s"], run["move_ended_s"], color="#ffdd99", alpha=0.5)
+    fig.suptitle(plots.wrap(title or "Live slot migration (shaded: the slot is moving)"), fontsize=10)
+    return fig
 
 
 STORY = Story(
@@ -128,4 +169,5 @@ through ASK and MOVED, with zero wrong answers.""",
              'nb.table(migrations.reset_index(names="stage set"), "no migration in this run")',),
         ),
     ),
+    exclusive=True,  # it moves slots while it measures
 )  # fmt: skip

@@ -9,10 +9,10 @@ from typing import Any
 
 from rediscluster_opt import compiled
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine
+from rediscluster_opt.lab import engine, limits
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import by_case, headline_level
-from rediscluster_opt.lab.instruments import inprocess, limits, micro, perfcases
+from rediscluster_opt.lab.instruments import inprocess, micro, perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positive_integer
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles

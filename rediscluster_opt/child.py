@@ -215,10 +215,23 @@ async def run_child_streaming(
         return read_result(entry, child.returncode, result_path, lambda: "\n".join(lines)[-TAIL:])  # type: ignore[no-any-return]
 
 
+STORIES = "experiments"  # a story's own instruments live in its package (lab.registry)
+
+
+def _imported(module: str) -> Any:
+    """The entry's module; a story's own (`experiments.<story>.<module>`) from the
+    workspace's stories folder, the package the registry imports too."""
+    if module.split(".")[0] == STORIES:
+        from .workspace import root
+
+        sys.path.insert(0, str(root()))
+    return importlib.import_module(module)
+
+
 def main(argv: list[str]) -> int:
     entry, spec_path, result_path = argv
     module, name = entry.split(":")
-    function = getattr(importlib.import_module(module), name)
+    function = getattr(_imported(module), name)
     # Nothing here depends on the run (no clock; plain open(), where pathlib would intern
     # the random folder's name): a child under cachegrind must execute the same
     # instructions every time.

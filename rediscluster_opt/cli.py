@@ -12,14 +12,18 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from .compiled import BuildError
 from .defaults import CLUSTER_PORTS, SEEDS, STANDALONE, STANDALONE_PORT
 from .localcluster import LocalCluster, LocalClusterError, parse_ports
 
 __all__ = ["main"]
+
+# The subparsers action build_parser hands to each command group (argparse keeps its class private).
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 # What each optional extra of pyproject.toml brings, by import name, and the subcommands
@@ -113,7 +117,7 @@ def _cluster_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_table(rows: list[dict]) -> str:
+def _status_table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'address':<18} {'role':<15} {'pid':>7}  state"]
     for row in rows:
         state = row.get("cluster_state", "running" if row["running"] else "stopped")
@@ -123,8 +127,8 @@ def _status_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _csv(kind: type = str):
-    def parse(text: str) -> list:
+def _csv(kind: Callable[[str], Any] = str) -> Callable[[str], list[Any]]:
+    def parse(text: str) -> list[Any]:
         try:
             return [kind(part.strip()) for part in text.split(",") if part.strip()]
         except ValueError:
@@ -204,7 +208,7 @@ def _rest_command(args: argparse.Namespace) -> int:
     return 0 if not record["summary"]["failed_trials"] else 1
 
 
-def format_rest_comparison(record: dict) -> str:
+def format_rest_comparison(record: dict[str, Any]) -> str:
     from .results.tables import table
 
     def req(value: float | None) -> str:
@@ -220,7 +224,8 @@ def format_rest_comparison(record: dict) -> str:
 
 def _experiments_command(args: argparse.Namespace) -> int:
     from .bench.target import check_target
-    from .lab.main import publish_reference, run_notebooks
+    from .lab.main import run_notebooks
+    from .lab.publish import publish_reference
     from .workspace import root
 
     extra: dict[str, Any] = {"allow_destructive": True} if args.allow_destructive else {}
@@ -362,7 +367,19 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rcopt", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    for add_commands in (
+        _cluster_command_parser,
+        _bench_command_parser,
+        _rest_command_parser,
+        _run_command_parsers,
+        _record_command_parsers,
+    ):
+        add_commands(commands)
+    return parser
 
+
+def _cluster_command_parser(commands: Subcommands) -> None:
+    """rcopt cluster: the local cluster."""
     cluster = commands.add_parser("cluster", help="start, stop or inspect the local Redis cluster")
     cluster.add_argument("action", choices=["up", "down", "status", "flush"])
     cluster.add_argument(
@@ -415,11 +432,12 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--json", action="store_true", help="status as JSON")
     cluster.set_defaults(handler=_cluster_command)
 
+
+def _bench_command_parser(commands: Subcommands) -> None:
+    """rcopt bench: the closed-loop benchmark."""
     from .bench.adapters import LOOPS, PEERS
     from .bench.runner import MODES, PROFILES
     from .bench.workload import KINDS
-    from .rest.loadgen import SCENARIOS
-    from .rest.servers import SERVERS
 
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
     add = bench.add_argument
@@ -462,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_and_output(bench, experiment="bench")
     bench.set_defaults(handler=_bench_command)
 
+
+def _rest_command_parser(commands: Subcommands) -> None:
+    """rcopt rest: the REST benchmark."""
+    from .bench.runner import MODES
+    from .rest.loadgen import SCENARIOS
+    from .rest.servers import SERVERS
+
     rest = commands.add_parser("rest", help="REST cache-aside benchmark under autocannon")
     add = rest.add_argument
     add(
@@ -489,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_and_output(rest, experiment="rest")
     rest.set_defaults(handler=_rest_command)
 
+
+def _run_command_parsers(commands: Subcommands) -> None:
+    """rcopt experiments, reference and headline: the story runs."""
     from .lab.parameters import modes
 
     experiments = commands.add_parser(
@@ -543,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     headline.set_defaults(handler=_headline_command)
 
+
+def _record_command_parsers(commands: Subcommands) -> None:
+    """rcopt docs, history, report, compare and build: what reads the records, and the build."""
     docs = commands.add_parser(
         "docs", help="render the measured figures of README.md and docs/ from results/reference/"
     )
@@ -589,7 +620,6 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="compile again even when current")
     build.add_argument("--status", action="store_true", help="only say whether a current build exists")
     build.set_defaults(handler=_build_command)
-    return parser
 
 
 def _build_command(args: argparse.Namespace) -> int:
@@ -611,7 +641,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_extra(args.command)
-        return args.handler(args)
+        code: int = args.handler(args)
+        return code
     except ModuleNotFoundError as exc:  # an import the extras table does not list
         extra = NEEDS.get(args.command)
         if extra is None:  # a command of the core install: a real bug, not a missing extra

@@ -7,15 +7,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from . import charts
 from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import LOCAL, cprofiles, headline_level
-from .tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
 from rediscluster_opt.lab.parameters import BENCH, Parameters, members
 from rediscluster_opt.lab.presentation import notebook as nb
-from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.story import (
     AA,
     CPU_AA,
@@ -32,6 +29,9 @@ from rediscluster_opt.lab.story import (
 )
 from rediscluster_opt.rest.loadgen import SCENARIOS as LOADGEN_SCENARIOS
 from rediscluster_opt.results import Interval, interval, paired_ratio, pairs
+
+from . import charts
+from .tlscost import TLS_CLIENTS, measured_tls, run_tls_cost, tls_metric
 
 SCENARIOS = ("get_single", "get_list", "post", "mixed")  # the PRD's REST scenarios
 REST_SCENARIOS = Own(

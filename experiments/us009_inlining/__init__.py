@@ -6,29 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import charts
 from rediscluster_opt.bench.adapters import ClientConfig
-from rediscluster_opt.lab import engine
+from rediscluster_opt.lab import engine, limits
 from rediscluster_opt.lab.compare import gain_metrics, ordered, roles, share_ratio
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
-from rediscluster_opt.lab import limits
-from . import inlining
-from .inlining import (
-    FRAMES_COMPOSED,
-    FRAMES_OVER_BARE,
-    FRAMES_OVER_BARE_BEFORE,
-    FRAMES_SHAPED,
-    INPROCESS_AA,
-    INPROCESS_FUSED,
-    INPROCESS_GAIN,
-    INPROCESS_OVER_BARE,
-    PREFIX_VS_PACK,
-)
 from rediscluster_opt.lab.instruments.inprocess import BARE
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
-from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.frame import trials_frame
 from rediscluster_opt.lab.story import (
     AA,
@@ -44,6 +29,19 @@ from rediscluster_opt.lab.story import (
     share_criterion,
 )
 from rediscluster_opt.results import paired_ratio
+
+from . import charts, inlining
+from .inlining import (
+    FRAMES_COMPOSED,
+    FRAMES_OVER_BARE,
+    FRAMES_OVER_BARE_BEFORE,
+    FRAMES_SHAPED,
+    INPROCESS_AA,
+    INPROCESS_FUSED,
+    INPROCESS_GAIN,
+    INPROCESS_OVER_BARE,
+    PREFIX_VS_PACK,
+)
 
 SWEEP = (1, 16, 64, 256)  # the concurrency sweep
 SMOKE_SWEEP = 16  # the level of the sweep's criterion; a smoke run sweeps it alone
@@ -89,7 +87,9 @@ def run(story: Story, params: Parameters) -> StoryRun:
     record = engine.bench(params, ordered(found, [fused, bare, *peers, *arms]), story.id,
                           modes=("cluster", "standalone"), cluster_only=beside)  # fmt: skip
     glide = [p for p in peers if p.label == "valkey-glide"]  # the fastest peer; the 2.5x target is at C=16
-    criterion_level, sweep = _sweeps(story, params, [found["cumulative before"], found[AA], after, bare, *glide])
+    criterion_level, sweep = _sweeps(
+        story, params, [found["cumulative before"], found[AA], after, bare, *glide]
+    )
     profile = engine.profiles(params, story, [found["cumulative before"], after])
     names = {role: config.label for role, config in found.items()}
     data = inlining.in_process(params.smoke)
@@ -131,7 +131,9 @@ def run(story: Story, params: Parameters) -> StoryRun:
     )
 
 
-def _sweeps(story: Story, params: Parameters, arms: list[ClientConfig]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sweeps(
+    story: Story, params: Parameters, arms: list[ClientConfig]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the C=16 record, the other levels' record): C=16 holds a criterion, its own record
     with the run's repeats; the other levels draw the curves, three repeats each (a smoke
     run sweeps C=16 alone: the same record twice)."""
@@ -146,7 +148,13 @@ def _sweeps(story: Story, params: Parameters, arms: list[ClientConfig]) -> tuple
 
 
 def _server_ratios(
-    record: dict[str, Any], after: str, fused: str, bare: str, peers: list[str], arms: list[ClientConfig], level: int
+    record: dict[str, Any],
+    after: str,
+    fused: str,
+    bare: str,
+    peers: list[str],
+    arms: list[ClientConfig],
+    level: int,
 ) -> dict[str, Any]:
     """The preset against the servers, beside each arm: fused without shapes, the bare
     calibration arm (both modes, and its CPU), each peer, and the C client's arms."""
@@ -164,7 +172,10 @@ def _server_ratios(
     }
     return {
         SHAPES: paired_ratio(record, after, fused, **where),
-        **{bare_metric(m): paired_ratio(record, after, bare, mode=m, **where) for m in ("cluster", "standalone")},
+        **{
+            bare_metric(m): paired_ratio(record, after, bare, mode=m, **where)
+            for m in ("cluster", "standalone")
+        },
         BARE_CPU: paired_ratio(record, after, bare, "cpu_us_per_op", **where),
         **{peer_metric(p): paired_ratio(record, after, p, **where) for p in peers},
         **c_client,

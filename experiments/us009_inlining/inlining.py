@@ -15,12 +15,12 @@ installed before one starts.
 from __future__ import annotations
 
 import timeit
-from typing import Any
+from typing import Any, cast
 
 from rediscluster_opt.child import run_child
+from rediscluster_opt.lab.instruments import inprocess
 from rediscluster_opt.results import Interval, interval, paired_interval
 from rediscluster_opt.stages import Stages
-from rediscluster_opt.lab.instruments import inprocess
 
 __all__ = ["ARMS", "encode_ns", "in_process", "measure", "measured_in_process"]
 
@@ -43,7 +43,7 @@ def encode_ns(repeats: int, number: int) -> dict[str, list[float]]:
     key = b"rcopt:bench:1234"
     ways = {
         "prefix": lambda: b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key),
-        "pack_command": lambda: pack_command((b"GET", key)),
+        "pack_command": lambda: pack_command(cast("tuple[Any, ...]", (b"GET", key))),
     }
     out: dict[str, list[float]] = {name: [] for name in ways}
     for _ in range(repeats):

@@ -7,10 +7,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import charts
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import LOCAL
+from rediscluster_opt.lab.parameters import Parameters, members, positive_integer
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.story import TARGET, Cell, Own, Story, StoryRun
+
+from . import charts
 from .resilience import (
     CLIENT_KILL_ERRORS,
     ELSEWHERE_ERRORS,
@@ -25,10 +29,6 @@ from .resilience import (
     fault_metric,
     run_resilience,
 )
-from rediscluster_opt.lab.parameters import Parameters, members, positive_integer
-from rediscluster_opt.lab.presentation import notebook as nb
-from rediscluster_opt.lab.presentation import plots
-from rediscluster_opt.lab.story import TARGET, Cell, Own, Story, StoryRun
 
 NEEDS_LOCAL = f"needs {LOCAL}: its faults signal, pause and restart server processes on this machine"
 FLOOD_LIMIT_MB = 400  # the write flood's criterion: peak RSS growth below this

@@ -34,7 +34,14 @@ from rediscluster_opt.localcluster import LocalCluster
 from rediscluster_opt.results import new_record, save_record
 from rediscluster_opt.results.stats import Interval, interval
 from rediscluster_opt.stages import OPTIMIZED
-from rediscluster_opt.testing.faults import CheckedLoad, keys_on, replica_of, resident_bytes, signal_node, wait_for_promotion
+from rediscluster_opt.testing.faults import (
+    CheckedLoad,
+    keys_on,
+    replica_of,
+    resident_bytes,
+    signal_node,
+    wait_for_promotion,
+)
 from rediscluster_opt.testing.single_execution import SingleExecutionLoad, kill_storm
 
 __all__ = [
@@ -52,7 +59,12 @@ __all__ = [
 CLIENTS = ("ours", "redis-py", "valkey-glide")
 COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a caller
 WORKERS = 16  # per load (one on the faulty node, one elsewhere)
-REPLICA_LAYOUT = {"ports": (7500, 7501, 7502), "replicas": 1, "node_timeout": 1500}
+REPLICA_PORTS, REPLICA_NODE_TIMEOUT_MS = (7500, 7501, 7502), 1500
+REPLICA_LAYOUT: dict[str, Any] = {
+    "ports": REPLICA_PORTS,
+    "replicas": 1,
+    "node_timeout": REPLICA_NODE_TIMEOUT_MS,
+}
 FLOOD_VALUE = 100_000  # bytes
 RSS_EVERY_S = 0.05  # how often the RSS over time is kept (the peak is sampled every 5 ms)
 TRIAL_LIMIT = 180.0  # seconds: a trial still running by then is recorded as failed
@@ -315,7 +327,7 @@ FAULTS = {
         Fault("graceful_failover", "CLUSTER FAILOVER", _graceful, True, "promotion"),
         # a restarted master answers CLUSTERDOWN until it has rejoined: give it time
         Fault("kill_restart", "master kill -9 without replica, restarted after 1 s", _kill_restart,
-              False, "restart", 3.0),
+              False, "restart", settle=3.0),
         Fault("debug_sleep", "DEBUG SLEEP 1 s on a master", _debug_sleep),
         Fault("client_pause", "CLIENT PAUSE 1 s on a master", _client_pause),
         Fault("client_kill", "CLIENT KILL of every connection, 5 times", _client_kill),
@@ -368,9 +380,9 @@ def run_resilience(
     trials: list[dict[str, Any]] = []
     notes: list[str] = [f"skipped: {skipped}"] if main_cluster is None else []
     replica_cluster = LocalCluster(
-        ports=REPLICA_LAYOUT["ports"],
-        replicas=REPLICA_LAYOUT["replicas"],
-        node_timeout=REPLICA_LAYOUT["node_timeout"],
+        ports=REPLICA_PORTS,
+        replicas=1,
+        node_timeout=REPLICA_NODE_TIMEOUT_MS,
         standalone_port=None,
         data_dir=(main_cluster.data_dir.parent if main_cluster else Path(".rcopt")) / "resilience",
     )
@@ -418,7 +430,7 @@ def run_resilience(
         "unmeasured": sorted(k for k, v in figures.items() if v is None),
         "skipped": dict.fromkeys(CLIENTS, skipped) if main_cluster is None else {},
     }
-    return record, save_record(record, params.results_path)
+    return dict(record), save_record(dict(record), params.results_path)
 
 
 def _run_trial(cluster: LocalCluster, fault: Fault, client: str, plan: FaultPlan) -> dict[str, Any]:

@@ -11,12 +11,13 @@ from rediscluster_opt.bench.adapters import ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
-from .heal import heal_times
 from rediscluster_opt.lab.parameters import BENCH, Parameters, positive_integer, positive_numbers
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, NEGLIGIBLE, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
 from rediscluster_opt.results import Interval, interval
+
+from .heal import heal_times
 
 DEFAULT_S = 10.0  # ClusterClient's refresh_interval as it ships
 OFTEN_S = 0.25  # the shortest interval the cost is measured at: as often as min_refresh_interval allows

@@ -9,20 +9,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import charts
 from rediscluster_opt.bench.adapters import ClientConfig, Target
 from rediscluster_opt.bench.target import node_addresses
 from rediscluster_opt.bench.workload import Workload
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
-from .scaling import clusters_of, curve_point
 from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positive_integer
 from rediscluster_opt.lab.presentation import notebook as nb
-from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, TARGET, THROUGHPUT_AA, Own, Story, StoryRun
 from rediscluster_opt.results import Interval, paired_ratio
+
+from . import charts
+from .scaling import clusters_of, curve_point
 
 BARE, GLIDE = "calibration:bare", "valkey-glide"
 SIZES = Own(
@@ -114,7 +114,9 @@ class _Findings:
         for config in self.arms:
             found = curve_point(record, label_of(config.label), "cluster", where["concurrency"])
             if found:
-                self.points.append({"sweep": sweep, "client": config.client, "series": series, "x": x, **found})
+                self.points.append(
+                    {"sweep": sweep, "client": config.client, "series": series, "x": x, **found}
+                )
 
 
 def run(story: Story, params: Parameters) -> StoryRun:

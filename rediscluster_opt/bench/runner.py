@@ -145,6 +145,7 @@ def run_benchmark(
     targets: dict[str, Target] | None = None,
     cluster_only: Sequence[str] = (),
     warmups: dict[str, float] | None = None,
+    reruns: int = MAX_RERUNS,
 ) -> dict[str, Any]:
     """Run every configuration in every mode and concurrency, `repeats` times, interleaved;
     return the result record (not yet saved: see `results.save_record`).
@@ -157,8 +158,9 @@ def run_benchmark(
     one interleaved run). cluster_only: labels of arms no standalone figure reads (a peer
     beside a cluster-only ratio), left out of the standalone trials to save their time.
     warmups: label -> a longer warm-up for an arm that needs one (a client opening a TLS
-    connection per concurrent command). pin: client and servers on disjoint CPUs when the
-    machine has at least two (recorded either way)."""
+    connection per concurrent command). reruns: how many times a contaminated trial runs
+    again (a smoke run, whose figures are not evidence, runs none). pin: client and
+    servers on disjoint CPUs when the machine has at least two (recorded either way)."""
     configs = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
     target = target or Target()
     workload = workload or Workload()
@@ -244,7 +246,7 @@ def run_benchmark(
                 "server_pids": pids_by_mode[mode],
                 "servers_expected": is_local(each, mode),
             }
-            for rerun in range(MAX_RERUNS + 1):
+            for rerun in range(reruns + 1):
                 cpu_before = cpu_seconds_of(pids_by_mode[mode])
                 outcome = _run_trial_process(spec, deadline, client_cpus, processes)
                 outcome["server_cpu_s"] = delta(cpu_before, cpu_seconds_of(pids_by_mode[mode]))
@@ -258,7 +260,7 @@ def run_benchmark(
                     "rerun": rerun,
                     "contaminated": machine.contaminated(outcome.get("machine")),
                 }
-                if not found["contaminated"] or rerun == MAX_RERUNS or outcome["status"] != "ok":
+                if not found["contaminated"] or rerun == reruns or outcome["status"] != "ok":
                     trials.append({"index": len(trials), **found})
                     say(_describe(outcome) + _machine_note(found))
                     break

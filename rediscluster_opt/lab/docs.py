@@ -29,12 +29,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..results.stats import Interval
+from .blocks import STALENESS, Block, render_blocks, without_blocks
 
 __all__ = [
     "DOCUMENTS",
@@ -57,45 +58,6 @@ class DocsError(LookupError):
     """A block the reference cannot fill: the message names the block and what is missing."""
 
 
-@dataclass(frozen=True)
-class Block:
-    """A named block of a document; its text comes from the renderer of its kind."""
-
-    name: str
-
-    @property
-    def opening(self) -> str:
-        return f"<!-- rcopt:{self.name} -->"
-
-    @property
-    def closing(self) -> str:
-        return f"<!-- /rcopt:{self.name} -->"
-
-    def wrap(self, text: str) -> str:
-        return f"{self.opening}{text}{self.closing}"
-
-
-STALENESS = Block("staleness")
-# A marker in backticks is a document talking about markers, not a block.
-_BLOCK = re.compile(r"(?<!`)<!-- rcopt:(\S+?) -->(.*?)<!-- /rcopt:\1 -->", re.S)
-
-
-def render_blocks(text: str, renderers: Mapping[str, Callable[..., str]]) -> tuple[str, list[str]]:
-    """`text` with every block's content renewed by the renderer of its kind (the name's
-    part before the first colon; the rest, split at colons, are its arguments); also the
-    names of the blocks no renderer knows."""
-    unknown: list[str] = []
-
-    def renew(found: re.Match[str]) -> str:
-        kind, *arguments = found[1].split(":")
-        if kind not in renderers:
-            unknown.append(found[1])
-            return found[0]
-        return Block(found[1]).wrap(renderers[kind](*arguments))
-
-    return _BLOCK.sub(renew, text), unknown
-
-
 # A figure written by hand: a median with its interval (`0.74 [0.67–0.79]`). Code spans and
 # blocks are left out: an example in backticks is not a measurement.
 _INTERVAL = re.compile(r"\d[\d.,]*%?\s?\[-?\d[\d.,]*%?\s?[–-]\s?-?\d")
@@ -104,7 +66,7 @@ _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
 
 def hand_written_figures(text: str) -> list[str]:
     """Intervals outside the rendered blocks and code: figures nothing keeps true."""
-    bare = _CODE.sub("", _BLOCK.sub("", text))
+    bare = _CODE.sub("", without_blocks(text))
     return [line.strip() for line in bare.splitlines() if _INTERVAL.search(line)]
 
 
@@ -216,95 +178,124 @@ def headline_row(summary: dict[str, Any]) -> dict[str, Any] | None:
 
 def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
     """Each block kind's renderer over `reference`."""
-    from ..bench.environment import staleness_text
-    from ..results.history import machine_of
-    from ..results.tables import table
-    from .criteria import tally
-    from .main import _client_table, _rest_table, clock
+    return Renderers(reference).kinds()
 
-    def measured_at() -> str:
-        record = reference.first_record()
-        commits = reference.commits()
+
+@dataclass
+class Renderers:
+    """The block renderers over one reference: a method per block kind that needs more than
+    a line, the others in `kinds`."""
+
+    reference: Reference
+
+    def kinds(self) -> dict[str, Callable[..., str]]:
+        from .summary import clock
+
+        reference = self.reference
+        return {
+            "measured-at": self.measured_at,
+            "staleness": self.staleness,
+            "commit": lambda: ", ".join(f"`{c[:7]}`" for c in reference.commits()),
+            "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
+            "lead": lambda story: reference.summary(story)["headline"],
+            "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
+            "figure": self.figure,
+            "verdict": lambda story, metric: reference.row(story, metric)["verdict"],
+            "aa": lambda story, metric: reference.row(story, metric).get("aa") or "-",
+            "verdicts": self.verdicts,
+            "table": self.story_table,
+            "leads": self.leads,
+            "headline-spread": self.headline_spread,
+            "rest-table": self.rest_table,
+            "client-table": self.client_table,
+        }
+
+    def measured_at(self) -> str:
+        from ..results.history import machine_of
+        from .summary import clock
+
+        record = self.reference.first_record()
+        commits = self.reference.commits()
         where = f"commit `{commits[0][:7]}`" if len(commits) == 1 else f"{len(commits)} commits"
-        wall = reference.run.get("wall_s")
+        wall = self.reference.run.get("wall_s")
         how = f"`make reference`, {clock(wall)} of wall time" if wall else "a run before `make reference`"
         return (
             f"measured at {where} on {machine_of(record['environment'])}, {record['created'][:10]}, "
-            f"{reference.run.get('mode', 'default')} mode, by {how}"
+            f"{self.reference.run.get('mode', 'default')} mode, by {how}"
         )
 
-    def staleness() -> str:
-        commits = reference.commits()
+    def staleness(self) -> str:
+        from ..bench.environment import staleness_text
+
+        commits = self.reference.commits()
         if len(commits) != 1:
             return f"a composite of {len(commits)} commits: staleness is per story (summary.md)"
         return staleness_text(commits[0], behind=False)
 
-    def verdicts(story: str, metrics: str) -> str:
-        rows = [reference.row(story, m) for m in metrics.split(",")]
+    def figure(self, story: str, metric: str) -> str:
+        row = self.reference.row(story, metric)
+        effect = row.get("effect") or row.get("value") or {}
+        few = effect.get("method") not in (None, "exact") and effect.get("n", FEW_PAIRS) < FEW_PAIRS
+        return str(row["measured"]) + (f" ({interval_label(row)}; {FEW})" if few else "")
+
+    def verdicts(self, story: str, metrics: str) -> str:
+        rows = [self.reference.row(story, m) for m in metrics.split(",")]
         body = [
             [r.get("criterion") or r["item"], r["measured"], interval_label(r), r.get("aa") or "",
              r.get("verdict", "recorded")]
             for r in rows
         ]  # fmt: skip
-        header = ["criterion", "measured", "interval", "A/A", "verdict"]
-        return "\n" + table(header, body, markdown=True) + "\n"
+        return _markdown_table(["criterion", "measured", "interval", "A/A", "verdict"], body)
 
-    def leads() -> str:
+    def leads(self) -> str:
+        from .criteria import tally
+
         body = []
-        for story, found in reference.summaries.items():
+        for story, found in self.reference.summaries.items():
             counts = ", ".join(f"{n} {state}" for state, n in tally(found.get("acceptance", [])).items() if n)
             lead = headline_row(found)
             label = interval_label(lead) if lead is not None and lead.get("effect") else "-"
             body.append([f"{story} {found['title']}", found["headline"], label, counts or "no criteria"])
-        header = ["story", "lead verdict", "its interval", "criteria"]
-        return "\n" + table(header, body, markdown=True) + "\n"
+        return _markdown_table(["story", "lead verdict", "its interval", "criteria"], body)
 
-    def story_table(story: str, name: str) -> Any:
-        run = reference.story_run(story)
-        return run.story.tables[name](run)
-
-    def story_note(story: str) -> str:
-        """The line under a story's table: how its bracketed figures were made."""
+    def story_table(self, story: str, name: str) -> str:
+        """One of the story's own tables, and the line under it: how its bracketed figures
+        were made."""
+        run = self.reference.story_run(story)
         labels = sorted(
-            {interval_label(r) for r in reference.summary(story).get("acceptance", []) if r.get("effect")}
+            {
+                interval_label(r)
+                for r in self.reference.summary(story).get("acceptance", [])
+                if r.get("effect")
+            }
         )
         labels = [label for label in labels if label != "exact"]
-        if not labels:
-            return "Figures are exact counts."
-        return f"Bracketed figures: median [interval] of paired ratios, {'; '.join(labels)}."
+        note = (
+            f"Bracketed figures: median [interval] of paired ratios, {'; '.join(labels)}."
+            if labels
+            else "Figures are exact counts."
+        )
+        return f"\n{_markdown(run.story.tables[name](run))}\n\n{note}\n"
 
-    def spread_note(key: str, rest: bool = False) -> str:
-        """The line under a final table: its figures are medians with the repeats' spread."""
-        story = next(name for name, found in reference.summaries.items() if found.get(key))
-        run = reference.story_run(story)
-        record = run.rest_record if rest else run.record
-        parameters = (record or {}).get("parameters", {})
-        repeats, side = parameters.get("repeats"), parameters.get("side_arms")
-        n = f"{repeats} repeats" if repeats else "the repeats"
-        if side:  # the peers beside the compared arms ran fewer
-            n += f" ({', '.join(side)}: {parameters.get('side_repeats')})"
-        few = f" ({FEW}: fewer than {FEW_PAIRS})" if repeats and repeats < FEW_PAIRS else ""
-        return f"median [min–max] over {n} per row: the spread of the repeats, not an interval{few}"
-
-    def headline_spread() -> str:
+    def headline_spread(self) -> str:
         """Each headline ratio: the reference's within-run figure, the same ratio as other
         stories measured it, and the spread of separate runs at the reference's commit."""
         from .headline import HEADLINES, measured_in, spread
 
-        commits = reference.commits()
+        commits = self.reference.commits()
         body = []
         for headline in HEADLINES:
             found = [
                 (story, row)
                 for story, metric in measured_in(headline)
-                if (row := reference.find(story, metric))
+                if (row := self.reference.find(story, metric))
             ]
             within = (
                 f"{found[0][1]['measured']} ({found[0][0]}; {interval_label(found[0][1])})" if found else "-"
             )
             others = "; ".join(f"{story}: {row['measured']}" for story, row in found[1:]) or "-"
             runs, n = (
-                spread(reference.folder.parent / "history", commits[0], headline.name)
+                spread(self.reference.folder.parent / "history", commits[0], headline.name)
                 if len(commits) == 1
                 else (None, 0)
             )
@@ -320,41 +311,44 @@ def renderers(reference: Reference) -> dict[str, Callable[..., str]]:
             "the same ratio in other stories",
             "across separate runs",
         ]
-        return "\n" + table(header, body, markdown=True) + "\n"
+        return _markdown_table(header, body)
 
-    def figure(story: str, metric: str) -> str:
-        row = reference.row(story, metric)
-        effect = row.get("effect") or row.get("value") or {}
-        few = effect.get("method") not in (None, "exact") and effect.get("n", FEW_PAIRS) < FEW_PAIRS
-        return str(row["measured"]) + (f" ({interval_label(row)}; {FEW})" if few else "")
+    def rest_table(self) -> str:
+        from .summary import rest_table
 
-    def final(key: str) -> dict[str, Any]:
-        found = next((s for s in reference.summaries.values() if s.get(key)), None)
+        rows = self._final("client_table").get("rest_table", [])
+        return f"\n{rest_table(rows)}\n\nREST req/s: {self._spread_note('client_table', rest=True)}.\n"
+
+    def client_table(self) -> str:
+        from .summary import client_table
+
+        rows = self._final("client_table")["client_table"]
+        return f"\n{client_table(rows)}\n\nEach figure: {self._spread_note('client_table')}.\n"
+
+    def _final(self, key: str) -> dict[str, Any]:
+        found = next((s for s in self.reference.summaries.values() if s.get(key)), None)
         if found is None:
             raise DocsError(f"no story of the reference has a {key}")
         return found
 
-    return {
-        "measured-at": measured_at,
-        "staleness": staleness,
-        "commit": lambda: ", ".join(f"`{c[:7]}`" for c in reference.commits()),
-        "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
-        "lead": lambda story: reference.summary(story)["headline"],
-        "paragraph": lambda story: reference.summary(story).get("paragraph", ""),
-        "figure": figure,
-        "verdict": lambda story, metric: reference.row(story, metric)["verdict"],
-        "aa": lambda story, metric: reference.row(story, metric).get("aa") or "-",
-        "verdicts": verdicts,
-        "table": lambda story, name: "\n"
-        + _markdown(story_table(story, name))
-        + f"\n\n{story_note(story)}\n",
-        "leads": leads,
-        "headline-spread": headline_spread,
-        "rest-table": lambda: "\n" + _rest_table(final("client_table").get("rest_table", []))
-        + f"\n\nREST req/s: {spread_note('client_table', rest=True)}.\n",
-        "client-table": lambda: "\n" + _client_table(final("client_table")["client_table"])
-        + f"\n\nEach figure: {spread_note('client_table')}.\n",
-    }  # fmt: skip
+    def _spread_note(self, key: str, rest: bool = False) -> str:
+        """The line under a final table: its figures are medians with the repeats' spread."""
+        story = next(name for name, found in self.reference.summaries.items() if found.get(key))
+        run = self.reference.story_run(story)
+        record = run.rest_record if rest else run.record
+        parameters = (record or {}).get("parameters", {})
+        repeats, side = parameters.get("repeats"), parameters.get("side_arms")
+        n = f"{repeats} repeats" if repeats else "the repeats"
+        if side:  # the peers beside the compared arms ran fewer
+            n += f" ({', '.join(side)}: {parameters.get('side_repeats')})"
+        few = f" ({FEW}: fewer than {FEW_PAIRS})" if repeats and repeats < FEW_PAIRS else ""
+        return f"median [min–max] over {n} per row: the spread of the repeats, not an interval{few}"
+
+
+def _markdown_table(header: list[str], body: list[list[Any]]) -> str:
+    from ..results.tables import table
+
+    return "\n" + table(header, body, markdown=True) + "\n"
 
 
 def render_document(path: Path, reference: Reference) -> tuple[str, str]:

@@ -216,7 +216,7 @@ def plot_history(folder: Path, target: Path, story: str | None = None) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    from .presentation.plots import VERDICT_COLOURS, _figure
+    from .presentation.plots import VERDICT_COLOURS, figure
 
     entries = load_entries(folder)
     criteria = _criteria(entries)
@@ -225,7 +225,7 @@ def plot_history(folder: Path, target: Path, story: str | None = None) -> Path:
     if not panels:
         raise SystemExit(f"history: nothing to plot in {folder}" + (f" for {story}" if story else ""))
     columns = min(3, len(panels))
-    fig, axes = _figure((len(panels) + columns - 1) // columns, columns)
+    fig, axes = figure((len(panels) + columns - 1) // columns, columns)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, (story_id, metric) in zip(axes.flat, panels, strict=False):

@@ -12,7 +12,8 @@ import subprocess
 from pathlib import Path
 
 from ..workspace import root
-from .main import StoriesFailed, publish_reference, run_notebooks
+from .main import StoriesFailed, run_notebooks
+from .publish import publish_reference
 
 __all__ = ["OUTPUTS", "dirty_files", "make_reference"]
 

@@ -1,11 +1,14 @@
 """Where the stories are: one module per story in the workspace's `experiments/` folder
-(the checkout's), each declaring `STORY = Story(...)`. Adding a story is adding a module
-there; nothing else lists them.
+(the checkout's), each declaring `STORY = Story(...)`; a story with instruments of its
+own is a package there instead (its `__init__.py` declares the story, its modules are
+its instruments and figures). Adding a story is adding a module or package there;
+nothing else lists them.
 
 The folder is imported as the package `experiments` from the workspace root
 (`$RCOPT_ROOT`, else the current folder; a notebook kernel adopts its checkout), so a
 story module imports the engine from `rediscluster_opt.lab` and its sibling modules
-relatively.
+relatively; a child process running a story's instrument imports it from the same
+folder (`rediscluster_opt.child`).
 """
 
 from __future__ import annotations
@@ -55,9 +58,9 @@ def _load(folder: Path) -> tuple[tuple[str, Story], ...]:
         )
     package = _package(folder)
     found: dict[str, Story] = {}
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
+    modules = [p for p in folder.glob("*.py") if not p.name.startswith("_")]
+    packages = [p for p in folder.iterdir() if (p / "__init__.py").is_file() and not p.name.startswith("_")]
+    for path in sorted([*modules, *packages], key=lambda p: p.stem):
         module = importlib.import_module(f"{package}.{path.stem}")
         declared = getattr(module, "STORY", None)
         if not isinstance(declared, Story):

@@ -182,12 +182,13 @@ def run_rest_benchmark(
     standalone_scenarios: Sequence[str] | None = None,
     side_arms: Sequence[str] = (),
     side_repeats: int = 1,
+    reruns: int = MAX_RERUNS,
 ) -> dict[str, Any]:
     """Every backend in every mode and scenario, `repeats` times interleaved; the record
     (not yet saved). standalone_scenarios: those run in standalone mode (None: all), when
     standalone figures are read of those alone. side_arms: labels of backends measured for
     the table beside the compared ones, not for a paired verdict: they run in the first
-    `side_repeats` repeats only."""
+    `side_repeats` repeats only. reruns: how many times a contaminated trial runs again."""
     target = target or Target()
     unknown = [s for s in scenarios if s not in SCENARIOS]
     if unknown:
@@ -213,7 +214,7 @@ def run_rest_benchmark(
         raise BenchmarkError(str(exc)) from None
     target_info = check_target(target, modes)
     say = progress or (lambda _msg: None)
-    db = Path(data_dir).absolute() / "bench.db"
+    db = Path(data_dir).absolute() / experiment / "bench.db"  # a run of its own: runs may overlap
     user_id = random.Random().randrange(1, SEED_ROWS + 1)  # chosen once per run, as the original
     pids_by_mode = {mode: server_pids(target, mode) for mode in modes}
 
@@ -253,7 +254,7 @@ def run_rest_benchmark(
                     "concurrency": scenario.connections,
                     "pipelining": scenario.pipelining,
                 }
-                for rerun in range(MAX_RERUNS + 1):
+                for rerun in range(reruns + 1):
                     try:
                         trial = _measure(scenario, app, base, duration, warmup, user_id, pids_by_mode[mode],
                                          is_local(target, mode))  # fmt: skip
@@ -267,7 +268,7 @@ def run_rest_benchmark(
                         say(f"    {name}: FAILED {exc}")
                         break
                     trial["rerun"] = rerun
-                    if not trial["contaminated"] or rerun == MAX_RERUNS:
+                    if not trial["contaminated"] or rerun == reruns:
                         break
                     superseded.append({"index": len(superseded), **trial})
                     taken = trial["machine"]["foreign"]

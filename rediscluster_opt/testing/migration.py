@@ -34,7 +34,7 @@ def move_slot(
     ask(target, "CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
     ask(source, "CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
     moved = 0
-    while keys := cast(list, ask(source, "CLUSTER", "GETKEYSINSLOT", slot, 10)):
+    while keys := cast("list[bytes]", ask(source, "CLUSTER", "GETKEYSINSLOT", slot, 10)):
         reply = ask(source, "MIGRATE", target_host, target_port, "", 0, 5000, *auth, "KEYS", *keys)
         if reply != b"OK":
             raise RuntimeError(f"MIGRATE of slot {slot} from {source} to {target} failed: {reply}")
@@ -66,7 +66,10 @@ async def migrate_under_load(
         await client.mset({k: f"value-{k}" for k in names})
         slot = client._slot_of(hashtag.encode())
         masters = list(client.topology.masters)
-        source = client.topology.slot_table()[slot]
+        owner = client.topology.slot_table()[slot]
+        if owner is None:
+            raise RuntimeError(f"slot {slot} has no master: the cluster does not cover every slot")
+        source = owner
         target = next(m for m in masters if m != source)
         running = True
         tally = {"ops": 0, "wrong": 0, "errors": 0}

@@ -16,7 +16,7 @@ import pytest
 from rediscluster_opt import ClusterClient, Stages
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.lab.instruments.faults import (
+from rediscluster_opt.testing.faults import (
     CheckedLoad,
     keys_on,
     replica_of,

@@ -20,10 +20,10 @@ from rediscluster_opt import ClusterClient, MaybeAppliedError, RedisConnectionEr
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.core.slots import crc16_table, hash_tag
-from rediscluster_opt.lab.instruments.faults import replica_of, signal_node, wait_for_promotion
-from rediscluster_opt.lab.instruments.migration import move_slot
-from rediscluster_opt.lab.instruments.single_execution import kill_storm
+from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
+from rediscluster_opt.testing.migration import move_slot
 from rediscluster_opt.testing.pipelines import PipelineLoad
+from rediscluster_opt.testing.single_execution import kill_storm
 
 FAULTS = ("client-kill", "migration", "sigstop", "sigkill")
 FULL = [

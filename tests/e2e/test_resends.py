@@ -12,15 +12,15 @@ from rediscluster_opt import ClusterClient, RedisTimeoutError, ResponseError, St
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.core.slots import crc16_table, hash_tag
-from rediscluster_opt.lab.instruments.faults import (
+from rediscluster_opt.testing.faults import (
     CheckedLoad,
     keys_on,
     replica_of,
     signal_node,
     wait_for_promotion,
 )
-from rediscluster_opt.lab.instruments.migration import move_slot
-from rediscluster_opt.lab.instruments.single_execution import SingleExecutionLoad, kill_storm
+from rediscluster_opt.testing.migration import move_slot
+from rediscluster_opt.testing.single_execution import SingleExecutionLoad, kill_storm
 
 STORM_S = 2.0
 

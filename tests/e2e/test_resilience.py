@@ -12,7 +12,7 @@ from rediscluster_opt import (
     RedisTimeoutError,
     Stages,
 )
-from rediscluster_opt.lab.instruments.migration import move_slot
+from rediscluster_opt.testing.migration import move_slot
 
 MIGRATION_STAGES = [Stages.baseline(), Stages.optimized()]  # composed and shaped (fused)
 

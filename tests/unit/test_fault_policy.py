@@ -327,7 +327,7 @@ def test_a_client_used_from_a_foreign_loop_gets_a_typed_error_and_stays_usable()
 
 
 def test_a_checked_load_timeline_shows_a_stall_as_zeros_and_finds_recovery():
-    from rediscluster_opt.lab.instruments.faults import CheckedLoad
+    from rediscluster_opt.testing.faults import CheckedLoad
 
     load = CheckedLoad(None, None, [b"k"], workers=1)
     load.events += [(10.0, "ok"), (10.1, "RedisTimeoutError"), (11.1, "wrong value"), (11.2, "ok")]

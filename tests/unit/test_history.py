@@ -238,7 +238,8 @@ def test_a_story_measured_on_a_busy_machine_runs_again_and_a_reference_refuses_o
     import pytest
 
     from rediscluster_opt.lab import main
-    from rediscluster_opt.lab.main import RUN_FILE, STORY_RERUNS, StoriesFailed, publish_reference
+    from rediscluster_opt.lab.main import RUN_FILE, STORY_RERUNS, StoriesFailed
+    from rediscluster_opt.lab.publish import publish_reference
     from tests.unit.test_lab import _summary
 
     states = {"US-001": [3, 0], "US-002": [5, 4], "US-003": [0]}
@@ -277,7 +278,7 @@ def test_a_story_measured_on_a_busy_machine_runs_again_and_a_reference_refuses_o
     # a smoke run (quick) runs each story once and says which stayed busy
     states.update({"US-001": [3], "US-002": [0]})
     runs.clear()
-    folder = main.run_notebooks("quick", results=tmp_path / "quick", only=["US-001", "US-002"])
+    folder = main.run_notebooks("quick", results=tmp_path / "quick", only=["US-001", "US-002"], jobs=1)
     assert runs == ["US-001", "US-002"]
     assert json.loads((folder / RUN_FILE).read_text())["contaminated"] == {
         "US-001": "contaminated (3 of 9 trials)"

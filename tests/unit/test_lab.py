@@ -152,7 +152,8 @@ def test_publishing_a_reference_copies_notebooks_records_and_rewrites_links(tmp_
     import json
     import shutil
 
-    from rediscluster_opt.lab.main import publish_reference, write_summary_md
+    from rediscluster_opt.lab.publish import publish_reference
+    from rediscluster_opt.lab.summary import write_summary_md
 
     run = tmp_path / "runs" / "r1"
     (run / "figures").mkdir(parents=True)
@@ -358,7 +359,7 @@ def test_without_a_standalone_server_the_standalone_comparisons_are_skipped():
 
 
 def test_the_summary_names_the_version_the_measured_servers_reported():
-    from rediscluster_opt.lab.main import _server_version
+    from rediscluster_opt.lab.summary import _server_version
 
     local_only = {"redis_server": "7.0.15"}
     assert _server_version(local_only) == "7.0.15"

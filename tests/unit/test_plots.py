@@ -6,6 +6,9 @@ import pytest
 
 matplotlib.use("Agg")
 
+from experiments.us008_final import charts as us008_charts  # noqa: E402
+from experiments.us009_inlining import charts as us009_charts  # noqa: E402
+from experiments.us016_scaling import charts as us016_charts  # noqa: E402
 from rediscluster_opt.bench.profiling import fold_stacks  # noqa: E402
 from rediscluster_opt.lab.criteria import Criterion, evaluate  # noqa: E402
 from rediscluster_opt.lab.presentation import plots  # noqa: E402
@@ -103,7 +106,7 @@ def test_rest_bars_carry_whiskers_and_say_drop():
     row = {"scenario": "get_single", "config": "baseline", "drop": 0.5,
            "standalone_req_s": 100.0, "standalone_req_s_min": 90.0, "standalone_req_s_max": 110.0,
            "cluster_req_s": 50.0, "cluster_req_s_min": 40.0, "cluster_req_s_max": 60.0}  # fmt: skip
-    fig = plots.rest_bars([row, {**row, "config": "optimized", "drop": 0.1}], {"baseline": "before"})
+    fig = us008_charts.rest_bars([row, {**row, "config": "optimized", "drop": 0.1}], {"baseline": "before"})
     (ax,) = fig.axes
     assert len(ax.containers) == 4  # two bar groups and their error bars
     assert {t.get_text() for t in ax.texts} == {"drop 50%", "drop 10%"}
@@ -128,7 +131,7 @@ def test_lines_take_their_role_colour_and_share_a_role_by_style():
         for level in (1, 16)
     ]  # fmt: skip
     roles = {"composed": "before", "shaped": "after", "valkey-glide": "valkey-glide"}
-    fig = plots.concurrency_sweep(pd.DataFrame(rows), roles)
+    fig = us009_charts.concurrency_sweep(pd.DataFrame(rows), roles)
     lines = {bars.get_label(): bars.lines[0] for bars in fig.axes[0].containers}  # median lines, by config
     rgb = matplotlib.colors.to_rgb
     assert rgb(lines["shaped"].get_color()) == rgb(plots.ROLE_COLOURS["after"])
@@ -149,7 +152,7 @@ def test_scaling_curves_draw_a_line_per_client_and_series_on_log_axes():
         for s in ("C=16", "C=64")
         for x in (3, 6)
     ]
-    fig = plots.scaling_curves(points, [("ops_per_s", "ops/s")], x_label="masters (N)",
+    fig = us016_charts.scaling_curves(points, [("ops_per_s", "ops/s")], x_label="masters (N)",
                                references={"ours": {"ops_per_s": 5000}})  # fmt: skip
     (ax,) = fig.axes
     assert ax.get_xscale() == ax.get_yscale() == "log" and not plots.empty_panels(fig)

@@ -3,8 +3,8 @@ faults themselves run in tests/e2e/test_faults.py and in the US-010 notebook).""
 
 import pytest
 
+from experiments.us010_resilience.resilience import FAULTS, measured
 from rediscluster_opt.lab.criteria import evaluate
-from rediscluster_opt.lab.instruments.resilience import FAULTS, measured
 from rediscluster_opt.lab.parameters import NotebookParameterError
 from rediscluster_opt.lab.registry import stories
 

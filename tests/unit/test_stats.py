@@ -157,7 +157,7 @@ def test_stories_with_repeats_of_their_own_run_enough_pairs_by_default():
     # where a criterion reads it; US-010's fault runs and US-014's heal times are not speed
     # verdicts and keep theirs.
     from experiments import us016_scaling, us018_compiled
-    from rediscluster_opt.lab.instruments import inlining
+    from experiments.us009_inlining import inlining
 
     assert us016_scaling.REPEATS.value("default") >= ENOUGH_PAIRS
     assert us018_compiled.ROUNDS.value("default") >= ENOUGH_PAIRS

@@ -69,3 +69,49 @@ def test_every_story_module_declares_a_story_the_engine_can_run():
     assert [s.id for s in stage_stories()] == [s.id for s in found.values() if s.stages]
     with pytest.raises(StoryNotFound, match="unknown story 'US-999'"):
         story("US-999")
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """The dotted modules a file imports (`from x import y` counts x and x.y, so a
+    submodule imported by name is seen), relative imports resolved against `package`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([base] if base else [])])
+            found |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
+    return found
+
+
+def _package_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts if path.name == "__init__.py" else parts[:-1]).removesuffix(".__init__")
+
+
+def test_no_lab_module_serves_a_single_story():
+    """Code only one story uses lives in that story's package (experiments/<story>/):
+    every module of lab/ is used by package code, or by two stories or more."""
+    lab = sorted((ROOT / "rediscluster_opt" / "lab").rglob("*.py"))
+    users: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "experiments").rglob("*.py")):
+        story_name = path.relative_to(ROOT / "experiments").parts[0].removesuffix(".py")
+        for module in _imported_modules(path, _package_of(path)):
+            users.setdefault(module, set()).add(story_name)
+    for path in sorted((ROOT / "rediscluster_opt").rglob("*.py")):
+        for module in _imported_modules(path, _package_of(path)):
+            users.setdefault(module, set()).add("package")
+    single = []
+    for path in lab:
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        found = users.get(name, set())
+        if len(found) == 1 and "package" not in found:
+            single.append(f"{name}: only {found.pop()}")
+    assert not single, "\n".join(single)
+    assert users["rediscluster_opt.lab.limits"] >= {
+        "us009_inlining",
+        "us018_compiled",
+    }  # the scan sees stories

@@ -31,7 +31,7 @@ from ...bench.sync import run_sync
 from ...child import run_child, start_child
 from ...core.resp import encode_command
 from ...results import interval
-from ...stages import REGISTRY
+from ...stages import SUBMIT
 from .perfcases import CASES, count_calls, time_cases
 
 __all__ = [
@@ -140,7 +140,8 @@ def instruction_counts(names: Sequence[str], calls: int = 20_000, build: str | N
         return {"rows": [], "skipped": problem}
     jobs = [(name, n) for name in names for n in (0, calls)]
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _instructions(*job, build), jobs), strict=True))
+        found = pool.map(lambda job: _instructions(job[0], job[1], build), jobs)
+        counts = dict(zip(jobs, found, strict=True))
     rows = [
         {
             **_describe(name),
@@ -233,7 +234,7 @@ def allocations_per_pending_command(pending: int = 2000) -> list[dict]:
         submit = cls(loop, lambda payload: None, 60.0)
         payload = encode_command((b"GET", b"k"))
 
-        def start_all() -> list:
+        def start_all() -> list[Any]:
             waiters = [submit.call(payload) for _ in range(pending)]
             return [asyncio.ensure_future(w) if asyncio.iscoroutine(w) else w for w in waiters]
 
@@ -259,6 +260,4 @@ def allocations_per_pending_command(pending: int = 2000) -> list[dict]:
             "bytes_per_command": sum(s.size_diff for s in stats) / pending,
         }
 
-    return [
-        {"variant": name, **run_sync(lambda c=cls: measure(c))} for name, cls in REGISTRY["submit"].items()
-    ]
+    return [{"variant": name, **run_sync(lambda c=cls: measure(c))} for name, cls in SUBMIT.items()]

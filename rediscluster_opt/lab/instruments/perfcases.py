@@ -21,7 +21,7 @@ from typing import Any
 
 from ...core.resp import ReplyError, encode_command
 from ...core.topology import SlotRange, Topology
-from ...stages import REGISTRY
+from ...stages import ENCODER, NODE_SELECT, PARSER, REDIRECT, REGISTRY, SLOT_HASH, SLOT_MAP, SUBMIT
 
 __all__ = ["CASES", "ROUTES", "TABLE_READS", "Case", "case_name", "cases_for", "five_masters"]
 
@@ -130,7 +130,7 @@ def _table_read(way: str, slot: int) -> Work:
     import contextvars
     import threading
 
-    holder = REGISTRY["slot_map"]["flat"](five_masters())
+    holder = SLOT_MAP["flat"](five_masters())
     table = holder._table
     if way == "attribute":
         return lambda: holder._table[slot]
@@ -175,7 +175,7 @@ def _route_gets(preset: str) -> Callable[[int], Any]:
     """n GETs through the whole client, one after another, against fake nodes that answer
     on the next loop tick (lab.instruments.inprocess): the route, the command method, the
     submit and the loop's wake-up of the caller, all of a GET's client-side cost."""
-    from .inprocess import fake_client
+    from ...testing.fake import fake_client
 
     stages = route_stages(preset)
     keys = [b"rcopt:bench:%d" % i for i in range(1000)]
@@ -197,25 +197,25 @@ def _build_cases() -> dict[str, Case]:
         cases.append(Case("route", preset, "get", lambda p=preset: _route_gets(p), asynchronous=True))
     for way in TABLE_READS:
         cases.append(Case("table_read", way, "s16383", lambda w=way: _table_read(w, 16383)))
-    for variant, slot_of in REGISTRY["slot_hash"].items():
+    for variant, slot_of in SLOT_HASH.items():
         for length in KEY_LENGTHS:
             cases.append(Case("slot_hash", variant, f"k{length}", _call(slot_of, _key(length))))
-    for variant, cls in REGISTRY["slot_map"].items():
+    for variant, cls in SLOT_MAP.items():
         for slot in (0, 8000, 16383):
             cases.append(Case("slot_map", variant, f"s{slot}", lambda c=cls, s=slot: _lookup(c, s)))
-    for variant, cls in REGISTRY["node_select"].items():
+    for variant, cls in NODE_SELECT.items():
         for connections in (1, 4):
             cases.append(
                 Case("node_select", variant, f"x{connections}", lambda c=cls, n=connections: _pick(c, n))
             )
-    for variant, encode in REGISTRY["encoder"].items():
+    for variant, encode in ENCODER.items():
         command = (b"GET", _key(16))
         cases.append(Case("encoder", variant, "get16", _call(encode, command)))
-    for variant, cls in REGISTRY["submit"].items():
+    for variant, cls in SUBMIT.items():
         cases.append(Case("submit", variant, "cycle", lambda c=cls: _submit_cycles(c), asynchronous=True))
-    for variant, factory in REGISTRY["parser"].items():
+    for variant, factory in PARSER.items():
         cases.append(Case("parser", variant, "bulk200", lambda f=factory: _parse_one(f)))
-    for variant, check in REGISTRY["redirect"].items():
+    for variant, check in REDIRECT.items():
         for kind, reply in REPLIES.items():
             cases.append(Case("redirect", variant, kind, _call(check, reply)))
     return {case.name: case for case in cases}

@@ -1,4 +1,4 @@
-from rediscluster_opt.lab.instruments.tlscost import tls_metric
+from experiments.us008_final.tlscost import tls_metric
 
 
 def test_tls_is_compared_on_a_twin_of_the_local_cluster(quick_run):

@@ -1,5 +1,5 @@
+from experiments.us014_refresh_interval.heal import heal_times
 from rediscluster_opt.bench.adapters import Target
-from rediscluster_opt.lab.instruments.heal import heal_times
 
 
 def test_a_silent_move_heals_within_about_one_refresh_interval(local_cluster):

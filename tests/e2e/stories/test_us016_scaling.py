@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rediscluster_opt.lab.instruments.scaling import FIRST_PORT
+from experiments.us016_scaling.scaling import FIRST_PORT
 
 
 def test_the_size_sweep_runs_a_cluster_of_its_own_beside_the_target_and_stops_it(quick_run):
