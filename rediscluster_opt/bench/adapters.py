@@ -234,7 +234,7 @@ class ClientConfig:
         return cls(name, None, **others)
 
     @classmethod
-    def from_dict(cls, data: dict) -> ClientConfig:
+    def from_dict(cls, data: dict[str, Any]) -> ClientConfig:
         return cls(**data)
 
     def stage_set(self) -> Stages:
@@ -274,7 +274,7 @@ class ClientConfig:
             return "the compiled build of these sources is not built (run `rcopt build`)"
         return f"{self.client} is not installed"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "label": self.label}
 
 

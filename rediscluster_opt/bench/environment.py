@@ -107,7 +107,7 @@ def staleness_text(commit: str | None, path: Path | None = None, *, behind: bool
         f"{found['lines']:,} lines" + _named(found["changes"])
     )
     total = f"{found['behind']} commit(s) behind the checked-out code; " if behind else ""
-    return f"measured at `{commit[:10]}`: {total}{client}"
+    return f"measured at `{(commit or 'unknown')[:10]}`: {total}{client}"
 
 
 def redis_server_version() -> str | None:

@@ -18,6 +18,7 @@ import os
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from .. import compiled
@@ -118,7 +119,9 @@ def _cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _closed_loop(adapter: Any, plans: list, seconds: float, record: bool, batch: int | None = None):
+async def _closed_loop(
+    adapter: Any, plans: list[Any], seconds: float, record: bool, batch: int | None = None
+) -> tuple[dict[str, int], list[int], float, dict[str, int], list[str]]:
     loop = asyncio.get_running_loop()
     running = [True]
     loop.call_later(seconds, running.clear)  # cheaper to test per operation than a clock
@@ -229,94 +232,132 @@ class _CollectorMode:
 
 async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     config = ClientConfig.from_dict(spec["config"])
-    target = Target(**spec["target"])
-    workload = Workload(**spec["workload"])
-    concurrency, duration = spec["concurrency"], spec["duration"]
+    plans = _plans(config, Workload(**spec["workload"]), spec["concurrency"])
+    if config.free_cap is not None:  # this process is the trial's own: the class setting is too
+        from ..stages.submit import PooledFutureSubmit
+
+        PooledFutureSubmit.FREE_CAP = config.free_cap
+    adapter = await open_adapter(config, spec["mode"], Target(**spec["target"]), spec["concurrency"])
+    skew = None
+    if spec.get("start_at") is not None:  # one of several processes: start together
+        await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
+        skew = time.time() - spec["start_at"]
+    try:
+        if config.batch is not None and adapter.get_many is None:
+            raise Refused(f"{config.client} has no explicit pipeline in the bench adapters")
+        await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False, batch=config.batch)
+        window = await _measured_window(adapter, plans, spec, config)
+    finally:
+        await adapter.close()
+    result = window.result(config)
+    if skew is not None:
+        result["start_skew_s"] = skew
+        result["latency_samples_ns"] = window.latencies
+    return result
+
+
+def _plans(config: ClientConfig, workload: Workload, concurrency: int) -> list[Any]:
+    """Each task's operation plan, drawn before any timing starts; a batching configuration
+    keeps as many commands in flight as concurrency / batch pipelines. Refused when the
+    configuration cannot run here."""
     batch = config.batch
     if batch is not None and (workload.kind != "get" or batch > concurrency):
         raise Refused(
             f"pipelines of {batch} run GETs only, at a concurrency of at least {batch} commands in flight "
             f"(workload {workload.kind!r}, concurrency {concurrency})"
         )
-    # Each task's operation plan is drawn before any timing starts; a batching
-    # configuration keeps as many commands in flight as concurrency / batch pipelines.
-    plans = [workload.operations(seed) for seed in range(concurrency // (batch or 1))]
     if config.client == "ours":  # the build the configuration names, or a refusal that says why
         try:
             compiled.require(config.build)
         except compiled.BuildError as exc:
             raise Refused(str(exc)) from None
-    if config.free_cap is not None:  # this process is the trial's own: the class setting is too
-        from ..stages.submit import PooledFutureSubmit
+    return [workload.operations(seed) for seed in range(concurrency // (batch or 1))]
 
-        PooledFutureSubmit.FREE_CAP = config.free_cap
-    adapter = await open_adapter(config, spec["mode"], target, concurrency)
-    skew = None
-    if spec.get("start_at") is not None:  # one of several processes: start together
-        await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
-        skew = time.time() - spec["start_at"]
-    try:
-        if batch is not None and adapter.get_many is None:
-            raise Refused(f"{config.client} has no explicit pipeline in the bench adapters")
-        await _closed_loop(adapter, plans, spec.get("warmup", 1.0), record=False, batch=batch)
-        collector = _CollectorMode(config.gc)
-        io_before = adapter.io_counters()
-        counted = _counted_pids(spec)
-        machine_before = machine.read(counted)
-        cpu_before, children_before = _cpu_seconds(), _cpu_seconds(resource.RUSAGE_CHILDREN)
-        running = adapter.hot_functions() if adapter.hot_functions else []
-        profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
-        tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
-            adapter, plans, duration, record=True, batch=batch
-        )
-        profile = _stop_profiler(profiler, spec.get("profile"))
-        cpu = _cpu_seconds() - cpu_before
-        machine_after = machine.read(counted)
-        # the trial's own children (py-spy sampling it, which has exited by now) are
-        # the trial's, not a third process's
-        children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
-        io_after = adapter.io_counters()
-        collections = collector.end()
-    finally:
-        await adapter.close()
-    result: dict[str, Any] = {
-        "ops": tally["ops"],
-        "errors": tally["errors"],
-        "wrong": tally["wrong"],
-        "valid": tally["wrong"] == 0 and tally["ops"] > 0,
-        "error_kinds": error_kinds,
-        "wrong_examples": wrong,
-        "elapsed_s": elapsed,
-        "ops_per_s": tally["ops"] / elapsed if elapsed else 0.0,
-        "latency_us": percentiles(latencies),
-        "client_cpu_s": cpu,
-        "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-        "gc": {"mode": config.gc, "collections": collections},
-        "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
-        "build": compiled.loaded(),
-        "machine": machine.window(
-            machine_before,
-            machine_after,
-            cpu,
-            servers=spec.get("server_pids") or [],
-            servers_expected=spec.get("servers_expected", True),
-            children_cpu_s=children,
-        ),
-    }
-    if io_before is not None and io_after is not None and tally["ops"]:
-        delta = {k: io_after[k] - io_before.get(k, 0) for k in io_after}
-        result["io"] = {
-            **delta,
-            "writes_per_command": delta["writes"] / tally["ops"],
-            "reads_per_command": delta["reads"] / tally["ops"],
-            "commands_per_write": tally["ops"] / delta["writes"] if delta["writes"] else None,
+
+@dataclass
+class _Window:
+    """What one measured window found: the closed loop's tallies, and the process's and the
+    machine's counters across it."""
+
+    tally: dict[str, int]
+    latencies: list[int]
+    elapsed: float
+    error_kinds: dict[str, int]
+    wrong_examples: list[str]
+    cpu: float
+    machine: dict[str, Any]
+    io: dict[str, Any] | None
+    collections: list[int]
+    profile: Any
+
+    def result(self, config: ClientConfig) -> dict[str, Any]:
+        ops = self.tally["ops"]
+        result: dict[str, Any] = {
+            "ops": ops,
+            "errors": self.tally["errors"],
+            "wrong": self.tally["wrong"],
+            "valid": self.tally["wrong"] == 0 and ops > 0,
+            "error_kinds": self.error_kinds,
+            "wrong_examples": self.wrong_examples,
+            "elapsed_s": self.elapsed,
+            "ops_per_s": ops / self.elapsed if self.elapsed else 0.0,
+            "latency_us": percentiles(self.latencies),
+            "client_cpu_s": self.cpu,
+            "event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+            "gc": {"mode": config.gc, "collections": self.collections},
+            "allocator": os.environ.get("PYTHONMALLOC") or "pymalloc",
+            "build": compiled.loaded(),
+            "machine": self.machine,
         }
-    if profile is not None:
-        result["profile"] = profile
-    if skew is not None:
-        result["start_skew_s"] = skew
-        result["latency_samples_ns"] = latencies
-    return result
+        if self.io is not None and ops:
+            result["io"] = {
+                **self.io,
+                "writes_per_command": self.io["writes"] / ops,
+                "reads_per_command": self.io["reads"] / ops,
+                "commands_per_write": ops / self.io["writes"] if self.io["writes"] else None,
+            }
+        if self.profile is not None:
+            result["profile"] = self.profile
+        return result
+
+
+async def _measured_window(
+    adapter: Any, plans: list[Any], spec: dict[str, Any], config: ClientConfig
+) -> _Window:
+    """The measured closed loop, with the process's CPU, the machine, the adapter's I/O
+    counters, the collector and the profiler read around it."""
+    duration = spec["duration"]
+    collector = _CollectorMode(config.gc)
+    io_before = adapter.io_counters()
+    counted = _counted_pids(spec)
+    machine_before = machine.read(counted)
+    cpu_before, children_before = _cpu_seconds(), _cpu_seconds(resource.RUSAGE_CHILDREN)
+    running = adapter.hot_functions() if adapter.hot_functions else []
+    profiler = _start_profiler(spec.get("profile"), spec.get("line_functions"), spec, duration, running)
+    tally, latencies, elapsed, error_kinds, wrong = await _closed_loop(
+        adapter, plans, duration, record=True, batch=config.batch
+    )
+    profile = _stop_profiler(profiler, spec.get("profile"))
+    cpu = _cpu_seconds() - cpu_before
+    machine_after = machine.read(counted)
+    # the trial's own children (py-spy sampling it, which has exited by now) are the
+    # trial's, not a third process's
+    children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
+    io_after = adapter.io_counters()
+    io = (
+        {k: io_after[k] - io_before.get(k, 0) for k in io_after}
+        if io_before is not None and io_after is not None
+        else None
+    )
+    window = machine.window(
+        machine_before,
+        machine_after,
+        cpu,
+        servers=spec.get("server_pids") or [],
+        servers_expected=spec.get("servers_expected", True),
+        children_cpu_s=children,
+    )
+    return _Window(tally, latencies, elapsed, error_kinds, wrong, cpu, window, io, collector.end(), profile)
 
 
 def _start_pyspy(output: str, seconds: float) -> Any:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from typing import Any
 
 from ..defaults import KEY_PREFIX
 from ..validate import check_number
@@ -43,7 +44,7 @@ class Workload:
     def _keys_and_values(self) -> tuple[list[bytes], list[bytes]]:
         return [self.key(i) for i in range(self.key_count)], [self.value(i) for i in range(self.key_count)]
 
-    def operations(self, seed: int, length: int = 4096):
+    def operations(self, seed: int, length: int = 4096) -> Iterator[tuple[bool, bytes, bytes]]:
         """Endless (is_get, key, expected_value) triples for one task: a seeded random
         plan of `length` operations, precomputed and cycled, so drawing the next one
         costs the benchmark loop next to nothing."""
@@ -60,5 +61,5 @@ class Workload:
         plan = [(g, keys[i], values[i]) for i, g in zip(indexes, gets, strict=False)]  # gets may be endless
         return itertools.cycle(plan)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -64,5 +64,5 @@ def seed_database(path: Path | str, rows: int = SEED_ROWS) -> None:
         connection.close()
 
 
-def user_json(row: tuple) -> dict[str, Any]:
+def user_json(row: tuple[Any, ...]) -> dict[str, Any]:
     return {"id": row[0], "name": row[1], "email": row[2], "bio": row[3], "createdAt": row[4]}

@@ -134,4 +134,5 @@ def run_scenario(
         raise LoadgenError(f"autocannon ({scenario.name}) did not finish in {limit:.0f} s")
     if process.returncode != 0 or marker != "measuring":
         raise LoadgenError(f"autocannon ({scenario.name}) failed: {(err or marker)[-2000:]}")
-    return json.loads(out)
+    found: dict[str, Any] = json.loads(out)
+    return found

@@ -66,7 +66,9 @@ def _state(change: Interval | None, metric: str) -> str:
     return "inconclusive"
 
 
-def _ratios(record: dict[str, Any], config: str, reference: str, metric: str, cell: tuple) -> list[float]:
+def _ratios(
+    record: dict[str, Any], config: str, reference: str, metric: str, cell: tuple[Any, ...]
+) -> list[float]:
     mode, scenario, level = cell
     return [
         a / b
@@ -128,7 +130,7 @@ def compare_runs(run_a: dict[str, dict[str, Any]], run_b: dict[str, dict[str, An
     return rows
 
 
-def _values(record: dict[str, Any], config: str, metric: str, cell: tuple) -> list[float]:
+def _values(record: dict[str, Any], config: str, metric: str, cell: tuple[Any, ...]) -> list[float]:
     mode, scenario, level = cell
     found = [
         metric_of(t, metric)

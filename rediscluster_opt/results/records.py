@@ -41,7 +41,9 @@ class InvalidRecord(ValueError):
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files(__package__).joinpath("record.schema.json").read_text())
+    text = resources.files(__package__).joinpath("record.schema.json").read_text()
+    found: dict[str, Any] = json.loads(text)
+    return found
 
 
 @functools.cache

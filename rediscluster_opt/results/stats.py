@@ -121,7 +121,7 @@ class Interval:
 def median_coverage(n: int, k: int) -> float:
     """The probability that the k-th smallest and the k-th largest of n independent draws
     from a continuous distribution enclose its median: 1 - 2 P(Binomial(n, 1/2) < k)."""
-    below = sum(math.comb(n, i) for i in range(k)) / 2**n
+    below: float = sum(math.comb(n, i) for i in range(k)) / 2**n
     return max(0.0, 1 - 2 * below)
 
 

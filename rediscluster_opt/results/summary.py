@@ -101,11 +101,22 @@ def summarize(record: Record | dict[str, Any]) -> Summary:
     """Medians with min-max per (config, mode, scenario, concurrency); paired ratios with
     intervals (throughput and CPU per op) of each configuration against the first one;
     cluster over standalone per configuration."""
-    groups: dict[tuple, list[dict]] = {}
+    failed = [t["index"] for t in record["trials"] if t.get("status") != "ok" or not t.get("valid")]
+    return {
+        "rows": _rows(record),
+        "ratios": _ratios(record),
+        "mode_ratios": _mode_ratios(record),
+        "failed_trials": failed,
+    }
+
+
+def _rows(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+    """Each metric's median and min-max per (config, mode, scenario, concurrency)."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for trial in record["trials"]:
         if trial.get("status") == "ok" and trial.get("valid"):
             groups.setdefault((trial["config"], *_cell_of(trial)), []).append(trial)
-    rows = [
+    return [
         {
             "config": config,
             "mode": mode,
@@ -118,66 +129,75 @@ def summarize(record: Record | dict[str, Any]) -> Summary:
         }
         for (config, mode, scenario, level), group in groups.items()
     ]
-    labels = [c["label"] for c in record["configurations"]]
-    cells = list(dict.fromkeys(_cell_of(t) for t in record["trials"]))
 
-    def ratio(
-        numerator: str,
-        denominator: str,
-        metric: str,
-        mode: str,
-        scenario: str | None,
-        level: int,
-        denominator_mode: str | None = None,
-    ) -> dict[str, Any] | None:
-        found = paired_ratio(
-            record,
-            numerator,
-            denominator,
-            metric,
-            mode=mode,
-            scenario=scenario,
-            concurrency=level,
-            denominator_mode=denominator_mode,
-        )
-        return found.as_dict() if found else None
 
-    # Every configuration against the first; and, the overhead budget, each of our client's
-    # against a calibration arm (the bare lower bound) when one ran.
-    calibrations = [
-        c["label"] for c in record["configurations"] if c.get("client", "").startswith("calibration:")
-    ]
-    ours = [c["label"] for c in record["configurations"] if c.get("client", "ours") == "ours"]
+def _cells(record: Record | dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """Each (mode, scenario, concurrency) a trial ran, in run order."""
+    return list(dict.fromkeys(_cell_of(t) for t in record["trials"]))
+
+
+def _ratio_dict(
+    record: Record | dict[str, Any],
+    numerator: str,
+    denominator: str,
+    metric: str,
+    cell: tuple[str, str | None, int],
+    denominator_mode: str | None = None,
+) -> dict[str, Any] | None:
+    mode, scenario, level = cell
+    found = paired_ratio(
+        record,
+        numerator,
+        denominator,
+        metric,
+        mode=mode,
+        scenario=scenario,
+        concurrency=level,
+        denominator_mode=denominator_mode,
+    )
+    return found.as_dict() if found else None
+
+
+def _ratios(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+    """Every configuration against the first; and, the overhead budget, each of our
+    client's against a calibration arm (the bare lower bound) when one ran."""
+    configurations = record["configurations"]
+    labels = [c["label"] for c in configurations]
+    calibrations = [c["label"] for c in configurations if c.get("client", "").startswith("calibration:")]
+    ours = [c["label"] for c in configurations if c.get("client", "ours") == "ours"]
     pairs = [(label, labels[0]) for label in labels[1:]]
     pairs += [(label, arm) for arm in calibrations for label in ours if (label, arm) not in pairs]
-    ratios = [
+    return [
         {
             "config": label,
             "reference": reference,
-            "mode": mode,
-            "scenario": scenario,
-            "concurrency": level,
-            "ratio": ratio(label, reference, "ops_per_s", mode, scenario, level),
-            "cpu_ratio": ratio(label, reference, "cpu_us_per_op", mode, scenario, level),
+            "mode": cell[0],
+            "scenario": cell[1],
+            "concurrency": cell[2],
+            "ratio": _ratio_dict(record, label, reference, "ops_per_s", cell),
+            "cpu_ratio": _ratio_dict(record, label, reference, "cpu_us_per_op", cell),
         }
         for label, reference in pairs
-        for mode, scenario, level in cells
+        for cell in _cells(record)
     ]
-    mode_ratios = [
+
+
+def _mode_ratios(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+    """Each configuration's cluster throughput over its standalone one, per cell."""
+    cells = _cells(record)
+    return [
         {
-            "config": label,
+            "config": c["label"],
             "scenario": scenario,
             "concurrency": level,
-            "cluster_over_standalone": ratio(
-                label, label, "ops_per_s", "cluster", scenario, level, "standalone"
+            "cluster_over_standalone": _ratio_dict(
+                record, c["label"], c["label"], "ops_per_s", (mode, scenario, level), "standalone"
             ),
         }
-        for label in labels
+        for c in record["configurations"]
         for mode, scenario, level in cells
         if mode == "cluster" and ("standalone", scenario, level) in cells
     ]
-    failed = [t["index"] for t in record["trials"] if t.get("status") != "ok" or not t.get("valid")]
-    return {"rows": rows, "ratios": ratios, "mode_ratios": mode_ratios, "failed_trials": failed}
 
 
 def new_record(

@@ -1,5 +1,5 @@
-"""The strict type check of the client (mypy --strict over core, stages, mux, client and
-the leaf modules, as configured in pyproject.toml) is part of the test suite."""
+"""The strict type check (mypy --strict over the whole package and the story modules, as
+configured in pyproject.toml) is part of the test suite."""
 
 import shutil
 import subprocess
@@ -11,7 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_client_passes_a_strict_type_check():
+def test_the_package_passes_a_strict_type_check():
     if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("mypy is not installed (pip install 'rediscluster_opt[dev]')")
     done = subprocess.run(

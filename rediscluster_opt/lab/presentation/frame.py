@@ -63,19 +63,19 @@ def _trial_row(record: dict[str, Any], trial: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def trials_frame(records: list[dict[str, Any]]):
+def trials_frame(records: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
     rows = [_trial_row(r, t) for r in records for t in r["trials"]]
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS)
 
 
-def load_frame(folder: Path | str = RESULTS_DIR, experiment: str | None = None):
+def load_frame(folder: Path | str = RESULTS_DIR, experiment: str | None = None) -> Any:
     """All trials of all records in `folder` (or one experiment's) as a DataFrame."""
     return trials_frame(load_records(folder, experiment))
 
 
-def summary_frame(trials):
+def summary_frame(trials: Any) -> Any:
     """Median, min and max of throughput and latency per config/mode/concurrency, over
     the valid trials only."""
     good = trials[(trials["status"] == "ok") & trials["valid"]]
@@ -87,7 +87,7 @@ def summary_frame(trials):
     return out.reset_index()
 
 
-def _profiled_trials(records: list[dict[str, Any]], kind: str):
+def _profiled_trials(records: list[dict[str, Any]], kind: str) -> Any:
     """(trial, profile) for every trial profiled with `kind` ("cprofile" or "line")."""
     for record in records:
         for trial in record["trials"]:
@@ -100,7 +100,7 @@ def _where(trial: dict[str, Any]) -> dict[str, Any]:
     return {"config": trial["config"], "mode": trial["mode"], "repeat": trial["repeat"]}
 
 
-def cprofile_frame(records: list[dict[str, Any]]):
+def cprofile_frame(records: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
     return pd.DataFrame(
@@ -112,7 +112,7 @@ def cprofile_frame(records: list[dict[str, Any]]):
     )
 
 
-def line_profile_frame(records: list[dict[str, Any]]):
+def line_profile_frame(records: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
     return pd.DataFrame(

@@ -173,7 +173,7 @@ def _number(value: Any) -> str:
     return f"{value:.3g}"
 
 
-def roles_table(run: StoryRun):
+def roles_table(run: StoryRun) -> Any:
     """Which configuration plays which role (the A/A twin is "before" run twice)."""
     import pandas as pd
 
@@ -193,7 +193,7 @@ def roles_table(run: StoryRun):
     return table(pd.DataFrame(rows), "no roles recorded")
 
 
-def summary_table(run: StoryRun):
+def summary_table(run: StoryRun) -> Any:
     """Median ops/s with min/max, p50/p99 and CPU per op, per configuration and cell."""
     return table(summary_frame(trials_frame([run.record])), "no trials in this record")
 
@@ -233,7 +233,7 @@ def _profile_ops(run: StoryRun) -> dict[tuple[str, int], float]:
     }
 
 
-def cprofile_table(run: StoryRun, top: int = 15):
+def cprofile_table(run: StoryRun, top: int = 15) -> Any:
     """The `top` functions by own time per operation (cProfile, mean over the profiled
     repeats), one column per profiled configuration, in ns per operation."""
     frame = cprofile_frame([run.profile_record]) if run.profile_record else None
@@ -264,7 +264,7 @@ def profile_figure(run: StoryRun, params: Parameters) -> Path:
     return save_figure(fig, params, run, "profile")
 
 
-def line_table(run: StoryRun, top: int = 15):
+def line_table(run: StoryRun, top: int = 15) -> Any:
     """The most expensive lines of the functions this story touches (line_profiler)."""
     frame = line_profile_frame([run.profile_record]) if run.profile_record else None
     if frame is None or frame.empty:
@@ -282,7 +282,7 @@ def line_figure(run: StoryRun, params: Parameters) -> Path:
     return save_figure(fig, params, run, "lines")
 
 
-def _empty():
+def _empty() -> Any:
     import pandas as pd
 
     return pd.DataFrame()
@@ -338,7 +338,7 @@ def flamegraphs(run: StoryRun, params: Parameters) -> list[Path]:
     return out
 
 
-def micro_table(run: StoryRun, name: str = "wall"):
+def micro_table(run: StoryRun, name: str = "wall") -> Any:
     """Micro-benchmark rows: 'wall' (pyperf ns), 'instructions' (cachegrind), 'hot_path'
     (allocation and lock checks) or 'allocations' (US-003)."""
     import pandas as pd
@@ -356,7 +356,7 @@ def micro_table(run: StoryRun, name: str = "wall"):
     return table(frame, f"no {name.replace('_', ' ')} micro-benchmark in this record")
 
 
-def rest_table(run: StoryRun):
+def rest_table(run: StoryRun) -> Any:
     """REST scenarios: req/s standalone and cluster, cluster p50/p99 and the drop."""
     import pandas as pd
 
@@ -375,7 +375,7 @@ def story_table(run: StoryRun, name: str) -> Any:
     return table(run.story.tables[name](run), f"no {name.replace('_', ' ')} data in this record")
 
 
-def acceptance_table(run: StoryRun):
+def acceptance_table(run: StoryRun) -> Any:
     """Each criterion: threshold, source, effect with interval, how the interval was made
     (method, n, coverage), the A/A control and the "before" figure beside it, and the
     verdict (lab.criteria.STATES)."""
@@ -386,7 +386,7 @@ def acceptance_table(run: StoryRun):
     return table(frame, "this story declares no criteria: it records figures (below)")
 
 
-def recorded_table(run: StoryRun):
+def recorded_table(run: StoryRun) -> Any:
     """Figures the story records without a threshold (never counted as met)."""
     import pandas as pd
 
