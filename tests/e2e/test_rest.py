@@ -161,7 +161,7 @@ def test_every_scenario_smoke(local_cluster):
     backends = [ClientConfig.parse(b) for b in BACKENDS]
     scenarios = ["get_single", "get_list", "post", "mixed"]
     record = run_rest_benchmark(
-        backends, modes=["cluster"], scenarios=scenarios, duration=1, warmup=0.3, progress=None
+        backends, modes=["cluster"], scenarios=scenarios, duration=0.5, warmup=0.2, progress=None
     )
     assert len(record["trials"]) == 8
     for trial in record["trials"]:
