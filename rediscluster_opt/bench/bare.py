@@ -22,6 +22,11 @@ from ..stages.slot_hash import slot_crc_hqx as _slot  # the same hash-tag rule a
 __all__ = ["open_bare"]
 
 
+def _args(*args: bytes) -> tuple[Any, ...]:
+    """A command's arguments as hiredis.pack_command takes them (its stub names 1-tuples)."""
+    return args
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -62,11 +67,11 @@ class _Bare:
         return self._table[_slot(key)].send(b"*2\r\n$3\r\nGET\r\n$%d\r\n%b\r\n" % (len(key), key))
 
     def set(self, key: bytes, value: bytes, px: int | None = None) -> asyncio.Future[Any]:
-        args = (b"SET", key, value) if px is None else (b"SET", key, value, b"PX", px)
+        args: tuple[Any, ...] = (b"SET", key, value) if px is None else (b"SET", key, value, b"PX", px)
         return self._table[_slot(key)].send(hiredis.pack_command(args))
 
     def delete(self, key: bytes) -> asyncio.Future[Any]:
-        return self._table[_slot(key)].send(hiredis.pack_command((b"DEL", key)))
+        return self._table[_slot(key)].send(hiredis.pack_command(_args(b"DEL", key)))
 
     async def close(self) -> None:
         for connection in self._connections:
@@ -95,7 +100,7 @@ async def open_bare(
         return _Bare([first] * 16384, [first])
     by_address = {addresses[0]: first}
     table: list[_Connection] = [first] * 16384
-    for start, end, master, *_ in await first.send(hiredis.pack_command((b"CLUSTER", b"SLOTS"))):
+    for start, end, master, *_ in await first.send(hiredis.pack_command(_args(b"CLUSTER", b"SLOTS"))):
         address = f"{master[0].decode() or addresses[0].rsplit(':', 1)[0]}:{master[1]}"
         if address not in by_address:
             by_address[address] = await connect(address)

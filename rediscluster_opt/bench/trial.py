@@ -413,6 +413,7 @@ def _start_profiler(
         return None
     if kind == "pyspy":
         return _start_pyspy((spec or {}).get("stacks_file") or "stacks.folded", duration)
+    profiler: Any
     if kind == "cprofile":
         import cProfile
 

@@ -32,6 +32,10 @@ USER_KEY = f"{KEY_PREFIX}user:%d".encode()
 JSON = [(b"content-type", b"application/json")]
 
 
+# What a handler answers: the status, the body and the extra headers.
+Response = tuple[int, bytes, list[Any]]
+
+
 class RestApp:
     def __init__(self, config: ClientConfig, mode: str, target: Target, db_path: str) -> None:
         self.config, self.mode, self.target, self.db_path = config, mode, target, db_path
@@ -85,7 +89,7 @@ class RestApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def handle(self, method: str, path: str, query: bytes, receive: Any) -> tuple[int, bytes, list]:
+    async def handle(self, method: str, path: str, query: bytes, receive: Any) -> Response:
         match = USER_PATH.match(path)
         if match:
             user_id = int(match.group(1))
@@ -107,7 +111,7 @@ class RestApp:
         return _error(404, "Not found")
 
     # -- endpoints --------------------------------------------------------------------
-    async def get_user(self, user_id: int) -> tuple[int, bytes, list]:
+    async def get_user(self, user_id: int) -> Response:
         key = USER_KEY % user_id
         try:
             cached = await self.cache.get(key)  # type: ignore[union-attr]  # opened in startup()
@@ -128,7 +132,7 @@ class RestApp:
             self.counters["cache_errors"] += 1
         return 200, body, JSON
 
-    def list_users(self, query: bytes) -> tuple[int, bytes, list]:
+    def list_users(self, query: bytes) -> Response:
         params = parse_qs(query.decode("latin-1"))
         try:
             page = int(params.get("page", ["1"])[0])
@@ -142,7 +146,7 @@ class RestApp:
         ).fetchall()
         return 200, orjson.dumps({"page": page, "limit": limit, "data": [user_json(r) for r in rows]}), JSON
 
-    async def create_user(self, body: bytes) -> tuple[int, bytes, list]:
+    async def create_user(self, body: bytes) -> Response:
         fields = _user_fields(body, require_all=True)
         if isinstance(fields, tuple):
             return fields
@@ -158,7 +162,7 @@ class RestApp:
         headers = [*JSON, (b"location", b"/users/%d" % row[0])]
         return 201, orjson.dumps(user_json(row)), headers
 
-    async def update_user(self, user_id: int, body: bytes) -> tuple[int, bytes, list]:
+    async def update_user(self, user_id: int, body: bytes) -> Response:
         fields = _user_fields(body, require_all=False)
         if isinstance(fields, tuple):
             return fields
@@ -177,7 +181,7 @@ class RestApp:
         await self._invalidate(user_id)
         return 200, orjson.dumps(user_json(row)), JSON
 
-    async def delete_user(self, user_id: int) -> tuple[int, bytes, list]:
+    async def delete_user(self, user_id: int) -> Response:
         deleted = self.db.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount  # type: ignore[union-attr]  # opened in startup()
         if not deleted:
             return _error(404, "User not found")
@@ -200,11 +204,11 @@ async def _body(receive: Any) -> bytes:
             return b"".join(chunks)
 
 
-def _error(status: int, message: str) -> tuple[int, bytes, list]:
+def _error(status: int, message: str) -> Response:
     return status, orjson.dumps({"error": message}), JSON
 
 
-def _user_fields(body: bytes, *, require_all: bool) -> dict[str, Any] | tuple[int, bytes, list]:
+def _user_fields(body: bytes, *, require_all: bool) -> dict[str, Any] | Response:
     """The JSON body's user fields, or an error response naming what is wrong."""
     try:
         data = orjson.loads(body)

@@ -40,7 +40,8 @@ __all__ = ["SERVERS", "run_rest_benchmark"]
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _clear_cache(target: Target, mode: str) -> None:
@@ -98,7 +99,8 @@ class AppProcess:
         import json
 
         with urllib.request.urlopen(f"{self.base_url}/_stats", timeout=5) as response:
-            return json.loads(response.read())
+            found: dict[str, Any] = json.loads(response.read())
+            return found
 
     def pids(self) -> list[int]:
         """The server's process and its workers (granian serves from a child)."""
@@ -325,7 +327,8 @@ def run_rest_benchmark(
         "reason": "REST runs share every CPU between app, load generator and servers",
     }
     env = {**environment(), **target_info, "pinning": pinning}
-    record = new_record(experiment, parameters, [b.as_dict() for b in backends], env, trials, [])
+    configurations = [b.as_dict() for b in backends]
+    record: dict[str, Any] = dict(new_record(experiment, parameters, configurations, env, trials, []))
     record["summary"]["rest"] = rest_comparison(record)
     if superseded:
         record["superseded"] = superseded

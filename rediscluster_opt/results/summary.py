@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from .stats import Interval, interval
-from .types import Record, Summary, Trial
+from .types import ModeRatio, Ratio, Record, Summary, SummaryRow, Trial
 
 __all__ = ["METRICS", "metric_of", "new_record", "paired_ratio", "pairs", "summarize"]
 
@@ -66,7 +66,7 @@ def pairs(
 ) -> list[tuple[float, float]]:
     """(numerator, denominator) figures paired by repeat (and by concurrency when it is
     not given), in one cell. `denominator_mode` pairs across modes (cluster/standalone)."""
-    figures: dict[tuple, float] = {}
+    figures: dict[tuple[Any, ...], float] = {}
     for trial in record["trials"]:
         value = metric_of(trial, metric)
         if value is None or trial.get("scenario") != scenario:
@@ -102,15 +102,16 @@ def summarize(record: Record | dict[str, Any]) -> Summary:
     intervals (throughput and CPU per op) of each configuration against the first one;
     cluster over standalone per configuration."""
     failed = [t["index"] for t in record["trials"] if t.get("status") != "ok" or not t.get("valid")]
+    data = cast("dict[str, Any]", record)  # read as a plain record: its trials as dicts
     return {
-        "rows": _rows(record),
-        "ratios": _ratios(record),
-        "mode_ratios": _mode_ratios(record),
+        "rows": cast("list[SummaryRow]", _rows(data)),
+        "ratios": cast("list[Ratio]", _ratios(data)),
+        "mode_ratios": cast("list[ModeRatio]", _mode_ratios(data)),
         "failed_trials": failed,
     }
 
 
-def _rows(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+def _rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Each metric's median and min-max per (config, mode, scenario, concurrency)."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for trial in record["trials"]:
@@ -131,13 +132,13 @@ def _rows(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _cells(record: Record | dict[str, Any]) -> list[tuple[str, str | None, int]]:
+def _cells(record: dict[str, Any]) -> list[tuple[str, str | None, int]]:
     """Each (mode, scenario, concurrency) a trial ran, in run order."""
     return list(dict.fromkeys(_cell_of(t) for t in record["trials"]))
 
 
 def _ratio_dict(
-    record: Record | dict[str, Any],
+    record: dict[str, Any],
     numerator: str,
     denominator: str,
     metric: str,
@@ -158,7 +159,7 @@ def _ratio_dict(
     return found.as_dict() if found else None
 
 
-def _ratios(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+def _ratios(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Every configuration against the first; and, the overhead budget, each of our
     client's against a calibration arm (the bare lower bound) when one ran."""
     configurations = record["configurations"]
@@ -182,7 +183,7 @@ def _ratios(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _mode_ratios(record: Record | dict[str, Any]) -> list[dict[str, Any]]:
+def _mode_ratios(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Each configuration's cluster throughput over its standalone one, per cell."""
     cells = _cells(record)
     return [

@@ -14,6 +14,7 @@ Plus `allocations_per_pending_command` for the submit stage (what a waiting comm
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import os
@@ -225,7 +226,7 @@ def hot_path_checks(names: Sequence[str], calls: int = 1000) -> list[dict[str, A
     return rows
 
 
-def allocations_per_pending_command(pending: int = 2000) -> list[dict]:
+def allocations_per_pending_command(pending: int = 2000) -> list[dict[str, Any]]:
     """Memory blocks and bytes held per command while it waits for its reply, for each
     submit variant (tracemalloc, before vs. with `pending` commands in flight)."""
 
@@ -260,4 +261,4 @@ def allocations_per_pending_command(pending: int = 2000) -> list[dict]:
             "bytes_per_command": sum(s.size_diff for s in stats) / pending,
         }
 
-    return [{"variant": name, **run_sync(lambda c=cls: measure(c))} for name, cls in SUBMIT.items()]
+    return [{"variant": name, **run_sync(functools.partial(measure, cls))} for name, cls in SUBMIT.items()]
