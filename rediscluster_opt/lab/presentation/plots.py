@@ -228,6 +228,7 @@ def verdicts(rows: list[dict[str, Any]], *, title: str = "") -> Any:
     (VERDICT_COLOURS); a hollow point counts neither way; an arrow is a censored bound (a
     value only known to be larger). Criteria with no figure are counted in the footer."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     from ...results.stats import noise_band
 
@@ -264,7 +265,7 @@ def verdicts(rows: list[dict[str, Any]], *, title: str = "") -> Any:
             ticks = [m * 10**e for e in range(-3, 4) for m in (1, 2, 3, 5)]
             ax.set_xticks([t for t in ticks if min(values) / 1.3 <= t <= max(values) * 1.3], minor=False)
             ax.xaxis.set_major_formatter(plain_numbers())
-            ax.xaxis.set_minor_formatter(plt.NullFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
         else:  # linear, with zero and the threshold in view (a panel of zeros spans 0 to 1)
             low, high = min(0.0, *values), max(0.0, *values)
             margin = 0.08 * ((high - low) or 1.0)
@@ -290,7 +291,7 @@ def _state_text(row: dict[str, Any]) -> str:
 
 def profile_costs(
     profile: Any,
-    ops: dict[str, float],
+    ops: dict[tuple[str, int], float],
     roles: dict[str, str] | None = None,
     *,
     top: int = 10,
@@ -355,9 +356,9 @@ def line_profile_bars(lines: Any, *, top: int = 12, title: str = "") -> Any:
 
 def plain_numbers() -> Any:
     """A tick formatter that writes 0.5, 2, 30 rather than 10^0."""
-    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
-    return plt.FuncFormatter(lambda value, _: f"{value:g}")
+    return FuncFormatter(lambda value, _: f"{value:g}")
 
 
 FLAME_TINTS = {"ours": "#c6dbef", "stdlib": "#e5e5e5", "other": "#fdf0b4"}
@@ -369,8 +370,8 @@ def flame_graph(stacks: dict[str, int], *, title: str = "", min_share: float = 0
     wide as its share of the samples, children ordered by weight, labels where they fit
     (the function's name; its file in the frame's tint). Frames under `min_share` of the
     samples are left out."""
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
 
     total = sum(stacks.values()) or 1
     tree: dict[tuple[str, ...], int] = Counter()
@@ -406,7 +407,7 @@ def flame_graph(stacks: dict[str, int], *, title: str = "", min_share: float = 0
     ax.set_xlim(0, 1)
     ax.set_ylim(0, depth)
     ax.set_yticks([])
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda share, _: f"{share:.0%}"))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda share, _: f"{share:.0%}"))
     ax.set_xlabel(f"share of {total:,} samples (frames under {min_share:.1%} left out)")
     for spine in ("top", "right", "left"):
         ax.spines[spine].set_visible(False)
