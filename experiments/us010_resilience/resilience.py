@@ -59,10 +59,10 @@ __all__ = [
 CLIENTS = ("ours", "redis-py", "valkey-glide")
 COMMAND_TIMEOUT = 1.0  # seconds, for every client: how long a hung node holds a caller
 WORKERS = 16  # per load (one on the faulty node, one elsewhere)
-REPLICA_PORTS, REPLICA_NODE_TIMEOUT_MS = (7500, 7501, 7502), 1500
+REPLICA_PORTS, REPLICAS, REPLICA_NODE_TIMEOUT_MS = (7500, 7501, 7502), 1, 1500
 REPLICA_LAYOUT: dict[str, Any] = {
     "ports": REPLICA_PORTS,
-    "replicas": 1,
+    "replicas": REPLICAS,
     "node_timeout": REPLICA_NODE_TIMEOUT_MS,
 }
 FLOOD_VALUE = 100_000  # bytes
@@ -381,7 +381,7 @@ def run_resilience(
     notes: list[str] = [f"skipped: {skipped}"] if main_cluster is None else []
     replica_cluster = LocalCluster(
         ports=REPLICA_PORTS,
-        replicas=1,
+        replicas=REPLICAS,
         node_timeout=REPLICA_NODE_TIMEOUT_MS,
         standalone_port=None,
         data_dir=(main_cluster.data_dir.parent if main_cluster else Path(".rcopt")) / "resilience",
