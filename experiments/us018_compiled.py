@@ -13,7 +13,7 @@ from rediscluster_opt.lab import engine, limits
 from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import by_case, headline_level
 from rediscluster_opt.lab.instruments import inprocess, micro, perfcases
-from rediscluster_opt.lab.parameters import BENCH, Parameters, integers, positive_integer
+from rediscluster_opt.lab.parameters import BENCH, Parameters, flag, integers, positive_integer
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import (
@@ -54,6 +54,10 @@ LEVELS = Own("levels", {"default": (64,), "full": (1, 16, 64, 256), "quick": (32
 ROUNDS = Own(
     "rounds", {"default": 9, "quick": 1}, positive_integer, "interleaved in-process rounds per build"
 )
+# pyperf's ns per stage case: recorded beside the instruction counts, never read by a
+# criterion (cachegrind's deterministic count decides a stage), and 50 s of a default run
+STAGE_NS = Own("stage_ns", {"default": False, "full": True}, flag,
+               "pyperf ns per stage case and build (cachegrind's counts decide without them)")  # fmt: skip
 
 
 def metric(*parts: str) -> str:
@@ -86,7 +90,9 @@ def _micro(params: Parameters) -> dict[str, Any]:
             else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
         )
         out[build] = {
-            "wall": micro.wall_times(cases, smoke=params.smoke, build=build),
+            "wall": micro.wall_times(cases, smoke=params.smoke, build=build)
+            if params.own[STAGE_NS.name]
+            else [],
             "instructions": instructions,
         }
     return out
@@ -315,12 +321,12 @@ route in each build, with an A/A twin, the bare arm, the peers and the C client.
         Recorded("compiled build / redis-benchmark unpipelined, cluster throughput", metric("cclient", "plain"),
                  "{:.2f}", needs="a run beyond smoke with redis-benchmark and the compiled build"),
         *(Recorded(f"{stage}.{variant}: {what}, compiled / pure", metric("stage", stage, variant, figure), "{:.2f}",
-                   needs="cachegrind" if figure == "instructions" else NOT_BUILT)
+                   needs="cachegrind" if figure == "instructions" else f"{NOT_BUILT} and stage_ns=True")
           for stage, pairs in STAGE_CASES.items() for variant, _ in pairs
           for figure, what in (("ns", "ns per call"), ("instructions", "instructions per call"))),
     ),
     parameters=(*(p for p in BENCH if p != "concurrency"), "cachegrind"),
-    own=(LEVELS, ROUNDS),
+    own=(LEVELS, ROUNDS, STAGE_NS),
     tables={"stages": _stage_rows, "in_process": _in_process_rows, "c_client": _fraction_rows},
     sections=(
         Section("## Per stage\n\nEach stage's preset variant and baseline variant, the same micro-benchmark case "

@@ -46,6 +46,7 @@ from .inlining import (
 SWEEP = (1, 16, 64, 256)  # the concurrency sweep
 SMOKE_SWEEP = 16  # the level of the sweep's criterion; a smoke run sweeps it alone
 CURVE_REPEATS = 3  # repeats of the sweep's other levels: curves to look at, no criterion
+SWEEP_ARMS = "sweep_arms"  # extra: the labels the sweep runs, drawn at every level
 FULL_SWEEP = f"the full sweep; a smoke run sweeps C={SMOKE_SWEEP} alone"
 SHAPES, BARE_CPU, SWEEP_AA = "throughput.shapes", "bare.cpu", "sweep.aa"
 GLIDE_C16 = "peer.valkey-glide.c16"
@@ -87,9 +88,8 @@ def run(story: Story, params: Parameters) -> StoryRun:
     record = engine.bench(params, ordered(found, [fused, bare, *peers, *arms]), story.id,
                           modes=("cluster", "standalone"), cluster_only=beside)  # fmt: skip
     glide = [p for p in peers if p.label == "valkey-glide"]  # the fastest peer; the 2.5x target is at C=16
-    criterion_level, sweep = _sweeps(
-        story, params, [found["cumulative before"], found[AA], after, bare, *glide]
-    )
+    swept = [found["cumulative before"], found[AA], after, bare, *glide]
+    criterion_level, sweep = _sweeps(story, params, swept, level)
     profile = engine.profiles(params, story, [found["cumulative before"], after])
     names = {role: config.label for role, config in found.items()}
     data = inlining.in_process(params.smoke)
@@ -100,7 +100,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
         SWEEP_AA: paired_ratio(
             criterion_level, found[AA].label, found["cumulative before"].label, concurrency=SMOKE_SWEEP
         ),
-        **_sweep_ratios((criterion_level, sweep), after.label, bare.label),
+        **_sweep_ratios((criterion_level, sweep, record), after.label, bare.label),
         **inlining.measured_in_process(data),
     }
     if glide:
@@ -109,6 +109,7 @@ def run(story: Story, params: Parameters) -> StoryRun:
         )
     extra = {
         "roles": {**names, "fused (no shapes)": fused.label, "calibration": bare.label},
+        SWEEP_ARMS: [c.label for c in swept],
         "in_process": data,
         "c_client": {"pipeline": max((a.pipeline for a in arms), default=None),
                      "fractions": limits.fractions(record, arms, level)},
@@ -132,16 +133,18 @@ def run(story: Story, params: Parameters) -> StoryRun:
 
 
 def _sweeps(
-    story: Story, params: Parameters, arms: list[ClientConfig]
+    story: Story, params: Parameters, arms: list[ClientConfig], measured: int
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the C=16 record, the other levels' record): C=16 holds a criterion, its own record
-    with the run's repeats; the other levels draw the curves, three repeats each (a smoke
+    with the run's repeats; the other levels draw the curves, three repeats each, but for
+    the `measured` level the story's main record already holds with every repeat (a smoke
     run sweeps C=16 alone: the same record twice)."""
     criterion_level = engine.bench(params, arms, f"{story.id}-sweep", concurrency=[SMOKE_SWEEP])
     if params.smoke:
         return criterion_level, criterion_level
     curves = engine.bench(
-        params, arms, f"{story.id}-sweep-curves", concurrency=[c for c in SWEEP if c != SMOKE_SWEEP],
+        params, arms, f"{story.id}-sweep-curves",
+        concurrency=[c for c in SWEEP if c not in (SMOKE_SWEEP, measured)],
         repeats=min(params.repeats, CURVE_REPEATS),
     )  # fmt: skip
     return criterion_level, curves
@@ -184,7 +187,8 @@ def _server_ratios(
 
 
 def _sweep_ratios(records: tuple[dict[str, Any], ...], after: str, bare: str) -> dict[str, Any]:
-    """The preset over the bare arm at every level the sweep's records ran."""
+    """The preset over the bare arm at every level the sweep's records (and the main
+    record, at the headline level) ran, in cluster mode."""
     return {
         sweep_metric(c): paired_ratio(each, after, bare, concurrency=c)
         for each in records
@@ -192,14 +196,25 @@ def _sweep_ratios(records: tuple[dict[str, Any], ...], after: str, bare: str) ->
     }
 
 
+def _sweep_frame(run: StoryRun) -> Any:
+    """The sweep's trials at every level: its own records', and the main record's at the
+    headline level (cluster mode, the sweep's arms only)."""
+    sweep = [found for name in ("sweep", "sweep-curves") if (found := run.linked_record(name)) is not None]
+    if not sweep:
+        return None
+    frame = trials_frame([*sweep, run.record])
+    swept = set(run.extra.get(SWEEP_ARMS) or frame["config"])
+    return frame[frame["config"].isin(swept) & (frame["mode"] == "cluster")]
+
+
 def figures(run: StoryRun, params: Parameters) -> list[Path]:
     out = []
-    sweep = [found for name in ("sweep", "sweep-curves") if (found := run.linked_record(name)) is not None]
-    if sweep:
+    sweep = _sweep_frame(run)
+    if sweep is not None:
         fig = charts.concurrency_sweep(
-            trials_frame(sweep),
+            sweep,
             nb.categories(run),
-            title=f"{run.story.id}: by concurrency ({nb.workload_text(run, sweep[0])})",
+            title=f"{run.story.id}: by concurrency ({nb.workload_text(run, run.linked_record('sweep'))})",
         )
         out.append(nb.save_figure(fig, params, run, "concurrency_sweep"))
     if run.extra.get("in_process"):

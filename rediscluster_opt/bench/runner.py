@@ -39,7 +39,10 @@ from .workload import Workload
 __all__ = ["BenchmarkError", "MAX_RERUNS", "PROFILES", "rotated", "run_benchmark"]
 
 MODES = ("cluster", "standalone")
-MAX_RERUNS = 2  # a contaminated trial is run again at most this many times
+# A contaminated trial is run again at most this many times. Four, not two: a rerun costs
+# a trial (about 1.6 s), while a trial that stays contaminated reruns its whole story
+# (7-14 min; a default run at 1a28add lost 7 min so to a burst of host steal time).
+MAX_RERUNS = 4
 PROFILES = ("cprofile", "line", "pyspy")
 STARTUP_S = 1.5  # per process of a multi-process trial: start, import, connect
 

@@ -229,7 +229,8 @@ def members(name: str, value: object, choices: Any, allow_empty: bool = False) -
     return _list(name, value, lambda x: _member(name, x, choices))
 
 
-def _flag(name: str, value: object) -> bool:
+def flag(name: str, value: object) -> bool:
+    """True or False (a story's own switch may use it)."""
     if not isinstance(value, bool):
         raise _fail(name, "must be True or False", value)
     return value
@@ -244,7 +245,7 @@ def _folder(name: str, value: object) -> str:
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "seeds": lambda n, v: _list(n, v, lambda x: _endpoint(n, x)),
     "standalone": lambda n, v: None if v in (None, "") else _endpoint(n, v),
-    "allow_destructive": lambda n, v: None if v is None else _flag(n, v),
+    "allow_destructive": lambda n, v: None if v is None else flag(n, v),
     "duration": _number,
     "rest_duration": _number,
     "warmup": lambda n, v: _number(n, v, allow_zero=True),
@@ -255,7 +256,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     },
     "concurrency": integers,
     "peers": lambda n, v: members(n, v, PEERS, allow_empty=True),
-    **{k: _flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
+    **{k: flag for k in ("smoke", "pin", "flamegraphs", "cachegrind", "rerun")},
     "results_dir": _folder,
     "figures_dir": _folder,
 }
