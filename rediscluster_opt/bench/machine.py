@@ -91,9 +91,11 @@ def window(
     the client's own CPU in it; `servers`: which of the counted pids are the target's
     servers (the rest are the runner); `servers_expected`: the target is local, so its
     servers' CPU should have been found; `children_cpu_s`: the CPU of the client's own
-    child processes (py-spy sampling it), the trial's too."""
+    child processes (py-spy sampling it), the trial's too. A pid the second reading found
+    and the first did not started inside the window (a server a fault restarted): all its
+    CPU is the window's, so a caller reads every pid it knows of at both ends."""
     wall = max(after.at - before.at, 1e-9)
-    counted = {pid: after.cpu_s[pid] - before.cpu_s[pid] for pid in before.cpu_s if pid in after.cpu_s}
+    counted = {pid: value - before.cpu_s.get(pid, 0.0) for pid, value in after.cpu_s.items()}
     servers_s = sum(v for pid, v in counted.items() if pid in servers)
     runner_s = sum(v for pid, v in counted.items() if pid not in servers)
     figures: dict[str, Any] = {

@@ -105,3 +105,4 @@ class _RecordRequired(TypedDict):
 
 class Record(_RecordRequired, total=False):
     extra: dict[str, Any]  # story records: roles, measured figures, verdicts, micro-benchmarks
+    superseded: list[dict[str, Any]]  # contaminated trials run again: kept, out of the statistics
