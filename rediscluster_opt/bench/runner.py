@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,7 @@ def rotated(items: Sequence[Any], by: int) -> list[Any]:
 
 
 def run_benchmark(
-    configs: Sequence[ClientConfig | dict],
+    configs: Sequence[ClientConfig | dict[str, Any]],
     *,
     experiment: str = "bench",
     target: Target | None = None,
@@ -164,13 +165,13 @@ def run_benchmark(
     connection per concurrent command). reruns: how many times a contaminated trial runs
     again (a smoke run, whose figures are not evidence, runs none). pin: client and
     servers on disjoint CPUs when the machine has at least two (recorded either way)."""
-    configs = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
+    arms = [c if isinstance(c, ClientConfig) else ClientConfig.from_dict(c) for c in configs]
     target = target or Target()
     workload = workload or Workload()
     levels = [concurrency] if isinstance(concurrency, int) else list(concurrency)
-    _check_options(configs, levels, modes, duration, warmup, repeats, profile)
+    _check_options(arms, levels, modes, duration, warmup, repeats, profile)
     warmups = warmups or {}
-    strangers = sorted({*cluster_only, *warmups} - {c.label for c in configs})
+    strangers = sorted({*cluster_only, *warmups} - {c.label for c in arms})
     if strangers:
         raise BenchmarkError(f"cluster_only and warmups name no configuration: {', '.join(strangers)}")
     for label, seconds in warmups.items():
@@ -178,7 +179,7 @@ def run_benchmark(
     check_number("processes", processes, integer=True, error=BenchmarkError)
     if processes > 1 and profile:
         raise BenchmarkError("profile one client process at a time: --profile needs --processes 1")
-    if processes > 1 and any(c.client == C_CLIENT for c in configs):
+    if processes > 1 and any(c.client == C_CLIENT for c in arms):
         raise BenchmarkError(
             f"{C_CLIENT} runs as one process (its --threads are not ours): use --processes 1"
         )
@@ -187,8 +188,8 @@ def run_benchmark(
         flame_dir = Path(flame_dir or tempfile.mkdtemp(prefix="rcopt-flames-"))
         flame_dir.mkdir(parents=True, exist_ok=True)
 
-    notes = [f"{c.label}: {c.missing()}; skipped" for c in configs if not c.available()]
-    runnable = [c for c in configs if c.available()]
+    notes = [f"{c.label}: {c.missing()}; skipped" for c in arms if not c.available()]
+    runnable = [c for c in arms if c.available()]
     targets = targets or {}
     every_target = list({id(t): t for t in [target, *targets.values()]}.values())
 
@@ -209,7 +210,7 @@ def run_benchmark(
     for each in every_target:
         for mode in modes_of(each):
             say(f"populating {workload.key_count} keys of {workload.value_size} B ({mode})")
-            run_sync(lambda each=each, mode=mode: populate(each, mode, workload))
+            run_sync(partial(populate, each, mode, workload))
     pids_by_mode = {
         mode: sorted({p for t in every_target if mode in modes_of(t) for p in server_pids(t, mode)})
         for mode in modes
@@ -287,10 +288,10 @@ def run_benchmark(
         **(parameters or {}),
     }
     env = {**environment(), **target_info, "pinning": pinning}
-    record = new_record(experiment, parameters, [c.as_dict() for c in configs], env, trials, notes)
+    record = new_record(experiment, parameters, [c.as_dict() for c in arms], env, trials, notes)
     if superseded:
         record["superseded"] = superseded
-    return record
+    return dict(record)
 
 
 def _machine_note(trial: dict[str, Any]) -> str:

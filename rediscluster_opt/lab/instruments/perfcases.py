@@ -17,11 +17,13 @@ import argparse
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ...core.resp import ReplyError, encode_command
 from ...core.topology import SlotRange, Topology
 from ...stages import ENCODER, NODE_SELECT, PARSER, REDIRECT, REGISTRY, SLOT_HASH, SLOT_MAP, SUBMIT
+from ...stages.slot_map import FlatSlotMap
 
 __all__ = ["CASES", "ROUTES", "TABLE_READS", "Case", "case_name", "cases_for", "five_masters"]
 
@@ -130,7 +132,7 @@ def _table_read(way: str, slot: int) -> Work:
     import contextvars
     import threading
 
-    holder = SLOT_MAP["flat"](five_masters())
+    holder = FlatSlotMap(five_masters())  # the preset's slot map: its table is an attribute
     table = holder._table
     if way == "attribute":
         return lambda: holder._table[slot]
@@ -139,7 +141,7 @@ def _table_read(way: str, slot: int) -> Work:
     if way == "bound_local":
         return lambda table=table: table[slot]  # type: ignore[misc]
     if way == "contextvar":
-        current: contextvars.ContextVar[list[str]] = contextvars.ContextVar("slot_table")
+        current: contextvars.ContextVar[list[str | None]] = contextvars.ContextVar("slot_table")
         current.set(table)
         return lambda: current.get()[slot]
     if way == "thread_local":
@@ -194,27 +196,27 @@ def _route_gets(preset: str) -> Callable[[int], Any]:
 def _build_cases() -> dict[str, Case]:
     cases: list[Case] = []
     for preset in ROUTES:
-        cases.append(Case("route", preset, "get", lambda p=preset: _route_gets(p), asynchronous=True))
+        cases.append(Case("route", preset, "get", partial(_route_gets, preset), asynchronous=True))
     for way in TABLE_READS:
-        cases.append(Case("table_read", way, "s16383", lambda w=way: _table_read(w, 16383)))
+        cases.append(Case("table_read", way, "s16383", partial(_table_read, way, 16383)))
     for variant, slot_of in SLOT_HASH.items():
         for length in KEY_LENGTHS:
             cases.append(Case("slot_hash", variant, f"k{length}", _call(slot_of, _key(length))))
-    for variant, cls in SLOT_MAP.items():
+    for variant, slot_map in SLOT_MAP.items():
         for slot in (0, 8000, 16383):
-            cases.append(Case("slot_map", variant, f"s{slot}", lambda c=cls, s=slot: _lookup(c, s)))
-    for variant, cls in NODE_SELECT.items():
+            cases.append(Case("slot_map", variant, f"s{slot}", partial(_lookup, slot_map, slot)))
+    for variant, selector in NODE_SELECT.items():
         for connections in (1, 4):
             cases.append(
-                Case("node_select", variant, f"x{connections}", lambda c=cls, n=connections: _pick(c, n))
+                Case("node_select", variant, f"x{connections}", partial(_pick, selector, connections))
             )
     for variant, encode in ENCODER.items():
         command = (b"GET", _key(16))
         cases.append(Case("encoder", variant, "get16", _call(encode, command)))
-    for variant, cls in SUBMIT.items():
-        cases.append(Case("submit", variant, "cycle", lambda c=cls: _submit_cycles(c), asynchronous=True))
+    for variant, submit in SUBMIT.items():
+        cases.append(Case("submit", variant, "cycle", partial(_submit_cycles, submit), asynchronous=True))
     for variant, factory in PARSER.items():
-        cases.append(Case("parser", variant, "bulk200", lambda f=factory: _parse_one(f)))
+        cases.append(Case("parser", variant, "bulk200", partial(_parse_one, factory)))
     for variant, check in REDIRECT.items():
         for kind, reply in REPLIES.items():
             cases.append(Case("redirect", variant, kind, _call(check, reply)))
