@@ -10,7 +10,7 @@ import importlib.util
 import os
 import shutil
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
@@ -320,93 +320,129 @@ async def open_adapter(
     """`command_timeout` (seconds; None keeps each library's default) maps to each
     library's own per-command timeout, so fault experiments compare like with like."""
     _require(config)
-    addresses = target.address_for(mode)
-    if config.client == "ours":
-        from ..client import ClusterClient, StandaloneClient
-
-        options: dict[str, Any] = {
-            "stages": config.stage_set(),
-            "connections_per_node": config.connections_per_node,
-            **target.client_options(),
-        }
-        if command_timeout is not None:
-            options["command_timeout"] = command_timeout
-        if mode == "cluster":
-            ours = await ClusterClient.connect(addresses, **options, **(config.cluster_options or {}))
-        else:
-            ours = await StandaloneClient.connect(addresses[0], **options)
-
-        async def get_many(keys: list[bytes]) -> list[object]:
-            pipe = ours.pipeline()
-            for key in keys:
-                pipe.get(key)
-            return await pipe.execute()
-
-        return Adapter(
-            ours.get,
-            ours.set,
-            ours.delete,
-            ours.close,
-            ours.io_counters,
-            ours.execute_command,
-            ours.hot_functions,
-            get_many,
-        )
     if config.client == C_CLIENT:
         raise ValueError(f"{C_CLIENT} is a program, not a Python client: a trial runs it (bench/cclient.py)")
     if config.client in CALIBRATIONS:
-        from .bare import open_bare
+        return await _open_bare(mode, target)
+    opener = _OPENERS[config.client]
+    return await opener(config, mode, target, concurrency, command_timeout)
 
-        password = target.password
-        login = None if password is None else auth_command(password, target.username)
-        bare = await open_bare(addresses, mode == "cluster", login, target.tls_context())
-        return Adapter(bare.get, bare.set, bare.delete, bare.close)
-    nodes = [split_address(a) for a in addresses]
-    auth = {"username": target.username, "password": target.password}
-    if config.client == "redis-py":
-        import redis.asyncio as redis_asyncio
-        from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-        # redis-py takes one connection per in-flight command and raises
-        # MaxConnectionsError when out of them: allow far more than the concurrency.
-        limit = max(1000, 4 * concurrency)
-        timeouts = {} if command_timeout is None else {"socket_timeout": command_timeout}
-        timeouts.update(auth, **_redis_py_tls(target.tls))
-        if mode == "cluster":
-            client = RedisCluster(
-                startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit, **timeouts
-            )
-            await client.initialize()
-        else:
-            client = redis_asyncio.Redis(
-                host=nodes[0][0], port=nodes[0][1], max_connections=limit, **timeouts
-            )
+async def _open_ours(
+    config: ClientConfig, mode: str, target: Target, _concurrency: int, command_timeout: float | None
+) -> Adapter:
+    from ..client import ClusterClient, StandaloneClient
 
-        async def redis_py_get_many(keys: list[bytes]) -> list[object]:
-            pipe = client.pipeline() if mode == "cluster" else client.pipeline(transaction=False)
-            for key in keys:
-                pipe.get(key)
-            return await pipe.execute()  # type: ignore[no-any-return]
+    addresses = target.address_for(mode)
+    options: dict[str, Any] = {
+        "stages": config.stage_set(),
+        "connections_per_node": config.connections_per_node,
+        **target.client_options(),
+    }
+    if command_timeout is not None:
+        options["command_timeout"] = command_timeout
+    ours: ClusterClient | StandaloneClient
+    if mode == "cluster":
+        options |= config.cluster_options or {}  # refresh and retry settings, checked by the client
+        ours = await ClusterClient.connect(addresses, **options)
+    else:
+        ours = await StandaloneClient.connect(addresses[0], **options)
 
-        return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
-                       get_many=redis_py_get_many)  # fmt: skip
-    if config.client == "coredis":
-        import coredis
+    async def get_many(keys: list[bytes]) -> list[object]:
+        pipe = ours.pipeline()
+        for key in keys:
+            pipe.get(key)
+        return await pipe.execute()
 
-        stream: dict[str, Any] = {} if command_timeout is None else {"stream_timeout": command_timeout}
-        stream.update(auth)
-        if target.tls is not None:
-            stream["ssl_context"] = target.tls_context()
-        if mode == "cluster":
-            client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1], **stream)
-        else:
-            client = coredis.Redis(host=nodes[0][0], port=nodes[0][1], **stream)
-        await client.__aenter__()  # coredis 6 clients live inside an async context
+    return Adapter(
+        ours.get,
+        ours.set,
+        ours.delete,
+        ours.close,
+        ours.io_counters,
+        ours.execute_command,
+        ours.hot_functions,
+        get_many,
+    )
 
-        def delete(key: bytes) -> Any:
-            return client.delete([key])
 
-        return Adapter(client.get, client.set, delete, lambda: client.__aexit__(None, None, None))
+async def _open_bare(mode: str, target: Target) -> Adapter:
+    from .bare import open_bare
+
+    password = target.password
+    login = None if password is None else auth_command(password, target.username)
+    bare = await open_bare(target.address_for(mode), mode == "cluster", login, target.tls_context())
+    return Adapter(bare.get, bare.set, bare.delete, bare.close)
+
+
+def _nodes_and_auth(mode: str, target: Target) -> tuple[list[tuple[str, int]], dict[str, Any]]:
+    """A peer's view of the target: (host, port) per address, and its credentials."""
+    nodes = [split_address(a) for a in target.address_for(mode)]
+    return nodes, {"username": target.username, "password": target.password}
+
+
+async def _open_redis_py(
+    _config: ClientConfig, mode: str, target: Target, concurrency: int, command_timeout: float | None
+) -> Adapter:
+    import redis.asyncio as redis_asyncio
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    nodes, auth = _nodes_and_auth(mode, target)
+    # redis-py takes one connection per in-flight command and raises
+    # MaxConnectionsError when out of them: allow far more than the concurrency.
+    limit = max(1000, 4 * concurrency)
+    options: dict[str, Any] = {} if command_timeout is None else {"socket_timeout": command_timeout}
+    options.update(auth, **_redis_py_tls(target.tls))
+    client: RedisCluster | redis_asyncio.Redis
+    if mode == "cluster":
+        cluster = RedisCluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in nodes], max_connections=limit, **options
+        )
+        await cluster.initialize()
+        client = cluster
+    else:
+        client = redis_asyncio.Redis(host=nodes[0][0], port=nodes[0][1], max_connections=limit, **options)
+
+    async def redis_py_get_many(keys: list[bytes]) -> list[object]:
+        pipe = client.pipeline() if mode == "cluster" else client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        found: list[object] = await pipe.execute()
+        return found
+
+    return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
+                   get_many=redis_py_get_many)  # fmt: skip
+
+
+async def _open_coredis(
+    _config: ClientConfig, mode: str, target: Target, _concurrency: int, command_timeout: float | None
+) -> Adapter:
+    import coredis
+
+    nodes, auth = _nodes_and_auth(mode, target)
+    stream: dict[str, Any] = {} if command_timeout is None else {"stream_timeout": command_timeout}
+    stream.update(auth)
+    if target.tls is not None:
+        stream["ssl_context"] = target.tls_context()
+    client: coredis.RedisCluster[Any] | coredis.Redis[Any]
+    if mode == "cluster":
+        client = coredis.RedisCluster(host=nodes[0][0], port=nodes[0][1], **stream)
+    else:
+        client = coredis.Redis(host=nodes[0][0], port=nodes[0][1], **stream)
+    await client.__aenter__()  # coredis 6 clients live inside an async context
+
+    def delete(key: bytes) -> Any:
+        return client.delete([key])
+
+    async def close() -> None:
+        await client.__aexit__(None, None, None)
+
+    return Adapter(client.get, client.set, delete, close)
+
+
+async def _open_glide(
+    _config: ClientConfig, mode: str, target: Target, _concurrency: int, command_timeout: float | None
+) -> Adapter:
     from glide import (
         Batch,
         ClusterBatch,
@@ -420,6 +456,7 @@ async def open_adapter(
         ServerCredentials,
     )
 
+    nodes, _auth = _nodes_and_auth(mode, target)
     glide_nodes = [NodeAddress(h, p) for h, p in nodes]
     request: dict[str, Any] = (
         {} if command_timeout is None else {"request_timeout": int(command_timeout * 1000)}
@@ -428,6 +465,7 @@ async def open_adapter(
         request["credentials"] = ServerCredentials(target.password, target.username)
     if target.tls is not None:
         request["use_tls"] = True
+    client: GlideClusterClient | GlideClient
     if mode == "cluster":
         advanced = _glide_tls(target.tls, cluster=True)
         client = await GlideClusterClient.create(
@@ -448,13 +486,29 @@ async def open_adapter(
         return client.custom_command([a if isinstance(a, (str, bytes)) else str(a) for a in args])
 
     async def glide_get_many(keys: list[bytes]) -> list[object]:
-        batch = ClusterBatch(is_atomic=False) if mode == "cluster" else Batch(is_atomic=False)
-        for key in keys:
-            batch.get(key)
-        return await client.exec(batch, raise_on_error=True)  # type: ignore[arg-type]
+        if isinstance(client, GlideClusterClient):
+            batch = ClusterBatch(is_atomic=False)
+            for key in keys:
+                batch.get(key)
+            found = await client.exec(batch, raise_on_error=True)
+        else:
+            plain = Batch(is_atomic=False)
+            for key in keys:
+                plain.get(key)
+            found = await client.exec(plain, raise_on_error=True)
+        return list(found or [])
 
     return Adapter(client.get, glide_set, glide_delete, client.close, command=glide_command,
                    get_many=glide_get_many)  # fmt: skip
+
+
+_Opener = Callable[[ClientConfig, str, Target, int, "float | None"], Awaitable[Adapter]]
+_OPENERS: dict[str, _Opener] = {
+    "ours": _open_ours,
+    "redis-py": _open_redis_py,
+    "coredis": _open_coredis,
+    "valkey-glide": _open_glide,
+}
 
 
 def _redis_py_tls(tls: TLSSettings | None) -> dict[str, Any]:
