@@ -62,7 +62,7 @@ def run_plan(plan: Plan) -> tuple[Path, Path]:
     from ...bench.workload import Workload
 
     target = target_from(list(plan.seeds), plan.standalone if plan.mode == "standalone" else None)
-    common = {
+    common: dict[str, Any] = {  # the keywords both runs share, checked by run_benchmark
         "target": target,
         "modes": (plan.mode,),
         "workload": Workload(value_size=plan.value_size, key_count=1000),
