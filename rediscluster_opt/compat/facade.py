@@ -1,0 +1,395 @@
+"""redis-py's asyncio clients over our multiplexed one: RedisCluster and Redis.
+
+redis-py writes its command surface as mixins whose methods build a command's arguments
+and call `self.execute_command(*args, **options)`, and its reply shapes as response
+callbacks keyed by command name. Both are kept as they are; `execute_command` here is the
+one seam: it encodes the arguments with redis-py's encoder, sends them through the native
+client (`client.ClusterClient` / `client.StandaloneClient`: the multiplexer, the routing,
+the retry rules), then decodes and shapes the reply as redis-py would. A keyless command
+goes where redis-py's cluster client sends it (its node flags), and a reply from several
+masters is merged by redis-py's own result callbacks.
+
+Options redis-py has and this client has no meaning for are refused by name, never
+silently ignored (`UnsupportedOption`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Self
+
+from redis import exceptions as redis_errors
+from redis._parsers.encoders import Encoder
+from redis._parsers.response_callbacks import get_response_callbacks
+from redis.client import EMPTY_RESPONSE, NEVER_DECODE
+from redis.cluster import _RESPONSE_POLICY_CALLBACKS, _SPECIAL_RESPONSE_CALLBACKS, AbstractRedisCluster
+from redis.commands import AsyncCoreCommands, AsyncRedisClusterCommands
+from redis.commands.metadata import ResponsePolicy
+
+from ..client import ClusterClient, StandaloneClient
+from ..client.client import Client
+from ..core.url import TLSSettings, parse_url
+from ..stages.slot_hash import slot_crc_hqx
+from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, route_of, tips_of
+from .replies import converted, redis_error
+
+__all__ = ["Redis", "RedisCluster", "UnsupportedOption"]
+
+# Constructor options of redis-py's clients that mean the same here, by our name.
+_SAME = {"username": "username", "password": "password", "client_name": "client_name"}
+# ... and those that redis-py takes which change nothing here (its own pool and parser).
+_HARMLESS = frozenset({"max_connections", "health_check_interval", "single_connection_client", "lib_name",
+                       "lib_version", "legacy_responses", "socket_keepalive", "socket_keepalive_options",
+                       "retry_on_timeout", "auto_close_connection_pool"})  # fmt: skip
+
+
+class UnsupportedOption(redis_errors.RedisError, TypeError):
+    """A redis-py option or method this client does not support: the message names it."""
+
+
+class _Facade(ABC):
+    """What RedisCluster and Redis share: options, encoding, reply shaping, the seam."""
+
+    def __init__(
+        self,
+        *,
+        decode_responses: bool = False,
+        encoding: str = "utf-8",
+        encoding_errors: str = "strict",
+        protocol: int | str | None = 2,
+        socket_timeout: float | None = None,
+        socket_connect_timeout: float | None = None,
+        ssl: bool = False,
+        ssl_ca_certs: str | None = None,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        **options: Any,
+    ) -> None:
+        if protocol not in (2, "2", None):
+            raise UnsupportedOption(f"protocol={protocol!r}: this client speaks RESP2 (protocol=2)")
+        unknown = sorted(set(options) - set(_SAME) - _HARMLESS - self._own_options())
+        if unknown:
+            raise UnsupportedOption(
+                f"{self.__class__.__name__} does not support the option(s) {', '.join(unknown)}"
+            )
+        self._encoder = Encoder(encoding, encoding_errors, decode_responses)
+        self._decoding = (encoding, encoding_errors) if decode_responses else None
+        self.response_callbacks: dict[str, Callable[..., Any]] = {
+            name.upper(): callback for name, callback in get_response_callbacks(2, True).items()
+        }
+        native: dict[str, Any] = {
+            ours: options.pop(theirs) for theirs, ours in _SAME.items() if theirs in options
+        }
+        if socket_timeout is not None:
+            native["command_timeout"] = socket_timeout
+        if socket_connect_timeout is not None:
+            native["connect_timeout"] = socket_connect_timeout
+        if ssl:
+            native["tls"] = self._tls(ssl_ca_certs, ssl_certfile, ssl_keyfile)
+        self._native_options = native
+        self._options = options
+        self._native: Client | None = None
+
+    @classmethod
+    def _own_options(cls) -> set[str]:
+        return set()
+
+    @staticmethod
+    def _tls(ca: str | None, cert: str | None, key: str | None) -> TLSSettings | bool:
+        return TLSSettings(ca_certs=ca, certfile=cert, keyfile=key) if (ca or cert or key) else True
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Self:
+        """redis://[[user]:password@]host:port (rediss:// for TLS), as redis-py reads it;
+        `options` as the constructor's, over the URL's."""
+        spec = parse_url(url)
+        host, _, port = spec.addresses[0].rpartition(":")
+        given: dict[str, Any] = {"username": spec.username, "password": spec.password}
+        if spec.tls is not None:
+            given |= {"ssl": True, "ssl_ca_certs": spec.tls.ca_certs, "ssl_certfile": spec.tls.certfile,
+                      "ssl_keyfile": spec.tls.keyfile}  # fmt: skip
+        return cls(host=host, port=int(port), **{k: v for k, v in given.items() if v is not None}, **options)
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def initialize(self) -> Self:
+        """Connect (the first command does it too, as redis-py's clients do)."""
+        if self._native is None:
+            self._native = await self._connect()
+        return self
+
+    @abstractmethod
+    async def _connect(self) -> Client:
+        """The native client, connected (cluster or standalone)."""
+
+    async def aclose(self) -> None:
+        if self._native is not None:
+            await self._native.close()
+            self._native = None
+
+    close = aclose
+
+    async def __aenter__(self) -> Self:
+        return await self.initialize()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def get_encoder(self) -> Encoder:
+        return self._encoder
+
+    def set_response_callback(self, command: str, callback: Callable[..., Any]) -> None:
+        self.response_callbacks[command.upper()] = callback
+
+    # -- the seam ---------------------------------------------------------------------
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        """redis-py's contract: the command's arguments (the first may hold two words,
+        "CONFIG GET"), and options for its reply callback; the reply as redis-py shapes it."""
+        native = self._native or (await self.initialize())._native
+        assert native is not None
+        name, encoded = self._encoded(args)
+        target = options.pop("target_nodes", None)
+        try:
+            reply = await self._send(native, name, encoded, target)
+        except redis_errors.RedisError:
+            raise
+        except Exception as exc:
+            theirs = redis_error(exc)
+            if EMPTY_RESPONSE in options and isinstance(theirs, redis_errors.ResponseError):
+                return options[EMPTY_RESPONSE]
+            raise theirs from exc
+        return self._shaped(name, reply, options)
+
+    def _encoded(self, args: tuple[Any, ...]) -> tuple[str, tuple[bytes, ...]]:
+        """(the command's name as redis-py keys its callbacks, the arguments as bytes)."""
+        first = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        words = first.split()
+        return first.upper(), tuple(self._encoder.encode(a) for a in (*words, *args[1:]))
+
+    def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Pipeline:
+        """redis-py's pipeline: queue commands, then `await pipe.execute()`; with
+        `transaction=True`, as one MULTI/EXEC (its keys in one slot, in a cluster)."""
+        if shard_hint is not None:
+            raise UnsupportedOption("pipeline(shard_hint=...): pipelines route each command by its keys here")
+        # mypy reads an abstract `_event_dispatcher` into redis-py's mixins; none exists at run time
+        return Pipeline(self, bool(transaction))  # type: ignore[abstract]
+
+    def _shaped(self, name: str, reply: Any, options: dict[str, Any]) -> Any:
+        """A reply (or the replies of several nodes) as redis-py gives it: decoded unless
+        the command asked for bytes (NEVER_DECODE), through its response callback, and
+        several nodes' merged as redis-py merges them (`_merged`)."""
+        decoding = None if NEVER_DECODE in options else self._decoding
+        options = {k: v for k, v in options.items() if k not in ("keys", EMPTY_RESPONSE, NEVER_DECODE)}
+        callback = self.response_callbacks.get(name)
+
+        def one(value: Any) -> Any:
+            value = converted(value, decoding)
+            return callback(value, **options) if callback is not None else value
+
+        if not isinstance(reply, _PerNode):
+            return one(reply)
+        return _merged(name, {node: one(value) for node, value in reply.items()}, reply.response)
+
+    async def _send(self, native: Client, name: str, args: tuple[bytes, ...], target: Any) -> Any:
+        return await native.execute_command(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        # redis-py's internals (nodes_manager, connection_pool...) that some of its
+        # command methods reach for: named, not an AttributeError deep in a mixin
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UnsupportedOption(
+            f"{self.__class__.__name__}.{name} is redis-py's own and is not supported here"
+        )
+
+
+class Pipeline(AsyncRedisClusterCommands):
+    """redis-py's pipeline over the native one: the command methods queue (and return the
+    pipeline, so calls chain), `execute()` sends them and shapes each reply as the client
+    would; an error reply is raised (the first one) or, with raise_on_error=False, returned
+    in its place as redis-py's exception."""
+
+    def __init__(self, owner: _Facade, transaction: bool) -> None:
+        self._owner, self._transaction = owner, transaction
+        self._queued: list[tuple[str, tuple[bytes, ...], dict[str, Any]]] = []
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.reset()
+
+    def reset(self) -> None:  # type: ignore[override]  # redis-py's pipelines' reset, not RESET
+        self._queued = []
+
+    def execute_command(self, *args: Any, **options: Any) -> Pipeline:
+        if "target_nodes" in options:
+            raise UnsupportedOption("target_nodes in a pipeline: each command goes where its keys are")
+        name, encoded = self._owner._encoded(args)
+        self._queued.append((name, encoded, options))
+        return self
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        queued, self._queued = self._queued, []
+        if not queued:
+            return []
+        owner = self._owner
+        native = owner._native or (await owner.initialize())._native
+        assert native is not None
+        try:
+            if self._transaction:
+                replies = await native.transaction(*(args for _, args, _ in queued), raise_on_error=False)
+            else:
+                pipe = native.pipeline()
+                for _, args, _ in queued:
+                    pipe.execute_command(*args)
+                replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:
+            raise redis_error(exc) from exc
+        results = [
+            redis_error(reply) if isinstance(reply, BaseException) else owner._shaped(name, reply, options)
+            for (name, _, options), reply in zip(queued, replies, strict=True)
+        ]
+        failed = next((r for r in results if isinstance(r, BaseException)), None)
+        if raise_on_error and failed is not None:
+            raise failed
+        return results
+
+
+class _PerNode(dict[str, Any]):
+    """Replies of a command sent to several nodes, by node address, and how the server's
+    tips say to merge them."""
+
+    def __init__(self, replies: Mapping[str, Any], response: ResponsePolicy | None) -> None:
+        super().__init__(replies)
+        self.response = response
+
+
+def _merged(name: str, replies: dict[str, Any], response: ResponsePolicy | None) -> Any:
+    """redis-py's order: the command's own result callback, one reply as it is, the
+    response policy's merge (RANDOMKEY's special one), else the replies by node."""
+    merge = AbstractRedisCluster.RESULT_CALLBACKS.get(name)
+    if merge is not None:
+        return merge(name, replies)
+    if len(replies) == 1:
+        return next(iter(replies.values()))
+    if response is ResponsePolicy.SPECIAL and name in _SPECIAL_RESPONSE_CALLBACKS:
+        return _SPECIAL_RESPONSE_CALLBACKS[name](replies)
+    return _RESPONSE_POLICY_CALLBACKS[response](replies) if response is not None else replies
+
+
+def _addresses(target: Any) -> str | list[str]:
+    """`target_nodes` as redis-py takes it: a node flag (ALL_MASTERS or ANY_MASTER here),
+    or node objects with a host and a port."""
+    if isinstance(target, str):
+        if target not in NODE_FLAGS:
+            raise redis_errors.RedisClusterException(f"target_nodes={target!r} is not a node flag")
+        return NODE_FLAGS[target]
+    nodes = target if isinstance(target, list | tuple) else [target]
+    return [f"{n.host}:{n.port}" for n in nodes]
+
+
+class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  # redis-py's mixins are untyped
+    """redis-py's `redis.asyncio.cluster.RedisCluster` over the multiplexed cluster client.
+
+    `RedisCluster(host="127.0.0.1", port=7000)`, `RedisCluster(startup_nodes=[...])` or
+    `RedisCluster.from_url("redis://127.0.0.1:7000")`; every command method of redis-py's
+    cluster client, routed by our client. `read_from_replicas=True` reads from replicas."""
+
+    # redis-py's node flags, for target_nodes=
+    PRIMARIES, REPLICAS = AbstractRedisCluster.PRIMARIES, AbstractRedisCluster.REPLICAS
+    ALL_NODES, RANDOM = AbstractRedisCluster.ALL_NODES, AbstractRedisCluster.RANDOM
+    DEFAULT_NODE = AbstractRedisCluster.DEFAULT_NODE
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int = 6379,
+        startup_nodes: Iterable[Any] | None = None,
+        require_full_coverage: bool = True,
+        read_from_replicas: bool = False,
+        **options: Any,
+    ) -> None:
+        seeds = [f"{n.host}:{n.port}" for n in startup_nodes or ()]
+        if host is not None:
+            seeds.insert(0, f"{host}:{port}")
+        if not seeds:
+            raise redis_errors.RedisClusterException("RedisCluster needs host and port, or startup_nodes")
+        super().__init__(**options)
+        self._seeds = seeds
+        self._tips: dict[str, tuple[str | None, str | None]] = {}
+        self._native_options.update(require_full_coverage=require_full_coverage,
+                                    read_from="replica" if read_from_replicas else "primary")  # fmt: skip
+
+    async def _connect(self) -> Client:
+        native = await ClusterClient.connect(self._seeds, **self._native_options)
+        try:  # the server's routing tips, as redis-py 8 reads them (compat.policies)
+            self._tips = tips_of(await native.execute_command(b"COMMAND"))
+        except BaseException:
+            await native.close()
+            raise
+        return native
+
+    def keyslot(self, key: Any) -> int:
+        """The slot of `key` (encoded as a command argument would be)."""
+        return slot_crc_hqx(self._encoder.encode(key))
+
+    async def _send(self, native: Client, name: str, args: tuple[bytes, ...], target: Any) -> Any:
+        if target is not None:  # the caller's nodes: the command's own merge is not applied
+            addresses = _addresses(target)
+            if addresses == ALL_MASTERS:
+                return _PerNode(await native.execute_command(*args, target="all"), None)
+            if addresses == ANY_MASTER:
+                return await native.execute_command(*args)
+            return _PerNode({a: await native.execute_command(*args, target=a) for a in addresses}, None)
+        route = route_of(name, self._tips)
+        if route.to == ALL_MASTERS:
+            return _PerNode(await native.execute_command(*args, target="all"), route.response)
+        return await native.execute_command(*args)
+
+    # -- redis-py's multi-key helpers, on the native client's per-slot split ----------
+    # redis-py's async mixin overrides these coroutines over a sync base mypy reads first
+    async def _split_command_across_slots(self, command: str, *keys: Any) -> int:  # type: ignore[override]
+        """DEL, UNLINK, EXISTS, TOUCH of keys in several slots: one command per slot."""
+        total = 0
+        for keys_in_slot in self._by_slot(keys).values():
+            total += await self.execute_command(command, *keys_in_slot)
+        return total
+
+    async def mget_nonatomic(self, keys: Any, *args: Any) -> list[Any]:  # type: ignore[override]
+        flat = [*(keys if isinstance(keys, list | tuple) else [keys]), *args]
+        groups = self._by_slot(flat)
+        found: dict[bytes, Any] = {}
+        for keys_in_slot in groups.values():
+            values = await self.execute_command("MGET", *keys_in_slot)
+            found.update(zip((self._encoder.encode(k) for k in keys_in_slot), values, strict=True))
+        return [found[self._encoder.encode(k)] for k in flat]
+
+    async def mset_nonatomic(self, mapping: Mapping[Any, Any]) -> list[bool]:  # type: ignore[override]
+        groups = self._by_slot(list(mapping))
+        return [
+            await self.execute_command("MSET", *(part for k in keys_in_slot for part in (k, mapping[k])))
+            for keys_in_slot in groups.values()
+        ]
+
+    def _by_slot(self, keys: Iterable[Any]) -> dict[int, list[Any]]:
+        groups: dict[int, list[Any]] = {}
+        for key in keys:
+            groups.setdefault(self.keyslot(key), []).append(key)
+        return groups
+
+
+class Redis(_Facade, AsyncCoreCommands):  # type: ignore[misc]  # redis-py's mixins are untyped
+    """redis-py's `redis.asyncio.Redis` over the multiplexed standalone client."""
+
+    def __init__(self, host: str = "localhost", port: int = 6379, db: int = 0, **options: Any) -> None:
+        if db != 0:
+            raise UnsupportedOption("db: the multiplexed client serves database 0 (clusters have no other)")
+        super().__init__(**options)
+        self._address = f"{host}:{port}"
+
+    async def _connect(self) -> Client:
+        return await StandaloneClient.connect(self._address, **self._native_options)

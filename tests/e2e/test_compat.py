@@ -1,0 +1,148 @@
+"""The redis-py drop-in (rediscluster_opt.compat) against the real cluster and standalone
+server: the same calls through redis-py's own clients and through the facade give the same
+results, errors are redis-py's classes, and what it does not support is named."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+redis = pytest.importorskip("redis")
+from redis import exceptions as redis_errors  # noqa: E402
+from redis.asyncio import Redis as RedisPy  # noqa: E402
+from redis.asyncio.cluster import RedisCluster as RedisPyCluster  # noqa: E402
+
+from rediscluster_opt.compat import Redis, RedisCluster, UnsupportedOption  # noqa: E402
+
+
+def host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host, int(port)
+
+
+@pytest.fixture(params=["cluster", "standalone"])
+async def pair(request, local_cluster):
+    """(redis-py's client, the facade) on the same server(s), decode_responses=True."""
+    if request.param == "cluster":
+        host, port = host_port(local_cluster.seeds[0])
+        theirs, ours = (
+            RedisPyCluster(host=host, port=port, decode_responses=True),
+            RedisCluster(host=host, port=port, decode_responses=True),
+        )
+    else:
+        host, port = host_port(local_cluster.standalone_address)
+        theirs, ours = (
+            RedisPy(host=host, port=port, decode_responses=True),
+            Redis(host=host, port=port, decode_responses=True),
+        )
+    yield theirs, ours
+    await theirs.aclose()
+    await ours.aclose()
+
+
+async def scenario(client, prefix: str) -> list:
+    """A redis-py application's calls, options and reply shapes included."""
+    k = lambda name: f"{prefix}:{name}"  # noqa: E731
+    out = [
+        await client.set(k("s"), "v", ex=100),
+        await client.set(k("s"), "w", nx=True),
+        await client.get(k("s")),
+        await client.getdel(k("s")),
+        await client.setex(k("e"), 100, 7),
+        await client.incrby(k("e"), 5),
+        await client.incrbyfloat(k("e"), 0.5),
+        await client.hset(k("h"), mapping={"a": 1, "b": "x"}),
+        await client.hgetall(k("h")),
+        await client.hincrby(k("h"), "a", 2),
+        await client.hmget(k("h"), ["a", "b", "c"]),
+        await client.rpush(k("l"), 1, 2, 3),
+        await client.lpop(k("l")),
+        await client.llen(k("l")),
+        await client.lrange(k("l"), 0, -1),
+        await client.sadd(k("set"), "a", "b"),
+        await client.sismember(k("set"), "a"),
+        await client.smembers(k("set")),
+        await client.zadd(k("z"), {"a": 1.5, "b": 2}),
+        await client.zincrby(k("z"), 1, "a"),
+        await client.zscore(k("z"), "a"),
+        await client.zrange(k("z"), 0, -1, withscores=True),
+        await client.expire(k("z"), 100),
+        await client.ttl(k("z")) > 0,
+        await client.type(k("h")),
+        await client.exists(k("h"), k("l"), k("missing")),
+        await client.delete(k("h"), k("l"), k("set"), k("z"), k("e")),
+        await client.ping(),
+    ]
+    return out
+
+
+async def test_the_same_calls_give_the_same_results_as_redis_py(pair):
+    theirs, ours = pair
+    prefix = f"rcopt:compat:{uuid.uuid4().hex[:8]}"
+    expected = await scenario(theirs, prefix + ":theirs")
+    found = await scenario(ours, prefix + ":ours")
+    assert found == expected
+    assert found[2] == "v" and found[21] == [("b", 2.0), ("a", 2.5)]  # decoded, shaped by redis-py
+
+
+async def test_keys_in_several_slots_and_fan_out_commands(local_cluster):
+    host, port = host_port(local_cluster.seeds[0])
+    async with RedisCluster(host=host, port=port) as client:
+        keys = [f"rcopt:compat:fan:{uuid.uuid4().hex}:{i}".encode() for i in range(20)]
+        assert len({client.keyslot(key) for key in keys}) > 1
+        await client.mset_nonatomic({key: b"v%d" % i for i, key in enumerate(keys)})
+        assert await client.mget_nonatomic(keys) == [b"v%d" % i for i in range(20)]
+        assert await client.exists(*keys) == 20  # split per slot, summed
+        assert await client.dbsize() >= 20  # every master, summed by redis-py's callback
+        assert await client.ping(target_nodes=RedisCluster.PRIMARIES) is True
+        assert await client.delete(*keys) == 20
+        assert await client.mget_nonatomic(keys) == [None] * 20
+
+
+async def test_errors_are_redis_py_s_classes(local_cluster):
+    host, port = host_port(local_cluster.seeds[0])
+    async with RedisCluster(host=host, port=port) as client:
+        key = f"rcopt:compat:err:{uuid.uuid4().hex}"
+        await client.rpush(key, 1)
+        with pytest.raises(redis_errors.ResponseError, match="WRONGTYPE"):
+            await client.get(key)
+        with pytest.raises(redis_errors.NoScriptError):
+            await client.evalsha("0" * 40, 1, key)
+        await client.delete(key)
+
+
+async def test_pipelines_and_transactions_in_redis_py_s_shape(local_cluster):
+    host, port = host_port(local_cluster.seeds[0])
+    async with RedisCluster(host=host, port=port, decode_responses=True) as client:
+        tag = f"{{rcopt:compat:{uuid.uuid4().hex}}}"
+        pipe = client.pipeline()
+        pipe.set(f"{tag}:a", 1).incr(f"{tag}:a").get(f"{tag}:a").lpush(f"{tag}:a", 1)
+        assert len(pipe) == 4
+        with pytest.raises(redis_errors.ResponseError, match="WRONGTYPE"):
+            await pipe.execute()
+        pipe.get(f"{tag}:a").lpush(f"{tag}:a", 1).zadd(f"{tag}:z", {"m": 1})
+        pipe.zrange(f"{tag}:z", 0, -1, withscores=True)
+        replies = await pipe.execute(raise_on_error=False)
+        assert replies[0] == "2" and isinstance(replies[1], redis_errors.ResponseError)
+        assert replies[2] == 1 and replies[3] == [("m", 1.0)]
+        transaction = client.pipeline(transaction=True)
+        transaction.incr(f"{tag}:a").incr(f"{tag}:a")
+        assert await transaction.execute() == [3, 4]
+        await client.delete(f"{tag}:a", f"{tag}:z")
+
+
+async def test_from_url_and_what_is_not_supported_is_named(local_cluster):
+    host, port = host_port(local_cluster.seeds[0])
+    client = RedisCluster.from_url(f"redis://{host}:{port}", decode_responses=True)
+    assert await client.ping() is True
+    await client.aclose()
+    with pytest.raises(UnsupportedOption, match="cache_config"):
+        RedisCluster(host=host, port=port, cache_config=object())
+    with pytest.raises(UnsupportedOption, match="protocol"):
+        RedisCluster(host=host, port=port, protocol=3)
+    with pytest.raises(UnsupportedOption, match="db"):
+        Redis(host=host, port=port, db=1)
+    async with RedisCluster(host=host, port=port) as client:
+        with pytest.raises(UnsupportedOption, match="nodes_manager"):
+            client.nodes_manager  # noqa: B018  # redis-py's internal, named

@@ -1,0 +1,72 @@
+"""compat.replies: our replies and errors as redis-py's parser would give them (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("redis")
+from redis import exceptions as redis_errors  # noqa: E402
+
+from rediscluster_opt import errors  # noqa: E402
+from rediscluster_opt.compat.replies import converted, redis_error  # noqa: E402
+
+
+def test_decoding_reaches_nested_arrays_and_leaves_integers_and_nil():
+    reply = [b"a", [b"b", 1, None], 2]
+    assert converted(reply, ("utf-8", "strict")) == ["a", ["b", 1, None], 2]
+    assert converted(reply, None) == reply
+    assert converted("\xff".encode("latin-1"), ("utf-8", "replace")) == "\ufffd"
+
+
+def test_error_replies_become_redis_py_s_classes_by_its_own_table():
+    assert (
+        type(redis_error(errors.ResponseError("NOSCRIPT No matching script"))) is redis_errors.NoScriptError
+    )
+    wrongtype = redis_error(errors.ResponseError("WRONGTYPE Operation against a key"))
+    assert type(wrongtype) is redis_errors.ResponseError and "WRONGTYPE" in str(wrongtype)
+    nested = converted([b"OK", errors.ReplyError("ERR value is not an integer")], None)
+    assert nested[0] == b"OK" and isinstance(nested[1], redis_errors.ResponseError)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (errors.RedisTimeoutError("deadline"), redis_errors.TimeoutError),
+        (errors.RedisConnectionError("lost"), redis_errors.ConnectionError),
+        (errors.ClusterDownError("down"), redis_errors.ClusterDownError),
+        (errors.CrossSlotError("slots"), redis_errors.RedisClusterException),
+        (errors.UnsafeCommandError("SUBSCRIBE refused"), redis_errors.DataError),
+    ],
+)
+def test_client_side_errors_map_to_the_class_a_redis_py_caller_catches(ours, theirs):
+    found = redis_error(ours)
+    assert isinstance(found, theirs) and str(ours) in str(found)
+
+
+def test_anything_else_is_left_as_it_is():
+    problem = KeyError("x")
+    assert redis_error(problem) is problem
+
+
+def test_routing_follows_the_server_s_tips_then_redis_py_s_flags_then_the_keys():
+    from redis.commands.metadata import ResponsePolicy
+
+    from rediscluster_opt.compat.policies import ALL_MASTERS, ANY_MASTER, BY_KEYS, route_of, tips_of
+
+    command_reply = [  # the shape of COMMAND's entries: name, ..., tips (8th), ..., subcommands (10th)
+        [b"dbsize", 1, [], 0, 0, 0, [], [b"request_policy:all_shards", b"response_policy:agg_sum"], [], []],
+        [b"config", -2, [], 0, 0, 0, [], [], [],
+         [[b"config|resetstat", 2, [], 0, 0, 0, [],
+           [b"request_policy:all_nodes", b"response_policy:all_succeeded"]]]],
+        [b"get", 2, [], 1, 1, 1, [], [], [], []],
+    ]  # fmt: skip
+    tips = tips_of(command_reply)
+    assert tips == {"dbsize": ("all_shards", "agg_sum"), "config resetstat": ("all_nodes", "all_succeeded")}
+    assert (
+        route_of("DBSIZE", tips).to == ALL_MASTERS
+        and route_of("DBSIZE", tips).response is ResponsePolicy.AGG_SUM
+    )
+    assert route_of("CONFIG RESETSTAT", tips).to == ALL_MASTERS
+    assert route_of("FLUSHALL", {}).to == ALL_MASTERS  # redis-py's PRIMARIES flag, no tip given
+    assert route_of("INFO", {}).to == ANY_MASTER  # its DEFAULT_NODE flag
+    assert route_of("GET", tips).to == BY_KEYS
