@@ -6,8 +6,9 @@ callbacks keyed by command name. Both are kept as they are; `execute_command` he
 one seam: it encodes the arguments with redis-py's encoder, sends them through the native
 client (`client.ClusterClient` / `client.StandaloneClient`: the multiplexer, the routing,
 the retry rules), then decodes and shapes the reply as redis-py would. A keyless command
-goes where redis-py's cluster client sends it (its node flags), and a reply from several
-masters is merged by redis-py's own result callbacks.
+goes where redis-py's cluster client sends it (the server's command tips, then redis-py's
+node flags: `compat.policies`), and a reply from several masters is merged as redis-py
+merges it (its result callbacks, then the tips' response policy).
 
 Options redis-py has and this client has no meaning for are refused by name, never
 silently ignored (`UnsupportedOption`).
@@ -48,6 +49,11 @@ class UnsupportedOption(redis_errors.RedisError, TypeError):
     """A redis-py option or method this client does not support: the message names it."""
 
 
+class UnsupportedAttribute(UnsupportedOption, AttributeError):
+    """One of redis-py's internals: an AttributeError too, so `hasattr` and `getattr` with a
+    default answer as they would for any missing attribute."""
+
+
 class _Facade(ABC):
     """What RedisCluster and Redis share: options, encoding, reply shaping, the seam."""
 
@@ -68,7 +74,7 @@ class _Facade(ABC):
     ) -> None:
         if protocol not in (2, "2", None):
             raise UnsupportedOption(f"protocol={protocol!r}: this client speaks RESP2 (protocol=2)")
-        unknown = sorted(set(options) - set(_SAME) - _HARMLESS - self._own_options())
+        unknown = sorted(set(options) - set(_SAME) - _HARMLESS)
         if unknown:
             raise UnsupportedOption(
                 f"{self.__class__.__name__} does not support the option(s) {', '.join(unknown)}"
@@ -88,12 +94,7 @@ class _Facade(ABC):
         if ssl:
             native["tls"] = self._tls(ssl_ca_certs, ssl_certfile, ssl_keyfile)
         self._native_options = native
-        self._options = options
         self._native: Client | None = None
-
-    @classmethod
-    def _own_options(cls) -> set[str]:
-        return set()
 
     @staticmethod
     def _tls(ca: str | None, cert: str | None, key: str | None) -> TLSSettings | bool:
@@ -109,7 +110,8 @@ class _Facade(ABC):
         if spec.tls is not None:
             given |= {"ssl": True, "ssl_ca_certs": spec.tls.ca_certs, "ssl_certfile": spec.tls.certfile,
                       "ssl_keyfile": spec.tls.keyfile}  # fmt: skip
-        return cls(host=host, port=int(port), **{k: v for k, v in given.items() if v is not None}, **options)
+        given = {k: v for k, v in given.items() if v is not None}
+        return cls(host=host, port=int(port), **{**given, **options})
 
     # -- lifecycle --------------------------------------------------------------------
     async def initialize(self) -> Self:
@@ -198,7 +200,7 @@ class _Facade(ABC):
         # command methods reach for: named, not an AttributeError deep in a mixin
         if name.startswith("__"):
             raise AttributeError(name)
-        raise UnsupportedOption(
+        raise UnsupportedAttribute(
             f"{self.__class__.__name__}.{name} is redis-py's own and is not supported here"
         )
 

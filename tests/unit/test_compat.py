@@ -70,3 +70,14 @@ def test_routing_follows_the_server_s_tips_then_redis_py_s_flags_then_the_keys()
     assert route_of("FLUSHALL", {}).to == ALL_MASTERS  # redis-py's PRIMARIES flag, no tip given
     assert route_of("INFO", {}).to == ANY_MASTER  # its DEFAULT_NODE flag
     assert route_of("GET", tips).to == BY_KEYS
+
+
+def test_redis_py_s_internals_are_named_and_still_missing_attributes():
+    from rediscluster_opt.compat import RedisCluster, UnsupportedOption
+
+    client = RedisCluster(host="127.0.0.1", port=7000)  # not connected: no I/O until a command
+    with pytest.raises(UnsupportedOption, match="RedisCluster.nodes_manager is redis-py's own"):
+        client.nodes_manager  # noqa: B018
+    assert not hasattr(client, "connection_pool") and getattr(client, "get_nodes", None) is None
+    with pytest.raises(UnsupportedOption, match="cache_config"):
+        RedisCluster(host="127.0.0.1", port=7000, cache_config={})
