@@ -146,3 +146,17 @@ async def test_from_url_and_what_is_not_supported_is_named(local_cluster):
     async with RedisCluster(host=host, port=port) as client:
         with pytest.raises(UnsupportedOption, match="nodes_manager"):
             client.nodes_manager  # noqa: B018  # redis-py's internal, named
+
+
+async def test_registered_scripts_load_themselves_after_a_script_flush(pair):
+    """redis-py's Script: EVALSHA, and on NOSCRIPT the script loaded (on every master of a
+    cluster, as redis-py's SCRIPT LOAD goes) and run again."""
+    _, ours = pair
+    key = f"rcopt:compat:script:{uuid.uuid4().hex}"
+    assert await ours.script_flush() is True
+    script = ours.register_script("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+    assert await ours.script_exists(script.sha) == [False]
+    assert await script(keys=[key], args=[2]) == 2  # NOSCRIPT, loaded, run
+    assert await ours.script_exists(script.sha) == [True]
+    assert await script(keys=[key], args=[3]) == 5  # EVALSHA alone
+    await ours.delete(key)
