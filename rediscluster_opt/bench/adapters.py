@@ -27,8 +27,9 @@ from ..validate import check_number
 __all__ = ["CLIENTS", "PEERS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
 
 # client name -> the module that must be importable for it
-CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide"}
-PEERS = tuple(c for c in CLIENTS if c != "ours")  # the real PyPI libraries we compare with
+CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis", "valkey-glide": "glide",
+           "compat": "redis"}  # fmt: skip  # compat: our redis-py drop-in, over the optimized preset
+PEERS = tuple(c for c in CLIENTS if c not in ("ours", "compat"))  # the PyPI libraries we compare with
 # Arms that calibrate, never offered as clients, with what each needs installed: the bare
 # multiplexer's Python module (bench/bare.py), the C client's program (bench/cclient.py).
 C_CLIENT = "calibration:redis-benchmark"
@@ -45,7 +46,7 @@ ALLOCATORS = ("pymalloc", "malloc")
 CLUSTER_OPTIONS = ("refresh_interval", "min_refresh_interval")
 # The clients a configuration may batch explicitly (ClientConfig.batch): each through its
 # own pipeline or batch API (Adapter.get_many).
-BATCHING = ("ours", "redis-py", "valkey-glide")
+BATCHING = ("ours", "redis-py", "valkey-glide", "compat")
 
 
 def process_env(allocator: str, build: str = "pure") -> dict[str, str]:
@@ -502,12 +503,42 @@ async def _open_glide(
                    get_many=glide_get_many)  # fmt: skip
 
 
+async def _open_compat(
+    _config: ClientConfig, mode: str, target: Target, _concurrency: int, command_timeout: float | None
+) -> Adapter:
+    """Our redis-py drop-in (rediscluster_opt.compat): redis-py's command methods and reply
+    callbacks over the optimized preset, so its cost beside the native API shows."""
+    from ..compat import Redis, RedisCluster
+
+    nodes, auth = _nodes_and_auth(mode, target)
+    options: dict[str, Any] = {k: v for k, v in auth.items() if v is not None}
+    if command_timeout is not None:
+        options["socket_timeout"] = command_timeout
+    if target.tls is not None:
+        options |= {"ssl": True, "ssl_ca_certs": target.tls.ca_certs, "ssl_certfile": target.tls.certfile,
+                    "ssl_keyfile": target.tls.keyfile}  # fmt: skip
+    # Any: redis-py's command mixins are untyped, and mypy reads abstract members into them
+    kind: Any = RedisCluster if mode == "cluster" else Redis
+    client = await kind(host=nodes[0][0], port=nodes[0][1], **options).initialize()
+
+    async def get_many(keys: list[bytes]) -> list[object]:
+        pipe = client.pipeline()
+        for key in keys:
+            pipe.get(key)
+        found: list[object] = await pipe.execute()
+        return found
+
+    return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
+                   get_many=get_many)  # fmt: skip
+
+
 _Opener = Callable[[ClientConfig, str, Target, int, "float | None"], Awaitable[Adapter]]
 _OPENERS: dict[str, _Opener] = {
     "ours": _open_ours,
     "redis-py": _open_redis_py,
     "coredis": _open_coredis,
     "valkey-glide": _open_glide,
+    "compat": _open_compat,
 }
 
 

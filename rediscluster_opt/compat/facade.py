@@ -32,11 +32,12 @@ from ..client import ClusterClient, StandaloneClient
 from ..client.client import Client
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
-from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, route_of, tips_of
+from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, Route, route_of, tips_of
 from .replies import converted, redis_error
 
 __all__ = ["Redis", "RedisCluster", "UnsupportedOption"]
 
+_NAMES_KEPT = 1024  # command names parsed once each; a caller inventing names gets no cache
 # Constructor options of redis-py's clients that mean the same here, by our name.
 _SAME = {"username": "username", "password": "password", "client_name": "client_name"}
 # ... and those that redis-py takes which change nothing here (its own pool and parser).
@@ -95,6 +96,7 @@ class _Facade(ABC):
             native["tls"] = self._tls(ssl_ca_certs, ssl_certfile, ssl_keyfile)
         self._native_options = native
         self._native: Client | None = None
+        self._names: dict[Any, tuple[str, tuple[bytes, ...]]] = {}
 
     @staticmethod
     def _tls(ca: str | None, cert: str | None, key: str | None) -> TLSSettings | bool:
@@ -151,8 +153,10 @@ class _Facade(ABC):
         assert native is not None
         name, encoded = self._encoded(args)
         target = options.pop("target_nodes", None)
+        keys = options.pop("keys", None)  # redis-py names a read's keys (for its cache)
+        key = self._encoder.encode(keys[0]) if keys and len(keys) == 1 else None
         try:
-            reply = await self._send(native, name, encoded, target)
+            reply = await self._send(native, name, encoded, target, key)
         except redis_errors.RedisError:
             raise
         except Exception as exc:
@@ -164,9 +168,14 @@ class _Facade(ABC):
 
     def _encoded(self, args: tuple[Any, ...]) -> tuple[str, tuple[bytes, ...]]:
         """(the command's name as redis-py keys its callbacks, the arguments as bytes)."""
-        first = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        words = first.split()
-        return first.upper(), tuple(self._encoder.encode(a) for a in (*words, *args[1:]))
+        known = self._names.get(args[0])
+        if known is None:  # a command name is parsed once ("CONFIG GET": two arguments)
+            text = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            known = (text.upper(), tuple(self._encoder.encode(w) for w in text.split()))
+            if len(self._names) < _NAMES_KEPT:
+                self._names[args[0]] = known
+        encode = self._encoder.encode
+        return known[0], (*known[1], *[encode(a) for a in args[1:]])
 
     def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Pipeline:
         """redis-py's pipeline: queue commands, then `await pipe.execute()`; with
@@ -180,9 +189,12 @@ class _Facade(ABC):
         """A reply (or the replies of several nodes) as redis-py gives it: decoded unless
         the command asked for bytes (NEVER_DECODE), through its response callback, and
         several nodes' merged as redis-py merges them (`_merged`)."""
+        callback = self.response_callbacks.get(name)
+        if not options and type(reply) is not _PerNode:  # a plain GET's way: nothing to strip
+            value = converted(reply, self._decoding)
+            return callback(value) if callback is not None else value
         decoding = None if NEVER_DECODE in options else self._decoding
         options = {k: v for k, v in options.items() if k not in ("keys", EMPTY_RESPONSE, NEVER_DECODE)}
-        callback = self.response_callbacks.get(name)
 
         def one(value: Any) -> Any:
             value = converted(value, decoding)
@@ -192,8 +204,12 @@ class _Facade(ABC):
             return one(reply)
         return _merged(name, {node: one(value) for node, value in reply.items()}, reply.response)
 
-    async def _send(self, native: Client, name: str, args: tuple[bytes, ...], target: Any) -> Any:
-        return await native.execute_command(*args)
+    async def _send(
+        self, native: Client, name: str, args: tuple[bytes, ...], target: Any, key: bytes | None
+    ) -> Any:
+        """The command through the native client: `key`, when redis-py named the one key,
+        spares the native client finding it."""
+        return await native.execute_command(*args, key=key)
 
     def __getattr__(self, name: str) -> Any:
         # redis-py's internals (nodes_manager, connection_pool...) that some of its
@@ -323,6 +339,7 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         super().__init__(**options)
         self._seeds = seeds
         self._tips: dict[str, tuple[str | None, str | None]] = {}
+        self._routes: dict[str, Route] = {}
         self._native_options.update(require_full_coverage=require_full_coverage,
                                     read_from="replica" if read_from_replicas else "primary")  # fmt: skip
 
@@ -339,7 +356,9 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         """The slot of `key` (encoded as a command argument would be)."""
         return slot_crc_hqx(self._encoder.encode(key))
 
-    async def _send(self, native: Client, name: str, args: tuple[bytes, ...], target: Any) -> Any:
+    async def _send(
+        self, native: Client, name: str, args: tuple[bytes, ...], target: Any, key: bytes | None
+    ) -> Any:
         if target is not None:  # the caller's nodes: the command's own merge is not applied
             addresses = _addresses(target)
             if addresses == ALL_MASTERS:
@@ -347,10 +366,12 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
             if addresses == ANY_MASTER:
                 return await native.execute_command(*args)
             return _PerNode({a: await native.execute_command(*args, target=a) for a in addresses}, None)
-        route = route_of(name, self._tips)
+        route = self._routes.get(name)
+        if route is None:  # decided once per command name: the tips do not change
+            route = self._routes[name] = route_of(name, self._tips)
         if route.to == ALL_MASTERS:
             return _PerNode(await native.execute_command(*args, target="all"), route.response)
-        return await native.execute_command(*args)
+        return await native.execute_command(*args, key=key)
 
     # -- redis-py's multi-key helpers, on the native client's per-slot split ----------
     # redis-py's async mixin overrides these coroutines over a sync base mypy reads first

@@ -160,3 +160,16 @@ async def test_registered_scripts_load_themselves_after_a_script_flush(pair):
     assert await ours.script_exists(script.sha) == [True]
     assert await script(keys=[key], args=[3]) == 5  # EVALSHA alone
     await ours.delete(key)
+
+
+def test_the_drop_in_is_a_bench_arm_beside_the_native_api(local_cluster):
+    """`compat` in a bench run: the same checked GET workload, every reply verified."""
+    from rediscluster_opt.bench.adapters import ClientConfig
+    from rediscluster_opt.bench.runner import run_benchmark
+
+    arms = [ClientConfig.parse("optimized"), ClientConfig.parse("compat")]
+    record = run_benchmark(arms, modes=("cluster", "standalone"), concurrency=8, duration=0.2, warmup=0.05,
+                           repeats=1, pin=False, progress=None)  # fmt: skip
+    ran = {(t["config"], t["mode"]) for t in record["trials"] if t["status"] == "ok" and t["valid"]}
+    assert ran == {(arm, mode) for arm in ("optimized", "compat") for mode in ("cluster", "standalone")}
+    assert all(t["ops"] > 0 and t["wrong"] == 0 for t in record["trials"])
