@@ -62,7 +62,7 @@ def check_extra(command: str) -> None:
 
 CLIENT_SPECS = (
     "comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide, "
-    "calibration:bare (a lower bound, not a client)"
+    "compat (our redis-py drop-in), calibration:bare (a lower bound, not a client)"
 )
 
 

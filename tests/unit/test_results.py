@@ -137,15 +137,17 @@ ALLOWED = {
     "mux": {"core", "stages"} | LEAVES,
     "tls": {"core"},  # builds ssl contexts from core.url's TLSSettings
     "client": {"core", "stages", "mux", "tls"} | LEAVES,
+    "compat": {"core", "stages", "client"} | LEAVES,  # redis-py's API over the client
     "results": {"workspace"},
-    "bench": {"core", "stages", "mux", "client", "results", "admin", "tls"} | LEAVES,
-    "rest": {"core", "stages", "mux", "client", "results", "admin", "bench", "tls"} | LEAVES,
+    "bench": {"core", "stages", "mux", "client", "compat", "results", "admin", "tls"} | LEAVES,
+    "rest": {"core", "stages", "mux", "client", "compat", "results", "admin", "bench", "tls"} | LEAVES,
     "testing": {"core", "stages", "mux", "client", "admin", "localcluster", "bench", "tls"} | LEAVES,
     "lab": {
         "core",
         "stages",
         "mux",
         "client",
+        "compat",
         "results",
         "admin",
         "localcluster",
