@@ -12,7 +12,7 @@ import shutil
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 from .. import compiled
@@ -349,12 +349,6 @@ async def _open_ours(
     else:
         ours = await StandaloneClient.connect(addresses[0], **options)
 
-    async def get_many(keys: list[bytes]) -> list[object]:
-        pipe = ours.pipeline()
-        for key in keys:
-            pipe.get(key)
-        return await pipe.execute()
-
     return Adapter(
         ours.get,
         ours.set,
@@ -363,7 +357,7 @@ async def _open_ours(
         ours.io_counters,
         ours.execute_command,
         ours.hot_functions,
-        get_many,
+        _pipelined_gets(ours.pipeline),
     )
 
 
@@ -374,6 +368,19 @@ async def _open_bare(mode: str, target: Target) -> Adapter:
     login = None if password is None else auth_command(password, target.username)
     bare = await open_bare(target.address_for(mode), mode == "cluster", login, target.tls_context())
     return Adapter(bare.get, bare.set, bare.delete, bare.close)
+
+
+def _pipelined_gets(pipeline: Callable[[], Any]) -> Callable[[list[bytes]], Awaitable[list[object]]]:
+    """An adapter's get_many through a client's own pipeline: every GET queued, one execute."""
+
+    async def get_many(keys: list[bytes]) -> list[object]:
+        pipe = pipeline()
+        for key in keys:
+            pipe.get(key)
+        found: list[object] = await pipe.execute()
+        return found
+
+    return get_many
 
 
 def _nodes_and_auth(mode: str, target: Target) -> tuple[list[tuple[str, int]], dict[str, Any]]:
@@ -404,15 +411,9 @@ async def _open_redis_py(
     else:
         client = redis_asyncio.Redis(host=nodes[0][0], port=nodes[0][1], max_connections=limit, **options)
 
-    async def redis_py_get_many(keys: list[bytes]) -> list[object]:
-        pipe = client.pipeline() if mode == "cluster" else client.pipeline(transaction=False)
-        for key in keys:
-            pipe.get(key)
-        found: list[object] = await pipe.execute()
-        return found
-
+    pipeline = client.pipeline if mode == "cluster" else partial(client.pipeline, transaction=False)
     return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
-                   get_many=redis_py_get_many)  # fmt: skip
+                   get_many=_pipelined_gets(pipeline))  # fmt: skip
 
 
 async def _open_coredis(
@@ -509,27 +510,20 @@ async def _open_compat(
     """Our redis-py drop-in (rediscluster_opt.compat): redis-py's command methods and reply
     callbacks over the optimized preset, so its cost beside the native API shows."""
     from ..compat import Redis, RedisCluster
+    from ..compat.facade import ssl_options
 
     nodes, auth = _nodes_and_auth(mode, target)
     options: dict[str, Any] = {k: v for k, v in auth.items() if v is not None}
     if command_timeout is not None:
         options["socket_timeout"] = command_timeout
     if target.tls is not None:
-        options |= {"ssl": True, "ssl_ca_certs": target.tls.ca_certs, "ssl_certfile": target.tls.certfile,
-                    "ssl_keyfile": target.tls.keyfile}  # fmt: skip
+        options |= ssl_options(target.tls)
     # Any: redis-py's command mixins are untyped, and mypy reads abstract members into them
     kind: Any = RedisCluster if mode == "cluster" else Redis
     client = await kind(host=nodes[0][0], port=nodes[0][1], **options).initialize()
 
-    async def get_many(keys: list[bytes]) -> list[object]:
-        pipe = client.pipeline()
-        for key in keys:
-            pipe.get(key)
-        found: list[object] = await pipe.execute()
-        return found
-
     return Adapter(client.get, client.set, client.delete, client.aclose, command=client.execute_command,
-                   get_many=get_many)  # fmt: skip
+                   get_many=_pipelined_gets(client.pipeline))  # fmt: skip
 
 
 _Opener = Callable[[ClientConfig, str, Target, int, "float | None"], Awaitable[Adapter]]

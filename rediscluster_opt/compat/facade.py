@@ -55,6 +55,16 @@ class UnsupportedAttribute(UnsupportedOption, AttributeError):
     default answer as they would for any missing attribute."""
 
 
+def ssl_options(tls: TLSSettings) -> dict[str, Any]:
+    """redis-py's ssl constructor options for our TLS settings (a URL's, a bench target's)."""
+    return {
+        "ssl": True,
+        "ssl_ca_certs": tls.ca_certs,
+        "ssl_certfile": tls.certfile,
+        "ssl_keyfile": tls.keyfile,
+    }
+
+
 class _Facade(ABC):
     """What RedisCluster and Redis share: options, encoding, reply shaping, the seam."""
 
@@ -110,21 +120,25 @@ class _Facade(ABC):
         host, _, port = spec.addresses[0].rpartition(":")
         given: dict[str, Any] = {"username": spec.username, "password": spec.password}
         if spec.tls is not None:
-            given |= {"ssl": True, "ssl_ca_certs": spec.tls.ca_certs, "ssl_certfile": spec.tls.certfile,
-                      "ssl_keyfile": spec.tls.keyfile}  # fmt: skip
+            given |= ssl_options(spec.tls)
         given = {k: v for k, v in given.items() if v is not None}
         return cls(host=host, port=int(port), **{**given, **options})
 
     # -- lifecycle --------------------------------------------------------------------
     async def initialize(self) -> Self:
         """Connect (the first command does it too, as redis-py's clients do)."""
-        if self._native is None:
-            self._native = await self._connect()
+        await self._connected()
         return self
 
     @abstractmethod
     async def _connect(self) -> Client:
         """The native client, connected (cluster or standalone)."""
+
+    async def _connected(self) -> Client:
+        """The native client, connecting it first when no command has yet."""
+        if self._native is None:
+            self._native = await self._connect()
+        return self._native
 
     async def aclose(self) -> None:
         if self._native is not None:
@@ -149,8 +163,7 @@ class _Facade(ABC):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's contract: the command's arguments (the first may hold two words,
         "CONFIG GET"), and options for its reply callback; the reply as redis-py shapes it."""
-        native = self._native or (await self.initialize())._native
-        assert native is not None
+        native = await self._connected()
         name, encoded = self._encoded(args)
         target = options.pop("target_nodes", None)
         keys = options.pop("keys", None)  # redis-py names a read's keys (for its cache)
@@ -189,20 +202,14 @@ class _Facade(ABC):
         """A reply (or the replies of several nodes) as redis-py gives it: decoded unless
         the command asked for bytes (NEVER_DECODE), through its response callback, and
         several nodes' merged as redis-py merges them (`_merged`)."""
-        callback = self.response_callbacks.get(name)
-        if not options and type(reply) is not _PerNode:  # a plain GET's way: nothing to strip
-            value = converted(reply, self._decoding)
-            return callback(value) if callback is not None else value
-        decoding = None if NEVER_DECODE in options else self._decoding
-        options = {k: v for k, v in options.items() if k not in ("keys", EMPTY_RESPONSE, NEVER_DECODE)}
-
-        def one(value: Any) -> Any:
-            value = converted(value, decoding)
-            return callback(value, **options) if callback is not None else value
-
-        if not isinstance(reply, _PerNode):
-            return one(reply)
-        return _merged(name, {node: one(value) for node, value in reply.items()}, reply.response)
+        callback, decoding = self.response_callbacks.get(name), self._decoding
+        if options:  # a plain GET has none: nothing to strip
+            decoding = None if NEVER_DECODE in options else decoding
+            options = {k: v for k, v in options.items() if k not in ("keys", EMPTY_RESPONSE, NEVER_DECODE)}
+        if type(reply) is not _PerNode:
+            return _reply(reply, callback, decoding, options)
+        shaped = {node: _reply(value, callback, decoding, options) for node, value in reply.items()}
+        return _merged(name, shaped, reply.response)
 
     async def _send(
         self, native: Client, name: str, args: tuple[bytes, ...], target: Any, key: bytes | None
@@ -255,8 +262,7 @@ class Pipeline(AsyncRedisClusterCommands):
         if not queued:
             return []
         owner = self._owner
-        native = owner._native or (await owner.initialize())._native
-        assert native is not None
+        native = await owner._connected()
         try:
             if self._transaction:
                 replies = await native.transaction(*(args for _, args, _ in queued), raise_on_error=False)
@@ -284,6 +290,12 @@ class _PerNode(dict[str, Any]):
     def __init__(self, replies: Mapping[str, Any], response: ResponsePolicy | None) -> None:
         super().__init__(replies)
         self.response = response
+
+
+def _reply(value: Any, callback: Callable[..., Any] | None, decoding: Any, options: dict[str, Any]) -> Any:
+    """One node's reply as redis-py's parser and response callback give it."""
+    value = converted(value, decoding)
+    return callback(value, **options) if callback is not None else value
 
 
 def _merged(name: str, replies: dict[str, Any], response: ResponsePolicy | None) -> Any:
