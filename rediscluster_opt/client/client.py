@@ -54,6 +54,7 @@ from .commands import Commands
 from .conversation import run_pipeline
 from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
 from .pipeline import Pipeline
+from .pubsub import Dial, PubSub
 from .router import ClusterRouter, StandaloneRouter
 from .slowpath import (
     Attempt,
@@ -189,6 +190,7 @@ class Client(Commands):
             handshake=handshake,
             tls=context,
         )
+        self._dial = Dial(self._impl.parser, connect_timeout, handshake, context)
         self._dedicated = DedicatedConnections(
             self._impl,
             blocking_connections_per_node,
@@ -375,6 +377,29 @@ class Client(Commands):
             raise self.slow.maybe_applied(exc, address, args) from exc
         except TimeoutError as exc:
             raise wrap_failure(exc, address, args) from exc
+
+    # -- pub/sub -------------------------------------------------------------------------
+    def pubsub(
+        self,
+        *,
+        ignore_subscribe_messages: bool = False,
+        health_check_interval: float | None = 1.0,
+        max_buffered: int = 10_000,
+    ) -> PubSub:
+        """A PubSub on connections of its own (client/pubsub.py): channels and patterns
+        on one node, shard channels on their slots' owners, re-subscribed after a move,
+        a failover or a lost connection. `health_check_interval`: seconds between the
+        PINGs that find a node that stopped answering (None: only a closed connection
+        is noticed); `max_buffered`: unread messages held before reading pauses."""
+        return PubSub(
+            self.router,
+            self._dial,
+            command_timeout=self.command_timeout,
+            max_redirects=self.policy.max_redirects,
+            ignore_subscribe_messages=ignore_subscribe_messages,
+            health_check_interval=health_check_interval,
+            max_buffered=max_buffered,
+        )
 
     # -- pipelines and transactions ------------------------------------------------------
     def pipeline(self) -> Pipeline:

@@ -216,6 +216,16 @@ class Commands:
         return [(m, float(s)) for m, s in zip(flat[::2], flat[1::2], strict=True)]
 
     # -- keyless ----------------------------------------------------------------------
+    # -- pub/sub (subscribing: client.pubsub()) ----------------------------------------
+    def publish(self, channel: Key, message: Value) -> Awaitable[int]:
+        """PUBLISH: any one master (the cluster bus brings it to every node); the reply
+        counts the receivers connected to that node."""
+        return self._keyless((b"PUBLISH", channel, message), None)
+
+    def spublish(self, channel: Key, message: Value) -> Awaitable[int]:
+        """SPUBLISH: to the owner of the channel's slot, heard in that shard only."""
+        return self._keyed(channel, (b"SPUBLISH", channel, message))
+
     async def ping(self, target: str | None = None) -> bool:
         reply = await self._keyless((b"PING",), target)
         replies = reply.values() if isinstance(reply, dict) else [reply]

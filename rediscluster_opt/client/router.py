@@ -158,6 +158,10 @@ class ClusterRouter:
     def layout_changed(self) -> None:
         self.refreshes.request()
 
+    async def relearn(self) -> None:
+        """Re-read the layout now (at most once per `min_refresh_interval`)."""
+        await asyncio.shield(self.refreshes.request())
+
     def node_failed(self, address: str) -> None:
         self.suspects.mark(address)
 
@@ -388,6 +392,13 @@ class StandaloneRouter:
     def node_failed(self, address: str) -> None:
         """The next command reconnects to the same address: nothing to re-route."""
         return None
+
+    async def relearn(self) -> None:
+        """One server has no layout to re-read."""
+        return None
+
+    def slot_for(self, key: Any) -> int:
+        return 0  # one server holds every slot
 
     def place(self, args: tuple[Any, ...], key: Any = None) -> Placement:
         return None, self.address

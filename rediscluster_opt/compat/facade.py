@@ -33,6 +33,7 @@ from ..client.client import Client
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
 from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, Route, route_of, tips_of
+from .pubsub import PubSub
 from .replies import converted, redis_error
 
 __all__ = ["Redis", "RedisCluster", "UnsupportedOption"]
@@ -197,6 +198,16 @@ class _Facade(ABC):
             raise UnsupportedOption("pipeline(shard_hint=...): pipelines route each command by its keys here")
         # mypy reads an abstract `_event_dispatcher` into redis-py's mixins; none exists at run time
         return Pipeline(self, bool(transaction))  # type: ignore[abstract]
+
+    def pubsub(self, ignore_subscribe_messages: bool = False, **options: Any) -> PubSub:
+        """redis-py's PubSub on connections of its own (compat/pubsub.py); in a cluster,
+        shard channels are subscribed on their slots' owners and follow them."""
+        given = sorted(name for name, value in options.items() if value is not None)
+        if given:
+            raise UnsupportedOption(
+                f"pubsub({', '.join(given)}=...): subscriptions go where the cluster's layout says"
+            )
+        return PubSub(self, ignore_subscribe_messages)
 
     def _shaped(self, name: str, reply: Any, options: dict[str, Any]) -> Any:
         """A reply (or the replies of several nodes) as redis-py gives it: decoded unless

@@ -63,7 +63,7 @@ _REFUSED: dict[bytes, str] = {
     ),
     **dict.fromkeys(
         b"SUBSCRIBE PSUBSCRIBE SSUBSCRIBE UNSUBSCRIBE PUNSUBSCRIBE SUNSUBSCRIBE MONITOR".split(),
-        f"{_RHYTHM}; pub/sub and MONITOR need a dedicated connection (not supported yet)",
+        f"{_RHYTHM}; use client.pubsub(), which has connections of its own (MONITOR: not supported)",
     ),
     **dict.fromkeys(
         b"SELECT RESET HELLO AUTH".split(),

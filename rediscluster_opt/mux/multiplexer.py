@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from ..core.address import split_address
 from ..core.resp import ReplyError
@@ -38,7 +38,7 @@ from ..errors import (
 from ..stages.contracts import Impl
 from ..stages.parser import PARSE_ERRORS
 
-__all__ = ["NO_HANDSHAKE", "Handshake", "Multiplexer", "SetupCommand"]
+__all__ = ["NO_HANDSHAKE", "Handshake", "Multiplexer", "SetupCommand", "open_transport", "run_handshake"]
 
 
 @dataclass(frozen=True)
@@ -108,37 +108,9 @@ class Multiplexer(asyncio.Protocol):
         answer before any caller's command can use the connection. A refusal is an
         AuthenticationError (NOAUTH, WRONGPASS) or a ConfigurationError naming the option,
         with the credentials masked in the server's text, which may echo them."""
-        loop = asyncio.get_running_loop()
-        host, port = split_address(address)
-        mux = cls(address, impl, loop, command_timeout, on_close, max_queued_bytes)
-        connecting = loop.create_connection(
-            lambda: mux, host, port, ssl=tls, server_hostname=host if tls is not None else None
-        )
-        try:
-            await asyncio.wait_for(connecting, connect_timeout)
-        except TimeoutError:
-            # A plain server never answers a TLS hello: it waits for the rest of a command.
-            hint = " (no TLS handshake: does it speak TLS?)" if tls is not None else ""
-            raise RedisConnectionError(
-                f"cannot connect to {address}: no answer within {connect_timeout:g} s{hint}"
-            ) from None
-        except ssl.SSLError as exc:
-            raise tls_failure(address, exc) from None
-        except OSError as exc:
-            raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
-        try:
-            for command in handshake.commands:
-                reply = await asyncio.wait_for(mux.execute(command.payload), connect_timeout)
-                if isinstance(reply, ReplyError):
-                    raise setup_failure(address, command, reply, handshake.secrets)
-        except TimeoutError:
-            mux.close()
-            raise RedisConnectionError(
-                f"{address} did not answer the connection setup within {connect_timeout:g} s"
-            ) from None
-        except BaseException:
-            mux.close()
-            raise
+        mux = cls(address, impl, asyncio.get_running_loop(), command_timeout, on_close, max_queued_bytes)
+        await open_transport(address, mux, tls, connect_timeout)
+        await run_handshake(mux, handshake, connect_timeout)
         return mux
 
     # -- asyncio.Protocol -------------------------------------------------------------
@@ -253,6 +225,61 @@ class Multiplexer(asyncio.Protocol):
             "reads": self._delivery.reads,
             "replies": self._delivery.replies,
         }
+
+
+class _Connecting(Protocol):
+    """What a handshake needs of a new connection."""
+
+    address: str
+
+    def execute(self, payload: bytes, /) -> Awaitable[object]: ...
+    def close(self, reason: str = ...) -> None: ...
+
+
+async def open_transport(
+    address: str, protocol: asyncio.Protocol, tls: ssl.SSLContext | None, connect_timeout: float
+) -> None:
+    """Connect `protocol` to `address` (over TLS with `tls`, checking that the
+    certificate names the host); every failure as a typed error naming the address."""
+    host, port = split_address(address)
+    connecting = asyncio.get_running_loop().create_connection(
+        lambda: protocol, host, port, ssl=tls, server_hostname=host if tls is not None else None
+    )
+    try:
+        await asyncio.wait_for(connecting, connect_timeout)
+    except TimeoutError:
+        # A plain server never answers a TLS hello: it waits for the rest of a command.
+        hint = " (no TLS handshake: does it speak TLS?)" if tls is not None else ""
+        raise RedisConnectionError(
+            f"cannot connect to {address}: no answer within {connect_timeout:g} s{hint}"
+        ) from None
+    except ssl.SSLError as exc:
+        raise tls_failure(address, exc) from None
+    except OSError as exc:
+        raise RedisConnectionError(f"cannot connect to {address}: {exc.strerror or exc}") from exc
+
+
+async def run_handshake(
+    connection: _Connecting,
+    handshake: Handshake,
+    connect_timeout: float,
+) -> None:
+    """Send the handshake's commands on a new connection and check each answer; the
+    connection is closed when one is refused or late."""
+    address = connection.address
+    try:
+        for command in handshake.commands:
+            reply = await asyncio.wait_for(connection.execute(command.payload), connect_timeout)
+            if isinstance(reply, ReplyError):
+                raise setup_failure(address, command, reply, handshake.secrets)
+    except TimeoutError:
+        connection.close()
+        raise RedisConnectionError(
+            f"{address} did not answer the connection setup within {connect_timeout:g} s"
+        ) from None
+    except BaseException:
+        connection.close()
+        raise
 
 
 TLS_REFUSALS = {  # OpenSSL reasons that another try would meet again

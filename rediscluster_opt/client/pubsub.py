@@ -1,0 +1,571 @@
+"""Pub/sub on connections of their own, kept through moves, failovers and lost connections.
+
+Channels (SUBSCRIBE) and patterns (PSUBSCRIBE) hear every PUBLISH in the cluster (the
+cluster bus forwards it to every node), so they all share one connection, to the owner of
+the first channel's slot: subscribers spread over the nodes. Shard channels (SSUBSCRIBE,
+Redis 7) are published in their slot's shard only, so each is subscribed on its slot's
+owner, one SSUBSCRIBE per slot (the server refuses one that spans slots).
+
+The subscription set is what the caller asked for, never what a connection happens to
+hold. When a connection is lost, a node does not answer the health check (a PING every
+`health_check_interval`), or a shard channel's slot changes owner (the server's own
+SUNSUBSCRIBE after a migration or failover, a MOVED reply, or the layout the client
+learns), a task of this PubSub re-reads the layout and subscribes again wherever each
+subscription belongs, until it succeeds or the PubSub is closed. Pub/sub delivers at most
+once: what is published while a subscription moves is not heard; `counters` says how
+often that happened. Messages wait in arrival order for `get_message`; past
+`max_buffered` of them the connections stop reading, so a slow reader leaves the rest in
+the servers' output buffers, not in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..core.redirect import parse_redirect
+from ..core.resp import ReplyError, encode_command, to_bytes
+from ..errors import ClusterDownError, RedisConnectionError, RedisError, RedisTimeoutError, response_error
+from ..mux.multiplexer import Handshake
+from ..mux.subscriber import Subscriber
+from ..stages.contracts import ParserFactory
+from ..validate import check_number
+
+__all__ = ["Dial", "PubSub"]
+
+Handler = Callable[[dict[str, Any]], object]  # may return an awaitable
+_HEALTH = b"rediscluster-opt-health"  # the PING argument of the health check: its PONG is ours
+
+
+@dataclass(frozen=True)
+class _Kind:
+    subscribe: bytes  # the command
+    unsubscribe: bytes
+    confirm: str  # the server's confirmation of each name
+    unconfirm: str
+    sharded: bool
+
+
+CHANNELS = _Kind(b"SUBSCRIBE", b"UNSUBSCRIBE", "subscribe", "unsubscribe", sharded=False)
+PATTERNS = _Kind(b"PSUBSCRIBE", b"PUNSUBSCRIBE", "psubscribe", "punsubscribe", sharded=False)
+SHARDS = _Kind(b"SSUBSCRIBE", b"SUNSUBSCRIBE", "ssubscribe", "sunsubscribe", sharded=True)
+_KINDS = (CHANNELS, PATTERNS, SHARDS)
+_CONFIRMATIONS = {kind.confirm: kind for kind in _KINDS} | {kind.unconfirm: kind for kind in _KINDS}
+_MESSAGES = {"message": CHANNELS, "pmessage": PATTERNS, "smessage": SHARDS}
+
+
+@dataclass(frozen=True)
+class Dial:
+    """How the client opens a connection: its parser, handshake, TLS and connect timeout."""
+
+    parser: ParserFactory
+    connect_timeout: float
+    handshake: Handshake
+    tls: Any  # ssl.SSLContext | None
+
+
+class Where(Protocol):
+    """What pub/sub needs of the client's router (client/router.py)."""
+
+    def target(self, slot: int, replica: bool) -> str | None: ...
+    def slot_for(self, key: Any) -> int: ...
+    def moved(self, slot: int, address: str) -> None: ...
+    async def relearn(self) -> None: ...
+
+
+@dataclass
+class _Request:
+    """A command sent on a subscriber connection: the confirmations still to come."""
+
+    expected: set[tuple[str, bytes]]
+    done: asyncio.Future[None]
+    quiet: bool  # a re-subscription: its confirmations are not the caller's messages
+
+
+@dataclass
+class _Link:
+    connection: Subscriber
+    requests: deque[_Request] = field(default_factory=deque)
+
+
+class _Redirected(Exception):
+    def __init__(self, slot: int, address: str) -> None:
+        super().__init__(f"MOVED {slot} {address}")
+        self.slot, self.address = slot, address
+
+
+class PubSub:
+    """`client.pubsub()`: subscribe, then read with `get_message`, `listen` or `run`.
+
+    Messages are dicts as redis-py gives them: {"type": "message" | "pmessage" |
+    "smessage" | "subscribe" | ..., "pattern": ..., "channel": ..., "data": ...}. A name
+    subscribed with a handler (`subscribe(news=handler)`) has its messages passed to the
+    handler (a function or a coroutine function) instead of returned."""
+
+    def __init__(
+        self,
+        where: Where,
+        dial: Dial,
+        *,
+        command_timeout: float,
+        max_redirects: int,
+        ignore_subscribe_messages: bool = False,
+        health_check_interval: float | None = 1.0,
+        max_buffered: int = 10_000,
+    ) -> None:
+        check_number("max_buffered", max_buffered, integer=True)
+        if health_check_interval is not None:
+            check_number("health_check_interval", health_check_interval, unit="seconds")
+        self._where, self._dial = where, dial
+        self._timeout, self._max_redirects = command_timeout, max_redirects
+        self.ignore_subscribe_messages = ignore_subscribe_messages
+        self.health_check_interval = health_check_interval
+        self.max_buffered = max_buffered
+        self._wanted: dict[_Kind, dict[bytes, Handler | None]] = {kind: {} for kind in _KINDS}
+        self._placed: dict[tuple[_Kind, bytes], _Link] = {}
+        self._links: dict[str, _Link] = {}
+        self._home: str | None = None  # the node of channels and patterns
+        self._messages: deque[dict[str, Any]] = deque()
+        self._arrived = asyncio.Event()
+        self._trouble = asyncio.Event()  # something wanted is not where it belongs
+        self._placing = asyncio.Lock()
+        self._keeper: asyncio.Task[None] | None = None
+        self._reading = True
+        self.closed = False
+        self.last_error: BaseException | None = None  # of the last failed re-subscription
+        self.counters = {"resubscribes": 0, "lost_connections": 0, "moved": 0, "restore_failures": 0}
+
+    # -- what is subscribed ----------------------------------------------------------
+    @property
+    def channels(self) -> dict[bytes, Handler | None]:
+        return dict(self._wanted[CHANNELS])
+
+    @property
+    def patterns(self) -> dict[bytes, Handler | None]:
+        return dict(self._wanted[PATTERNS])
+
+    @property
+    def shard_channels(self) -> dict[bytes, Handler | None]:
+        return dict(self._wanted[SHARDS])
+
+    @property
+    def subscribed(self) -> bool:
+        return any(self._wanted.values())
+
+    # -- subscribing -------------------------------------------------------------------
+    async def subscribe(self, *channels: Any, **handlers: Handler) -> None:
+        """Subscribe; returns once every server involved confirmed (a PUBLISH sent after
+        this returns is heard). On a failure the new names are dropped again and the
+        error raised."""
+        await self._subscribe(CHANNELS, channels, handlers)
+
+    async def psubscribe(self, *patterns: Any, **handlers: Handler) -> None:
+        await self._subscribe(PATTERNS, patterns, handlers)
+
+    async def ssubscribe(self, *channels: Any, **handlers: Handler) -> None:
+        await self._subscribe(SHARDS, channels, handlers)
+
+    async def unsubscribe(self, *channels: Any) -> None:
+        """Unsubscribe the channels named (every channel when none is)."""
+        await self._unsubscribe(CHANNELS, channels)
+
+    async def punsubscribe(self, *patterns: Any) -> None:
+        await self._unsubscribe(PATTERNS, patterns)
+
+    async def sunsubscribe(self, *channels: Any) -> None:
+        await self._unsubscribe(SHARDS, channels)
+
+    async def _subscribe(self, kind: _Kind, names: Iterable[Any], handlers: Mapping[str, Handler]) -> None:
+        self._check_open()
+        wanted: dict[bytes, Handler | None] = dict.fromkeys(map(to_bytes, names))
+        wanted.update((to_bytes(name), handler) for name, handler in handlers.items())
+        if not wanted:
+            raise ValueError(f"{kind.subscribe.decode()}: name at least one channel or pattern")
+        new = [name for name in wanted if name not in self._wanted[kind]]
+        self._wanted[kind].update(wanted)
+        self._keep()
+        try:
+            async with self._placing:
+                await self._place(kind, list(wanted), quiet=False)
+        except BaseException:
+            for name in new:
+                self._wanted[kind].pop(name, None)
+            async with self._placing:
+                await self._unplace(kind, new, quiet=True, lenient=True)
+            raise
+
+    async def _unsubscribe(self, kind: _Kind, names: Iterable[Any]) -> None:
+        self._check_open()
+        chosen = [to_bytes(name) for name in names] or list(self._wanted[kind])
+        for name in chosen:
+            self._wanted[kind].pop(name, None)
+        async with self._placing:
+            await self._unplace(kind, chosen, quiet=False, lenient=False)
+
+    # -- reading -----------------------------------------------------------------------
+    async def get_message(
+        self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0
+    ) -> dict[str, Any] | None:
+        """The next message, waiting at most `timeout` seconds (None: until one comes);
+        None when none came. A message with a handler goes to the handler instead."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        skip_confirmations = ignore_subscribe_messages or self.ignore_subscribe_messages
+        while True:
+            while self._messages:
+                message = self._messages.popleft()
+                self._flow()
+                if message["type"] in _CONFIRMATIONS and skip_confirmations:
+                    continue
+                handler = self._handler_of(message)
+                if handler is None:
+                    return message
+                outcome = handler(message)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            remaining = None if deadline is None else deadline - loop.time()
+            if self.closed or (remaining is not None and remaining <= 0):
+                return None
+            self._arrived.clear()
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._arrived.wait()
+            except TimeoutError:
+                return None
+
+    async def listen(self) -> AsyncIterator[dict[str, Any]]:
+        """Every message while anything is subscribed (then those still waiting)."""
+        while self.subscribed or self._messages:
+            message = await self.get_message(timeout=None if self.subscribed else 0.0)
+            if message is not None:
+                yield message
+
+    async def run(
+        self,
+        *,
+        exception_handler: Callable[[BaseException, PubSub], object] | None = None,
+        poll_timeout: float = 1.0,
+    ) -> None:
+        """Pass every message to its handler until the PubSub is closed (every
+        subscription needs one). A handler's exception goes to `exception_handler`, or
+        ends the run when there is none."""
+        for kind, names in self._wanted.items():
+            missing = [name.decode("utf-8", "replace") for name, handler in names.items() if handler is None]
+            if missing:
+                raise ValueError(f"run(): {kind.subscribe.decode()} {', '.join(missing)} has no handler")
+        while not self.closed:
+            try:
+                await self.get_message(ignore_subscribe_messages=True, timeout=poll_timeout)
+            except Exception as exc:
+                if exception_handler is None:
+                    raise
+                outcome = exception_handler(exc, self)
+                if inspect.isawaitable(outcome):
+                    await outcome
+
+    async def ping(self, message: Any = None) -> None:
+        """PING on every connection; each PONG arrives as a message of type "pong"."""
+        self._check_open()
+        for link in list(self._links.values()):
+            link.connection.send(encode_command((b"PING",) if message is None else (b"PING", message)))
+
+    def _handler_of(self, message: dict[str, Any]) -> Handler | None:
+        kind = _MESSAGES.get(message["type"])
+        if kind is None:
+            return None
+        return self._wanted[kind].get(message["pattern"] if kind is PATTERNS else message["channel"])
+
+    def _flow(self) -> None:
+        """Stop reading past max_buffered messages, start again below half of it."""
+        waiting = len(self._messages)
+        if self._reading and waiting >= self.max_buffered:
+            self._reading = False
+            for link in self._links.values():
+                link.connection.pause_reading()
+        elif not self._reading and waiting < self.max_buffered // 2:
+            self._reading = True
+            for link in self._links.values():
+                link.connection.resume_reading()
+
+    # -- placing subscriptions ---------------------------------------------------------
+    async def _place(self, kind: _Kind, names: list[bytes], quiet: bool) -> None:
+        """Subscribe `names` where each belongs, following MOVED replies."""
+        for _ in range(self._max_redirects + 1):
+            groups = await self._groups(kind, names)
+            try:
+                for address, group in groups:
+                    link = await self._link(address)
+                    await self._ask(link, (kind.subscribe, *group), [(kind.confirm, n) for n in group], quiet)
+                    self._placed.update(((kind, name), link) for name in group)
+                return
+            except _Redirected as moved:
+                self.counters["moved"] += 1
+                self._where.moved(moved.slot, moved.address)
+        raise RedisError(f"{kind.subscribe.decode()}: more than {self._max_redirects} redirects")
+
+    async def _unplace(self, kind: _Kind, names: list[bytes], quiet: bool, lenient: bool) -> None:
+        """Unsubscribe `names` on the connections that hold them; `lenient`: a connection
+        that fails meanwhile is left to close (its subscriptions go with it)."""
+        by_link: dict[tuple[int, int], tuple[_Link, list[bytes]]] = {}
+        for name in names:
+            link = self._placed.pop((kind, name), None)
+            if link is not None and not link.connection.closed:
+                slot = self._where.slot_for(name) if kind.sharded else 0  # one slot per SUNSUBSCRIBE
+                by_link.setdefault((id(link), slot), (link, []))[1].append(name)
+        for link, group in by_link.values():
+            try:
+                await self._ask(link, (kind.unsubscribe, *group), [(kind.unconfirm, n) for n in group], quiet)
+            except (RedisError, _Redirected):
+                if not lenient:
+                    raise
+        self._close_idle()
+
+    async def _groups(self, kind: _Kind, names: list[bytes]) -> list[tuple[str, list[bytes]]]:
+        """(address, names) per command: every name on the home node, or for shard
+        channels one group per slot on its owner."""
+        if not kind.sharded:
+            return [(await self._home_node(names[0]), names)]
+        by_slot: dict[int, list[bytes]] = {}
+        for name in names:
+            by_slot.setdefault(self._where.slot_for(name), []).append(name)
+        return [(await self._owner(slot), group) for slot, group in by_slot.items()]
+
+    async def _owner(self, slot: int) -> str:
+        address = self._where.target(slot, False)
+        if address is None:
+            await self._where.relearn()
+            address = self._where.target(slot, False)
+        if address is None:
+            raise ClusterDownError(f"pub/sub: slot {slot} is not served by any node")
+        return address
+
+    async def _home_node(self, first: bytes) -> str:
+        home = self._home
+        if home is None or home not in self._links:  # none yet, or its connection was lost
+            home = self._home = await self._owner(self._where.slot_for(first))
+        return home
+
+    async def _link(self, address: str) -> _Link:
+        link = self._links.get(address)
+        if link is not None and not link.connection.closed:
+            return link
+        dial = self._dial
+        connection = await Subscriber.open(
+            address,
+            dial.parser(),
+            self._on_reply,
+            self._on_lost,
+            connect_timeout=dial.connect_timeout,
+            handshake=dial.handshake,
+            tls=dial.tls,
+        )
+        if self.closed:
+            connection.close()
+            self._check_open()
+        if not self._reading:
+            connection.pause_reading()
+        link = self._links[address] = _Link(connection)
+        return link
+
+    async def _ask(
+        self, link: _Link, command: tuple[bytes, ...], expected: list[tuple[str, bytes]], quiet: bool
+    ) -> None:
+        """Send a (un)subscribe and wait for each name's confirmation; a connection that
+        does not confirm within the command timeout is closed."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.add_done_callback(_retrieved)
+        link.connection.send(encode_command(command))  # raises when closed: nothing is awaited then
+        link.requests.append(_Request(set(expected), done, quiet))
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self._timeout)
+        except TimeoutError:
+            what = f"{command[0].decode()} on {link.connection.address}"
+            link.connection.close(f"did not confirm {what} within {self._timeout:g} s")
+            raise RedisTimeoutError(f"{what}: no confirmation within {self._timeout:g} s") from None
+
+    def _close_idle(self) -> None:
+        """Close connections that hold no subscription any more."""
+        held = {id(link) for link in self._placed.values()}
+        for address, link in list(self._links.items()):
+            if id(link) not in held and not link.requests:
+                del self._links[address]  # first: its close is not a loss
+                link.connection.close()
+
+    # -- what the connections read -----------------------------------------------------
+    def _on_reply(self, connection: Subscriber, reply: object) -> None:
+        link = self._links.get(connection.address)
+        if link is None or link.connection is not connection:
+            return  # a connection being replaced
+        if isinstance(reply, ReplyError):
+            self._refused(link, reply)
+            return
+        if not isinstance(reply, list) or not reply:
+            return
+        word = reply[0].decode("ascii", "replace").lower() if isinstance(reply[0], bytes) else str(reply[0])
+        if word == "pmessage":
+            self._queue({"type": word, "pattern": reply[1], "channel": reply[2], "data": reply[3]})
+        elif word in _MESSAGES:
+            self._queue({"type": word, "pattern": None, "channel": reply[1], "data": reply[2]})
+        elif word == "pong":
+            if reply[1] == _HEALTH and link.requests and ("pong", _HEALTH) in link.requests[0].expected:
+                self._confirmed(link, ("pong", _HEALTH))
+            else:
+                self._queue({"type": word, "pattern": None, "channel": None, "data": reply[1]})
+        elif word in _CONFIRMATIONS:
+            self._confirmation(link, word, reply[1], reply[2])
+
+    def _confirmation(self, link: _Link, word: str, name: bytes, count: object) -> None:
+        head = link.requests[0] if link.requests else None
+        if head is not None and (word, name) in head.expected:
+            if not head.quiet:
+                self._queue({"type": word, "pattern": None, "channel": name, "data": count})
+            self._confirmed(link, (word, name))
+        elif word == SHARDS.unconfirm and name in self._wanted[SHARDS]:
+            # unasked: the slot moved away from this node (migration, failover)
+            self.counters["moved"] += 1
+            self._placed.pop((SHARDS, name), None)
+            self._trouble.set()
+
+    def _confirmed(self, link: _Link, confirmation: tuple[str, bytes]) -> None:
+        head = link.requests[0]
+        head.expected.discard(confirmation)
+        if not head.expected:
+            link.requests.popleft()
+            if not head.done.done():
+                head.done.set_result(None)
+
+    def _refused(self, link: _Link, reply: ReplyError) -> None:
+        if not link.requests:
+            return
+        request = link.requests.popleft()
+        text = str(reply.args[0]) if reply.args else str(reply)
+        redirect = parse_redirect(text)
+        error: BaseException = (
+            _Redirected(redirect.slot, redirect.address(link.connection.address.rpartition(":")[0]))
+            if redirect is not None
+            else response_error(text, node=link.connection.address, command="pub/sub")
+        )
+        if not request.done.done():
+            request.done.set_exception(error)
+
+    def _on_lost(self, connection: Subscriber, error: RedisConnectionError) -> None:
+        """A connection closed: by the server, a failure, or the health check (those
+        count and wake the keeper), or by this PubSub once it held nothing (those not)."""
+        link = self._links.get(connection.address)
+        if link is None or link.connection is not connection:
+            return
+        del self._links[connection.address]
+        for key, holder in list(self._placed.items()):
+            if holder is link:
+                del self._placed[key]
+        for request in link.requests:
+            if not request.done.done():
+                request.done.set_exception(error)
+        link.requests.clear()
+        if not self.closed and self.subscribed:
+            self.counters["lost_connections"] += 1
+            self._trouble.set()
+
+    def _queue(self, message: dict[str, Any]) -> None:
+        self._messages.append(message)
+        self._arrived.set()
+        self._flow()
+
+    # -- keeping the subscriptions where they belong -------------------------------------
+    def _keep(self) -> None:
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.get_running_loop().create_task(self._keeping())
+
+    async def _keeping(self) -> None:
+        pause = 0.05
+        while not self.closed:
+            try:
+                async with asyncio.timeout(self.health_check_interval):
+                    await self._trouble.wait()
+            except TimeoutError:
+                await self._check_health()
+            self._trouble.clear()
+            if not self._misplaced():
+                pause = 0.05
+                continue
+            try:
+                async with self._placing:
+                    await self._restore()
+                pause = 0.05
+            except (RedisError, OSError, _Redirected) as exc:
+                self.counters["restore_failures"] += 1
+                self.last_error = exc
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                self._trouble.set()
+
+    def _misplaced(self) -> dict[_Kind, list[bytes]]:
+        """Wanted names not subscribed where they belong now."""
+        out: dict[_Kind, list[bytes]] = {}
+        for kind, names in self._wanted.items():
+            for name in names:
+                link = self._placed.get((kind, name))
+                belongs = link is not None and not link.connection.closed
+                if belongs and link is not None and kind.sharded:
+                    belongs = self._where.target(self._where.slot_for(name), False) == link.connection.address
+                if not belongs:
+                    out.setdefault(kind, []).append(name)
+        return out
+
+    async def _restore(self) -> None:
+        if not self._misplaced():  # a subscribe placed them meanwhile
+            return
+        await self._where.relearn()
+        for kind, names in self._misplaced().items():
+            await self._unplace(kind, names, quiet=True, lenient=True)
+            await self._place(kind, names, quiet=True)
+            self.counters["resubscribes"] += len(names)
+
+    async def _check_health(self) -> None:
+        """A PING on every connection: one that does not answer is closed (and its
+        subscriptions restored elsewhere); a shard channel whose slot moved is flagged."""
+        for link in list(self._links.values()):
+            try:
+                await self._ask(link, (b"PING", _HEALTH), [("pong", _HEALTH)], quiet=True)
+            except (RedisError, _Redirected):
+                link.connection.close("did not answer the health check")
+        if self._misplaced():
+            self._trouble.set()
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RedisConnectionError("this PubSub is closed")
+
+    async def aclose(self) -> None:
+        """Close every connection; the subscriptions end with them."""
+        self.closed = True
+        self._arrived.set()
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+        links, self._links = list(self._links.values()), {}
+        for link in links:
+            link.connection.close()
+        self._placed.clear()
+        for names in self._wanted.values():
+            names.clear()
+
+    close = aclose
+
+    async def __aenter__(self) -> PubSub:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _retrieved(done: asyncio.Future[None]) -> None:
+    """A confirmation nobody awaits any more (its caller timed out or was cancelled):
+    its failure is not an unhandled-exception warning."""
+    if not done.cancelled():
+        done.exception()

@@ -1,0 +1,165 @@
+"""redis-py's asyncio PubSub (and its cluster's ClusterPubSub) over the native one.
+
+Names are encoded with the client's encoder and messages decoded as redis-py decodes
+them (`decode_responses`); subscribing, re-subscribing after a move or a failover and the
+reading itself are the native PubSub's (client/pubsub.py). The native PubSub is made at
+the first subscription, since redis-py's `pubsub()` is not a coroutine and the client may
+not have connected yet.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..client.pubsub import PubSub as NativePubSub
+from .replies import converted, redis_error
+
+if TYPE_CHECKING:
+    from .facade import _Facade
+
+__all__ = ["PubSub"]
+
+Handler = Callable[[dict[str, Any]], object]
+
+
+def _names(args: Iterable[Any]) -> list[Any]:
+    """redis-py takes names one by one or as a list in the first argument."""
+    out: list[Any] = []
+    for arg in args:
+        out.extend(arg if isinstance(arg, list | tuple | set) else [arg])
+    return out
+
+
+class PubSub:
+    """`client.pubsub()`: redis-py's PubSub methods. In a cluster, channels and patterns
+    share one connection and shard channels go to their slots' owners; `get_message` and
+    `get_sharded_message` read the same stream (both kinds, in arrival order)."""
+
+    def __init__(self, owner: _Facade, ignore_subscribe_messages: bool = False) -> None:
+        self._owner = owner
+        self.ignore_subscribe_messages = ignore_subscribe_messages
+        self._native: NativePubSub | None = None
+
+    async def _connected(self) -> NativePubSub:
+        if self._native is None:
+            client = await self._owner._connected()
+            self._native = client.pubsub(ignore_subscribe_messages=self.ignore_subscribe_messages)
+        return self._native
+
+    # -- subscribing ---------------------------------------------------------------------
+    async def subscribe(self, *args: Any, **handlers: Handler) -> None:
+        await self._call("subscribe", args, handlers)
+
+    async def psubscribe(self, *args: Any, **handlers: Handler) -> None:
+        await self._call("psubscribe", args, handlers)
+
+    async def ssubscribe(self, *args: Any, target_node: Any = None, **handlers: Handler) -> None:
+        await self._call("ssubscribe", args, handlers)
+
+    async def unsubscribe(self, *args: Any) -> None:
+        await self._call("unsubscribe", args, {})
+
+    async def punsubscribe(self, *args: Any) -> None:
+        await self._call("punsubscribe", args, {})
+
+    async def sunsubscribe(self, *args: Any, target_node: Any = None) -> None:
+        await self._call("sunsubscribe", args, {})
+
+    async def _call(self, method: str, args: tuple[Any, ...], handlers: dict[str, Handler]) -> None:
+        native = await self._connected()
+        encode = self._owner.get_encoder().encode
+        names = [encode(name) for name in _names(args)]
+        wrapped = {name: self._decoding(handler) for name, handler in handlers.items()}
+        try:
+            await getattr(native, method)(*names, **wrapped)
+        except Exception as exc:
+            raise redis_error(exc) from exc
+
+    def _decoding(self, handler: Handler) -> Handler:
+        """A handler that gets the message as redis-py would hand it over."""
+
+        def decoded(message: dict[str, Any]) -> object:
+            return handler(self._message(message))
+
+        decoded.__wrapped__ = handler  # type: ignore[attr-defined]  # what `channels` shows
+        return decoded
+
+    # -- reading -------------------------------------------------------------------------
+    async def get_message(
+        self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0
+    ) -> dict[str, Any] | None:
+        if self._native is None:
+            raise RuntimeError("pubsub connection not set: did you forget to call subscribe()?")
+        message = await self._native.get_message(ignore_subscribe_messages, timeout)
+        return None if message is None else self._message(message)
+
+    async def get_sharded_message(
+        self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0, target_node: Any = None
+    ) -> dict[str, Any] | None:
+        return await self.get_message(ignore_subscribe_messages, timeout)
+
+    async def listen(self) -> AsyncIterator[dict[str, Any]]:
+        if self._native is None:
+            return
+        async for message in self._native.listen():
+            yield self._message(message)
+
+    async def run(
+        self, *, exception_handler: Callable[..., object] | None = None, poll_timeout: float = 1.0
+    ) -> None:
+        native = await self._connected()
+
+        async def handled(exc: BaseException, _native: NativePubSub) -> None:
+            assert exception_handler is not None
+            outcome = exception_handler(exc, self)
+            if inspect.isawaitable(outcome):
+                await outcome
+
+        await native.run(exception_handler=handled if exception_handler else None, poll_timeout=poll_timeout)
+
+    async def ping(self, message: Any = None) -> None:
+        await (await self._connected()).ping(message)
+
+    def _message(self, message: dict[str, Any]) -> dict[str, Any]:
+        decoding = self._owner._decoding
+        if decoding is None:
+            return message
+        return {key: converted(value, decoding) for key, value in message.items()}
+
+    # -- what is subscribed --------------------------------------------------------------
+    def _keys(self, names: dict[bytes, Any]) -> dict[Any, Any]:
+        decoding = self._owner._decoding
+        return {converted(name, decoding): getattr(h, "__wrapped__", h) for name, h in names.items()}
+
+    @property
+    def channels(self) -> dict[Any, Any]:
+        return self._keys(self._native.channels) if self._native else {}
+
+    @property
+    def patterns(self) -> dict[Any, Any]:
+        return self._keys(self._native.patterns) if self._native else {}
+
+    @property
+    def shard_channels(self) -> dict[Any, Any]:
+        return self._keys(self._native.shard_channels) if self._native else {}
+
+    @property
+    def subscribed(self) -> bool:
+        return self._native is not None and self._native.subscribed
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the connections; the PubSub can subscribe again afterwards, as redis-py's."""
+        if self._native is not None:
+            await self._native.aclose()
+            self._native = None
+
+    reset = close = aclose
+
+    async def __aenter__(self) -> PubSub:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

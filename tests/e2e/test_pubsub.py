@@ -1,0 +1,266 @@
+"""Pub/sub on the real cluster and standalone server: channels, patterns and shard
+channels heard where published; the subscription set kept through a killed connection, a
+slot migration and a master's failover; the native API and the redis-py drop-in."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from rediscluster_opt import ClusterClient, StandaloneClient, UnsafeCommandError
+from rediscluster_opt.admin import command
+from rediscluster_opt.core.address import split_address
+from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
+from rediscluster_opt.testing.migration import move_slot
+
+
+async def eventually(check, timeout=15.0, what="the condition"):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:g} s")
+        await asyncio.sleep(0.05)
+
+
+async def messages(pubsub, count, timeout=5.0):
+    """The next `count` messages (confirmations skipped), or fail naming what came."""
+    got = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(got) < count:
+        remaining = deadline - asyncio.get_running_loop().time()
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=max(remaining, 0.0))
+        if message is None:
+            raise AssertionError(f"only {len(got)} of {count} messages came: {got}")
+        got.append(message)
+    return got
+
+
+async def heard(client, pubsub, channel, publish="spublish"):
+    """Publish one message until the subscriber hears it (a moved subscription is back
+    once it does); the message heard."""
+    for attempt in range(100):
+        await getattr(client, publish)(channel, f"m{attempt}")
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message is not None:
+            return message
+    raise AssertionError(f"nothing published on {channel!r} was heard in 100 tries")
+
+
+@pytest.fixture(params=["cluster", "standalone"])
+async def client(request, local_cluster):
+    if request.param == "cluster":
+        native = await ClusterClient.connect(local_cluster.seeds)
+    else:
+        native = await StandaloneClient.connect(local_cluster.standalone_address)
+    yield native
+    await native.close()
+
+
+async def test_channels_patterns_and_shard_channels_are_heard(client, prefix):
+    async with client.pubsub() as pubsub:
+        await pubsub.subscribe(f"{prefix}news")
+        await pubsub.psubscribe(f"{prefix}ev.*")
+        shards = [f"{prefix}s{i}" for i in range(8)]  # several slots, so several nodes
+        await pubsub.ssubscribe(*shards)
+        confirmations = [await pubsub.get_message(timeout=1) for _ in range(10)]
+        assert [(m["type"], m["channel"]) for m in confirmations] == [
+            ("subscribe", f"{prefix}news".encode()),
+            ("psubscribe", f"{prefix}ev.*".encode()),
+            *[("ssubscribe", s.encode()) for s in shards],
+        ]
+        assert await client.publish(f"{prefix}news", "hello") >= 0
+        await client.publish(f"{prefix}ev.x", "pattern")
+        for shard in shards:
+            assert await client.spublish(shard, shard) == 1  # the one subscriber, on the owner
+        got = await messages(pubsub, 10)  # from several connections: in no set order
+        by_type = {
+            kind: [m for m in got if m["type"] == kind] for kind in ("message", "pmessage", "smessage")
+        }
+        assert by_type["message"] == [
+            {"type": "message", "pattern": None, "channel": f"{prefix}news".encode(), "data": b"hello"}
+        ]
+        assert by_type["pmessage"] == [
+            {
+                "type": "pmessage",
+                "pattern": f"{prefix}ev.*".encode(),
+                "channel": f"{prefix}ev.x".encode(),
+                "data": b"pattern",
+            }
+        ]
+        assert sorted((m["channel"], m["data"]) for m in by_type["smessage"]) == sorted(
+            (s.encode(), s.encode()) for s in shards
+        )
+        assert set(pubsub.shard_channels) == {s.encode() for s in shards}
+
+        await pubsub.sunsubscribe()
+        await pubsub.unsubscribe()
+        await pubsub.punsubscribe()
+        assert not pubsub.subscribed
+        assert pubsub._links == {}  # no connection held once nothing is subscribed
+        assert await client.spublish(shards[0], "nobody") == 0
+
+
+async def test_handlers_listen_and_run(client, prefix):
+    async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        seen = []
+
+        async def on_async(message):
+            seen.append(("async", message["data"]))
+
+        await pubsub.subscribe(**{f"{prefix}a": lambda m: seen.append(("sync", m["data"]))})
+        await pubsub.ssubscribe(**{f"{prefix}b": on_async})
+        runner = asyncio.ensure_future(pubsub.run(poll_timeout=0.1))
+        await client.publish(f"{prefix}a", "1")
+        await client.spublish(f"{prefix}b", "2")
+        await eventually(lambda: len(seen) == 2, 5, "both handlers called")
+        assert sorted(seen) == [("async", b"2"), ("sync", b"1")]
+        await pubsub.aclose()
+        await asyncio.wait_for(runner, 2)  # run() ends with the PubSub
+
+    async with client.pubsub() as pubsub:
+        await pubsub.subscribe(f"{prefix}c")
+        await client.publish(f"{prefix}c", "x")
+        listened = []
+        async for message in pubsub.listen():
+            listened.append(message["type"])
+            if message["type"] == "message":
+                await pubsub.unsubscribe()
+        assert listened == ["subscribe", "message", "unsubscribe"]  # listen ended with the last
+
+
+async def test_subscribing_on_the_shared_connection_names_pubsub(client):
+    with pytest.raises(UnsafeCommandError, match=r"client\.pubsub\(\)"):
+        await client.execute_command("SUBSCRIBE", "x")
+
+
+async def test_a_killed_connection_is_resubscribed_with_every_subscription(client, local_cluster, prefix):
+    async with client.pubsub(health_check_interval=0.2) as pubsub:
+        await pubsub.subscribe(f"{prefix}c")
+        await pubsub.ssubscribe(f"{prefix}s")
+        for address in [*local_cluster.seeds, local_cluster.standalone_address]:
+            command(*split_address(address), "CLIENT", "KILL", "TYPE", "pubsub")
+        await eventually(lambda: pubsub.counters["resubscribes"] >= 2, what="re-subscription")
+        assert (await heard(client, pubsub, f"{prefix}s"))["channel"] == f"{prefix}s".encode()
+        assert (await heard(client, pubsub, f"{prefix}c", "publish"))["channel"] == f"{prefix}c".encode()
+        assert set(pubsub.channels) == {f"{prefix}c".encode()}
+        assert pubsub.counters["lost_connections"] >= 1
+
+
+async def test_a_shard_channel_follows_its_slot_to_another_master(local_cluster, prefix):
+    channel = f"{{{prefix}}}moving"
+    async with await ClusterClient.connect(local_cluster.seeds) as client, client.pubsub() as pubsub:
+        await pubsub.ssubscribe(channel)
+        slot = client.router.slot_for(channel)
+        source = client.topology.slot_table()[slot]
+        target = next(m for m in client.topology.masters if m != source)
+        masters = list(client.topology.masters)
+        try:
+            await asyncio.to_thread(move_slot, slot, source, target, masters)
+            # the server tells its subscribers (SUNSUBSCRIBE); the PubSub subscribes again
+            await eventually(
+                lambda: any(link.connection.address == target for link in pubsub._placed.values()),
+                what="the shard channel subscribed on its new owner",
+            )
+            assert (await heard(client, pubsub, channel))["channel"] == channel.encode()
+            assert pubsub.counters["moved"] >= 1
+        finally:
+            await asyncio.to_thread(move_slot, slot, target, source, masters)
+
+
+@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+async def test_shard_channels_come_back_after_their_masters_failover(replica_cluster, fault, prefix):
+    client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
+    victim = client.topology.masters[0]
+    host, port = split_address(victim)
+    table = client.topology.slot_table()
+    channel = next(
+        f"{prefix}{i}" for i in range(10_000) if table[client.router.slot_for(f"{prefix}{i}")] == victim
+    )
+    elsewhere = next(
+        f"{prefix}e{i}" for i in range(10_000) if table[client.router.slot_for(f"{prefix}e{i}")] != victim
+    )
+    pubsub = client.pubsub(health_check_interval=0.3)
+    try:
+        await pubsub.ssubscribe(channel, elsewhere)
+        await pubsub.subscribe(f"{prefix}plain")
+        signal_node(replica_cluster, port, getattr(signal, fault))
+        try:
+            await asyncio.to_thread(wait_for_promotion, host, replica_of(replica_cluster, victim), 30)
+            assert (await heard(client, pubsub, channel))["channel"] == channel.encode()
+            assert (await heard(client, pubsub, elsewhere))["channel"] == elsewhere.encode()
+            assert (await heard(client, pubsub, f"{prefix}plain", "publish"))["data"].startswith(b"m")
+            assert set(pubsub.shard_channels) == {channel.encode(), elsewhere.encode()}
+        finally:
+            if fault == "SIGSTOP":
+                signal_node(replica_cluster, port, signal.SIGCONT)
+            else:
+                await asyncio.to_thread(replica_cluster.start_node, port)
+            await asyncio.to_thread(replica_cluster.wait_healthy, 60)
+    finally:
+        await pubsub.aclose()
+        await client.close()
+
+
+# -- the drop-in ---------------------------------------------------------------------------
+compat = pytest.importorskip("rediscluster_opt.compat")
+
+
+@pytest.fixture(params=["cluster", "standalone"])
+async def pair(request, local_cluster):
+    """(redis-py's client, the drop-in), decode_responses=True, on the same server(s)."""
+    from redis.asyncio import Redis as RedisPy
+    from redis.asyncio.cluster import RedisCluster as RedisPyCluster
+
+    if request.param == "cluster":
+        host, port = split_address(local_cluster.seeds[0])
+        pair = (
+            RedisPyCluster(host=host, port=port, decode_responses=True),
+            compat.RedisCluster(host=host, port=port, decode_responses=True),
+        )
+    else:
+        host, port = split_address(local_cluster.standalone_address)
+        pair = (
+            RedisPy(host=host, port=port, decode_responses=True),
+            compat.Redis(host=host, port=port, decode_responses=True),
+        )
+    yield pair
+    for client in pair:
+        await client.aclose()
+
+
+async def test_the_drop_in_pubsub_gives_redis_pys_messages(pair, prefix):
+    theirs, ours = pair
+    got = {}
+    for name, client in (("theirs", theirs), ("ours", ours)):
+        pubsub = client.pubsub()
+        await pubsub.subscribe(f"{prefix}ch")
+        first = None
+        while first is None:
+            first = await pubsub.get_message(timeout=1)
+        await ours.publish(f"{prefix}ch", "héllo")
+        message = None
+        while message is None:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+        got[name] = (first, message, dict(pubsub.channels))
+        await pubsub.aclose()
+    assert got["ours"] == got["theirs"]
+    assert got["ours"][1] == {"type": "message", "pattern": None, "channel": f"{prefix}ch", "data": "héllo"}
+
+
+async def test_the_drop_in_sharded_pubsub_and_handlers(pair, prefix):
+    _, ours = pair
+    pubsub = ours.pubsub()
+    seen = []
+    await pubsub.ssubscribe(**{f"{prefix}sh": seen.append})
+    assert await ours.spublish(f"{prefix}sh", "x") == 1
+    for _ in range(20):
+        assert await pubsub.get_sharded_message(ignore_subscribe_messages=True, timeout=0.1) is None
+        if seen:
+            break
+    assert seen == [{"type": "smessage", "pattern": None, "channel": f"{prefix}sh", "data": "x"}]
+    assert list(pubsub.shard_channels) == [f"{prefix}sh"]
+    await pubsub.aclose()
+    with pytest.raises(compat.UnsupportedOption, match="host"):
+        ours.pubsub(host="127.0.0.1")
