@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -49,7 +49,7 @@ from ..stages.contracts import NodeSelector, SlotMap
 from ..stages.traits import runs
 from ..tls import as_tls_context
 from ..validate import check_number
-from . import fused
+from . import fused, scan
 from .commands import Commands
 from .conversation import run_pipeline
 from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
@@ -400,6 +400,36 @@ class Client(Commands):
             health_check_interval=health_check_interval,
             max_buffered=max_buffered,
         )
+
+    # -- scans (client/scan.py) -----------------------------------------------------------
+    def scan_iter(
+        self, match: Any = None, count: int | None = None, type: Any = None
+    ) -> AsyncIterator[bytes]:
+        """Every key (of every master, in a cluster), SCAN's MATCH/COUNT/TYPE applied;
+        keys of slots that moved during the scan are read again at its end."""
+        if isinstance(self.router, ClusterRouter):
+            return scan.scan_cluster(self, self.router, match, count, type)
+        return scan.scan_node(self, None, match, count, type)
+
+    async def hscan_iter(
+        self, key: Any, match: Any = None, count: int | None = None
+    ) -> AsyncIterator[tuple[bytes, bytes]]:
+        """(field, value) of a hash; from the start again if the key's slot moves meanwhile."""
+        async for items in scan.scan_key(self, b"HSCAN", key, match, count):
+            for index in range(0, len(items), 2):
+                yield items[index], items[index + 1]
+
+    async def sscan_iter(self, key: Any, match: Any = None, count: int | None = None) -> AsyncIterator[bytes]:
+        async for items in scan.scan_key(self, b"SSCAN", key, match, count):
+            for member in items:
+                yield member
+
+    async def zscan_iter(
+        self, key: Any, match: Any = None, count: int | None = None
+    ) -> AsyncIterator[tuple[bytes, float]]:
+        async for items in scan.scan_key(self, b"ZSCAN", key, match, count):
+            for index in range(0, len(items), 2):
+                yield items[index], float(items[index + 1])
 
     # -- pipelines and transactions ------------------------------------------------------
     def pipeline(self) -> Pipeline:

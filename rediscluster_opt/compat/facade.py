@@ -17,7 +17,7 @@ silently ignored (`UnsupportedOption`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Self
 
 from redis import exceptions as redis_errors
@@ -30,6 +30,7 @@ from redis.commands.metadata import ResponsePolicy
 
 from ..client import ClusterClient, StandaloneClient
 from ..client.client import Client
+from ..client.scan import scan_key
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
 from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, Route, route_of, tips_of
@@ -228,6 +229,56 @@ class _Facade(ABC):
         """The command through the native client: `key`, when redis-py named the one key,
         spares the native client finding it."""
         return await native.execute_command(*args, key=key)
+
+    # -- scans: the native client's, correct while slots move (client/scan.py) ---------
+    async def scan_iter(
+        self, match: Any = None, count: int | None = None, _type: Any = None, **options: Any
+    ) -> AsyncIterator[Any]:
+        """Every key of every master (of the server, standalone)."""
+        if options:
+            raise UnsupportedOption(f"scan_iter({', '.join(options)}=...): it scans every master")
+        native = await self._connected()
+        async for key in native.scan_iter(self._arg(match), count, self._arg(_type)):
+            yield converted(key, self._decoding)
+
+    async def hscan_iter(
+        self, name: Any, match: Any = None, count: int | None = None, no_values: bool | None = None
+    ) -> AsyncIterator[Any]:
+        async for items in self._members(b"HSCAN", name, match, count, (b"NOVALUES",) if no_values else ()):
+            if no_values:
+                for field in items:
+                    yield field
+            else:
+                for index in range(0, len(items), 2):
+                    yield items[index], items[index + 1]
+
+    async def sscan_iter(
+        self, name: Any, match: Any = None, count: int | None = None
+    ) -> AsyncIterator[Any]:
+        async for items in self._members(b"SSCAN", name, match, count):
+            for member in items:
+                yield member
+
+    async def zscan_iter(
+        self,
+        name: Any,
+        match: Any = None,
+        count: int | None = None,
+        score_cast_func: Callable[[Any], Any] = float,
+    ) -> AsyncIterator[Any]:
+        async for items in self._members(b"ZSCAN", name, match, count):
+            for index in range(0, len(items), 2):
+                yield items[index], score_cast_func(items[index + 1])
+
+    async def _members(
+        self, command: bytes, name: Any, match: Any, count: int | None, extra: tuple[bytes, ...] = ()
+    ) -> AsyncIterator[list[Any]]:
+        native = await self._connected()
+        async for items in scan_key(native, command, self._arg(name), self._arg(match), count, extra):
+            yield converted(items, self._decoding)
+
+    def _arg(self, value: Any) -> bytes | None:
+        return None if value is None else self._encoder.encode(value)
 
     def __getattr__(self, name: str) -> Any:
         # redis-py's internals (nodes_manager, connection_pool...) that some of its

@@ -22,6 +22,7 @@ __all__ = [
     "TopologyError",
     "View",
     "choose_view",
+    "migrating_slots",
     "parse_cluster_epoch",
     "parse_cluster_shards",
     "parse_cluster_slots",
@@ -228,3 +229,18 @@ def choose_view(views: list[View]) -> View | None:
     reported = frozenset().union(*(view.topology.failed for view in usable))
     trusted = [view for view in usable if view.source not in reported] or usable
     return max(trusted, key=lambda view: view.epoch)  # max keeps the first of equals
+
+
+def migrating_slots(cluster_nodes: object) -> set[int]:
+    """The slots a node is migrating out or importing, from its CLUSTER NODES reply: only
+    its own line ("myself") shows them, as [slot->-target-id] and [slot-<-source-id]."""
+    text = cluster_nodes.decode() if isinstance(cluster_nodes, bytes) else str(cluster_nodes)
+    slots: set[int] = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 3 or "myself" not in fields[2].split(","):
+            continue
+        for entry in fields[8:]:
+            if entry.startswith("[") and ("->-" in entry or "-<-" in entry):
+                slots.add(int(entry[1:].split("-", 1)[0]))
+    return slots
