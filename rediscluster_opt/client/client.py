@@ -56,6 +56,7 @@ from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
 from .pipeline import Pipeline
 from .pubsub import Dial, PubSub
 from .router import ClusterRouter, StandaloneRouter
+from .scripts import Script
 from .slowpath import (
     Attempt,
     RetryPolicy,
@@ -213,6 +214,7 @@ class Client(Commands):
             max_bulk_bytes=max_bulk_bytes,
         )
         self.router = build_router(self._pool, self._dedicated, self._impl, self.counters, self.policy)
+        self._one_slot = self.router.shared_slot
         self.slow = SlowPath(
             self._pool, self.router, self.policy, self._impl.redirect, self.counters, self._check_loop
         )
@@ -400,6 +402,11 @@ class Client(Commands):
             health_check_interval=health_check_interval,
             max_buffered=max_buffered,
         )
+
+    # -- scripts (client/scripts.py) -----------------------------------------------------
+    def register_script(self, source: str | bytes) -> Script:
+        """A Lua script run by its SHA1 (EVALSHA), sent with EVAL where a node lacks it."""
+        return Script(self, source)
 
     # -- scans (client/scan.py) -----------------------------------------------------------
     def scan_iter(

@@ -46,6 +46,8 @@ class Commands:
     _keyless: Callable[[tuple[Any, ...], str | None], Awaitable[Any]]
     # a blocking command (BLPOP...), on a dedicated connection of the key's node
     _blocking_keyed: Callable[[Key, tuple[Any, ...], float], Awaitable[Any]]
+    # the one slot of several keys; CrossSlotError naming the command before anything is sent
+    _one_slot: Callable[[list[Any], str], int | None]
 
     # -- generic ----------------------------------------------------------------------
     async def execute_command(self, *args: Value, key: Key | None = None, target: str | None = None) -> Any:
@@ -56,6 +58,8 @@ class Commands:
         if problem is not None:
             raise UnsafeCommandError(f"{command_name(args).decode()} refused: it {problem}")
         keys = command_keys(args) if key is None else [key]
+        if len(keys) > 1:  # the server would refuse it (CROSSSLOT): say so before sending
+            self._one_slot(keys, command_name(args).decode("utf-8", "replace").upper())
         seconds = blocking_seconds(args)
         if seconds is not None:  # on a dedicated connection, never the shared one
             return await self._blocking_keyed(keys[0] if keys else b"", args, seconds)

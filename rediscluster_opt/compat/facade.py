@@ -252,9 +252,7 @@ class _Facade(ABC):
                 for index in range(0, len(items), 2):
                     yield items[index], items[index + 1]
 
-    async def sscan_iter(
-        self, name: Any, match: Any = None, count: int | None = None
-    ) -> AsyncIterator[Any]:
+    async def sscan_iter(self, name: Any, match: Any = None, count: int | None = None) -> AsyncIterator[Any]:
         async for items in self._members(b"SSCAN", name, match, count):
             for member in items:
                 yield member
