@@ -16,6 +16,7 @@ silently ignored (`UnsupportedOption`).
 
 from __future__ import annotations
 
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any, Self
@@ -33,6 +34,7 @@ from ..client.client import Client
 from ..client.scan import scan_key
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
+from .pipeline import ClusterPipeline, Pipeline
 from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, Route, route_of, tips_of
 from .pubsub import PubSub
 from .replies import converted, redis_error
@@ -64,11 +66,26 @@ def ssl_options(tls: TLSSettings) -> dict[str, Any]:
         "ssl_ca_certs": tls.ca_certs,
         "ssl_certfile": tls.certfile,
         "ssl_keyfile": tls.keyfile,
+        "ssl_cert_reqs": "required" if tls.verify else "none",
+        "ssl_check_hostname": tls.check_hostname,
     }
+
+
+def _verifies(cert_reqs: Any) -> bool:
+    """redis-py's ssl_cert_reqs ("required", "optional", "none", or ssl.CERT_*) as ours:
+    the server's certificate is checked, or not at all ("optional" checks one if sent,
+    which an ssl client context cannot tell from "required")."""
+    names = {"required": ssl.CERT_REQUIRED, "optional": ssl.CERT_OPTIONAL, "none": ssl.CERT_NONE}
+    value = names.get(cert_reqs.lower(), None) if isinstance(cert_reqs, str) else cert_reqs
+    if value not in (ssl.CERT_REQUIRED, ssl.CERT_OPTIONAL, ssl.CERT_NONE):
+        raise UnsupportedOption(f"ssl_cert_reqs={cert_reqs!r}: 'required', 'optional' or 'none'")
+    return bool(value != ssl.CERT_NONE)
 
 
 class _Facade(ABC):
     """What RedisCluster and Redis share: options, encoding, reply shaping, the seam."""
+
+    _pipeline: type[Pipeline] | type[ClusterPipeline]
 
     def __init__(
         self,
@@ -83,6 +100,8 @@ class _Facade(ABC):
         ssl_ca_certs: str | None = None,
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
+        ssl_cert_reqs: Any = "required",
+        ssl_check_hostname: bool = True,
         **options: Any,
     ) -> None:
         if protocol not in (2, "2", None):
@@ -105,14 +124,17 @@ class _Facade(ABC):
         if socket_connect_timeout is not None:
             native["connect_timeout"] = socket_connect_timeout
         if ssl:
-            native["tls"] = self._tls(ssl_ca_certs, ssl_certfile, ssl_keyfile)
+            verify = _verifies(ssl_cert_reqs)
+            native["tls"] = TLSSettings(
+                ca_certs=ssl_ca_certs,
+                certfile=ssl_certfile,
+                keyfile=ssl_keyfile,
+                check_hostname=ssl_check_hostname and verify,  # no name to check without a certificate
+                verify=verify,
+            )
         self._native_options = native
         self._native: Client | None = None
         self._names: dict[Any, tuple[str, tuple[bytes, ...]]] = {}
-
-    @staticmethod
-    def _tls(ca: str | None, cert: str | None, key: str | None) -> TLSSettings | bool:
-        return TLSSettings(ca_certs=ca, certfile=cert, keyfile=key) if (ca or cert or key) else True
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -139,7 +161,12 @@ class _Facade(ABC):
     async def _connected(self) -> Client:
         """The native client, connecting it first when no command has yet."""
         if self._native is None:
-            self._native = await self._connect()
+            try:
+                self._native = await self._connect()
+            except redis_errors.RedisError:
+                raise
+            except Exception as exc:  # a refused connection, TLS, AUTH: as redis-py's errors
+                raise redis_error(exc) from exc
         return self._native
 
     async def aclose(self) -> None:
@@ -192,13 +219,11 @@ class _Facade(ABC):
         encode = self._encoder.encode
         return known[0], (*known[1], *[encode(a) for a in args[1:]])
 
-    def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Pipeline:
-        """redis-py's pipeline: queue commands, then `await pipe.execute()`; with
-        `transaction=True`, as one MULTI/EXEC (its keys in one slot, in a cluster)."""
-        if shard_hint is not None:
-            raise UnsupportedOption("pipeline(shard_hint=...): pipelines route each command by its keys here")
-        # mypy reads an abstract `_event_dispatcher` into redis-py's mixins; none exists at run time
-        return Pipeline(self, bool(transaction))  # type: ignore[abstract]
+    def pipeline(self, transaction: bool | None = None, shard_hint: Any = None) -> Pipeline | ClusterPipeline:
+        """redis-py's pipeline (compat/pipeline.py): queue commands, then `await
+        pipe.execute()`; with `transaction=True`, as one MULTI/EXEC (its keys in one slot,
+        in a cluster)."""
+        return self._pipeline(self, bool(transaction), shard_hint)
 
     def pubsub(self, ignore_subscribe_messages: bool = False, **options: Any) -> PubSub:
         """redis-py's PubSub on connections of its own (compat/pubsub.py); in a cluster,
@@ -288,61 +313,6 @@ class _Facade(ABC):
         )
 
 
-class Pipeline(AsyncRedisClusterCommands):
-    """redis-py's pipeline over the native one: the command methods queue (and return the
-    pipeline, so calls chain), `execute()` sends them and shapes each reply as the client
-    would; an error reply is raised (the first one) or, with raise_on_error=False, returned
-    in its place as redis-py's exception."""
-
-    def __init__(self, owner: _Facade, transaction: bool) -> None:
-        self._owner, self._transaction = owner, transaction
-        self._queued: list[tuple[str, tuple[bytes, ...], dict[str, Any]]] = []
-
-    def __len__(self) -> int:
-        return len(self._queued)
-
-    async def __aenter__(self) -> Pipeline:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self.reset()
-
-    def reset(self) -> None:  # type: ignore[override]  # redis-py's pipelines' reset, not RESET
-        self._queued = []
-
-    def execute_command(self, *args: Any, **options: Any) -> Pipeline:
-        if "target_nodes" in options:
-            raise UnsupportedOption("target_nodes in a pipeline: each command goes where its keys are")
-        name, encoded = self._owner._encoded(args)
-        self._queued.append((name, encoded, options))
-        return self
-
-    async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        queued, self._queued = self._queued, []
-        if not queued:
-            return []
-        owner = self._owner
-        native = await owner._connected()
-        try:
-            if self._transaction:
-                replies = await native.transaction(*(args for _, args, _ in queued), raise_on_error=False)
-            else:
-                pipe = native.pipeline()
-                for _, args, _ in queued:
-                    pipe.execute_command(*args)
-                replies = await pipe.execute(raise_on_error=False)
-        except Exception as exc:
-            raise redis_error(exc) from exc
-        results = [
-            redis_error(reply) if isinstance(reply, BaseException) else owner._shaped(name, reply, options)
-            for (name, _, options), reply in zip(queued, replies, strict=True)
-        ]
-        failed = next((r for r in results if isinstance(r, BaseException)), None)
-        if raise_on_error and failed is not None:
-            raise failed
-        return results
-
-
 class _PerNode(dict[str, Any]):
     """Replies of a command sent to several nodes, by node address, and how the server's
     tips say to merge them."""
@@ -393,6 +363,7 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
     PRIMARIES, REPLICAS = AbstractRedisCluster.PRIMARIES, AbstractRedisCluster.REPLICAS
     ALL_NODES, RANDOM = AbstractRedisCluster.ALL_NODES, AbstractRedisCluster.RANDOM
     DEFAULT_NODE = AbstractRedisCluster.DEFAULT_NODE
+    _pipeline = ClusterPipeline
 
     def __init__(
         self,
@@ -479,6 +450,8 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
 
 class Redis(_Facade, AsyncCoreCommands):  # type: ignore[misc]  # redis-py's mixins are untyped
     """redis-py's `redis.asyncio.Redis` over the multiplexed standalone client."""
+
+    _pipeline = Pipeline
 
     def __init__(self, host: str = "localhost", port: int = 6379, db: int = 0, **options: Any) -> None:
         if db != 0:

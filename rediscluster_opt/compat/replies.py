@@ -40,7 +40,7 @@ def redis_error(exc: BaseException) -> BaseException:
         return redis_errors.RedisClusterException(str(exc))
     if isinstance(exc, errors.ClusterDownError):
         return redis_errors.ClusterDownError(str(exc))
-    if isinstance(exc, errors.RedisConnectionError):
+    if isinstance(exc, errors.RedisConnectionError | errors.TLSError):
         return redis_errors.ConnectionError(str(exc))
     if isinstance(exc, errors.UnsafeCommandError | errors.ConfigurationError):
         return redis_errors.DataError(str(exc))

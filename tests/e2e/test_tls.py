@@ -3,6 +3,7 @@ after CLIENT KILL on both secured clusters. Every command family over TLS runs i
 test_commands.py."""
 
 import asyncio
+import ssl
 import time
 
 import pytest
@@ -66,3 +67,37 @@ async def test_the_wrong_protocol_either_way_fails_with_a_clear_error(tls_cluste
         await ClusterClient.connect(
             local_cluster.seeds[:1], tls=tls_cluster.tls_context(), connect_timeout=0.5
         )
+
+
+async def test_the_drop_in_takes_redis_pys_certificate_options(tls_cluster, tmp_path):
+    """ssl_cert_reqs and ssl_check_hostname mean what they mean in redis-py: a server whose
+    CA is not trusted is refused, unless the check is turned off (as redis-py's own client
+    does with the same options)."""
+    compat = pytest.importorskip("rediscluster_opt.compat")
+    from redis import exceptions as redis_errors
+
+    stranger = make_certificates(tmp_path / "other-ca")
+    host, port = split_address(tls_cluster.seeds[0])
+    common = {
+        "host": host,
+        "port": port,
+        "password": TLS_PASSWORD,
+        "ssl": True,
+        "ssl_ca_certs": str(stranger.ca),
+    }
+    refused = compat.RedisCluster(**common, socket_connect_timeout=5)
+    with pytest.raises(redis_errors.RedisError, match="certificate verify failed"):
+        await refused.ping()
+    async with compat.RedisCluster(**common, ssl_cert_reqs="none") as unchecked:
+        assert await unchecked.ping() is True
+    async with compat.RedisCluster(**common, ssl_cert_reqs=ssl.CERT_NONE, ssl_check_hostname=False) as again:
+        assert await again.ping() is True
+    with pytest.raises(compat.UnsupportedOption, match="ssl_cert_reqs='sometimes'"):
+        compat.RedisCluster(**common, ssl_cert_reqs="sometimes")
+    from_url = compat.RedisCluster.from_url(
+        f"rediss://:{TLS_PASSWORD}@{tls_cluster.seeds[0]}",
+        ssl_ca_certs=str(stranger.ca),
+        ssl_cert_reqs="none",
+    )
+    async with from_url:
+        assert await from_url.ping() is True
