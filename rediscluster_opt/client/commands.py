@@ -222,9 +222,10 @@ class Commands:
     # -- keyless ----------------------------------------------------------------------
     # -- pub/sub (subscribing: client.pubsub()) ----------------------------------------
     def publish(self, channel: Key, message: Value) -> Awaitable[int]:
-        """PUBLISH: any one master (the cluster bus brings it to every node); the reply
-        counts the receivers connected to that node."""
-        return self._keyless((b"PUBLISH", channel, message), None)
+        """PUBLISH, to the owner of the channel's slot (the cluster bus brings it to every
+        node): where this client's PubSub subscribes the channel, so the reply counts its
+        subscribers there, and one channel's messages keep their order."""
+        return self._keyed(channel, (b"PUBLISH", channel, message))
 
     def spublish(self, channel: Key, message: Value) -> Awaitable[int]:
         """SPUBLISH: to the owner of the channel's slot, heard in that shard only."""

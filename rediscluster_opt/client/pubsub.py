@@ -56,6 +56,7 @@ SHARDS = _Kind(b"SSUBSCRIBE", b"SUNSUBSCRIBE", "ssubscribe", "sunsubscribe", sha
 _KINDS = (CHANNELS, PATTERNS, SHARDS)
 _CONFIRMATIONS = {kind.confirm: kind for kind in _KINDS} | {kind.unconfirm: kind for kind in _KINDS}
 _MESSAGES = {"message": CHANNELS, "pmessage": PATTERNS, "smessage": SHARDS}
+_UNSUBSCRIBES = frozenset(kind.unconfirm for kind in _KINDS)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ class PubSub:
         self._links: dict[str, _Link] = {}
         self._home: str | None = None  # the node of channels and patterns
         self._messages: deque[dict[str, Any]] = deque()
+        self._unread_unsubscribes = 0  # unsubscribe confirmations waiting in _messages
         self._arrived = asyncio.Event()
         self._trouble = asyncio.Event()  # something wanted is not where it belongs
         self._placing = asyncio.Lock()
@@ -154,7 +156,9 @@ class PubSub:
 
     @property
     def subscribed(self) -> bool:
-        return any(self._wanted.values())
+        """Anything subscribed, or an unsubscribe's confirmation not yet read (as in
+        redis-py: until then, messages published before it may still be waiting)."""
+        return self._unread_unsubscribes > 0 or any(self._wanted.values())
 
     # -- subscribing -------------------------------------------------------------------
     async def subscribe(self, *channels: Any, **handlers: Handler) -> None:
@@ -219,6 +223,8 @@ class PubSub:
             while self._messages:
                 message = self._messages.popleft()
                 self._flow()
+                if message["type"] in _UNSUBSCRIBES:
+                    self._unread_unsubscribes -= 1
                 if message["type"] in _CONFIRMATIONS and skip_confirmations:
                     continue
                 handler = self._handler_of(message)
@@ -471,6 +477,8 @@ class PubSub:
             self._trouble.set()
 
     def _queue(self, message: dict[str, Any]) -> None:
+        if message["type"] in _UNSUBSCRIBES:
+            self._unread_unsubscribes += 1
         self._messages.append(message)
         self._arrived.set()
         self._flow()
@@ -552,6 +560,8 @@ class PubSub:
         for link in links:
             link.connection.close()
         self._placed.clear()
+        self._messages.clear()
+        self._unread_unsubscribes = 0
         for names in self._wanted.values():
             names.clear()
 

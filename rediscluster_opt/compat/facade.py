@@ -16,16 +16,23 @@ silently ignored (`UnsupportedOption`).
 
 from __future__ import annotations
 
+import random
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from redis import exceptions as redis_errors
 from redis._parsers.encoders import Encoder
 from redis._parsers.response_callbacks import get_response_callbacks
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
-from redis.cluster import _RESPONSE_POLICY_CALLBACKS, _SPECIAL_RESPONSE_CALLBACKS, AbstractRedisCluster
+from redis.cluster import (
+    _RESPONSE_POLICY_CALLBACKS,
+    _SPECIAL_RESPONSE_CALLBACKS,
+    PRIMARY,
+    REPLICA,
+    AbstractRedisCluster,
+)
 from redis.commands import AsyncCoreCommands, AsyncRedisClusterCommands
 from redis.commands.metadata import ResponsePolicy
 
@@ -35,7 +42,7 @@ from ..client.scan import scan_key
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
 from .pipeline import ClusterPipeline, Pipeline
-from .policies import ALL_MASTERS, ANY_MASTER, NODE_FLAGS, Route, route_of, tips_of
+from .policies import ALL_MASTERS, ANY_MASTER, CONTAINERS, DEFAULT_NODE, NODE_FLAGS, Route, route_of
 from .pubsub import PubSub
 from .replies import converted, redis_error
 
@@ -341,8 +348,40 @@ def _merged(name: str, replies: dict[str, Any], response: ResponsePolicy | None)
     return _RESPONSE_POLICY_CALLBACKS[response](replies) if response is not None else replies
 
 
+class Node:
+    """A node as redis-py's `ClusterNode` describes it (host, port, name, server_type), to
+    pass as `target_nodes=`. Only a description: the multiplexer holds the connections, so
+    redis-py's connection internals of a node (`_free`, `redis_connection`...) are refused
+    by name rather than taking a mock or a command that would never be used."""
+
+    __slots__ = ("host", "name", "port", "server_type")
+
+    def __init__(self, host: str, port: int, server_type: str = PRIMARY) -> None:
+        self.host, self.port, self.server_type = host, port, server_type
+        self.name = f"{host}:{port}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Node) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"[host={self.host}, port={self.port}, name={self.name}, server_type={self.server_type}]"
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UnsupportedAttribute(f"ClusterNode.{name} is redis-py's own and is not supported here")
+
+
+def _node(address: str, server_type: str = PRIMARY) -> Node:
+    host, _, port = address.rpartition(":")
+    return Node(host, int(port), server_type)
+
+
 def _addresses(target: Any) -> str | list[str]:
-    """`target_nodes` as redis-py takes it: a node flag (ALL_MASTERS or ANY_MASTER here),
+    """`target_nodes` as redis-py takes it: a node flag (ALL_MASTERS, ANY_MASTER or DEFAULT_NODE here),
     or node objects with a host and a port."""
     if isinstance(target, str):
         if target not in NODE_FLAGS:
@@ -381,19 +420,60 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
             raise redis_errors.RedisClusterException("RedisCluster needs host and port, or startup_nodes")
         super().__init__(**options)
         self._seeds = seeds
-        self._tips: dict[str, tuple[str | None, str | None]] = {}
         self._routes: dict[str, Route] = {}
+        self._default: str | None = None
         self._native_options.update(require_full_coverage=require_full_coverage,
                                     read_from="replica" if read_from_replicas else "primary")  # fmt: skip
 
     async def _connect(self) -> Client:
-        native = await ClusterClient.connect(self._seeds, **self._native_options)
-        try:  # the server's routing tips, as redis-py 8 reads them (compat.policies)
-            self._tips = tips_of(await native.execute_command(b"COMMAND"))
-        except BaseException:
-            await native.close()
-            raise
-        return native
+        return await ClusterClient.connect(self._seeds, **self._native_options)
+
+    def _masters(self) -> tuple[str, ...]:
+        native = self._native
+        return cast(ClusterClient, native).topology.masters if native is not None else ()
+
+    def _default_node(self) -> str:
+        """redis-py's default node, where a keyless command without a flag of its own goes
+        (INFO, CLIENT SETNAME, ACL SETUSER...): one master, the first seed when it is one,
+        kept until it is no longer a master (a failover), so such commands meet each other."""
+        masters = self._masters()
+        if self._default not in masters:
+            self._default = self._seeds[0] if self._seeds[0] in masters else masters[0]
+        assert self._default is not None
+        return self._default
+
+    # -- redis-py's node objects, for target_nodes= ------------------------------------
+    def get_default_node(self) -> Node | None:
+        return _node(self._default_node()) if self._masters() else None
+
+    def get_primaries(self) -> list[Node]:
+        return [_node(address) for address in self._masters()]
+
+    def get_replicas(self) -> list[Node]:
+        native = self._native
+        if native is None:
+            return []
+        replicas = cast(ClusterClient, native).topology.replicas
+        return [_node(r, REPLICA) for rs in replicas.values() for r in rs]
+
+    def get_nodes(self) -> list[Node]:
+        return [*self.get_primaries(), *self.get_replicas()]
+
+    def get_random_node(self) -> Node:
+        return random.choice(self.get_nodes())
+
+    def get_node(
+        self, host: str | None = None, port: int | None = None, node_name: str | None = None
+    ) -> Node | None:
+        name = node_name or f"{host}:{port}"
+        return next((node for node in self.get_nodes() if node.name == name), None)
+
+    def get_node_from_key(self, key: Any, replica: bool = False) -> Node | None:
+        native = self._native
+        if native is None:
+            return None
+        owner = native.router.target(self.keyslot(key), replica)
+        return _node(owner, REPLICA if replica else PRIMARY) if owner else None
 
     def keyslot(self, key: Any) -> int:
         """The slot of `key` (encoded as a command argument would be)."""
@@ -408,12 +488,20 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
                 return _PerNode(await native.execute_command(*args, target="all"), None)
             if addresses == ANY_MASTER:
                 return await native.execute_command(*args)
+            if addresses == DEFAULT_NODE:
+                return await native.execute_command(*args, target=self._default_node())
             return _PerNode({a: await native.execute_command(*args, target=a) for a in addresses}, None)
+        if name in CONTAINERS and len(args) > 1:  # CLIENT SETNAME given as two arguments
+            name = f"{name} {args[1].decode('utf-8', 'replace').upper()}"
         route = self._routes.get(name)
-        if route is None:  # decided once per command name: the tips do not change
-            route = self._routes[name] = route_of(name, self._tips)
+        if route is None:  # decided once per command name: redis-py's tables do not change
+            route = route_of(name)
+            if len(self._routes) < _NAMES_KEPT:
+                self._routes[name] = route
         if route.to == ALL_MASTERS:
             return _PerNode(await native.execute_command(*args, target="all"), route.response)
+        if route.to == DEFAULT_NODE:
+            return await native.execute_command(*args, target=self._default_node())
         return await native.execute_command(*args, key=key)
 
     # -- redis-py's multi-key helpers, on the native client's per-slot split ----------

@@ -1,32 +1,35 @@
-"""Where redis-py sends a keyless command, and how it merges several nodes' replies.
+"""Where redis-py sends a command, and how it merges several nodes' replies.
 
-redis-py 8 routes a command by the server's command tips (COMMAND's
-`request_policy:all_shards`, `response_policy:agg_sum` ...), then by its own node flags
-(`AbstractRedisCluster.COMMAND_FLAGS`), then by its keys. This module reads the tips out of
-a COMMAND reply and answers with the same order. No I/O.
+redis-py's asyncio RedisCluster (8.x, `_resolve_command_policies`) decides in this order:
+its policy resolver's record for the command (a static table shipped with redis-py:
+RANDOMKEY to every shard, FUNCTION STATS merged specially, module commands...), then its
+node flags (`AbstractRedisCluster.COMMAND_FLAGS`: FLUSHALL to every primary, INFO to the
+default node...), then the command's keys. This module asks redis-py's own resolver and
+table, so the facade follows redis-py as it changes. No I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis.cluster import AbstractRedisCluster
 from redis.commands.metadata import RequestPolicy, ResponsePolicy
+from redis.commands.policies import StaticPolicyResolver
 
-__all__ = ["ALL_MASTERS", "ANY_MASTER", "BY_KEYS", "NODE_FLAGS", "Route", "route_of", "tips_of"]
+__all__ = [
+    "ALL_MASTERS", "ANY_MASTER", "BY_KEYS", "CONTAINERS", "DEFAULT_NODE", "NODE_FLAGS", "Route", "route_of",
+]  # fmt: skip
 
-ALL_MASTERS, ANY_MASTER, BY_KEYS = "all masters", "any master", "by keys"
-# redis-py's request policies and node flags, as this client sends: replicas serve no
-# keyless command here, so a policy naming every node sends to every master
+# Where a command goes here. Replicas serve no keyless command in this client, so what
+# redis-py sends to every node goes to every master.
+ALL_MASTERS, ANY_MASTER, DEFAULT_NODE, BY_KEYS = "all masters", "any master", "default node", "by keys"
 _BY_POLICY = {
     RequestPolicy.ALL_SHARDS: ALL_MASTERS,
     RequestPolicy.ALL_NODES: ALL_MASTERS,
     RequestPolicy.ALL_REPLICAS: ALL_MASTERS,
-    RequestPolicy.DEFAULT_KEYLESS: ANY_MASTER,
-    RequestPolicy.DEFAULT_NODE: ANY_MASTER,
-    RequestPolicy.SPECIAL: ANY_MASTER,
+    RequestPolicy.DEFAULT_KEYLESS: DEFAULT_NODE,
+    RequestPolicy.DEFAULT_NODE: DEFAULT_NODE,
+    RequestPolicy.SPECIAL: DEFAULT_NODE,
     RequestPolicy.DEFAULT_KEYED: BY_KEYS,
     RequestPolicy.MULTI_SHARD: BY_KEYS,
 }
@@ -35,44 +38,26 @@ NODE_FLAGS = {
     AbstractRedisCluster.ALL_NODES: ALL_MASTERS,
     AbstractRedisCluster.REPLICAS: ALL_MASTERS,
     AbstractRedisCluster.RANDOM: ANY_MASTER,
-    AbstractRedisCluster.DEFAULT_NODE: ANY_MASTER,
+    AbstractRedisCluster.DEFAULT_NODE: DEFAULT_NODE,
 }
+_RESOLVER = StaticPolicyResolver()
+# Commands whose subcommand decides their route (CLIENT SETNAME, CONFIG GET...)
+CONTAINERS = frozenset(name.split()[0] for name in AbstractRedisCluster.COMMAND_FLAGS if " " in name)
 
 
 @dataclass(frozen=True)
 class Route:
-    to: str  # ALL_MASTERS, ANY_MASTER or BY_KEYS
-    response: ResponsePolicy | None = None  # how several replies merge, when the server says
+    to: str  # ALL_MASTERS, ANY_MASTER, DEFAULT_NODE or BY_KEYS
+    response: ResponsePolicy | None = None  # how several replies merge, when redis-py says
 
 
-Tips = dict[str, tuple[str | None, str | None]]  # "config get" -> (request, response) policy
-
-
-def tips_of(command_reply: Sequence[Any]) -> Tips:
-    """The routing tips of every command (and subcommand) in a COMMAND reply."""
-    found: Tips = {}
-    for entry in command_reply:
-        name = entry[0].decode().lower().replace("|", " ")
-        request = response = None
-        for tip in entry[7] if len(entry) > 7 else ():
-            kind, _, value = tip.decode().partition(":")
-            if kind == "request_policy":
-                request = value
-            elif kind == "response_policy":
-                response = value
-        if request or response:
-            found[name] = (request, response)
-        if len(entry) > 9 and entry[9]:
-            found |= tips_of(entry[9])
-    return found
-
-
-def route_of(name: str, tips: Tips) -> Route:
-    """redis-py's order: the server's tips, its node flags, the command's keys."""
-    request, response = tips.get(name.lower(), (None, None))
-    if request is not None:
-        return Route(_BY_POLICY[RequestPolicy(request)], ResponsePolicy(response) if response else None)
-    flag = AbstractRedisCluster.COMMAND_FLAGS.get(name.upper())
+def route_of(name: str) -> Route:
+    """The route of command `name` ("CONFIG GET", "RANDOMKEY"), in redis-py's order."""
+    policies = _RESOLVER.resolve(name.lower())
+    if policies is not None and policies.request_policy is not None:
+        return Route(_BY_POLICY[policies.request_policy], policies.response_policy)
+    flags = AbstractRedisCluster.COMMAND_FLAGS
+    flag = flags.get(name.upper(), flags.get(name.split()[0].upper()))
     if flag in NODE_FLAGS:
-        return Route(NODE_FLAGS[flag], ResponsePolicy(response) if response else None)
+        return Route(NODE_FLAGS[flag])
     return Route(BY_KEYS)

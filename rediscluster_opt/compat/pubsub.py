@@ -13,6 +13,8 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from redis.utils import warn_deprecated
+
 from ..client.pubsub import PubSub as NativePubSub
 from .replies import converted, redis_error
 
@@ -90,8 +92,10 @@ class PubSub:
     async def get_message(
         self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0
     ) -> dict[str, Any] | None:
-        if self._native is None:
-            raise RuntimeError("pubsub connection not set: did you forget to call subscribe()?")
+        if self._native is None:  # redis-py's words, which callers match
+            raise RuntimeError(
+                "pubsub connection not set: did you forget to call subscribe() or psubscribe()?"
+            )
         message = await self._native.get_message(ignore_subscribe_messages, timeout)
         return None if message is None else self._message(message)
 
@@ -156,7 +160,22 @@ class PubSub:
             await self._native.aclose()
             self._native = None
 
-    reset = close = aclose
+    async def close(self) -> None:
+        """Deprecated in redis-py (5.0.1) for aclose(), with its warning."""
+        warn_deprecated("close", "Use aclose() instead", "5.0.1", stacklevel=3)
+        await self.aclose()
+
+    async def reset(self) -> None:
+        warn_deprecated("reset", "Use aclose() instead", "5.0.1", stacklevel=3)
+        await self.aclose()
+
+    def __getattr__(self, name: str) -> Any:
+        # redis-py's PubSub internals (connection, parse_response...): named, as the client's
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .facade import UnsupportedAttribute
+
+        raise UnsupportedAttribute(f"PubSub.{name} is redis-py's own and is not supported here")
 
     async def __aenter__(self) -> PubSub:
         return self

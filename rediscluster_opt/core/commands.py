@@ -38,11 +38,14 @@ __all__ = [
     "shared_connection_problem",
 ]
 
+# PUBLISH is not among them: it is routed by its channel, as redis-py does, to the node
+# where a PubSub of this client subscribes that channel (client/pubsub.py), so its reply
+# counts those subscribers and messages of one channel keep their order.
 KEYLESS = frozenset(
     b"""PING ECHO FLUSHALL FLUSHDB DBSIZE INFO TIME CLUSTER CONFIG COMMAND CLIENT SCRIPT
     FUNCTION KEYS SCAN RANDOMKEY LASTSAVE SAVE BGSAVE BGREWRITEAOF WAIT ROLE READONLY
     READWRITE ASKING DEBUG SLOWLOG LATENCY MONITOR SHUTDOWN HELLO AUTH SELECT QUIT RESET
-    ACL MODULE SWAPDB LOLWUT PUBLISH PUBSUB MULTI EXEC DISCARD UNWATCH""".split()
+    ACL MODULE SWAPDB LOLWUT PUBSUB MULTI EXEC DISCARD UNWATCH""".split()
 )
 ALL_KEYS = frozenset(b"DEL UNLINK EXISTS TOUCH MGET WATCH SINTER SUNION SDIFF PFCOUNT".split())
 KEY_VALUE_PAIRS = frozenset(b"MSET MSETNX".split())

@@ -97,6 +97,8 @@ async def test_channels_patterns_and_shard_channels_are_heard(client, prefix):
         await pubsub.sunsubscribe()
         await pubsub.unsubscribe()
         await pubsub.punsubscribe()
+        assert pubsub.subscribed  # as in redis-py: until the confirmations are read
+        assert len([await pubsub.get_message(timeout=1) for _ in range(10)]) == 10
         assert not pubsub.subscribed
         assert pubsub._links == {}  # no connection held once nothing is subscribed
         assert await client.spublish(shards[0], "nobody") == 0

@@ -48,28 +48,18 @@ def test_anything_else_is_left_as_it_is():
     assert redis_error(problem) is problem
 
 
-def test_routing_follows_the_server_s_tips_then_redis_py_s_flags_then_the_keys():
+def test_routing_follows_redis_pys_resolver_then_its_flags_then_the_keys():
     from redis.commands.metadata import ResponsePolicy
 
-    from rediscluster_opt.compat.policies import ALL_MASTERS, ANY_MASTER, BY_KEYS, route_of, tips_of
+    from rediscluster_opt.compat.policies import ALL_MASTERS, BY_KEYS, CONTAINERS, DEFAULT_NODE, route_of
 
-    command_reply = [  # the shape of COMMAND's entries: name, ..., tips (8th), ..., subcommands (10th)
-        [b"dbsize", 1, [], 0, 0, 0, [], [b"request_policy:all_shards", b"response_policy:agg_sum"], [], []],
-        [b"config", -2, [], 0, 0, 0, [], [], [],
-         [[b"config|resetstat", 2, [], 0, 0, 0, [],
-           [b"request_policy:all_nodes", b"response_policy:all_succeeded"]]]],
-        [b"get", 2, [], 1, 1, 1, [], [], [], []],
-    ]  # fmt: skip
-    tips = tips_of(command_reply)
-    assert tips == {"dbsize": ("all_shards", "agg_sum"), "config resetstat": ("all_nodes", "all_succeeded")}
-    assert (
-        route_of("DBSIZE", tips).to == ALL_MASTERS
-        and route_of("DBSIZE", tips).response is ResponsePolicy.AGG_SUM
-    )
-    assert route_of("CONFIG RESETSTAT", tips).to == ALL_MASTERS
-    assert route_of("FLUSHALL", {}).to == ALL_MASTERS  # redis-py's PRIMARIES flag, no tip given
-    assert route_of("INFO", {}).to == ANY_MASTER  # its DEFAULT_NODE flag
-    assert route_of("GET", tips).to == BY_KEYS
+    randomkey = route_of("RANDOMKEY")  # redis-py's resolver: every shard, its special merge
+    assert randomkey.to == ALL_MASTERS and randomkey.response is ResponsePolicy.SPECIAL
+    assert route_of("FLUSHALL").to == ALL_MASTERS  # its PRIMARIES flag
+    assert route_of("INFO").to == DEFAULT_NODE  # its DEFAULT_NODE flag: one node, the same each time
+    assert route_of("CLIENT SETNAME").to == DEFAULT_NODE and "CLIENT" in CONTAINERS
+    assert route_of("SCRIPT LOAD").to == ALL_MASTERS
+    assert route_of("GET").to == BY_KEYS and route_of("PUBLISH").to == BY_KEYS
 
 
 def test_redis_py_s_internals_are_named_and_still_missing_attributes():
@@ -78,6 +68,7 @@ def test_redis_py_s_internals_are_named_and_still_missing_attributes():
     client = RedisCluster(host="127.0.0.1", port=7000)  # not connected: no I/O until a command
     with pytest.raises(UnsupportedOption, match="RedisCluster.nodes_manager is redis-py's own"):
         client.nodes_manager  # noqa: B018
-    assert not hasattr(client, "connection_pool") and getattr(client, "get_nodes", None) is None
+    assert not hasattr(client, "connection_pool") and getattr(client, "nodes_cache", None) is None
+    assert client.get_nodes() == [] and client.get_default_node() is None  # nothing known before connecting
     with pytest.raises(UnsupportedOption, match="cache_config"):
         RedisCluster(host="127.0.0.1", port=7000, cache_config={})
