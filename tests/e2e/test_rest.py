@@ -17,7 +17,7 @@ from rediscluster_opt.rest.app import USER_KEY, RestApp
 from rediscluster_opt.rest.data import seed_database
 from rediscluster_opt.rest.runner import run_rest_benchmark
 
-BACKENDS = ["optimized", "redis-py"]
+BACKENDS = ["optimized", "redis-py", "compat"]  # compat: the REST app on the redis-py drop-in
 
 
 async def call(app, method, path, body=b""):
