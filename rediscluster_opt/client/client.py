@@ -23,6 +23,7 @@ from dataclasses import fields
 from typing import Any, ClassVar
 
 from ..compiled import loaded as loaded_build
+from ..core.address import parse_address
 from ..core.commands import (
     MAX_BULK_BYTES,
     auth_command,
@@ -387,12 +388,15 @@ class Client(Commands):
         ignore_subscribe_messages: bool = False,
         health_check_interval: float | None = 1.0,
         max_buffered: int = 10_000,
+        node: str | None = None,
     ) -> PubSub:
         """A PubSub on connections of its own (client/pubsub.py): channels and patterns
         on one node, shard channels on their slots' owners, re-subscribed after a move,
         a failover or a lost connection. `health_check_interval`: seconds between the
         PINGs that find a node that stopped answering (None: only a closed connection
-        is noticed); `max_buffered`: unread messages held before reading pauses."""
+        is noticed); `max_buffered`: unread messages held before reading pauses; `node`
+        ("host:port"): where channels and patterns are subscribed, instead of the owner of
+        the first channel's slot."""
         return PubSub(
             self.router,
             self._dial,
@@ -401,6 +405,7 @@ class Client(Commands):
             ignore_subscribe_messages=ignore_subscribe_messages,
             health_check_interval=health_check_interval,
             max_buffered=max_buffered,
+            node=None if node is None else parse_address(node),
         )
 
     # -- scripts (client/scripts.py) -----------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,7 +35,7 @@ from ..mux.subscriber import Subscriber
 from ..stages.contracts import ParserFactory
 from ..validate import check_number
 
-__all__ = ["Dial", "PubSub"]
+__all__ = ["Dial", "PubSub", "serve"]
 
 Handler = Callable[[dict[str, Any]], object]  # may return an awaitable
 _HEALTH = b"rediscluster-opt-health"  # the PING argument of the health check: its PONG is ours
@@ -117,6 +117,7 @@ class PubSub:
         ignore_subscribe_messages: bool = False,
         health_check_interval: float | None = 1.0,
         max_buffered: int = 10_000,
+        node: str | None = None,
     ) -> None:
         check_number("max_buffered", max_buffered, integer=True)
         if health_check_interval is not None:
@@ -129,7 +130,8 @@ class PubSub:
         self._wanted: dict[_Kind, dict[bytes, Handler | None]] = {kind: {} for kind in _KINDS}
         self._placed: dict[tuple[_Kind, bytes], _Link] = {}
         self._links: dict[str, _Link] = {}
-        self._home: str | None = None  # the node of channels and patterns
+        self._home: str | None = node  # the node of channels and patterns
+        self._pinned = node is not None  # the caller chose it: kept, whatever fails
         self._messages: deque[dict[str, Any]] = deque()
         self._unread_unsubscribes = 0  # unsubscribe confirmations waiting in _messages
         self._arrived = asyncio.Event()
@@ -155,6 +157,11 @@ class PubSub:
         return dict(self._wanted[SHARDS])
 
     @property
+    def home(self) -> str | None:
+        """The node of channels and patterns (None before the first is subscribed)."""
+        return self._home
+
+    @property
     def subscribed(self) -> bool:
         """Anything subscribed, or an unsubscribe's confirmation not yet read (as in
         redis-py: until then, messages published before it may still be waiting)."""
@@ -162,9 +169,10 @@ class PubSub:
 
     # -- subscribing -------------------------------------------------------------------
     async def subscribe(self, *channels: Any, **handlers: Handler) -> None:
-        """Subscribe; returns once every server involved confirmed (a PUBLISH sent after
-        this returns is heard). On a failure the new names are dropped again and the
-        error raised."""
+        """Subscribe `channels` (names, or mappings of names to handlers for names that
+        are not identifiers: `{b"\\xff": handler}`) and `handlers` (`news=handler`); returns
+        once every server involved confirmed (a PUBLISH sent after this returns is heard).
+        On a failure the new names are dropped again and the error raised."""
         await self._subscribe(CHANNELS, channels, handlers)
 
     async def psubscribe(self, *patterns: Any, **handlers: Handler) -> None:
@@ -185,7 +193,10 @@ class PubSub:
 
     async def _subscribe(self, kind: _Kind, names: Iterable[Any], handlers: Mapping[str, Handler]) -> None:
         self._check_open()
-        wanted: dict[bytes, Handler | None] = dict.fromkeys(map(to_bytes, names))
+        wanted: dict[bytes, Handler | None] = {}
+        for name in names:  # a name, or a mapping of names (any bytes) to their handlers
+            pairs = name.items() if isinstance(name, Mapping) else ((name, None),)
+            wanted.update((to_bytes(each), handler) for each, handler in pairs)
         wanted.update((to_bytes(name), handler) for name, handler in handlers.items())
         if not wanted:
             raise ValueError(f"{kind.subscribe.decode()}: name at least one channel or pattern")
@@ -215,33 +226,32 @@ class PubSub:
         self, ignore_subscribe_messages: bool = False, timeout: float | None = 0.0
     ) -> dict[str, Any] | None:
         """The next message, waiting at most `timeout` seconds (None: until one comes);
-        None when none came. A message with a handler goes to the handler instead."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        skip_confirmations = ignore_subscribe_messages or self.ignore_subscribe_messages
-        while True:
-            while self._messages:
-                message = self._messages.popleft()
-                self._flow()
-                if message["type"] in _UNSUBSCRIBES:
-                    self._unread_unsubscribes -= 1
-                if message["type"] in _CONFIRMATIONS and skip_confirmations:
-                    continue
-                handler = self._handler_of(message)
-                if handler is None:
-                    return message
-                outcome = handler(message)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            remaining = None if deadline is None else deadline - loop.time()
-            if self.closed or (remaining is not None and remaining <= 0):
-                return None
+        None when none came, and, as in redis-py, when the next one went to its handler or
+        was a confirmation skipped (`ignore_subscribe_messages`): one message per call, so
+        a handler that subscribes sees its own confirmation come in a later call."""
+        if not self._messages and not self.closed and timeout != 0:
             self._arrived.clear()
             try:
-                async with asyncio.timeout(remaining):
+                async with asyncio.timeout(timeout):
                     await self._arrived.wait()
             except TimeoutError:
                 return None
+        if not self._messages:
+            return None
+        message = self._messages.popleft()
+        self._flow()
+        if message["type"] in _UNSUBSCRIBES:
+            self._unread_unsubscribes -= 1
+        skip = ignore_subscribe_messages or self.ignore_subscribe_messages
+        if message["type"] in _CONFIRMATIONS and skip:
+            return None
+        handler = self._handler_of(message)
+        if handler is None:
+            return message
+        outcome = handler(message)
+        if inspect.isawaitable(outcome):
+            await outcome
+        return None
 
     async def listen(self) -> AsyncIterator[dict[str, Any]]:
         """Every message while anything is subscribed (then those still waiting)."""
@@ -259,19 +269,15 @@ class PubSub:
         """Pass every message to its handler until the PubSub is closed (every
         subscription needs one). A handler's exception goes to `exception_handler`, or
         ends the run when there is none."""
+        self.check_handlers()
+        await serve(self, self.get_message, lambda: self.closed, exception_handler, poll_timeout)
+
+    def check_handlers(self) -> None:
+        """ValueError naming each subscription without a handler (`run` needs them all)."""
         for kind, names in self._wanted.items():
             missing = [name.decode("utf-8", "replace") for name, handler in names.items() if handler is None]
             if missing:
                 raise ValueError(f"run(): {kind.subscribe.decode()} {', '.join(missing)} has no handler")
-        while not self.closed:
-            try:
-                await self.get_message(ignore_subscribe_messages=True, timeout=poll_timeout)
-            except Exception as exc:
-                if exception_handler is None:
-                    raise
-                outcome = exception_handler(exc, self)
-                if inspect.isawaitable(outcome):
-                    await outcome
 
     async def ping(self, message: Any = None) -> None:
         """PING on every connection; each PONG arrives as a message of type "pong"."""
@@ -351,6 +357,8 @@ class PubSub:
 
     async def _home_node(self, first: bytes) -> str:
         home = self._home
+        if self._pinned and home is not None:
+            return home
         if home is None or home not in self._links:  # none yet, or its connection was lost
             home = self._home = await self._owner(self._where.slot_for(first))
         return home
@@ -572,6 +580,27 @@ class PubSub:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+async def serve(
+    owner: Any,
+    read: Callable[..., Awaitable[object]],
+    closed: Callable[[], bool],
+    exception_handler: Callable[[BaseException, Any], object] | None,
+    poll_timeout: float,
+) -> None:
+    """`run`'s loop, for this PubSub and the drop-in's: read (handlers take the messages)
+    until closed; an exception goes to `exception_handler(exc, owner)`, or ends the loop."""
+    while not closed():
+        try:
+            await read(ignore_subscribe_messages=True, timeout=poll_timeout)
+        except Exception as exc:
+            if exception_handler is None:
+                raise
+            outcome = exception_handler(exc, owner)
+            if inspect.isawaitable(outcome):
+                await outcome
+            await asyncio.sleep(0)  # a read that fails at once must not starve the loop
 
 
 def _retrieved(done: asyncio.Future[None]) -> None:

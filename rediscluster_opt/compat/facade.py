@@ -24,6 +24,7 @@ from typing import Any, Self, cast
 
 from redis import exceptions as redis_errors
 from redis._parsers.encoders import Encoder
+from redis._parsers.helpers import decode_info
 from redis._parsers.response_callbacks import get_response_callbacks
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.cluster import (
@@ -41,6 +42,7 @@ from ..client.client import Client
 from ..client.scan import scan_key
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
+from .nodes import Node, node_at
 from .pipeline import ClusterPipeline, Pipeline
 from .policies import ALL_MASTERS, ANY_MASTER, CONTAINERS, DEFAULT_NODE, NODE_FLAGS, Route, route_of
 from .pubsub import PubSub
@@ -53,7 +55,7 @@ _NAMES_KEPT = 1024  # command names parsed once each; a caller inventing names g
 _SAME = {"username": "username", "password": "password", "client_name": "client_name"}
 # ... and those that redis-py takes which change nothing here (its own pool and parser).
 _HARMLESS = frozenset({"max_connections", "health_check_interval", "single_connection_client", "lib_name",
-                       "lib_version", "legacy_responses", "socket_keepalive", "socket_keepalive_options",
+                       "lib_version", "socket_keepalive", "socket_keepalive_options",
                        "retry_on_timeout", "auto_close_connection_pool"})  # fmt: skip
 
 
@@ -101,6 +103,7 @@ class _Facade(ABC):
         encoding: str = "utf-8",
         encoding_errors: str = "strict",
         protocol: int | str | None = 2,
+        legacy_responses: bool = True,
         socket_timeout: float | None = None,
         socket_connect_timeout: float | None = None,
         ssl: bool = False,
@@ -121,7 +124,7 @@ class _Facade(ABC):
         self._encoder = Encoder(encoding, encoding_errors, decode_responses)
         self._decoding = (encoding, encoding_errors) if decode_responses else None
         self.response_callbacks: dict[str, Callable[..., Any]] = {
-            name.upper(): callback for name, callback in get_response_callbacks(2, True).items()
+            name.upper(): callback for name, callback in get_response_callbacks(2, legacy_responses).items()
         }
         native: dict[str, Any] = {
             ours: options.pop(theirs) for theirs, ours in _SAME.items() if theirs in options
@@ -235,12 +238,14 @@ class _Facade(ABC):
     def pubsub(self, ignore_subscribe_messages: bool = False, **options: Any) -> PubSub:
         """redis-py's PubSub on connections of its own (compat/pubsub.py); in a cluster,
         shard channels are subscribed on their slots' owners and follow them."""
+        return PubSub(self, ignore_subscribe_messages, self._pubsub_node(**options))
+
+    def _pubsub_node(self, **options: Any) -> Any:
+        """The node a cluster's pubsub(node=, host=, port=) names (none here)."""
         given = sorted(name for name, value in options.items() if value is not None)
         if given:
-            raise UnsupportedOption(
-                f"pubsub({', '.join(given)}=...): subscriptions go where the cluster's layout says"
-            )
-        return PubSub(self, ignore_subscribe_messages)
+            raise UnsupportedOption(f"pubsub({', '.join(given)}=...): not an option of {type(self).__name__}")
+        return None
 
     def _shaped(self, name: str, reply: Any, options: dict[str, Any]) -> Any:
         """A reply (or the replies of several nodes) as redis-py gives it: decoded unless
@@ -248,7 +253,10 @@ class _Facade(ABC):
         several nodes' merged as redis-py merges them (`_merged`)."""
         callback, decoding = self.response_callbacks.get(name), self._decoding
         if options:  # a plain GET has none: nothing to strip
-            decoding = None if NEVER_DECODE in options else decoding
+            if NEVER_DECODE in options:
+                decoding = None
+                if name == "INFO":  # asks for bytes to decode them redis-py's way: so do we
+                    callback = _info_decoded(self._encoder, callback)
             options = {k: v for k, v in options.items() if k not in ("keys", EMPTY_RESPONSE, NEVER_DECODE)}
         if type(reply) is not _PerNode:
             return _reply(reply, callback, decoding, options)
@@ -329,6 +337,17 @@ class _PerNode(dict[str, Any]):
         self.response = response
 
 
+def _info_decoded(encoder: Encoder, callback: Callable[..., Any] | None) -> Callable[..., Any]:
+    """INFO's callback after redis-py's own decoding of its bytes (decode_info: a byte the
+    encoding cannot read replaced, as in an error name of INFO ERRORSTATS)."""
+
+    def shaped(value: Any, **options: Any) -> Any:
+        value = decode_info(value, encoder)
+        return callback(value, **options) if callback is not None else value
+
+    return shaped
+
+
 def _reply(value: Any, callback: Callable[..., Any] | None, decoding: Any, options: dict[str, Any]) -> Any:
     """One node's reply as redis-py's parser and response callback give it."""
     value = converted(value, decoding)
@@ -346,38 +365,6 @@ def _merged(name: str, replies: dict[str, Any], response: ResponsePolicy | None)
     if response is ResponsePolicy.SPECIAL and name in _SPECIAL_RESPONSE_CALLBACKS:
         return _SPECIAL_RESPONSE_CALLBACKS[name](replies)
     return _RESPONSE_POLICY_CALLBACKS[response](replies) if response is not None else replies
-
-
-class Node:
-    """A node as redis-py's `ClusterNode` describes it (host, port, name, server_type), to
-    pass as `target_nodes=`. Only a description: the multiplexer holds the connections, so
-    redis-py's connection internals of a node (`_free`, `redis_connection`...) are refused
-    by name rather than taking a mock or a command that would never be used."""
-
-    __slots__ = ("host", "name", "port", "server_type")
-
-    def __init__(self, host: str, port: int, server_type: str = PRIMARY) -> None:
-        self.host, self.port, self.server_type = host, port, server_type
-        self.name = f"{host}:{port}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Node) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    def __repr__(self) -> str:
-        return f"[host={self.host}, port={self.port}, name={self.name}, server_type={self.server_type}]"
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise UnsupportedAttribute(f"ClusterNode.{name} is redis-py's own and is not supported here")
-
-
-def _node(address: str, server_type: str = PRIMARY) -> Node:
-    host, _, port = address.rpartition(":")
-    return Node(host, int(port), server_type)
 
 
 def _addresses(target: Any) -> str | list[str]:
@@ -442,19 +429,37 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         assert self._default is not None
         return self._default
 
+    def _pubsub_node(
+        self, node: Any = None, host: str | None = None, port: int | None = None, **options: Any
+    ) -> Any:
+        """redis-py's rules for pubsub(node=, host=, port=): both host and port, or a node of
+        this cluster; channels and patterns are then subscribed on it."""
+        super()._pubsub_node(**options)
+        if node is None and host is None and port is None:
+            return None
+        if node is None and (host is None or port is None):
+            raise redis_errors.DataError("Specify both host and port")
+        chosen = node if node is not None else Node(str(host), int(port or 0))
+        # checked against the layout once connected (before, a wrong node fails at subscribe)
+        if self._native is not None and self.get_node(node_name=chosen.name) is None:
+            raise redis_errors.RedisClusterException(
+                f"Node {chosen.host}:{chosen.port} doesn't exist in the cluster"
+            )
+        return chosen
+
     # -- redis-py's node objects, for target_nodes= ------------------------------------
     def get_default_node(self) -> Node | None:
-        return _node(self._default_node()) if self._masters() else None
+        return node_at(self._default_node()) if self._masters() else None
 
     def get_primaries(self) -> list[Node]:
-        return [_node(address) for address in self._masters()]
+        return [node_at(address) for address in self._masters()]
 
     def get_replicas(self) -> list[Node]:
         native = self._native
         if native is None:
             return []
         replicas = cast(ClusterClient, native).topology.replicas
-        return [_node(r, REPLICA) for rs in replicas.values() for r in rs]
+        return [node_at(r, REPLICA) for rs in replicas.values() for r in rs]
 
     def get_nodes(self) -> list[Node]:
         return [*self.get_primaries(), *self.get_replicas()]
@@ -473,7 +478,7 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         if native is None:
             return None
         owner = native.router.target(self.keyslot(key), replica)
-        return _node(owner, REPLICA if replica else PRIMARY) if owner else None
+        return node_at(owner, REPLICA if replica else PRIMARY) if owner else None
 
     def keyslot(self, key: Any) -> int:
         """The slot of `key` (encoded as a command argument would be)."""

@@ -9,13 +9,15 @@ not have connected yet.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from redis.typing import Subscription
 from redis.utils import warn_deprecated
 
 from ..client.pubsub import PubSub as NativePubSub
+from ..client.pubsub import serve
+from .nodes import node_at
 from .replies import converted, redis_error
 
 if TYPE_CHECKING:
@@ -39,16 +41,26 @@ class PubSub:
     share one connection and shard channels go to their slots' owners; `get_message` and
     `get_sharded_message` read the same stream (both kinds, in arrival order)."""
 
-    def __init__(self, owner: _Facade, ignore_subscribe_messages: bool = False) -> None:
+    def __init__(self, owner: _Facade, ignore_subscribe_messages: bool = False, node: Any = None) -> None:
         self._owner = owner
         self.ignore_subscribe_messages = ignore_subscribe_messages
+        self.node = node  # redis-py's: the node chosen for channels and patterns, or None
         self._native: NativePubSub | None = None
 
     async def _connected(self) -> NativePubSub:
         if self._native is None:
             client = await self._owner._connected()
-            self._native = client.pubsub(ignore_subscribe_messages=self.ignore_subscribe_messages)
+            self._native = client.pubsub(
+                ignore_subscribe_messages=self.ignore_subscribe_messages,
+                node=None if self.node is None else self.node.name,
+            )
         return self._native
+
+    def get_pubsub_node(self) -> Any:
+        """The node of channels and patterns: the one chosen, else (once subscribed) the
+        owner of the first channel's slot, as redis-py picks it."""
+        home = self._native.home if self._native is not None else None
+        return self.node if self.node is not None or home is None else node_at(home)
 
     # -- subscribing ---------------------------------------------------------------------
     async def subscribe(self, *args: Any, **handlers: Handler) -> None:
@@ -72,7 +84,13 @@ class PubSub:
     async def _call(self, method: str, args: tuple[Any, ...], handlers: dict[str, Handler]) -> None:
         native = await self._connected()
         encode = self._owner.get_encoder().encode
-        names = [encode(name) for name in _names(args)]
+        names: list[Any] = []
+        for name in _names(args):  # redis-py's Subscription(name, handler) too
+            if isinstance(name, Subscription):
+                handler = None if name.handler is None else self._decoding(name.handler)
+                names.append({encode(name.name): handler})
+            else:
+                names.append(encode(name))
         wrapped = {name: self._decoding(handler) for name, handler in handlers.items()}
         try:
             await getattr(native, method)(*names, **wrapped)
@@ -113,15 +131,11 @@ class PubSub:
     async def run(
         self, *, exception_handler: Callable[..., object] | None = None, poll_timeout: float = 1.0
     ) -> None:
+        """The native run's loop over this PubSub's `get_message` (as redis-py's run reads
+        through its own, which callers patch)."""
         native = await self._connected()
-
-        async def handled(exc: BaseException, _native: NativePubSub) -> None:
-            assert exception_handler is not None
-            outcome = exception_handler(exc, self)
-            if inspect.isawaitable(outcome):
-                await outcome
-
-        await native.run(exception_handler=handled if exception_handler else None, poll_timeout=poll_timeout)
+        native.check_handlers()
+        await serve(self, self.get_message, lambda: native.closed, exception_handler, poll_timeout)
 
     async def ping(self, message: Any = None) -> None:
         await (await self._connected()).ping(message)
