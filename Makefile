@@ -13,7 +13,7 @@ TARGET ?= $(SEEDS)
 # The target options, quoted for the shell (URLs carry ? and &).
 TARGET_ARGS = $(if $(TARGET),--target '$(TARGET)') $(if $(STANDALONE),--standalone '$(STANDALONE)')
 WITH_CLUSTER = $(if $(TARGET),,scripts/with-cluster.sh)
-.PHONY: test test-faults experiments reference docs rest-bench lab cluster-up cluster-down cluster-status lint
+.PHONY: test test-faults experiments reference docs rest-bench lab cluster-up cluster-down cluster-status lint redis-py-suite
 
 test:
 	@RCOPT_DEFER_BUILD=1 scripts/bootstrap.sh dev,lab,peers,compiled
@@ -27,6 +27,14 @@ test-faults:
 	@RCOPT_FAULT_MATRIX=full scripts/with-cluster.sh .venv/bin/python -m pytest tests/e2e/test_pipeline_faults.py $(PYTEST_ARGS)
 	@if .venv/bin/rcopt build --status >/dev/null; then RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX=full \
 	  scripts/with-cluster.sh .venv/bin/python -m pytest tests/e2e/test_pipeline_faults.py $(PYTEST_ARGS); fi
+
+# redis-py's own asyncio tests (its sdist's), run against redis-py's RedisCluster and against
+# the drop-in, each on a fresh cluster of its own (ports 7310-7314), about 10 minutes:
+# records results/redis-py-suite/full.json and renders docs/redis-py-suite.md. make test
+# runs a named subset (SELECTION=ci).
+redis-py-suite:
+	@scripts/bootstrap.sh dev,compat
+	@$(VENV)/bin/rcopt redis-py-suite --selection $(or $(SELECTION),full)
 
 experiments:
 	@scripts/bootstrap.sh lab,peers,compiled

@@ -33,10 +33,11 @@ EXTRAS = {
         "papermill", "nbformat", "matplotlib", "pandas", "numpy", "scipy", "psutil", "pyperf",
         "line_profiler", "fastjsonschema", "orjson", "granian", "uvicorn", "httptools",
     ),
+    "compat,dev": ("redis", "pytest", "pytest_asyncio"),
 }  # fmt: skip
 NEEDS = dict.fromkeys(
     ("bench", "rest", "experiments", "reference", "report", "compare", "docs", "history"), "lab"
-)
+) | {"redis-py-suite": "compat,dev"}
 
 
 class MissingExtra(Exception):
@@ -614,12 +615,34 @@ def _record_command_parsers(commands: Subcommands) -> None:
     )
     compare.set_defaults(handler=_compare_command)
 
+    suite = commands.add_parser(
+        "redis-py-suite",
+        help="run redis-py's own asyncio tests against redis-py and against the drop-in (compat), "
+        "each on a fresh cluster of its own (ports 7310-7314), record both, render docs/redis-py-suite.md",
+    )
+    suite.add_argument("--selection", default="full", help="full (default, ~10 min) or ci (~1 min)")
+    suite.add_argument(
+        "--render", action="store_true", help="run nothing: render docs/ from the recorded full run"
+    )
+    suite.set_defaults(handler=_redis_py_suite_command)
+
     build = commands.add_parser(
         "build", help="compile the hot path with mypyc (the compiled build), or say its state"
     )
     build.add_argument("--force", action="store_true", help="compile again even when current")
     build.add_argument("--status", action="store_true", help="only say whether a current build exists")
     build.set_defaults(handler=_build_command)
+
+
+def _redis_py_suite_command(args: argparse.Namespace) -> int:
+    from .testing import redis_py_suite
+
+    if not args.render:
+        record = redis_py_suite.run_suite(args.selection)
+        print(redis_py_suite.render(record))
+    if args.render or args.selection == "full":
+        redis_py_suite.write_docs()
+    return 0
 
 
 def _build_command(args: argparse.Namespace) -> int:
