@@ -67,3 +67,13 @@ def test_the_page_shows_both_arms_and_every_regression():
 def test_an_unknown_selection_is_named():
     with pytest.raises(ValueError, match="unknown selection 'most'"):
         suite.run_suite("most")
+
+
+def test_the_committed_page_is_what_the_committed_record_renders():
+    """docs/redis-py-suite.md is rendered from results/redis-py-suite/full.json, never edited."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    record = json.loads((root / suite.RECORD.format(selection="full")).read_text())
+    assert (root / suite.DOC).read_text() == suite.render(record)
