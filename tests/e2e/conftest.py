@@ -29,6 +29,39 @@ async def standalone_client(local_cluster, stages):
     await client.close()
 
 
+@pytest.fixture(params=["cluster", "standalone"])
+async def client(request, local_cluster):
+    """The optimized client on the cluster, then on the standalone server."""
+    if request.param == "cluster":
+        native = await ClusterClient.connect(local_cluster.seeds)
+    else:
+        native = await StandaloneClient.connect(local_cluster.standalone_address)
+    yield native
+    await native.close()
+
+
+@pytest.fixture(params=["cluster", "standalone"])
+async def pair(request, local_cluster):
+    """(redis-py's client, the drop-in) on the same server(s), decode_responses=True."""
+    redis_asyncio = pytest.importorskip("redis.asyncio")
+    from rediscluster_opt.compat import Redis, RedisCluster
+    from rediscluster_opt.core.address import split_address
+
+    if request.param == "cluster":
+        host, port = split_address(local_cluster.seeds[0])
+        theirs, ours = redis_asyncio.RedisCluster, RedisCluster
+    else:
+        host, port = split_address(local_cluster.standalone_address)
+        theirs, ours = redis_asyncio.Redis, Redis
+    clients = (
+        theirs(host=host, port=port, decode_responses=True),
+        ours(host=host, port=port, decode_responses=True),
+    )
+    yield clients
+    for one in clients:
+        await one.aclose()
+
+
 @pytest.fixture
 def prefix():
     """A unique key prefix, so tests never see each other's keys."""

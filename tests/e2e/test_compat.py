@@ -10,8 +10,6 @@ import pytest
 
 redis = pytest.importorskip("redis")
 from redis import exceptions as redis_errors  # noqa: E402
-from redis.asyncio import Redis as RedisPy  # noqa: E402
-from redis.asyncio.cluster import RedisCluster as RedisPyCluster  # noqa: E402
 
 from rediscluster_opt.compat import Redis, RedisCluster, UnsupportedOption  # noqa: E402
 
@@ -19,26 +17,6 @@ from rediscluster_opt.compat import Redis, RedisCluster, UnsupportedOption  # no
 def host_port(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     return host, int(port)
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def pair(request, local_cluster):
-    """(redis-py's client, the facade) on the same server(s), decode_responses=True."""
-    if request.param == "cluster":
-        host, port = host_port(local_cluster.seeds[0])
-        theirs, ours = (
-            RedisPyCluster(host=host, port=port, decode_responses=True),
-            RedisCluster(host=host, port=port, decode_responses=True),
-        )
-    else:
-        host, port = host_port(local_cluster.standalone_address)
-        theirs, ours = (
-            RedisPy(host=host, port=port, decode_responses=True),
-            Redis(host=host, port=port, decode_responses=True),
-        )
-    yield theirs, ours
-    await theirs.aclose()
-    await ours.aclose()
 
 
 async def scenario(client, prefix: str) -> list:

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from rediscluster_opt import ClusterClient, StandaloneClient, UnsafeCommandError
+from rediscluster_opt import ClusterClient, UnsafeCommandError
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
@@ -50,16 +50,6 @@ async def heard(client, pubsub, channel, publish="spublish"):
             if message is not None and message["channel"] == channel.encode():
                 return message
     raise AssertionError(f"nothing published on {channel!r} was heard in 100 tries")
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def client(request, local_cluster):
-    if request.param == "cluster":
-        native = await ClusterClient.connect(local_cluster.seeds)
-    else:
-        native = await StandaloneClient.connect(local_cluster.standalone_address)
-    yield native
-    await native.close()
 
 
 async def test_channels_patterns_and_shard_channels_are_heard(client, prefix):
@@ -211,29 +201,6 @@ async def test_shard_channels_come_back_after_their_masters_failover(replica_clu
 
 # -- the drop-in ---------------------------------------------------------------------------
 compat = pytest.importorskip("rediscluster_opt.compat")
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def pair(request, local_cluster):
-    """(redis-py's client, the drop-in), decode_responses=True, on the same server(s)."""
-    from redis.asyncio import Redis as RedisPy
-    from redis.asyncio.cluster import RedisCluster as RedisPyCluster
-
-    if request.param == "cluster":
-        host, port = split_address(local_cluster.seeds[0])
-        pair = (
-            RedisPyCluster(host=host, port=port, decode_responses=True),
-            compat.RedisCluster(host=host, port=port, decode_responses=True),
-        )
-    else:
-        host, port = split_address(local_cluster.standalone_address)
-        pair = (
-            RedisPy(host=host, port=port, decode_responses=True),
-            compat.Redis(host=host, port=port, decode_responses=True),
-        )
-    yield pair
-    for client in pair:
-        await client.aclose()
 
 
 async def test_the_drop_in_pubsub_gives_redis_pys_messages(pair, prefix):

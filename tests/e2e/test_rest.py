@@ -163,7 +163,7 @@ def test_every_scenario_smoke(local_cluster):
     record = run_rest_benchmark(
         backends, modes=["cluster"], scenarios=scenarios, duration=0.5, warmup=0.2, progress=None
     )
-    assert len(record["trials"]) == 8
+    assert len(record["trials"]) == len(backends) * len(scenarios)
     for trial in record["trials"]:
         assert trial["status"] == "ok", trial.get("reason")
         assert trial["ops_per_s"] > 0 and trial["valid"], (trial["scenario"], trial.get("status_codes"))

@@ -10,23 +10,13 @@ import signal
 
 import pytest
 
-from rediscluster_opt import ClusterClient, StandaloneClient
+from rediscluster_opt import ClusterClient
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.core.glob import glob_matches
 from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
 from rediscluster_opt.testing.migration import move_slot
 from tests.unit.test_scan_rules import CASES
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def client(request, local_cluster):
-    if request.param == "cluster":
-        native = await ClusterClient.connect(local_cluster.seeds)
-    else:
-        native = await StandaloneClient.connect(local_cluster.standalone_address)
-    yield native
-    await native.close()
 
 
 async def test_scan_iter_finds_every_key_with_match_and_type(client, prefix):
@@ -129,24 +119,6 @@ async def test_a_scan_outlives_a_masters_failover(replica_cluster, prefix):
 
 # -- the drop-in ---------------------------------------------------------------------------
 compat = pytest.importorskip("rediscluster_opt.compat")
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def pair(request, local_cluster):
-    from redis.asyncio import Redis as RedisPy
-    from redis.asyncio.cluster import RedisCluster as RedisPyCluster
-
-    if request.param == "cluster":
-        host, port = split_address(local_cluster.seeds[0])
-        clients = (RedisPyCluster(host=host, port=port, decode_responses=True),
-                   compat.RedisCluster(host=host, port=port, decode_responses=True))  # fmt: skip
-    else:
-        host, port = split_address(local_cluster.standalone_address)
-        clients = (RedisPy(host=host, port=port, decode_responses=True),
-                   compat.Redis(host=host, port=port, decode_responses=True))  # fmt: skip
-    yield clients
-    for one in clients:
-        await one.aclose()
 
 
 async def test_the_drop_ins_scans_equal_redis_pys(pair, prefix):

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from rediscluster_opt import ClusterClient, CrossSlotError, StandaloneClient
+from rediscluster_opt import ClusterClient, CrossSlotError
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
@@ -21,16 +21,6 @@ SWAP = "local a = redis.call('GET', KEYS[1]); redis.call('SET', KEYS[1], redis.c
 
 def cached_on(address: str, sha: bytes) -> bool:
     return command(*split_address(address), "SCRIPT", "EXISTS", sha) == [1]
-
-
-@pytest.fixture(params=["cluster", "standalone"])
-async def client(request, local_cluster):
-    if request.param == "cluster":
-        native = await ClusterClient.connect(local_cluster.seeds)
-    else:
-        native = await StandaloneClient.connect(local_cluster.standalone_address)
-    yield native
-    await native.close()
 
 
 async def test_a_script_runs_by_sha_and_survives_a_script_flush(client, local_cluster, prefix):
