@@ -233,7 +233,7 @@ class _Connecting(Protocol):
     address: str
 
     def execute(self, payload: bytes, /) -> Awaitable[object]: ...
-    def close(self, reason: str = ...) -> None: ...
+    def close(self) -> None: ...  # (a reason may follow; mypyc compiles no `...` default)
 
 
 async def open_transport(
