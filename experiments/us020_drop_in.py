@@ -11,6 +11,7 @@ from rediscluster_opt.lab.criteria import Criterion, Recorded
 from rediscluster_opt.lab.engine import headline_level
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
 
 DROP_IN, NATIVE = "compat", "optimized"
@@ -79,5 +80,6 @@ is recorded beside them.""",
           for peer in PEERS[1:] for figure, what in (("throughput", "throughput"), ("cpu", "client CPU per op"))),
     ),
     parameters=BENCH,
+    cells=without_profiles,  # clients compared, no stage changed: profiles are US-008's and US-018's
     paragraph=paragraph,
 )  # fmt: skip
