@@ -12,7 +12,7 @@ import pytest
 from rediscluster_opt import ClusterClient, UnsafeCommandError
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
+from rediscluster_opt.testing.faults import keys_on, replica_of, signal_node, wait_for_promotion
 from rediscluster_opt.testing.migration import move_slot
 
 
@@ -171,12 +171,9 @@ async def test_shard_channels_come_back_after_their_masters_failover(replica_clu
     victim = client.topology.masters[0]
     host, port = split_address(victim)
     table = client.topology.slot_table()
-    channel = next(
-        f"{prefix}{i}" for i in range(10_000) if table[client.router.slot_for(f"{prefix}{i}")] == victim
-    )
-    elsewhere = next(
-        f"{prefix}e{i}" for i in range(10_000) if table[client.router.slot_for(f"{prefix}e{i}")] != victim
-    )
+    other = next(m for m in client.topology.masters if m != victim)
+    channel = keys_on(victim, table, 1, prefix)[0].decode()
+    elsewhere = keys_on(other, table, 1, f"{prefix}e")[0].decode()
     pubsub = client.pubsub(health_check_interval=0.3)
     try:
         await pubsub.ssubscribe(channel, elsewhere)

@@ -12,7 +12,7 @@ import pytest
 from rediscluster_opt import ClusterClient, CrossSlotError
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
-from rediscluster_opt.testing.faults import replica_of, signal_node, wait_for_promotion
+from rediscluster_opt.testing.faults import keys_on, replica_of, signal_node, wait_for_promotion
 from rediscluster_opt.testing.migration import move_slot
 
 COUNTER = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
@@ -66,10 +66,7 @@ async def test_a_script_runs_on_the_promoted_replica(replica_cluster, prefix):
     client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
     victim = client.topology.masters[0]
     host, port = split_address(victim)
-    table = client.topology.slot_table()
-    key = next(
-        f"{prefix}{i}" for i in range(10_000) if table[client.router.slot_for(f"{prefix}{i}")] == victim
-    )
+    key = keys_on(victim, client.topology.slot_table(), 1, prefix)[0].decode()
     counter = client.register_script(COUNTER)
     try:
         assert await counter(keys=[key], args=[1]) == 1
