@@ -24,6 +24,7 @@ Every measurement the lab and the benchmarks run in a child uses this: benchmark
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import importlib
 import json
@@ -89,7 +90,8 @@ class Child:
     ) -> None:
         self.entry = entry_of(function)
         self.output = ""
-        self._folder = folder = _folder(self.entry, spec, stable)
+        self._folder, self._claim = _folder(self.entry, spec, stable)
+        folder = self._folder
         self._spec, self._result = folder / "spec.json", folder / "result.json"
         self._output = folder / "output"
         self._spec.write_text(json.dumps(spec))
@@ -115,13 +117,19 @@ class Child:
             self.output = self._output.read_text(errors="replace")
             return read_result(self.entry, self._process.returncode, self._result, self.output_tail)
         finally:
-            shutil.rmtree(self._folder, ignore_errors=True)
+            self._remove_folder()
 
     def kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        self._remove_folder()
+
+    def _remove_folder(self) -> None:
         shutil.rmtree(self._folder, ignore_errors=True)
+        if self._claim is not None:  # released after the folder is gone: no one reuses a half-removed one
+            os.close(self._claim)
+            self._claim = None
 
     def output_tail(self) -> str:
         if self.output:
@@ -129,20 +137,42 @@ class Child:
         return self._output.read_text(errors="replace")[-TAIL:] if self._output.exists() else ""
 
 
-def _folder(entry: str, spec: Any, stable: bool) -> Path:
-    """A new folder for the child's files. `stable`: named after the entry and spec, so a
-    child run twice sees the same paths, as a child under cachegrind must (a random
-    name's characters change a few instructions of the run); random when that name is
-    taken by the same child running elsewhere right now."""
+def _folder(entry: str, spec: Any, stable: bool) -> tuple[Path, int | None]:
+    """A new folder for the child's files, and the claim on it to release with it.
+    `stable`: named after the entry and spec, so a child run twice sees the same paths,
+    as a child under cachegrind must (a random name's characters change a few dozen
+    instructions of the run). The name is claimed with a lock held while the child runs:
+    a folder left behind by a run that was killed is taken over (else every later run
+    would get a random name and counts that drift); a random name only while the same
+    child runs elsewhere right now."""
     if stable:
         digest = hashlib.sha1(json.dumps([entry, spec], sort_keys=True).encode()).hexdigest()[:16]
         path = Path(tempfile.gettempdir()) / f"rcopt-child-{digest}"
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            pass
-    return Path(tempfile.mkdtemp(prefix="rcopt-child-"))
+        claim = _claim(path)
+        if claim is not None:
+            return path, claim
+    return Path(tempfile.mkdtemp(prefix="rcopt-child-")), None
+
+
+def _claim(path: Path) -> int | None:
+    """An exclusive lock on `path`'s lock file, `path` made empty of anything an earlier
+    run left; None when another process holds it (or removed the folder meanwhile)."""
+    try:
+        path.mkdir(exist_ok=True)
+        claim = os.open(path / ".claim", os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not (path / ".claim").exists():  # its owner removed the folder as we opened the lock
+            raise BlockingIOError
+    except OSError:
+        os.close(claim)
+        return None
+    for leftover in path.iterdir():
+        if leftover.name != ".claim":
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+    return claim
 
 
 def command(entry: str, spec: Path, result: Path) -> list[str]:

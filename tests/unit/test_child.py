@@ -54,6 +54,26 @@ def test_stable_paths_repeat_and_leave_nothing_behind(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
+def test_a_stable_folder_left_by_a_killed_run_is_taken_over(tmp_path, monkeypatch):
+    # Counted children (cachegrind) need the same paths on every run: a leftover folder
+    # must not push them onto random names, whose characters change the count.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    killed = start_child(child_entries.echo, {"word": "w"}, stable=True)
+    stable = killed._folder
+    killed._process.wait()
+    os.close(killed._claim)  # as a killed parent would: its folder stays, its lock is gone
+    assert stable.exists()
+    again = start_child(child_entries.echo, {"word": "w"}, stable=True)
+    assert again._folder == stable
+    busy = start_child(child_entries.echo, {"word": "w"}, stable=True)  # while `again` holds it
+    assert busy._folder != stable
+    assert again.result(60)["word"] == "w" and busy.result(60)["word"] == "w"
+    assert os.listdir(tmp_path) == []
+
+
 def test_only_a_module_level_function_can_be_a_child():
     def local(spec):
         return spec
