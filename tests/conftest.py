@@ -27,7 +27,10 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(items):
     compiled_build = compiled.loaded() == "compiled"
+    whole_matrix = os.environ.get("RCOPT_FAULT_MATRIX") == "full"
     for item in items:
+        if not whole_matrix and item.get_closest_marker("fault_matrix") is not None:
+            item.add_marker(pytest.mark.skip(reason="of the whole fault matrix: make test-faults runs it"))
         if E2E_DIR in Path(item.fspath).parents:
             item.add_marker(pytest.mark.e2e)
         pure_only = item.get_closest_marker("pure_only")

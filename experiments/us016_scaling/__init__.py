@@ -183,7 +183,7 @@ def _workload_sweeps(
     own = Workload(value_size=params.value_size, key_count=params.key_count)
     for sweep, values in (("value", params.own[VALUES.name]), ("keys", params.own[KEYS.name])):
         for x in values:
-            work = (Workload(value_size=x, key_count=max(1, min(params.key_count, DATA_BUDGET // x)))
+            work = (_sized(x, max(1, min(params.key_count, DATA_BUDGET // x)), own)
                     if sweep == "value" else Workload(value_size=params.value_size, key_count=x))  # fmt: skip
             if work == own and headline in levels:
                 found = record
@@ -196,6 +196,14 @@ def _workload_sweeps(
             if x == max(values):
                 findings.ratios_at(found, sweep, "largest", str, concurrency=headline)
     return linked
+
+
+def _sized(value_size: int, key_count: int, own: Workload) -> Workload:
+    """A value sweep's workload. Values of another size go under keys of their own, so
+    the bench keys that stories running beside this one (a smoke run) read keep theirs."""
+    if value_size == own.value_size:
+        return Workload(value_size=value_size, key_count=key_count)
+    return Workload(value_size=value_size, key_count=key_count, key_prefix=f"{own.key_prefix}v{value_size}:")
 
 
 def _point(run: StoryRun, sweep: str, client: str, x: float, series: str = "") -> dict[str, Any] | None:
@@ -308,5 +316,4 @@ falls behind, it is ours. Plots are log-log.""",
     figures=figures,
     cells=without_profiles,  # the same route at every point: no profiles
     paragraph=paragraph,
-    exclusive=True,  # it writes the bench keys with other value sizes
 )  # fmt: skip

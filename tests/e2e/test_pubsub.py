@@ -165,7 +165,7 @@ async def test_a_shard_channel_follows_its_slot_to_another_master(local_cluster,
             await asyncio.to_thread(move_slot, slot, target, source, masters)
 
 
-@pytest.mark.parametrize("fault", ["SIGKILL", "SIGSTOP"])
+@pytest.mark.parametrize("fault", ["SIGKILL", pytest.param("SIGSTOP", marks=pytest.mark.fault_matrix)])
 async def test_shard_channels_come_back_after_their_masters_failover(replica_cluster, fault, prefix):
     client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
     victim = client.topology.masters[0]

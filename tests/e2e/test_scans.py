@@ -93,6 +93,7 @@ async def test_a_hash_scanned_across_its_slots_move_gives_every_field(local_clus
             await asyncio.to_thread(move_slot, slot, target, source, masters)
 
 
+@pytest.mark.fault_matrix  # make test-faults; a SIGKILL failover of pub/sub runs in make test
 async def test_a_scan_outlives_a_masters_failover(replica_cluster, prefix):
     client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
     masters = list(client.topology.masters)

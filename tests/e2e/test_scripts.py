@@ -62,6 +62,7 @@ async def test_a_script_follows_its_keys_slot_to_another_master(local_cluster, p
             await asyncio.to_thread(move_slot, slot, target, source, masters)
 
 
+@pytest.mark.fault_matrix  # make test-faults; a SIGKILL failover of pub/sub runs in make test
 async def test_a_script_runs_on_the_promoted_replica(replica_cluster, prefix):
     client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
     victim = client.topology.masters[0]
