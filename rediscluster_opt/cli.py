@@ -63,7 +63,8 @@ def check_extra(command: str) -> None:
 
 CLIENT_SPECS = (
     "comma list: baseline, optimized, optimized:stage=variant,..., redis-py, coredis, valkey-glide, "
-    "compat (our redis-py drop-in), calibration:bare (a lower bound, not a client)"
+    "compat (our redis-py drop-in), calibration:bare (a lower bound, not a client), calibration:loop "
+    "(the event loop alone), calibration:redis-benchmark[:pipeline=N] (the C client)"
 )
 
 

@@ -23,6 +23,7 @@ from ..defaults import SEEDS, STANDALONE
 from ..stages import Stages
 from ..tls import as_tls_context
 from ..validate import check_number
+from .workload import Workload
 
 __all__ = ["CLIENTS", "PEERS", "ClientConfig", "PeerUnavailable", "Target", "open_adapter"]
 
@@ -31,9 +32,11 @@ CLIENTS = {"ours": "rediscluster_opt", "redis-py": "redis", "coredis": "coredis"
            "compat": "redis"}  # fmt: skip  # compat: our redis-py drop-in, over the optimized preset
 PEERS = tuple(c for c in CLIENTS if c not in ("ours", "compat"))  # the PyPI libraries we compare with
 # Arms that calibrate, never offered as clients, with what each needs installed: the bare
-# multiplexer's Python module (bench/bare.py), the C client's program (bench/cclient.py).
+# multiplexer's Python module (bench/bare.py), the event loop alone (bench/loopfloor.py),
+# the C client's program (bench/cclient.py).
 C_CLIENT = "calibration:redis-benchmark"
-CALIBRATIONS = {"calibration:bare": "hiredis", C_CLIENT: "redis-benchmark"}
+LOOP_FLOOR = "calibration:loop"
+CALIBRATIONS = {"calibration:bare": "hiredis", LOOP_FLOOR: "asyncio", C_CLIENT: "redis-benchmark"}
 LOOPS = ("uvloop", "asyncio")
 # The garbage collector during a trial's measured window (bench/trial.py): as Python leaves
 # it, everything alive after the warm-up frozen out of its reach (gc.freeze), or off.
@@ -201,7 +204,8 @@ class ClientConfig:
     def parse(cls, text: str, **options: Any) -> ClientConfig:
         """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
         with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
-        'calibration:bare' arm (bench/bare.py), or the C client 'calibration:redis-benchmark'
+        'calibration:bare' arm (bench/bare.py), the event loop alone 'calibration:loop'
+        (bench/loopfloor.py), or the C client 'calibration:redis-benchmark'
         with an optional depth, 'calibration:redis-benchmark:pipeline=16' (bench/cclient.py).
         Our client takes a build after '@': 'optimized@compiled' ('@pure' is the default)."""
         others = {k: v for k, v in options.items() if k == "loop"}  # what a peer or the arm takes
@@ -316,13 +320,24 @@ def _require(config: ClientConfig) -> None:
 
 
 async def open_adapter(
-    config: ClientConfig, mode: str, target: Target, concurrency: int, command_timeout: float | None = None
+    config: ClientConfig,
+    mode: str,
+    target: Target,
+    concurrency: int,
+    command_timeout: float | None = None,
+    workload: Workload | None = None,
 ) -> Adapter:
     """`command_timeout` (seconds; None keeps each library's default) maps to each
-    library's own per-command timeout, so fault experiments compare like with like."""
+    library's own per-command timeout, so fault experiments compare like with like.
+    `workload`: the keys the loop floor's keyspace holds (it has no server to read)."""
     _require(config)
     if config.client == C_CLIENT:
         raise ValueError(f"{C_CLIENT} is a program, not a Python client: a trial runs it (bench/cclient.py)")
+    if config.client == LOOP_FLOOR:
+        from .loopfloor import open_loop_floor
+
+        floor = open_loop_floor(workload or Workload())
+        return Adapter(floor.get, floor.set, floor.delete, floor.close)
     if config.client in CALIBRATIONS:
         return await _open_bare(mode, target)
     opener = _OPENERS[config.client]

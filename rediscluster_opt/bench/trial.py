@@ -232,12 +232,15 @@ class _CollectorMode:
 
 async def run_trial(spec: dict[str, Any]) -> dict[str, Any]:
     config = ClientConfig.from_dict(spec["config"])
-    plans = _plans(config, Workload(**spec["workload"]), spec["concurrency"])
+    workload = Workload(**spec["workload"])
+    plans = _plans(config, workload, spec["concurrency"])
     if config.free_cap is not None:  # this process is the trial's own: the class setting is too
         from ..stages.submit import PooledFutureSubmit
 
         PooledFutureSubmit.FREE_CAP = config.free_cap
-    adapter = await open_adapter(config, spec["mode"], Target(**spec["target"]), spec["concurrency"])
+    adapter = await open_adapter(
+        config, spec["mode"], Target(**spec["target"]), spec["concurrency"], workload=workload
+    )
     skew = None
     if spec.get("start_at") is not None:  # one of several processes: start together
         await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))

@@ -57,6 +57,7 @@ ROLE_COLOURS = {
 CLIENT_COLOURS = {
     "ours": ROLE_COLOURS["after"],
     "calibration:bare": ROLE_COLOURS["calibration"],
+    "calibration:loop": "#7f7f7f",
     **ROLE_COLOURS,
 }
 VERDICT_COLOURS = {"met": "#2ca02c", "NOT met": "#d62728", "equivalent": "#00a3a3", "inconclusive": "#e6b400"}
