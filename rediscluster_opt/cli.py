@@ -628,10 +628,13 @@ def _record_command_parsers(commands: Subcommands) -> None:
     suite.set_defaults(handler=_redis_py_suite_command)
 
     build = commands.add_parser(
-        "build", help="compile the hot path with mypyc (the compiled build), or say its state"
+        "build",
+        help="compile the hot path with mypyc (the compiled build) and its native stage variants with "
+        "Cython, or say their state",
     )
     build.add_argument("--force", action="store_true", help="compile again even when current")
     build.add_argument("--status", action="store_true", help="only say whether a current build exists")
+    build.add_argument("--native", action="store_true", help="build only the native (Cython) stage variants")
     build.set_defaults(handler=_build_command)
 
 
@@ -647,7 +650,8 @@ def _redis_py_suite_command(args: argparse.Namespace) -> int:
 
 
 def _build_command(args: argparse.Namespace) -> int:
-    from . import compiled
+    """The exit status of --status is the compiled build's (make test-faults reads it)."""
+    from . import compiled, native
 
     if args.status:
         ready = compiled.ready()
@@ -656,8 +660,12 @@ def _build_command(args: argparse.Namespace) -> int:
         )
         chosen = os.environ.get(compiled.ENV, "")
         print(f"this process runs: {compiled.loaded()} (${compiled.ENV}={chosen!r})")
+        state = "built" if native.load() is not None else "not built"
+        print(f"native stage variants of this source: {state} ({native.build_dir()})")
         return 0 if ready else 1
-    compiled.build(force=args.force)
+    if not args.native:
+        compiled.build(force=args.force)
+    native.build(force=args.force)
     return 0
 
 

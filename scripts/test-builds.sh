@@ -10,9 +10,10 @@
 #      kept out of CI's 15 minutes). client/ stays pure in both builds, so the
 #      lab's tests and the cluster-wide fault and resilience tests, which test the
 #      client's policies, run once.
-# The compiled build (rcopt build, about a minute of gcc) is made meanwhile, where a C
-# compiler and Python's headers exist (bootstrap installs them when it can); without them
-# the second pass is skipped, saying so. The unit tests need no servers and pytest keeps
+# Where a C compiler and Python's headers exist (bootstrap installs them when it can), the
+# native stage variants (Cython) are built first and run in every pass as stage sets
+# (tests/stage_sets.py), and the compiled build (rcopt build, about a minute of gcc) is
+# made meanwhile; without them the second pass is skipped, saying so. The unit tests need no servers and pytest keeps
 # to one CPU, so the two builds' unit tests run side by side, each on a CPU, after the
 # pure build's end-to-end tests (about 70 s less on two CPUs). With arguments
 # (PYTEST_ARGS: a test file, -k ...) the pure pass runs them as given, then the compiled
@@ -39,8 +40,16 @@ build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 building=""
 can_build=""
+build_failed=0
 if command -v gcc >/dev/null && [ -f "$headers/Python.h" ]; then
   can_build=yes
+  # The native stage variants first (about 10 s of Cython and gcc), so every pass, the
+  # pure build's end-to-end tests included, holds them to the suites; then mypyc meanwhile.
+  if ! .venv/bin/rcopt build --native >"$build_log" 2>&1; then
+    echo "== the native stage variants failed to build (rcopt build --native):" >&2
+    cat "$build_log" >&2
+    build_failed=1
+  fi
   .venv/bin/rcopt build >"$build_log" 2>&1 &
   building=$!
 fi
@@ -55,7 +64,6 @@ built() {  # waits for the build; whether it was made (an error and its log when
   build_failed=1; building=""
   return 1
 }
-build_failed=0
 pure=0
 compiled=0
 if [ $# -gt 0 ]; then

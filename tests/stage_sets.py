@@ -1,6 +1,6 @@
 """The stage sets the suites run over."""
 
-from rediscluster_opt import Stages
+from rediscluster_opt import Stages, native
 from rediscluster_opt.stages import REGISTRY
 
 # Presets plus mixed combinations: every combination must give the same answers. Each
@@ -32,3 +32,13 @@ PRESETS = [
     for preset in (Stages.baseline(), Stages.optimized())
     for dispatch in REGISTRY["dispatch"]
 ]
+
+# The native variants (Cython), where `rcopt build` made them: the preset of all four under
+# the composed and the shaped route, held to every suite the pure sets are.
+NATIVE_SETS = (
+    [Stages.native().replace(dispatch=dispatch) for dispatch in ("composed", "shaped")]
+    if native.load()
+    else []
+)
+STAGE_SETS += NATIVE_SETS
+PRESETS += NATIVE_SETS

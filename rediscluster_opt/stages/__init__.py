@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .. import native
 from . import delivery, dispatch, encoder, node_select, parser, redirect, slot_hash, slot_map, submit, writer
 from .contracts import (
     DeliveryFactory,
@@ -40,6 +41,7 @@ __all__ = [
     "DISPATCH",
     "ENCODER",
     "KEPT_WITHOUT_A_VERDICT",
+    "NATIVE",
     "NODE_SELECT",
     "OPTIMIZED",
     "PARSER",
@@ -104,6 +106,15 @@ DISPATCH: dict[str, DispatchFactory] = {
     "fused": dispatch.Fused,
     "shaped": dispatch.Shaped,
 }
+# The native variants (native/hotpath.pyx, Cython), in the tables once `rcopt build` made
+# them for this source: each keeps the contract of the pure variant named beside it.
+NATIVE = {"slot_hash": "crc_hqx", "submit": "pooled", "writer": "join", "delivery": "batch"}
+_built = native.load()
+if _built is not None:
+    SLOT_HASH["native"] = _built.slot_native
+    SUBMIT["native"] = _built.NativeSubmit
+    WRITER["native"] = _built.NativeWriter
+    DELIVERY["native"] = _built.NativeDelivery
 # Every table by stage name, for choosing by name and listing; resolving a choice reads the
 # typed tables themselves (`Stages.resolve`).
 REGISTRY: dict[str, Mapping[str, object]] = {  # in Impl's order: one entry per stage
@@ -224,6 +235,8 @@ class Stages:
             variants = REGISTRY[field.name]
             if name in _ALIASES:
                 object.__setattr__(self, field.name, _ALIASES[name][field.name])
+            elif name == "native" and field.name in NATIVE and name not in variants:
+                raise ValueError(f"{field.name}=native: {native.missing()}")
             elif name not in variants:
                 choices = ", ".join([*variants, *_ALIASES])
                 raise ValueError(
@@ -237,6 +250,11 @@ class Stages:
     @classmethod
     def optimized(cls) -> Stages:
         return cls(**OPTIMIZED)
+
+    @classmethod
+    def native(cls) -> Stages:
+        """The optimized preset with every native variant (ValueError until they are built)."""
+        return cls.optimized().replace(**dict.fromkeys(NATIVE, "native"))
 
     @classmethod
     def from_dict(cls, values: dict[str, str]) -> Stages:

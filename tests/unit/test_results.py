@@ -133,7 +133,8 @@ LEAVES = {
 }  # modules that import nothing of the package but each other (child finds the workspace)
 ALLOWED = {
     "core": {"errors"},  # the parsers deliver error replies as ResponseError values
-    "stages": {"core"} | LEAVES,
+    "native": {"core"} | LEAVES,  # Cython stage variants (hotpath.pyx reads core.resp's NEED_DATA)
+    "stages": {"core", "native"} | LEAVES,  # the native variants join the tables once built
     "mux": {"core", "stages"} | LEAVES,
     "tls": {"core"},  # builds ssl contexts from core.url's TLSSettings
     "client": {"core", "stages", "mux", "tls"} | LEAVES,
