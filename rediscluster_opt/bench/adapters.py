@@ -38,6 +38,7 @@ C_CLIENT = "calibration:redis-benchmark"
 LOOP_FLOOR = "calibration:loop"
 CALIBRATIONS = {"calibration:bare": "hiredis", LOOP_FLOOR: "asyncio", C_CLIENT: "redis-benchmark"}
 LOOPS = ("uvloop", "asyncio")
+PRESETS = ("baseline", "optimized", "native")  # our client's stage presets, by name
 # The garbage collector during a trial's measured window (bench/trial.py): as Python leaves
 # it, everything alive after the warm-up frozen out of its reach (gc.freeze), or off.
 GC_MODES = ("default", "freeze", "off")
@@ -202,17 +203,18 @@ class ClientConfig:
 
     @classmethod
     def parse(cls, text: str, **options: Any) -> ClientConfig:
-        """'baseline', 'optimized', 'optimized:delivery=per_reply,writer=direct' (our client
-        with stage changes), a peer: 'redis-py', 'coredis', 'valkey-glide', or the
-        'calibration:bare' arm (bench/bare.py), the event loop alone 'calibration:loop'
-        (bench/loopfloor.py), or the C client 'calibration:redis-benchmark'
-        with an optional depth, 'calibration:redis-benchmark:pipeline=16' (bench/cclient.py).
+        """'baseline', 'optimized', 'native' (the native stage variants),
+        'optimized:delivery=per_reply,writer=direct' (our client with stage changes), a peer:
+        'redis-py', 'coredis', 'valkey-glide', or the 'calibration:bare' arm (bench/bare.py),
+        the event loop alone 'calibration:loop' (bench/loopfloor.py), or the C client
+        'calibration:redis-benchmark' with an optional depth,
+        'calibration:redis-benchmark:pipeline=16' (bench/cclient.py).
         Our client takes a build after '@': 'optimized@compiled' ('@pure' is the default)."""
         others = {k: v for k, v in options.items() if k == "loop"}  # what a peer or the arm takes
         head, at, build = text.strip().rpartition("@")
-        if at and build in ("pure", "compiled") and head.split(":")[0] in ("baseline", "optimized"):
+        if at and build in ("pure", "compiled") and head.split(":")[0] in PRESETS:
             return cls.parse(head, **{**options, "build": build})
-        if at and head.split(":")[0] in ("baseline", "optimized"):
+        if at and head.split(":")[0] in PRESETS:
             raise ValueError(f"unknown build {build!r} in {text!r}; choose @pure or @compiled")
         if text.strip() in CALIBRATIONS:
             return cls(text.strip(), None, **others)
@@ -222,8 +224,8 @@ class ClientConfig:
                 raise ValueError(f"bad option in {text!r}: the C client takes pipeline=N (N >= 1)")
             return cls(C_CLIENT, None, pipeline=int(depth))
         name, _, changes = text.strip().partition(":")
-        if name in ("baseline", "optimized"):
-            stages = Stages.baseline() if name == "baseline" else Stages.optimized()
+        if name in PRESETS:
+            stages = getattr(Stages, name)()  # Stages.native() says how to build it when it is not
             if changes:
                 pairs = [c.partition("=") for c in changes.split(",")]
                 bad = [c for c, eq, v in pairs if not eq or not v]
@@ -234,7 +236,7 @@ class ClientConfig:
         if changes:
             raise ValueError(f"stage changes apply to our client only, not to {name!r}")
         if name not in CLIENTS or name == "ours":
-            choices = ", ".join(["baseline", "optimized", *list(CLIENTS)[1:], *CALIBRATIONS])
+            choices = ", ".join([*PRESETS, *list(CLIENTS)[1:], *CALIBRATIONS])
             raise ValueError(f"unknown client {name!r}; choose one of: {choices}")
         return cls(name, None, **others)
 

@@ -271,11 +271,14 @@ class Stages:
         return asdict(self)
 
     def label(self) -> str:
-        """'baseline', 'optimized', or the shorter of "baseline+<changes>" and
-        "optimized+<changes>"."""
+        """'baseline', 'optimized', 'native' (once built), or the shortest of
+        "<preset>+<changes>"."""
         values = self.as_dict()
         candidates = []
-        for name, preset in (("baseline", BASELINE), ("optimized", OPTIMIZED)):
+        presets = [("baseline", BASELINE), ("optimized", OPTIMIZED)]
+        if _built is not None:
+            presets.append(("native", {**OPTIMIZED, **dict.fromkeys(NATIVE, "native")}))
+        for name, preset in presets:
             changed = [f"{k}={v}" for k, v in values.items() if preset[k] != v]
             if not changed:
                 return name

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from rediscluster_opt import native
 from rediscluster_opt.bench import runner
 from rediscluster_opt.bench.adapters import C_CLIENT, ClientConfig, Target
 from rediscluster_opt.bench.report import format_table
@@ -22,7 +23,9 @@ SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "p
 
 
 def test_both_presets_every_installed_peer_and_the_calibration_arm(local_cluster, tmp_path):
-    names = ("baseline", "optimized", "redis-py", "coredis", "valkey-glide", "calibration:bare")
+    names = ("baseline", "optimized", "redis-py", "coredis", "valkey-glide")
+    names += ("calibration:bare", "calibration:loop")
+    names += ("native",) if native.load() else ()  # the native stage variants, where built
     configs = [ClientConfig.parse(name) for name in names]
     record = run_benchmark(configs, concurrency=[8], repeats=1, experiment="smoke", **SHORT)
     validate_record(record)

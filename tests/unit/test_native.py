@@ -70,3 +70,13 @@ def test_choosing_a_native_variant_that_is_not_built_says_how_to_build_it(monkey
         Stages.optimized().replace(submit="native")
     with pytest.raises(ValueError, match="rcopt build"):
         Stages.native()
+
+
+@needs_build
+def test_the_native_preset_is_named_in_labels_and_bench_arms():
+    from rediscluster_opt.bench.adapters import ClientConfig
+
+    assert Stages.native().label() == "native"
+    assert Stages.native().replace(writer="join").label() == "native+writer=join"
+    arm = ClientConfig.parse("native@compiled")
+    assert arm.client == "ours" and arm.build == "compiled" and arm.stage_set() == Stages.native()
