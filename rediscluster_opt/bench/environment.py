@@ -48,6 +48,7 @@ CLIENT_PACKAGES = (
     "rediscluster_opt/stages",
     "rediscluster_opt/mux",
     "rediscluster_opt/client",
+    "rediscluster_opt/native",
 )
 
 

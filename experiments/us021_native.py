@@ -1,0 +1,143 @@
+"""US-021: the native stage variants (Cython) against the floors: the event loop alone, the
+bare multiplexer and the C client, in one interleaved run with the pure preset and the peers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rediscluster_opt import native
+from rediscluster_opt.bench.adapters import C_CLIENT, ClientConfig
+from rediscluster_opt.lab import engine
+from rediscluster_opt.lab.criteria import Criterion, Recorded
+from rediscluster_opt.lab.engine import headline_level
+from rediscluster_opt.lab.parameters import BENCH, Parameters
+from rediscluster_opt.lab.presentation import notebook as nb
+from rediscluster_opt.lab.presentation.builder import without_profiles
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
+
+MODES = ("cluster", "standalone")
+PEERS = ("redis-py", "valkey-glide")  # the default run's peers, in every comparison
+BARE, LOOP = "calibration:bare", "calibration:loop"
+PIPELINE = 16  # the C client pipelined this deep: the issue's limit
+NOT_BUILT = "the native stage variants (rcopt build: Cython and a C compiler)"
+C_LIMIT = "a run beyond smoke with redis-benchmark and the native variants"
+BEYOND_SMOKE = "a run beyond smoke (standalone and the peers) with the native variants"
+
+
+def metric(arm: str, over: str, figure: str = "throughput", mode: str = "cluster") -> str:
+    """`arm` ('native' or 'pure') over `over` ('pure', 'bare', 'loop', 'c_plain',
+    'c_pipelined' or a peer), in `figure` ('throughput' or 'cpu') and `mode`."""
+    return f"{arm}.over_{over.replace('-', '_')}.{figure}.{mode}"
+
+
+def _arms(params: Parameters) -> dict[str, ClientConfig]:
+    """Every arm by role; the native one only where it is built, the C client and the peers
+    beyond a smoke run."""
+    pure = ClientConfig.parse("optimized")
+    arms = {"pure": pure, "aa": engine.twin(pure), "bare": ClientConfig.parse(BARE),
+            "loop": ClientConfig.parse(LOOP)}  # fmt: skip
+    if native.load() is not None:
+        arms["native"] = ClientConfig.parse("native")
+    if not params.smoke:
+        plain = ClientConfig.parse(C_CLIENT)
+        if plain.available():
+            arms |= {"c_plain": plain, "c_pipelined": ClientConfig.parse(f"{C_CLIENT}:pipeline={PIPELINE}")}
+        arms |= {peer: ClientConfig.parse(peer) for peer in PEERS}
+    return arms
+
+
+def run(story: Story, params: Parameters) -> StoryRun:
+    arms = _arms(params)
+    level = headline_level(params.concurrency)
+    cluster_only = [arms[role].label for role in arms if role not in ("pure", "native", "bare")]
+    modes = ("cluster",) if params.smoke else MODES
+    record = engine.bench(params, list(arms.values()), story.id, modes=modes, cluster_only=cluster_only)
+    where: dict[str, Any] = {"concurrency": level}
+    measured = engine.aa_control(record, arms["aa"].label, arms["pure"].label, mode="cluster", **where)
+    for arm in ("native", "pure"):
+        if arm not in arms:
+            continue
+        for over in ("pure", "bare", "loop", "c_plain", "c_pipelined", *PEERS):
+            if over == arm or over not in arms:
+                continue
+            for mode in modes if over in ("pure", "bare") else ("cluster",):
+                throughput, cpu = engine.ratio_pair(
+                    record, arms[arm].label, arms[over].label, mode=mode, **where
+                )
+                measured |= {
+                    metric(arm, over, "throughput", mode): throughput,
+                    metric(arm, over, "cpu", mode): cpu,
+                }
+    skipped = (
+        {} if "native" in arms else {metric("native", "pure"): f"not built here: {NOT_BUILT} is missing"}
+    )
+    roles = {"optimized": arms["pure"].label, AA: arms["aa"].label}
+    extra = {"roles": roles, "native_build": str(native.build_dir()) if "native" in arms else None}
+    return engine.save_run(story, params, record, measured, extra=extra, skipped=skipped)
+
+
+def paragraph(run: StoryRun) -> str:
+    """Where the native variants stand between the pure preset and the floors, then the criteria."""
+    lines = [f"**{run.story.id} verdict** ({nb.workload_text(run)})."]
+    found = run.measured.get
+    of_pure, of_bare, of_loop = (found(metric("native", over)) for over in ("pure", "bare", "loop"))
+    pure_of_loop = found(metric("pure", "loop"))
+    if of_pure is None or of_bare is None:
+        lines.append(f"Not answered: the native variants were not measured ({NOT_BUILT}).")
+    else:
+        lines.append(
+            f"The native variants give {of_pure.text()}x the pure preset's cluster GET throughput and "
+            f"{of_bare.text()}x the bare multiplexer's."
+        )
+        if of_loop is not None and pure_of_loop is not None:
+            lines.append(
+                f"The event loop alone (a future resolved with no I/O) bounds every asyncio client: the native "
+                f"variants reach {of_loop.text()} of its throughput and the pure preset {pure_of_loop.text()}; "
+                "what separates them from it is the socket, the parser, the route and the caller's coroutine."
+            )
+    return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
+
+
+STORY = Story(
+    "US-021", "native", "The native stage variants against the floors",
+    """The submit, writer, delivery and slot-hash stages have variants written in Cython
+(`rediscluster_opt/native/hotpath.pyx`): the pending commands in a ring of C structs, queued and
+resolved by C calls between the native stages. This story sets them, as the `native` preset (the optimized
+preset with the four native variants), against the pure preset with its A/A twin and against three floors
+measured in the same interleaved run: `calibration:loop`, the event loop alone (64 tasks each awaiting a
+future the loop resolves with no I/O: the least any asyncio client can cost per operation), `calibration:bare`
+(70 lines of multiplexer over hiredis, no guarantees) and `redis-benchmark`, the C client, unpipelined and
+pipelined 16 deep; with the peers beside them. Cluster and standalone GETs, throughput and client CPU per
+operation.""",
+    run,
+    criteria=(
+        Criterion("Native variants, cluster: at least 1.5x the bare arm's throughput",
+                  metric("native", "bare"), ">=", 1.5, TARGET, THROUGHPUT_AA, headline=True,
+                  before=metric("pure", "bare"), needs=NOT_BUILT),
+        Criterion(f"Native variants, cluster: at least 0.45 of redis-benchmark pipelined {PIPELINE} deep",
+                  metric("native", "c_pipelined"), ">=", 0.45, TARGET, THROUGHPUT_AA,
+                  before=metric("pure", "c_pipelined"), needs=C_LIMIT),
+        Criterion("The pure preset, cluster: at least 0.90 of the bare arm's throughput",
+                  metric("pure", "bare"), ">=", 0.90, TARGET, THROUGHPUT_AA),
+        Criterion("The native variants pay: cluster throughput, native / pure", metric("native", "pure"),
+                  ">=", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA, needs=NOT_BUILT),
+        Criterion("The native variants pay: client CPU per op, native / pure", metric("native", "pure", "cpu"),
+                  "<=", 1, TARGET, CPU_AA, before=CPU_AA, headline=True, needs=NOT_BUILT),
+    ),
+    recorded=(
+        Recorded("native / pure, standalone throughput", metric("native", "pure", mode="standalone"), "{:.2f}",
+                 needs=BEYOND_SMOKE),
+        Recorded("native / bare, client CPU per op", metric("native", "bare", "cpu"), "{:.2f}", needs=NOT_BUILT),
+        Recorded("native / event loop alone, throughput", metric("native", "loop"), "{:.2f}", needs=NOT_BUILT),
+        Recorded("pure / event loop alone, throughput", metric("pure", "loop"), "{:.2f}"),
+        Recorded("native / event loop alone, client CPU per op", metric("native", "loop", "cpu"), "{:.2f}",
+                 needs=NOT_BUILT),
+        Recorded("native / redis-benchmark unpipelined, throughput", metric("native", "c_plain"), "{:.2f}",
+                 needs=C_LIMIT),
+        *(Recorded(f"native / {peer}, throughput", metric("native", peer), "{:.2f}", needs=BEYOND_SMOKE)
+          for peer in PEERS),
+    ),
+    parameters=BENCH,
+    cells=without_profiles,  # arms compared against floors; the native variants have no Python frames to profile
+    paragraph=paragraph,
+)  # fmt: skip
