@@ -4,10 +4,11 @@ with what execution in the order queued may give, every acknowledged write read 
 under CLIENT KILL storms, slot migrations, and SIGSTOP and kill -9 failovers, with 1, 2
 and 4 connections per node and command timeouts of 1 and 5 s.
 
-The whole matrix (24 runs, about 4 minutes) runs with RCOPT_FAULT_MATRIX=full (`make
-test-faults`); by default a covering subset runs (each fault at both timeouts, each
-connection count at least twice), and RCOPT_FAULT_MATRIX=smoke (the compiled build's pass
-in `make test`) runs two."""
+Each runs on the optimized preset and on the native one (the Cython stage variants, where
+built). The whole matrix (48 runs, about 8 minutes) runs with RCOPT_FAULT_MATRIX=full
+(`make test-faults`); by default a covering subset runs (each fault at both timeouts and on
+both presets, each connection count at least twice), and RCOPT_FAULT_MATRIX=smoke (the
+compiled build's pass in `make test`) runs two."""
 
 import asyncio
 import os
@@ -16,7 +17,14 @@ import time
 
 import pytest
 
-from rediscluster_opt import ClusterClient, MaybeAppliedError, RedisConnectionError, RedisTimeoutError
+from rediscluster_opt import (
+    ClusterClient,
+    MaybeAppliedError,
+    RedisConnectionError,
+    RedisTimeoutError,
+    Stages,
+    native,
+)
 from rediscluster_opt.admin import command
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.core.slots import crc16_table, hash_tag
@@ -26,14 +34,18 @@ from rediscluster_opt.testing.pipelines import PipelineLoad
 from rediscluster_opt.testing.single_execution import kill_storm
 
 FAULTS = ("client-kill", "migration", "sigstop", "sigkill")
+PRESETS = {"optimized": Stages.optimized, "native": Stages.native}
 FULL = [
-    (fault, connections, timeout) for fault in FAULTS for connections in (1, 2, 4) for timeout in (1.0, 5.0)
-]
-COVERING = [
-    ("client-kill", 2, 1.0), ("client-kill", 4, 5.0), ("migration", 1, 5.0), ("migration", 4, 1.0),
-    ("sigstop", 4, 5.0), ("sigstop", 1, 1.0), ("sigkill", 2, 5.0), ("sigkill", 4, 1.0),
+    (fault, connections, timeout, preset)
+    for fault in FAULTS for connections in (1, 2, 4) for timeout in (1.0, 5.0) for preset in PRESETS
 ]  # fmt: skip
-SMOKE = [("client-kill", 2, 1.0), ("sigstop", 2, 1.0)]
+COVERING = [
+    ("client-kill", 2, 1.0, "optimized"), ("client-kill", 4, 5.0, "native"),
+    ("migration", 1, 5.0, "optimized"), ("migration", 4, 1.0, "native"),
+    ("sigstop", 4, 5.0, "native"), ("sigstop", 1, 1.0, "optimized"),
+    ("sigkill", 2, 5.0, "optimized"), ("sigkill", 4, 1.0, "native"),
+]  # fmt: skip
+SMOKE = [("client-kill", 2, 1.0, "optimized"), ("sigstop", 2, 1.0, "optimized")]
 MATRIX = {"full": FULL, "smoke": SMOKE}.get(os.environ.get("RCOPT_FAULT_MATRIX", ""), COVERING)
 LOAD_S = 1.0  # steady load before the fault, and after the cluster healed
 
@@ -89,13 +101,23 @@ INJECT = {
 
 
 @pytest.mark.parametrize(
-    ("fault", "connections", "timeout"), MATRIX, ids=[f"{f}-{c}conn-{t:g}s" for f, c, t in MATRIX]
+    ("fault", "connections", "timeout", "preset"),
+    MATRIX,
+    ids=[f"{f}-{c}conn-{t:g}s" + ("-native" if p == "native" else "") for f, c, t, p in MATRIX],
 )
-async def test_checked_pipelines_lose_no_acknowledged_write(request, fault, connections, timeout, prefix):
+async def test_checked_pipelines_lose_no_acknowledged_write(
+    request, fault, connections, timeout, preset, prefix
+):
+    if preset == "native" and native.load() is None:
+        pytest.skip(f"the native preset: {native.missing()}")
     failing_over = fault in ("sigstop", "sigkill")
     cluster = request.getfixturevalue("replica_cluster" if failing_over else "local_cluster")
     client = await ClusterClient.connect(
-        cluster.seeds, connections_per_node=connections, command_timeout=timeout, retry_backoff=0.01
+        cluster.seeds,
+        connections_per_node=connections,
+        command_timeout=timeout,
+        retry_backoff=0.01,
+        stages=PRESETS[preset](),
     )
     load = PipelineLoad(client, prefix, workers=8, depth=8, migrating_tag=f"{prefix}m")
     stop = asyncio.Event()
