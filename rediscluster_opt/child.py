@@ -164,14 +164,18 @@ def _claim(path: Path) -> int | None:
         return None
     try:
         fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if not (path / ".claim").exists():  # its owner removed the folder as we opened the lock
+        # The lock counts only on the file the folder holds now: its owner may have removed
+        # the folder (and someone made it again) between our open and our lock.
+        if os.stat(path / ".claim").st_ino != os.fstat(claim).st_ino:
             raise BlockingIOError
     except OSError:
         os.close(claim)
         return None
     for leftover in path.iterdir():
-        if leftover.name != ".claim":
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        elif leftover.name != ".claim":
+            leftover.unlink()
     return claim
 
 
