@@ -160,6 +160,8 @@ OPTIMIZED = {
     "redirect": "first_byte",
     "dispatch": "shaped",
 }
+# The optimized preset with the native variants (`Stages.native()`).
+NATIVE_PRESET = {**OPTIMIZED, **dict.fromkeys(NATIVE, "native")}
 # Why a preset variant stays when the leave-one-out story left its whole-route verdict inconclusive on
 # this 2-core machine (its A/A band was wider than the stage's share of a command): each
 # reason is a deterministic measure of its own story, which does not depend on that noise.
@@ -254,7 +256,7 @@ class Stages:
     @classmethod
     def native(cls) -> Stages:
         """The optimized preset with every native variant (ValueError until they are built)."""
-        return cls.optimized().replace(**dict.fromkeys(NATIVE, "native"))
+        return cls(**NATIVE_PRESET)
 
     @classmethod
     def from_dict(cls, values: dict[str, str]) -> Stages:
@@ -277,7 +279,7 @@ class Stages:
         candidates = []
         presets = [("baseline", BASELINE), ("optimized", OPTIMIZED)]
         if _built is not None:
-            presets.append(("native", {**OPTIMIZED, **dict.fromkeys(NATIVE, "native")}))
+            presets.append(("native", NATIVE_PRESET))
         for name, preset in presets:
             changed = [f"{k}={v}" for k, v in values.items() if preset[k] != v]
             if not changed:
