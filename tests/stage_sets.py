@@ -34,11 +34,13 @@ PRESETS = [
 ]
 
 # The native variants (Cython), where `rcopt build` made them: the preset of all four under
-# the composed and the shaped route, held to every suite the pure sets are.
+# the composed and the shaped route wherever the stage sets run; in the fake-server policy
+# suites (PRESETS) the native preset as it ships (shaped) only, to keep CI's time: the
+# composed route over native stages is held to the stage sets' suites.
 NATIVE_SETS = (
     [Stages.native().replace(dispatch=dispatch) for dispatch in ("composed", "shaped")]
     if native.load()
     else []
 )
 STAGE_SETS += NATIVE_SETS
-PRESETS += NATIVE_SETS
+PRESETS += NATIVE_SETS[1:]
