@@ -9,11 +9,13 @@ from rediscluster_opt import native
 from rediscluster_opt.bench.adapters import C_CLIENT, ClientConfig
 from rediscluster_opt.lab import engine
 from rediscluster_opt.lab.criteria import Criterion, Recorded
-from rediscluster_opt.lab.engine import headline_level
+from rediscluster_opt.lab.engine import by_case, exact, headline_level
+from rediscluster_opt.lab.instruments import micro, perfcases
 from rediscluster_opt.lab.parameters import BENCH, Parameters
 from rediscluster_opt.lab.presentation import notebook as nb
 from rediscluster_opt.lab.presentation.builder import without_profiles
-from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun
+from rediscluster_opt.lab.story import AA, CPU_AA, TARGET, THROUGHPUT_AA, Story, StoryRun, exact_criterion
+from rediscluster_opt.stages import NATIVE
 
 MODES = ("cluster", "standalone")
 PEERS = ("redis-py", "valkey-glide")  # the default run's peers, in every comparison
@@ -28,6 +30,43 @@ def metric(arm: str, over: str, figure: str = "throughput", mode: str = "cluster
     """`arm` ('native' or 'pure') over `over` ('pure', 'bare', 'loop', 'c_plain',
     'c_pipelined' or a peer), in `figure` ('throughput' or 'cpu') and `mode`."""
     return f"{arm}.over_{over.replace('-', '_')}.{figure}.{mode}"
+
+
+# Instructions per GET in-process (cachegrind, deterministic; asyncio's own loop, against fake
+# nodes that answer on the next loop tick: lab.instruments.perfcases): the event loop alone, the
+# pure and the native preset, and the pure preset with one native variant each, so the cost
+# that remains has names: the loop's, and what each native stage takes off.
+GET_CASES = {
+    "loop": perfcases.case_name("floor", "loop", "get"),
+    "pure": perfcases.case_name("route", "optimized", "get"),
+    **(
+        {"native": perfcases.case_name("route", "native", "get")}
+        | {stage: perfcases.case_name("route", f"{stage}=native", "get") for stage in NATIVE}
+        if native.load() is not None
+        else {}
+    ),
+}
+
+
+def instructions(part: str) -> str:
+    """Instructions per GET in-process of `part` (a GET_CASES key)."""
+    return f"instructions.{part}"
+
+
+def _instructions(params: Parameters) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the cachegrind rows, the figures): per GET of each case, native / pure, and what
+    each native stage alone takes off the pure preset's count."""
+    if not params.cachegrind:
+        return {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}, {}
+    found = micro.instruction_counts(list(GET_CASES.values()), calls=2_000 if params.smoke else 20_000)
+    counts = by_case(found["rows"], "instructions_per_call")
+    per_get = {part: counts[case] for part, case in GET_CASES.items() if case in counts}
+    figures: dict[str, Any] = {instructions(part): exact(value) for part, value in per_get.items()}
+    if "native" in per_get and "pure" in per_get:
+        figures[instructions("native_over_pure")] = exact(per_get["native"] / per_get["pure"])
+        for stage in NATIVE:
+            figures[instructions(f"saved.{stage}")] = exact(per_get["pure"] - per_get[stage])
+    return found, figures
 
 
 def _arms(params: Parameters) -> dict[str, ClientConfig]:
@@ -95,6 +134,14 @@ def paragraph(run: StoryRun) -> str:
                 f"variants reach {of_loop.text()} of its throughput and the pure preset {pure_of_loop.text()}; "
                 "what separates them from it is the socket, the parser, the route and the caller's coroutine."
             )
+    loop, pure, ours = (found(instructions(part)) for part in ("loop", "pure", "native"))
+    if loop is not None and pure is not None and ours is not None:
+        lines.append(
+            f"In-process on asyncio's own loop, counted by cachegrind, a GET takes {ours.median:,.0f} instructions "
+            "on the native preset "
+            f"and {pure.median:,.0f} on the pure one; {loop.median:,.0f} of them are the event loop's and the "
+            "task's wake-up alone, which no client can take off."
+        )
     return " ".join([*lines, *nb.state_lines(run.acceptance), *nb.warning_lines(run)])
 
 
@@ -108,7 +155,8 @@ measured in the same interleaved run: `calibration:loop`, the event loop alone (
 future the loop resolves with no I/O: the least any asyncio client can cost per operation), `calibration:bare`
 (70 lines of multiplexer over hiredis, no guarantees) and `redis-benchmark`, the C client, unpipelined and
 pipelined 16 deep; with the peers beside them. Cluster and standalone GETs, throughput and client CPU per
-operation.""",
+operation; and, counted by cachegrind in-process, the instructions of a GET: the event loop alone, each
+preset, and what each native stage takes off the pure preset, so the cost that remains has names.""",
     run,
     criteria=(
         Criterion("Native variants, cluster: at least 1.5x the bare arm's throughput",
@@ -123,8 +171,16 @@ operation.""",
                   ">=", 1, TARGET, THROUGHPUT_AA, before=THROUGHPUT_AA, needs=NOT_BUILT),
         Criterion("The native variants pay: client CPU per op, native / pure", metric("native", "pure", "cpu"),
                   "<=", 1, TARGET, CPU_AA, before=CPU_AA, headline=True, needs=NOT_BUILT),
+        exact_criterion("The native variants pay per GET in-process: instructions, native / pure",
+                        instructions("native_over_pure"), "<", 1, TARGET, needs=NOT_BUILT),
     ),
     recorded=(
+        *(Recorded(f"instructions per GET in-process: {what}", instructions(part), "{:,.0f}",
+                   needs="cachegrind" + ("" if part in ("loop", "pure") else f", {NOT_BUILT}"))
+          for part, what in (("loop", "the event loop alone (a future it resolves)"), ("pure", "the pure preset"),
+                             ("native", "the native preset"))),
+        *(Recorded(f"instructions per GET the native {stage} stage takes off the pure preset",
+                   instructions(f"saved.{stage}"), "{:,.0f}", needs=f"cachegrind, {NOT_BUILT}") for stage in NATIVE),
         Recorded("native / pure, standalone throughput", metric("native", "pure", mode="standalone"), "{:.2f}",
                  needs=BEYOND_SMOKE),
         Recorded("native / bare, client CPU per op", metric("native", "bare", "cpu"), "{:.2f}", needs=NOT_BUILT),
@@ -137,7 +193,7 @@ operation.""",
         *(Recorded(f"native / {peer}, throughput", metric("native", peer), "{:.2f}", needs=BEYOND_SMOKE)
           for peer in PEERS),
     ),
-    parameters=BENCH,
+    parameters=(*BENCH, "cachegrind"),
     cells=without_profiles,  # arms compared against floors; the native variants have no Python frames to profile
     paragraph=paragraph,
 )  # fmt: skip

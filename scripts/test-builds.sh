@@ -13,9 +13,9 @@
 # Where a C compiler and Python's headers exist (bootstrap installs them when it can), the
 # native stage variants (Cython) are built first and run in every pass as stage sets
 # (tests/stage_sets.py), and the compiled build (rcopt build, about a minute of gcc) is
-# made meanwhile; without them the second pass is skipped, saying so. The unit tests need no servers and pytest keeps
-# to one CPU, so the two builds' unit tests run side by side, each on a CPU, after the
-# pure build's end-to-end tests (about 70 s less on two CPUs). With arguments
+# made meanwhile; without them the second pass is skipped, saying so. The unit tests need
+# no servers and pytest keeps to one CPU, so they run beside end-to-end tests that leave a
+# CPU idle (the phases below), never beside one that measures. With arguments
 # (PYTEST_ARGS: a test file, -k ...) the pure pass runs them as given, then the compiled
 # suite. Every pass runs to the end; the exit status fails when any failed, or when the
 # build failed.
@@ -73,21 +73,39 @@ if [ $# -gt 0 ]; then
     compiled_pytest "${COMPILED_UNIT[@]}" "${COMPILED_E2E[@]}" || compiled=1
   fi
 else
-  RCOPT_BUILD=pure .venv/bin/python -m pytest tests/e2e || pure=1
+  # Four phases, so that CPU-bound tests fill what the end-to-end tests leave idle and
+  # nothing runs beside a test that measures:
+  #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
+  #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
+  #   2. the end-to-end tests marked `measures` (they run benchmarks), alone;
+  #   3. the other end-to-end tests, with the compiled build's unit tests beside them;
+  #   4. the compiled build's end-to-end tests.
+  unit_log=$(mktemp)
   side_log=$(mktemp)
-  trap 'rm -f "$build_log" "$side_log"' EXIT
+  trap 'rm -f "$build_log" "$unit_log" "$side_log"' EXIT
+  notebooks=(tests/e2e/stories tests/e2e/test_notebooks.py)
+  RCOPT_BUILD=pure .venv/bin/python -m pytest tests/unit >"$unit_log" 2>&1 &
+  unit=$!
+  echo "== the stories' quick run and notebook tests (RCOPT_BUILD=pure), the unit tests beside them =="
+  RCOPT_BUILD=pure nice -n 5 .venv/bin/python -m pytest "${notebooks[@]}" || pure=1
+  wait "$unit" || pure=1
+  echo "== the unit tests (RCOPT_BUILD=pure), run beside the quick run =="
+  cat "$unit_log"
+  rest=(tests/e2e --ignore=tests/e2e/stories --ignore=tests/e2e/test_notebooks.py)
+  echo "== the end-to-end tests that measure (RCOPT_BUILD=pure), alone =="
+  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m measures || pure=1
   side=""
   if built; then
     compiled_pytest "${COMPILED_UNIT[@]}" >"$side_log" 2>&1 &
     side=$!
   fi
   beside=""
-  [ -n "$side" ] && beside=", with the compiled build's beside them"
-  echo "== the unit tests (RCOPT_BUILD=pure)$beside =="
-  RCOPT_BUILD=pure .venv/bin/python -m pytest tests/unit || pure=1
+  [ -n "$side" ] && beside=", the compiled build's unit tests beside them"
+  echo "== the other end-to-end tests (RCOPT_BUILD=pure)$beside =="
+  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "not measures" || pure=1
   if [ -n "$side" ]; then
     wait "$side" || compiled=1
-    echo "== the compiled build's unit tests (RCOPT_BUILD=compiled), run beside the pure ones =="
+    echo "== the compiled build's unit tests (RCOPT_BUILD=compiled), run beside them =="
     cat "$side_log"
     echo "== the compiled build's end-to-end tests (RCOPT_BUILD=compiled) =="
     compiled_pytest "${COMPILED_E2E[@]}" || compiled=1

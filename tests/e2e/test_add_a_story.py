@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 TOY = '''"""A toy story: the optimized preset's cluster throughput, above a floor."""

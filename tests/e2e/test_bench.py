@@ -19,6 +19,8 @@ from rediscluster_opt.lab.presentation.frame import (
 )
 from rediscluster_opt.results import load_records, save_record, validate_record
 
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+
 SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
 
 

@@ -16,6 +16,8 @@ from rediscluster_opt.bench.workload import Workload
 from rediscluster_opt.defaults import SEEDS
 from rediscluster_opt.results import validate_record
 
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+
 BUILT = compiled.ready()
 needs_build = pytest.mark.skipif(
     not BUILT,

@@ -11,7 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.ports import free_port, listening
+
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
 
 ROOT = Path(__file__).resolve().parents[2]
 

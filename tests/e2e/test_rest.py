@@ -17,6 +17,8 @@ from rediscluster_opt.rest.app import USER_KEY, RestApp
 from rediscluster_opt.rest.data import seed_database
 from rediscluster_opt.rest.runner import run_rest_benchmark
 
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+
 BACKENDS = ["optimized", "redis-py", "compat"]  # compat: the REST app on the redis-py drop-in
 
 

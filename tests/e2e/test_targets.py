@@ -15,6 +15,8 @@ from rediscluster_opt.bench.sync import run_sync
 from rediscluster_opt.bench.target import BenchmarkError, check_target, clear_lab_keys, target_from
 from rediscluster_opt.pytest_plugin import SECURED_ACL_USER, SECURED_PASSWORD, TLS_PASSWORD
 
+pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+
 PEERS = "optimized,redis-py,coredis,valkey-glide"
 
 

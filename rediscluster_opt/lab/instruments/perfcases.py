@@ -157,6 +157,7 @@ ROUTES = (
     "optimized",
     "composed",
     "baseline",
+    *(("native",) if "native" in REGISTRY["submit"] else ()),  # the native preset, once built
     *(f"{stage}={v}" for stage, variants in REGISTRY.items() for v in variants),
 )
 
@@ -193,8 +194,23 @@ def _route_gets(preset: str) -> Callable[[int], Any]:
     return run
 
 
+def _loop_gets() -> Callable[[int], Any]:
+    """n awaits of a future the loop resolves on its next iteration, with no I/O: the share
+    of every GET that is the event loop's and the task's wake-up (calibration:loop, in-process)."""
+    reply = b"v" * 200
+
+    async def run(n: int) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(n):
+            future = loop.create_future()
+            loop.call_soon(future.set_result, reply)
+            await future
+
+    return run
+
+
 def _build_cases() -> dict[str, Case]:
-    cases: list[Case] = []
+    cases: list[Case] = [Case("floor", "loop", "get", _loop_gets, asynchronous=True)]
     for preset in ROUTES:
         cases.append(Case("route", preset, "get", partial(_route_gets, preset), asynchronous=True))
     for way in TABLE_READS:
