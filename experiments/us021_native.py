@@ -55,17 +55,23 @@ def instructions(part: str) -> str:
 
 def _instructions(params: Parameters) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the cachegrind rows, the figures): per GET of each case, native / pure, and what
-    each native stage alone takes off the pure preset's count."""
-    if not params.cachegrind:
-        return {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}, {}
-    found = micro.instruction_counts(list(GET_CASES.values()), calls=2_000 if params.smoke else 20_000)
+    each native stage alone takes off the pure preset's count; each figure None (named,
+    unmeasured) when cachegrind is off or the native variants are not built."""
+    found: dict[str, Any] = (
+        micro.instruction_counts(list(GET_CASES.values()), calls=2_000 if params.smoke else 20_000)
+        if params.cachegrind
+        else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
+    )
     counts = by_case(found["rows"], "instructions_per_call")
-    per_get = {part: counts[case] for part, case in GET_CASES.items() if case in counts}
-    figures: dict[str, Any] = {instructions(part): exact(value) for part, value in per_get.items()}
-    if "native" in per_get and "pure" in per_get:
-        figures[instructions("native_over_pure")] = exact(per_get["native"] / per_get["pure"])
-        for stage in NATIVE:
-            figures[instructions(f"saved.{stage}")] = exact(per_get["pure"] - per_get[stage])
+    per_get = {part: counts.get(GET_CASES.get(part, "")) for part in ("loop", "pure", "native", *NATIVE)}
+    pure, ours = per_get["pure"], per_get["native"]
+    figures: dict[str, Any] = {
+        instructions(part): exact(per_get[part]) for part in ("loop", "pure", "native")
+    }
+    figures[instructions("native_over_pure")] = exact(ours / pure if ours and pure else None)
+    for stage in NATIVE:
+        saved = per_get[stage]
+        figures[instructions(f"saved.{stage}")] = exact(pure - saved if pure and saved else None)
     return found, figures
 
 

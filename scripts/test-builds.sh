@@ -13,9 +13,10 @@
 # Where a C compiler and Python's headers exist (bootstrap installs them when it can), the
 # native stage variants (Cython) are built first and run in every pass as stage sets
 # (tests/stage_sets.py), and the compiled build (rcopt build, about a minute of gcc) is
-# made meanwhile; without them the second pass is skipped, saying so. The unit tests need
-# no servers and pytest keeps to one CPU, so they run beside end-to-end tests that leave a
-# CPU idle (the phases below), never beside one that measures. With arguments
+# made beside end-to-end tests that do not measure; without them the second pass is
+# skipped, saying so. The unit tests need no servers and pytest keeps to one CPU, so they
+# run beside end-to-end tests that leave a CPU idle (the phases below), never beside one
+# that measures. With arguments
 # (PYTEST_ARGS: a test file, -k ...) the pure pass runs them as given, then the compiled
 # suite. Every pass runs to the end; the exit status fails when any failed, or when the
 # build failed.
@@ -44,15 +45,18 @@ build_failed=0
 if command -v gcc >/dev/null && [ -f "$headers/Python.h" ]; then
   can_build=yes
   # The native stage variants first (about 10 s of Cython and gcc), so every pass, the
-  # pure build's end-to-end tests included, holds them to the suites; then mypyc meanwhile.
+  # pure build's end-to-end tests included, holds them to the suites; mypyc later.
   if ! .venv/bin/rcopt build --native >"$build_log" 2>&1; then
     echo "== the native stage variants failed to build (rcopt build --native):" >&2
     cat "$build_log" >&2
     build_failed=1
   fi
+fi
+start_build() {  # the compiled build (mypyc), in the background; `built` waits for it
+  [ -n "$can_build" ] || return 0
   .venv/bin/rcopt build >"$build_log" 2>&1 &
   building=$!
-fi
+}
 compiled_pytest() {
   RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX=${RCOPT_FAULT_MATRIX:-smoke} .venv/bin/python -m pytest -q "$@"
 }
@@ -67,22 +71,25 @@ built() {  # waits for the build; whether it was made (an error and its log when
 pure=0
 compiled=0
 if [ $# -gt 0 ]; then
+  start_build
   RCOPT_BUILD=pure .venv/bin/python -m pytest "$@" || pure=1
   if built; then
     echo "== the compiled build's tests (RCOPT_BUILD=compiled) =="
     compiled_pytest "${COMPILED_UNIT[@]}" "${COMPILED_E2E[@]}" || compiled=1
   fi
 else
-  # Four phases, so that CPU-bound tests fill what the end-to-end tests leave idle and
+  # Four phases, so that CPU-bound work fills what the end-to-end tests leave idle and
   # nothing runs beside a test that measures:
   #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
   #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
   #   2. the end-to-end tests marked `measures` (they run benchmarks), alone;
-  #   3. the other end-to-end tests, with the compiled build's unit tests beside them;
+  #   3. the other end-to-end tests, with the compiled build made and its unit tests run
+  #      beside them;
   #   4. the compiled build's end-to-end tests.
   unit_log=$(mktemp)
   side_log=$(mktemp)
-  trap 'rm -f "$build_log" "$unit_log" "$side_log"' EXIT
+  side_status=$(mktemp)
+  trap 'rm -f "$build_log" "$unit_log" "$side_log" "$side_status"' EXIT
   notebooks=(tests/e2e/stories tests/e2e/test_notebooks.py)
   RCOPT_BUILD=pure .venv/bin/python -m pytest tests/unit >"$unit_log" 2>&1 &
   unit=$!
@@ -95,20 +102,31 @@ else
   echo "== the end-to-end tests that measure (RCOPT_BUILD=pure), alone =="
   RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m measures || pure=1
   side=""
-  if built; then
-    compiled_pytest "${COMPILED_UNIT[@]}" >"$side_log" 2>&1 &
+  if [ -n "$can_build" ]; then
+    (  # its own child: the build, then the compiled unit tests; its outcome in a file
+      if ! .venv/bin/rcopt build >"$build_log" 2>&1; then echo build-failed >"$side_status"; exit; fi
+      compiled_pytest "${COMPILED_UNIT[@]}" >"$side_log" 2>&1
+      echo $? >"$side_status"
+    ) &
     side=$!
   fi
   beside=""
-  [ -n "$side" ] && beside=", the compiled build's unit tests beside them"
+  [ -n "$side" ] && beside=", the compiled build made and its unit tests run beside them"
   echo "== the other end-to-end tests (RCOPT_BUILD=pure)$beside =="
   RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "not measures" || pure=1
   if [ -n "$side" ]; then
-    wait "$side" || compiled=1
-    echo "== the compiled build's unit tests (RCOPT_BUILD=compiled), run beside them =="
-    cat "$side_log"
-    echo "== the compiled build's end-to-end tests (RCOPT_BUILD=compiled) =="
-    compiled_pytest "${COMPILED_E2E[@]}" || compiled=1
+    wait "$side"
+    if [ "$(cat "$side_status")" = build-failed ]; then
+      echo "== the compiled build failed (rcopt build):" >&2
+      cat "$build_log" >&2
+      build_failed=1
+    else
+      [ "$(cat "$side_status")" = 0 ] || compiled=1
+      echo "== the compiled build's unit tests (RCOPT_BUILD=compiled), run beside them =="
+      cat "$side_log"
+      echo "== the compiled build's end-to-end tests (RCOPT_BUILD=compiled) =="
+      compiled_pytest "${COMPILED_E2E[@]}" || compiled=1
+    fi
   fi
 fi
 if [ -z "$can_build" ]; then
