@@ -116,8 +116,14 @@ def run(story: Story, params: Parameters) -> StoryRun:
     skipped = (
         {} if "native" in arms else {metric("native", "pure"): f"not built here: {NOT_BUILT} is missing"}
     )
+    counted, figures = _instructions(params)
+    measured |= figures
     roles = {"optimized": arms["pure"].label, AA: arms["aa"].label}
-    extra = {"roles": roles, "native_build": str(native.build_dir()) if "native" in arms else None}
+    extra = {
+        "roles": roles,
+        "native_build": str(native.build_dir()) if "native" in arms else None,
+        "instructions": counted,
+    }
     return engine.save_run(story, params, record, measured, extra=extra, skipped=skipped)
 
 
