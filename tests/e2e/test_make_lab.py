@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -45,6 +46,10 @@ def _start_lab(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
             found = re.search(r"lab: JupyterLab at (http://\S+token=\S+)", line)
             url = found.group(1) if found else None
         assert url, "make lab printed no URL within 60 s"
+        # Keep reading what it prints: a full pipe would block JupyterLab's next log line,
+        # and a lab blocked on a write never ends on Ctrl-C (a fresh clone's first run
+        # logs more, and hung here once).
+        threading.Thread(target=_keep_tail, args=(lab,), daemon=True).start()
         base, token = url.split("/lab?")[0], url.rsplit("=", 1)[1]
         for _ in range(300):  # the server comes up after the cluster, if it starts one
             try:
@@ -59,6 +64,16 @@ def _start_lab(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
         raise
 
 
+_TAILS: dict[int, list[str]] = {}  # a running lab's last lines of output, by pid
+
+
+def _keep_tail(lab: subprocess.Popen) -> None:
+    tail = _TAILS.setdefault(lab.pid, [])
+    for line in lab.stdout:
+        tail.append(line)
+        del tail[:-40]
+
+
 def _ctrl_c(lab: subprocess.Popen) -> None:
     """Ctrl-C, to the whole process group as a terminal sends it; the lab must end."""
     os.killpg(lab.pid, signal.SIGINT)
@@ -66,7 +81,8 @@ def _ctrl_c(lab: subprocess.Popen) -> None:
         lab.wait(30)
     except subprocess.TimeoutExpired:
         os.killpg(lab.pid, signal.SIGKILL)
-        raise
+        tail = "".join(_TAILS.get(lab.pid, []))
+        raise AssertionError(f"the lab did not end within 30 s of Ctrl-C; its last output:\n{tail}") from None
 
 
 def _jupyter_dirs(tmp_path) -> dict[str, str]:
@@ -103,11 +119,17 @@ def test_make_lab_stops_the_cluster_it_started_on_ctrl_c(tmp_path):
         }
     )
     try:
-        assert all(listening(p) for p in ports), "the lab did not start its cluster"
-    finally:
-        _ctrl_c(lab)
-    assert not any(listening(p) for p in ports), "the cluster the lab started is still up"
-    assert not (tmp_path / "cluster").exists()
+        try:
+            assert all(listening(p) for p in ports), "the lab did not start its cluster"
+        finally:
+            _ctrl_c(lab)
+        assert not any(listening(p) for p in ports), "the cluster the lab started is still up"
+        assert not (tmp_path / "cluster").exists()
+    finally:  # whatever failed, its servers do not outlive the test (they hold the ports)
+        down = [str(ROOT / ".venv" / "bin" / "rcopt"), "cluster", "down"]
+        subprocess.run(
+            down, env={**os.environ, "RCOPT_DATA_DIR": str(tmp_path / "cluster")}, capture_output=True
+        )
 
 
 async def test_the_explorer_measures_a_combination_and_shows_it(local_cluster, tmp_path):
