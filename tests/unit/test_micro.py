@@ -51,17 +51,21 @@ def test_instruction_counts_are_deterministic():
 
 
 def test_pyperf_wall_times_in_worker_processes():
+    # Only the shape: which case is faster is a benchmark's figure, and this test may share
+    # the machine with others (a loaded CPU once spread one case over 33k-104k ns).
     rows = micro.wall_times(["slot_hash.crc_hqx.k16", "slot_hash.bitwise.k16"], smoke=True)
     by = {r["case"]: r for r in rows}
     assert set(by) == {"slot_hash.crc_hqx.k16", "slot_hash.bitwise.k16"}
     for row in rows:
         assert row["ns"]["low"] <= row["ns"]["median"] <= row["ns"]["high"] and len(row["values_ns"]) >= 2
-    # bit-by-bit CRC16 in Python is orders of magnitude slower than binascii's C loop
-    assert by["slot_hash.bitwise.k16"]["ns"]["low"] > 5 * by["slot_hash.crc_hqx.k16"]["ns"]["high"]
-    assert (
-        micro.significance(by["slot_hash.bitwise.k16"]["values_ns"], by["slot_hash.crc_hqx.k16"]["values_ns"])
-        < 0.05
-    )
+        assert all(value > 0 for value in row["values_ns"])
+
+
+def test_significance_is_welchs_two_sided_p_value():
+    # scipy's Welch test on fixed samples: far apart, overlapping, and too few to test
+    assert micro.significance([100.0, 101.0, 99.0], [10.0, 11.0, 9.0]) < 0.001
+    assert micro.significance([1.0, 2.0, 3.0], [1.5, 2.5, 3.5]) > 0.5
+    assert micro.significance([1.0], [2.0, 3.0]) is None
 
 
 def test_an_unknown_case_is_named():
