@@ -42,7 +42,7 @@ class _Model:
     bits: set[int] = field(default_factory=set)
     counter: int = 0
     exists: bool = False  # the SET-then-DEL key
-    string: bytes = b""
+    string: bytes | None = None  # None: not SET yet, so GET answers nil
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class SingleExecutionLoad:
             ("BITCOUNT", keys["bits"]): len(model.bits),
             ("GET", keys["counter"]): model.counter,
             ("EXISTS", keys["del"]): int(model.exists),
-            ("GET", keys["string"]): model.string or None,
+            ("GET", keys["string"]): model.string,
         }
         for probe, want in expected.items():
             found = await self._settled(probe)
