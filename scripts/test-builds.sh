@@ -68,6 +68,22 @@ built() {  # waits for the build; whether it was made (an error and its log when
   build_failed=1; building=""
   return 1
 }
+# A pytest command run as two at once: its tests on the replica cluster (servers of their
+# own, mostly waiting for a failover to finish) in the background, the others here on the
+# lab's cluster, then the background run's output. $1: the marker expression both keep.
+on_both_clusters() {
+  local marks=$1 log status=0 replicas
+  shift
+  log=$(mktemp)
+  "$@" -m "($marks) and replica_cluster" >"$log" 2>&1 &
+  replicas=$!
+  "$@" -m "($marks) and not replica_cluster" || status=1
+  wait "$replicas" || status=1
+  echo "== the same run's tests on the replica cluster, run beside them =="
+  cat "$log"
+  rm -f "$log"
+  return $status
+}
 pure=0
 compiled=0
 if [ $# -gt 0 ]; then
@@ -83,9 +99,10 @@ else
   #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
   #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
   #   2. the end-to-end tests marked `measures` (they run benchmarks), alone;
-  #   3. the other end-to-end tests, with the compiled build made and its unit tests run
-  #      beside them;
-  #   4. the compiled build's end-to-end tests.
+  #   3. the other end-to-end tests, those on the replica cluster beside those on the lab's
+  #      (on_both_clusters), with the compiled build made and its unit tests run beside
+  #      them, niced;
+  #   4. the compiled build's end-to-end tests, split by cluster likewise.
   unit_log=$(mktemp)
   side_log=$(mktemp)
   side_status=$(mktemp)
@@ -104,8 +121,9 @@ else
   side=""
   if [ -n "$can_build" ]; then
     (  # its own child: the build, then the compiled unit tests; its outcome in a file
-      if ! .venv/bin/rcopt build >"$build_log" 2>&1; then echo build-failed >"$side_status"; exit; fi
-      compiled_pytest "${COMPILED_UNIT[@]}" >"$side_log" 2>&1
+      if ! nice -n 10 .venv/bin/rcopt build >"$build_log" 2>&1; then echo build-failed >"$side_status"; exit; fi
+      nice -n 10 env RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX="${RCOPT_FAULT_MATRIX:-smoke}" \
+        .venv/bin/python -m pytest -q "${COMPILED_UNIT[@]}" >"$side_log" 2>&1
       echo $? >"$side_status"
     ) &
     side=$!
@@ -113,7 +131,7 @@ else
   beside=""
   [ -n "$side" ] && beside=", the compiled build made and its unit tests run beside them"
   echo "== the other end-to-end tests (RCOPT_BUILD=pure)$beside =="
-  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "not measures" || pure=1
+  on_both_clusters "not measures" env RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" || pure=1
   if [ -n "$side" ]; then
     wait "$side"
     if [ "$(cat "$side_status")" = build-failed ]; then
@@ -125,7 +143,7 @@ else
       echo "== the compiled build's unit tests (RCOPT_BUILD=compiled), run beside them =="
       cat "$side_log"
       echo "== the compiled build's end-to-end tests (RCOPT_BUILD=compiled) =="
-      compiled_pytest "${COMPILED_E2E[@]}" || compiled=1
+      on_both_clusters "e2e" compiled_pytest "${COMPILED_E2E[@]}" || compiled=1
     fi
   fi
 fi

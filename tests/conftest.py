@@ -33,6 +33,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.skip(reason="of the whole fault matrix: make test-faults runs it"))
         if E2E_DIR in Path(item.fspath).parents:
             item.add_marker(pytest.mark.e2e)
+        if "replica_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.replica_cluster)
         pure_only = item.get_closest_marker("pure_only")
         if compiled_build and pure_only is not None:
             item.add_marker(pytest.mark.skip(reason=f"pure build only: {pure_only.args[0]}"))

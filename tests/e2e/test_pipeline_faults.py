@@ -100,17 +100,23 @@ INJECT = {
 }
 
 
+FAILOVERS = ("sigstop", "sigkill")  # on the replica cluster; the others on the lab's
+
+
 @pytest.mark.parametrize(
     ("fault", "connections", "timeout", "preset"),
-    MATRIX,
-    ids=[f"{f}-{c}conn-{t:g}s" + ("-native" if p == "native" else "") for f, c, t, p in MATRIX],
-)
+    [
+        pytest.param(f, c, t, p, id=f"{f}-{c}conn-{t:g}s" + ("-native" if p == "native" else ""),
+                     marks=[pytest.mark.replica_cluster] if f in FAILOVERS else [])
+        for f, c, t, p in MATRIX
+    ],
+)  # fmt: skip
 async def test_checked_pipelines_lose_no_acknowledged_write(
     request, fault, connections, timeout, preset, prefix
 ):
     if preset == "native" and native.load() is None:
         pytest.skip(f"the native preset: {native.missing()}")
-    failing_over = fault in ("sigstop", "sigkill")
+    failing_over = fault in FAILOVERS
     cluster = request.getfixturevalue("replica_cluster" if failing_over else "local_cluster")
     client = await ClusterClient.connect(
         cluster.seeds,
