@@ -55,7 +55,7 @@ from .commands import Commands
 from .conversation import run_pipeline
 from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
 from .pipeline import Pipeline
-from .pubsub import Dial, PubSub
+from .pubsub import HEALTH_CHECK, Dial, PubSub
 from .router import ClusterRouter, StandaloneRouter
 from .scripts import Script
 from .slowpath import (
@@ -389,6 +389,8 @@ class Client(Commands):
         health_check_interval: float | None = 1.0,
         max_buffered: int = 10_000,
         node: str | None = None,
+        health_check_message: bytes = HEALTH_CHECK,
+        announce_restores: bool = False,
     ) -> PubSub:
         """A PubSub on connections of its own (client/pubsub.py): channels and patterns
         on one node, shard channels on their slots' owners, re-subscribed after a move,
@@ -396,7 +398,10 @@ class Client(Commands):
         PINGs that find a node that stopped answering (None: only a closed connection
         is noticed); `max_buffered`: unread messages held before reading pauses; `node`
         ("host:port"): where channels and patterns are subscribed, instead of the owner of
-        the first channel's slot."""
+        the first channel's slot. `health_check_message`: the health check PING's argument
+        (its PONG is swallowed); `announce_restores`: a re-subscription after a lost
+        connection, a move or a failover hands the server's confirmations on as messages
+        (redis-py's reconnect does; by default they stay inside)."""
         return PubSub(
             self.router,
             self._dial,
@@ -406,6 +411,8 @@ class Client(Commands):
             health_check_interval=health_check_interval,
             max_buffered=max_buffered,
             node=None if node is None else parse_address(node),
+            health_check_message=health_check_message,
+            announce_restores=announce_restores,
         )
 
     # -- scripts (client/scripts.py) -----------------------------------------------------

@@ -38,7 +38,7 @@ from ..validate import check_number
 __all__ = ["Dial", "PubSub", "serve"]
 
 Handler = Callable[[dict[str, Any]], object]  # may return an awaitable
-_HEALTH = b"rediscluster-opt-health"  # the PING argument of the health check: its PONG is ours
+HEALTH_CHECK = b"rediscluster-opt-health"  # the health check's PING argument: its PONG is ours
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ class PubSub:
         health_check_interval: float | None = 1.0,
         max_buffered: int = 10_000,
         node: str | None = None,
+        health_check_message: bytes = HEALTH_CHECK,
+        announce_restores: bool = False,
     ) -> None:
         check_number("max_buffered", max_buffered, integer=True)
         if health_check_interval is not None:
@@ -127,6 +129,10 @@ class PubSub:
         self.ignore_subscribe_messages = ignore_subscribe_messages
         self.health_check_interval = health_check_interval
         self.max_buffered = max_buffered
+        self.health_check_message = health_check_message
+        # whether a re-subscription after a lost connection, a move or a failover hands
+        # the server's confirmations on as messages (redis-py does, after its reconnect)
+        self.announce_restores = announce_restores
         self._wanted: dict[_Kind, dict[bytes, Handler | None]] = {kind: {} for kind in _KINDS}
         self._placed: dict[tuple[_Kind, bytes], _Link] = {}
         self._links: dict[str, _Link] = {}
@@ -160,6 +166,19 @@ class PubSub:
     def home(self) -> str | None:
         """The node of channels and patterns (None before the first is subscribed)."""
         return self._home
+
+    @property
+    def home_connected(self) -> bool:
+        """Whether the connection of channels and patterns is open."""
+        link = self._links.get(self._home) if self._home is not None else None
+        return link is not None and not link.connection.closed
+
+    def drop_home(self) -> None:
+        """Close the connection of channels and patterns as a lost one: its subscriptions
+        come back on a new connection, as after a failure (reconnection, tried on purpose)."""
+        link = self._links.get(self._home) if self._home is not None else None
+        if link is not None:
+            link.connection.close("closed by drop_home()")
 
     @property
     def subscribed(self) -> bool:
@@ -425,8 +444,9 @@ class PubSub:
         elif word in _MESSAGES:
             self._queue({"type": word, "pattern": None, "channel": reply[1], "data": reply[2]})
         elif word == "pong":
-            if reply[1] == _HEALTH and link.requests and ("pong", _HEALTH) in link.requests[0].expected:
-                self._confirmed(link, ("pong", _HEALTH))
+            health = ("pong", self.health_check_message)
+            if reply[1] == health[1] and link.requests and health in link.requests[0].expected:
+                self._confirmed(link, health)
             else:
                 self._queue({"type": word, "pattern": None, "channel": None, "data": reply[1]})
         elif word in _CONFIRMATIONS:
@@ -538,7 +558,7 @@ class PubSub:
         await self._where.relearn()
         for kind, names in self._misplaced().items():
             await self._unplace(kind, names, quiet=True, lenient=True)
-            await self._place(kind, names, quiet=True)
+            await self._place(kind, names, quiet=not self.announce_restores)
             self.counters["resubscribes"] += len(names)
 
     async def _check_health(self) -> None:
@@ -546,7 +566,8 @@ class PubSub:
         subscriptions restored elsewhere); a shard channel whose slot moved is flagged."""
         for link in list(self._links.values()):
             try:
-                await self._ask(link, (b"PING", _HEALTH), [("pong", _HEALTH)], quiet=True)
+                ping = self.health_check_message
+                await self._ask(link, (b"PING", ping), [("pong", ping)], quiet=True)
             except (RedisError, _Redirected):
                 link.connection.close("did not answer the health check")
         if self._misplaced():

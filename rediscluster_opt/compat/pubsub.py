@@ -23,9 +23,12 @@ from .replies import converted, redis_error
 if TYPE_CHECKING:
     from .facade import _Facade
 
-__all__ = ["PubSub"]
+__all__ = ["PubSub", "PubSubConnection"]
 
 Handler = Callable[[dict[str, Any]], object]
+# redis-py's health check PING argument: the drop-in sends the same, so what watches the
+# servers (MONITOR, a proxy's log) and `health_check_response` see redis-py's
+HEALTH_CHECK = b"redis-py-health-check"
 
 
 def _names(args: Iterable[Any]) -> list[Any]:
@@ -46,6 +49,7 @@ class PubSub:
         self.ignore_subscribe_messages = ignore_subscribe_messages
         self.node = node  # redis-py's: the node chosen for channels and patterns, or None
         self._native: NativePubSub | None = None
+        self._view: PubSubConnection | None = None
 
     async def _connected(self) -> NativePubSub:
         if self._native is None:
@@ -53,8 +57,29 @@ class PubSub:
             self._native = client.pubsub(
                 ignore_subscribe_messages=self.ignore_subscribe_messages,
                 node=None if self.node is None else self.node.name,
+                health_check_message=HEALTH_CHECK,
+                announce_restores=True,  # redis-py hands on its reconnect's confirmations
             )
         return self._native
+
+    @property
+    def connection(self) -> PubSubConnection | None:
+        """The connection of channels and patterns, as redis-py's attribute of that name
+        (None before the first subscription and after aclose())."""
+        native = self._native
+        if native is None:
+            return None
+        if self._view is None or self._view.native is not native:  # one object per connection's life
+            self._view = PubSubConnection(native)
+        return self._view
+
+    @property
+    def health_check_response(self) -> list[Any]:
+        """The health check's PONG in each shape a reader may see it, as redis-py lists them."""
+        if self._owner._decoding is None:
+            return [[b"pong", HEALTH_CHECK], HEALTH_CHECK]
+        text = HEALTH_CHECK.decode()
+        return [["pong", text], text]
 
     def get_pubsub_node(self) -> Any:
         """The node of channels and patterns: the one chosen, else (once subscribed) the
@@ -196,3 +221,27 @@ class PubSub:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+class PubSubConnection:
+    """What redis-py's `PubSub.connection` offers that means something on the native
+    PubSub: whether the connection of channels and patterns is open, and `disconnect()`,
+    which closes it as a lost one, so the subscriptions come back on a new connection and
+    their confirmations arrive as messages (as after redis-py's reconnect)."""
+
+    def __init__(self, native: NativePubSub) -> None:
+        self.native = native
+
+    @property
+    def is_connected(self) -> bool:
+        return self.native.home_connected
+
+    async def disconnect(self) -> None:
+        self.native.drop_home()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .facade import UnsupportedAttribute
+
+        raise UnsupportedAttribute(f"PubSub.connection.{name} is redis-py's own and is not supported here")

@@ -248,3 +248,36 @@ async def test_the_drop_in_sharded_pubsub_and_handlers(pair, prefix):
     assert pinned.get_pubsub_node() == chosen
     assert list(pinned._native._links) == [chosen.name]
     await pinned.aclose()
+
+
+async def test_the_drop_in_reconnects_as_redis_py_does(pair, prefix):
+    """`pubsub.connection.disconnect()` in both clients: the subscriptions come back on a
+    new connection and the server's confirmations arrive again as messages; the health
+    check's reply is listed in redis-py's shapes."""
+    got = {}
+    for name, client in zip(("theirs", "ours"), pair, strict=True):
+        pubsub = client.pubsub()
+        assert pubsub.connection is None  # nothing subscribed yet
+        await pubsub.subscribe(f"{prefix}a")
+        await pubsub.psubscribe(f"{prefix}p*")
+        first = [await pubsub.get_message(timeout=2) for _ in range(2)]
+        assert pubsub.connection.is_connected
+        await pubsub.connection.disconnect()
+        assert not pubsub.connection.is_connected
+        again = []
+        for _ in range(20):  # redis-py reconnects inside get_message, ours meanwhile
+            message = await pubsub.get_message(timeout=0.5)
+            if message is not None:
+                again.append(message)
+            if len(again) == 2:
+                break
+        await eventually(lambda p=pubsub: p.connection.is_connected, what="the reconnection")
+        await client.publish(f"{prefix}a", "after")
+        heard_after = await messages(pubsub, 1)
+        shapes = pubsub.health_check_response
+        await pubsub.aclose()
+        assert pubsub.connection is None
+        got[name] = (first, sorted(again, key=lambda m: m["type"]), heard_after, shapes)
+    assert got["ours"] == got["theirs"]
+    assert [m["type"] for m in got["ours"][1]] == ["psubscribe", "subscribe"]
+    assert got["ours"][2][0]["data"] == "after"

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from rediscluster_opt.client.pubsub import _HEALTH, SHARDS, Dial, PubSub, _Link, _Redirected
+from rediscluster_opt.client.pubsub import HEALTH_CHECK, SHARDS, Dial, PubSub, _Link, _Redirected
 from rediscluster_opt.core.resp import ReplyError
 from rediscluster_opt.errors import ResponseError
 from rediscluster_opt.mux.multiplexer import NO_HANDSHAKE
@@ -132,9 +132,10 @@ async def test_the_servers_own_sunsubscribe_flags_the_channel_to_move():
 
 async def test_the_health_checks_pong_is_swallowed_and_a_callers_is_a_message():
     pubsub, link = pubsub_with_link()
-    checking = asyncio.ensure_future(pubsub._ask(link, (b"PING", _HEALTH), [("pong", _HEALTH)], True))
+    ping = (b"PING", HEALTH_CHECK)
+    checking = asyncio.ensure_future(pubsub._ask(link, ping, [("pong", HEALTH_CHECK)], True))
     await asyncio.sleep(0)
-    reply(pubsub, link, [b"pong", _HEALTH])
+    reply(pubsub, link, [b"pong", HEALTH_CHECK])
     await checking
     reply(pubsub, link, [b"pong", b""])
     assert await pubsub.get_message() == {"type": "pong", "pattern": None, "channel": None, "data": b""}
