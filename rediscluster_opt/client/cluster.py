@@ -36,7 +36,8 @@ from .suspects import STALL_AFTER
 
 __all__ = ["ClusterClient"]
 
-READ_FROM = ("primary", "replica", "prefer_replica")
+READ_FROM = ("primary", "replica", "prefer_replica", "any")
+REPLICA_CHOICES = ("random", "round_robin")
 _READONLY = SetupCommand("read_from", encode_command((b"READONLY",)))
 
 
@@ -52,6 +53,7 @@ class ClusterClient(Client):
         refresh_interval: float | None = 10.0,
         topology_timeout: float = 1.0,
         read_from: str = "primary",
+        replica_choice: str = "random",
         **options: Any,
     ) -> None:
         """`seeds`: "host:port" addresses (a list, or one string, comma-separated).
@@ -61,11 +63,17 @@ class ClusterClient(Client):
         periodic topology refreshes (None: only on events), at most one refresh per
         `min_refresh_interval`. `topology_timeout`: how long one node may take to give
         its view of the layout before the refresh moves on (at most `command_timeout`).
-        `read_from`: "primary", "replica" (reads only from a replica of the slot's shard)
-        or "prefer_replica" (a replica when one is reachable); writes always go to the
-        primary."""
+        `read_from`: "primary", "replica" (reads only from a replica of the slot's shard),
+        "prefer_replica" (a replica when one is reachable) or "any" (the primary or a
+        replica: reads spread over the whole shard); writes always go to the primary.
+        `replica_choice`: how a read picks among those nodes, "random" or "round_robin"
+        (each in turn, per shard)."""
         if read_from not in READ_FROM:
             raise ValueError(f"read_from must be one of {', '.join(READ_FROM)}, got {read_from!r}")
+        if replica_choice not in REPLICA_CHOICES:
+            raise ValueError(
+                f"replica_choice must be one of {', '.join(REPLICA_CHOICES)}, got {replica_choice!r}"
+            )
         check_number("min_refresh_interval", min_refresh_interval, allow_zero=True, unit="seconds")
         check_number("topology_timeout", topology_timeout, unit="seconds")
         if refresh_interval is not None:
@@ -100,6 +108,7 @@ class ClusterClient(Client):
                 counters=counters,
                 backoff=policy.backoff,
                 read_from=read_from,
+                replica_choice=replica_choice,
                 tls=self.tls,
                 min_refresh_interval=min_refresh_interval,
                 refresh_interval=refresh_interval,

@@ -91,6 +91,7 @@ class ClusterRouter:
         counters: dict[str, int],
         backoff: Callable[[int], float],
         read_from: str = "primary",
+        replica_choice: str = "random",
         tls: bool = False,
         min_refresh_interval: float = 0.25,
         refresh_interval: float | None = 10.0,
@@ -103,6 +104,8 @@ class ClusterRouter:
         self._counters = counters
         self._backoff = backoff
         self.read_from = read_from
+        self.replica_choice = replica_choice
+        self._turns: dict[str, int] = {}  # master -> its shard's next turn ("round_robin")
         self._tls = tls
         self.topology_timeout = topology_timeout
         self.topology = Topology(())
@@ -120,10 +123,13 @@ class ClusterRouter:
     # -- the slow path's Router protocol ------------------------------------------------
     def target(self, slot: int, replica: bool) -> str | None:
         """The slot's owner; for a replica read, a replica of it that is not suspect
-        (with "prefer_replica", the owner when there is none). None: no such node is known."""
+        (with "prefer_replica", the owner when there is none; with "any", the owner or
+        one of those replicas). None: no such node is known."""
         owner = self.lookup(slot)
         if not replica or owner is None:
             return owner
+        if self.read_from == "any":
+            return self._choose(owner, [owner, *self._answering_replicas(owner)])
         chosen = self.replica_of(owner)
         if chosen is None and self.read_from == "prefer_replica":
             return owner
@@ -177,8 +183,20 @@ class ClusterRouter:
         return address == owner or (owner is not None and address in self.topology.replicas.get(owner, ()))
 
     def replica_of(self, master: str) -> str | None:
-        replicas = [r for r in self.topology.replicas.get(master, ()) if r not in self.suspects]
-        return random.choice(replicas) if replicas else None
+        return self._choose(master, self._answering_replicas(master))
+
+    def _answering_replicas(self, master: str) -> list[str]:
+        return [r for r in self.topology.replicas.get(master, ()) if r not in self.suspects]
+
+    def _choose(self, master: str, nodes: list[str]) -> str | None:
+        """One of a shard's `nodes` for a read: at random, or each in turn ("round_robin")."""
+        if not nodes:
+            return None
+        if self.replica_choice == "random":
+            return random.choice(nodes)
+        turn = self._turns.get(master, 0)
+        self._turns[master] = turn + 1
+        return nodes[turn % len(nodes)]
 
     def slot_for(self, key: Any) -> int:
         return self.slot_of(key if type(key) is bytes else to_bytes(key))

@@ -33,6 +33,7 @@ from redis.cluster import (
     PRIMARY,
     REPLICA,
     AbstractRedisCluster,
+    LoadBalancingStrategy,
 )
 from redis.commands import AsyncCoreCommands, AsyncRedisClusterCommands
 from redis.commands.metadata import ResponsePolicy
@@ -378,12 +379,25 @@ def _addresses(target: Any) -> str | list[str]:
     return [f"{n.host}:{n.port}" for n in nodes]
 
 
+# redis-py's read strategies as the native client's read_from and replica_choice: the
+# primary among the shard's nodes or not, in turn or at random; the *_REPLICA(S) ones fall
+# back to the primary while its shard has no replica that answers, as redis-py's do.
+_READS: dict[LoadBalancingStrategy | None, tuple[str, str]] = {
+    None: ("primary", "random"),
+    LoadBalancingStrategy.ROUND_ROBIN: ("any", "round_robin"),
+    LoadBalancingStrategy.ROUND_ROBIN_REPLICAS: ("prefer_replica", "round_robin"),
+    LoadBalancingStrategy.RANDOM: ("any", "random"),
+    LoadBalancingStrategy.RANDOM_REPLICA: ("prefer_replica", "random"),
+}
+
+
 class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  # redis-py's mixins are untyped
     """redis-py's `redis.asyncio.cluster.RedisCluster` over the multiplexed cluster client.
 
     `RedisCluster(host="127.0.0.1", port=7000)`, `RedisCluster(startup_nodes=[...])` or
     `RedisCluster.from_url("redis://127.0.0.1:7000")`; every command method of redis-py's
-    cluster client, routed by our client. `read_from_replicas=True` reads from replicas."""
+    cluster client, routed by our client. Reads go to replicas as redis-py's
+    `load_balancing_strategy` says (`read_from_replicas=True`: ROUND_ROBIN), see `_READS`."""
 
     # redis-py's node flags, for target_nodes=
     PRIMARIES, REPLICAS = AbstractRedisCluster.PRIMARIES, AbstractRedisCluster.REPLICAS
@@ -398,6 +412,7 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         startup_nodes: Iterable[Any] | None = None,
         require_full_coverage: bool = True,
         read_from_replicas: bool = False,
+        load_balancing_strategy: LoadBalancingStrategy | None = None,
         **options: Any,
     ) -> None:
         seeds = [f"{n.host}:{n.port}" for n in startup_nodes or ()]
@@ -409,8 +424,11 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         self._seeds = seeds
         self._routes: dict[str, Route] = {}
         self._default: str | None = None
-        self._native_options.update(require_full_coverage=require_full_coverage,
-                                    read_from="replica" if read_from_replicas else "primary")  # fmt: skip
+        if read_from_replicas and load_balancing_strategy is None:  # redis-py's default then
+            load_balancing_strategy = LoadBalancingStrategy.ROUND_ROBIN
+        read_from, choice = _READS.get(load_balancing_strategy, ("primary", "random"))
+        self._native_options.update(require_full_coverage=require_full_coverage, read_from=read_from,
+                                    replica_choice=choice)  # fmt: skip
 
     async def _connect(self) -> Client:
         return await ClusterClient.connect(self._seeds, **self._native_options)

@@ -12,6 +12,7 @@ redis = pytest.importorskip("redis")
 from redis import exceptions as redis_errors  # noqa: E402
 
 from rediscluster_opt.compat import Redis, RedisCluster, UnsupportedOption  # noqa: E402
+from rediscluster_opt.testing.faults import replica_of  # noqa: E402
 
 
 def host_port(address: str) -> tuple[str, int]:
@@ -154,3 +155,77 @@ def test_the_drop_in_is_a_bench_arm_beside_the_native_api(local_cluster):
     ran = {(t["config"], t["mode"]) for t in record["trials"] if t["status"] == "ok" and t["valid"]}
     assert ran == {(arm, mode) for arm in ("optimized", "compat") for mode in ("cluster", "standalone")}
     assert all(t["ops"] > 0 and t["wrong"] == 0 for t in record["trials"])
+
+
+def gets_served(host: str, port: int) -> int:
+    """How many GETs the node has answered (INFO commandstats)."""
+    from rediscluster_opt.admin import command
+
+    for line in command(host, port, "INFO", "commandstats").decode().splitlines():
+        if line.startswith("cmdstat_get:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def offset(host: str, port: int, field: str) -> int:
+    from rediscluster_opt.admin import command
+
+    info = command(host, port, "INFO", "replication").decode()
+    return int(next(line for line in info.splitlines() if line.startswith(field)).split(":")[1])
+
+
+def online_in_shards(seed, port: int) -> bool:
+    """Whether the seed's CLUSTER SHARDS reports the node on `port` online."""
+    from rediscluster_opt.admin import command
+
+    for shard in command(*seed, "CLUSTER", "SHARDS"):
+        for node in dict(zip(shard[::2], shard[1::2], strict=True))[b"nodes"]:
+            fields = dict(zip(node[::2], node[1::2], strict=True))
+            if fields[b"port"] == port:
+                return fields[b"health"] == b"online"
+    return False
+
+
+async def caught_up(seed, primary, replica, timeout=15.0):
+    """Until the replica has applied everything its primary wrote so far and the seed
+    reports it online: Redis 7.0 reports a replica as "loading" in CLUSTER SHARDS until
+    its offset reached the seed by gossip, and clients read only from online replicas."""
+    import asyncio
+
+    wanted = offset(*primary, "master_repl_offset:")
+    for _ in range(int(timeout / 0.1)):
+        if offset(*replica, "slave_repl_offset:") >= wanted and online_in_shards(seed, replica[1]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the replica {replica} was not in sync and online within {timeout:g} s")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "primary_reads"),
+    [("ROUND_ROBIN", 10), ("RANDOM", None), ("ROUND_ROBIN_REPLICAS", 0), ("RANDOM_REPLICA", 0)],
+)
+async def test_load_balancing_strategies_spread_reads_as_redis_py_s(replica_cluster, strategy, primary_reads):
+    """redis-py's load_balancing_strategy on a shard of a primary and a replica: round robin
+    takes each in turn, RANDOM both at random, the *_REPLICA(S) ones the replica alone."""
+    from redis.cluster import LoadBalancingStrategy
+
+    host, port = host_port(replica_cluster.seeds[0])
+    key = f"t{uuid.uuid4().hex[:8]}:lb"
+    async with RedisCluster(host=host, port=port) as writer:
+        await writer.set(key, "v")
+        owner = writer.get_node_from_key(key).name
+    primary = host_port(owner)
+    replica = (primary[0], replica_of(replica_cluster, owner))
+    await caught_up((host, port), primary, replica)
+    client = RedisCluster(host=host, port=port, load_balancing_strategy=LoadBalancingStrategy[strategy])
+    try:
+        before = {node: gets_served(*node) for node in (primary, replica)}
+        assert [await client.get(key) for _ in range(20)] == [b"v"] * 20
+        served = {node: gets_served(*node) - before[node] for node in (primary, replica)}
+    finally:
+        await client.aclose()
+    assert sum(served.values()) == 20
+    if primary_reads is None:
+        assert served[primary] > 0 and served[replica] > 0, served
+    else:
+        assert served[primary] == primary_reads, served
