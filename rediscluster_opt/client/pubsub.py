@@ -91,6 +91,7 @@ class _Request:
 class _Link:
     connection: Subscriber
     requests: deque[_Request] = field(default_factory=deque)
+    pings: deque[bytes | None] = field(default_factory=deque)  # callers' PINGs not yet answered
 
 
 class _Redirected(Exception):
@@ -144,6 +145,7 @@ class PubSub:
         self._trouble = asyncio.Event()  # something wanted is not where it belongs
         self._placing = asyncio.Lock()
         self._keeper: asyncio.Task[None] | None = None
+        self._layout_known = False  # the next restore may skip re-reading the layout
         self._reading = True
         self.closed = False
         self.last_error: BaseException | None = None  # of the last failed re-subscription
@@ -178,6 +180,7 @@ class PubSub:
         come back on a new connection, as after a failure (reconnection, tried on purpose)."""
         link = self._links.get(self._home) if self._home is not None else None
         if link is not None:
+            self._layout_known = True  # nothing moved: the restore needs no new layout
             link.connection.close("closed by drop_home()")
 
     @property
@@ -303,6 +306,7 @@ class PubSub:
         self._check_open()
         for link in list(self._links.values()):
             link.connection.send(encode_command((b"PING",) if message is None else (b"PING", message)))
+            link.pings.append(None if message is None else to_bytes(message))
 
     def _handler_of(self, message: dict[str, Any]) -> Handler | None:
         kind = _MESSAGES.get(message["type"])
@@ -436,7 +440,10 @@ class PubSub:
         if isinstance(reply, ReplyError):
             self._refused(link, reply)
             return
-        if not isinstance(reply, list) or not reply:
+        if not isinstance(reply, list):  # RESP3: a PING's reply is a plain one, not a message
+            self._pong(link, reply, plain=True)
+            return
+        if not reply:
             return
         word = reply[0].decode("ascii", "replace").lower() if isinstance(reply[0], bytes) else str(reply[0])
         if word == "pmessage":
@@ -444,13 +451,22 @@ class PubSub:
         elif word in _MESSAGES:
             self._queue({"type": word, "pattern": None, "channel": reply[1], "data": reply[2]})
         elif word == "pong":
-            health = ("pong", self.health_check_message)
-            if reply[1] == health[1] and link.requests and health in link.requests[0].expected:
-                self._confirmed(link, health)
-            else:
-                self._queue({"type": word, "pattern": None, "channel": None, "data": reply[1]})
+            self._pong(link, reply[1], plain=False)
         elif word in _CONFIRMATIONS:
             self._confirmation(link, word, reply[1], reply[2])
+
+    def _pong(self, link: _Link, data: object, plain: bool) -> None:
+        """A PING answered: the health check's is confirmed, a caller's handed on as a
+        message. RESP3 answers a PING without argument with a bare PONG and one with an
+        argument with the argument, so `plain` replies take their data from the PING sent."""
+        health = ("pong", self.health_check_message)
+        if data == health[1] and link.requests and health in link.requests[0].expected:
+            self._confirmed(link, health)
+            return
+        sent = link.pings.popleft() if link.pings else data
+        if plain:
+            data = b"" if sent is None else data
+        self._queue({"type": "pong", "pattern": None, "channel": None, "data": data})
 
     def _confirmation(self, link: _Link, word: str, name: bytes, count: object) -> None:
         head = link.requests[0] if link.requests else None
@@ -555,7 +571,9 @@ class PubSub:
     async def _restore(self) -> None:
         if not self._misplaced():  # a subscribe placed them meanwhile
             return
-        await self._where.relearn()
+        if not self._layout_known:  # a lost connection may mean a failover: look first
+            await self._where.relearn()
+        self._layout_known = False
         for kind, names in self._misplaced().items():
             await self._unplace(kind, names, quiet=True, lenient=True)
             await self._place(kind, names, quiet=not self.announce_restores)

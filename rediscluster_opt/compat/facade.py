@@ -115,8 +115,9 @@ class _Facade(ABC):
         ssl_check_hostname: bool = True,
         **options: Any,
     ) -> None:
-        if protocol not in (2, "2", None):
-            raise UnsupportedOption(f"protocol={protocol!r}: this client speaks RESP2 (protocol=2)")
+        if protocol not in (2, "2", 3, "3", None):
+            raise UnsupportedOption(f"protocol={protocol!r}: RESP2 (protocol=2) or RESP3 (protocol=3)")
+        self.protocol = 3 if protocol in (3, "3") else 2
         unknown = sorted(set(options) - set(_SAME) - _HARMLESS)
         if unknown:
             raise UnsupportedOption(
@@ -125,11 +126,14 @@ class _Facade(ABC):
         self._encoder = Encoder(encoding, encoding_errors, decode_responses)
         self._decoding = (encoding, encoding_errors) if decode_responses else None
         self.response_callbacks: dict[str, Callable[..., Any]] = {
-            name.upper(): callback for name, callback in get_response_callbacks(2, legacy_responses).items()
+            name.upper(): callback
+            for name, callback in get_response_callbacks(self.protocol, legacy_responses).items()
         }
         native: dict[str, Any] = {
             ours: options.pop(theirs) for theirs, ours in _SAME.items() if theirs in options
         }
+        if self.protocol == 3:  # every connection (shared, blocking, pub/sub) says HELLO 3 first
+            native["setup_commands"] = [(b"HELLO", b"3")]
         if socket_timeout is not None:
             native["command_timeout"] = socket_timeout
         if socket_connect_timeout is not None:

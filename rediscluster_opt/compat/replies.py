@@ -18,11 +18,14 @@ __all__ = ["converted", "redis_error"]
 def converted(reply: Any, decoding: tuple[str, str] | None) -> Any:
     """`reply` as redis-py's parser gives it: an error reply nested in an array (EXEC's)
     as redis-py's exception instance, and with `decoding` (encoding, errors), every bulk
-    and simple string decoded, as decode_responses=True does; integers and nil as they are."""
+    and simple string decoded, as decode_responses=True does, RESP3's maps too, keys and
+    values; integers, doubles, booleans and nil as they are."""
     if isinstance(reply, bytes):
         return reply.decode(*decoding) if decoding is not None else reply
     if isinstance(reply, list):
         return [converted(item, decoding) for item in reply]
+    if isinstance(reply, dict):
+        return {converted(key, decoding): converted(value, decoding) for key, value in reply.items()}
     if isinstance(reply, errors.ResponseError):
         return redis_error(reply)
     return reply

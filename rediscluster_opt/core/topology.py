@@ -110,7 +110,9 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
-def _pairs(flat: list[Any]) -> dict[str, object]:
+def _pairs(flat: list[Any] | dict[Any, Any]) -> dict[str, object]:
+    if isinstance(flat, dict):  # RESP3 (a connection after HELLO 3) sends maps
+        return {_text(k): v for k, v in flat.items()}
     if not isinstance(flat, list) or len(flat) % 2:
         raise TopologyError(f"expected a flat key/value list, got {flat!r:.200}")
     return {_text(k): v for k, v in zip(flat[::2], flat[1::2], strict=True)}
@@ -129,8 +131,8 @@ def _shard_node_address(node: dict[str, object], fallback_host: str, tls: bool) 
 
 
 def parse_cluster_shards(reply: object, fallback_host: str = "127.0.0.1", *, tls: bool = False) -> Topology:
-    """Parse a RESP2 CLUSTER SHARDS reply (Redis >= 7.0); `tls`: the client dials TLS
-    ports, so a node's "tls-port" wins over its plain one."""
+    """Parse a CLUSTER SHARDS reply (Redis >= 7.0), RESP2's flat lists or RESP3's maps;
+    `tls`: the client dials TLS ports, so a node's "tls-port" wins over its plain one."""
     if not isinstance(reply, list):
         raise TopologyError(f"CLUSTER SHARDS reply is not a list: {reply!r:.200}")
     ranges: list[SlotRange] = []

@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -256,6 +257,8 @@ def _why(test: str, message: str) -> str:
     if explained is not None:
         return f"{INTERNAL} ({explained})"
     if "is redis-py's own and is not supported here" in message:
+        return INTERNAL
+    if re.search(r"does not have the attribute '_\w+'", message):  # mock.patch of a private name
         return INTERNAL
     if "UnsupportedOption" in message or "does not support the option" in message:
         return "uses an option the drop-in refuses by name"

@@ -120,8 +120,8 @@ async def test_from_url_and_what_is_not_supported_is_named(local_cluster):
     await client.aclose()
     with pytest.raises(UnsupportedOption, match="cache_config"):
         RedisCluster(host=host, port=port, cache_config=object())
-    with pytest.raises(UnsupportedOption, match="protocol"):
-        RedisCluster(host=host, port=port, protocol=3)
+    with pytest.raises(UnsupportedOption, match="protocol=4: RESP2 .protocol=2. or RESP3 .protocol=3."):
+        RedisCluster(host=host, port=port, protocol=4)
     with pytest.raises(UnsupportedOption, match="db"):
         Redis(host=host, port=port, db=1)
     async with RedisCluster(host=host, port=port) as client:
@@ -229,3 +229,23 @@ async def test_load_balancing_strategies_spread_reads_as_redis_py_s(replica_clus
         assert served[primary] > 0 and served[replica] > 0, served
     else:
         assert served[primary] == primary_reads, served
+
+
+@pytest.mark.parametrize("mode", ["cluster", "standalone"])
+async def test_resp3_replies_are_redis_py_s(local_cluster, mode):
+    """protocol=3 in both clients: the same calls give the same RESP3-shaped results
+    (maps, doubles, score pairs), as bytes and decoded, and the drop-in's connection
+    says it speaks RESP3 (HELLO 3 in its handshake)."""
+    import redis.asyncio as redis_asyncio
+
+    address = local_cluster.seeds[0] if mode == "cluster" else local_cluster.standalone_address
+    host, port = host_port(address)
+    pair = (redis_asyncio.RedisCluster, RedisCluster) if mode == "cluster" else (redis_asyncio.Redis, Redis)
+    for decode in (False, True):
+        got = []
+        for make in pair:
+            async with make(host=host, port=port, protocol=3, decode_responses=decode) as client:
+                got.append(await scenario(client, f"t{uuid.uuid4().hex[:8]}"))
+                assert str((await client.client_info())["resp"]) == "3"
+        assert got[0] == got[1]
+        assert got[1][21] == ([[b"b", 2.0], [b"a", 2.5]] if not decode else [["b", 2.0], ["a", 2.5]])

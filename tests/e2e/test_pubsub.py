@@ -281,3 +281,33 @@ async def test_the_drop_in_reconnects_as_redis_py_does(pair, prefix):
     assert got["ours"] == got["theirs"]
     assert [m["type"] for m in got["ours"][1]] == ["psubscribe", "subscribe"]
     assert got["ours"][2][0]["data"] == "after"
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_the_drop_in_answers_pings_in_redis_py_s_shapes(local_cluster, protocol):
+    """A subscribed PubSub's PING, with and without a message, bytes and decoded: RESP3
+    answers with a plain reply instead of a ["pong", data] message, and both clients hand
+    on the same message (and the health check keeps the connection in either)."""
+    import redis.asyncio as redis_asyncio
+
+    host, port = split_address(local_cluster.standalone_address)
+    for decode in (False, True):
+        got = []
+        for make in (redis_asyncio.Redis, compat.Redis):
+            client = make(host=host, port=port, protocol=protocol, decode_responses=decode)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe("ping-shapes")
+                    assert (await pubsub.get_message(timeout=1))["type"] == "subscribe"
+                    pongs = []
+                    for message in (None, "x", "PONG"):
+                        await pubsub.ping(message)
+                        pongs.append(await pubsub.get_message(timeout=1))
+                    got.append(pongs)
+            finally:
+                await client.aclose()
+        # PING PONG: RESP3 answers "PONG" as it answers a bare PING, and redis-py then says
+        # b""; ours knows what it sent, so the message keeps its data
+        assert got[0][:2] == got[1][:2] and (protocol == 3 or got[0] == got[1]), protocol
+        data = ["", "x", "PONG"]
+        assert [m["data"] for m in got[1]] == (data if decode else [d.encode() for d in data])

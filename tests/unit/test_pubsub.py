@@ -141,6 +141,23 @@ async def test_the_health_checks_pong_is_swallowed_and_a_callers_is_a_message():
     assert await pubsub.get_message() == {"type": "pong", "pattern": None, "channel": None, "data": b""}
 
 
+async def test_resp3_plain_pongs_take_their_data_from_the_ping_sent():
+    # after HELLO 3 a PING answers "PONG" (no argument) or its argument, not a message:
+    # a PING of "PONG" is told from a bare one by what was sent
+    pubsub, link = pubsub_with_link()
+    for message in (None, "x", "PONG"):
+        await pubsub.ping(message)
+    health = (b"PING", HEALTH_CHECK)
+    checking = asyncio.ensure_future(pubsub._ask(link, health, [("pong", HEALTH_CHECK)], True))
+    await asyncio.sleep(0)
+    for plain in (b"PONG", b"x", b"PONG", HEALTH_CHECK):
+        reply(pubsub, link, plain)
+    await checking  # the health check's own reply confirmed it, and is no message
+    got = [(await pubsub.get_message())["data"] for _ in range(3)]
+    assert got == [b"", b"x", b"PONG"] and await pubsub.get_message() is None
+    assert not link.pings
+
+
 async def test_reading_pauses_past_max_buffered_and_resumes_below_half():
     pubsub, link = pubsub_with_link(max_buffered=4)
     for i in range(4):

@@ -77,3 +77,10 @@ def test_the_committed_page_is_what_the_committed_record_renders():
     root = Path(__file__).resolve().parents[2]
     record = json.loads((root / suite.RECORD.format(selection="full")).read_text())
     assert (root / suite.DOC).read_text() == suite.render(record)
+
+
+def test_a_mock_patch_of_a_private_name_is_an_internal_and_a_public_one_is_not():
+    private = "AttributeError: <PubSubConnection object at 0x7f> does not have the attribute '_parser'"
+    public = "AttributeError: <PubSubConnection object at 0x7f> does not have the attribute 'read'"
+    assert suite._why("t::x", private) == "reaches into a redis-py internal"
+    assert suite._why("t::x", public) == "a different reply or error: a defect to fix or explain"

@@ -52,6 +52,22 @@ def test_parse_cluster_shards_like_redis_7():
     assert table[16100] == table[6000] == "127.0.0.1:7001" and table[0] == "127.0.0.1:7000"
 
 
+def test_resp3_maps_give_the_same_layout_as_resp2_lists():
+    def as_map(flat):  # what a connection after HELLO 3 reads: maps, nodes' too
+        pairs = dict(zip(flat[::2], flat[1::2], strict=True))
+        if b"nodes" in pairs:
+            pairs[b"nodes"] = [as_map(n) for n in pairs[b"nodes"]]
+        return pairs
+
+    reply = [
+        shard([0, 8191], node(7000), node(7003, role=b"replica")),
+        shard([8192, 16383], node(7001), node(7004, role=b"replica", health=b"fail")),
+    ]
+    resp2 = parse_cluster_shards(reply)
+    assert parse_cluster_shards([as_map(s) for s in reply]) == resp2
+    assert resp2.failed == frozenset({"127.0.0.1:7004"}) and resp2.is_complete
+
+
 def test_unknown_endpoint_falls_back_to_the_asked_host():
     reply = [shard([0, 16383], node(7000, ip=b"", endpoint=b"?"))]
     assert parse_cluster_shards(reply, fallback_host="10.0.0.9").masters == ("10.0.0.9:7000",)
