@@ -229,6 +229,10 @@ EXPLAINED = {
     "TestClusterPubSub::test_generator_handles_concurrent_mapping_changes": (
         "asserts the PubSub is redis-py's ClusterPubSub class and drives its per-node generator"
     ),
+    "TestPubSubAcloseCancellation::test_teardown_failure_after_cancel_is_logged": (
+        "patches the connection's disconnect() and waits for redis-py's aclose() to call it; "
+        "the drop-in's aclose() closes its connections without it, so the test waits out its timeout"
+    ),
 }
 
 
