@@ -119,6 +119,7 @@ class ClusterRouter:
             pool, self.refreshes, self.is_master, counters, stall_after=stall_after, probe=self._probe_blocked
         )
         self._probed: dict[str, float] = {}  # node -> when its blocked commands' probe last went
+        self.clusterscan: bool | None = None  # do the servers have CLUSTERSCAN? (client/scan.py)
 
     # -- the slow path's Router protocol ------------------------------------------------
     def target(self, slot: int, replica: bool) -> str | None:

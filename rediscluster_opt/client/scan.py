@@ -12,6 +12,12 @@ again from their new owners. What is not caught: a slot that moves away and back
 entirely within one scan (its owner is the same at both ends and no migration is open at
 either). Duplicates are possible, as with SCAN itself.
 
+Where the servers have it (Valkey >= 9.1), CLUSTERSCAN does this on the server's side: it
+walks the slots one by one, its cursor names the slot it is in by a hash tag, so each call
+is routed by its cursor like a key, and a MOVED is followed with the same cursor. Every key
+present throughout is returned at least once there too; `scan_cluster` uses it when the
+first master asked knows the command (COMMAND INFO), and the per-master walk otherwise.
+
 For HSCAN, SSCAN and ZSCAN the cursor belongs to the node's copy of the key: when the
 key's slot changes owner during the iteration (MOVED, a failover), the iteration starts
 again at cursor 0 on the new owner, so every member present throughout is returned.
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .router import ClusterRouter
 
-__all__ = ["scan_cluster", "scan_key", "scan_node"]
+__all__ = ["has_clusterscan", "scan_cluster", "scan_clusterscan", "scan_key", "scan_node"]
 
 
 def _options(match: Any, count: int | None, kind: Any) -> tuple[Any, ...]:
@@ -62,7 +68,11 @@ async def scan_cluster(
 ) -> AsyncIterator[bytes]:
     """Every master's keys, each slot that moved during the scan read again at the end.
     The layout at the start is the client's own (a stale one differs from the one read
-    at the end, so the slots it had wrong are read again)."""
+    at the end, so the slots it had wrong are read again). With CLUSTERSCAN, that instead."""
+    if await has_clusterscan(client, router):
+        async for key in scan_clusterscan(client, match, count, kind):
+            yield key
+        return
     start = router.topology.slot_table()
     redo = await _migrating(client, router.topology.masters)
     for master in router.topology.masters:
@@ -81,6 +91,34 @@ async def scan_cluster(
         for key in await _slot_keys(client, router.topology.masters, slot):
             if await _wanted(client, key, match, kind):
                 yield key
+
+
+async def has_clusterscan(client: Client, router: ClusterRouter) -> bool:
+    """Whether the cluster's servers have CLUSTERSCAN (asked once per client, of one master:
+    a cluster runs one server version, and a mixed one during an upgrade would answer MOVED
+    or an unknown-command error, which the scan raises)."""
+    known = router.clusterscan
+    if known is None:
+        (info,) = await client.execute_command(b"COMMAND", b"INFO", b"CLUSTERSCAN")
+        known = router.clusterscan = info is not None
+    return known
+
+
+async def scan_clusterscan(client: Client, match: Any, count: int | None, kind: Any) -> AsyncIterator[bytes]:
+    """Every key of the cluster by CLUSTERSCAN, each call sent to the owner of the slot its
+    cursor's hash tag names (a MOVED, when the slot moved meanwhile, is followed with the
+    same cursor by the slow path)."""
+    cursor: bytes = b"0"
+    options = _options(match, count, kind)
+    while True:
+        # routed by the cursor as by a key: its hash tag names the slot it scans ("0", the
+        # start, names none, and any master answers it with slot 0's cursor)
+        found, keys = await client.execute_command(b"CLUSTERSCAN", cursor, *options, key=cursor)
+        cursor = to_bytes(found)
+        for key in keys:
+            yield key
+        if cursor == b"0":
+            return
 
 
 async def _replaced(router: ClusterRouter, master: str, wait: float) -> bool:
