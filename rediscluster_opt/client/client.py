@@ -53,6 +53,7 @@ from ..validate import check_number
 from . import fused, scan
 from .commands import Commands
 from .conversation import run_pipeline
+from .keyspace import KeyspaceEvents
 from .outcome import NOT_SENT, Lost, Replied, Single, Transaction
 from .pipeline import Pipeline
 from .pubsub import HEALTH_CHECK, Dial, PubSub
@@ -414,6 +415,18 @@ class Client(Commands):
             health_check_message=health_check_message,
             announce_restores=announce_restores,
         )
+
+    def keyspace_events(self, *patterns: Any, follow_interval: float = 1.0) -> KeyspaceEvents:
+        """Keyspace notifications matching `patterns` (default: every one) from every
+        master, merged, following the layout (client/keyspace.py): `async with
+        client.keyspace_events("__keyspace@0__:user:*") as events`. The servers must
+        have `notify-keyspace-events` set."""
+        router = self.router
+        if isinstance(router, ClusterRouter):
+            masters: Callable[[], Sequence[str]] = lambda: router.topology.masters  # noqa: E731
+        else:
+            masters = lambda: (router.address,)  # noqa: E731
+        return KeyspaceEvents(self, masters, patterns, follow_interval=follow_interval)
 
     # -- scripts (client/scripts.py) -----------------------------------------------------
     def register_script(self, source: str | bytes) -> Script:

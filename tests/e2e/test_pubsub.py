@@ -196,6 +196,86 @@ async def test_shard_channels_come_back_after_their_masters_failover(replica_clu
         await client.close()
 
 
+# -- keyspace notifications ---------------------------------------------------------------
+class notifications_on:
+    """`notify-keyspace-events` set on every node given (a server setting), put back after."""
+
+    def __init__(self, ports, host="127.0.0.1", flags="KA"):
+        self.host, self.ports, self.flags = host, list(ports), flags
+
+    def __enter__(self):
+        setting = ("CONFIG", "GET", "notify-keyspace-events")
+        self.before = {p: command(self.host, p, *setting)[1] for p in self.ports}
+        for port in self.ports:
+            command(self.host, port, "CONFIG", "SET", "notify-keyspace-events", self.flags)
+
+    def __exit__(self, *exc_info):
+        for port, value in self.before.items():
+            try:
+                command(self.host, port, "CONFIG", "SET", "notify-keyspace-events", value)
+            except OSError:  # a node a test left down: it starts with the default again
+                pass
+
+
+async def events_for(events, wanted, timeout=10.0):
+    """Notifications until each channel in `wanted` was heard (others are passed over)."""
+    heard_from = {}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while set(heard_from) != wanted:
+        left = deadline - loop.time()
+        if left <= 0:
+            raise AssertionError(f"not heard within {timeout:g} s: {sorted(wanted - set(heard_from))}")
+        message = await events.get_message(timeout=left)
+        if message is not None and message["channel"] in wanted:
+            heard_from[message["channel"]] = message
+    return heard_from
+
+
+async def test_keyspace_events_come_from_every_master(local_cluster, prefix):
+    """A key's notification is published on its own master only: one subscription per
+    master hears the keys of all of them."""
+    async with await ClusterClient.connect(local_cluster.seeds) as client:
+        table = client.topology.slot_table()
+        keys = {m: keys_on(m, table, 1, f"{prefix}{i}")[0] for i, m in enumerate(client.topology.masters)}
+        with notifications_on(local_cluster.ports):
+            async with client.keyspace_events(f"__keyspace@0__:{prefix}*") as events:
+                assert events.nodes == sorted(client.topology.masters)
+                for key in keys.values():
+                    await client.set(key, "v")
+                wanted = {b"__keyspace@0__:" + key for key in keys.values()}
+                heard_from = await events_for(events, wanted)
+        for master, key in keys.items():
+            message = heard_from[b"__keyspace@0__:" + key]
+            assert message["node"] == master and message["data"] == b"set" and message["type"] == "pmessage"
+
+
+async def test_keyspace_events_follow_a_failover_to_the_promoted_replica(replica_cluster, prefix):
+    client = await ClusterClient.connect(replica_cluster.seeds, command_timeout=1.0)
+    victim = client.topology.masters[0]
+    host, port = split_address(victim)
+    key = keys_on(victim, client.topology.slot_table(), 1, prefix)[0]
+    promoted = replica_of(replica_cluster, victim)
+    with notifications_on(replica_cluster.cluster_ports):
+        try:
+            async with client.keyspace_events(f"__keyspace@0__:{prefix}*", follow_interval=0.2) as events:
+                signal_node(replica_cluster, port, signal.SIGKILL)
+                try:
+                    await asyncio.to_thread(wait_for_promotion, host, promoted, 30)
+                    joined = f"{host}:{promoted}"
+                    await eventually(lambda: joined in events.nodes, what="the promoted master joined")
+                    assert victim not in events.nodes
+                    await client.set(key, "after")
+                    message = (await events_for(events, {b"__keyspace@0__:" + key}))[b"__keyspace@0__:" + key]
+                    assert message["node"] == f"{host}:{promoted}"
+                    assert events.counters["joined"] == 4 and events.counters["left"] == 1
+                finally:
+                    await asyncio.to_thread(replica_cluster.start_node, port)
+                    await asyncio.to_thread(replica_cluster.wait_healthy, 60)
+        finally:
+            await client.close()
+
+
 # -- the drop-in ---------------------------------------------------------------------------
 compat = pytest.importorskip("rediscluster_opt.compat")
 
