@@ -70,6 +70,12 @@ class Commands:
             return await self._keyless(args, target)
         return await self._keyed(keys[0], args)
 
+    def execute_keyed(self, key: Key, args: tuple[Value, ...]) -> Awaitable[Any]:
+        """Send a command routed by its one `key`, without `execute_command`'s checks: for
+        a caller that decided once per command name, by `core.commands.always_shared`,
+        that the command may share a connection and never blocks (the redis-py drop-in)."""
+        return self._keyed(key, args)
+
     # -- strings ----------------------------------------------------------------------
     def get(self, key: Key) -> Awaitable[bytes | None]:
         return self._keyed(key, (b"GET", key))

@@ -41,11 +41,12 @@ from redis.commands.metadata import ResponsePolicy
 from ..client import ClusterClient, StandaloneClient
 from ..client.client import Client
 from ..client.scan import scan_key
+from ..core.commands import always_shared
 from ..core.url import TLSSettings, parse_url
 from ..stages.slot_hash import slot_crc_hqx
 from .nodes import Node, node_at
 from .pipeline import ClusterPipeline, Pipeline
-from .policies import ALL_MASTERS, ANY_MASTER, CONTAINERS, DEFAULT_NODE, NODE_FLAGS, Route, route_of
+from .policies import ALL_MASTERS, ANY_MASTER, BY_KEYS, CONTAINERS, DEFAULT_NODE, NODE_FLAGS, Route, route_of
 from .pubsub import PubSub
 from .replies import converted, redis_error
 
@@ -150,6 +151,7 @@ class _Facade(ABC):
         self._native_options = native
         self._native: Client | None = None
         self._names: dict[Any, tuple[str, tuple[bytes, ...]]] = {}
+        self._directs: dict[str, bool] = {}  # command name -> sent by execute_keyed (_direct)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
@@ -207,13 +209,16 @@ class _Facade(ABC):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's contract: the command's arguments (the first may hold two words,
         "CONFIG GET"), and options for its reply callback; the reply as redis-py shapes it."""
-        native = await self._connected()
+        native = self._native if self._native is not None else await self._connected()
         name, encoded = self._encoded(args)
         target = options.pop("target_nodes", None)
         keys = options.pop("keys", None)  # redis-py names a read's keys (for its cache)
         key = self._encoder.encode(keys[0]) if keys and len(keys) == 1 else None
         try:
-            reply = await self._send(native, name, encoded, target, key)
+            if key is not None and target is None and self._direct(name):
+                reply = await native.execute_keyed(key, encoded)  # GET and the like: one step less
+            else:
+                reply = await self._send(native, name, encoded, target, key)
         except redis_errors.RedisError:
             raise
         except Exception as exc:
@@ -267,6 +272,21 @@ class _Facade(ABC):
             return _reply(reply, callback, decoding, options)
         shaped = {node: _reply(value, callback, decoding, options) for node, value in reply.items()}
         return _merged(name, shaped, reply.response)
+
+    def _direct(self, name: str) -> bool:
+        """Whether a command with its one key named goes straight to the native client's
+        keyed route, decided once per name: routed by its key, and always on a shared
+        connection (core.commands.always_shared), so execute_command's checks are moot."""
+        known = self._directs.get(name)
+        if known is None:
+            known = self._by_key(name) and " " not in name and always_shared(name.encode())
+            if len(self._directs) < _NAMES_KEPT:
+                self._directs[name] = known
+        return known
+
+    def _by_key(self, name: str) -> bool:
+        """Whether command `name` goes where its keys are (a server of its own: always)."""
+        return True
 
     async def _send(
         self, native: Client, name: str, args: tuple[bytes, ...], target: Any, key: bytes | None
@@ -502,6 +522,18 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
         owner = native.router.target(self.keyslot(key), replica)
         return node_at(owner, REPLICA if replica else PRIMARY) if owner else None
 
+    def _route(self, name: str) -> Route:
+        """Where command `name` goes, decided once per name (redis-py's tables do not change)."""
+        route = self._routes.get(name)
+        if route is None:
+            route = route_of(name)
+            if len(self._routes) < _NAMES_KEPT:
+                self._routes[name] = route
+        return route
+
+    def _by_key(self, name: str) -> bool:
+        return name not in CONTAINERS and self._route(name).to == BY_KEYS
+
     def keyslot(self, key: Any) -> int:
         """The slot of `key` (encoded as a command argument would be)."""
         return slot_crc_hqx(self._encoder.encode(key))
@@ -520,11 +552,7 @@ class RedisCluster(_Facade, AsyncRedisClusterCommands):  # type: ignore[misc]  #
             return _PerNode({a: await native.execute_command(*args, target=a) for a in addresses}, None)
         if name in CONTAINERS and len(args) > 1:  # CLIENT SETNAME given as two arguments
             name = f"{name} {args[1].decode('utf-8', 'replace').upper()}"
-        route = self._routes.get(name)
-        if route is None:  # decided once per command name: redis-py's tables do not change
-            route = route_of(name)
-            if len(self._routes) < _NAMES_KEPT:
-                self._routes[name] = route
+        route = self._route(name)
         if route.to == ALL_MASTERS:
             return _PerNode(await native.execute_command(*args, target="all"), route.response)
         if route.to == DEFAULT_NODE:

@@ -26,6 +26,7 @@ from ..errors import UnsafeCommandError
 __all__ = [
     "RESEND_RULES",
     "ResendRule",
+    "always_shared",
     "auth_command",
     "blocking_seconds",
     "command_keys",
@@ -187,6 +188,19 @@ def shared_connection_problem(args: Sequence[Any]) -> str | None:
     if name == b"CLIENT" and len(args) > 1:
         return _CLIENT_REFUSED.get(_as_bytes(args[1]).upper())
     return None
+
+
+def always_shared(name: bytes) -> bool:
+    """Whether every use of command `name` (upper case) goes on a shared connection as it
+    is: no rule refuses it and it blocks in no form, whatever its arguments, so a caller
+    may decide once per name what `shared_connection_problem` and `blocking_seconds`
+    decide per command."""
+    return (
+        name not in _REFUSED
+        and name != b"CLIENT"  # some of its subcommands are refused
+        and name not in _BLOCKING_TIMEOUT_AT
+        and name not in (b"XREAD", b"XREADGROUP")  # BLOCK makes them blocking
+    )
 
 
 def blocking_seconds(args: Sequence[Any]) -> float | None:

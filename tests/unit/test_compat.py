@@ -72,3 +72,14 @@ def test_redis_py_s_internals_are_named_and_still_missing_attributes():
     assert client.get_nodes() == [] and client.get_default_node() is None  # nothing known before connecting
     with pytest.raises(UnsupportedOption, match="cache_config"):
         RedisCluster(host="127.0.0.1", port=7000, cache_config={})
+
+
+def test_a_keyed_command_that_always_shares_goes_straight_to_the_keyed_route():
+    from rediscluster_opt.compat import Redis, RedisCluster
+
+    cluster, server = RedisCluster(host="127.0.0.1", port=7000), Redis(host="127.0.0.1", port=7100)
+    assert cluster._direct("GET") and cluster._direct("HGETALL") and server._direct("GET")
+    # routed elsewhere (every master, the default node), blocking, or refused in some form
+    for name in ("KEYS", "DBSIZE", "BLPOP", "XREAD", "CLIENT LIST", "CONFIG GET"):
+        assert not cluster._direct(name), name
+    assert not server._direct("BLPOP") and not server._direct("CLIENT LIST")

@@ -56,6 +56,19 @@ def test_safe_commands_pass(args):
     assert shared_connection_problem(args) is None
 
 
+def test_a_name_always_shared_is_refused_in_no_form_and_never_blocks():
+    # what the drop-in decides once per command name (core.commands.always_shared) must
+    # agree with the per-command checks for every form those tables know
+    from rediscluster_opt.core.commands import always_shared, blocking_seconds
+
+    for args in [*REFUSED, *ALLOWED]:
+        name = str(args[0]).upper().encode()
+        if always_shared(name):
+            assert shared_connection_problem(args) is None and blocking_seconds(args) is None, args
+    assert always_shared(b"GET") and always_shared(b"HGETALL")
+    assert not any(always_shared(n) for n in (b"CLIENT", b"BLPOP", b"XREAD", b"MULTI", b"WAIT"))
+
+
 async def test_a_refused_command_is_never_sent_and_the_connection_keeps_serving():
     async with FakeRedis() as node:
         serve_all_slots(node)
