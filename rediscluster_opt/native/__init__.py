@@ -8,13 +8,14 @@ preset with all four. The pure variants stay the readable reference and the fall
 
 `rcopt build` compiles hotpath.pyx (Cython and a C compiler: the `compiled` extra) into
 `native/_build/<key>/`, where `<key>` hashes the source and the Python ABI, so a build of
-older source is never loaded. Until it exists the native variants are not in the tables
-and choosing one says how to build them.
+older source is never loaded. `pip install .` compiles it too where a C compiler is
+present (setup.py), beside this module with a `hotpath.key` naming its source; that one is
+loaded when no build of the current source is in `_build/`. Until one exists the native
+variants are not in the tables and choosing one says how to build them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import importlib.util
 import shutil
@@ -26,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..compiled import BuildError
+from ._key import source_key as _key_of
 
 __all__ = ["MODULE", "SOURCE", "NativeBuildError", "build", "build_dir", "load", "missing"]
 
@@ -37,8 +39,7 @@ _loaded: list[ModuleType | None] = []  # this process's answer, once
 
 def source_key() -> str:
     """What a build is of: the Cython source and this interpreter's ABI."""
-    digest = hashlib.sha256(sysconfig.get_config_var("EXT_SUFFIX").encode() + b"\0" + SOURCE.read_bytes())
-    return digest.hexdigest()[:16]
+    return _key_of(SOURCE.read_bytes())
 
 
 def build_dir() -> Path:
@@ -49,12 +50,24 @@ def _extension() -> Path:
     return build_dir() / f"hotpath{sysconfig.get_config_var('EXT_SUFFIX')}"
 
 
+def installed() -> Path | None:
+    """The extension `pip install` built beside this module, when it is of this source."""
+    path = SOURCE.with_name(f"hotpath{sysconfig.get_config_var('EXT_SUFFIX')}")
+    key = SOURCE.with_name("hotpath.key")
+    if path.is_file() and key.is_file() and key.read_text().strip() == source_key():
+        return path
+    return None
+
+
 def load() -> ModuleType | None:
-    """The native module built from the current source, or None when there is none."""
+    """The native module built from the current source (rcopt build's, else the one pip
+    installed), or None when there is none."""
     if not _loaded:
-        path = _extension()
+        path: Path | None = _extension()
+        if path is not None and not path.is_file():
+            path = installed()
         module = None
-        if path.is_file():
+        if path is not None:
             loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
             spec = importlib.util.spec_from_file_location(MODULE, path, loader=loader)
             assert spec is not None

@@ -8,6 +8,7 @@ folder added that way is not run, so the checkout's editable install stays out).
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -66,6 +67,28 @@ def test_the_core_install_has_the_client_and_a_cli_that_names_missing_extras(ins
     assert "pip install 'rediscluster_opt[lab]'" in bench.stderr
     assert "Traceback" not in bench.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_the_wheel_carries_the_native_hot_path_where_a_compiler_is(installed, local_cluster, tmp_path):
+    """pip built hotpath.pyx into the wheel (setup.py), keyed by its source: the installed
+    package loads it and runs GETs on the native preset, with no `rcopt build`."""
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    if shutil.which("gcc") is None or not headers.is_file():
+        pytest.skip("no C compiler or no Python.h here: the wheel is built without the native hot path")
+    code = (
+        "import asyncio\n"
+        "from rediscluster_opt import ClusterClient, Stages, native\n"
+        "assert native.load() is not None and native.installed() is not None, native.missing()\n"
+        "async def main():\n"
+        f"    seeds = {local_cluster.seeds[0]!r}\n"
+        "    async with await ClusterClient.connect(seeds, stages=Stages.native()) as c:\n"
+        "        await c.set('rcopt:installed:native', 'v')\n"
+        "        print(await c.get('rcopt:installed:native'), c.describe()['stages']['submit'])\n"
+        "asyncio.run(main())\n"
+    )
+    done = run([str(installed / "python"), "-c", code], tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["b'v'", "native"]
 
 
 def test_the_readme_application_example_runs_as_written(installed, local_cluster, tmp_path):

@@ -80,3 +80,18 @@ def test_the_native_preset_is_named_in_labels_and_bench_arms():
     assert Stages.native().replace(writer="join").label() == "native+writer=join"
     arm = ClientConfig.parse("native@compiled")
     assert arm.client == "ours" and arm.build == "compiled" and arm.stage_set() == Stages.native()
+
+
+def test_an_extension_pip_installed_is_loaded_only_when_its_key_names_this_source(tmp_path, monkeypatch):
+    import sysconfig
+
+    source = tmp_path / "hotpath.pyx"
+    source.write_bytes(native.SOURCE.read_bytes())
+    monkeypatch.setattr(native, "SOURCE", source)
+    extension = tmp_path / f"hotpath{sysconfig.get_config_var('EXT_SUFFIX')}"
+    extension.write_bytes(b"\0")  # only looked at, never loaded, here
+    assert native.installed() is None  # no key: of unknown source
+    (tmp_path / "hotpath.key").write_text(native.source_key() + "\n")
+    assert native.installed() == extension
+    source.write_bytes(source.read_bytes() + b"\n# changed\n")  # the source moved on since the install
+    assert native.installed() is None
