@@ -175,6 +175,7 @@ def _bench_command(args: argparse.Namespace) -> int:
         flame_dir=args.flame_dir if args.profile == "pyspy" else None,
         pin=not args.no_pin,
         processes=args.processes,
+        reruns=args.reruns,
     )
     path = save_record(record, args.results_dir)
     print()
@@ -438,7 +439,7 @@ def _cluster_command_parser(commands: Subcommands) -> None:
 def _bench_command_parser(commands: Subcommands) -> None:
     """rcopt bench: the closed-loop benchmark."""
     from .bench.adapters import LOOPS, PEERS
-    from .bench.runner import MODES, PROFILES
+    from .bench.runner import MAX_RERUNS, MODES, PROFILES
     from .bench.workload import KINDS
 
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
@@ -479,6 +480,14 @@ def _bench_command_parser(commands: Subcommands) -> None:
         help="where --profile pyspy leaves py-spy's raw stacks (the folded format flame graph tools read)",
     )
     add("--no-pin", action="store_true", help="do not pin the client and the servers to disjoint CPUs")
+    add(
+        "--reruns",
+        type=int,
+        default=MAX_RERUNS,
+        help=f"how many times a trial runs again while other processes took the machine (default "
+        f"{MAX_RERUNS}, each after up to 30 s waiting for a quiet second; 0: never, e.g. a check "
+        "on a busy machine whose figures are not evidence)",
+    )
     _add_target_and_output(bench, experiment="bench")
     bench.set_defaults(handler=_bench_command)
 

@@ -177,6 +177,7 @@ def run_benchmark(
     for label, seconds in warmups.items():
         check_number(f"warmup of {label}", seconds, allow_zero=True, error=BenchmarkError)
     check_number("processes", processes, integer=True, error=BenchmarkError)
+    check_number("reruns", reruns, integer=True, allow_zero=True, error=BenchmarkError)
     if processes > 1 and profile:
         raise BenchmarkError("profile one client process at a time: --profile needs --processes 1")
     if processes > 1 and any(c.client == C_CLIENT for c in arms):

@@ -107,7 +107,9 @@ def test_an_installed_bench_writes_its_record_where_it_runs(installed, local_clu
     workdir = tmp_path / "empty"
     workdir.mkdir()
     args = ["bench", "--clients", "optimized", "--modes", "cluster", "--concurrency", "4"]
-    args += ["--duration", "0.3", "--warmup", "0.05", "--repeats", "1", "--no-pin"]
+    # --reruns 0: this checks where the record goes, and make test runs it beside other
+    # work, where re-running each contaminated trial after a quiet second took 90 s
+    args += ["--duration", "0.3", "--warmup", "0.05", "--repeats", "1", "--no-pin", "--reruns", "0"]
     done = run([str(installed / "rcopt"), *args], workdir, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     records = list((workdir / "results" / "cluster").glob("*_bench.json"))

@@ -146,3 +146,24 @@ def test_an_import_the_table_misses_is_still_named_not_a_traceback(monkeypatch, 
     parser._subparsers._group_actions[0].choices["report"].set_defaults(handler=handler)
     assert cli.main(["report", "x.json"]) == 2
     assert "rcopt report needs the 'lab' extra (module granian is not installed)" in capsys.readouterr().err
+
+
+def test_bench_reruns_reach_the_runner_and_a_negative_count_is_named(monkeypatch, capsys, tmp_path):
+    from rediscluster_opt import cli
+    from rediscluster_opt.bench import runner
+
+    seen = {}
+
+    def stop_before_measuring(configs, **options):
+        seen.update(options)
+        raise runner.BenchmarkError("stopped here")
+
+    monkeypatch.setattr(runner, "run_benchmark", stop_before_measuring)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--clients", "optimized", "--reruns", "0"]) != 0
+    assert seen["reruns"] == 0
+    assert cli.main(["bench", "--clients", "optimized"]) != 0 and seen["reruns"] == runner.MAX_RERUNS
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["bench", "--clients", "optimized", "--reruns", "-1", "--duration", "0.1"]) == 2
+    assert "reruns must be an integer >= 0, got -1" in capsys.readouterr().err
