@@ -97,16 +97,28 @@ else
   # Four phases, so that CPU-bound work fills what the end-to-end tests leave idle and
   # nothing runs beside a test that measures:
   #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
-  #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
-  #   2. the end-to-end tests marked `measures` (they run benchmarks), alone;
+  #      beside it: a smoke run's figures are not evidence and it re-runs no trial; the
+  #      compiled build (mypyc, a minute of gcc) starts too, at the lowest priority, on
+  #      what CPU they leave idle;
+  #   2. the end-to-end tests marked `measures` (they run benchmarks), alone: a build not
+  #      yet done is stopped (SIGSTOP, its whole process group) until they end;
   #   3. the other end-to-end tests, those on the replica cluster beside those on the lab's
-  #      (on_both_clusters), with the compiled build made and its unit tests run beside
-  #      them, niced;
+  #      (on_both_clusters), with the compiled build's unit tests run beside them, niced;
   #   4. the compiled build's end-to-end tests, split by cluster likewise.
   unit_log=$(mktemp)
   side_log=$(mktemp)
   side_status=$(mktemp)
-  trap 'rm -f "$build_log" "$unit_log" "$side_log" "$side_status"' EXIT
+  build_status=$(mktemp)
+  early=""  # the process group of the early build, while it runs
+  early_build() {  # $1: STOP, CONT or KILL for the whole build, if it still runs
+    [ -n "$early" ] && kill -"$1" -- "-$early" 2>/dev/null
+    return 0
+  }
+  trap 'early_build CONT; early_build KILL; rm -f "$build_log" "$unit_log" "$side_log" "$side_status" "$build_status"' EXIT
+  if [ -n "$can_build" ]; then  # a session of its own, so that its gcc children stop with it
+    setsid bash -c 'nice -n 19 .venv/bin/rcopt build >"$1" 2>&1; echo $? >"$2"' _ "$build_log" "$build_status" &
+    early=$(ps -o pgid= -p $! | tr -d ' ')
+  fi
   notebooks=(tests/e2e/stories tests/e2e/test_notebooks.py)
   RCOPT_BUILD=pure .venv/bin/python -m pytest tests/unit >"$unit_log" 2>&1 &
   unit=$!
@@ -117,11 +129,14 @@ else
   cat "$unit_log"
   rest=(tests/e2e --ignore=tests/e2e/stories --ignore=tests/e2e/test_notebooks.py)
   echo "== the end-to-end tests that measure (RCOPT_BUILD=pure), alone =="
+  early_build STOP
   RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m measures || pure=1
+  early_build CONT
   side=""
   if [ -n "$can_build" ]; then
-    (  # its own child: the build, then the compiled unit tests; its outcome in a file
-      if ! nice -n 10 .venv/bin/rcopt build >"$build_log" 2>&1; then echo build-failed >"$side_status"; exit; fi
+    (  # its own child: the build's end, then the compiled unit tests; the outcome in a file
+      while [ ! -s "$build_status" ] && kill -0 -- "-$early" 2>/dev/null; do sleep 1; done
+      if [ "$(cat "$build_status")" != 0 ]; then echo build-failed >"$side_status"; exit; fi
       nice -n 10 env RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX="${RCOPT_FAULT_MATRIX:-smoke}" \
         .venv/bin/python -m pytest -q "${COMPILED_UNIT[@]}" >"$side_log" 2>&1
       echo $? >"$side_status"
@@ -129,7 +144,7 @@ else
     side=$!
   fi
   beside=""
-  [ -n "$side" ] && beside=", the compiled build made and its unit tests run beside them"
+  [ -n "$side" ] && beside=", the compiled build's unit tests run beside them"
   echo "== the other end-to-end tests (RCOPT_BUILD=pure)$beside =="
   on_both_clusters "not measures" env RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" || pure=1
   if [ -n "$side" ]; then

@@ -17,7 +17,9 @@ from rediscluster_opt.rest.app import USER_KEY, RestApp
 from rediscluster_opt.rest.data import seed_database
 from rediscluster_opt.rest.runner import run_rest_benchmark
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+# The tests that run benchmarks are marked `measures` (make test runs them alone); the
+# app's own behaviour, in-process or with its Redis gone, runs with the other e2e tests.
+measures = pytest.mark.measures
 
 BACKENDS = ["optimized", "redis-py", "compat"]  # compat: the REST app on the redis-py drop-in
 
@@ -159,6 +161,7 @@ async def test_redis_outage_falls_back_to_sqlite(backend, tmp_path):
         server.wait()
 
 
+@measures
 def test_every_scenario_smoke(local_cluster):
     backends = [ClientConfig.parse(b) for b in BACKENDS]
     scenarios = ["get_single", "get_list", "post", "mixed"]
@@ -184,6 +187,7 @@ def test_every_scenario_smoke(local_cluster):
     }
 
 
+@measures
 def test_side_arms_run_the_first_repeats_and_standalone_its_own_scenarios(local_cluster):
     ours, peer = ClientConfig.parse("optimized"), ClientConfig.parse("baseline")
     record = run_rest_benchmark(
