@@ -47,5 +47,5 @@ class _LoopFloor:
 def open_loop_floor(workload: Workload) -> _LoopFloor:
     """The arm over a keyspace holding `workload`'s keys, as the trial's populate left
     the servers, so its GETs are checked like any client's."""
-    keyspace = {workload.key(i): workload.value(i) for i in range(workload.key_count)}
+    keyspace = dict(zip(*workload.keys_and_values, strict=True))
     return _LoopFloor(asyncio.get_running_loop(), keyspace)

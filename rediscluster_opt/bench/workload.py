@@ -41,7 +41,9 @@ class Workload:
         return (stem * (self.value_size // len(stem) + 1))[: self.value_size]
 
     @cached_property
-    def _keys_and_values(self) -> tuple[list[bytes], list[bytes]]:
+    def keys_and_values(self) -> tuple[list[bytes], list[bytes]]:
+        """Every key and its value, in index order: made once per workload, for the plans
+        of every task and for what stands in for a server's keyspace (bench/loopfloor.py)."""
         return [self.key(i) for i in range(self.key_count)], [self.value(i) for i in range(self.key_count)]
 
     def operations(self, seed: int, length: int = 4096) -> Iterator[tuple[bool, bytes, bytes]]:
@@ -49,7 +51,7 @@ class Workload:
         plan of `length` operations, precomputed and cycled, so drawing the next one
         costs the benchmark loop next to nothing."""
         rng = random.Random(seed)
-        keys, values = self._keys_and_values
+        keys, values = self.keys_and_values
         # choices() draws every index in one call. A trial process draws a plan per task
         # before it starts: at C=32, randrange() per operation took 0.15 s of a 0.65 s
         # quick trial, choices() takes 0.06 s.
