@@ -215,7 +215,12 @@ class ClientConfig:
         if at and build in ("pure", "compiled") and head.split(":")[0] in PRESETS:
             return cls.parse(head, **{**options, "build": build})
         if at and head.split(":")[0] in PRESETS:
-            raise ValueError(f"unknown build {build!r} in {text!r}; choose @pure or @compiled")
+            native = (
+                "; the native variants are stages, not a build: 'native' (or 'native@compiled')"
+                if build == "native"
+                else ""
+            )
+            raise ValueError(f"unknown build {build!r} in {text!r}; choose @pure or @compiled{native}")
         if text.strip() in CALIBRATIONS:
             return cls(text.strip(), None, **others)
         if text.strip().startswith(C_CLIENT + ":"):

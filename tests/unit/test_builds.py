@@ -18,6 +18,8 @@ def test_a_bench_name_picks_our_clients_build():
     assert ClientConfig.parse("baseline@pure").label == ClientConfig.parse("baseline").label
     with pytest.raises(ValueError, match="unknown build 'fast'"):
         ClientConfig.parse("optimized@fast")
+    with pytest.raises(ValueError, match="the native variants are stages, not a build: 'native'"):
+        ClientConfig.parse("optimized@native")
     with pytest.raises(ValueError, match="unknown client"):
         ClientConfig.parse("redis-py@compiled")
     with pytest.raises(ValueError, match="our client only"):
