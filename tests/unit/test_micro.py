@@ -73,3 +73,27 @@ def test_an_unknown_case_is_named():
         micro.wall_times(["nope"])
     with pytest.raises(KeyError, match="no micro-benchmark case 'slot_map.flat.s7'"):
         perfcases.case_name("slot_map", "flat", "s7")
+
+
+def test_a_zero_call_count_is_a_child_of_its_own_pair(monkeypatch):
+    # two callers counting the same case (a story beside the unit tests) must not share
+    # the stable folder of their 0-call runs: the second would get a random name, whose
+    # characters moved the count by 20 instructions per call
+    seen = []
+
+    class Counted:
+        output = "==1== I   refs:      1,000"
+
+        def result(self, timeout):
+            return None
+
+    def start(function, spec, **options):
+        seen.append((spec, options["stable"]))
+        return Counted()
+
+    monkeypatch.setattr(micro, "start_child", start)
+    monkeypatch.setattr(micro, "valgrind_problem", lambda: None)
+    micro.instruction_counts(["redirect.first_byte.bulk200"], calls=500)
+    micro.instruction_counts(["redirect.first_byte.bulk200"], calls=2000)
+    zero_calls = [spec for spec, stable in seen if spec["calls"] == 0 and stable]
+    assert [spec["pair"] for spec in zero_calls] == [500, 2000]
