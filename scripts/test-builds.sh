@@ -14,9 +14,9 @@
 # native stage variants (Cython) are built first and run in every pass as stage sets
 # (tests/stage_sets.py), and the compiled build (rcopt build, about a minute of gcc) is
 # made beside the quick run, at the lowest priority and stopped while tests measure;
-# without them the second pass is skipped, saying so. The unit tests need no servers and pytest keeps to one CPU, so they
-# run beside end-to-end tests that leave a CPU idle (the phases below), never beside one
-# that measures. With arguments
+# without them the second pass is skipped, saying so. The unit tests need no servers and
+# pytest keeps to one CPU, so they run beside end-to-end tests that leave a CPU idle (the
+# phases below), never beside one that measures. With arguments
 # (PYTEST_ARGS: a test file, -k ...) the pure pass runs them as given, then the compiled
 # suite. Every pass runs to the end; the exit status fails when any failed, or when the
 # build failed.

@@ -169,16 +169,19 @@ class PubSub:
         """The node of channels and patterns (None before the first is subscribed)."""
         return self._home
 
+    def _home_link(self) -> _Link | None:
+        return self._links.get(self._home) if self._home is not None else None
+
     @property
     def home_connected(self) -> bool:
         """Whether the connection of channels and patterns is open."""
-        link = self._links.get(self._home) if self._home is not None else None
+        link = self._home_link()
         return link is not None and not link.connection.closed
 
     def drop_home(self) -> None:
         """Close the connection of channels and patterns as a lost one: its subscriptions
         come back on a new connection, as after a failure (reconnection, tried on purpose)."""
-        link = self._links.get(self._home) if self._home is not None else None
+        link = self._home_link()
         if link is not None:
             self._layout_known = True  # nothing moved: the restore needs no new layout
             link.connection.close("closed by drop_home()")

@@ -98,6 +98,8 @@ _CLIENT_REFUSED = {
     ),
 }
 
+# Commands that block only with an option (BLOCK <milliseconds>)
+_BLOCKING_WITH_OPTION = frozenset((b"XREAD", b"XREADGROUP"))
 # Blocking commands run on a dedicated connection (never the shared one); the position of
 # the server-side timeout, in seconds, counted from the command name.
 _BLOCKING_TIMEOUT_AT: dict[bytes, int] = {
@@ -199,7 +201,7 @@ def always_shared(name: bytes) -> bool:
         name not in _REFUSED
         and name != b"CLIENT"  # some of its subcommands are refused
         and name not in _BLOCKING_TIMEOUT_AT
-        and name not in (b"XREAD", b"XREADGROUP")  # BLOCK makes them blocking
+        and name not in _BLOCKING_WITH_OPTION
     )
 
 
@@ -213,7 +215,7 @@ def blocking_seconds(args: Sequence[Any]) -> float | None:
             return None  # too short to block; let the server report the arity error
         value = _timeout(name, args[at], "seconds")
         return float("inf") if value == 0 else value
-    if name in (b"XREAD", b"XREADGROUP"):
+    if name in _BLOCKING_WITH_OPTION:
         words = [_as_bytes(a).upper() for a in args]
         if b"BLOCK" in words[:-1]:
             milliseconds = _timeout(name, args[words.index(b"BLOCK") + 1], "milliseconds")

@@ -63,9 +63,8 @@ def load() -> ModuleType | None:
     """The native module built from the current source (rcopt build's, else the one pip
     installed), or None when there is none."""
     if not _loaded:
-        path: Path | None = _extension()
-        if path is not None and not path.is_file():
-            path = installed()
+        built = _extension()
+        path = built if built.is_file() else installed()
         module = None
         if path is not None:
             loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
