@@ -122,6 +122,8 @@ def generate(impl: Impl, cluster: bool, general: Mapping[str, Callable[..., Any]
     """The routes of a stage choice in one mode. `general`: the general method of each
     shaped command (`Commands.set`...), which a call with options takes."""
     dispatch = impl.dispatch()
+    if dispatch.native:
+        return _native_routing(impl, cluster, general)
     chosen: dict[str, object] = {"node_select": impl.node_select, "encoder": impl.encoder}
     if cluster:  # a standalone route has no slot to find
         chosen = {"slot_hash": impl.slot_hash, "slot_map": impl.slot_map, **chosen}
@@ -163,6 +165,50 @@ def generate(impl: Impl, cluster: bool, general: Mapping[str, Callable[..., Any]
     description["file"] = code.co_filename  # tracebacks and profilers name it; linecache has its lines
     description["source"] = source
     functions = {name: namespace[name] for name in ("_keyed", *dispatch.shapes)}
+    return Routing(functions, source, description)
+
+
+# What the native routes read directly instead of calling the stage: a slot map whose inline
+# form indexes its `_table` by slot, a selector whose inline form reads its `_single` dict.
+INDEXED_TABLE = "address = slot_map._table[slot]"
+SINGLE_READ = "mux = selector._single.get(address)"
+
+
+def _native_routing(impl: Impl, cluster: bool, general: Mapping[str, Callable[..., Any]]) -> Routing:
+    """The `native` dispatch's routes: native/hotpath.pyx's `NativeRoutes` for this stage
+    choice, the same methods as the generated ones (`_keyed` and one per command shape)."""
+    from .. import native
+
+    built = native.load()
+    if built is None:
+        raise ValueError(f"dispatch=native: {native.missing()}")
+    dispatch = impl.dispatch()
+    routes = built.NativeRoutes(
+        cluster,
+        impl.slot_hash,
+        traits_of(impl.slot_map).inline == INDEXED_TABLE,
+        SINGLE_READ in traits_of(impl.node_select).inline,
+        _namespace(impl),
+    )
+    functions: dict[str, Callable[..., Any]] = {"_keyed": routes.keyed()}
+    for method, shape in dispatch.shapes.items():
+        names, _ = _parameters(general[method])
+        if len(names) not in (1, 2):
+            raise ValueError(f"the native routes shape a key and at most one value, not {method}{names}")
+        functions[method] = routes.shaped(shape.command, len(names) == 2, shape.result, general[method])
+    for method, function in functions.items():  # tracebacks and profilers name the method
+        function.__name__ = function.__qualname__ = method
+    fuses = getattr(impl.submit, "fuses_with", lambda writer: False)(impl.writer)
+    source = f"{native.SOURCE} (NativeRoutes): _keyed and {', '.join(dispatch.shapes)}"
+    description: dict[str, Any] = {
+        "dispatch": "native",
+        "inlined": [],
+        "called": [],
+        "execute": "submit and writer fused" if fuses else "submit stage's call (no fused form)",
+        "redirect": "parsed on the slow path, for error replies only",
+        "shaped_commands": [s.command.decode() for s in dispatch.shapes.values()],
+        "source": source,
+    }
     return Routing(functions, source, description)
 
 
@@ -258,6 +304,13 @@ def _route_source(
     )
 
 
+def _parameters(general: Callable[..., Any]) -> tuple[list[str], list[inspect.Parameter]]:
+    """A command's general method: its positional names after `self`, and its options."""
+    signature = inspect.signature(general)
+    names = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
+    return names, [p for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+
 def _shape_source(
     method: str,
     shape: Shape,
@@ -268,9 +321,7 @@ def _shape_source(
 ) -> str:
     """A command method with its RESP prefix built once: the key and each fixed argument
     are formatted into it, after the same conversion the encoders apply."""
-    signature = inspect.signature(general)
-    names = [p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD][1:]
-    options = [p for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY]
+    names, options = _parameters(general)
     params = list(names)
     prologue = ""
     if options:  # only the plain form is shaped; any option takes the general method

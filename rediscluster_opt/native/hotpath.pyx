@@ -361,3 +361,198 @@ Every complete reply of one read to its waiting caller."""
         if replies:
             self.replies += len(replies)
             self._deliver_many(replies)
+
+
+# -- routes -------------------------------------------------------------------------------
+# The `native` dispatch: the keyed route and the shaped command methods of client/fused.py,
+# written once here instead of generated as Python per stage choice. A method is a Cython
+# closure over its route and shape (no attribute read to find them), and each command is one
+# Cython coroutine: `await client.get(k)`, `create_task(client.get(k))` and `gather` take it as
+# they take a Python one. The behaviour is the generated route's, step by step (fused.ROUTE):
+# the same conversions, the same slow-path entries with the same arguments.
+
+from libc.stdio cimport snprintf
+from libc.string cimport memcpy
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+
+cdef Py_ssize_t _bulk_header(char* out, Py_ssize_t size) noexcept:
+    """Write `$<size>\\r\\n` at `out` (room for 24 bytes); its length."""
+    return snprintf(out, 24, "$%zd\r\n", size)
+
+
+cdef bytes _pack(bytes prefix, bytes key, object value):
+    """prefix + key as a bulk string (+ value as one, unless None): a shaped command's RESP."""
+    cdef char key_head[24]
+    cdef char value_head[24]
+    cdef Py_ssize_t key_size = PyBytes_GET_SIZE(key)
+    cdef Py_ssize_t key_head_size = _bulk_header(key_head, key_size)
+    cdef Py_ssize_t value_size = 0, value_head_size = 0
+    cdef Py_ssize_t prefix_size = PyBytes_GET_SIZE(prefix)
+    if value is not None:
+        value_size = PyBytes_GET_SIZE(<bytes> value)
+        value_head_size = _bulk_header(value_head, value_size)
+    total = prefix_size + key_head_size + key_size + 2
+    if value is not None:
+        total += value_head_size + value_size + 2
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, total)
+    cdef char* at = PyBytes_AS_STRING(out)
+    memcpy(at, PyBytes_AS_STRING(prefix), prefix_size)
+    at += prefix_size
+    memcpy(at, key_head, key_head_size)
+    at += key_head_size
+    memcpy(at, PyBytes_AS_STRING(key), key_size)
+    at += key_size
+    at[0] = b"\r"
+    at[1] = b"\n"
+    at += 2
+    if value is not None:
+        memcpy(at, value_head, value_head_size)
+        at += value_head_size
+        memcpy(at, PyBytes_AS_STRING(<bytes> value), value_size)
+        at += value_size
+        at[0] = b"\r"
+        at[1] = b"\n"
+    return out
+
+
+cdef class _Shape:
+    """A shaped command: its name, its RESP prefix (`*<n>\\r\\n$<len>\\r\\n<NAME>\\r\\n`), whether it
+    takes a value after its key, and the function its reply goes through (None: as is)."""
+
+    cdef bytes command
+    cdef bytes prefix
+    cdef bint with_value
+    cdef object result
+
+    def __init__(self, bytes command, bint with_value, result):
+        self.command = command
+        self.with_value = with_value
+        self.prefix = b"*%d\r\n$%d\r\n%b\r\n" % (3 if with_value else 2, len(command), command)
+        self.result = result
+
+    cdef tuple args(self, key, value):
+        return (self.command, key, value) if self.with_value else (self.command, key)
+
+
+cdef class NativeRoutes:
+    """NativeRoutes(cluster, slot_of, indexed, single, names)
+--
+
+One stage choice's routes in one mode. `slot_of`: the slot-hash stage (its C form is
+    called directly when it is `slot_native`); `indexed`: the slot map's `_table` is indexed
+    by slot (else `lookup` is called); `single`: the selector keeps a `_single` dict of
+    one-connection nodes (else `pick` is called); `names`: the routes' namespace
+    (client/fused.py's), whose encoder, outcome types and errors they use."""
+
+    cdef bint cluster
+    cdef object slot_of  # None: slot_native, in C
+    cdef bint indexed
+    cdef bint single
+    cdef object encode, to_bytes, refuse_oversized, Single, NOT_SENT, Lost, Replied
+    cdef object ReplyError, RedisConnectionError
+
+    def __init__(self, bint cluster, slot_of, bint indexed, bint single, dict names):
+        self.cluster = cluster
+        self.slot_of = None if slot_of is slot_native else slot_of
+        self.indexed = indexed
+        self.single = single
+        self.encode = names["encode"]
+        self.to_bytes = names["to_bytes"]
+        self.refuse_oversized = names["refuse_oversized"]
+        self.Single = names["Single"]
+        self.NOT_SENT = names["NOT_SENT"]
+        self.Lost = names["Lost"]
+        self.Replied = names["Replied"]
+        self.ReplyError = names["ReplyError"]
+        self.RedisConnectionError = names["RedisConnectionError"]
+
+    def keyed(self):
+        """The `_keyed(key, args)` method: any command with one routing key."""
+        cdef NativeRoutes route = self
+
+        def _keyed(host, key, args):
+            return _command(route, None, host, key, None, args)
+
+        return _keyed
+
+    def shaped(self, bytes command, bint with_value, result, general):
+        """A shaped method, `(key)` or `(key, value)`: its plain form here, a call with
+        any keyword option through `general` (the command's general method)."""
+        cdef NativeRoutes route = self
+        cdef _Shape shape = _Shape(command, with_value, result)
+        if with_value:
+            def method(host, key, value, **options):
+                if options:
+                    return general(host, key, value, **options)
+                return _command(route, shape, host, key, value, None)
+        else:
+            def method(host, key, **options):
+                if options:
+                    return general(host, key, **options)
+                return _command(route, shape, host, key, None, None)
+        return method
+
+    cdef inline object _slot(self, bytes key):
+        if self.slot_of is None:
+            return slot_native(key)
+        return self.slot_of(key)
+
+    cdef inline object _address(self, slot_map, slot):
+        if self.indexed:
+            return slot_map._table[slot]
+        return slot_map.lookup(slot)
+
+    cdef inline object _pick(self, selector, address):
+        if self.single:
+            mux = selector._single.get(address)
+            if mux is not None:
+                return mux
+        return selector.pick(address)
+
+
+cdef inline object _request(NativeRoutes route, _Shape shape, key, value, tuple args):
+    """The command as the slow path resends it (built only when it is entered)."""
+    return route.Single(route.encode, shape.args(key, value) if shape is not None else args)
+
+
+async def _command(NativeRoutes route, _Shape shape, host, key, value, tuple args):
+    """One keyed command, fast path and slow-path entries as the generated route's."""
+    slot = None
+    if shape is not None or route.cluster:  # the generic route's key routes only in a cluster
+        if type(key) is not bytes:
+            key = route.to_bytes(key)
+    if shape is not None and shape.with_value and type(value) is not bytes:
+        value = route.to_bytes(value)
+    if route.cluster:
+        slot = route._slot(key)
+        address = route._address(host._slot_map, slot)
+    else:
+        address = host._address
+    mux = route._pick(host._selector, address)
+    if mux is None or mux.congested:
+        return _shaped(shape, await host._retry(slot, _request(route, shape, key, value, args), address, route.NOT_SENT))
+    if shape is not None:
+        payload = _pack(shape.prefix, key, value if shape.with_value else None)
+    else:
+        payload = route.encode(args)
+    max_bulk = host._max_bulk
+    if len(payload) > max_bulk:
+        route.refuse_oversized(payload, shape.args(key, value) if shape is not None else args, max_bulk)
+    try:
+        reply = await mux.execute(payload)
+    except (route.RedisConnectionError, TimeoutError) as exc:
+        reply = await host._retry(slot, _request(route, shape, key, value, args), address, route.Lost(exc))
+    except RuntimeError as exc:
+        raise host._foreign_loop(exc) from exc
+    else:
+        if type(reply) is route.ReplyError:  # every redirect is an error reply (the contract)
+            reply = await host._retry(slot, _request(route, shape, key, value, args), address, route.Replied(reply))
+    return _shaped(shape, reply)
+
+
+cdef inline object _shaped(_Shape shape, reply):
+    """The reply as the command method returns it."""
+    if shape is not None and shape.result is not None:
+        return shape.result(reply)
+    return reply

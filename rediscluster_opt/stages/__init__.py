@@ -108,13 +108,20 @@ DISPATCH: dict[str, DispatchFactory] = {
 }
 # The native variants (native/hotpath.pyx, Cython), in the tables once `rcopt build` made
 # them for this source: each keeps the contract of the pure variant named beside it.
-NATIVE = {"slot_hash": "crc_hqx", "submit": "pooled", "writer": "join", "delivery": "batch"}
+NATIVE = {
+    "slot_hash": "crc_hqx",
+    "submit": "pooled",
+    "writer": "join",
+    "delivery": "batch",
+    "dispatch": "shaped",
+}
 _built = native.load()
 if _built is not None:
     SLOT_HASH["native"] = _built.slot_native
     SUBMIT["native"] = _built.NativeSubmit
     WRITER["native"] = _built.NativeWriter
     DELIVERY["native"] = _built.NativeDelivery
+    DISPATCH["native"] = dispatch.Native
 # Every table by stage name, for choosing by name and listing; resolving a choice reads the
 # typed tables themselves (`Stages.resolve`).
 REGISTRY: dict[str, Mapping[str, object]] = {  # in Impl's order: one entry per stage

@@ -170,11 +170,14 @@ class RedirectCheck(Protocol):
 class Dispatch(Protocol):
     """dispatch: whether keyed commands take a generated route (`fused`, built by
     client/fused.py once per stage choice) and which commands get a shaped method of
-    their own (`shapes`: method name -> `stages.dispatch.Shape`); `execute` gives each
+    their own (`shapes`: method name -> `stages.dispatch.Shape`), and whether those routes
+    are native/hotpath.pyx's rather than generated (`native`); `execute` gives each
     connection its send-and-wait."""
 
     @property
     def fused(self) -> bool: ...
+    @property
+    def native(self) -> bool: ...
     @property
     def shapes(self) -> Mapping[str, Any]: ...
     def execute(self, submit: Submit, writer: Writer, /) -> Callable[[bytes], Awaitable[object]]: ...

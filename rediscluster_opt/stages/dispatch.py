@@ -10,6 +10,7 @@
   other single-key commands of fixed arity get their own generated method whose RESP
   prefix is built once (`*2\\r\\n$3\\r\\nGET\\r\\n...`), so no argument tuple is made and no
   general encoder runs; every other command takes the fused route.
+- `native`: `shaped`, its routes in Cython rather than generated Python (once built).
 
 CPython has no inliner; this is its stand-in for the PRD's INLINE pragmas. A variant here
 is data (whether the route is generated, which command shapes get a method) and each
@@ -27,7 +28,7 @@ from ..core.commands import set_result
 from .contracts import Submit, Writer
 from .traits import Traits
 
-__all__ = ["SHAPES", "Composed", "Fused", "Shape", "Shaped", "fused_execute"]
+__all__ = ["SHAPES", "Composed", "Fused", "Native", "Shape", "Shaped", "fused_execute"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Composed:
     TRAITS: ClassVar[Traits] = Traits(runs=())  # builds routes once; nothing of it runs per command
 
     fused: ClassVar[bool] = False
+    native: ClassVar[bool] = False  # the routes are native/hotpath.pyx's, not generated
     shapes: ClassVar[Mapping[str, Shape]] = {}
 
     def execute(self, submit: Submit, writer: Writer) -> Callable[[bytes], Any]:
@@ -82,6 +84,15 @@ class Shaped(Fused):
     """`Fused`, plus a generated method per command shape in `SHAPES`."""
 
     shapes = SHAPES
+
+
+class Native(Shaped):
+    """`Shaped`, with the keyed route and the shaped methods written once in Cython
+    (native/hotpath.pyx's `NativeRoutes`) instead of generated as Python: each command is
+    one Cython coroutine, its RESP built in C from the prebuilt prefix. In the table once
+    the native variants are built."""
+
+    native = True
 
 
 def fused_execute(submit: Submit, writer: Writer) -> Callable[[bytes], Any] | None:

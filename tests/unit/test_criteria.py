@@ -250,3 +250,21 @@ def test_a_run_says_whose_machine_it_had_and_names_a_position_bias():
     assert lines[0] == "**Machine:** contaminated (1 of 2 trials)." and lines[1].startswith(
         "**Position bias:**"
     )
+
+
+def test_us021_splits_a_get_into_parts_that_add_up_to_the_whole_and_names_a_missing_case():
+    """Each part is one case less the one before it (the stage cases less the harness's
+    call), so the parts add up to the whole GET's count, and a case not counted leaves
+    the split unmeasured rather than a part wrong."""
+    from experiments.us021_native import PARTS, split
+
+    cases = {role: role for role in ("loop", "node", "call", "connection", "route", "slot_hash", "slot_map",
+                                     "node_select", "parser")}  # fmt: skip
+    counts = {"loop": 100.0, "node": 120.0, "call": 5.0, "connection": 200.0, "route": 230.0,
+              "slot_hash": 9.0, "slot_map": 7.0, "node_select": 6.0, "parser": 15.0}  # fmt: skip
+    parts = split(counts, cases)
+    assert parts is not None and set(parts) == set(PARTS)
+    assert sum(parts.values()) == counts["route"]
+    expected = {"loop": 100, "fake_node": 20, "connection": 70, "parsing": 10, "routing": 7, "command": 23}
+    assert parts == expected
+    assert split({**counts, "parser": None}, cases) is None

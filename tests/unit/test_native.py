@@ -1,6 +1,7 @@
 """The native stage variants (Cython) beyond what the contract tests hold every variant to:
 their C paths with each other, a ring that grows past its first size with its FIFO order
-kept, and what choosing them says when they are not built."""
+kept, the native routes' seam and slow-path entries, and what choosing them says when they
+are not built."""
 
 import asyncio
 import random
@@ -95,3 +96,118 @@ def test_an_extension_pip_installed_is_loaded_only_when_its_key_names_this_sourc
     assert native.installed() == extension
     source.write_bytes(source.read_bytes() + b"\n# changed\n")  # the source moved on since the install
     assert native.installed() is None
+
+
+class _Raise:
+    def __init__(self, error):
+        self.error = error
+
+
+class _Mux:
+    """A connection that answers each command with the next of `replies` (a `_Raise`'s
+    error is raised by the await; an error reply is a reply, as the submit stages give it)."""
+
+    congested = False
+
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.sent = []
+
+    def execute(self, payload):
+        self.sent.append(payload)
+        future = asyncio.get_running_loop().create_future()
+        reply = self.replies.pop(0)
+        if isinstance(reply, _Raise):
+            future.set_exception(reply.error)
+        else:
+            future.set_result(reply)
+        return future
+
+
+def _host(mux, cluster):
+    """A client holding only `RouteHost`'s members (slots: reading anything else fails),
+    its slow path recording how it was entered."""
+    import typing
+
+    from rediscluster_opt.client.fused import RouteHost
+    from rediscluster_opt.core.topology import SlotRange, Topology
+    from rediscluster_opt.stages.node_select import LockFreeSelector
+    from rediscluster_opt.stages.slot_map import FlatSlotMap
+
+    class Host:
+        __slots__ = (*(set(typing.get_type_hints(RouteHost)) - {"_retry"}), "retries")
+
+        async def _retry(self, slot, request, address, outcome):
+            self.retries.append((slot, request.args, address, outcome))
+            return b"from the slow path"
+
+        def _foreign_loop(self, exc, /):
+            return RuntimeError(f"foreign: {exc}")
+
+    host = Host()
+    host.retries = []
+    host._slot_map = FlatSlotMap(Topology((SlotRange(0, 16383, "n:1", ()),))) if cluster else None
+    host._address = None if cluster else "n:1"
+    host._selector = LockFreeSelector()
+    if mux is not None:
+        host._selector.install("n:1", [mux])
+    host._max_bulk = 512 * 1024 * 1024
+    return host
+
+
+def _native_routes(cluster):
+    from rediscluster_opt.client.client import Client
+    from rediscluster_opt.client.fused import generate
+    from rediscluster_opt.stages.dispatch import SHAPES
+
+    general = {name: getattr(Client, name) for name in SHAPES}
+    return generate(Stages.native().resolve(), cluster, general).functions
+
+
+@needs_build
+@pytest.mark.parametrize("cluster", [True, False], ids=["cluster", "standalone"])
+async def test_native_routes_read_only_the_typed_seam_and_enter_the_slow_path_as_generated(cluster):
+    """The Cython routes read nothing of their client but `RouteHost` (the host has no
+    other member) and enter the slow path with the generated route's arguments: not sent
+    (no connection), lost (a connection error), replied (an error reply); a foreign loop's
+    RuntimeError is the client's to word."""
+    from rediscluster_opt.client.outcome import NOT_SENT, Lost, Replied
+    from rediscluster_opt.core.resp import ReplyError
+    from rediscluster_opt.errors import RedisConnectionError
+
+    routes = _native_routes(cluster)
+    slot = slot_hash.slot_crc_hqx(b"k") if cluster else None
+    mux = _Mux(b"v", b"OK", 7)
+    host = _host(mux, cluster)
+    assert await routes["get"](host, "k") == b"v"
+    assert await routes["set"](host, b"k", 3.5) is True  # SET's reply through its result function
+    assert await routes["_keyed"](host, "k", (b"APPEND", b"k", b"x")) == 7
+    assert mux.sent == [b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n3.5\r\n",
+                        b"*3\r\n$6\r\nAPPEND\r\n$1\r\nk\r\n$1\r\nx\r\n"]  # fmt: skip
+    assert host.retries == []
+
+    lost, moved = RedisConnectionError("gone"), ReplyError("MOVED 1 n:2")
+    host = _host(_Mux(_Raise(lost), moved, _Raise(RuntimeError("other loop"))), cluster)
+    assert await routes["get"](host, b"k") == b"from the slow path"
+    assert await routes["incrby"](host, "k", 2) == b"from the slow path"
+    with pytest.raises(RuntimeError, match="foreign: other loop"):
+        await routes["get"](host, b"k")
+    assert host.retries == [(slot, (b"GET", b"k"), "n:1", Lost(lost)),
+                            (slot, (b"INCRBY", b"k", b"2"), "n:1", Replied(moved))]  # fmt: skip
+    nowhere = _host(None, cluster)
+    assert await routes["get"](nowhere, b"k") == b"from the slow path"
+    assert nowhere.retries == [(slot, (b"GET", b"k"), "n:1", NOT_SENT)]
+
+
+@needs_build
+async def test_a_native_command_method_serves_await_tasks_and_gather_and_passes_options_on():
+    from rediscluster_opt.testing.fake import fake_client
+
+    client = fake_client(Stages.native(), reply=b"+OK\r\n")
+    assert client.describe()["dispatch"]["dispatch"] == "native"
+    assert await client.get("a") == b"OK"
+    assert await asyncio.create_task(client.get("a")) == b"OK"
+    assert await asyncio.gather(client.set("a", 1), client.set("b", 2, ex=5)) == [True, True]
+    with pytest.raises(TypeError):
+        await client.set("a", 1, no_such_option=True)  # the general method's own refusal
+    await client.close()

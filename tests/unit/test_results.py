@@ -137,7 +137,7 @@ ALLOWED = {
     "stages": {"core", "native"} | LEAVES,  # the native variants join the tables once built
     "mux": {"core", "stages"} | LEAVES,
     "tls": {"core"},  # builds ssl contexts from core.url's TLSSettings
-    "client": {"core", "stages", "mux", "tls"} | LEAVES,
+    "client": {"core", "stages", "mux", "tls", "native"} | LEAVES,  # native: the Cython routes
     "compat": {"core", "stages", "client"} | LEAVES,  # redis-py's API over the client
     "results": {"workspace"},
     "bench": {"core", "stages", "mux", "client", "compat", "results", "admin", "tls"} | LEAVES,

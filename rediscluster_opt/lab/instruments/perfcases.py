@@ -209,10 +209,82 @@ def _loop_gets() -> Callable[[int], Any]:
     return run
 
 
+def _node_gets() -> Callable[[int], Any]:
+    """`_loop_gets` with the fake node's round trip: each await's future is resolved by a
+    protocol the fake node answers (lab.instruments.inprocess), so what this adds to the
+    loop alone is the fake node's own cost, which a real server takes off the client."""
+    from ...testing.fake import REPLY, FakeServerTransport
+
+    class Answered(asyncio.Protocol):
+        future: asyncio.Future[bytes]
+
+        def data_received(self, data: bytes) -> None:
+            self.future.set_result(data)
+
+    payload = encode_command((b"GET", b"rcopt:bench:1"))
+
+    async def run(n: int) -> None:
+        loop = asyncio.get_running_loop()
+        protocol = Answered()
+        transport = FakeServerTransport(loop, protocol, REPLY)
+        for _ in range(n):
+            protocol.future = loop.create_future()
+            transport.write(payload)
+            await protocol.future
+
+    return run
+
+
+def _bare_gets() -> Callable[[int], Any]:
+    """n GETs through the bare multiplexer (calibration:bare) against the same fake nodes."""
+    from ...testing.fake import fake_bare
+
+    keys = [b"rcopt:bench:%d" % i for i in range(1000)]
+
+    async def run(n: int) -> None:
+        bare = fake_bare()
+        for key in keys:
+            await bare.get(key)
+        for i in range(n):
+            await bare.get(keys[i % 1000])
+        await bare.close()
+
+    return run
+
+
+def _connection_gets(preset: str) -> Callable[[int], Any]:
+    """n GETs sent, already encoded, on one connection of the preset (its submit, writer,
+    parser and delivery stages) to a fake node: a whole GET less its command method,
+    routing and encoding."""
+    from ...testing.fake import fake_client
+
+    payload = encode_command((b"GET", b"rcopt:bench:1"))
+
+    async def run(n: int) -> None:
+        client = fake_client(route_stages(preset))
+        execute = client._pool.connections()[0].execute
+        for _ in range(100):  # warm: free lists and the writer's tick in place
+            await execute(payload)
+        for _ in range(n):
+            await execute(payload)
+        await client.close()
+
+    return run
+
+
 def _build_cases() -> dict[str, Case]:
-    cases: list[Case] = [Case("floor", "loop", "get", _loop_gets, asynchronous=True)]
+    cases: list[Case] = [
+        Case("floor", "loop", "get", _loop_gets, asynchronous=True),
+        Case("floor", "node", "get", _node_gets, asynchronous=True),
+        Case("floor", "bare", "get", _bare_gets, asynchronous=True),
+        # the harness of a stage case, a call of a trivial builtin: taken off each stage's
+        # case where the cases are added up as parts of a GET
+        Case("floor", "call", "builtin", _call(len, b"")),
+    ]
     for preset in ROUTES:
         cases.append(Case("route", preset, "get", partial(_route_gets, preset), asynchronous=True))
+    for preset in ("optimized", *(("native",) if "native" in REGISTRY["submit"] else ())):
+        cases.append(Case("connection", preset, "get", partial(_connection_gets, preset), asynchronous=True))
     for way in TABLE_READS:
         cases.append(Case("table_read", way, "s16383", partial(_table_read, way, 16383)))
     for variant, slot_of in SLOT_HASH.items():
