@@ -80,6 +80,7 @@ is recorded beside them.""",
           for peer in PEERS[1:] for figure, what in (("throughput", "throughput"), ("cpu", "client CPU per op"))),
     ),
     parameters=BENCH,
+    headlines={"dropin_over_native_api": metric(NATIVE)},
     cells=without_profiles,  # clients compared, no stage changed: profiles are US-008's and US-018's
     paragraph=paragraph,
 )  # fmt: skip

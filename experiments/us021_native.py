@@ -307,6 +307,7 @@ each add one part to the last, so the cost that remains has names and the floor 
           for peer in PEERS),
     ),
     parameters=(*BENCH, "cachegrind"),
+    headlines={"native_over_optimized": metric("native", "pure"), "native_over_bare": metric("native", "bare")},
     cells=without_profiles,  # arms compared against floors; the native variants have no Python frames to profile
     paragraph=paragraph,
 )  # fmt: skip

@@ -2,13 +2,15 @@
 
 The README leads with a few ratios: the optimized preset over the baseline, over
 valkey-glide and redis-py, over the bare multiplexer (`calibration:bare`), and cluster over
-standalone. A within-run interval says how sure one run is; it says nothing of how the
-figure moves from run to run on the same code, which on a shared machine is the larger
-doubt. `rcopt headline` runs those arms alone (one interleaved client benchmark, the same
-workload as the stories'), saves the record, and writes a history entry of kind
-"headline" at the commit it ran at; run it at separate times, and the documents show, for
-each ratio, the reference's within-run interval, the spread of the separate runs, and the
-same ratio as the other stories measured it, side by side.
+standalone; the native preset over the optimized one and over the bare multiplexer; and the
+redis-py drop-in (`compat`) over the native API it wraps. A within-run interval says how
+sure one run is; it says nothing of how the figure moves from run to run on the same code,
+which on a shared machine is the larger doubt. `rcopt headline` runs those arms alone (one
+interleaved client benchmark, the same workload as the stories'), saves the record, and
+writes a history entry of kind "headline" at the commit it ran at; run it at separate
+times, and the documents show, for each ratio, the reference's within-run interval, the
+spread of the separate runs, and the same ratio as the other stories measured it, side by
+side.
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ HEADLINES = (
              "optimized", "calibration:bare"),
     Headline("cluster_over_standalone", "optimized, cluster / standalone throughput",
              "optimized", "standalone"),
+    Headline("native_over_optimized", "native / optimized (pure), cluster throughput",
+             "native", "optimized"),
+    Headline("native_over_bare", "native / calibration:bare, cluster throughput",
+             "native", "calibration:bare"),
+    Headline("dropin_over_native_api", "redis-py drop-in / native API (optimized), cluster throughput",
+             "compat", "optimized"),
 )  # fmt: skip
 
 
@@ -78,14 +86,18 @@ def measured_in(headline: Headline) -> list[tuple[str, str]]:
             if headline.name in story.headlines]  # fmt: skip
 
 
-CONFIGS = ("optimized", "baseline", "redis-py", "valkey-glide", "calibration:bare")
+CONFIGS = ("optimized", "baseline", "redis-py", "valkey-glide", "calibration:bare", "native", "compat")
 AA_ARM = "optimized (A/A twin)"
 
 
 def run_headline(params: Parameters, *, progress: Any = print) -> dict[str, Any]:
     """One run of the headline arms (cluster and standalone, the stories' workload and
-    trial length), as a result record."""
-    configs = [ClientConfig.parse(name) for name in CONFIGS]
+    trial length), as a result record; an arm that cannot run here (the native preset
+    unbuilt) is left out, and its ratios are recorded as not measured."""
+    from .. import native
+
+    names = [name for name in CONFIGS if name != "native" or native.load() is not None]
+    configs = [config for name in names if (config := ClientConfig.parse(name)).available()]
     configs.insert(1, ClientConfig("ours", configs[0].stages, name=AA_ARM))
     return run_benchmark(
         configs,

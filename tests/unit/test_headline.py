@@ -7,7 +7,7 @@ from rediscluster_opt.lab.headline import AA_ARM, HEADLINES, KIND, headline_entr
 from rediscluster_opt.results.history import write_entry
 
 RATES = {"optimized": 100.0, AA_ARM: 101.0, "baseline": 20.0, "redis-py": 10.0, "valkey-glide": 25.0,
-         "calibration:bare": 125.0}  # fmt: skip
+         "calibration:bare": 125.0, "native": 110.0, "compat": 70.0}  # fmt: skip
 
 
 def _record(commit, scale=1.0, contaminated=False):
@@ -31,6 +31,7 @@ def test_a_run_gives_every_headline_ratio_and_an_entry_at_its_commit():
     assert figures["optimized_over_bare"].median == 0.8
     assert figures["cluster_over_standalone"].median == 0.8
     assert figures["aa"].median == 1.01
+    assert figures["native_over_bare"].median == 0.88 and figures["dropin_over_native_api"].median == 0.7
     entry = headline_entry(_record("c" * 40))
     assert entry["kind"] == KIND and entry["commit"] == "c" * 40
     metrics = entry["stories"]["headline"]["metrics"]

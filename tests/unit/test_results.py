@@ -158,6 +158,7 @@ ALLOWED = {
         "rest",
         "tls",
         "testing",
+        "native",  # whether the native arms can run here
     }
     | LEAVES,
 }
