@@ -205,6 +205,7 @@ class Renderers:
             "verdicts": self.verdicts,
             "table": self.story_table,
             "leads": self.leads,
+            "claims": self.claims,
             "headline-spread": self.headline_spread,
             "rest-table": self.rest_table,
             "client-table": self.client_table,
@@ -257,6 +258,19 @@ class Renderers:
             label = interval_label(lead) if lead is not None and lead.get("effect") else "-"
             body.append([f"{story} {found['title']}", found["headline"], label, counts or "no criteria"])
         return _markdown_table(["story", "lead verdict", "its interval", "criteria"], body)
+
+    def claims(self) -> str:
+        """The product's claims (lab/claims.py), each with what the reference says of it."""
+        from .claims import CLAIMS, standing
+
+        body = []
+        for claim in CLAIMS:
+            row = self.reference.find(claim.story, claim.metric)
+            verdict = row.get("verdict") if row else None
+            figure = f"{row['measured']} ({claim.story})" if row else f"- ({claim.story})"
+            needs = f"{row['comparison']} {row['threshold']:g}" if row and row.get("comparison") else "-"
+            body.append([claim.words, standing(verdict), needs, figure])
+        return _markdown_table(["claim", "the reference says", "needs", "figure"], body)
 
     def story_table(self, story: str, name: str) -> str:
         """One of the story's own tables, and the line under it: how its bracketed figures
