@@ -694,6 +694,13 @@ def main(argv: list[str] | None = None) -> int:
     except (MissingExtra, LocalClusterError, BuildError, ValueError, OSError) as exc:
         print(f"rcopt: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of whatever was waiting
+        print(
+            f"rcopt {args.command}: interrupted (Ctrl-C); what it had written so far stays as it "
+            "was, and nothing more is published",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

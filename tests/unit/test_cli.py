@@ -148,6 +148,20 @@ def test_an_import_the_table_misses_is_still_named_not_a_traceback(monkeypatch, 
     assert "rcopt report needs the 'lab' extra (module granian is not installed)" in capsys.readouterr().err
 
 
+def test_ctrl_c_is_one_line_naming_the_command_and_exit_130(monkeypatch, capsys):
+    from rediscluster_opt import cli
+
+    def handler(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    parser._subparsers._group_actions[0].choices["report"].set_defaults(handler=handler)
+    assert cli.main(["report", "x.json"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("rcopt report: interrupted (Ctrl-C)") and "Traceback" not in err
+
+
 def test_bench_reruns_reach_the_runner_and_a_negative_count_is_named(monkeypatch, capsys, tmp_path):
     from rediscluster_opt import cli
     from rediscluster_opt.bench import runner
