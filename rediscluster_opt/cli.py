@@ -40,6 +40,11 @@ NEEDS = dict.fromkeys(
 ) | {"redis-py-suite": "compat,dev"}
 
 
+# The measurements of many minutes check first that the machine is idle (`_machine_is_ours`).
+BUSY_ANYWAY = "--busy-anyway"
+BUSY_HELP = "measure even when the machine is busy at the start (its trials are re-run while it is not quiet)"
+
+
 class MissingExtra(Exception):
     """A subcommand's optional dependencies are not installed; the message says which
     extra to install."""
@@ -249,9 +254,32 @@ def _experiments_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _machine_is_ours(command: str, args: argparse.Namespace) -> bool:
+    """Before a measurement of many minutes whose trials are re-run while the machine is
+    not ours: watch it for ten seconds and refuse, saying what was seen, when most of them
+    were busy (other processes, or another guest's steal: its trials would spend the run
+    re-running and waiting for quiet). `--busy-anyway` measures all the same."""
+    from .bench.machine import idle_seconds
+
+    if args.busy_anyway or args.mode == "quick":
+        return True
+    quiet, foreign, steal = idle_seconds(10)
+    if quiet >= 8:
+        return True
+    print(
+        f"rcopt {command}: the machine is not idle: {10 - quiet} of 10 seconds were busy (others took "
+        f"{foreign:.2f} CPU, steal {steal:.2f}); its trials would be re-run and wait for quiet seconds. "
+        "Run it when the machine is idle, or pass --busy-anyway",
+        file=sys.stderr,
+    )
+    return False
+
+
 def _reference_command(args: argparse.Namespace) -> int:
     from .lab.reference import make_reference
 
+    if not _machine_is_ours("reference", args):
+        return 3
     summary = make_reference(args.results, mode=args.mode, only=args.only)
     print(f"reference: published: {summary}")
     return 0
@@ -299,6 +327,8 @@ def _headline_command(args: argparse.Namespace) -> int:
     from .workspace import root
 
     writable_folder(args.results_dir)
+    if not _machine_is_ours("headline", args):
+        return 3
     values = {k: v for k, v in modes()[args.mode].items() if k in ("duration", "warmup", "repeats", "pin")}
     target = _target(args)
     params = Parameters(
@@ -565,6 +595,7 @@ def _run_command_parsers(commands: Subcommands) -> None:
         "--only", nargs="*", help="only these stories (a partial reference, for trying it out)"
     )
     reference.add_argument("--results", type=Path, default=None, help="where it goes (default results/)")
+    reference.add_argument(BUSY_ANYWAY, action="store_true", help=BUSY_HELP)
     reference.set_defaults(handler=_reference_command)
 
     headline = commands.add_parser(
@@ -580,6 +611,7 @@ def _run_command_parsers(commands: Subcommands) -> None:
     headline.add_argument(
         "--folder", type=Path, default=None, help="the history folder (default results/history)"
     )
+    headline.add_argument(BUSY_ANYWAY, action="store_true", help=BUSY_HELP)
     headline.set_defaults(handler=_headline_command)
 
 

@@ -148,6 +148,21 @@ def quiet_moment(pids: Sequence[int], limit: float = FOREIGN_CPU_LIMIT, patience
             return False
 
 
+def idle_seconds(seconds: int = 10, limit: float = FOREIGN_CPU_LIMIT) -> tuple[int, float, float]:
+    """Watch the machine for `seconds`, one second at a time, before a long measurement:
+    (how many of the seconds were quiet, the mean CPU others took, the mean steal). Nothing
+    of ours runs yet, so all the busy CPU is others'."""
+    quiet, foreign, steal = 0, 0.0, 0.0
+    for _ in range(seconds):
+        before = read()
+        time.sleep(1.0)
+        figures = window(before, read(), 0.0, servers_expected=False)
+        quiet += not contaminated(figures, limit)
+        foreign += float(figures.get("foreign") or 0.0)
+        steal += float(figures.get("steal") or 0.0)
+    return quiet, foreign / seconds, steal / seconds
+
+
 def _loadavg() -> float | None:
     try:
         with open("/proc/loadavg") as loadavg:

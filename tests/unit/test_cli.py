@@ -181,3 +181,31 @@ def test_bench_reruns_reach_the_runner_and_a_negative_count_is_named(monkeypatch
     monkeypatch.chdir(tmp_path)
     assert cli.main(["bench", "--clients", "optimized", "--reruns", "-1", "--duration", "0.1"]) == 2
     assert "reruns must be an integer >= 0, got -1" in capsys.readouterr().err
+
+
+def test_a_long_measurement_refuses_a_busy_machine_saying_what_it_saw_unless_told(monkeypatch, capsys):
+    from rediscluster_opt import cli
+    from rediscluster_opt.bench import machine
+    from rediscluster_opt.lab import reference
+
+    made = []
+    monkeypatch.setattr(reference, "make_reference", lambda *a, **k: made.append(k) or "summary.md")
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: (3, 0.02, 0.31))
+    assert cli.main(["reference"]) == 3 and not made
+    err = capsys.readouterr().err
+    assert "rcopt reference: the machine is not idle: 7 of 10 seconds were busy" in err
+    assert "steal 0.31" in err
+    assert cli.main(["reference", "--busy-anyway"]) == 0 and len(made) == 1
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: (9, 0.0, 0.01))
+    assert cli.main(["reference"]) == 0 and len(made) == 2
+
+
+def test_the_idle_watch_counts_quiet_seconds_and_averages_what_others_took(monkeypatch):
+    from rediscluster_opt.bench import machine
+
+    seen = [{"foreign": 0.0, "steal": 0.0}, {"foreign": 0.0, "steal": 0.4}, {"foreign": 0.3, "steal": 0.0}]
+    figures = iter(seen)
+    monkeypatch.setattr(machine.time, "sleep", lambda s: None)
+    monkeypatch.setattr(machine, "window", lambda *a, **k: next(figures))
+    quiet, foreign, steal = machine.idle_seconds(3)
+    assert quiet == 1 and round(foreign, 2) == 0.1 and round(steal, 2) == 0.13
