@@ -270,4 +270,5 @@ written beside the preset (`stages.KEPT_WITHOUT_A_VERDICT`), and a unit test che
     cells=without_profiles,  # the arms differ by one stage each: profiles are the stage stories'
     paragraph=paragraph,
     headlines={"optimized_over_baseline": WHOLE_THROUGHPUT},
+    claims={"The optimized preset, whole, pays over the baseline inside one run": WHOLE_THROUGHPUT},
 )  # fmt: skip

@@ -81,6 +81,7 @@ is recorded beside them.""",
     ),
     parameters=BENCH,
     headlines={"dropin_over_native_api": metric(NATIVE)},
+    claims={"A redis-py user who changes one import keeps at least 5x redis-py's throughput": metric("redis-py")},
     cells=without_profiles,  # clients compared, no stage changed: profiles are US-008's and US-018's
     paragraph=paragraph,
 )  # fmt: skip

@@ -308,6 +308,10 @@ each add one part to the last, so the cost that remains has names and the floor 
     ),
     parameters=(*BENCH, "cachegrind"),
     headlines={"native_over_optimized": metric("native", "pure"), "native_over_bare": metric("native", "bare")},
+    claims={
+        "The native (Cython) variants take client CPU per GET off the pure preset": metric("native", "pure", "cpu"),
+        "The native variants reach 1.5x the bare multiplexer's throughput": metric("native", "bare"),
+    },
     cells=without_profiles,  # arms compared against floors; the native variants have no Python frames to profile
     paragraph=paragraph,
 )  # fmt: skip

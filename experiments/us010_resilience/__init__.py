@@ -239,5 +239,6 @@ exceed the time the run had left (shown as "> t"), and it fails a time target.""
     tables={"faults": fault_table},
     cells=cells,
     paragraph=paragraph,
+    claims={"Under failovers, kills and migrations it returns no wrong value": fault_metric("ours", WRONG_VALUES)},
     exclusive=True,  # it stops, kills and fails over the cluster's nodes
 )  # fmt: skip

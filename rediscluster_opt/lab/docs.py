@@ -261,10 +261,10 @@ class Renderers:
 
     def claims(self) -> str:
         """The product's claims (lab/claims.py), each with what the reference says of it."""
-        from .claims import CLAIMS, standing
+        from .claims import claims, standing
 
         body = []
-        for claim in CLAIMS:
+        for claim in claims():
             row = self.reference.find(claim.story, claim.metric)
             verdict = row.get("verdict") if row else None
             figure = f"{row['measured']} ({claim.story})" if row else f"- ({claim.story})"

@@ -110,6 +110,9 @@ class Story:
     # a headline ratio (lab.headline.HEADLINES' names) -> this story's metric of the same
     # ratio: the documents show the stories that measure one side by side
     headlines: Mapping[str, str] = field(default_factory=dict)
+    # a claim the project makes, in plain words -> the criterion's metric that decides it
+    # (lab/claims.py: the README's first table says what the reference says of each)
+    claims: Mapping[str, str] = field(default_factory=dict)
     # it changes the cluster under other stories' feet (faults, slot moves, other values
     # for the same keys): a smoke run that executes notebooks side by side runs it alone
     exclusive: bool = False
