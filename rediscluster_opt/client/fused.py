@@ -152,16 +152,7 @@ def generate(impl: Impl, cluster: bool, general: Mapping[str, Callable[..., Any]
     source = "\n".join(sources)
     code = _compiled(source)
     exec(code, namespace)  # noqa: S102
-    fuses = getattr(impl.submit, "fuses_with", lambda writer: False)(impl.writer)
-    description: dict[str, Any] = {
-        "dispatch": type(dispatch).__name__.lower(),
-        "inlined": inlined,
-        "called": called,
-        "execute": "submit and writer fused" if fuses else "submit stage's call (no fused form)",
-        "redirect": "parsed on the slow path, for error replies only",
-    }
-    if dispatch.shapes:
-        description["shaped_commands"] = [s.command.decode() for s in dispatch.shapes.values()]
+    description = _description(impl, inlined, called)
     description["file"] = code.co_filename  # tracebacks and profilers name it; linecache has its lines
     description["source"] = source
     functions = {name: namespace[name] for name in ("_keyed", *dispatch.shapes)}
@@ -198,18 +189,24 @@ def _native_routing(impl: Impl, cluster: bool, general: Mapping[str, Callable[..
         functions[method] = routes.shaped(shape.command, len(names) == 2, shape.result, general[method])
     for method, function in functions.items():  # tracebacks and profilers name the method
         function.__name__ = function.__qualname__ = method
-    fuses = getattr(impl.submit, "fuses_with", lambda writer: False)(impl.writer)
     source = f"{native.SOURCE} (NativeRoutes): _keyed and {', '.join(dispatch.shapes)}"
+    return Routing(functions, source, {**_description(impl, [], []), "source": source})
+
+
+def _description(impl: Impl, inlined: list[str], called: list[str]) -> dict[str, Any]:
+    """What `describe()` says of a stage choice's routes, generated or native."""
+    dispatch = impl.dispatch()
+    fuses = getattr(impl.submit, "fuses_with", lambda writer: False)(impl.writer)
     description: dict[str, Any] = {
-        "dispatch": "native",
-        "inlined": [],
-        "called": [],
+        "dispatch": type(dispatch).__name__.lower(),
+        "inlined": inlined,
+        "called": called,
         "execute": "submit and writer fused" if fuses else "submit stage's call (no fused form)",
         "redirect": "parsed on the slow path, for error replies only",
-        "shaped_commands": [s.command.decode() for s in dispatch.shapes.values()],
-        "source": source,
     }
-    return Routing(functions, source, description)
+    if dispatch.shapes:
+        description["shaped_commands"] = [s.command.decode() for s in dispatch.shapes.values()]
+    return description
 
 
 _CLASSES: dict[tuple[object, ...], type[Any]] = {}
