@@ -139,13 +139,17 @@ def quiet_moment(pids: Sequence[int], limit: float = FOREIGN_CPU_LIMIT, patience
     everything but `pids` took at most `limit` CPUs; whether one came."""
     give_up = time.monotonic() + patience
     while True:
-        before = read(pids)
-        time.sleep(1.0)
-        figures = window(before, read(pids), 0.0, servers=list(pids))
-        if not contaminated(figures, limit):
+        if not contaminated(_one_second(pids), limit):
             return True
         if time.monotonic() >= give_up:
             return False
+
+
+def _one_second(pids: Sequence[int] = ()) -> dict[str, Any]:
+    """The machine's figures over the next second, `pids` counted as ours."""
+    before = read(pids)
+    time.sleep(1.0)
+    return window(before, read(pids), 0.0, servers=list(pids), servers_expected=bool(pids))
 
 
 def idle_seconds(seconds: int = 10, limit: float = FOREIGN_CPU_LIMIT) -> tuple[int, float, float]:
@@ -154,9 +158,7 @@ def idle_seconds(seconds: int = 10, limit: float = FOREIGN_CPU_LIMIT) -> tuple[i
     of ours runs yet, so all the busy CPU is others'."""
     quiet, foreign, steal = 0, 0.0, 0.0
     for _ in range(seconds):
-        before = read()
-        time.sleep(1.0)
-        figures = window(before, read(), 0.0, servers_expected=False)
+        figures = _one_second()
         quiet += not contaminated(figures, limit)
         foreign += float(figures.get("foreign") or 0.0)
         steal += float(figures.get("steal") or 0.0)

@@ -511,9 +511,15 @@ One stage choice's routes in one mode. `slot_of`: the slot-hash stage (its C for
         return selector.pick(address)
 
 
+cdef inline tuple _args(_Shape shape, key, value, tuple args):
+    """The command's arguments: a shaped command's built from its name (only off the fast
+    path, which never needs them), the keyed route's as given."""
+    return shape.args(key, value) if shape is not None else args
+
+
 cdef inline object _request(NativeRoutes route, _Shape shape, key, value, tuple args):
-    """The command as the slow path resends it (built only when it is entered)."""
-    return route.Single(route.encode, shape.args(key, value) if shape is not None else args)
+    """The command as the slow path resends it."""
+    return route.Single(route.encode, _args(shape, key, value, args))
 
 
 async def _command(NativeRoutes route, _Shape shape, host, key, value, tuple args):
@@ -538,7 +544,7 @@ async def _command(NativeRoutes route, _Shape shape, host, key, value, tuple arg
         payload = route.encode(args)
     max_bulk = host._max_bulk
     if len(payload) > max_bulk:
-        route.refuse_oversized(payload, shape.args(key, value) if shape is not None else args, max_bulk)
+        route.refuse_oversized(payload, _args(shape, key, value, args), max_bulk)
     try:
         reply = await mux.execute(payload)
     except (route.RedisConnectionError, TimeoutError) as exc:

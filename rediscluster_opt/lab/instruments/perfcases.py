@@ -174,24 +174,31 @@ def route_stages(route: str) -> Any:
     return getattr(Stages, route)()
 
 
-def _route_gets(preset: str) -> Callable[[int], Any]:
-    """n GETs through the whole client, one after another, against fake nodes that answer
-    on the next loop tick (lab.instruments.inprocess): the route, the command method, the
-    submit and the loop's wake-up of the caller, all of a GET's client-side cost."""
-    from ...testing.fake import fake_client
-
-    stages = route_stages(preset)
+def _gets_through(make: Callable[[], Any]) -> Callable[[int], Any]:
+    """n GETs one after another through what `make()` builds in the running loop (a client
+    of ours or the bare multiplexer, over fake nodes that answer on the next loop tick:
+    lab.instruments.inprocess), after a GET of each of 1000 keys to warm every connection,
+    free list and cache."""
     keys = [b"rcopt:bench:%d" % i for i in range(1000)]
 
     async def run(n: int) -> None:
-        client = fake_client(stages)
-        for key in keys:  # warm: every connection, free list and cache in place
+        client = make()
+        for key in keys:
             await client.get(key)
         for i in range(n):
             await client.get(keys[i % 1000])
         await client.close()
 
     return run
+
+
+def _route_gets(preset: str) -> Callable[[int], Any]:
+    """n GETs through the whole client: the route, the command method, the submit and the
+    loop's wake-up of the caller, all of a GET's client-side cost."""
+    from ...testing.fake import fake_client
+
+    stages = route_stages(preset)
+    return _gets_through(lambda: fake_client(stages))
 
 
 def _loop_gets() -> Callable[[int], Any]:
@@ -209,6 +216,9 @@ def _loop_gets() -> Callable[[int], Any]:
     return run
 
 
+ONE_GET = encode_command((b"GET", b"rcopt:bench:1"))  # what the node and connection cases send
+
+
 def _node_gets() -> Callable[[int], Any]:
     """`_loop_gets` with the fake node's round trip: each await's future is resolved by a
     protocol the fake node answers (lab.instruments.inprocess), so what this adds to the
@@ -221,15 +231,13 @@ def _node_gets() -> Callable[[int], Any]:
         def data_received(self, data: bytes) -> None:
             self.future.set_result(data)
 
-    payload = encode_command((b"GET", b"rcopt:bench:1"))
-
     async def run(n: int) -> None:
         loop = asyncio.get_running_loop()
         protocol = Answered()
         transport = FakeServerTransport(loop, protocol, REPLY)
         for _ in range(n):
             protocol.future = loop.create_future()
-            transport.write(payload)
+            transport.write(ONE_GET)
             await protocol.future
 
     return run
@@ -239,17 +247,7 @@ def _bare_gets() -> Callable[[int], Any]:
     """n GETs through the bare multiplexer (calibration:bare) against the same fake nodes."""
     from ...testing.fake import fake_bare
 
-    keys = [b"rcopt:bench:%d" % i for i in range(1000)]
-
-    async def run(n: int) -> None:
-        bare = fake_bare()
-        for key in keys:
-            await bare.get(key)
-        for i in range(n):
-            await bare.get(keys[i % 1000])
-        await bare.close()
-
-    return run
+    return _gets_through(fake_bare)
 
 
 def _connection_gets(preset: str) -> Callable[[int], Any]:
@@ -258,15 +256,13 @@ def _connection_gets(preset: str) -> Callable[[int], Any]:
     routing and encoding."""
     from ...testing.fake import fake_client
 
-    payload = encode_command((b"GET", b"rcopt:bench:1"))
-
     async def run(n: int) -> None:
         client = fake_client(route_stages(preset))
         execute = client._pool.connections()[0].execute
         for _ in range(100):  # warm: free lists and the writer's tick in place
-            await execute(payload)
+            await execute(ONE_GET)
         for _ in range(n):
-            await execute(payload)
+            await execute(ONE_GET)
         await client.close()
 
     return run
