@@ -120,7 +120,7 @@ def _instructions(params: Parameters) -> tuple[dict[str, Any], dict[str, Any]]:
     splits = {arm: _split_cases(PRESETS[arm]) for arm in built}
     names = sorted({*GET_CASES.values(), *(name for cases in splits.values() for name in cases.values())})
     found: dict[str, Any] = (
-        micro.instruction_counts(names, calls=2_000 if params.smoke else 20_000)
+        micro.instruction_counts(names, calls=micro.whole_get_calls(params.smoke))
         if params.cachegrind
         else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
     )
