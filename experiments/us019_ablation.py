@@ -20,6 +20,7 @@ from rediscluster_opt.lab.presentation.builder import without_profiles
 from rediscluster_opt.lab.story import (
     AA,
     CPU_AA,
+    NEGLIGIBLE,
     TARGET,
     THROUGHPUT_AA,
     Own,
@@ -28,7 +29,45 @@ from rediscluster_opt.lab.story import (
     StoryRun,
     exact_criterion,
 )
-from rediscluster_opt.stages import BASELINE, KEPT_WITHOUT_A_VERDICT, OPTIMIZED, REGISTRY
+from rediscluster_opt.stages import BASELINE, OPTIMIZED, REGISTRY
+
+# Why a variant stays in the optimized preset (stages.OPTIMIZED) when this story leaves its
+# whole-route verdict open or finds no difference beyond +-5 % on this 2-core machine (the
+# A/A band is wider than the stage's share of a command): each reason is a deterministic
+# measure of the stage's own story, which does not depend on that noise. They live here,
+# beside the verdicts they answer, so a new reference is answered without touching the
+# client's packages.
+KEPT_WITHOUT_A_VERDICT = {
+    "slot_map": (
+        "a lookup is one list index: a fraction of the range scan's instructions at the last slot, with no "
+        "lock and no allocation per lookup (the slot-lookup story's cachegrind and tracemalloc counts)"
+    ),
+    "encoder": (
+        "hiredis.pack_command is C and takes fewer instructions per command than the Python encoder (the "
+        "submit story's instruction counts); the shaped route encodes its fast commands with a prefix anyway"
+    ),
+    "submit": (
+        "over the plain future it is kept for bounded memory, not speed: fewer allocated blocks per command "
+        "(the submit story's allocation counts) and a free list capped at FREE_CAP records after a burst; "
+        "against the naive event submit it pays inside the preset"
+    ),
+    "node_select": (
+        "no lock operation and fewer instructions per pick (the node-selection story's counts); with one "
+        "connection per node the pick is one read either way, so the whole route cannot show it"
+    ),
+    "delivery": (
+        "one dequeue call per socket read instead of one per reply (the reader story's dequeues per reply), "
+        "which matters when a read carries many replies; at C=64 a read carries a few"
+    ),
+    "redirect": (
+        "fewer instructions per no-redirect check and no allocation on that path (the redirect story's "
+        "cachegrind and tracemalloc counts), with every MOVED and ASK of its live slot migration followed"
+    ),
+    "dispatch": (
+        "fewer Python frames per GET than the composed route, and a GET prefix that encodes faster than "
+        "hiredis.pack_command (the inlining story's counts and times); against the servers within A/A noise"
+    ),
+}
 
 # Every stage the preset changes, set back to its naive variant; and, where the stage's own
 # story left the last rung open, set back one rung: the pooled submit over the plain future
@@ -142,11 +181,14 @@ def _kept_counts(params: Parameters, ablations: tuple[str, ...]) -> dict[str, An
 
 def stage_verdict(rows: dict[str, dict[str, Any]], ablation: str) -> str:
     """'pays' when the throughput or the CPU verdict of removing it is met (and neither
-    is NOT met), 'costs' when one is NOT met, else 'not settled'."""
+    is NOT met), 'costs' when one is NOT met, 'no difference' when both are equivalent
+    (no effect beyond the negligible band), else 'not settled'."""
     verdicts = {rows[m]["verdict"] for f in ("throughput", "cpu") if (m := metric(ablation, f)) in rows}
     if "NOT met" in verdicts:
         return "costs"
-    return "pays" if "met" in verdicts else "not settled"
+    if "met" in verdicts:
+        return "pays"
+    return "no difference" if verdicts == {"equivalent"} else "not settled"
 
 
 def against_the_rule(
@@ -186,6 +228,7 @@ def paragraph(run: StoryRun) -> str:
         by_verdict.setdefault(stage_verdict(rows, ablation), []).append(named(ablation))
     said = {"pays": "Pays inside the preset (its removal is slower beyond the A/A band)",
             "costs": "Costs inside the preset (its removal is faster)",
+            "no difference": "No difference beyond +-5 % either way (both verdicts equivalent)",
             "not settled": "Not settled by this run (within the A/A band)"}  # fmt: skip
     lines += [f"{text}: {', '.join(by_verdict[key])}." for key, text in said.items() if by_verdict.get(key)]
     figures = [
@@ -225,9 +268,9 @@ def _criteria(ablation: str) -> tuple[Criterion, ...]:
     needs = f"ablations including {ablation}"
     noisy = (
         Criterion(f"{what}: throughput, preset / without it", metric(ablation, "throughput"), ">", 1, TARGET,
-                  THROUGHPUT_AA, before=THROUGHPUT_AA, needs=needs),
+                  THROUGHPUT_AA, before=THROUGHPUT_AA, needs=needs, equivalence=NEGLIGIBLE),
         Criterion(f"{what}: client CPU per op, preset / without it", metric(ablation, "cpu"), "<", 1, TARGET,
-                  CPU_AA, before=CPU_AA, needs=needs),
+                  CPU_AA, before=CPU_AA, needs=needs, equivalence=NEGLIGIBLE),
     )  # fmt: skip
     if stage not in KEPT_WITHOUT_A_VERDICT:
         return noisy
@@ -250,7 +293,7 @@ route), interleaved in one run
 with an A/A twin of the preset, the baseline and the peers. Each verdict is the preset over its ablated arm:
 above 1 in throughput, or below 1 in client CPU per op, beyond the A/A band, means the stage pays where it is. The
 presets follow these verdicts: a variant stays in the optimized preset only with a met verdict here, or a reason
-written beside the preset (`stages.KEPT_WITHOUT_A_VERDICT`), and a unit test checks the reference for it.""",
+written in this story's module (`KEPT_WITHOUT_A_VERDICT`), and a unit test checks the reference for it.""",
     run,
     criteria=(
         Criterion("The whole preset over the baseline: client CPU per op", WHOLE_CPU, "<", 1, TARGET, CPU_AA,

@@ -193,17 +193,18 @@ def gain_criteria(what: str = "cumulative after / before", isolated: bool = True
     cumulative = (
         Criterion(
             f"cluster throughput, {what}", THROUGHPUT_GAIN, ">=", 1, TARGET, THROUGHPUT_AA, headline=True,
-            before=THROUGHPUT_AA,
+            before=THROUGHPUT_AA, equivalence=NEGLIGIBLE,
         ),
         Criterion(
-            f"client CPU per op, {what}", CPU_GAIN, "<=", 1, TARGET, CPU_AA, headline=True, before=CPU_AA
+            f"client CPU per op, {what}", CPU_GAIN, "<=", 1, TARGET, CPU_AA, headline=True, before=CPU_AA,
+            equivalence=NEGLIGIBLE,
         ),
     )  # fmt: skip
     if not isolated:
         return cumulative
     alone = Criterion(
         "cluster throughput, isolated / baseline", THROUGHPUT_ISOLATED, ">=", 1, TARGET, THROUGHPUT_AA,
-        before=THROUGHPUT_AA,
+        before=THROUGHPUT_AA, equivalence=NEGLIGIBLE,
     )  # fmt: skip
     return (*cumulative, alone)
 

@@ -40,7 +40,6 @@ __all__ = [
     "DELIVERY",
     "DISPATCH",
     "ENCODER",
-    "KEPT_WITHOUT_A_VERDICT",
     "NATIVE",
     "NODE_SELECT",
     "OPTIMIZED",
@@ -140,9 +139,10 @@ REGISTRY: dict[str, Mapping[str, object]] = {  # in Impl's order: one entry per 
 # The two presets. "naive"/"baseline" and "optimized" are also accepted per stage as
 # aliases for that stage's entry here. A variant is in the optimized preset when US-019
 # (the leave-one-out ablation of this preset, in the committed reference) says it pays
-# where it ships, in throughput or CPU per op beyond the A/A band; or when
-# KEPT_WITHOUT_A_VERDICT below says why it stays without that verdict
-# (tests/unit/test_presets.py checks both against the reference).
+# where it ships, in throughput or CPU per op beyond the A/A band; or when that story's
+# KEPT_WITHOUT_A_VERDICT (experiments/us019_ablation.py, beside the verdicts it answers)
+# says why it stays without that verdict (tests/unit/test_presets.py checks both against
+# the reference).
 BASELINE = {
     "slot_hash": "bitwise",
     "slot_map": "ranges",
@@ -169,40 +169,6 @@ OPTIMIZED = {
 }
 # The optimized preset with the native variants (`Stages.native()`).
 NATIVE_PRESET = {**OPTIMIZED, **dict.fromkeys(NATIVE, "native")}
-# Why a preset variant stays when the leave-one-out story left its whole-route verdict inconclusive on
-# this 2-core machine (its A/A band was wider than the stage's share of a command): each
-# reason is a deterministic measure of its own story, which does not depend on that noise.
-KEPT_WITHOUT_A_VERDICT = {
-    "slot_map": (
-        "a lookup is one list index: a fraction of the range scan's instructions at the last slot, with no "
-        "lock and no allocation per lookup (the slot-lookup story's cachegrind and tracemalloc counts)"
-    ),
-    "encoder": (
-        "hiredis.pack_command is C and takes fewer instructions per command than the Python encoder (the "
-        "submit story's instruction counts); the shaped route encodes its fast commands with a prefix anyway"
-    ),
-    "submit": (
-        "over the plain future it is kept for bounded memory, not speed: fewer allocated blocks per command "
-        "(the submit story's allocation counts) and a free list capped at FREE_CAP records after a burst; "
-        "against the naive event submit it pays inside the preset"
-    ),
-    "node_select": (
-        "no lock operation and fewer instructions per pick (the node-selection story's counts); with one "
-        "connection per node the pick is one read either way, so the whole route cannot show it"
-    ),
-    "delivery": (
-        "one dequeue call per socket read instead of one per reply (the reader story's dequeues per reply), "
-        "which matters when a read carries many replies; at C=64 a read carries a few"
-    ),
-    "redirect": (
-        "fewer instructions per no-redirect check and no allocation on that path (the redirect story's "
-        "cachegrind and tracemalloc counts), with every MOVED and ASK of its live slot migration followed"
-    ),
-    "dispatch": (
-        "fewer Python frames per GET than the composed route, and a GET prefix that encodes faster than "
-        "hiredis.pack_command (the inlining story's counts and times); against the servers within A/A noise"
-    ),
-}
 _ALIASES = {"naive": BASELINE, "baseline": BASELINE, "optimized": OPTIMIZED}
 _RENAMED = {"reader": "delivery"}  # old stage name -> new, accepted for one release
 

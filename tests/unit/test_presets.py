@@ -1,13 +1,13 @@
 """The presets follow the verdicts: a variant stays in the optimized preset only when
 US-019 (the leave-one-out ablation, in the committed reference) says it pays where it
-ships, or the preset says why it keeps it (`stages.KEPT_WITHOUT_A_VERDICT`)."""
+ships, or the preset says why it keeps it (US-019's `KEPT_WITHOUT_A_VERDICT`)."""
 
 import importlib
 from pathlib import Path
 
 from rediscluster_opt.lab.docs import Reference
 from rediscluster_opt.lab.registry import stories
-from rediscluster_opt.stages import BASELINE, KEPT_WITHOUT_A_VERDICT, OPTIMIZED
+from rediscluster_opt.stages import BASELINE, OPTIMIZED
 
 ROOT = Path(__file__).resolve().parents[2]
 stories()  # imports the experiments package
@@ -40,10 +40,27 @@ def test_every_preset_variant_pays_in_the_reference_or_the_preset_says_why():
     rows = {r["metric"]: r for r in summary["acceptance"]}
     ran = [a for a in ABLATION.ALL if ABLATION.metric(a, "throughput") in rows]
     assert ran == list(ABLATION.ALL)  # the reference ablated every stage the preset changes
-    assert ABLATION.against_the_rule(rows, ran, KEPT_WITHOUT_A_VERDICT) == []
+    assert ABLATION.against_the_rule(rows, ran, ABLATION.KEPT_WITHOUT_A_VERDICT) == []
 
 
 def test_each_reason_names_a_stage_the_preset_changes_and_says_why():
-    for stage, why in KEPT_WITHOUT_A_VERDICT.items():
+    for stage, why in ABLATION.KEPT_WITHOUT_A_VERDICT.items():
         assert OPTIMIZED[stage] != BASELINE[stage], stage
         assert len(why.split()) >= 8, stage  # a reason, not a label
+
+
+def test_a_stage_with_no_difference_either_way_is_neither_paying_nor_stale():
+    rows = {r["metric"]: r for r in (
+        _row(ABLATION.metric("delivery=per_reply", "throughput"), "equivalent"),
+        _row(ABLATION.metric("delivery=per_reply", "cpu"), "equivalent"),
+        _row(ABLATION.metric("redirect=regex", "throughput"), "equivalent"),
+        _row(ABLATION.metric("redirect=regex", "cpu"), "inconclusive"),
+    )}  # fmt: skip
+    assert ABLATION.stage_verdict(rows, "delivery=per_reply") == "no difference"
+    assert ABLATION.stage_verdict(rows, "redirect=regex") == "not settled"
+    ablations = ["delivery=per_reply", "redirect=regex"]
+    assert sorted(ABLATION.against_the_rule(rows, ablations, {})) == [
+        "delivery=batch against delivery=per_reply: no difference, and no reason to keep it",
+        "redirect=first_byte against redirect=regex: not settled, and no reason to keep it",
+    ]
+    assert ABLATION.against_the_rule(rows, ablations, {"delivery": "d", "redirect": "r"}) == []

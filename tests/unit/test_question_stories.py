@@ -274,7 +274,7 @@ def test_an_ablation_parameter_names_a_known_variant_other_than_the_presets():
             module._ablations("ablations", bad)
 
 
-def test_the_ablation_answer_sorts_the_stages_into_pays_costs_and_not_settled():
+def test_the_ablation_answer_sorts_the_stages_into_pays_costs_no_difference_and_not_settled():
     module = _module("us019_ablation")
     story = stories()["US-019"]
     six = {"n": 6, "method": "order statistic", "coverage": 0.969}
@@ -288,14 +288,17 @@ def test_the_ablation_answer_sorts_the_stages_into_pays_costs_and_not_settled():
         module.metric("dispatch=fused", "cpu"): Interval(0.99, 0.95, 1.03, **six),
         module.metric("writer=direct", "throughput"): Interval(0.9, 0.85, 0.95, **six),
         module.metric("writer=direct", "cpu"): Interval(1.1, 1.05, 1.15, **six),
+        module.metric("redirect=regex", "throughput"): Interval(1.06, 0.9, 1.22, **six),
+        module.metric("redirect=regex", "cpu"): Interval(0.95, 0.8, 1.1, **six),
     }
     run = _run(measured, story)
-    run.record["extra"]["ablations"] = ["parser=python", "dispatch=fused", "writer=direct"]
+    run.record["extra"]["ablations"] = ["parser=python", "dispatch=fused", "writer=direct", "redirect=regex"]
     text = module.paragraph(run)
     assert "The whole preset runs at 0.20 [0.18–0.22] of the baseline's client CPU per op." in text
     assert "Pays inside the preset (its removal is slower beyond the A/A band): parser." in text
     assert "Costs inside the preset (its removal is faster): writer." in text
-    assert "Not settled by this run (within the A/A band): dispatch over fused." in text
+    assert "No difference beyond +-5 % either way (both verdicts equivalent): dispatch over fused." in text
+    assert "Not settled by this run (within the A/A band): redirect." in text
     assert "parser=python: 1.50 [1.40–1.60] and 0.70 [0.65–0.75]" in text
     rows = {r["set back to"]: r for r in module.ablation_rows(run)}
     assert rows["python"]["stage"] == "parser=hiredis" and rows["python"]["inside the preset"] == "pays"
