@@ -7,10 +7,13 @@ results/cluster/. A reference run is then published to results/reference/ (lab/p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,15 +99,34 @@ def run_notebooks(
     # A smoke run proves the pipeline, not figures; its 0.2 s windows are too short for
     # /proc's 10 ms ticks to tell a busy machine from rounding, so it runs each story once.
     story_reruns = 0 if smoke else STORY_RERUNS
-    if jobs > 1:
-        together = [jobs_of[s.id] for s in chosen if not s.exclusive]
-        run.parallel(together, jobs)
-        for story in (s for s in chosen if s.exclusive):
-            run.story(jobs_of[story.id], 0)
-    else:
-        for story in chosen:
-            run.story(jobs_of[story.id], story_reruns)
+    with counts_shared_by_the_stories():
+        if jobs > 1:
+            together = [jobs_of[s.id] for s in chosen if not s.exclusive]
+            run.parallel(together, jobs)
+            for story in (s for s in chosen if s.exclusive):
+                run.story(jobs_of[story.id], 0)
+        else:
+            for story in chosen:
+                run.story(jobs_of[story.id], story_reruns)
     return run.finish(results)
+
+
+@contextlib.contextmanager
+def counts_shared_by_the_stories() -> Iterator[None]:
+    """For the run's duration, a folder where one story's cachegrind counts serve the
+    next story that counts the same case (micro.COUNTS_ENV); gone with the run."""
+    from .instruments.micro import COUNTS_ENV
+
+    before = os.environ.get(COUNTS_ENV)
+    with tempfile.TemporaryDirectory(prefix="rcopt-counts-") as folder:
+        os.environ[COUNTS_ENV] = folder
+        try:
+            yield
+        finally:
+            if before is None:
+                os.environ.pop(COUNTS_ENV, None)
+            else:
+                os.environ[COUNTS_ENV] = before
 
 
 # Notebooks a smoke run executes at once, on two CPUs or more: a notebook alternates

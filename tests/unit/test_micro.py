@@ -1,6 +1,9 @@
 """Micro-benchmark machinery: exact hot-path checks, deterministic instruction counts,
 and pyperf wall times (a smoke-sized run)."""
 
+import os
+from pathlib import Path
+
 import pytest
 
 from rediscluster_opt.lab.instruments import micro, perfcases
@@ -50,6 +53,42 @@ def test_instruction_counts_are_deterministic():
     assert 0 < counts["redirect.first_byte.bulk200"] < counts["redirect.regex.bulk200"]
 
 
+def test_a_run_counts_a_case_once_and_outside_a_run_every_time(tmp_path, monkeypatch):
+    made = []
+
+    def count(name, calls, pair, build=None):  # stands in for valgrind: a count per run
+        made.append((name, calls, build))
+        return 1_000 + (7 * calls if calls else 0)
+
+    monkeypatch.setattr(micro, "valgrind_problem", lambda: None)
+    monkeypatch.setattr(micro, "_instructions", count)
+    monkeypatch.delenv(micro.COUNTS_ENV, raising=False)
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=100)
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=100)
+    assert len(made) == 4  # no run: both calls counted, each with its 0-call pair
+
+    made.clear()
+    monkeypatch.setenv(micro.COUNTS_ENV, str(tmp_path))
+    first = micro.instruction_counts(["slot_hash.crc_hqx.k16", "slot_hash.bitwise.k16"], calls=100)
+    again = micro.instruction_counts(["slot_hash.bitwise.k16", "slot_hash.crc_hqx.k16"], calls=100)
+    assert len(made) == 4  # the second asked nothing of valgrind
+    assert [r["instructions_per_call"] for r in first["rows"]] == [7.0, 7.0]
+    assert [
+        (r["case"], r["instructions_per_call"], r["counted_earlier_in_this_run"]) for r in again["rows"]
+    ] == [
+        ("slot_hash.bitwise.k16", 7.0, True),
+        ("slot_hash.crc_hqx.k16", 7.0, True),
+    ]
+    assert not any(r["counted_earlier_in_this_run"] for r in first["rows"])
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=200)  # other calls: counted
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=100, build="compiled")  # other build
+    assert len(made) == 8
+    assert not list(tmp_path.glob("*.tmp"))
+    # a counting child never sees the folder: a count is the same inside a run and outside
+    assert micro.COUNTS_ENV not in micro._count_env(None)
+    assert micro._count_env("compiled")["PYTHONHASHSEED"] == "0"
+
+
 def test_pyperf_wall_times_in_worker_processes():
     # Only the shape: which case is faster is a benchmark's figure, and this test may share
     # the machine with others (a loaded CPU once spread one case over 33k-104k ns).
@@ -97,3 +136,13 @@ def test_a_zero_call_count_is_a_child_of_its_own_pair(monkeypatch):
     micro.instruction_counts(["redirect.first_byte.bulk200"], calls=2000)
     zero_calls = [spec for spec, stable in seen if spec["calls"] == 0 and stable]
     assert [spec["pair"] for spec in zero_calls] == [500, 2000]
+
+
+def test_a_run_of_the_stories_shares_its_counts_only_while_it_runs(monkeypatch):
+    from rediscluster_opt.lab.main import counts_shared_by_the_stories
+
+    monkeypatch.delenv(micro.COUNTS_ENV, raising=False)
+    with counts_shared_by_the_stories():
+        folder = Path(os.environ[micro.COUNTS_ENV])
+        assert folder.is_dir()  # the story kernels inherit it
+    assert micro.COUNTS_ENV not in os.environ and not folder.exists()

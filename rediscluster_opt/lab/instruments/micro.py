@@ -16,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import hashlib
 import itertools
+import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -120,10 +123,50 @@ def valgrind_problem() -> str | None:
     return None
 
 
+# A run of the stories counts some cases more than once (a stage story and US-018 both
+# count the pure stage cases, US-018 and US-021 the pure preset's GET). A count is
+# deterministic for one source, build and spec, so within one run (`lab.main` names a
+# folder here for its duration) the second asks the first's answer instead of spending
+# two more valgrind runs; outside a run every count is made afresh.
+COUNTS_ENV = "RCOPT_COUNTS_CACHE"
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """What a count depends on in this process: the package's sources and built
+    extensions, the interpreter."""
+    package = pathlib.Path(__file__).resolve().parents[2]
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(package.rglob("*")):
+        if path.suffix in (".py", ".pyx", ".so") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _count_env(build: str | None) -> dict[str, str]:
+    """A counting child's environment: a fixed hash seed keeps dict and set layouts, and so
+    the count, the same every run; the run's count folder is left out, so a count is the
+    same inside a run and outside one."""
+    env = {**(build_env(build) or os.environ), "PYTHONHASHSEED": "0"}
+    env.pop(COUNTS_ENV, None)
+    return env
+
+
+def _cache_file(name: str, calls: int, build: str | None) -> pathlib.Path | None:
+    """Where this run keeps the count of `name` at `calls` on `build`; None outside a run."""
+    folder = os.environ.get(COUNTS_ENV)
+    if not folder:
+        return None
+    # The child's whole environment: even its size moves some counts (by 10 instructions
+    # per call of a 3,000-instruction slot hash case), so a count serves only a child that
+    # would have seen the same.
+    key = json.dumps([name, calls, sorted(_count_env(build).items()), _sources_digest()])
+    return pathlib.Path(folder) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.count"
+
+
 def _instructions(name: str, calls: int, pair: int, build: str | None = None) -> int:
     valgrind = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    # A fixed hash seed keeps dict and set layouts, and so the count, the same every run.
-    env = {**(build_env(build) or os.environ), "PYTHONHASHSEED": "0"}
+    env = _count_env(build)
     # `pair`, the calls of the count this one is subtracted from, names the child's stable
     # folder too: a 0-call run is then never the same child as another caller's 0-call run
     # going on right now (a story's, beside the unit tests), which would take the name and
@@ -152,19 +195,43 @@ def instruction_counts(names: Sequence[str], calls: int = 20_000, build: str | N
     problem = valgrind_problem()
     if problem:
         return {"rows": [], "skipped": problem}
-    jobs = [(name, n) for name in names for n in (0, calls)]
+    # This process's build by name, so every story's child of one build has one
+    # environment, and a case counted by two stories is counted once (COUNTS_ENV).
+    build = build or compiled.loaded()
+    files = {name: _cache_file(name, calls, build) for name in names}
+    known = {name: float(f.read_text()) for name, f in files.items() if f is not None and f.exists()}
+    jobs = [(name, n) for name in names if name not in known for n in (0, calls)]
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         found = pool.map(lambda job: _instructions(job[0], job[1], calls, build), jobs)
         counts = dict(zip(jobs, found, strict=True))
+    per_call = {name: (counts[(name, calls)] - counts[(name, 0)]) / calls for name, _ in jobs[::2]}
+    for name, value in per_call.items():
+        if (file := files[name]) is not None:  # written whole, then named: never half read
+            partial = file.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(repr(value))
+            partial.replace(file)
     rows = [
         {
             **_describe(name),
-            "instructions_per_call": (counts[(name, calls)] - counts[(name, 0)]) / calls,
+            "instructions_per_call": known.get(name, per_call.get(name)),
             "calls": calls,
+            "counted_earlier_in_this_run": name in known,
         }
         for name in names
     ]
     return {"rows": rows, "skipped": None}
+
+
+def stage_and_get_counts(
+    stage_cases: Sequence[str], whole_gets: Sequence[str], smoke: bool, build: str | None = None
+) -> dict[str, Any]:
+    """`instruction_counts` of stage cases at the calls every story counts them with (so
+    a run counts each once) and of whole-GET cases at `whole_get_calls`."""
+    stages = instruction_counts(stage_cases, calls=2_000 if smoke else 20_000, build=build)
+    if stages["skipped"]:
+        return stages
+    gets = instruction_counts(whole_gets, calls=whole_get_calls(smoke), build=build)
+    return {"rows": [*stages["rows"], *gets["rows"]], "skipped": None}
 
 
 _LOCK_CALLS = ("acquire", "release", "__enter__", "__exit__", "locked")
