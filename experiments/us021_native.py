@@ -197,7 +197,8 @@ def run(story: Story, params: Parameters) -> StoryRun:
     roles = {"optimized": arms["pure"].label, AA: arms["aa"].label}
     extra = {
         "roles": roles,
-        "native_build": str(native.build_dir()) if "native" in arms else None,
+        # The build's key (a hash of its sources), not its folder: a record names no machine's paths.
+        "native_build": native.build_dir().name if "native" in arms else None,
         "instructions": counted,
     }
     return engine.save_run(story, params, record, measured, extra=extra, skipped=skipped)

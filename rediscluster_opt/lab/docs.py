@@ -194,6 +194,7 @@ class Renderers:
         reference = self.reference
         return {
             "measured-at": self.measured_at,
+            "machine": self.machine,
             "staleness": self.staleness,
             "commit": lambda: ", ".join(f"`{c[:7]}`" for c in reference.commits()),
             "wall": lambda: clock(reference.run["wall_s"]) if reference.run.get("wall_s") else "not recorded",
@@ -223,6 +224,21 @@ class Renderers:
         return (
             f"measured at {where} on {machine_of(record['environment'])}, {record['created'][:10]}, "
             f"{self.reference.run.get('mode', 'default')} mode, by {how}"
+        )
+
+    def machine(self) -> str:
+        """Whether the machine was the run's own: the stories graded quiet, the trials, and
+        how many were run again because another process or the host took CPU."""
+        states = [s.get("machine") for s in self.reference.summaries.values()]
+        graded = [m for m in states if m]
+        if not graded:
+            return "no story recorded the machine's state (a run older than the contamination guard)"
+        quiet = sum(1 for m in graded if m.get("quiet"))
+        trials, rerun = sum(m.get("trials", 0) for m in graded), sum(m.get("rerun", 0) for m in graded)
+        left = sum(m.get("contaminated", 0) for m in graded)
+        return (
+            f"{quiet} of {len(states)} stories graded quiet: of {trials:,} trials, {rerun} ran again "
+            f"because another process or the host took CPU during it, and {left} stayed contaminated"
         )
 
     def staleness(self) -> str:

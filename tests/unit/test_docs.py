@@ -3,6 +3,7 @@ measured figure sits in a block a renderer fills from the reference's records, a
 document that differs from its rendering, a block nothing renders, or an interval written
 by hand outside a block fails here."""
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -81,7 +82,12 @@ def test_rendered_tables_and_few_pair_figures_say_how_their_intervals_were_made(
     _, rendered = render_document(document, reference)
     row = reference.row("US-008", "throughput.gain")
     assert f"| {row['measured']} | order statistic, n={row['effect']['n']}, coverage " in rendered
-    assert "median [min–max] over 6 repeats per row: the spread of the repeats, not an interval" in rendered
+    final = next(s for s, found in reference.summaries.items() if found.get("client_table"))
+    repeats = reference.story_run(final).record["parameters"]["repeats"]
+    assert (
+        f"median [min–max] over {repeats} repeats per row: the spread of the repeats, not an interval"
+        in rendered
+    )
     hang = reference.row("US-010", "ours.recovery_hang_s")
     assert (
         hang["effect"]["n"] < 5
@@ -102,3 +108,19 @@ def test_every_claim_is_decided_by_a_criterion_its_story_defines():
         assert claim.metric in judged, claim
     assert standing("met") == "supported" and standing(None) == "not measured in this reference"
     assert set(STANDING) >= {"met", "NOT met", "inconclusive", "indicative", "equivalent", "holds before too"}
+
+
+def test_the_machine_block_says_how_many_stories_were_graded_quiet(tmp_path):
+    reference = Reference.load(ROOT / "results" / "reference")
+    document = tmp_path / "doc.md"
+    document.write_text(Block("machine").wrap("") + "\n")
+    _, rendered = render_document(document, reference)
+    states = [s.get("machine") or {} for s in reference.summaries.values()]
+    quiet = sum(1 for m in states if m.get("quiet"))
+    assert f"{quiet} of {len(states)} stories graded quiet: of " in rendered
+    assert f"{sum(m.get('rerun', 0) for m in states)} ran again because another process" in rendered
+
+    unknown = {story: {**found, "machine": None} for story, found in reference.summaries.items()}
+    older = dataclasses.replace(reference, summaries=unknown)
+    _, rendered = render_document(document, older)
+    assert "no story recorded the machine's state" in rendered
