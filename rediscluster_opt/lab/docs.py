@@ -324,14 +324,17 @@ class Renderers:
                 f"{found[0][1]['measured']} ({found[0][0]}; {interval_label(found[0][1])})" if found else "-"
             )
             others = "; ".join(f"{story}: {row['measured']}" for story, row in found[1:]) or "-"
+            # The reference's own run is one of the runs the spread is across.
+            own = [found[0][1]["effect"]["median"]] if found and found[0][1].get("effect") else []
             runs, n = (
-                spread(self.reference.folder.parent / "history", commits[0], headline.name)
+                spread(self.reference.folder.parent / "history", commits[0], headline.name, also=own)
                 if len(commits) == 1
                 else (None, 0)
             )
             across = (
-                f"{runs.text()} (median [min–max] of {n} runs' medians)"
-                if runs is not None
+                f"{runs.text()} (median [min–max] of {n} runs' medians: the reference's and "
+                f"{n - len(own)} `rcopt headline` run(s))"
+                if runs is not None and n > len(own)
                 else "not measured in separate runs at this commit yet (`rcopt headline`)"
             )
             body.append([headline.text, within, others, across])

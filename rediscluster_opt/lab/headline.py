@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,10 +181,11 @@ def measure(params: Parameters, results: Path, history: Path) -> tuple[Path, Pat
     return record_path, write_entry(entry, history)
 
 
-def spread(history: Path, commit: str, name: str) -> tuple[Interval | None, int]:
-    """The separate runs' medians of one headline ratio at `commit`, as median [min–max]
-    with their count (quiet runs only: a contaminated run says nothing of the spread)."""
-    medians = []
+def spread(history: Path, commit: str, name: str, also: Sequence[float] = ()) -> tuple[Interval | None, int]:
+    """The separate runs' medians of one headline ratio at `commit`, with `also` (the
+    reference's own), as median [min–max] with their count (quiet runs only: a
+    contaminated run says nothing of the spread)."""
+    medians = list(also)
     for entry in load_entries(history):
         if entry.get("kind") != KIND or not (entry.get("commit") or "").startswith(commit):
             continue

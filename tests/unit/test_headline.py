@@ -56,3 +56,6 @@ def test_the_spread_is_taken_over_the_quiet_runs_at_the_commit(tmp_path):
     found, runs = spread(tmp_path, "c" * 7, "optimized_over_baseline")
     assert runs == 3 and (found.median, found.low, found.high) == pytest.approx((5.0, 4.5, 5.5))
     assert spread(tmp_path, "e" * 7, "optimized_over_baseline") == (None, 0)
+    # the reference's own median is one of the runs
+    found, runs = spread(tmp_path, "c" * 7, "optimized_over_baseline", also=[6.0])
+    assert runs == 4 and (found.median, found.low, found.high) == pytest.approx((5.25, 4.5, 6.0))
