@@ -325,7 +325,9 @@ class Renderers:
             )
             others = "; ".join(f"{story}: {row['measured']}" for story, row in found[1:]) or "-"
             # The reference's own run is one of the runs the spread is across.
-            own = [found[0][1]["effect"]["median"]] if found and found[0][1].get("effect") else []
+            # (a criterion's figure is its effect, a recorded one's its value).
+            first = (found[0][1].get("effect") or found[0][1].get("value")) if found else None
+            own = [first["median"]] if first else []
             runs, n = (
                 spread(self.reference.folder.parent / "history", commits[0], headline.name, also=own)
                 if len(commits) == 1

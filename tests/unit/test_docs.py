@@ -124,3 +124,14 @@ def test_the_machine_block_says_how_many_stories_were_graded_quiet(tmp_path):
     older = dataclasses.replace(reference, summaries=unknown)
     _, rendered = render_document(document, older)
     assert "no story recorded the machine's state" in rendered
+
+
+def test_the_spread_across_runs_counts_the_references_own_run(tmp_path):
+    reference = Reference.load(ROOT / "results" / "reference")
+    document = tmp_path / "doc.md"
+    document.write_text(Block("headline-spread").wrap("") + "\n")
+    _, rendered = render_document(document, reference)
+    counts = re.findall(r"of (\d+) runs' medians: the reference's and (\d+) `rcopt headline`", rendered)
+    rows = [line for line in rendered.splitlines() if line.startswith("| ") and "within the" not in line]
+    assert len(counts) == len(rows)  # every ratio the reference measured has its own run counted
+    assert all(int(n) == int(headline) + 1 for n, headline in counts)
