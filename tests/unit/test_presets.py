@@ -14,19 +14,21 @@ stories()  # imports the experiments package
 ABLATION = importlib.import_module("experiments.us019_ablation")
 
 
-def _row(metric, verdict):
-    return {"metric": metric, "verdict": verdict}
+def _rows(verdicts):
+    """US-019's verdict rows by metric, from ablation -> (throughput verdict, CPU verdict)."""
+    return {
+        ABLATION.metric(ablation, figure): {"metric": ABLATION.metric(ablation, figure), "verdict": verdict}
+        for ablation, pair in verdicts.items()
+        for figure, verdict in zip(("throughput", "cpu"), pair, strict=True)
+    }
 
 
 def test_the_rule_flags_a_variant_that_does_not_pay_unless_the_preset_says_why():
-    rows = {r["metric"]: r for r in (
-        _row(ABLATION.metric("parser=python", "throughput"), "met"),
-        _row(ABLATION.metric("parser=python", "cpu"), "met"),
-        _row(ABLATION.metric("submit=event", "throughput"), "met"),
-        _row(ABLATION.metric("submit=event", "cpu"), "met"),
-        _row(ABLATION.metric("submit=future", "throughput"), "inconclusive"),
-        _row(ABLATION.metric("submit=future", "cpu"), "inconclusive"),
-    )}  # fmt: skip
+    rows = _rows({
+        "parser=python": ("met", "met"),
+        "submit=event": ("met", "met"),
+        "submit=future": ("inconclusive", "inconclusive"),
+    })  # fmt: skip
     ablations = ["parser=python", "submit=event", "submit=future"]
     (found,) = ABLATION.against_the_rule(rows, ablations, {})
     assert found == "submit=pooled against submit=future: not settled, and no reason to keep it"
@@ -50,12 +52,10 @@ def test_each_reason_names_a_stage_the_preset_changes_and_says_why():
 
 
 def test_a_stage_with_no_difference_either_way_is_neither_paying_nor_stale():
-    rows = {r["metric"]: r for r in (
-        _row(ABLATION.metric("delivery=per_reply", "throughput"), "equivalent"),
-        _row(ABLATION.metric("delivery=per_reply", "cpu"), "equivalent"),
-        _row(ABLATION.metric("redirect=regex", "throughput"), "equivalent"),
-        _row(ABLATION.metric("redirect=regex", "cpu"), "inconclusive"),
-    )}  # fmt: skip
+    rows = _rows({
+        "delivery=per_reply": ("equivalent", "equivalent"),
+        "redirect=regex": ("equivalent", "inconclusive"),
+    })  # fmt: skip
     assert ABLATION.stage_verdict(rows, "delivery=per_reply") == "no difference"
     assert ABLATION.stage_verdict(rows, "redirect=regex") == "not settled"
     ablations = ["delivery=per_reply", "redirect=regex"]
