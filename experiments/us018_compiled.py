@@ -84,7 +84,7 @@ def _micro(params: Parameters) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for build in BUILDS:
         instructions = (
-            micro.stage_and_get_counts(cases, list(ROUTES.values()), params.smoke, build=build)
+            micro.stage_and_get_counts([*cases, *ROUTES.values()], params.smoke, build=build)
             if params.cachegrind
             else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
         )

@@ -111,10 +111,6 @@ def split(counts: dict[str, float], cases: dict[str, str]) -> dict[str, float] |
     }
 
 
-# The cases that run a whole GET (or its loop and node floors); the others are stage cases.
-WHOLE = ("route.", "floor.loop.", "floor.node.", "floor.bare.", "connection.")
-
-
 def _instructions(params: Parameters) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the cachegrind rows, the figures): per GET of each case, native / pure, what each
     native stage alone takes off the pure preset's count, and each preset's split by part;
@@ -124,11 +120,7 @@ def _instructions(params: Parameters) -> tuple[dict[str, Any], dict[str, Any]]:
     splits = {arm: _split_cases(PRESETS[arm]) for arm in built}
     names = sorted({*GET_CASES.values(), *(name for cases in splits.values() for name in cases.values())})
     found: dict[str, Any] = (
-        micro.stage_and_get_counts(
-            [n for n in names if not n.startswith(WHOLE)],
-            [n for n in names if n.startswith(WHOLE)],
-            params.smoke,
-        )
+        micro.stage_and_get_counts(names, params.smoke)
         if params.cachegrind
         else {"rows": [], "skipped": "switched off for this run (cachegrind=False)"}
     )

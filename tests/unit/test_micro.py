@@ -146,3 +146,21 @@ def test_a_run_of_the_stories_shares_its_counts_only_while_it_runs(monkeypatch):
         folder = Path(os.environ[micro.COUNTS_ENV])
         assert folder.is_dir()  # the story kernels inherit it
     assert micro.COUNTS_ENV not in os.environ and not folder.exists()
+
+
+def test_whole_gets_are_counted_at_fewer_calls_than_stage_cases(monkeypatch):
+    made = []
+
+    def count(name, calls, pair, build=None):  # stands in for valgrind
+        made.append((name, pair))
+        return 0
+
+    monkeypatch.setattr(micro, "valgrind_problem", lambda: None)
+    monkeypatch.setattr(micro, "_instructions", count)
+    monkeypatch.delenv(micro.COUNTS_ENV, raising=False)
+    rows = micro.stage_and_get_counts(["route.optimized.get", "slot_hash.crc_hqx.k16"], smoke=False)["rows"]
+    assert {(r["case"], r["calls"]) for r in rows} == {
+        ("slot_hash.crc_hqx.k16", 20_000),
+        ("route.optimized.get", micro.whole_get_calls(False)),
+    }
+    assert {pair for _, pair in made} == {20_000, micro.whole_get_calls(False)}

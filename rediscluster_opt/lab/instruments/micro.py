@@ -200,11 +200,12 @@ def instruction_counts(names: Sequence[str], calls: int = 20_000, build: str | N
     build = build or compiled.loaded()
     files = {name: _cache_file(name, calls, build) for name in names}
     known = {name: float(f.read_text()) for name, f in files.items() if f is not None and f.exists()}
-    jobs = [(name, n) for name in names if name not in known for n in (0, calls)]
+    missing = [name for name in names if name not in known]
+    jobs = [(name, n) for name in missing for n in (0, calls)]
     with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
         found = pool.map(lambda job: _instructions(job[0], job[1], calls, build), jobs)
         counts = dict(zip(jobs, found, strict=True))
-    per_call = {name: (counts[(name, calls)] - counts[(name, 0)]) / calls for name, _ in jobs[::2]}
+    per_call = {name: (counts[(name, calls)] - counts[(name, 0)]) / calls for name in missing}
     for name, value in per_call.items():
         if (file := files[name]) is not None:  # written whole, then named: never half read
             partial = file.with_suffix(f".{os.getpid()}.tmp")
@@ -222,11 +223,12 @@ def instruction_counts(names: Sequence[str], calls: int = 20_000, build: str | N
     return {"rows": rows, "skipped": None}
 
 
-def stage_and_get_counts(
-    stage_cases: Sequence[str], whole_gets: Sequence[str], smoke: bool, build: str | None = None
-) -> dict[str, Any]:
-    """`instruction_counts` of stage cases at the calls every story counts them with (so
-    a run counts each once) and of whole-GET cases at `whole_get_calls`."""
+def stage_and_get_counts(names: Sequence[str], smoke: bool, build: str | None = None) -> dict[str, Any]:
+    """`instruction_counts` of `names`: the whole GETs (the cases of param "get") at
+    `whole_get_calls`, the stage cases at the calls every story counts them with (so a run
+    counts each once)."""
+    whole_gets = [name for name in names if CASES[name].param == "get"]
+    stage_cases = [name for name in names if name not in whole_gets]
     stages = instruction_counts(stage_cases, calls=2_000 if smoke else 20_000, build=build)
     if stages["skipped"]:
         return stages
