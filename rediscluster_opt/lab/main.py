@@ -95,7 +95,8 @@ def run_notebooks(
         )  # fmt: skip
         for story in chosen
     }
-    run = Run(mode, kind, run_dir, [s.id for s in chosen], previous_durations(results / "history", mode))
+    previous = previous_durations(results / "history", mode)
+    run = Run(mode, kind, run_dir, [s.id for s in chosen], previous, reference_durations())
     # A smoke run proves the pipeline, not figures; its 0.2 s windows are too short for
     # /proc's 10 ms ticks to tell a busy machine from rounding, so it runs each story once.
     story_reruns = 0 if smoke else STORY_RERUNS
@@ -188,14 +189,38 @@ def execute(job: Job) -> str | None:
     return None
 
 
+def timed(job: Job) -> tuple[str | None, float]:
+    """execute(job), and how long it took: in a pool, the time a story waited for a
+    worker is not part of its duration."""
+    begun = time.monotonic()
+    failure = execute(job)
+    return failure, time.monotonic() - begun
+
+
+def longest_first(jobs: list[Job], costs: dict[str, float]) -> list[Job]:
+    """The jobs, the costliest first (those of unknown cost last, in their order): a pool
+    that starts the longest story last ends with one worker busy and the others idle."""
+    return sorted(jobs, key=lambda job: -costs.get(job.story, 0.0))
+
+
 class Run:
     """A run in progress: each story's duration, failures, re-runs and machine state,
-    then run.json, summary.md and the history entry."""
+    then run.json, summary.md and the history entry. `previous`: each story's duration
+    in the last run of this mode on this machine (the estimate of what is left); `costs`:
+    what orders a parallel run, the previous durations where known, else the published
+    reference's (another mode, but the same stories' relative costs)."""
 
     def __init__(
-        self, mode: str, kind: str, run_dir: Path, stories: list[str], previous: dict[str, float]
+        self,
+        mode: str,
+        kind: str,
+        run_dir: Path,
+        stories: list[str],
+        previous: dict[str, float],
+        costs: dict[str, float] | None = None,
     ) -> None:
         self.mode, self.kind, self.run_dir, self.previous = mode, kind, run_dir, previous
+        self.costs = previous or costs or {}
         self.stories = stories
         self.started = time.monotonic()
         self.durations: dict[str, float] = {}
@@ -245,14 +270,12 @@ class Run:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        begun = {job.story: time.monotonic() for job in jobs}
         print(f"\n=== {len(jobs)} stories, {workers} at a time (mode {self.mode})", flush=True)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            running = {pool.submit(execute, job): job for job in jobs}
+            running = {pool.submit(timed, job): job for job in longest_first(jobs, self.costs)}
             for done in as_completed(running):
                 job = running[done]
-                failure = done.result()
-                self.durations[job.story] = time.monotonic() - begun[job.story]
+                failure, self.durations[job.story] = done.result()
                 print(f"=== {job.story}: {'failed' if failure else 'done'} "
                       f"(elapsed {clock(time.monotonic() - self.started)})", flush=True)  # fmt: skip
                 if failure is not None:
@@ -309,6 +332,16 @@ def previous_durations(history: Path, mode: str) -> dict[str, float]:
         if entry["mode"] == mode and entry["machine"] == machine:
             return {k: v["duration_s"] for k, v in entry["stories"].items() if "duration_s" in v}
     return {}
+
+
+def reference_durations() -> dict[str, float]:
+    """Each story's duration in the published reference (results/reference/run.json of
+    this checkout); empty where there is none."""
+    try:
+        run = json.loads((root() / "results" / "reference" / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: float(v) for k, v in run.get("durations", {}).items()}
 
 
 def estimate_left(done: dict[str, float], waiting: list[str], previous: dict[str, float]) -> float | None:

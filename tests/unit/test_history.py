@@ -3,14 +3,16 @@ tree, the staleness sentence, and the progress estimate: from constructed entrie
 throwaway git repositories, no server."""
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from rediscluster_opt.bench.environment import CLIENT_PACKAGES, staleness, staleness_text
+from rediscluster_opt.lab import main
 from rediscluster_opt.lab.docs import Block, render_blocks
 from rediscluster_opt.lab.history import entry_from_summaries, format_history, import_run
-from rediscluster_opt.lab.main import estimate_left
+from rediscluster_opt.lab.main import Job, Run, estimate_left, longest_first, reference_durations
 from rediscluster_opt.lab.reference import dirty_files
 from rediscluster_opt.results.history import load_entries, series, steps, write_entry
 from rediscluster_opt.results.stats import Interval
@@ -157,6 +159,22 @@ def test_the_estimate_of_what_is_left_uses_last_runs_durations_then_this_runs_me
     assert estimate_left({}, ["US-001", "US-002"], {"US-001": 60.0, "US-002": 30.0}) == 90.0
     assert estimate_left({"US-001": 10.0, "US-002": 30.0}, ["US-003", "US-004"], {"US-004": 5.0}) == 25.0
     assert estimate_left({"US-001": 10.0}, [], {}) == 0.0
+
+
+def test_a_parallel_run_starts_the_costliest_story_first_and_times_each_from_its_own_start(
+    tmp_path, monkeypatch
+):
+    jobs = [Job(s, f"{s}.ipynb", "out", ".", {}) for s in ("US-001", "US-002", "US-003", "US-004")]
+    costs = {"US-002": 10.0, "US-003": 300.0, "US-001": 40.0}
+    assert [j.story for j in longest_first(jobs, costs)] == ["US-003", "US-001", "US-002", "US-004"]
+    # this mode's last durations order the run where known, else the reference's
+    assert Run("quick", "experiments", tmp_path, [], {"US-004": 1.0}, costs).costs == {"US-004": 1.0}
+    assert Run("quick", "experiments", tmp_path, [], {}, costs).costs == costs
+    reference = reference_durations()  # the committed reference names every story it ran
+    assert reference["US-008"] > 0 and len(reference) >= 21
+    monkeypatch.setattr(main, "execute", lambda job: time.sleep(0.05) or "cell 3: boom")
+    failure, took = main.timed(jobs[0])
+    assert failure == "cell 3: boom" and 0.05 <= took < 1.0
 
 
 def test_blocks_are_renewed_by_their_renderer_and_unknown_ones_are_named():
