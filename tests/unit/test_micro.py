@@ -1,6 +1,7 @@
 """Micro-benchmark machinery: exact hot-path checks, deterministic instruction counts,
 and pyperf wall times (a smoke-sized run)."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def test_instruction_counts_are_deterministic():
     counts = {r["case"]: r["instructions_per_call"] for r in first["rows"]}
     assert counts["redirect.first_byte.bulk200"] == again["rows"][0]["instructions_per_call"]
     assert 0 < counts["redirect.first_byte.bulk200"] < counts["redirect.regex.bulk200"]
+
+
+def test_every_module_has_its_bytecode_before_a_count(tmp_path, monkeypatch):
+    """A count's two children never compile a module (one might, the other find it
+    compiled): the package is compiled first, and only when something is counted."""
+    module = tmp_path / "pkg" / "mod.py"
+    module.parent.mkdir()
+    module.write_text("X = 1\n")
+    micro._sources_digest()  # the real package's, kept (cached) for the other tests
+    monkeypatch.setattr(micro, "PACKAGE", tmp_path / "pkg")
+    monkeypatch.setattr(micro, "valgrind_problem", lambda: None)
+    monkeypatch.setattr(micro, "_instructions", lambda name, calls, pair, build=None: 1_000 + calls)
+    monkeypatch.setenv(micro.COUNTS_ENV, str(tmp_path))
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=100)
+    assert Path(importlib.util.cache_from_source(str(module))).exists()
+    Path(importlib.util.cache_from_source(str(module))).unlink()
+    micro.instruction_counts(["slot_hash.crc_hqx.k16"], calls=100)  # known in this run: nothing to count
+    assert not Path(importlib.util.cache_from_source(str(module))).exists()
 
 
 def test_a_run_counts_a_case_once_and_outside_a_run_every_time(tmp_path, monkeypatch):
