@@ -27,7 +27,6 @@ renderer knows. A NAME is a kind and its arguments, separated by colons:
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,10 +80,9 @@ class Reference:
     @classmethod
     def load(cls, folder: Path) -> Reference:
         from .history import summaries_in
+        from .summary import read_run
 
-        run_file = folder / "run.json"
-        run = json.loads(run_file.read_text()) if run_file.exists() else {}
-        return cls(folder, {found["story"]: found for found in summaries_in(folder)}, run)
+        return cls(folder, {found["story"]: found for found in summaries_in(folder)}, read_run(folder))
 
     def summary(self, story: str) -> dict[str, Any]:
         if story not in self.summaries:

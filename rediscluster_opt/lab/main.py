@@ -26,7 +26,7 @@ from .parameters import modes, parameter_names, story_values
 from .presentation.builder import KERNELSPEC, path_of
 from .registry import StoryNotFound, stories
 from .story import Story
-from .summary import RUN_FILE, clock, write_summary_md
+from .summary import RUN_FILE, clock, read_run, write_summary_md
 
 __all__ = ["PAPERMILL_KERNEL", "RUN_FILE", "SMOKE_JOBS", "STORY_RERUNS", "StoriesFailed", "run_notebooks"]
 
@@ -338,8 +338,8 @@ def reference_durations() -> dict[str, float]:
     """Each story's duration in the published reference (results/reference/run.json of
     this checkout); empty where there is none."""
     try:
-        run = json.loads((root() / "results" / "reference" / RUN_FILE).read_text())
-    except (OSError, ValueError):
+        run = read_run(root() / "results" / "reference")
+    except (OSError, ValueError):  # unreadable: a parallel run then keeps the stories' order
         return {}
     return {k: float(v) for k, v in run.get("durations", {}).items()}
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..results import repo_relative
 from ..workspace import locate
-from .summary import RUN_FILE, write_summary_md
+from .summary import RUN_FILE, read_run, write_summary_md
 
 __all__ = ["publish_reference", "refused_stories", "relink"]
 
@@ -64,8 +64,7 @@ def publish_reference(run_dir: Path, results: Path, mode: str, *, stories: list[
 def refused_stories(run_dir: Path) -> list[str]:
     """The stories of a reference run that stayed contaminated: never published, so the
     reference shows only what a quiet machine measured (each is named failed instead)."""
-    path = run_dir / RUN_FILE
-    run = json.loads(path.read_text()) if path.exists() else {}
+    run = read_run(run_dir)
     return list(run.get("contaminated") or ()) if run.get("kind") == "reference" else []
 
 

@@ -15,9 +15,15 @@ from .blocks import STALENESS
 from .criteria import VERDICT_COLUMNS, verdict_rows
 from .history import first_record, measured_commits
 
-__all__ = ["RUN_FILE", "client_table", "clock", "rest_table", "write_summary_md"]
+__all__ = ["RUN_FILE", "client_table", "clock", "read_run", "rest_table", "write_summary_md"]
 
 RUN_FILE = "run.json"  # in a run folder: its mode, kind, wall time, each story's duration, failures
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """The run.json of a run folder (or of the reference), {} where there is none."""
+    path = run_dir / RUN_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def clock(seconds: float) -> str:
@@ -68,10 +74,9 @@ def _header(summaries: list[dict[str, Any]], run_dir: Path) -> list[str]:
 def _run_lines(run_dir: Path, summaries: list[dict[str, Any]]) -> list[str]:
     """How the run went (run.json): its kind, wall time, stories run and failed, and how
     far the code it measured is from the checked-out code (a block `rcopt docs` renews)."""
-    path = run_dir / RUN_FILE
-    if not path.exists():
+    run = read_run(run_dir)
+    if not run:
         return []
-    run = json.loads(path.read_text())
     failed = run.get("failed") or {}
     commits = measured_commits(summaries)
     lines = [
