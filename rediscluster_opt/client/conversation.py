@@ -166,7 +166,11 @@ async def _outcomes(futures: list[asyncio.Future[object]], patience: float) -> l
                     async with asyncio.timeout(patience):
                         await asyncio.wait((future,))
                 except TimeoutError:
-                    break
+                    # After a stall of the process, the reply and the timer can fall due
+                    # in one loop turn; the read runs first, so an answered command shows
+                    # as done here, and its reply is its outcome, not a timeout.
+                    if not future.done():
+                        break
             outcomes.append(outcome_of(future))
     finally:  # a timeout, or the caller cancelled: the rest is dropped when it comes
         drop(futures[len(outcomes) :])

@@ -6,6 +6,7 @@ failovers of real servers: tests/e2e/test_pipeline_faults.py."""
 
 import asyncio
 import itertools
+import time
 
 import pytest
 
@@ -179,6 +180,27 @@ async def test_a_long_pipeline_answered_steadily_outlives_the_command_timeout(st
                 pipe = client.pipeline().execute_command("SLEEP", 10).execute_command("SLEEP", 1500)
                 results = await pipe.execute(raise_on_error=False)
                 assert results[0] == b"SLEPT" and "no reply" in str(results[1]), results
+
+
+async def test_a_reply_read_in_the_turn_its_timeout_fires_is_the_commands_reply(stages):
+    """The node answers, then the whole process stalls past the command timeout (here the
+    fake server blocks the loop; in life a GC pause or a loaded machine). When the loop
+    wakes, the reply is on the socket and the timer is due: asyncio's loop runs the read
+    and the timer in one turn, the read first. The command was answered, so its reply is
+    the outcome, not a timeout (the write it acknowledges was applied)."""
+    async with FakeRedis() as node:
+        serve_all_slots(node)
+
+        def answer_then_stall(args):
+            asyncio.get_running_loop().call_soon(time.sleep, 0.6)  # runs after the reply is written
+            node.data[args[0]] = args[1]
+            return b"+OK\r\n"
+
+        node.handlers[b"STALLSET"] = answer_then_stall
+        for client in await both_clients(node, stages, command_timeout=0.3):
+            async with client:
+                pipe = client.pipeline().execute_command("STALLSET", "k", "v").get("k")
+                assert await pipe.execute(raise_on_error=False) == [b"OK", b"v"]
 
 
 async def test_nothing_of_a_pipeline_or_transaction_is_sent_when_one_command_cannot_be(stages):
