@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from rediscluster_opt.bench.adapters import ClientConfig, Target
-from rediscluster_opt.bench.runner import run_benchmark
+from rediscluster_opt.bench.runner import reruns_for, run_benchmark
 from rediscluster_opt.bench.workload import Workload
 from rediscluster_opt.localcluster import LocalCluster
 from rediscluster_opt.results import paired_ratio
@@ -75,6 +75,7 @@ def run_tls_cost(params: Any, plain: LocalCluster, level: int, experiment: str) 
             repeats=min(params.repeats, TLS_REPEATS),
             pin=params.pin,
             parameters={"notebook": params.as_dict()},
+            reruns=reruns_for(params.smoke),
         )
     finally:
         if started:

@@ -29,7 +29,7 @@ from rediscluster_opt.admin import command
 from rediscluster_opt.bench import machine
 from rediscluster_opt.bench.adapters import ClientConfig, PeerUnavailable, Target, open_adapter
 from rediscluster_opt.bench.environment import environment
-from rediscluster_opt.bench.runner import MAX_RERUNS
+from rediscluster_opt.bench.runner import reruns_for
 from rediscluster_opt.child import ChildFailed, ChildRefused, Refused, run_child
 from rediscluster_opt.core.address import split_address
 from rediscluster_opt.core.topology import parse_cluster_shards
@@ -442,10 +442,10 @@ def run_resilience(
 def _quiet_trial(
     cluster: LocalCluster, fault: Fault, client: str, plan: FaultPlan, superseded: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """One trial, run again (up to MAX_RERUNS times, after a quiet second; never in a smoke
+    """One trial, run again (up to `reruns_for` times, after a quiet second; never in a smoke
     run, whose figures are no evidence) while third processes took the machine; the
     contaminated runs go to `superseded`, as the benchmarks' do."""
-    reruns = 0 if plan.smoke else MAX_RERUNS
+    reruns = reruns_for(plan.smoke)
     for rerun in range(reruns + 1):
         trial = {**_run_trial(cluster, fault, client, plan), "rerun": rerun}
         if not trial.get("contaminated") or rerun == reruns:

@@ -37,13 +37,22 @@ from .target import BenchmarkError, check_target, is_local, populate, server_pid
 from .trial import merge_results, trial
 from .workload import Workload
 
-__all__ = ["BenchmarkError", "MAX_RERUNS", "PROFILES", "rotated", "run_benchmark"]
+__all__ = ["BenchmarkError", "MAX_RERUNS", "PROFILES", "reruns_for", "rotated", "run_benchmark"]
 
 MODES = ("cluster", "standalone")
 # A contaminated trial is run again at most this many times. Four, not two: a rerun costs
 # a trial (about 1.6 s), while a trial that stays contaminated reruns its whole story
 # (7-14 min; a default run at 1a28add lost 7 min so to a burst of host steal time).
 MAX_RERUNS = 4
+
+
+def reruns_for(smoke: bool) -> int:
+    """How many times a contaminated trial runs again: never in a smoke run, whose figures
+    are no evidence (and which runs notebooks side by side, so no second there is quiet:
+    each rerun would wait out `quiet_moment`'s patience)."""
+    return 0 if smoke else MAX_RERUNS
+
+
 PROFILES = ("cprofile", "line", "pyspy")
 STARTUP_S = 1.5  # per process of a multi-process trial: start, import, connect
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.adapters import ClientConfig
-from ..bench.runner import MAX_RERUNS, run_benchmark
+from ..bench.runner import reruns_for, run_benchmark
 from ..bench.workload import Workload
 from ..localcluster import LocalCluster, default_data_dir
 from ..results import (
@@ -105,7 +105,7 @@ def bench(params: Parameters, configs: list[ClientConfig], experiment: str, **op
         "repeats": params.repeats,
         "pin": params.pin,
         "parameters": {"notebook": params.as_dict()},
-        "reruns": 0 if params.smoke else MAX_RERUNS,  # a smoke run's figures are not evidence
+        "reruns": reruns_for(params.smoke),
     }
     merged = {**base, **options}
     merged["modes"] = served(params, merged["modes"])
@@ -180,7 +180,7 @@ def rest(
         experiment=experiment,
         target=params.target,
         parameters={"notebook": params.as_dict()},
-        reruns=0 if params.smoke else MAX_RERUNS,
+        reruns=reruns_for(params.smoke),
         **options,
     )
 

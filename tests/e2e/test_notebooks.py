@@ -120,6 +120,10 @@ def test_the_run_s_records_and_summary(quick_run):
         pinned = [r["experiment"] for r in records if r["environment"].get("pinning", {}).get("enabled")]
         assert pinned == []
     assert {r["experiment"] for r in records} >= set(STORIES)
+    # A smoke run re-runs no trial (its notebooks run side by side, so no second is quiet,
+    # and each re-run would first wait out a quiet moment's patience): every record's.
+    reran = [(r["experiment"], t["config"]) for r in records for t in r["trials"] if t.get("rerun")]
+    assert reran == [] and not any(r.get("superseded") for r in records), reran
     text = (quick_run.results / "summary.md").read_text()
     assert all(f"**{s}" in text for s in STORIES)
     assert "| criterion | source | needs | measured | interval | A/A | before | verdict |" in text
