@@ -258,20 +258,30 @@ def _machine_is_ours(command: str, args: argparse.Namespace) -> bool:
     """Before a measurement of many minutes whose trials are re-run while the machine is
     not ours: watch it for ten seconds and refuse, saying what was seen, when most of them
     were busy (other processes, or another guest's steal: its trials would spend the run
-    re-running and waiting for quiet). `--busy-anyway` measures all the same."""
-    from .bench.machine import idle_seconds
+    re-running and waiting for quiet), or when the host ran our CPU at more than one speed
+    in them (a probe per second; the arms of a pair would see different machines).
+    `--busy-anyway` measures all the same."""
+    from .bench.machine import SPEED_SPREAD_LIMIT, idle_seconds
 
     if args.busy_anyway or args.mode == "quick":
         return True
-    quiet, foreign, steal = idle_seconds(10)
-    if quiet >= 8:
+    watch = idle_seconds(10)
+    steady = watch.speed_spread is None or watch.speed_spread <= SPEED_SPREAD_LIMIT
+    if watch.quiet >= 8 and steady:
         return True
-    print(
-        f"rcopt {command}: the machine is not idle: {10 - quiet} of 10 seconds were busy (others took "
-        f"{foreign:.2f} CPU, steal {steal:.2f}); its trials would be re-run and wait for quiet seconds. "
-        "Run it when the machine is idle, or pass --busy-anyway",
-        file=sys.stderr,
-    )
+    if watch.quiet < 8:
+        why = (
+            f"the machine is not idle: {10 - watch.quiet} of 10 seconds were busy (others took "
+            f"{watch.foreign:.2f} CPU, steal {watch.steal:.2f}); its trials would be re-run and wait "
+            "for quiet seconds"
+        )
+    else:
+        why = (
+            f"the host runs this machine's CPU at changing speeds: a fixed loop's slowest second took "
+            f"{watch.speed_spread:.2f} times its fastest (at most {SPEED_SPREAD_LIMIT:g} on a steady host), "
+            "with nothing else running; interleaved arms would be measured on different machines"
+        )
+    print(f"rcopt {command}: {why}. Run it when the machine is idle, or pass --busy-anyway", file=sys.stderr)
     return False
 
 

@@ -18,23 +18,51 @@ into the trial's `machine` figures, in CPUs (seconds of CPU per second of wall t
   not found would count as foreign, and the record says which).
 
 A window whose foreign share exceeds FOREIGN_CPU_LIMIT is `contaminated`.
+
+Neither figure sees a host that runs our CPU slower without taking it from us: on this
+workplace's machines the same pure-Python loop was seen to take 0.18 s and 0.36 s by turns,
+seconds apart, with steal at 0 and nothing else running (the host's doing, whatever it is:
+from inside the guest it shows only as a slower CPU). `probe_ns` times a fixed loop on the
+caller's CPU time; a trial probes before and after its window (`probe_ns` in its figures),
+and `results.stability.speed_spread` says how far the slowest probe of a set was from the
+fastest. Paired ratios survive a host that is steadily slow; they do not survive one that
+changes speed between the arms.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["FOREIGN_CPU_LIMIT", "MachineReading", "contaminated", "quiet_moment", "read", "window"]
+from ..results.stability import speed_spread
+
+__all__ = [
+    "FOREIGN_CPU_LIMIT",
+    "SPEED_SPREAD_LIMIT",
+    "IdleWatch",
+    "MachineReading",
+    "contaminated",
+    "idle_seconds",
+    "probe_ns",
+    "quiet_moment",
+    "read",
+    "window",
+]
 
 # A tenth of a CPU taken by others during the window: on an idle 2-CPU host the kernel's
 # own threads and the cluster's gossip take about 0.01-0.02, while a third process taking
 # 0.1 of the client's one pinned CPU slows it by up to a tenth, which is as wide as a
 # typical A/A band; the trials the issue found contaminated had 0.3-0.5 taken.
 FOREIGN_CPU_LIMIT = 0.10
+# The slowest probe of a watch at most this much slower than its fastest: on one host,
+# a probe repeated on an idle machine stays within a few percent, while the host's two
+# speeds seen here differ by 1.5 to 2 times.
+SPEED_SPREAD_LIMIT = 1.25
+PROBE_STEPS = 20_000  # about 1 ms per run of the loop; the best of three is kept
 _BUSY = (0, 1, 2, 5, 6)  # user, nice, system, irq, softirq (of /proc/stat's cpu line)
 _STEAL = 7
 
@@ -78,6 +106,20 @@ def read(pids: Sequence[int] = ()) -> MachineReading:
     return MachineReading(time.monotonic(), busy, steal, cpu_s, True)
 
 
+def probe_ns() -> float:
+    """CPU nanoseconds per step of a fixed pure-Python loop on the calling thread, the
+    best of three runs: how fast the host runs our CPU right now (CPU time, so a process
+    that takes the CPU from us does not count; `foreign` sees that)."""
+    best = math.inf
+    for _ in range(3):
+        start = time.thread_time_ns()
+        total = 0
+        for step in range(PROBE_STEPS):
+            total += step
+        best = min(best, time.thread_time_ns() - start)
+    return round(best / PROBE_STEPS, 2)
+
+
 def window(
     before: MachineReading,
     after: MachineReading,
@@ -86,6 +128,7 @@ def window(
     servers: Sequence[int] = (),
     servers_expected: bool = True,
     children_cpu_s: float = 0.0,
+    probes: Sequence[float] = (),
 ) -> dict[str, Any]:
     """The trial's machine figures for the window between two readings; `client_cpu_s`:
     the client's own CPU in it; `servers`: which of the counted pids are the target's
@@ -93,7 +136,8 @@ def window(
     servers' CPU should have been found; `children_cpu_s`: the CPU of the client's own
     child processes (py-spy sampling it), the trial's too. A pid the second reading found
     and the first did not started inside the window (a server a fault restarted): all its
-    CPU is the window's, so a caller reads every pid it knows of at both ends."""
+    CPU is the window's, so a caller reads every pid it knows of at both ends. `probes`:
+    the client's `probe_ns` before and after the window."""
     wall = max(after.at - before.at, 1e-9)
     counted = {pid: value - before.cpu_s.get(pid, 0.0) for pid, value in after.cpu_s.items()}
     servers_s = sum(v for pid, v in counted.items() if pid in servers)
@@ -108,6 +152,8 @@ def window(
         "loadavg_1m": _loadavg(),
         "servers_counted": bool(servers) or not servers_expected,
     }
+    if probes:
+        figures["probe_ns"] = list(probes)
     if not (before.readable and after.readable):
         return {
             **figures,
@@ -152,17 +198,25 @@ def _one_second(pids: Sequence[int] = ()) -> dict[str, Any]:
     return window(before, read(pids), 0.0, servers=list(pids), servers_expected=bool(pids))
 
 
-def idle_seconds(seconds: int = 10, limit: float = FOREIGN_CPU_LIMIT) -> tuple[int, float, float]:
-    """Watch the machine for `seconds`, one second at a time, before a long measurement:
-    (how many of the seconds were quiet, the mean CPU others took, the mean steal). Nothing
-    of ours runs yet, so all the busy CPU is others'."""
-    quiet, foreign, steal = 0, 0.0, 0.0
+class IdleWatch(NamedTuple):
+    quiet: int  # seconds in which others took at most the limit
+    foreign: float  # the mean CPU others took
+    steal: float  # the mean steal
+    speed_spread: float | None  # the slowest of the seconds' probes over the fastest
+
+
+def idle_seconds(seconds: int = 10, limit: float = FOREIGN_CPU_LIMIT) -> IdleWatch:
+    """Watch the machine for `seconds`, one second at a time, before a long measurement,
+    with a probe of the host's speed in each. Nothing of ours runs yet, so all the busy
+    CPU is others'."""
+    quiet, foreign, steal, probes = 0, 0.0, 0.0, []
     for _ in range(seconds):
+        probes.append(probe_ns())
         figures = _one_second()
         quiet += not contaminated(figures, limit)
         foreign += float(figures.get("foreign") or 0.0)
         steal += float(figures.get("steal") or 0.0)
-    return quiet, foreign / seconds, steal / seconds
+    return IdleWatch(quiet, foreign / seconds, steal / seconds, speed_spread(probes))
 
 
 def _loadavg() -> float | None:

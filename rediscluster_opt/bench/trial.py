@@ -333,6 +333,7 @@ async def _measured_window(
     collector = _CollectorMode(config.gc)
     io_before = adapter.io_counters()
     counted = _counted_pids(spec)
+    probe_before = machine.probe_ns()
     machine_before = machine.read(counted)
     cpu_before, children_before = _cpu_seconds(), _cpu_seconds(resource.RUSAGE_CHILDREN)
     running = adapter.hot_functions() if adapter.hot_functions else []
@@ -343,6 +344,7 @@ async def _measured_window(
     profile = _stop_profiler(profiler, spec.get("profile"))
     cpu = _cpu_seconds() - cpu_before
     machine_after = machine.read(counted)
+    probe_after = machine.probe_ns()
     # the trial's own children (py-spy sampling it, which has exited by now) are the
     # trial's, not a third process's
     children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
@@ -359,6 +361,7 @@ async def _measured_window(
         servers=spec.get("server_pids") or [],
         servers_expected=spec.get("servers_expected", True),
         children_cpu_s=children,
+        probes=(probe_before, probe_after),
     )
     return _Window(tally, latencies, elapsed, error_kinds, wrong, cpu, window, io, collector.end(), profile)
 

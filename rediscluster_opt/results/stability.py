@@ -6,7 +6,11 @@ the spread fired in every story, so it told a reader nothing):
 - **the machine**: each trial records the CPU third processes took during its window
   (`bench.machine`); a contaminated trial was run again, and one still contaminated after
   that stays marked. A run is "quiet" when none stayed contaminated, and says how many did
-  otherwise ("contaminated (2 of 54 trials)"); trials re-run are counted apart;
+  otherwise ("contaminated (2 of 54 trials)"); trials re-run are counted apart. Each
+  trial also probes the host's speed before and after its window (`bench.machine.probe_ns`),
+  and the text says how far the slowest probe was from the fastest: a host that changed
+  speed between trials is told, though the grade does not yet count it (no steady host has
+  been seen with these probes to set its bound from);
 - **position bias**: an A/A control (the same configuration run as two arms) whose whole
   interval excludes no difference (1 for a ratio, 0 for a difference) says the order of
   the arms, not the configurations, moved the figures: the arms' order is rotated each
@@ -20,7 +24,14 @@ from typing import Any
 
 from .stats import Interval
 
-__all__ = ["MachineState", "machine_state", "position_bias", "stability_lines"]
+__all__ = ["MachineState", "machine_state", "position_bias", "speed_spread", "stability_lines"]
+
+
+def speed_spread(probes: Iterable[float | None]) -> float | None:
+    """The slowest of the host's speed probes over the fastest (`bench.machine.probe_ns`;
+    1.0: the host ran our CPU at one speed); None without two probes."""
+    found = [p for p in probes if p]
+    return round(max(found) / min(found), 3) if len(found) >= 2 else None
 
 
 class MachineState:
@@ -30,6 +41,7 @@ class MachineState:
     def __init__(self, records: Iterable[Mapping[str, Any] | None]) -> None:
         self.trials = self.contaminated = self.rerun = self.unknown = 0
         self.worst_foreign = 0.0
+        probes: list[float] = []
         for record in records:
             if not record:
                 continue
@@ -44,6 +56,8 @@ class MachineState:
                     continue
                 self.worst_foreign = max(self.worst_foreign, float(machine["foreign"]))
                 self.contaminated += bool(trial.get("contaminated"))
+                probes += machine.get("probe_ns") or []
+        self.speed_spread = speed_spread(probes)
 
     @property
     def quiet(self) -> bool:
@@ -56,6 +70,8 @@ class MachineState:
         if self.unknown == self.trials:
             return "not known (its records hold no machine figures)"
         rerun = f"; {self.rerun} re-run after contamination" if self.rerun else ""
+        if self.speed_spread is not None:
+            rerun += f"; the host's speed: slowest probe {self.speed_spread:.2f}x the fastest"
         if self.contaminated:
             return f"contaminated ({self.contaminated} of {self.trials} trials){rerun}"
         return f"quiet (others took at most {self.worst_foreign:.2f} CPU{rerun})"

@@ -18,6 +18,7 @@ from rediscluster_opt.lab.presentation.frame import (
     summary_frame,
 )
 from rediscluster_opt.results import load_records, save_record, validate_record
+from rediscluster_opt.results.stability import machine_state
 
 pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
 
@@ -71,6 +72,8 @@ def test_interleaving_and_paired_ratios(local_cluster):
         machine = trial["machine"]
         assert {"foreign", "steal", "client_cpu_over_wall", "loadavg_1m", "servers_cpu"} <= set(machine)
         assert machine["servers_counted"] and 0 < machine["client_cpu_over_wall"] <= 1.2
+        assert len(machine["probe_ns"]) == 2 and min(machine["probe_ns"]) > 0  # the host's speed, both ends
+    assert "the host's speed: slowest probe" in machine_state([record]).text()
     (ratio,) = record["summary"]["ratios"]
     by = {(t["repeat"], t["config"]): t["ops_per_s"] for t in record["trials"]}
     pairs = sorted(by[(r, "optimized")] / by[(r, "baseline")] for r in (0, 1))
@@ -102,7 +105,6 @@ def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_clu
     import sys
 
     from rediscluster_opt.bench.machine import FOREIGN_CPU_LIMIT
-    from rediscluster_opt.results.stability import machine_state
 
     cpus = sorted(os.sched_getaffinity(0))
     hog = subprocess.Popen(

@@ -190,14 +190,21 @@ def test_a_long_measurement_refuses_a_busy_machine_saying_what_it_saw_unless_tol
 
     made = []
     monkeypatch.setattr(reference, "make_reference", lambda *a, **k: made.append(k) or "summary.md")
-    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: (3, 0.02, 0.31))
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: machine.IdleWatch(3, 0.02, 0.31, 1.02))
     assert cli.main(["reference"]) == 3 and not made
     err = capsys.readouterr().err
     assert "rcopt reference: the machine is not idle: 7 of 10 seconds were busy" in err
     assert "steal 0.31" in err
     assert cli.main(["reference", "--busy-anyway"]) == 0 and len(made) == 1
-    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: (9, 0.0, 0.01))
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: machine.IdleWatch(9, 0.0, 0.01, 1.04))
     assert cli.main(["reference"]) == 0 and len(made) == 2
+    # Idle, but the host ran the CPU at two speeds: refused too, saying so.
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: machine.IdleWatch(10, 0.0, 0.0, 1.61))
+    assert cli.main(["reference"]) == 3 and len(made) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the host runs this machine's CPU at changing speeds" in err and "took 1.61 times its fastest" in err
+    )
 
 
 def test_the_idle_watch_counts_quiet_seconds_and_averages_what_others_took(monkeypatch):
@@ -205,7 +212,21 @@ def test_the_idle_watch_counts_quiet_seconds_and_averages_what_others_took(monke
 
     seen = [{"foreign": 0.0, "steal": 0.0}, {"foreign": 0.0, "steal": 0.4}, {"foreign": 0.3, "steal": 0.0}]
     figures = iter(seen)
+    probes = iter([40.0, 61.0, 44.0])
     monkeypatch.setattr(machine.time, "sleep", lambda s: None)
     monkeypatch.setattr(machine, "window", lambda *a, **k: next(figures))
-    quiet, foreign, steal = machine.idle_seconds(3)
+    monkeypatch.setattr(machine, "probe_ns", lambda: next(probes))
+    quiet, foreign, steal, spread = machine.idle_seconds(3)
     assert quiet == 1 and round(foreign, 2) == 0.1 and round(steal, 2) == 0.13
+    assert spread == 1.525  # the slowest second's probe over the fastest's
+
+
+def test_the_host_speed_probe_counts_cpu_time_and_a_window_carries_it():
+    from rediscluster_opt.bench import machine
+
+    first, second = machine.probe_ns(), machine.probe_ns()
+    assert first > 0 and second > 0  # ns of CPU per step of the fixed loop
+    reading = machine.read()
+    figures = machine.window(reading, reading, 0.0, probes=(first, second))
+    assert figures["probe_ns"] == [first, second]
+    assert "probe_ns" not in machine.window(reading, reading, 0.0)

@@ -246,6 +246,13 @@ def test_a_run_says_whose_machine_it_had_and_names_a_position_bias():
     assert machine_state([quiet, loud]).text() == "contaminated (1 of 4 trials); 1 re-run after contamination"
     assert not machine_state([loud]).quiet and machine_state([quiet]).quiet
     assert machine_state([record(None)]).text() == "not known (its records hold no machine figures)"
+    probed = record({"foreign": 0.02, "probe_ns": [40.0, 41.0]}, {"foreign": 0.03, "probe_ns": [62.0, 44.0]})
+    state = machine_state([probed])
+    assert state.quiet and state.speed_spread == 1.55
+    assert (
+        state.text()
+        == "quiet (others took at most 0.03 CPU; the host's speed: slowest probe 1.55x the fastest)"
+    )
     lines = stability_lines(evaluate([gain], biased), [loud])
     assert lines[0] == "**Machine:** contaminated (1 of 2 trials)." and lines[1].startswith(
         "**Position bias:**"
