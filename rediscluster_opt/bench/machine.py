@@ -58,9 +58,9 @@ __all__ = [
 # 0.1 of the client's one pinned CPU slows it by up to a tenth, which is as wide as a
 # typical A/A band; the trials the issue found contaminated had 0.3-0.5 taken.
 FOREIGN_CPU_LIMIT = 0.10
-# The slowest probe of a watch at most this much slower than its fastest: on one host,
-# a probe repeated on an idle machine stays within a few percent, while the host's two
-# speeds seen here differ by 1.5 to 2 times.
+# The slowest probe of a watch at most this much slower than its fastest. The host's two
+# speeds seen here differ by 1.5 to 2 times (a ten-second watch: 1.63 and 1.82); how close
+# a steady host's probes stay has not been seen yet, so the bound sits well below those.
 SPEED_SPREAD_LIMIT = 1.25
 PROBE_STEPS = 20_000  # about 1 ms per run of the loop; the best of three is kept
 _BUSY = (0, 1, 2, 5, 6)  # user, nice, system, irq, softirq (of /proc/stat's cpu line)

@@ -69,12 +69,12 @@ class MachineState:
             return "no trials"
         if self.unknown == self.trials:
             return "not known (its records hold no machine figures)"
-        rerun = f"; {self.rerun} re-run after contamination" if self.rerun else ""
+        notes = f"; {self.rerun} re-run after contamination" if self.rerun else ""
         if self.speed_spread is not None:
-            rerun += f"; the host's speed: slowest probe {self.speed_spread:.2f}x the fastest"
+            notes += f"; the host's speed: slowest probe {self.speed_spread:.2f}x the fastest"
         if self.contaminated:
-            return f"contaminated ({self.contaminated} of {self.trials} trials){rerun}"
-        return f"quiet (others took at most {self.worst_foreign:.2f} CPU{rerun})"
+            return f"contaminated ({self.contaminated} of {self.trials} trials){notes}"
+        return f"quiet (others took at most {self.worst_foreign:.2f} CPU{notes})"
 
 
 def machine_state(records: Iterable[Mapping[str, Any] | None]) -> MachineState:
