@@ -234,9 +234,16 @@ class Renderers:
         quiet = sum(1 for m in graded if m.get("quiet"))
         trials, rerun = sum(m.get("trials", 0) for m in graded), sum(m.get("rerun", 0) for m in graded)
         left = sum(m.get("contaminated", 0) for m in graded)
+        spreads = [m["speed_spread"] for m in graded if m.get("speed_spread")]
+        speed = (
+            f"; the host's speed: in the story where it varied most, the slowest trial's probe took "
+            f"{max(spreads):.2f} times the fastest's"
+            if spreads
+            else ""  # a reference older than the speed probe
+        )
         return (
             f"{quiet} of {len(states)} stories graded quiet: of {trials:,} trials, {rerun} ran again "
-            f"because another process or the host took CPU during it, and {left} stayed contaminated"
+            f"because another process or the host took CPU during it, and {left} stayed contaminated{speed}"
         )
 
     def staleness(self) -> str:

@@ -72,6 +72,7 @@ def test_every_notebook_runs_in_quick_mode_with_verdicts_and_aa(quick_run):
         if story.criteria:
             assert any(summary["headline"].startswith(r["criterion"] + ": ") for r in summary["acceptance"])
         if story.cells is None:  # the common shape: speed plots, and one flame graph (quick: the after one)
+            assert summary["machine"]["speed_spread"] >= 1.0, story.id  # its trials probed the host
             drawn = [n for n in COMMON_FIGURES if story.criteria or n != "verdicts"]  # no criteria: no plot
             names = {f"{story.id}_{name}.png" for name in drawn}
             assert names <= set(summary["figures"]), story.id

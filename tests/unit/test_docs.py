@@ -120,6 +120,14 @@ def test_the_machine_block_says_how_many_stories_were_graded_quiet(tmp_path):
     assert f"{quiet} of {len(states)} stories graded quiet: of " in rendered
     assert f"{sum(m.get('rerun', 0) for m in states)} ran again because another process" in rendered
 
+    probed = {
+        story: {**found, "machine": {**(found.get("machine") or {}), "speed_spread": 1.0 + i / 100}}
+        for i, (story, found) in enumerate(reference.summaries.items())
+    }
+    _, rendered = render_document(document, dataclasses.replace(reference, summaries=probed))
+    worst = 1.0 + (len(probed) - 1) / 100
+    assert f"the slowest trial's probe took {worst:.2f} times the fastest's" in rendered
+
     unknown = {story: {**found, "machine": None} for story, found in reference.summaries.items()}
     older = dataclasses.replace(reference, summaries=unknown)
     _, rendered = render_document(document, older)

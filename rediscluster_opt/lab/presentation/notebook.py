@@ -514,6 +514,7 @@ def write_summary(run: StoryRun, params: Parameters, figures: list[Path]) -> Pat
         "trials": state.trials,
         "contaminated": state.contaminated,
         "rerun": state.rerun,
+        "speed_spread": state.speed_spread,
     }
     if run.rest_record is not None:
         data["rest_table"] = run.rest_record["summary"]["rest"]
