@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from ...workspace import root
 from ..parameters import story_values
 from ..registry import stories
 from ..story import Cell, Story
+
+if TYPE_CHECKING:
+    import nbformat
 
 __all__ = [
     "KERNELSPEC",
@@ -211,6 +213,12 @@ measure for real in the story notebooks.""",
 
 def notebook(story: Story | None) -> nbformat.NotebookNode:
     """A story's notebook, or with None the stage explorer's."""
+    # Imported here, not with the module: every story module imports this one (for
+    # `without_profiles`), so every kernel would import nbformat, whose schema checks
+    # import jsonschema's format checkers; with rfc3987-syntax installed (Jupyter needs
+    # it) that alone took 3 s of CPU per process.
+    import nbformat
+
     book = nbformat.v4.new_notebook()
     slug = story.slug if story else "explorer"
     for number, (kind, source) in enumerate(cells(story) if story else explorer_cells(), 1):
@@ -232,6 +240,8 @@ def path_of(story: Story, folder: Path) -> Path:
 
 
 def write_all(folder: Path | None = None) -> list[Path]:
+    import nbformat
+
     folder = folder or root() / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
