@@ -233,7 +233,7 @@ def format_rest_comparison(record: dict[str, Any]) -> str:
 def _experiments_command(args: argparse.Namespace) -> int:
     from .bench.target import check_target
     from .lab.main import run_notebooks
-    from .lab.publish import publish_reference
+    from .lab.reference import make_reference
     from .workspace import root
 
     extra: dict[str, Any] = {"allow_destructive": True} if args.allow_destructive else {}
@@ -244,13 +244,16 @@ def _experiments_command(args: argparse.Namespace) -> int:
         extra["standalone"] = target.url([target.standalone]) if target.standalone else None
         print(f"experiments: target {target.describe()}; no local cluster is started")
     results = args.results or root() / "results"
+    if args.reference:  # the same run as `rcopt reference`: a clean tree, an idle machine
+        if not _machine_is_ours("experiments --reference", args):
+            return 3
+        published = make_reference(results, mode=args.mode, only=args.only, extra=extra)
+        print(f"experiments: reference published: {published}")
+        return 0
     run_dir = run_notebooks(args.mode, only=args.only, extra=extra, results=results)
     print(f"\nexperiments: done. Summary: {results / 'summary.md'}")
     print(f"experiments: executed notebooks and figures: {run_dir}")
     print(f"experiments: records: {results / 'cluster'}")
-    if args.reference:
-        published = publish_reference(run_dir, results, args.mode, stories=args.only)
-        print(f"experiments: reference published: {published}")
     return 0
 
 
@@ -580,8 +583,12 @@ def _run_command_parsers(commands: Subcommands) -> None:
         "--only", nargs="*", help="run only these stories, by id or id prefix (the modules in experiments/)"
     )
     experiments.add_argument(
-        "--reference", action="store_true", help="also publish the run to results/reference/"
+        "--reference",
+        action="store_true",
+        help="run it as `rcopt reference` does and publish it to results/reference/ (refuses a dirty "
+        "tree or a busy machine)",
     )
+    experiments.add_argument(BUSY_ANYWAY, action="store_true", help=f"with --reference: {BUSY_HELP}")
     _add_target(experiments)
     experiments.add_argument(
         "--results", type=Path, default=None, help="where runs, records and summary.md go (default results/)"

@@ -207,6 +207,23 @@ def test_a_long_measurement_refuses_a_busy_machine_saying_what_it_saw_unless_tol
     )
 
 
+def test_experiments_with_reference_is_the_reference_run_with_its_checks(monkeypatch, capsys):
+    """`rcopt experiments --reference` publishes nothing the reference command would refuse:
+    it runs make_reference (a clean tree, kind "reference") after the same machine watch."""
+    from rediscluster_opt import cli
+    from rediscluster_opt.bench import machine
+    from rediscluster_opt.lab import main, reference
+
+    made, plain = [], []
+    monkeypatch.setattr(reference, "make_reference", lambda *a, **k: made.append(k) or "summary.md")
+    monkeypatch.setattr(main, "run_notebooks", lambda *a, **k: plain.append(k))
+    monkeypatch.setattr(machine, "idle_seconds", lambda seconds: machine.IdleWatch(10, 0.0, 0.0, 1.75))
+    assert cli.main(["experiments", "--reference", "--only", "US-015"]) == 3 and not made
+    assert "rcopt experiments --reference: the host runs this machine's CPU" in capsys.readouterr().err
+    assert cli.main(["experiments", "--reference", "--only", "US-015", "--busy-anyway"]) == 0
+    assert made == [{"mode": "default", "only": ["US-015"], "extra": {}}] and plain == []
+
+
 def test_the_idle_watch_counts_quiet_seconds_and_averages_what_others_took(monkeypatch):
     from rediscluster_opt.bench import machine
 
