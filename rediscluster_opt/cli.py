@@ -233,7 +233,6 @@ def format_rest_comparison(record: dict[str, Any]) -> str:
 def _experiments_command(args: argparse.Namespace) -> int:
     from .bench.target import check_target
     from .lab.main import run_notebooks
-    from .lab.reference import make_reference
     from .workspace import root
 
     extra: dict[str, Any] = {"allow_destructive": True} if args.allow_destructive else {}
@@ -245,9 +244,9 @@ def _experiments_command(args: argparse.Namespace) -> int:
         print(f"experiments: target {target.describe()}; no local cluster is started")
     results = args.results or root() / "results"
     if args.reference:  # the same run as `rcopt reference`: a clean tree, an idle machine
-        if not _machine_is_ours("experiments --reference", args):
+        published = _checked_reference("experiments --reference", args, results, extra)
+        if published is None:
             return 3
-        published = make_reference(results, mode=args.mode, only=args.only, extra=extra)
         print(f"experiments: reference published: {published}")
         return 0
     run_dir = run_notebooks(args.mode, only=args.only, extra=extra, results=results)
@@ -289,13 +288,23 @@ def _machine_is_ours(command: str, args: argparse.Namespace) -> bool:
 
 
 def _reference_command(args: argparse.Namespace) -> int:
-    from .lab.reference import make_reference
-
-    if not _machine_is_ours("reference", args):
+    summary = _checked_reference("reference", args, args.results)
+    if summary is None:
         return 3
-    summary = make_reference(args.results, mode=args.mode, only=args.only)
     print(f"reference: published: {summary}")
     return 0
+
+
+def _checked_reference(
+    command: str, args: argparse.Namespace, results: Path | None, extra: dict[str, Any] | None = None
+) -> Path | None:
+    """Watch the machine, then make and publish the reference (`rcopt reference` and
+    `rcopt experiments --reference`): its summary.md, or None when the machine is not ours."""
+    from .lab.reference import make_reference
+
+    if not _machine_is_ours(command, args):
+        return None
+    return make_reference(results, mode=args.mode, only=args.only, extra=extra)
 
 
 def _docs_command(args: argparse.Namespace) -> int:
