@@ -565,8 +565,8 @@ def _rest_command_parser(commands: Subcommands) -> None:
         default=["get_single", "get_list", "post", "mixed"],
         help=", ".join(SCENARIOS),
     )
-    add("--duration", type=float, default=30.0, help="measured seconds per scenario")
-    add("--warmup", type=float, default=5.0, help="discarded seconds before each scenario")
+    add("--duration", type=float, default=30.0, help="measured whole seconds per scenario")
+    add("--warmup", type=float, default=5.0, help="discarded whole seconds before each scenario")
     add("--repeats", type=int, default=2, help="interleaved repeats (backends alternate within each)")
     add(
         "--server",

@@ -82,8 +82,8 @@ class Parameters:
     value_size: int = _default("value_size")
     key_count: int = _default("key_count")
     peers: tuple[str, ...] = _default("peers")
-    rest_duration: float = _default("rest_duration")  # seconds per REST scenario
-    rest_warmup: float = _default("rest_warmup")
+    rest_duration: float = _default("rest_duration")  # seconds per REST scenario, whole (autocannon's)
+    rest_warmup: float = _default("rest_warmup")  # whole seconds too
     rest_repeats: int = _default("rest_repeats")
     smoke: bool = _default("smoke")  # smallest possible run: checks the notebook, not the numbers
     pin: bool = _default("pin")  # client and servers on disjoint CPUs
@@ -160,9 +160,11 @@ def _fail(name: str, problem: str, value: object) -> NotebookParameterError:
     return NotebookParameterError(f"invalid notebook parameter {name!r}: {problem}, got {value!r}")
 
 
-def _number(name: str, value: object, integer: bool = False, allow_zero: bool = False) -> Any:
+def _number(
+    name: str, value: object, integer: bool = False, allow_zero: bool = False, whole: bool = False
+) -> Any:
     try:
-        checked = check_number(f"{name!r}:", value, integer=integer, allow_zero=allow_zero)
+        checked = check_number(f"{name!r}:", value, integer=integer, allow_zero=allow_zero, whole=whole)
     except ValueError as exc:
         raise NotebookParameterError(f"invalid notebook parameter {exc}") from None
     return checked if integer else float(checked)
@@ -247,9 +249,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "standalone": lambda n, v: None if v in (None, "") else _endpoint(n, v),
     "allow_destructive": lambda n, v: None if v is None else flag(n, v),
     "duration": _number,
-    "rest_duration": _number,
+    "rest_duration": lambda n, v: _number(n, v, whole=True),  # autocannon runs whole seconds
     "warmup": lambda n, v: _number(n, v, allow_zero=True),
-    "rest_warmup": lambda n, v: _number(n, v, allow_zero=True),
+    "rest_warmup": lambda n, v: _number(n, v, allow_zero=True, whole=True),
     **{
         k: (lambda n, v: _number(n, v, integer=True))
         for k in ("repeats", "rest_repeats", "value_size", "key_count")

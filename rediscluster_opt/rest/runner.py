@@ -197,7 +197,11 @@ def run_rest_benchmark(
         raise BenchmarkError(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     if server not in SERVERS:
         raise BenchmarkError(f"unknown server {server!r}; choose from {', '.join(SERVERS)}")
-    check_number("duration", duration, error=BenchmarkError)
+    # autocannon ends a run at its once-a-second sample: asked for 0.5 s it runs 1 s, which
+    # a record saying 0.5 would misstate, so a fraction is refused.
+    for name, seconds, zero in (("duration", duration, False), ("warmup", warmup, True)):
+        check_number(name, seconds, allow_zero=zero, whole=True, error=BenchmarkError,
+                     unit="seconds (autocannon ends a run at its once-a-second sample)")  # fmt: skip
     check_number("repeats", repeats, integer=True, error=BenchmarkError)
     if not backends:
         raise BenchmarkError("give at least one backend")

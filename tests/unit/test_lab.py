@@ -70,6 +70,8 @@ def test_papermill_hands_every_story_value_to_the_notebook_unchanged():
     [
         ({"duration": 0}, "'duration': must be a positive number, got 0"),
         ({"warmup": -1}, "'warmup': must be a number >= 0"),
+        ({"rest_warmup": 0.5}, "'rest_warmup': must be a whole number >= 0, got 0.5"),  # autocannon's seconds
+        ({"rest_duration": 1.5}, "'rest_duration': must be a positive whole number, got 1.5"),
         ({"repeats": 2.5}, "'repeats': must be a positive integer"),
         ({"concurrency": []}, "'concurrency': must be a non-empty list"),
         ({"seeds": ["h:70000"]}, "'seeds': bad address"),

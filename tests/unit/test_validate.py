@@ -17,6 +17,8 @@ from rediscluster_opt.validate import check_number
         (float("nan"), {}, "x must be a positive number, got nan"),
         (float("inf"), {"allow_zero": True}, "x must be a number >= 0, got inf"),
         (float("-inf"), {}, "x must be a positive number, got -inf"),
+        (0.5, {"whole": True, "unit": "seconds"}, "x must be a positive whole number of seconds, got 0.5"),
+        (1.2, {"whole": True, "allow_zero": True}, "x must be a whole number >= 0, got 1.2"),
     ],
 )
 def test_bad_numbers_are_named(value, options, message):
@@ -27,6 +29,8 @@ def test_bad_numbers_are_named(value, options, message):
 
 def test_good_numbers_pass_through_and_the_error_type_is_the_callers():
     assert check_number("x", 3, integer=True) == 3 and check_number("x", 0, allow_zero=True) == 0
+    assert check_number("x", 2.0, whole=True) == 2.0
+    assert check_number("x", 0, whole=True, allow_zero=True) == 0
 
     class Mine(ValueError):
         pass
