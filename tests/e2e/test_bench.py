@@ -22,7 +22,11 @@ from rediscluster_opt.results.stability import machine_state
 
 pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
 
-SHORT = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
+# Windows long enough for /proc's 10 ms ticks to tell a busy machine from rounding: the
+# contamination test's. The others check what a trial records, not its figures, so they
+# run short windows and re-run none (a 0.3 s window could be flagged by rounding alone).
+MEASURED = {"duration": 1.0, "warmup": 0.2, "workload": Workload(key_count=500), "progress": None}
+SHORT = {**MEASURED, "duration": 0.3, "warmup": 0.05, "reruns": 0}
 
 
 def test_both_presets_every_installed_peer_and_the_calibration_arm(local_cluster, tmp_path):
@@ -113,7 +117,7 @@ def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_clu
     )
     try:
         record = run_benchmark(
-            [ClientConfig.parse("optimized")], modes=["cluster"], concurrency=[8], repeats=1, **SHORT
+            [ClientConfig.parse("optimized")], modes=["cluster"], concurrency=[8], repeats=1, **MEASURED
         )
     finally:
         hog.kill()

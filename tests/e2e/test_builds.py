@@ -81,7 +81,7 @@ def test_the_bench_runs_both_builds_side_by_side(local_cluster):
     configs = [ClientConfig.parse("optimized@pure"), ClientConfig.parse("optimized@compiled")]
     record = run_benchmark(
         configs, concurrency=[8], repeats=1, modes=["cluster"], experiment="smoke",
-        duration=0.5, warmup=0.1, workload=Workload(key_count=200), progress=None,
+        duration=0.5, warmup=0.1, workload=Workload(key_count=200), progress=None, reruns=0,
     )  # fmt: skip
     validate_record(record)
     seen = {t["config"]: t for t in record["trials"]}
