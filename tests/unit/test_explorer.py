@@ -69,3 +69,23 @@ def test_a_history_row_from_records():
     row = history_row(record, profile)
     assert row["stages (vs optimized)"] == "writer=direct" and row["chosen ops/s"] == 900.0
     assert row["chosen / optimized"].startswith("0.90") and row["top function"] == "JoinWriter.send"
+    assert row["machine"] == "not known"  # these trials hold no machine figures
+    for t, foreign in zip(record["trials"], (0.02, 0.4, 0.01, 0.03), strict=True):
+        t["machine"], t["contaminated"] = {"foreign": foreign}, foreign > 0.1
+    assert history_row(record, profile)["machine"] == "busy in 1 of 4 trials"
+    for t in record["trials"]:
+        t["machine"], t["contaminated"] = {"foreign": 0.02}, False
+    assert history_row(record, profile)["machine"] == "quiet"
+
+
+def test_a_look_re_runs_no_trial(tmp_path, monkeypatch):
+    """The explorer waits for no quiet second: a trial measured while the laptop was busy
+    is kept, and its machine figures say so (the history's machine column)."""
+    from rediscluster_opt.bench import runner
+    from rediscluster_opt.lab.presentation import explorer as module
+
+    calls = []
+    monkeypatch.setattr(runner, "run_benchmark", lambda configs, **options: calls.append(options) or {})
+    monkeypatch.setattr(module, "save_record", lambda record, folder: folder)
+    module.run_plan(Plan(folder=str(tmp_path)))
+    assert [c["reruns"] for c in calls] == [0, 0]  # the comparison and its profile

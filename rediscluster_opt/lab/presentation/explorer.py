@@ -25,6 +25,7 @@ from ...bench.target import split_seeds
 from ...child import ChildFailed, ChildRefused, Refused, run_child_streaming
 from ...defaults import SEEDS, STANDALONE
 from ...results import RESULTS_DIR, load_record, paired_ratio, save_record
+from ...results.stability import machine_state
 from ...stages import OPTIMIZED, REGISTRY, Stages
 from ...workspace import adopt_notebook_root
 
@@ -70,6 +71,9 @@ def run_plan(plan: Plan) -> tuple[Path, Path]:
         "duration": plan.trial_s,
         "warmup": min(0.2, plan.trial_s),
         "pin": False,  # a short look, often from a laptop: no CPU pinning to set up
+        # and no re-runs: on a busy laptop each would first wait up to 30 s for a quiet
+        # second that may not come; the history's machine column says how busy it was
+        "reruns": 0,
         "parameters": {"explorer": asdict(plan)},
     }
     configs = plan.configs()
@@ -105,7 +109,16 @@ def history_row(record: dict[str, Any], profile: dict[str, Any] | None) -> dict[
         "chosen / optimized": vs_optimized.text() if vs_optimized else "-",
         "chosen CPU µs/op": (chosen.get("cpu_us_per_op") or {}).get("median"),
         "top function": top[0]["qualname"] if top else "-",
+        "machine": _machine(record),
     }
+
+
+def _machine(record: dict[str, Any]) -> str:
+    """Whether the look was measured on a quiet machine, in a table cell's words."""
+    state = machine_state([record])
+    if state.contaminated:
+        return f"busy in {state.contaminated} of {state.trials} trials"
+    return "quiet" if state.quiet else "not known"
 
 
 def _top(profile: dict[str, Any] | None) -> list[dict[str, Any]]:
