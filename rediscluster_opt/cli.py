@@ -206,6 +206,7 @@ def _rest_command(args: argparse.Namespace) -> int:
         server=args.server,
         target=_target(args),
         experiment=args.experiment,
+        reruns=args.reruns,
     )
     path = save_record(record, args.results_dir)
     print()
@@ -491,7 +492,7 @@ def _cluster_command_parser(commands: Subcommands) -> None:
 def _bench_command_parser(commands: Subcommands) -> None:
     """rcopt bench: the closed-loop benchmark."""
     from .bench.adapters import LOOPS, PEERS
-    from .bench.runner import MAX_RERUNS, MODES, PROFILES
+    from .bench.runner import MODES, PROFILES
     from .bench.workload import KINDS
 
     bench = commands.add_parser("bench", help="closed-loop client benchmark, recorded as JSON")
@@ -532,6 +533,15 @@ def _bench_command_parser(commands: Subcommands) -> None:
         help="where --profile pyspy leaves py-spy's raw stacks (the folded format flame graph tools read)",
     )
     add("--no-pin", action="store_true", help="do not pin the client and the servers to disjoint CPUs")
+    _add_reruns(add)
+    _add_target_and_output(bench, experiment="bench")
+    bench.set_defaults(handler=_bench_command)
+
+
+def _add_reruns(add: Callable[..., Any]) -> None:
+    """--reruns, as rcopt bench and rcopt rest take it."""
+    from .bench.runner import MAX_RERUNS
+
     add(
         "--reruns",
         type=int,
@@ -540,8 +550,6 @@ def _bench_command_parser(commands: Subcommands) -> None:
         f"{MAX_RERUNS}, each after up to 30 s waiting for a quiet second; 0: never, e.g. a check "
         "on a busy machine whose figures are not evidence)",
     )
-    _add_target_and_output(bench, experiment="bench")
-    bench.set_defaults(handler=_bench_command)
 
 
 def _rest_command_parser(commands: Subcommands) -> None:
@@ -574,6 +582,7 @@ def _rest_command_parser(commands: Subcommands) -> None:
         default="granian",
         help="ASGI server for the app (granian measured fastest; see README)",
     )
+    _add_reruns(add)
     _add_target_and_output(rest, experiment="rest")
     rest.set_defaults(handler=_rest_command)
 

@@ -211,6 +211,7 @@ def run_rest_benchmark(
         raise BenchmarkError(f"side_arms or standalone_scenarios name what the run has not: "
                              f"{', '.join([*strangers, *unknown_standalone])}")  # fmt: skip
     check_number("side_repeats", side_repeats, integer=True, error=BenchmarkError)
+    check_number("reruns", reruns, integer=True, allow_zero=True, error=BenchmarkError)
     missing = [b.label for b in backends if not b.available()]
     if missing:
         raise BenchmarkError(f"backend(s) not installed: {', '.join(missing)}")

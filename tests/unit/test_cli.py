@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from rediscluster_opt.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +164,16 @@ def test_ctrl_c_is_one_line_naming_the_command_and_exit_130(monkeypatch, capsys)
     assert err.startswith("rcopt report: interrupted (Ctrl-C)") and "Traceback" not in err
 
 
-def test_bench_reruns_reach_the_runner_and_a_negative_count_is_named(monkeypatch, capsys, tmp_path):
+@pytest.mark.parametrize(
+    ("command", "module", "function"),
+    [(["bench", "--clients", "optimized", "--duration", "0.1"], "bench.runner", "run_benchmark"),
+     (["rest", "--backends", "optimized"], "rest.runner", "run_rest_benchmark")],
+)  # fmt: skip
+def test_reruns_reach_the_runner_and_a_negative_count_is_named(
+    monkeypatch, capsys, tmp_path, command, module, function
+):
+    import importlib
+
     from rediscluster_opt import cli
     from rediscluster_opt.bench import runner
 
@@ -172,14 +183,16 @@ def test_bench_reruns_reach_the_runner_and_a_negative_count_is_named(monkeypatch
         seen.update(options)
         raise runner.BenchmarkError("stopped here")
 
-    monkeypatch.setattr(runner, "run_benchmark", stop_before_measuring)
+    monkeypatch.setattr(
+        importlib.import_module(f"rediscluster_opt.{module}"), function, stop_before_measuring
+    )
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["bench", "--clients", "optimized", "--reruns", "0"]) != 0
+    assert cli.main([*command, "--reruns", "0"]) != 0
     assert seen["reruns"] == 0
-    assert cli.main(["bench", "--clients", "optimized"]) != 0 and seen["reruns"] == runner.MAX_RERUNS
+    assert cli.main(command) != 0 and seen["reruns"] == runner.MAX_RERUNS
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["bench", "--clients", "optimized", "--reruns", "-1", "--duration", "0.1"]) == 2
+    assert cli.main([*command, "--reruns", "-1"]) == 2
     assert "reruns must be an integer >= 0, got -1" in capsys.readouterr().err
 
 
