@@ -13,7 +13,7 @@
 # Where a C compiler and Python's headers exist (bootstrap installs them when it can), the
 # native stage variants (Cython) are built first and run in every pass as stage sets
 # (tests/stage_sets.py), and the compiled build (rcopt build, about a minute of gcc) is
-# made beside the quick run, at the lowest priority and stopped while tests measure;
+# made beside the measuring tests, at the lowest priority;
 # without them the second pass is skipped, saying so. The unit tests need no servers and
 # pytest keeps to one CPU, so they run beside end-to-end tests that leave a CPU idle (the
 # phases below), never beside one that measures. With arguments
@@ -97,28 +97,25 @@ else
   # Four phases, so that CPU-bound work fills what the end-to-end tests leave idle and
   # nothing runs beside a test that measures:
   #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
-  #      beside it: a smoke run's figures are not evidence and it re-runs no trial; the
-  #      compiled build (mypyc, a minute of gcc) starts too, at the lowest priority, on
-  #      what CPU they leave idle;
-  #   2. the end-to-end tests marked `measures` (they run benchmarks), alone: a build not
-  #      yet done is stopped (SIGSTOP, its whole process group) until they end;
+  #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
+  #   2. the end-to-end tests marked `measures` (they run benchmarks on the lab's cluster,
+  #      which the quick run and phase 3 change under them), beside no other test: first the
+  #      one marked `quiet_machine`, whose re-run must find the machine quiet, alone; then
+  #      the others, which re-run no trial and read no machine figure as evidence, with the
+  #      compiled build (mypyc, about 110 CPU-seconds of gcc) started beside them at the
+  #      lowest priority, on the CPU they leave idle (about 40 %), rather than in phase 1,
+  #      whose CPUs are full;
   #   3. the other end-to-end tests, those on the replica cluster beside those on the lab's
-  #      (on_both_clusters), with the compiled build's unit tests run beside them, niced;
+  #      (on_both_clusters), with the compiled build's unit tests run beside them, niced,
+  #      once the build is done;
   #   4. the compiled build's end-to-end tests, split by cluster likewise.
   unit_log=$(mktemp)
   side_log=$(mktemp)
   side_status=$(mktemp)
   build_status=$(mktemp)
-  early=""  # the process group of the early build, while it runs
-  early_build() {  # $1: STOP, CONT or KILL for the whole build, if it still runs
-    [ -n "$early" ] && kill -"$1" -- "-$early" 2>/dev/null
-    return 0
-  }
-  trap 'early_build CONT; early_build KILL; rm -f "$build_log" "$unit_log" "$side_log" "$side_status" "$build_status"' EXIT
-  if [ -n "$can_build" ]; then  # a session of its own, so that its gcc children stop with it
-    setsid bash -c 'nice -n 19 .venv/bin/rcopt build >"$1" 2>&1; echo $? >"$2"' _ "$build_log" "$build_status" &
-    early=$(ps -o pgid= -p $! | tr -d ' ')
-  fi
+  build_group=""  # the build's process group, once started
+  trap '[ -n "$build_group" ] && kill -KILL -- "-$build_group" 2>/dev/null
+        rm -f "$build_log" "$unit_log" "$side_log" "$side_status" "$build_status"' EXIT
   notebooks=(tests/e2e/stories tests/e2e/test_notebooks.py)
   RCOPT_BUILD=pure .venv/bin/python -m pytest tests/unit >"$unit_log" 2>&1 &
   unit=$!
@@ -128,14 +125,18 @@ else
   echo "== the unit tests (RCOPT_BUILD=pure), run beside the quick run =="
   cat "$unit_log"
   rest=(tests/e2e --ignore=tests/e2e/stories --ignore=tests/e2e/test_notebooks.py)
-  echo "== the end-to-end tests that measure (RCOPT_BUILD=pure), alone =="
-  early_build STOP
-  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m measures || pure=1
-  early_build CONT
+  echo "== the end-to-end test that needs a quiet machine (RCOPT_BUILD=pure), alone =="
+  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "measures and quiet_machine" || pure=1
+  if [ -n "$can_build" ]; then  # a session of its own, so that its gcc children end with it
+    setsid bash -c 'nice -n 19 .venv/bin/rcopt build >"$1" 2>&1; echo $? >"$2"' _ "$build_log" "$build_status" &
+    build_group=$(ps -o pgid= -p $! | tr -d ' ')
+  fi
+  echo "== the other end-to-end tests that measure (RCOPT_BUILD=pure), the compiled build made beside them =="
+  RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "measures and not quiet_machine" || pure=1
   side=""
   if [ -n "$can_build" ]; then
     (  # its own child: the build's end, then the compiled unit tests; the outcome in a file
-      while [ ! -s "$build_status" ] && kill -0 -- "-$early" 2>/dev/null; do sleep 1; done
+      while [ ! -s "$build_status" ] && kill -0 -- "-$build_group" 2>/dev/null; do sleep 1; done
       if [ "$(cat "$build_status")" != 0 ]; then echo build-failed >"$side_status"; exit; fi
       nice -n 10 env RCOPT_BUILD=compiled RCOPT_FAULT_MATRIX="${RCOPT_FAULT_MATRIX:-smoke}" \
         .venv/bin/python -m pytest -q "${COMPILED_UNIT[@]}" >"$side_log" 2>&1

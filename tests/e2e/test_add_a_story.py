@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 ROOT = Path(__file__).resolve().parents[2]
 

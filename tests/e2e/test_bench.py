@@ -20,7 +20,7 @@ from rediscluster_opt.lab.presentation.frame import (
 from rediscluster_opt.results import load_records, save_record, validate_record
 from rediscluster_opt.results.stability import machine_state
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 # Windows long enough for /proc's 10 ms ticks to tell a busy machine from rounding: the
 # contamination test's. The others check what a trial records, not its figures, so they
@@ -100,6 +100,7 @@ def test_a_cluster_only_arm_skips_standalone_and_an_arm_keeps_its_own_warmup(loc
     assert all(t["status"] == "ok" for t in record["trials"])
 
 
+@pytest.mark.quiet_machine  # its re-run must find the machine quiet: alone, the build stopped (make test)
 def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_cluster, tmp_path):
     """A busy loop on the client's CPU for 3 s: the trial measured beside it records the
     CPU it took and is run again once the machine is quiet; the record keeps the

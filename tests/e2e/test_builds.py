@@ -16,7 +16,7 @@ from rediscluster_opt.bench.workload import Workload
 from rediscluster_opt.defaults import SEEDS
 from rediscluster_opt.results import validate_record
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 BUILT = compiled.ready()
 needs_build = pytest.mark.skipif(

@@ -143,7 +143,7 @@ async def test_registered_scripts_load_themselves_after_a_script_flush(pair):
     await ours.delete(key)
 
 
-@pytest.mark.measures  # a benchmark run: alone, never beside CPU-bound tests (make test)
+@pytest.mark.measures  # a benchmark run: beside no other test (make test)
 def test_the_drop_in_is_a_bench_arm_beside_the_native_api(local_cluster):
     """`compat` in a bench run: the same checked GET workload, every reply verified."""
     from rediscluster_opt.bench.adapters import ClientConfig

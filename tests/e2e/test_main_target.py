@@ -18,7 +18,7 @@ from rediscluster_opt.bench.sync import run_sync
 from rediscluster_opt.bench.target import target_from
 from rediscluster_opt.pytest_plugin import SECURED_ACL_USER
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 STORIES = ["US-007", "US-010"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.ports import free_port, listening
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -169,7 +169,7 @@ def test_every_scenario_smoke(local_cluster):
     # no warm-up: autocannon counts whole seconds, so a warm-up adds one per trial, and the
     # side-arms test below checks the warm-up
     record = run_rest_benchmark(
-        backends, modes=["cluster"], scenarios=scenarios, duration=1, warmup=0, progress=None
+        backends, modes=["cluster"], scenarios=scenarios, duration=1, warmup=0, progress=None, reruns=0
     )
     assert len(record["trials"]) == len(backends) * len(scenarios)
     for trial in record["trials"]:
@@ -194,7 +194,7 @@ def test_side_arms_run_the_first_repeats_and_standalone_its_own_scenarios(local_
     record = run_rest_benchmark(
         [ours, peer], modes=["standalone", "cluster"], scenarios=["get_single", "post"], duration=1,
         warmup=1, repeats=2, side_arms=[peer.label], side_repeats=1, standalone_scenarios=["get_single"],
-        progress=None,
+        progress=None, reruns=0,
     )  # fmt: skip
     ran = sorted((t["repeat"], t["config"], t["mode"], t["scenario"]) for t in record["trials"])
     assert ran == sorted(

@@ -15,7 +15,7 @@ from rediscluster_opt.bench.sync import run_sync
 from rediscluster_opt.bench.target import BenchmarkError, check_target, clear_lab_keys, target_from
 from rediscluster_opt.pytest_plugin import SECURED_ACL_USER, SECURED_PASSWORD, TLS_PASSWORD
 
-pytestmark = pytest.mark.measures  # runs benchmarks: alone, never beside CPU-bound tests (make test)
+pytestmark = pytest.mark.measures  # runs benchmarks: beside no other test (make test)
 
 PEERS = "optimized,redis-py,coredis,valkey-glide"
 
@@ -53,7 +53,7 @@ def test_rest_runs_every_backend_as_an_acl_user(secured_cluster, tmp_path):
     done = rcopt(
         "rest", "--target", f"redis://{name}@{secured_cluster.seeds[0]}?password_env=LAB_SECRET",
         "--backends", PEERS, "--modes", "cluster", "--scenarios", "get_single", "--duration", "1",
-        "--warmup", "0", "--repeats", "1", "--results-dir", str(tmp_path),
+        "--warmup", "0", "--repeats", "1", "--reruns", "0", "--results-dir", str(tmp_path),
         env={"LAB_SECRET": secret},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
