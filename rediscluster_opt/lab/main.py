@@ -182,11 +182,24 @@ def execute(job: Job) -> str | None:
                 log_output=job.log,
                 progress_bar=False,
                 kernel_name=PAPERMILL_KERNEL,
+                config=kernels_over_ipc(),
             )
     except PapermillExecutionError as exc:
         return f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
     _keep_kernelspec(Path(job.output))
     return None
+
+
+def kernels_over_ipc() -> Any:
+    """Kernel managers that talk to their kernels over Unix sockets named after each
+    kernel's connection file, not over TCP ports. jupyter_client picks a free port, lets it
+    go, and the kernel binds it later: between the two, another kernel starting at the same
+    time, or a trial's outgoing connection (an ephemeral port, thousands a second), can
+    take it, and the kernel dies ("Address already in use"), failing its story. A clean
+    clone's quick run lost a kernel so at da2e3ec."""
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport": "ipc"}})
 
 
 def timed(job: Job) -> tuple[str | None, float]:

@@ -16,7 +16,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from rediscluster_opt.lab.criteria import STATES
-from rediscluster_opt.lab.main import PAPERMILL_KERNEL, run_notebooks
+from rediscluster_opt.lab.main import PAPERMILL_KERNEL, Job, execute, run_notebooks
 from rediscluster_opt.lab.parameters import story_values
 from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import path_of
@@ -173,6 +173,23 @@ def test_rerun_false_redraws_from_the_saved_record_without_measuring(quick_run, 
     )  # nothing measured
     redrawn = json.loads((tmp_path / "figures" / f"{SAMPLE.id}.summary.json").read_text())
     assert redrawn["acceptance"] == quick_run.summary(SAMPLE.id)["acceptance"]
+
+
+def test_a_story_kernel_talks_over_a_unix_socket_not_a_tcp_port(tmp_path):
+    """Four kernels start at once in a quick run, beside trials that open connections by
+    the thousand: a TCP port chosen for a kernel could be taken before it binds it (one
+    was, in a clean clone). execute() starts kernels over IPC instead."""
+    import nbformat
+
+    probe = "import json\nfrom ipykernel.connect import get_connection_file\n"
+    probe += "print(json.load(open(get_connection_file()))['transport'])"
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    book_path, ran = tmp_path / "probe.ipynb", tmp_path / "ran.ipynb"
+    nbformat.write(book, book_path)
+    job = Job("probe", str(book_path), str(ran), str(tmp_path), {}, log=False)
+    assert execute(job) is None
+    (cell,) = nbformat.read(ran, as_version=4).cells
+    assert cell.outputs[0]["text"].strip() == "ipc"
 
 
 @pytest.mark.parametrize(
