@@ -95,7 +95,7 @@ if [ $# -gt 0 ]; then
   fi
 else
   # Four phases, so that CPU-bound work fills what the end-to-end tests leave idle and
-  # nothing runs beside a test that measures:
+  # nothing runs beside a test that reads the machine's figures as evidence:
   #   1. the stories' quick run (its notebook tests), niced, with the pure unit tests
   #      beside it: a smoke run's figures are not evidence and it re-runs no trial;
   #   2. the end-to-end tests marked `measures` (they run benchmarks on the lab's cluster,
@@ -129,7 +129,8 @@ else
   RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "measures and quiet_machine" || pure=1
   if [ -n "$can_build" ]; then  # a session of its own, so that its gcc children end with it
     setsid bash -c 'nice -n 19 .venv/bin/rcopt build >"$1" 2>&1; echo $? >"$2"' _ "$build_log" "$build_status" &
-    build_group=$(ps -o pgid= -p $! | tr -d ' ')
+    # not a group leader (no job control here), setsid makes no child: its pid is the group's
+    build_group=$!
   fi
   echo "== the other end-to-end tests that measure (RCOPT_BUILD=pure), the compiled build made beside them =="
   RCOPT_BUILD=pure .venv/bin/python -m pytest "${rest[@]}" -m "measures and not quiet_machine" || pure=1
