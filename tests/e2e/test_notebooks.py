@@ -16,7 +16,7 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from rediscluster_opt.lab.criteria import STATES
-from rediscluster_opt.lab.main import PAPERMILL_KERNEL, Job, execute, run_notebooks
+from rediscluster_opt.lab.main import PAPERMILL_KERNEL, Job, execute, kernels_over_ipc, run_notebooks
 from rediscluster_opt.lab.parameters import story_values
 from rediscluster_opt.lab.presentation import plots
 from rediscluster_opt.lab.presentation.builder import path_of
@@ -167,6 +167,7 @@ def test_rerun_false_redraws_from_the_saved_record_without_measuring(quick_run, 
         parameters=parameters,
         progress_bar=False,
         kernel_name=PAPERMILL_KERNEL,
+        config=kernels_over_ipc(),
     )
     assert (
         sorted(p.name for p in (quick_run.results / "cluster").glob("*.json")) == before
@@ -210,6 +211,7 @@ def test_an_invalid_parameter_is_named(parameters, message, tmp_path):
             parameters=_quick(SAMPLE, **parameters),
             progress_bar=False,
             kernel_name=PAPERMILL_KERNEL,
+            config=kernels_over_ipc(),
         )
     assert caught.value.ename == "NotebookParameterError"
     assert message in caught.value.evalue
