@@ -191,15 +191,21 @@ def execute(job: Job) -> str | None:
 
 
 def kernels_over_ipc() -> Any:
-    """Kernel managers that talk to their kernels over Unix sockets named after each
-    kernel's connection file, not over TCP ports. jupyter_client picks a free port, lets it
-    go, and the kernel binds it later: between the two, another kernel starting at the same
-    time, or a trial's outgoing connection (an ephemeral port, thousands a second), can
-    take it, and the kernel dies ("Address already in use"), failing its story. A clean
-    clone's quick run lost a kernel so at da2e3ec."""
+    """A kernel manager's config that talks to its kernel over Unix sockets of its own,
+    not over TCP ports. jupyter_client picks a free port, lets it go, and the kernel binds
+    it later: between the two, another kernel starting at the same time, or a trial's
+    outgoing connection (an ephemeral port, thousands a second), can take it, and the
+    kernel dies ("Address already in use"), failing its story. A clean clone's quick run
+    lost a kernel so at da2e3ec. Each call names new socket files: without `ip`,
+    jupyter_client names them kernel-ipc-1, -2 ... in the notebook's folder, and four
+    kernels starting there at once took the same ones (a clean clone at 9894d10: "Invalid
+    Signature")."""
+    import uuid
+
     from traitlets.config import Config
 
-    return Config({"KernelManager": {"transport": "ipc"}})
+    files = os.path.join(tempfile.gettempdir(), f"rcopt-kernel-{uuid.uuid4().hex[:12]}")
+    return Config({"KernelManager": {"transport": "ipc", "ip": files}})
 
 
 def timed(job: Job) -> tuple[str | None, float]:

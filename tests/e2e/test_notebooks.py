@@ -176,21 +176,31 @@ def test_rerun_false_redraws_from_the_saved_record_without_measuring(quick_run, 
     assert redrawn["acceptance"] == quick_run.summary(SAMPLE.id)["acceptance"]
 
 
-def test_a_story_kernel_talks_over_a_unix_socket_not_a_tcp_port(tmp_path):
+def test_story_kernels_started_at_once_talk_over_unix_sockets_of_their_own(tmp_path):
     """Four kernels start at once in a quick run, beside trials that open connections by
     the thousand: a TCP port chosen for a kernel could be taken before it binds it (one
-    was, in a clean clone). execute() starts kernels over IPC instead."""
+    was, in a clean clone), so execute() starts kernels over IPC, each with socket files
+    of its own (kernels sharing a folder's default names got each other's messages)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     import nbformat
 
     probe = "import json\nfrom ipykernel.connect import get_connection_file\n"
-    probe += "print(json.load(open(get_connection_file()))['transport'])"
-    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
-    book_path, ran = tmp_path / "probe.ipynb", tmp_path / "ran.ipynb"
-    nbformat.write(book, book_path)
-    job = Job("probe", str(book_path), str(ran), str(tmp_path), {}, log=False)
-    assert execute(job) is None
-    (cell,) = nbformat.read(ran, as_version=4).cells
-    assert cell.outputs[0]["text"].strip() == "ipc"
+    probe += "info = json.load(open(get_connection_file()))\nprint(info['transport'], info['ip'])"
+    book = tmp_path / "probe.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)]), book)
+    jobs = [
+        Job("probe", str(book), str(tmp_path / f"ran{i}.ipynb"), str(tmp_path), {}, log=False)
+        for i in range(4)
+    ]
+    with ProcessPoolExecutor(4) as pool:  # as a quick run does: a process per notebook
+        assert list(pool.map(execute, jobs)) == [None] * 4
+    seen = []
+    for job in jobs:
+        (cell,) = nbformat.read(job.output, as_version=4).cells
+        seen.append(cell.outputs[0]["text"].split())
+    assert {transport for transport, _ in seen} == {"ipc"}
+    assert len({files for _, files in seen}) == 4
 
 
 @pytest.mark.parametrize(
