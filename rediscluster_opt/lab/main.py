@@ -196,7 +196,7 @@ def kernels_over_ipc() -> Any:
     it later: between the two, another kernel starting at the same time, or a trial's
     outgoing connection (an ephemeral port, thousands a second), can take it, and the
     kernel dies ("Address already in use"), failing its story. A clean clone's quick run
-    lost a kernel so at da2e3ec. Each call names new socket files: without `ip`,
+    lost a kernel so at 39f6f5d. Each call names new socket files: without `ip`,
     jupyter_client names them kernel-ipc-1, -2 ... in the notebook's folder, and four
     kernels starting there at once took the same ones (a clean clone at 9894d10: "Invalid
     Signature")."""
