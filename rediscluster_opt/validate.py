@@ -30,8 +30,7 @@ def check_number(
     accepted = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, accepted):
         raise error(f"{name} {rule}, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        raise error(f"{name} {rule}, got {value!r}")
-    if whole and value != int(value):
+    fraction = whole and math.isfinite(value) and value != int(value)  # int(inf) raises
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero) or fraction:
         raise error(f"{name} {rule}, got {value!r}")
     return value
