@@ -100,7 +100,7 @@ def test_a_cluster_only_arm_skips_standalone_and_an_arm_keeps_its_own_warmup(loc
     assert all(t["status"] == "ok" for t in record["trials"])
 
 
-@pytest.mark.quiet_machine  # its re-run must find the machine quiet: alone, the build stopped (make test)
+@pytest.mark.quiet_machine  # its re-run must find the machine quiet: alone, before the build (make test)
 def test_a_trial_beside_a_cpu_hog_is_marked_contaminated_and_run_again(local_cluster, tmp_path):
     """A busy loop on the client's CPU for 3 s: the trial measured beside it records the
     CPU it took and is run again once the machine is quiet; the record keeps the
